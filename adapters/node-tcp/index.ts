@@ -1,0 +1,87 @@
+import * as net from 'node:net'
+import * as tls from 'node:tls'
+import { ConnectionError } from '../../src/errors.js'
+import type { ByteStream, ByteStreamHandlers, SaslOptions, SocketConnectOptions, SocketTransport } from '../../src/transport.js'
+
+export interface TcpOptions {
+  /** `host:port` seeds, e.g. ['127.0.0.1:9092']. */
+  bootstrap: string | string[]
+  /** true, or Node TLS options (ca, cert, key, servername, rejectUnauthorized...). */
+  tls?: boolean | tls.ConnectionOptions
+  sasl?: SaslOptions
+  clientId?: string
+  /** Default 10000. The producer's connectTimeoutMs wins when set there. */
+  connectTimeoutMs?: number
+}
+
+/**
+ * Kafka over TCP (or TLS) with `node:net` / `node:tls`. One socket per broker; the core pipelines requests on it.
+ */
+export function tcp(options: TcpOptions): SocketTransport {
+  const bootstrap = typeof options.bootstrap === 'string' ? options.bootstrap.split(',') : options.bootstrap
+  if (!bootstrap || bootstrap.length === 0) throw new ConnectionError('tcp(): bootstrap must name at least one host:port')
+  return {
+    kind: 'socket',
+    bootstrap: bootstrap.map((s) => s.trim()),
+    clientId: options.clientId,
+    sasl: options.sasl,
+    connect: (connectOptions, handlers) =>
+      connectNode({ ...connectOptions, connectTimeoutMs: options.connectTimeoutMs ?? connectOptions.connectTimeoutMs }, handlers, options.tls),
+  }
+}
+
+function connectNode(o: SocketConnectOptions, handlers: ByteStreamHandlers, tlsOption: TcpOptions['tls']): Promise<ByteStream> {
+  return new Promise((resolve, reject) => {
+    let settled = false
+    let closed = false
+    const address = `${o.host}:${o.port}`
+    const socket: net.Socket = tlsOption
+      ? tls.connect({
+          host: o.host,
+          port: o.port,
+          servername: net.isIP(o.host) ? undefined : o.host,
+          ...(typeof tlsOption === 'object' ? tlsOption : {}),
+        })
+      : net.connect({ host: o.host, port: o.port })
+    socket.setNoDelay(true)
+    socket.setKeepAlive(true, 30000)
+    const timer = setTimeout(() => {
+      if (settled) return
+      settled = true
+      socket.destroy()
+      reject(new ConnectionError(`connecting to ${address} timed out after ${o.connectTimeoutMs} ms`))
+    }, o.connectTimeoutMs)
+
+    const onConnected = () => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      resolve({
+        write(data) {
+          if (closed) return Promise.reject(new ConnectionError(`connection to ${address} is closed`))
+          // resolve at once unless the kernel buffer is full: the core gets backpressure without a promise per write
+          if (socket.write(data)) return
+          return new Promise<void>((res) => socket.once('drain', res))
+        },
+        close() {
+          closed = true
+          socket.destroy()
+        },
+      })
+    }
+    socket.once(tlsOption ? 'secureConnect' : 'connect', onConnected)
+    socket.on('data', (chunk: Buffer) => handlers.onData(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)))
+    socket.on('error', (cause) => {
+      if (!settled) {
+        settled = true
+        clearTimeout(timer)
+        reject(new ConnectionError(`could not connect to ${address}: ${cause.message}`, { cause }))
+      }
+    })
+    socket.on('close', (hadError) => {
+      const wasLocal = closed
+      closed = true
+      if (settled) handlers.onClose(wasLocal ? undefined : new ConnectionError(`connection to ${address} ${hadError ? 'failed' : 'was closed by the broker'}`))
+    })
+  })
+}

@@ -1,0 +1,277 @@
+import { backoffMs, type Clock } from '../clock.js'
+import { ConnectionError, IsoKafkaError, KafkaProtocolError } from '../errors.js'
+import { Metadata, type MetadataResponse } from '../protocol/messages/metadata.js'
+import type { SocketTransport } from '../transport.js'
+import { BrokerConnection } from './connection.js'
+
+export interface ClusterOptions {
+  clientId: string
+  requestTimeoutMs: number
+  connectTimeoutMs: number
+  retryBackoffMs: number
+  retryBackoffMaxMs: number
+  metadataMaxAgeMs: number
+  allowAutoTopicCreation: boolean
+  clock: Clock
+}
+
+export interface TopicMetadata {
+  name: string
+  errorCode: number
+  partitionCount: number
+  /** Leader node id per partition, -1 when the partition has no leader right now. */
+  leaders: number[]
+  /** Partitions that have a leader (the sticky and round-robin partitioners choose among these). */
+  available: number[]
+  fetchedAt: number
+}
+
+/** Kafka's "wait and retry metadata" errors for a topic; anything else non-zero fails the sends to it. */
+const RETRIABLE_TOPIC_ERRORS = new Set([3, 5, 6, 9, 56, 74, 75, 76, 100])
+
+/**
+ * The cluster as the producer sees it: broker addresses, topic → partition leaders, and one connection per broker.
+ * Metadata is fetched on demand for the topics in use and refreshed when stale or when a send hits a leadership error.
+ */
+export class KafkaCluster {
+  readonly brokers = new Map<number, { host: string; port: number }>()
+  readonly topics = new Map<string, TopicMetadata>()
+  private readonly wanted = new Set<string>()
+  private readonly connections = new Map<string, Promise<BrokerConnection>>()
+  private readonly lastFailure = new Map<string, { at: number; attempts: number }>()
+  private refreshing: Promise<void> | null = null
+  private refreshAttempts = 0
+  private lastRefreshAt = 0
+  private needRefresh = false
+  private refreshTimer: unknown = null
+  private bootstrapIndex = 0
+  private closed = false
+  clusterId: string | null = null
+  /** Called after every metadata update (the sender re-routes) and after a connection closes. */
+  onChange: () => void = () => {}
+
+  constructor(private readonly transport: SocketTransport, private readonly options: ClusterOptions) {}
+
+  // ---- connections ----
+
+  /** A ready connection to the broker with this node id (connecting if needed). */
+  connectionTo(nodeId: number): Promise<BrokerConnection> {
+    const broker = this.brokers.get(nodeId)
+    if (!broker) return Promise.reject(new ConnectionError(`broker ${nodeId} is not in the metadata`))
+    return this.connectionAt(broker.host, broker.port)
+  }
+
+  /** The connection to host:port if it is ready now, else null (used by the sender's synchronous pass). */
+  readyConnection(nodeId: number): BrokerConnection | null {
+    const broker = this.brokers.get(nodeId)
+    if (!broker) return null
+    const entry = this.connections.get(`${broker.host}:${broker.port}`) as (Promise<BrokerConnection> & { ready?: BrokerConnection }) | undefined
+    const conn = entry?.ready
+    return conn && !conn.isClosed ? conn : null
+  }
+
+  /** Milliseconds to wait before reconnecting to an address that failed recently (0 = go). */
+  reconnectDelay(nodeId: number): number {
+    const broker = this.brokers.get(nodeId)
+    if (!broker) return 0
+    const f = this.lastFailure.get(`${broker.host}:${broker.port}`)
+    if (!f) return 0
+    const wait = backoffMs(f.attempts, this.options.retryBackoffMs, this.options.retryBackoffMaxMs, () => 0.5)
+    return Math.max(0, f.at + wait - this.options.clock.now())
+  }
+
+  connectionAt(host: string, port: number): Promise<BrokerConnection> {
+    if (this.closed) return Promise.reject(new ConnectionError('the producer is closed'))
+    const key = `${host}:${port}`
+    const existing = this.connections.get(key) as (Promise<BrokerConnection> & { ready?: BrokerConnection }) | undefined
+    if (existing && !(existing.ready && existing.ready.isClosed)) return existing
+    const conn = new BrokerConnection(host, port, this.transport, {
+      clientId: this.options.clientId,
+      requestTimeoutMs: this.options.requestTimeoutMs,
+      connectTimeoutMs: this.options.connectTimeoutMs,
+      clock: this.options.clock,
+    })
+    const promise = conn.connect().then(
+      () => {
+        ;(promise as Promise<BrokerConnection> & { ready?: BrokerConnection }).ready = conn
+        this.lastFailure.delete(key)
+        return conn
+      },
+      (err) => {
+        const prev = this.lastFailure.get(key)
+        this.lastFailure.set(key, { at: this.options.clock.now(), attempts: (prev?.attempts ?? 0) + 1 })
+        if (this.connections.get(key) === promise) this.connections.delete(key)
+        throw err
+      },
+    )
+    promise.catch(() => {})
+    conn.onClose(() => {
+      if (this.connections.get(key) === promise) this.connections.delete(key)
+      if (!this.closed) this.onChange()
+    })
+    this.connections.set(key, promise)
+    return promise
+  }
+
+  // ---- metadata ----
+
+  /** Topic metadata if known and usable. */
+  topic(name: string): TopicMetadata | undefined {
+    const t = this.topics.get(name)
+    if (t && t.errorCode === 0 && t.partitionCount > 0) return t
+    if (!this.wanted.has(name)) {
+      this.wanted.add(name)
+      this.requestRefresh()
+    }
+    return undefined
+  }
+
+  leaderFor(topic: string, partition: number): number {
+    return this.topics.get(topic)?.leaders[partition] ?? -1
+  }
+
+  /** Ask for a metadata refresh soon (coalesced, with backoff after failures). */
+  requestRefresh(): void {
+    this.needRefresh = true
+    if (this.refreshing || this.refreshTimer !== null || this.closed) return
+    const now = this.options.clock.now()
+    const wait = this.refreshAttempts === 0
+      ? Math.max(0, this.lastRefreshAt + Math.min(this.options.retryBackoffMs, 50) - now)
+      : backoffMs(this.refreshAttempts, this.options.retryBackoffMs, this.options.retryBackoffMaxMs, this.options.clock.random)
+    this.refreshTimer = this.options.clock.setTimeout(() => {
+      this.refreshTimer = null
+      void this.refresh().catch(() => {})
+    }, wait)
+  }
+
+  /** Refresh now (joins a refresh under way). */
+  refresh(): Promise<void> {
+    if (this.refreshing) return this.refreshing
+    this.needRefresh = false
+    this.refreshing = this.doRefresh().then(
+      () => {
+        this.refreshing = null
+        this.refreshAttempts = 0
+        this.lastRefreshAt = this.options.clock.now()
+        this.onChange()
+        if (this.needRefresh) this.requestRefresh()
+      },
+      (err) => {
+        this.refreshing = null
+        this.refreshAttempts++
+        this.lastRefreshAt = this.options.clock.now()
+        this.onChange()
+        if (this.needRefresh || this.wanted.size > 0) this.requestRefresh()
+        throw err
+      },
+    )
+    return this.refreshing
+  }
+
+  /** Is any wanted topic's metadata older than metadataMaxAgeMs? */
+  isStale(now: number): boolean {
+    return now - this.lastRefreshAt >= this.options.metadataMaxAgeMs
+  }
+
+  private async doRefresh(): Promise<void> {
+    const topics = [...this.wanted]
+    let lastError: unknown = null
+    for (const [host, port] of this.candidates()) {
+      try {
+        const conn = await this.connectionAt(host, port)
+        const res = await conn.request(Metadata, { topics, allowAutoTopicCreation: this.options.allowAutoTopicCreation })
+        this.apply(res)
+        return
+      } catch (err) {
+        lastError = err
+        if (err instanceof IsoKafkaError && !err.retriable) throw err
+      }
+    }
+    throw lastError instanceof Error ? lastError : new ConnectionError('no broker reachable')
+  }
+
+  /** A connection to any broker that answers (for requests that any broker can serve, e.g. InitProducerId). */
+  async anyConnection(): Promise<BrokerConnection> {
+    let lastError: unknown = null
+    for (const [host, port] of this.candidates()) {
+      try {
+        return await this.connectionAt(host, port)
+      } catch (err) {
+        lastError = err
+        if (err instanceof IsoKafkaError && !err.retriable) throw err
+      }
+    }
+    throw lastError instanceof Error ? lastError : new ConnectionError('no broker reachable')
+  }
+
+  /** Known brokers first (ready connections first), then the bootstrap list, rotating the start point. */
+  private candidates(): Array<[string, number]> {
+    const out: Array<[string, number]> = []
+    const seen = new Set<string>()
+    const add = (host: string, port: number) => {
+      const k = `${host}:${port}`
+      if (!seen.has(k)) {
+        seen.add(k)
+        out.push([host, port])
+      }
+    }
+    for (const id of this.brokers.keys()) if (this.readyConnection(id)) add(this.brokers.get(id)!.host, this.brokers.get(id)!.port)
+    const bootstrap = this.transport.bootstrap.map(parseHostPort)
+    const start = this.bootstrapIndex++ % Math.max(1, bootstrap.length)
+    const rotated = [...bootstrap.slice(start), ...bootstrap.slice(0, start)]
+    const brokers = [...this.brokers.values()]
+    for (const b of brokers) add(b.host, b.port)
+    for (const [h, p] of rotated) add(h, p)
+    return out
+  }
+
+  private apply(res: MetadataResponse): void {
+    this.clusterId = res.clusterId
+    if (res.brokers.length > 0) {
+      this.brokers.clear()
+      for (const b of res.brokers) this.brokers.set(b.nodeId, { host: b.host, port: b.port })
+    }
+    const now = this.options.clock.now()
+    for (const t of res.topics) {
+      const previous = this.topics.get(t.name)
+      if (t.errorCode !== 0 && t.partitions.length === 0) {
+        // keep what we knew through a transient error; record the error for topics never seen
+        if (!previous || !RETRIABLE_TOPIC_ERRORS.has(t.errorCode)) {
+          this.topics.set(t.name, { name: t.name, errorCode: t.errorCode, partitionCount: 0, leaders: [], available: [], fetchedAt: now })
+        }
+        continue
+      }
+      const count = t.partitions.reduce((m, p) => Math.max(m, p.partition + 1), 0)
+      const leaders = new Array<number>(count).fill(-1)
+      for (const p of t.partitions) leaders[p.partition] = p.errorCode === 0 || p.leaderId >= 0 ? p.leaderId : -1
+      const available: number[] = []
+      for (let i = 0; i < count; i++) if (leaders[i]! >= 0 && this.brokers.has(leaders[i]!)) available.push(i)
+      this.topics.set(t.name, { name: t.name, errorCode: 0, partitionCount: count, leaders, available, fetchedAt: now })
+    }
+  }
+
+  /** The error to give sends to this topic, if its metadata says it cannot be produced to. */
+  topicError(name: string): KafkaProtocolError | null {
+    const t = this.topics.get(name)
+    if (!t || t.errorCode === 0 || RETRIABLE_TOPIC_ERRORS.has(t.errorCode)) return null
+    return new KafkaProtocolError(t.errorCode, `topic ${name}`)
+  }
+
+  /** The last metadata error of a topic (for the timeout message). */
+  lastTopicErrorCode(name: string): number {
+    return this.topics.get(name)?.errorCode ?? 0
+  }
+
+  close(): void {
+    this.closed = true
+    if (this.refreshTimer !== null) this.options.clock.clearTimeout(this.refreshTimer)
+    for (const p of this.connections.values()) p.then((c) => c.close(), () => {})
+    this.connections.clear()
+  }
+}
+
+export function parseHostPort(address: string): [string, number] {
+  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(address.trim())
+  if (!m) throw new IsoKafkaError('INVALID_CONFIG', `bootstrap address "${address}" is not host:port`)
+  return [m[1]!, Number(m[2])]
+}

@@ -1,0 +1,212 @@
+import type { KafkaApi } from '../protocol/api.js'
+import { ApiVersions } from '../protocol/messages/api-versions.js'
+import { decodeResponse, encodeRequest, FrameDecoder, readResponseHeader } from '../protocol/framing.js'
+import type { ByteStream, SocketTransport } from '../transport.js'
+import type { Clock } from '../clock.js'
+import { ConnectionError, IsoKafkaError, KafkaProtocolError, MalformedResponseError, RequestTimeoutError, UnsupportedVersionError } from '../errors.js'
+import { authenticateSasl } from './sasl.js'
+
+export interface ConnectionOptions {
+  clientId: string
+  requestTimeoutMs: number
+  connectTimeoutMs: number
+  clock: Clock
+}
+
+interface Pending {
+  correlationId: number
+  api: KafkaApi<unknown, unknown>
+  version: number
+  resolve(value: unknown): void
+  reject(err: Error): void
+  timer: unknown
+}
+
+const CLIENT_SOFTWARE_NAME = 'isokafka'
+const CLIENT_SOFTWARE_VERSION = '0.1.0'
+
+/**
+ * One connection to one broker: frames requests with correlation ids and pipelines them (Kafka answers in order on
+ * a connection), negotiates API versions on connect, and authenticates with SASL when configured.
+ */
+export class BrokerConnection {
+  private stream: ByteStream | null = null
+  private readonly decoder = new FrameDecoder()
+  private readonly pending: Pending[] = []
+  private nextCorrelationId = 1
+  private versions = new Map<number, { min: number; max: number }>()
+  private closedError: Error | null = null
+  private onCloseListeners: Array<(err: Error) => void> = []
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    private readonly transport: SocketTransport,
+    private readonly options: ConnectionOptions,
+  ) {}
+
+  get address(): string {
+    return `${this.host}:${this.port}`
+  }
+  get isClosed(): boolean {
+    return this.closedError !== null
+  }
+  get inFlight(): number {
+    return this.pending.length
+  }
+
+  onClose(listener: (err: Error) => void): void {
+    this.onCloseListeners.push(listener)
+  }
+
+  async connect(): Promise<void> {
+    try {
+      this.stream = await this.transport.connect(
+        { host: this.host, port: this.port, connectTimeoutMs: this.options.connectTimeoutMs },
+        { onData: (chunk) => this.onData(chunk), onClose: (err) => this.fail(err ?? new ConnectionError(`connection to ${this.address} closed`)) },
+      )
+    } catch (cause) {
+      const err = cause instanceof IsoKafkaError ? cause : new ConnectionError(`could not connect to ${this.address}`, { cause })
+      this.fail(err)
+      throw err
+    }
+    if (this.closedError) throw this.closedError
+    try {
+      await this.negotiateVersions()
+      if (this.transport.sasl) await authenticateSasl(this, this.transport.sasl)
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new ConnectionError(String(err)))
+      throw err
+    }
+  }
+
+  private async negotiateVersions(): Promise<void> {
+    const req = { clientSoftwareName: CLIENT_SOFTWARE_NAME, clientSoftwareVersion: CLIENT_SOFTWARE_VERSION }
+    let version = ApiVersions.maxVersion
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const res = await this.send(ApiVersions, version, req)
+      if (res.errorCode === 35) {
+        // UNSUPPORTED_VERSION: the broker answered in v0 layout with its own range for ApiVersions
+        const own = res.apiKeys.find((k) => k.apiKey === ApiVersions.apiKey)
+        version = own ? Math.min(own.maxVersion, ApiVersions.maxVersion) : 0
+        continue
+      }
+      if (res.errorCode !== 0) throw new KafkaProtocolError(res.errorCode, 'ApiVersions')
+      this.versions = new Map(res.apiKeys.map((k) => [k.apiKey, { min: k.minVersion, max: k.maxVersion }]))
+      return
+    }
+    throw new UnsupportedVersionError(`${this.address}: could not agree on an ApiVersions version`)
+  }
+
+  /** The highest version both sides support, or a typed error if there is none. */
+  versionFor(api: KafkaApi<unknown, unknown>): number {
+    const broker = this.versions.get(api.apiKey)
+    if (!broker) throw new UnsupportedVersionError(`${this.address} does not support ${api.name}`)
+    const v = Math.min(broker.max, api.maxVersion)
+    if (v < Math.max(broker.min, api.minVersion)) {
+      throw new UnsupportedVersionError(`${this.address} supports ${api.name} v${broker.min}-${broker.max}, isokafka v${api.minVersion}-${api.maxVersion}`)
+    }
+    return v
+  }
+
+  /** Send a request with the negotiated version and wait for its response. */
+  request<Req, Res>(api: KafkaApi<Req, Res>, request: Req, options: { timeoutMs?: number; sizeHint?: number } = {}): Promise<Res> {
+    return this.send(api, this.versionFor(api as KafkaApi<unknown, unknown>), request, options)
+  }
+
+  /** Send a request the broker will not answer (Produce with acks=0). Resolves once handed to the stream. */
+  async requestNoResponse<Req>(api: KafkaApi<Req, unknown>, request: Req, sizeHint?: number): Promise<void> {
+    if (this.closedError) throw this.closedError
+    const version = this.versionFor(api as KafkaApi<unknown, unknown>)
+    const frame = encodeRequest(api, version, this.nextId(), this.options.clientId, request, sizeHint)
+    await this.stream!.write(frame)
+  }
+
+  private nextId(): number {
+    const id = this.nextCorrelationId
+    this.nextCorrelationId = id === 0x7fffffff ? 1 : id + 1
+    return id
+  }
+
+  private send<Req, Res>(api: KafkaApi<Req, Res>, version: number, request: Req, options: { timeoutMs?: number; sizeHint?: number } = {}): Promise<Res> {
+    if (this.closedError) return Promise.reject(this.closedError)
+    if (!this.stream) return Promise.reject(new ConnectionError(`${this.address}: not connected`))
+    const correlationId = this.nextId()
+    let frame: Uint8Array
+    try {
+      frame = encodeRequest(api, version, correlationId, this.options.clientId, request, options.sizeHint)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return new Promise<Res>((resolve, reject) => {
+      const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs
+      const entry: Pending = {
+        correlationId,
+        api: api as KafkaApi<unknown, unknown>,
+        version,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        timer: this.options.clock.setTimeout(() => {
+          // A timed-out request leaves the connection in an unknown state: close it, as the Java client does.
+          this.fail(new RequestTimeoutError(`${api.name} to ${this.address} got no response in ${timeoutMs} ms`))
+        }, timeoutMs),
+      }
+      this.pending.push(entry)
+      const written = this.stream!.write(frame)
+      if (written && typeof (written as Promise<void>).then === 'function') {
+        ;(written as Promise<void>).catch((cause) => this.fail(new ConnectionError(`write to ${this.address} failed`, { cause })))
+      }
+    })
+  }
+
+  private onData(chunk: Uint8Array): void {
+    let frames: Uint8Array[]
+    try {
+      frames = this.decoder.push(chunk)
+    } catch (err) {
+      this.fail(err as Error)
+      return
+    }
+    for (const frame of frames) {
+      const entry = this.pending.shift()
+      if (!entry) {
+        this.fail(new MalformedResponseError(`${this.address} sent a response nobody asked for`))
+        return
+      }
+      this.options.clock.clearTimeout(entry.timer)
+      try {
+        const { correlationId, body } = readResponseHeader(frame, entry.api, entry.version)
+        if (correlationId !== entry.correlationId) {
+          throw new MalformedResponseError(`${this.address}: correlation id ${correlationId}, expected ${entry.correlationId}`)
+        }
+        entry.resolve(decodeResponse(entry.api, entry.version, body))
+      } catch (err) {
+        entry.reject(err as Error)
+        // after a framing mismatch nothing else on this connection can be trusted
+        this.fail(err as Error)
+        return
+      }
+    }
+  }
+
+  /** Close with an error: every pending request rejects with it. */
+  fail(err: Error): void {
+    if (this.closedError) return
+    this.closedError = err
+    const pending = this.pending.splice(0)
+    for (const p of pending) {
+      this.options.clock.clearTimeout(p.timer)
+      p.reject(err)
+    }
+    try {
+      this.stream?.close()
+    } catch {
+      /* already gone */
+    }
+    for (const l of this.onCloseListeners) l(err)
+  }
+
+  close(): void {
+    this.fail(new ConnectionError(`connection to ${this.address} closed by the client`))
+  }
+}

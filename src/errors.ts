@@ -1,0 +1,113 @@
+import { kafkaErrorInfo } from './protocol/error-codes.js'
+
+/**
+ * Every error isokafka raises is an IsoKafkaError: a string `code` to switch on, `retriable` to say whether trying
+ * again may succeed, and `cause` for whatever lay underneath.
+ */
+export class IsoKafkaError extends Error {
+  readonly code: string
+  readonly retriable: boolean
+  constructor(code: string, message: string, options: { retriable?: boolean; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = new.target.name
+    this.code = code
+    this.retriable = options.retriable ?? false
+  }
+}
+
+/** An error code a broker (or gateway) returned. `code` is Kafka's name for it, `errorCode` the number. */
+export class KafkaProtocolError extends IsoKafkaError {
+  readonly errorCode: number
+  constructor(errorCode: number, detail?: string, options: { cause?: unknown } = {}) {
+    const info = kafkaErrorInfo(errorCode)
+    super(info.name, detail ? `${info.message} (${detail})` : info.message, { retriable: info.retriable, cause: options.cause })
+    this.errorCode = errorCode
+  }
+}
+
+/** Could not connect, or the connection dropped. Always retriable. */
+export class ConnectionError extends IsoKafkaError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('CONNECTION_ERROR', message, { retriable: true, cause: options.cause })
+  }
+}
+
+/** A request got no answer in `requestTimeoutMs`; the broker may or may not have written it. */
+export class RequestTimeoutError extends IsoKafkaError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('REQUEST_TIMEOUT', message, { retriable: true, cause: options.cause })
+  }
+}
+
+/** A record was not acknowledged within `deliveryTimeoutMs` (or the producer was closed with a deadline). */
+export class DeliveryTimeoutError extends IsoKafkaError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('DELIVERY_TIMEOUT', message, { retriable: false, cause: options.cause })
+  }
+}
+
+/** `send()` waited `maxBlockMs` for buffer room or metadata and gave up. */
+export class MaxBlockTimeoutError extends IsoKafkaError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('MAX_BLOCK_TIMEOUT', message, { retriable: true, cause: options.cause })
+  }
+}
+
+/** A record larger than `maxRequestSize` or `bufferMemory`. Never retriable. */
+export class RecordTooLargeError extends IsoKafkaError {
+  constructor(message: string) {
+    super('RECORD_TOO_LARGE', message)
+  }
+}
+
+/** The key or value serializer threw, or produced something that is not bytes. */
+export class SerializationError extends IsoKafkaError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('SERIALIZATION_ERROR', message, { cause: options.cause })
+  }
+}
+
+/** Bad arguments to a producer call (invalid topic name, partition out of range, bad option). */
+export class InvalidArgumentError extends IsoKafkaError {
+  constructor(code: string, message: string) {
+    super(code, message)
+  }
+}
+
+/** The producer was closed; calls after `close()` get this. */
+export class ProducerClosedError extends IsoKafkaError {
+  constructor(message = 'the producer is closed') {
+    super('PRODUCER_CLOSED', message)
+  }
+}
+
+/**
+ * The producer hit an error it cannot recover from (fenced, out-of-order sequence, authorization, ...).
+ * Every pending and later send fails with it.
+ */
+export class ProducerFatalError extends IsoKafkaError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('PRODUCER_FATAL', message, { cause: options.cause })
+  }
+}
+
+/** A response could not be decoded: truncated, garbled or not what the request asked for. */
+export class MalformedResponseError extends IsoKafkaError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('MALFORMED_RESPONSE', message, { retriable: true, cause: options.cause })
+  }
+}
+
+/** SASL handshake or authentication failed. Not retried: a wrong password will not become right. */
+export class AuthenticationError extends IsoKafkaError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('AUTHENTICATION_FAILED', message, { retriable: false, cause: options.cause })
+  }
+}
+
+/** The broker does not support a version of an API we need. */
+export class UnsupportedVersionError extends IsoKafkaError {
+  constructor(message: string) {
+    super('UNSUPPORTED_VERSION', message)
+  }
+}

@@ -1,0 +1,17 @@
+export { createProducer } from './producer/producer.js'
+export type { Producer, ProducerRecord, RecordHeaders, HeaderValue, CloseOptions } from './producer/producer.js'
+export type { RecordMetadata } from './producer/accumulator.js'
+export type { ProducerOptions, Acks } from './producer/options.js'
+export { defaultSerializer, jsonSerializer, stringSerializer, type Serializer } from './producer/serializers.js'
+export type { PartitionerFunction, PartitionerOption, PartitionerRecord } from './producer/partitioners.js'
+export { murmur2, murmur2Partition, toPositive } from './producer/murmur2.js'
+export { gzip, type CompressionCodec, type CompressionOption } from './compression.js'
+export { systemClock, type Clock } from './clock.js'
+export * from './errors.js'
+export { ErrorCode, kafkaErrorInfo, type KafkaErrorInfo } from './protocol/error-codes.js'
+export { crc32c } from './protocol/crc32c.js'
+export { decodeRecordBatches, type DecodedBatch, type DecodedRecord } from './protocol/record-batch.js'
+export type {
+  Transport, SocketTransport, GatewayTransport, ByteStream, ByteStreamHandlers, SocketConnectOptions, SaslOptions,
+  GatewayTopicMetadata, GatewayRecord, GatewayPartitionBatch, GatewayPartitionResult,
+} from './transport.js'

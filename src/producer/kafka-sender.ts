@@ -1,0 +1,431 @@
+import { backoffMs } from '../clock.js'
+import type { KafkaCluster } from '../client/cluster.js'
+import type { BrokerConnection } from '../client/connection.js'
+import type { CompressionCodec } from '../compression.js'
+import { DeliveryTimeoutError, IsoKafkaError, KafkaProtocolError, MalformedResponseError, ProducerFatalError } from '../errors.js'
+import { InitProducerId } from '../protocol/messages/init-producer-id.js'
+import { Produce, type ProducePartitionResponse, type ProduceRequest } from '../protocol/messages/produce.js'
+import { compressRecords, sealBatch } from '../protocol/record-batch.js'
+import type { PartitionQueue, ProducerBatch, RecordAccumulator } from './accumulator.js'
+import type { ResolvedOptions } from './options.js'
+
+const SEQUENCE_MODULO = 2 ** 31
+/** Errors after which the leader may have moved: refresh metadata before the retry. */
+const METADATA_ERRORS = new Set([3, 5, 6, 56, 74, 75, 100, 103])
+/** Idempotence errors that end the producer (as Java's fatal errors for a non-transactional producer). */
+const FATAL_ERRORS = new Set([31, 47, 49, 53, 90])
+const DUPLICATE_SEQUENCE_NUMBER = 46
+const OUT_OF_ORDER_SEQUENCE_NUMBER = 45
+const UNKNOWN_PRODUCER_ID = 59
+
+/**
+ * Drains ready batches from the accumulator to partition leaders over the Kafka protocol: one Produce request per
+ * broker carrying at most one batch per partition, up to maxInFlight requests per connection, retries with
+ * backoff, delivery timeouts and idempotent sequencing (Java's Sender + TransactionManager for idempotence).
+ */
+export class KafkaSender {
+  private producerId = -1
+  private producerEpoch = -1
+  private initializing: Promise<void> | null = null
+  private needsReset = false
+  private fatal: Error | null = null
+  private readonly inFlightByNode = new Map<number, number>()
+  private readonly nodeChains = new Map<number, Promise<void>>()
+  private wakeScheduled = false
+  private timer: unknown = null
+  private timerAt = Infinity
+  private rotate = 0
+  /** > 0 while flush() or close() wants every batch sent now. */
+  flushing = 0
+  /** Sends waiting for memory make batches ready at once (Java: "exhausted"). */
+  memoryWaiters = 0
+
+  constructor(
+    private readonly cluster: KafkaCluster,
+    private readonly accumulator: RecordAccumulator,
+    private readonly options: ResolvedOptions,
+    private readonly codec: CompressionCodec | null,
+    private readonly onFatal: (err: Error) => void,
+  ) {
+    cluster.onChange = () => this.wake()
+  }
+
+  get fatalError(): Error | null {
+    return this.fatal
+  }
+
+  /** Run a pass soon (coalesced into one microtask). */
+  wake(): void {
+    if (this.wakeScheduled) return
+    this.wakeScheduled = true
+    queueMicrotask(() => {
+      this.wakeScheduled = false
+      this.run()
+    })
+  }
+
+  private wakeAt(at: number): void {
+    if (at === Infinity || at >= this.timerAt) return
+    const { clock } = this.options
+    if (this.timer !== null) clock.clearTimeout(this.timer)
+    this.timerAt = at
+    this.timer = clock.setTimeout(() => {
+      this.timer = null
+      this.timerAt = Infinity
+      this.run()
+    }, Math.max(0, at - clock.now()))
+  }
+
+  stop(): void {
+    if (this.timer !== null) this.options.clock.clearTimeout(this.timer)
+    this.timer = null
+    this.timerAt = Infinity
+  }
+
+  /** One pass: expire, ensure a producer id, then send what is ready. */
+  run(): void {
+    if (this.fatal) return
+    const { clock, lingerMs, deliveryTimeoutMs } = this.options
+    const now = clock.now()
+    let nextWake = Infinity
+
+    for (const q of this.accumulator.queues) {
+      while (q.batches.length > 0 && now - q.batches[0]!.createdMs >= deliveryTimeoutMs) {
+        const batch = q.batches.shift()!
+        this.failBatch(batch, new DeliveryTimeoutError(`${batch.recordCount} record(s) for ${batch.topic}-${batch.partition} expired after ${deliveryTimeoutMs} ms`))
+      }
+      if (q.batches.length > 0) nextWake = Math.min(nextWake, q.batches[0]!.createdMs + deliveryTimeoutMs)
+    }
+    if (this.cluster.isStale(now) && this.accumulator.queues.length > 0) this.cluster.requestRefresh()
+
+    if (this.options.idempotent) {
+      if (this.needsReset && this.accumulator.queues.every((q) => q.inFlight === 0)) this.resetProducerId()
+      if (this.producerId < 0) {
+        if (this.accumulator.incomplete.size > 0) this.initProducerId()
+        this.wakeAt(nextWake)
+        return
+      }
+      if (this.needsReset) {
+        this.wakeAt(nextWake)
+        return
+      }
+    }
+
+    const urgent = this.flushing > 0 || this.memoryWaiters > 0
+    const byNode = new Map<number, PartitionQueue[]>()
+    const queues = this.accumulator.queues
+    const n = queues.length
+    this.rotate = (this.rotate + 1) % Math.max(1, n)
+    for (let k = 0; k < n; k++) {
+      const q = queues[(k + this.rotate) % n]!
+      const head = q.batches[0]
+      if (!head) continue
+      if (head.attempts > 0 && head.retryAtMs > now) {
+        nextWake = Math.min(nextWake, head.retryAtMs)
+        continue
+      }
+      if (!head.closed && !urgent && head.attempts === 0 && now < head.createdMs + lingerMs) {
+        nextWake = Math.min(nextWake, head.createdMs + lingerMs)
+        continue
+      }
+      // a retried idempotent batch goes alone, once everything before it has resolved, to keep sequence order
+      if (this.options.idempotent && head.baseSequence >= 0 && q.inFlight > 0) continue
+      const leader = this.cluster.leaderFor(q.topic, q.partition)
+      if (leader < 0) {
+        this.cluster.requestRefresh()
+        continue
+      }
+      let list = byNode.get(leader)
+      if (!list) byNode.set(leader, (list = []))
+      list.push(q)
+    }
+
+    for (const [node, list] of byNode) {
+      const conn = this.cluster.readyConnection(node)
+      if (!conn) {
+        const delay = this.cluster.reconnectDelay(node)
+        if (delay > 0) nextWake = Math.min(nextWake, now + delay)
+        else {
+          this.cluster.connectionTo(node).then(
+            () => this.wake(),
+            () => {
+              this.cluster.requestRefresh()
+              this.wake()
+            },
+          )
+        }
+        continue
+      }
+      while ((this.inFlightByNode.get(node) ?? 0) < this.options.maxInFlight) {
+        const batches = this.drain(list)
+        if (batches.length === 0) break
+        this.send(node, conn, batches)
+      }
+    }
+    this.wakeAt(nextWake)
+  }
+
+  /** Take at most one batch per partition, up to maxRequestSize. */
+  private drain(list: PartitionQueue[]): ProducerBatch[] {
+    const out: ProducerBatch[] = []
+    let size = 64
+    const now = this.options.clock.now()
+    const urgent = this.flushing > 0 || this.memoryWaiters > 0
+    for (const q of list) {
+      const head = q.batches[0]
+      if (!head) continue
+      if (head.attempts > 0 && head.retryAtMs > now) continue
+      if (!head.closed && !urgent && head.attempts === 0 && now < head.createdMs + this.options.lingerMs) continue
+      if (this.options.idempotent && head.baseSequence >= 0 && q.inFlight > 0) continue
+      const batchSize = head.builder.sizeInBytes + q.topic.length + 16
+      if (out.length > 0 && size + batchSize > this.options.maxRequestSize) break
+      q.batches.shift()
+      head.closed = true
+      if (this.options.idempotent && head.baseSequence < 0) {
+        head.baseSequence = q.nextSequence
+        head.producerId = this.producerId
+        head.producerEpoch = this.producerEpoch
+        q.nextSequence = (q.nextSequence + head.recordCount) % SEQUENCE_MODULO
+      }
+      head.inFlight = true
+      q.inFlight++
+      out.push(head)
+      size += batchSize
+    }
+    return out
+  }
+
+  private send(node: number, conn: BrokerConnection, batches: ProducerBatch[]): void {
+    this.inFlightByNode.set(node, (this.inFlightByNode.get(node) ?? 0) + 1)
+    // Requests to one broker are written in drain order even when compression makes sealing async.
+    const prev = this.nodeChains.get(node) ?? Promise.resolve()
+    const written = prev.then(() => this.produce(conn, batches))
+    const chain = written.then(
+      ({ response }) => {
+        response.then(
+          (res) => {
+            this.inFlightByNode.set(node, this.inFlightByNode.get(node)! - 1)
+            this.onResponse(batches, res)
+          },
+          (err) => {
+            this.inFlightByNode.set(node, this.inFlightByNode.get(node)! - 1)
+            this.onRequestError(batches, err)
+          },
+        )
+      },
+      (err) => {
+        this.inFlightByNode.set(node, this.inFlightByNode.get(node)! - 1)
+        this.onRequestError(batches, err)
+      },
+    )
+    this.nodeChains.set(node, chain)
+  }
+
+  /** Seals the batches and writes the request; returns (after the write) a promise of the response, boxed so it is not flattened. */
+  private async produce(conn: BrokerConnection, batches: ProducerBatch[]): Promise<{ response: Promise<Map<ProducerBatch, ProducePartitionResponse> | null> }> {
+    const byTopic = new Map<string, ProduceRequest['topics'][number]>()
+    let size = 128
+    for (const batch of batches) {
+      if (!batch.sealed) {
+        const b = batch.builder
+        const compressed = this.codec ? await compressRecords(this.codec, b.recordsBytes()) : null
+        batch.sealed = sealBatch(b.recordsBytes(), b.count, b.firstTimestamp, b.maxTimestamp, {
+          producerId: this.options.idempotent ? batch.producerId : -1,
+          producerEpoch: this.options.idempotent ? batch.producerEpoch : -1,
+          baseSequence: this.options.idempotent ? batch.baseSequence : -1,
+        }, compressed)
+      }
+      let t = byTopic.get(batch.topic)
+      if (!t) byTopic.set(batch.topic, (t = { topic: batch.topic, partitions: [] }))
+      t.partitions.push({ partition: batch.partition, records: batch.sealed })
+      size += batch.sealed.length + batch.topic.length + 16
+    }
+    const request: ProduceRequest = {
+      transactionalId: null,
+      acks: this.options.acks,
+      timeoutMs: this.options.requestTimeoutMs,
+      topics: [...byTopic.values()],
+    }
+    if (this.options.acks === 0) {
+      await conn.requestNoResponse(Produce, request, size)
+      return { response: Promise.resolve(null) }
+    }
+    const pending = conn.request(Produce, request, { sizeHint: size })
+    pending.catch(() => {})
+    const response = pending.then((res) => {
+      const map = new Map<ProducerBatch, ProducePartitionResponse>()
+      for (const batch of batches) {
+        const p = res.topics.find((t) => t.topic === batch.topic)?.partitions.find((p) => p.partition === batch.partition)
+        if (p) map.set(batch, p)
+      }
+      return map
+    })
+    return { response }
+  }
+
+  private onResponse(batches: ProducerBatch[], res: Map<ProducerBatch, ProducePartitionResponse> | null): void {
+    for (const batch of batches) {
+      const q = this.accumulator.queue(batch.topic, batch.partition)
+      q.inFlight--
+      batch.inFlight = false
+      if (res === null) {
+        this.completeBatch(q, batch, -1, -1)
+        continue
+      }
+      const p = res.get(batch)
+      if (!p) {
+        this.retryOrFail(q, batch, new MalformedResponseError(`Produce response has no entry for ${batch.topic}-${batch.partition}`))
+        continue
+      }
+      if (p.errorCode === 0 || p.errorCode === DUPLICATE_SEQUENCE_NUMBER) {
+        this.completeBatch(q, batch, p.baseOffset, p.logAppendTimeMs)
+        continue
+      }
+      const detail = [p.errorMessage, ...p.recordErrors.map((e) => e.message)].filter(Boolean).join('; ')
+      const err = new KafkaProtocolError(p.errorCode, `${batch.topic}-${batch.partition}${detail ? `: ${detail}` : ''}`)
+      if (METADATA_ERRORS.has(p.errorCode)) this.cluster.requestRefresh()
+      if (FATAL_ERRORS.has(p.errorCode)) {
+        this.setFatal(new ProducerFatalError(`the producer cannot continue: ${err.message}`, { cause: err }))
+        batch.fail(this.fatal!)
+        this.accumulator.release(batch)
+        continue
+      }
+      if (p.errorCode === OUT_OF_ORDER_SEQUENCE_NUMBER && this.options.idempotent) {
+        if (batch.baseSequence !== (q.lastAckedSequence + 1) % SEQUENCE_MODULO) {
+          // an earlier batch of this partition failed and will be resent first: this one follows it
+          this.retryOrFail(q, batch, Object.assign(err, {}), true)
+        } else {
+          this.setFatal(new ProducerFatalError(`the broker lost track of this producer's sequence for ${batch.topic}-${batch.partition}`, { cause: err }))
+          batch.fail(this.fatal!)
+          this.accumulator.release(batch)
+        }
+        continue
+      }
+      if (p.errorCode === UNKNOWN_PRODUCER_ID && this.options.idempotent) {
+        // the broker dropped our producer state (retention removed our last batches): start again with a new id
+        this.needsReset = true
+        this.retryOrFail(q, batch, err, true)
+        continue
+      }
+      this.retryOrFail(q, batch, err)
+    }
+    this.wake()
+  }
+
+  private onRequestError(batches: ProducerBatch[], err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err))
+    // connection lost or request timed out: "unsure if written". Idempotent retries make the resend safe.
+    this.cluster.requestRefresh()
+    for (const batch of batches) {
+      const q = this.accumulator.queue(batch.topic, batch.partition)
+      q.inFlight--
+      batch.inFlight = false
+      this.retryOrFail(q, batch, error)
+    }
+    this.wake()
+  }
+
+  private completeBatch(q: PartitionQueue, batch: ProducerBatch, baseOffset: number, logAppendTime: number): void {
+    if (this.options.idempotent && batch.baseSequence >= 0) {
+      q.lastAckedSequence = (batch.baseSequence + batch.recordCount - 1) % SEQUENCE_MODULO
+    }
+    batch.complete(baseOffset, logAppendTime)
+    this.accumulator.release(batch)
+  }
+
+  private retryOrFail(q: PartitionQueue, batch: ProducerBatch, err: Error, forceRetriable = false): void {
+    const now = this.options.clock.now()
+    const retriable = forceRetriable || (err instanceof IsoKafkaError && err.retriable)
+    const expired = now - batch.createdMs >= this.options.deliveryTimeoutMs
+    if (retriable && !expired && batch.attempts < this.options.retries && !this.fatal) {
+      batch.attempts++
+      batch.retryAtMs = now + backoffMs(batch.attempts, this.options.retryBackoffMs, this.options.retryBackoffMaxMs, this.options.clock.random)
+      q.reenqueue(batch)
+      return
+    }
+    const final = expired && retriable
+      ? new DeliveryTimeoutError(`${batch.recordCount} record(s) for ${batch.topic}-${batch.partition} not acknowledged within ${this.options.deliveryTimeoutMs} ms`, { cause: err })
+      : err
+    this.failBatch(batch, final)
+  }
+
+  private failBatch(batch: ProducerBatch, err: Error): void {
+    // a batch that went out with a sequence and is given up leaves a gap: the next batches need a new producer id
+    if (this.options.idempotent && batch.baseSequence >= 0) this.needsReset = true
+    batch.fail(err)
+    this.accumulator.release(batch)
+  }
+
+  private initProducerId(): void {
+    if (this.initializing) return
+    const { clock } = this.options
+    this.initializing = (async () => {
+      for (let attempt = 1; !this.fatal; attempt++) {
+        try {
+          const conn = await this.cluster.anyConnection()
+          const res = await conn.request(InitProducerId, { transactionalId: null, transactionTimeoutMs: 60000, producerId: -1, producerEpoch: -1 })
+          if (res.errorCode === 0) {
+            this.producerId = res.producerId
+            this.producerEpoch = res.producerEpoch
+            return
+          }
+          const err = new KafkaProtocolError(res.errorCode, 'InitProducerId')
+          if (!err.retriable) throw err
+        } catch (err) {
+          if (err instanceof IsoKafkaError && !err.retriable) {
+            this.setFatal(new ProducerFatalError(`could not get a producer id: ${err.message}`, { cause: err }))
+            return
+          }
+        }
+        const wait = backoffMs(attempt, this.options.retryBackoffMs, this.options.retryBackoffMaxMs, clock.random)
+        await new Promise<void>((resolve) => clock.setTimeout(resolve, wait))
+        if (this.accumulator.incomplete.size === 0) return
+      }
+    })().finally(() => {
+      this.initializing = null
+      this.wake()
+    })
+  }
+
+  /** New producer id after a sequence gap; unsent batches get new sequences under it (KIP-360 in spirit). */
+  private resetProducerId(): void {
+    this.needsReset = false
+    this.producerId = -1
+    this.producerEpoch = -1
+    for (const q of this.accumulator.queues) {
+      q.nextSequence = 0
+      q.lastAckedSequence = -1
+      for (const b of q.batches) {
+        b.baseSequence = -1
+        b.sealed = null
+      }
+    }
+  }
+
+  private setFatal(err: Error): void {
+    if (this.fatal) return
+    this.fatal = err
+    this.stop()
+    for (const q of this.accumulator.queues) {
+      for (const b of q.batches.splice(0)) {
+        b.fail(err)
+        this.accumulator.release(b)
+      }
+    }
+    this.onFatal(err)
+  }
+
+  /** Fail everything not yet acknowledged (forced close). */
+  abortAll(err: Error): void {
+    for (const q of this.accumulator.queues) {
+      for (const b of q.batches.splice(0)) {
+        b.fail(err)
+        this.accumulator.release(b)
+      }
+    }
+    for (const b of [...this.accumulator.incomplete]) {
+      b.fail(err)
+      this.accumulator.release(b)
+    }
+  }
+}

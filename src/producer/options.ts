@@ -1,0 +1,121 @@
+import type { Clock } from '../clock.js'
+import { systemClock } from '../clock.js'
+import type { CompressionOption } from '../compression.js'
+import { InvalidArgumentError } from '../errors.js'
+import type { Transport } from '../transport.js'
+import type { PartitionerOption } from './partitioners.js'
+import type { Serializer } from './serializers.js'
+
+export type Acks = 0 | 1 | -1 | 'all'
+
+/** Producer settings. Names and defaults follow Java's ProducerConfig (camelCase). */
+export interface ProducerOptions<K = Uint8Array | string | null | undefined, V = Uint8Array | string | null | undefined> {
+  transport: Transport
+  keySerializer?: Serializer<K>
+  valueSerializer?: Serializer<V>
+  partitioner?: PartitionerOption
+  /** 0, 1 or 'all' (= -1). Default 'all'. */
+  acks?: Acks
+  /** Bytes per partition batch before it is sent without waiting for linger. Default 16384. */
+  batchSize?: number
+  /** How long a batch waits for more records. Default 5 ms (Java ≥ 4.0). */
+  lingerMs?: number
+  /** Bytes buffered for sending across all partitions. Default 32 MiB. */
+  bufferMemory?: number
+  /** How long send() waits for buffer room or topic metadata. Default 60000. */
+  maxBlockMs?: number
+  /** Largest Produce request (and so largest record). Default 1048576. */
+  maxRequestSize?: number
+  /** Default 2147483647 (bounded by deliveryTimeoutMs). */
+  retries?: number
+  retryBackoffMs?: number
+  retryBackoffMaxMs?: number
+  /** Upper bound on the time from send() to success or failure. Default 120000. */
+  deliveryTimeoutMs?: number
+  requestTimeoutMs?: number
+  maxInFlightRequestsPerConnection?: number
+  /** Default true. Needs acks 'all' and maxInFlight ≤ 5. */
+  enableIdempotence?: boolean
+  compression?: CompressionOption
+  /** Age after which topic metadata is refreshed even without errors. Default 300000. */
+  metadataMaxAgeMs?: number
+  /** Ask brokers to auto-create unknown topics (they decide). Default true, as Java's allow.auto.create.topics. */
+  allowAutoTopicCreation?: boolean
+  clientId?: string
+  connectTimeoutMs?: number
+  /** Injected time, timers and randomness (tests). */
+  clock?: Clock
+}
+
+export interface ResolvedOptions {
+  acks: -1 | 0 | 1
+  batchSize: number
+  lingerMs: number
+  bufferMemory: number
+  maxBlockMs: number
+  maxRequestSize: number
+  retries: number
+  retryBackoffMs: number
+  retryBackoffMaxMs: number
+  deliveryTimeoutMs: number
+  requestTimeoutMs: number
+  maxInFlight: number
+  idempotent: boolean
+  metadataMaxAgeMs: number
+  allowAutoTopicCreation: boolean
+  clientId: string
+  connectTimeoutMs: number
+  clock: Clock
+}
+
+function num(name: string, value: number | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min) {
+    throw new InvalidArgumentError('INVALID_CONFIG', `${name} must be a number ≥ ${min}, got ${String(value)}`)
+  }
+  return value
+}
+
+export function resolveOptions(o: ProducerOptions<any, any>): ResolvedOptions {
+  if (!o || !o.transport) throw new InvalidArgumentError('INVALID_CONFIG', 'a transport is required (e.g. tcp({ bootstrap }))')
+  const acksIn = o.acks ?? 'all'
+  const acks = acksIn === 'all' ? -1 : acksIn
+  if (acks !== -1 && acks !== 0 && acks !== 1) throw new InvalidArgumentError('INVALID_CONFIG', `acks must be 0, 1 or 'all', got ${String(acksIn)}`)
+  const maxInFlight = num('maxInFlightRequestsPerConnection', o.maxInFlightRequestsPerConnection, 5, 1)
+  const explicitIdempotence = o.enableIdempotence
+  // As in Java: idempotence is on by default, but only when the rest of the config allows it; asking for it
+  // explicitly with an incompatible config is an error.
+  const compatible = acks === -1 && maxInFlight <= 5
+  if (explicitIdempotence === true && !compatible) {
+    throw new InvalidArgumentError('INVALID_CONFIG', "enableIdempotence needs acks 'all' and maxInFlightRequestsPerConnection ≤ 5")
+  }
+  const idempotent = explicitIdempotence ?? compatible
+  const lingerMs = num('lingerMs', o.lingerMs, 5, 0)
+  const requestTimeoutMs = num('requestTimeoutMs', o.requestTimeoutMs, 30000, 1)
+  let deliveryTimeoutMs = num('deliveryTimeoutMs', o.deliveryTimeoutMs, 120000, 1)
+  if (o.deliveryTimeoutMs === undefined) deliveryTimeoutMs = Math.max(deliveryTimeoutMs, lingerMs + requestTimeoutMs)
+  else if (deliveryTimeoutMs < lingerMs + requestTimeoutMs) {
+    throw new InvalidArgumentError('INVALID_CONFIG', 'deliveryTimeoutMs must be ≥ lingerMs + requestTimeoutMs')
+  }
+  const retryBackoffMs = num('retryBackoffMs', o.retryBackoffMs, 100, 0)
+  return {
+    acks,
+    batchSize: num('batchSize', o.batchSize, 16384, 0),
+    lingerMs,
+    bufferMemory: num('bufferMemory', o.bufferMemory, 32 * 1024 * 1024, 1),
+    maxBlockMs: num('maxBlockMs', o.maxBlockMs, 60000, 0),
+    maxRequestSize: num('maxRequestSize', o.maxRequestSize, 1048576, 1),
+    retries: num('retries', o.retries, 2147483647, 0),
+    retryBackoffMs,
+    retryBackoffMaxMs: Math.max(retryBackoffMs, num('retryBackoffMaxMs', o.retryBackoffMaxMs, 1000, 0)),
+    deliveryTimeoutMs,
+    requestTimeoutMs,
+    maxInFlight,
+    idempotent,
+    metadataMaxAgeMs: num('metadataMaxAgeMs', o.metadataMaxAgeMs, 300000, 0),
+    allowAutoTopicCreation: o.allowAutoTopicCreation ?? true,
+    clientId: o.clientId ?? (o.transport.kind === 'socket' ? o.transport.clientId : undefined) ?? 'isokafka',
+    connectTimeoutMs: num('connectTimeoutMs', o.connectTimeoutMs, 10000, 1),
+    clock: o.clock ?? systemClock,
+  }
+}

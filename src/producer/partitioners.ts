@@ -1,0 +1,94 @@
+import { murmur2Partition } from './murmur2.js'
+
+/** What a partitioner sees of a record. */
+export interface PartitionerRecord {
+  topic: string
+  key: Uint8Array | null
+  value: Uint8Array | null
+}
+
+/** A custom partitioner: any partition in [0, partitionCount). May be async; per-partition send order is kept. */
+export type PartitionerFunction = (record: PartitionerRecord, partitionCount: number) => number | Promise<number>
+
+export type PartitionerOption = 'default' | 'murmur2' | 'roundRobin' | 'sha256' | PartitionerFunction
+
+/** Internal form: `partition` for a record (sync or async); `onAppend` lets the sticky part count bytes. */
+export interface Partitioner {
+  partition(record: PartitionerRecord, partitionCount: number, available: readonly number[]): number | Promise<number>
+  onAppend?(topic: string, partition: number, bytes: number): void
+}
+
+/**
+ * Uniform sticky partitioning for records without a key (KIP-794): keep one partition until about `batchSize`
+ * bytes went to it, then move to another one at random, among partitions that have a leader.
+ * (Java also weighs partitions by queue depth — adaptive partitioning; not done here.)
+ */
+export class StickyPartitioner {
+  private readonly current = new Map<string, { partition: number; bytes: number }>()
+  /** The partition each topic last moved away from, avoided on the next pick. */
+  private readonly previous = new Map<string, number>()
+  constructor(private readonly batchSize: number, private readonly random: () => number) {}
+
+  partition(topic: string, partitionCount: number, available: readonly number[]): number {
+    const state = this.current.get(topic)
+    if (state && state.partition < partitionCount) return state.partition
+    const partition = this.pick(this.previous.get(topic) ?? -1, partitionCount, available)
+    this.current.set(topic, { partition, bytes: 0 })
+    return partition
+  }
+
+  onAppend(topic: string, partition: number, bytes: number): void {
+    const state = this.current.get(topic)
+    if (!state || state.partition !== partition) return
+    state.bytes += bytes
+    if (state.bytes >= this.batchSize) {
+      this.current.delete(topic)
+      this.previous.set(topic, partition)
+    }
+  }
+
+  private pick(avoid: number, partitionCount: number, available: readonly number[]): number {
+    const pool = available.length > 0 ? available : Array.from({ length: partitionCount }, (_, i) => i)
+    const choices = pool.length > 1 ? pool.filter((p) => p !== avoid) : pool
+    return choices[Math.floor(this.random() * choices.length)] ?? 0
+  }
+}
+
+async function sha256Partition(key: Uint8Array, partitionCount: number): Promise<number> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', key as BufferSource))
+  const n = ((digest[0]! << 24) | (digest[1]! << 16) | (digest[2]! << 8) | digest[3]!) & 0x7fffffff
+  return n % partitionCount
+}
+
+export function createPartitioner(option: PartitionerOption | undefined, batchSize: number, random: () => number): Partitioner {
+  const sticky = new StickyPartitioner(batchSize, random)
+  const stickyPick = (record: PartitionerRecord, count: number, available: readonly number[]) =>
+    sticky.partition(record.topic, count, available)
+  const onAppend = (topic: string, partition: number, bytes: number) => sticky.onAppend(topic, partition, bytes)
+
+  if (option === undefined || option === 'default' || option === 'murmur2') {
+    return {
+      partition: (record, count, available) => (record.key === null ? stickyPick(record, count, available) : murmur2Partition(record.key, count)),
+      onAppend,
+    }
+  }
+  if (option === 'sha256') {
+    return {
+      partition: (record, count, available) => (record.key === null ? stickyPick(record, count, available) : sha256Partition(record.key, count)),
+      onAppend,
+    }
+  }
+  if (option === 'roundRobin') {
+    const counters = new Map<string, number>()
+    return {
+      partition: (record, count, available) => {
+        const next = counters.get(record.topic) ?? 0
+        counters.set(record.topic, next + 1)
+        // like Java's RoundRobinPartitioner: cycle over partitions with a leader when there are any
+        return available.length > 0 ? available[next % available.length]! : next % count
+      },
+    }
+  }
+  const custom = option
+  return { partition: (record, count) => custom(record, count) }
+}

@@ -1,0 +1,372 @@
+import { KafkaCluster } from '../client/cluster.js'
+import { resolveCodec } from '../compression.js'
+import {
+  InvalidArgumentError, IsoKafkaError, KafkaProtocolError, MaxBlockTimeoutError, ProducerClosedError, RecordTooLargeError,
+} from '../errors.js'
+import { estimateRecordSize, type EncodedHeader } from '../protocol/record-batch.js'
+import { RecordAccumulator, type RecordMetadata } from './accumulator.js'
+import { KafkaSender } from './kafka-sender.js'
+import { resolveOptions, type ProducerOptions, type ResolvedOptions } from './options.js'
+import { createPartitioner, type Partitioner } from './partitioners.js'
+import { defaultSerializer, runSerializer, type Serializer } from './serializers.js'
+
+export type HeaderValue = string | Uint8Array | null
+export type RecordHeaders = Record<string, HeaderValue> | ReadonlyArray<readonly [string, HeaderValue]>
+
+export interface ProducerRecord<K, V> {
+  topic: string
+  key?: K
+  value: V
+  headers?: RecordHeaders
+  /** Explicit partition: wins over the partitioner. */
+  partition?: number
+  /** CreateTime in ms since the epoch. Default: now. */
+  timestamp?: number
+}
+
+export interface CloseOptions {
+  /** Wait at most this long for pending records; then fail what is left. Default: wait for all (bounded by deliveryTimeoutMs). */
+  timeoutMs?: number
+}
+
+export interface Producer<K, V> {
+  send(record: ProducerRecord<K, V>): Promise<RecordMetadata>
+  sendBatch(records: ReadonlyArray<ProducerRecord<K, V>>): Promise<RecordMetadata[]>
+  /** Resolves when every record sent before the call is acknowledged or failed. */
+  flush(): Promise<void>
+  close(options?: CloseOptions): Promise<void>
+  /** Partition count of a topic (fetches metadata if needed). */
+  partitionsFor(topic: string): Promise<number>
+}
+
+/** What the producer needs from the cluster side, whatever the transport: topic metadata and a sender. */
+export interface TopicInfo {
+  partitionCount: number
+  available: readonly number[]
+}
+export interface ProducerBackend {
+  topic(name: string): TopicInfo | undefined
+  topicError(name: string): IsoKafkaError | null
+  lastTopicErrorCode(name: string): number
+  onChange: () => void
+  close(): void
+}
+export interface Sender {
+  flushing: number
+  memoryWaiters: number
+  readonly fatalError: Error | null
+  wake(): void
+  stop(): void
+  abortAll(err: Error): void
+}
+
+interface PendingSend {
+  topic: string
+  partition: number
+  key: Uint8Array | null
+  value: Uint8Array | null
+  headers: EncodedHeader[]
+  timestamp: number
+  estimate: number
+  deadline: number
+  seq: number
+  partitionPromise: Promise<number> | null
+  resolve(meta: RecordMetadata): void
+  reject(err: Error): void
+}
+
+const utf8 = new TextEncoder()
+const LEGAL_TOPIC = /^[a-zA-Z0-9._-]{1,249}$/
+
+function validateTopic(topic: unknown): string | null {
+  if (typeof topic !== 'string') return 'topic must be a string'
+  if (topic === '.' || topic === '..') return `topic name "${topic}" is not allowed`
+  if (!LEGAL_TOPIC.test(topic)) return `topic name "${topic}" must be 1-249 characters of [a-zA-Z0-9._-]`
+  return null
+}
+
+function encodeHeaders(headers: RecordHeaders | undefined): EncodedHeader[] {
+  if (!headers) return []
+  const entries = Array.isArray(headers) ? (headers as ReadonlyArray<readonly [string, HeaderValue]>) : Object.entries(headers)
+  const out: EncodedHeader[] = []
+  for (const [name, value] of entries) {
+    if (typeof name !== 'string') throw new InvalidArgumentError('INVALID_HEADER', 'header names must be strings')
+    let bytes: Uint8Array | null
+    if (value === null || value === undefined) bytes = null
+    else if (typeof value === 'string') bytes = utf8.encode(value)
+    else if (value instanceof Uint8Array) bytes = value
+    else throw new InvalidArgumentError('INVALID_HEADER', `header "${name}" must be a string, Uint8Array or null`)
+    out.push({ key: utf8.encode(name), value: bytes })
+  }
+  return out
+}
+
+/**
+ * Creates a producer. `send()` serializes, partitions and appends to the record accumulator; a sender ships batches.
+ * Sends are applied in call order: one that has to wait (metadata, buffer memory, an async partitioner) holds back
+ * the ones after it, as a Java producer's send() blocks its thread.
+ */
+export function createProducer<K = Uint8Array | string | null | undefined, V = Uint8Array | string | null | undefined>(
+  options: ProducerOptions<K, V>,
+): Producer<K, V> {
+  const o: ResolvedOptions = resolveOptions(options)
+  const keySerializer = (options.keySerializer ?? defaultSerializer) as Serializer<K>
+  const valueSerializer = (options.valueSerializer ?? defaultSerializer) as Serializer<V>
+  const partitioner: Partitioner = createPartitioner(options.partitioner, o.batchSize, o.clock.random)
+  const accumulator = new RecordAccumulator(o.batchSize, o.bufferMemory)
+  const codec = resolveCodec(options.compression)
+
+  let fatal: Error | null = null
+  const onFatal = (err: Error) => {
+    fatal = err
+    for (const e of blocked.splice(0)) e.reject(err)
+  }
+  let backend: ProducerBackend
+  let sender: Sender
+  if (options.transport.kind === 'socket') {
+    const cluster = new KafkaCluster(options.transport, o)
+    const kafkaSender = new KafkaSender(cluster, accumulator, o, codec, onFatal)
+    backend = cluster
+    sender = kafkaSender
+  } else {
+    throw new InvalidArgumentError('INVALID_CONFIG', 'gateway transports are not supported yet')
+  }
+
+  const blocked: PendingSend[] = []
+  let nextSeq = 0
+  let processedSeq = 0
+  let pumping = false
+  let closed = false
+  const changeWaiters = new Set<() => void>()
+  const notify = () => {
+    for (const w of [...changeWaiters]) w()
+  }
+  /** Resolves on the next metadata change or memory release, or after `ms`. */
+  const waitForChange = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        changeWaiters.delete(done)
+        o.clock.clearTimeout(timer)
+        resolve()
+      }
+      const timer = o.clock.setTimeout(done, ms)
+      changeWaiters.add(done)
+    })
+  backend.onChange = () => {
+    sender.wake()
+    notify()
+  }
+  accumulator.onMemoryFreed = () => {
+    if (blocked.length > 0) notify()
+  }
+
+  /** Try to append now; false when it has to wait. Settles the send (resolve or reject) when it returns true. */
+  function tryAppend(e: PendingSend): boolean {
+    const t = backend.topic(e.topic)
+    if (!t) {
+      const err = backend.topicError(e.topic)
+      if (err) {
+        e.reject(err)
+        return true
+      }
+      return false
+    }
+    if (e.partition >= 0) {
+      if (e.partition >= t.partitionCount) {
+        e.reject(new InvalidArgumentError('INVALID_PARTITION', `partition ${e.partition} is not in [0, ${t.partitionCount}) for topic ${e.topic}`))
+        return true
+      }
+    } else if (e.partitionPromise === null) {
+      const p = partitioner.partition({ topic: e.topic, key: e.key, value: e.value }, t.partitionCount, t.available)
+      if (typeof p !== 'number') {
+        e.partitionPromise = p
+        return false
+      }
+      if (!Number.isInteger(p) || p < 0 || p >= t.partitionCount) {
+        e.reject(new InvalidArgumentError('INVALID_PARTITION', `the partitioner returned ${p} for a topic with ${t.partitionCount} partitions`))
+        return true
+      }
+      e.partition = p
+    } else {
+      return false
+    }
+    if (!accumulator.hasRoom(e.estimate)) return false
+    const { full, created } = accumulator.append(e.topic, e.partition, e.timestamp, e.key, e.value, e.headers, e.estimate, o.clock.now(), e.resolve, e.reject)
+    partitioner.onAppend?.(e.topic, e.partition, e.estimate)
+    if (full || created) sender.wake()
+    return true
+  }
+
+  async function pump(): Promise<void> {
+    if (pumping) return
+    pumping = true
+    try {
+      while (blocked.length > 0) {
+        const e = blocked[0]!
+        if (tryAppend(e)) {
+          blocked.shift()
+          processedSeq = e.seq
+          continue
+        }
+        if (e.partitionPromise) {
+          try {
+            const p = await e.partitionPromise
+            const count = backend.topic(e.topic)?.partitionCount ?? 0
+            if (!Number.isInteger(p) || p < 0 || p >= count) {
+              throw new InvalidArgumentError('INVALID_PARTITION', `the partitioner returned ${p} for a topic with ${count} partitions`)
+            }
+            e.partition = p
+          } catch (err) {
+            blocked.shift()
+            processedSeq = e.seq
+            e.reject(err instanceof IsoKafkaError ? err : new InvalidArgumentError('PARTITIONER_FAILED', `the partitioner failed: ${String(err)}`))
+          }
+          e.partitionPromise = null
+          continue
+        }
+        const now = o.clock.now()
+        if (now >= e.deadline) {
+          blocked.shift()
+          processedSeq = e.seq
+          e.reject(timeoutFor(e))
+          continue
+        }
+        const waitingForMemory = backend.topic(e.topic) !== undefined
+        if (waitingForMemory) {
+          sender.memoryWaiters++
+          sender.wake()
+        }
+        await waitForChange(e.deadline - now)
+        if (waitingForMemory) sender.memoryWaiters--
+      }
+    } finally {
+      pumping = false
+      flushWaiters()
+    }
+  }
+
+  function timeoutFor(e: PendingSend): Error {
+    if (!backend.topic(e.topic)) {
+      const code = backend.lastTopicErrorCode(e.topic)
+      return new MaxBlockTimeoutError(`topic ${e.topic} not present in metadata after ${o.maxBlockMs} ms`, {
+        cause: code ? new KafkaProtocolError(code, `topic ${e.topic}`) : undefined,
+      })
+    }
+    return new MaxBlockTimeoutError(`no room in the ${o.bufferMemory}-byte buffer within ${o.maxBlockMs} ms (bufferMemory)`)
+  }
+
+  let pipelineWaiters: Array<{ seq: number; resolve: () => void }> = []
+  function flushWaiters(): void {
+    const head = blocked[0]
+    const done = head ? head.seq - 1 : nextSeq
+    pipelineWaiters = pipelineWaiters.filter((w) => {
+      if (w.seq <= Math.max(done, processedSeq)) {
+        w.resolve()
+        return false
+      }
+      return true
+    })
+  }
+
+  function send(record: ProducerRecord<K, V>): Promise<RecordMetadata> {
+    if (fatal) return Promise.reject(fatal)
+    if (closed) return Promise.reject(new ProducerClosedError())
+    let e: PendingSend
+    try {
+      if (!record || typeof record !== 'object') throw new InvalidArgumentError('INVALID_RECORD', 'send() takes a record object')
+      const topicProblem = validateTopic(record.topic)
+      if (topicProblem) throw new InvalidArgumentError('INVALID_TOPIC', topicProblem)
+      const key = record.key === undefined ? null : runSerializer(keySerializer, record.key, record.topic, 'key')
+      const value = runSerializer(valueSerializer, record.value, record.topic, 'value')
+      const headers = encodeHeaders(record.headers)
+      const partition = record.partition ?? -1
+      if (!Number.isInteger(partition) || partition < -1) throw new InvalidArgumentError('INVALID_PARTITION', `partition must be a non-negative integer, got ${record.partition}`)
+      const timestamp = record.timestamp ?? Date.now()
+      if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new InvalidArgumentError('INVALID_TIMESTAMP', `timestamp must be a non-negative integer (ms), got ${record.timestamp}`)
+      const estimate = estimateRecordSize(key, value, headers)
+      if (estimate + 61 > o.maxRequestSize) {
+        throw new RecordTooLargeError(`the record is ${estimate} bytes when serialized, more than maxRequestSize (${o.maxRequestSize})`)
+      }
+      if (estimate > o.bufferMemory) {
+        throw new RecordTooLargeError(`the record is ${estimate} bytes when serialized, more than bufferMemory (${o.bufferMemory})`)
+      }
+      e = {
+        topic: record.topic, partition, key, value, headers, timestamp, estimate,
+        deadline: o.clock.now() + o.maxBlockMs, seq: ++nextSeq, partitionPromise: null,
+        resolve: undefined as never, reject: undefined as never,
+      }
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    const promise = new Promise<RecordMetadata>((resolve, reject) => {
+      e.resolve = resolve
+      e.reject = reject
+    })
+    if (blocked.length === 0 && tryAppend(e)) {
+      processedSeq = e.seq
+      return promise
+    }
+    blocked.push(e)
+    void pump()
+    return promise
+  }
+
+  async function flush(): Promise<void> {
+    sender.flushing++
+    try {
+      sender.wake()
+      const seq = nextSeq
+      if (blocked.length > 0) await new Promise<void>((resolve) => {
+        pipelineWaiters.push({ seq, resolve })
+        flushWaiters()
+      })
+      sender.wake()
+      const batches = [...accumulatorIncomplete()]
+      await Promise.all(batches.map((b) => b.whenDone()))
+    } finally {
+      sender.flushing--
+    }
+  }
+  const accumulatorIncomplete = () => accumulator.incomplete
+
+  async function close(closeOptions: CloseOptions = {}): Promise<void> {
+    if (closed) return
+    closed = true
+    const timeoutMs = closeOptions.timeoutMs ?? Infinity
+    let timer: unknown = null
+    const flushed = flush().then(() => true)
+    const timedOut = timeoutMs === Infinity ? null : new Promise<boolean>((resolve) => (timer = o.clock.setTimeout(() => resolve(false), timeoutMs)))
+    const ok = timedOut ? await Promise.race([flushed, timedOut]) : await flushed
+    if (timer !== null) o.clock.clearTimeout(timer)
+    if (!ok) {
+      const err = new ProducerClosedError(`the producer was closed with records still pending after ${timeoutMs} ms`)
+      for (const b of blocked.splice(0)) b.reject(err)
+      sender.abortAll(err)
+    }
+    sender.stop()
+    backend.close()
+  }
+
+  async function partitionsFor(topic: string): Promise<number> {
+    const problem = validateTopic(topic)
+    if (problem) throw new InvalidArgumentError('INVALID_TOPIC', problem)
+    const deadline = o.clock.now() + o.maxBlockMs
+    for (;;) {
+      const t = backend.topic(topic)
+      if (t) return t.partitionCount
+      const err = backend.topicError(topic)
+      if (err) throw err
+      const now = o.clock.now()
+      if (now >= deadline) throw new MaxBlockTimeoutError(`topic ${topic} not present in metadata after ${o.maxBlockMs} ms`)
+      await waitForChange(deadline - now)
+    }
+  }
+
+  return {
+    send,
+    sendBatch: (records) => Promise.all(records.map((r) => send(r))),
+    flush,
+    close,
+    partitionsFor,
+  }
+}

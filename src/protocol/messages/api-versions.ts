@@ -1,0 +1,52 @@
+import type { KafkaApi } from '../api.js'
+import { ApiKey } from '../api.js'
+
+/*
+ * ApiVersions (key 18), versions 0–4, flexible from 3. The response header is always v0 so that a client that
+ * sent too new a version can still read the broker's list (error UNSUPPORTED_VERSION, answered in v0 layout).
+ *
+ * Request  v3+: client_software_name COMPACT_STRING, client_software_version COMPACT_STRING, TAG_BUFFER
+ * Response:     error_code INT16,
+ *               api_keys [api_key INT16, min_version INT16, max_version INT16, TAG_BUFFER(v3+)],
+ *               throttle_time_ms INT32 (v1+), TAG_BUFFER (v3+: supported/finalized features, skipped)
+ */
+export interface ApiVersionsRequest {
+  clientSoftwareName: string
+  clientSoftwareVersion: string
+}
+export interface ApiVersionRange {
+  apiKey: number
+  minVersion: number
+  maxVersion: number
+}
+export interface ApiVersionsResponse {
+  errorCode: number
+  apiKeys: ApiVersionRange[]
+  throttleTimeMs: number
+}
+
+export const ApiVersions: KafkaApi<ApiVersionsRequest, ApiVersionsResponse> = {
+  name: 'ApiVersions',
+  apiKey: ApiKey.ApiVersions,
+  minVersion: 0,
+  maxVersion: 3,
+  flexibleFrom: 3,
+  responseHeaderAlwaysV0: true,
+  encode(w, v, req) {
+    if (v >= 3) {
+      w.compactString(req.clientSoftwareName).compactString(req.clientSoftwareVersion).emptyTags()
+    }
+  },
+  decode(r, v) {
+    const flexible = v >= 3
+    const errorCode = r.int16()
+    const apiKeys = r.array(flexible, (r) => {
+      const range = { apiKey: r.int16(), minVersion: r.int16(), maxVersion: r.int16() }
+      if (flexible) r.skipTags()
+      return range
+    })
+    const throttleTimeMs = v >= 1 ? r.int32() : 0
+    if (flexible) r.skipTags()
+    return { errorCode, apiKeys, throttleTimeMs }
+  },
+}

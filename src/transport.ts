@@ -1,0 +1,90 @@
+/**
+ * The transport seam. The producer core never touches a runtime API for I/O; it talks to one of two shapes:
+ *
+ * - `SocketTransport`: a byte stream to a broker. The core speaks the Kafka wire protocol over it
+ *   (Node `node:net`/`node:tls`, Workers `cloudflare:sockets`). Brokers are addressed by host/port from metadata.
+ * - `GatewayTransport`: request/response to an isokafka gateway or a REST proxy. The core still partitions and
+ *   batches; the transport ships whole per-partition batches and returns per-partition acks. It does not fake a socket.
+ */
+
+/** A connected, ordered, reliable byte stream (one TCP/TLS connection). */
+export interface ByteStream {
+  /** Queue bytes for sending. Resolves when the runtime accepted them (used for write backpressure). */
+  write(data: Uint8Array): Promise<void> | void
+  /** Close the stream; pending writes may be dropped. Idempotent. */
+  close(): void
+}
+
+export interface ByteStreamHandlers {
+  /** Bytes arrived. The chunk may be reused by the runtime after the call returns only if documented; the core copies what it keeps. */
+  onData(chunk: Uint8Array): void
+  /** The stream ended (peer close, error or local close). `error` is set when it was not a clean local close. */
+  onClose(error?: Error): void
+}
+
+export interface SocketConnectOptions {
+  host: string
+  port: number
+  /** Abort the attempt after this long (the transport raises a retriable connection error). */
+  connectTimeoutMs: number
+}
+
+export interface SocketTransport {
+  readonly kind: 'socket'
+  /** `host:port` seeds used for the first metadata request. */
+  readonly bootstrap: readonly string[]
+  /** Client id sent in every request header. */
+  readonly clientId?: string
+  /** SASL settings, if the listener needs authentication (handled by the core after connect). */
+  readonly sasl?: SaslOptions
+  connect(options: SocketConnectOptions, handlers: ByteStreamHandlers): Promise<ByteStream>
+}
+
+export type SaslOptions =
+  | { mechanism: 'plain'; username: string; password: string }
+  | { mechanism: 'scram-sha-256' | 'scram-sha-512'; username: string; password: string }
+  | { mechanism: 'oauthbearer'; token: () => Promise<string> | string }
+
+/** Partition counts for topics, as a gateway sees them. */
+export interface GatewayTopicMetadata {
+  topic: string
+  partitions: number
+  /** A Kafka error code when the topic could not be described (0 when fine). */
+  errorCode: number
+}
+
+export interface GatewayRecord {
+  key: Uint8Array | null
+  value: Uint8Array | null
+  headers: Array<[string, Uint8Array | null]>
+  timestamp: number
+}
+
+export interface GatewayPartitionBatch {
+  topic: string
+  partition: number
+  /** Client-chosen id, unique per producer instance, reused on resend so the gateway can deduplicate. */
+  batchId: string
+  records: GatewayRecord[]
+}
+
+export interface GatewayPartitionResult {
+  topic: string
+  partition: number
+  batchId: string
+  /** Kafka error code; 0 on success. */
+  errorCode: number
+  baseOffset: number
+  /** Log-append time if the topic uses it, else -1. */
+  logAppendTime: number
+  message?: string
+}
+
+export interface GatewayTransport {
+  readonly kind: 'gateway'
+  metadata(topics: string[], signal?: AbortSignal): Promise<GatewayTopicMetadata[]>
+  produce(batches: GatewayPartitionBatch[], options: { acks: -1 | 0 | 1; timeoutMs: number }): Promise<GatewayPartitionResult[]>
+  close(): Promise<void>
+}
+
+export type Transport = SocketTransport | GatewayTransport

@@ -1,0 +1,48 @@
+/// <reference types="node" />
+// Vitest globalSetup for integration tests: provides `kafkaBootstrap` (inject('kafkaBootstrap')) and sets
+// process.env.KAFKA_BOOTSTRAP. Uses an existing cluster when KAFKA_BOOTSTRAP is set; otherwise starts a 1-node
+// cluster named "vitest" with scripts/kafka.mjs (reused if one is already running) and stops it in teardown,
+// only if this setup started it.
+
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TestProject } from 'vitest/node';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    kafkaBootstrap: string;
+  }
+}
+
+interface ClusterState {
+  bootstrap: string;
+  reused?: boolean;
+}
+interface KafkaScript {
+  startKafka(opts: { name?: string; nodes?: number }): Promise<ClusterState>;
+  stopKafka(opts: { name?: string }): Promise<boolean>;
+}
+
+const CLUSTER_NAME = 'vitest';
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const given = process.env.KAFKA_BOOTSTRAP;
+  if (given) {
+    project.provide('kafkaBootstrap', given);
+    return async () => {};
+  }
+  const scriptPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../scripts/kafka.mjs');
+  const kafka = (await import(/* @vite-ignore */ scriptPath)) as KafkaScript;
+  const t0 = Date.now();
+  const state = await kafka.startKafka({ name: CLUSTER_NAME, nodes: 1 });
+  const startedHere = !state.reused;
+  process.stderr.write(
+    `[kafka-global-setup] ${startedHere ? 'started' : 'reusing'} cluster "${CLUSTER_NAME}" at ${state.bootstrap}` +
+      `${startedHere ? ` in ${((Date.now() - t0) / 1000).toFixed(1)} s` : ''}\n`,
+  );
+  process.env.KAFKA_BOOTSTRAP = state.bootstrap;
+  project.provide('kafkaBootstrap', state.bootstrap);
+  return async () => {
+    if (startedHere) await kafka.stopKafka({ name: CLUSTER_NAME });
+  };
+}
