@@ -2,7 +2,7 @@
  * Time, timers and randomness, passed in so linger, backoff and timeout behaviour can be tested with a fake clock.
  */
 export interface Clock {
-  /** Milliseconds, monotonic enough for deadlines. */
+  /** Milliseconds since the epoch (wall clock; Date.now() is the fastest timer in every runtime). */
   now(): number
   setTimeout(fn: () => void, ms: number): unknown
   clearTimeout(handle: unknown): void
@@ -11,7 +11,7 @@ export interface Clock {
 }
 
 export const systemClock: Clock = {
-  now: () => (typeof performance !== 'undefined' ? performance.timeOrigin + performance.now() : Date.now()),
+  now: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
   random: () => Math.random(),

@@ -228,12 +228,14 @@ export class KafkaSender {
     for (const batch of batches) {
       if (!batch.sealed) {
         const b = batch.builder
-        const compressed = this.codec ? await compressRecords(this.codec, b.recordsBytes()) : null
-        batch.sealed = sealBatch(b.recordsBytes(), b.count, b.firstTimestamp, b.maxTimestamp, {
+        const fields = {
           producerId: this.options.idempotent ? batch.producerId : -1,
           producerEpoch: this.options.idempotent ? batch.producerEpoch : -1,
           baseSequence: this.options.idempotent ? batch.baseSequence : -1,
-        }, compressed)
+        }
+        batch.sealed = this.codec
+          ? sealBatch(b.recordsBytes(), b.count, b.firstTimestamp, b.maxTimestamp, fields, await compressRecords(this.codec, b.recordsBytes()))
+          : b.sealInPlace(fields)
       }
       let t = byTopic.get(batch.topic)
       if (!t) byTopic.set(batch.topic, (t = { topic: batch.topic, partitions: [] }))

@@ -61,12 +61,14 @@ export class RecordBatchBuilder {
   maxTimestamp = -1
 
   constructor(initialCapacity: number) {
-    this.w = new Writer(Math.max(64, initialCapacity))
+    this.w = new Writer(Math.max(BATCH_HEADER_SIZE + 64, initialCapacity))
+    // room for the header, written in place when the batch is sealed (no copy on the uncompressed path)
+    this.w.pos = BATCH_HEADER_SIZE
   }
 
   /** Bytes of the batch so far, header included (before compression). */
   get sizeInBytes(): number {
-    return BATCH_HEADER_SIZE + this.w.pos
+    return this.w.pos
   }
 
   append(timestamp: number, key: Uint8Array | null, value: Uint8Array | null, headers: readonly EncodedHeader[]): void {
@@ -103,8 +105,38 @@ export class RecordBatchBuilder {
 
   /** The records section, uncompressed. */
   recordsBytes(): Uint8Array {
-    return this.w.finish()
+    return this.w.buf.subarray(BATCH_HEADER_SIZE, this.w.pos)
   }
+
+  /** Writes the header in front of the records and returns the whole batch (uncompressed; no copy). */
+  sealInPlace(fields: BatchHeaderFields): Uint8Array {
+    const out = this.w.buf.subarray(0, this.w.pos)
+    writeHeader(new DataView(out.buffer, out.byteOffset, out.byteLength), out, this.count, this.firstTimestamp, this.maxTimestamp, fields, 0)
+    return out
+  }
+}
+
+function writeHeader(view: DataView, out: Uint8Array, count: number, firstTimestamp: number, maxTimestamp: number, fields: BatchHeaderFields, codecId: number): void {
+  const setInt64 = (pos: number, v: number) => {
+    const hi = Math.floor(v / 4294967296)
+    view.setInt32(pos, hi)
+    view.setUint32(pos + 4, v - hi * 4294967296)
+  }
+  setInt64(0, 0) // baseOffset: the broker assigns offsets
+  view.setInt32(8, out.length - 12) // batchLength
+  view.setInt32(12, -1) // partitionLeaderEpoch
+  view.setInt8(16, 2) // magic
+  let attributes = codecId & 0x07
+  if (fields.transactional) attributes |= 0x10
+  view.setInt16(21, attributes)
+  view.setInt32(23, count - 1) // lastOffsetDelta
+  setInt64(27, firstTimestamp)
+  setInt64(35, maxTimestamp)
+  setInt64(43, fields.producerId)
+  view.setInt16(51, fields.producerEpoch)
+  view.setInt32(53, fields.baseSequence)
+  view.setInt32(57, count)
+  view.setUint32(CRC_OFFSET, crc32c(out, ATTRIBUTES_OFFSET, out.length))
 }
 
 export interface BatchHeaderFields {
@@ -127,25 +159,9 @@ export function sealBatch(
   compressed: { codecId: number; bytes: Uint8Array } | null,
 ): Uint8Array {
   const body = compressed ? compressed.bytes : records
-  const w = new Writer(BATCH_HEADER_SIZE + body.length)
-  w.int64(0) // baseOffset: the broker assigns offsets
-  w.int32(BATCH_HEADER_SIZE - 12 + body.length)
-  w.int32(-1) // partitionLeaderEpoch
-  w.int8(2) // magic
-  w.uint32(0) // crc, patched below
-  let attributes = compressed ? compressed.codecId & 0x07 : 0
-  if (fields.transactional) attributes |= 0x10
-  w.int16(attributes)
-  w.int32(count - 1)
-  w.int64(firstTimestamp)
-  w.int64(maxTimestamp)
-  w.int64(fields.producerId)
-  w.int16(fields.producerEpoch)
-  w.int32(fields.baseSequence)
-  w.int32(count)
-  w.raw(body)
-  const out = w.finish()
-  w.uint32At(CRC_OFFSET, crc32c(out, ATTRIBUTES_OFFSET, out.length))
+  const out = new Uint8Array(BATCH_HEADER_SIZE + body.length)
+  out.set(body, BATCH_HEADER_SIZE)
+  writeHeader(new DataView(out.buffer), out, count, firstTimestamp, maxTimestamp, fields, compressed ? compressed.codecId : 0)
   return out
 }
 
