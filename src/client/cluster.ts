@@ -119,10 +119,9 @@ export class KafkaCluster {
   topic(name: string): TopicMetadata | undefined {
     const t = this.topics.get(name)
     if (t && t.errorCode === 0 && t.partitionCount > 0) return t
-    if (!this.wanted.has(name)) {
-      this.wanted.add(name)
-      this.requestRefresh()
-    }
+    // unknown, or known with a retriable error (not created yet, no leader yet): keep asking, with backoff
+    this.wanted.add(name)
+    this.requestRefresh()
     return undefined
   }
 
@@ -136,7 +135,7 @@ export class KafkaCluster {
     if (this.refreshing || this.refreshTimer !== null || this.closed) return
     const now = this.options.clock.now()
     const wait = this.refreshAttempts === 0
-      ? Math.max(0, this.lastRefreshAt + Math.min(this.options.retryBackoffMs, 50) - now)
+      ? Math.max(0, this.lastRefreshAt + this.options.retryBackoffMs - now)
       : backoffMs(this.refreshAttempts, this.options.retryBackoffMs, this.options.retryBackoffMaxMs, this.options.clock.random)
     this.refreshTimer = this.options.clock.setTimeout(() => {
       this.refreshTimer = null

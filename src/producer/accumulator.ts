@@ -38,8 +38,8 @@ export class ProducerBatch {
   done = false
   private waiters: Array<() => void> | null = null
 
-  constructor(readonly topic: string, readonly partition: number, readonly createdMs: number, capacity: number) {
-    this.builder = new RecordBatchBuilder(capacity)
+  constructor(readonly topic: string, readonly partition: number, readonly createdMs: number, capacity: number, buffer?: Uint8Array) {
+    this.builder = new RecordBatchBuilder(capacity, buffer)
   }
 
   get recordCount(): number {
@@ -123,6 +123,12 @@ export class RecordAccumulator {
   readonly queues: PartitionQueue[] = []
   readonly incomplete = new Set<ProducerBatch>()
   usedBytes = 0
+  /**
+   * Spare batch buffers of exactly batchSize bytes (Java's BufferPool idea): a done batch's buffer is reused by the
+   * next batch, so steady-state sending allocates no new batch buffers. A buffer goes back only once its batch is
+   * complete, when no request can still reference it.
+   */
+  private readonly pool: Uint8Array[] = []
   /** Called when memory is released (the producer's blocked sends wait on it). */
   onMemoryFreed: () => void = () => {}
 
@@ -160,7 +166,8 @@ export class RecordAccumulator {
     let created = false
     if (!batch || batch.closed || (batch.recordCount > 0 && batch.builder.sizeInBytes + estimate > this.batchSize)) {
       if (batch && !batch.closed) batch.closed = true
-      batch = new ProducerBatch(topic, partition, now, Math.max(this.batchSize, estimate + 64))
+      const pooled = estimate + 128 <= this.batchSize ? this.pool.pop() : undefined
+      batch = new ProducerBatch(topic, partition, now, Math.max(this.batchSize, estimate + 128), pooled)
       q.batches.push(batch)
       this.incomplete.add(batch)
       created = true
@@ -177,6 +184,10 @@ export class RecordAccumulator {
     if (!this.incomplete.delete(batch)) return
     this.usedBytes -= batch.reservedBytes
     batch.reservedBytes = 0
+    const buffer = batch.builder.buffer
+    if (buffer.length === this.batchSize && this.batchSize >= 1024 && (this.pool.length + 1) * this.batchSize <= this.bufferMemory / 4 && this.pool.length < 64) {
+      this.pool.push(buffer)
+    }
     this.onMemoryFreed()
   }
 

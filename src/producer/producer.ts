@@ -1,4 +1,5 @@
 import { KafkaCluster } from '../client/cluster.js'
+import { systemClock } from '../clock.js'
 import { resolveCodec } from '../compression.js'
 import {
   InvalidArgumentError, IsoKafkaError, KafkaProtocolError, MaxBlockTimeoutError, ProducerClosedError, RecordTooLargeError,
@@ -88,8 +89,9 @@ function validateTopic(topic: unknown): string | null {
   return null
 }
 
+const NO_HEADERS: EncodedHeader[] = []
 function encodeHeaders(headers: RecordHeaders | undefined): EncodedHeader[] {
-  if (!headers) return []
+  if (!headers) return NO_HEADERS
   const entries = Array.isArray(headers) ? (headers as ReadonlyArray<readonly [string, HeaderValue]>) : Object.entries(headers)
   const out: EncodedHeader[] = []
   for (const [name, value] of entries) {
@@ -284,7 +286,8 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
       const headers = encodeHeaders(record.headers)
       const partition = record.partition ?? -1
       if (!Number.isInteger(partition) || partition < -1) throw new InvalidArgumentError('INVALID_PARTITION', `partition must be a non-negative integer, got ${record.partition}`)
-      const timestamp = record.timestamp ?? Date.now()
+      const now = o.clock.now()
+      const timestamp = record.timestamp ?? (o.clock === systemClock ? now : Date.now())
       if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new InvalidArgumentError('INVALID_TIMESTAMP', `timestamp must be a non-negative integer (ms), got ${record.timestamp}`)
       const estimate = estimateRecordSize(key, value, headers)
       if (estimate + 61 > o.maxRequestSize) {
@@ -295,7 +298,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
       }
       e = {
         topic: record.topic, partition, key, value, headers, timestamp, estimate,
-        deadline: o.clock.now() + o.maxBlockMs, seq: ++nextSeq, partitionPromise: null,
+        deadline: now + o.maxBlockMs, seq: ++nextSeq, partitionPromise: null,
         resolve: undefined as never, reject: undefined as never,
       }
     } catch (err) {

@@ -17,9 +17,10 @@ export class Writer {
   view: DataView
   pos = 0
 
-  constructor(initialSize = 256) {
-    this.buf = new Uint8Array(initialSize)
-    this.view = new DataView(this.buf.buffer)
+  /** A new buffer of `initial` bytes, or write into the given buffer (grown by copying when it is too small). */
+  constructor(initial: number | Uint8Array = 256) {
+    this.buf = typeof initial === 'number' ? new Uint8Array(initial) : initial
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength)
   }
 
   /** Make room for `n` more bytes. */

@@ -60,8 +60,9 @@ export class RecordBatchBuilder {
   firstTimestamp = 0
   maxTimestamp = -1
 
-  constructor(initialCapacity: number) {
-    this.w = new Writer(Math.max(BATCH_HEADER_SIZE + 64, initialCapacity))
+  /** `buffer`: a pooled buffer to write into (it is replaced by a larger copy if the batch outgrows it). */
+  constructor(initialCapacity: number, buffer?: Uint8Array) {
+    this.w = new Writer(buffer ?? Math.max(BATCH_HEADER_SIZE + 64, initialCapacity))
     // room for the header, written in place when the batch is sealed (no copy on the uncompressed path)
     this.w.pos = BATCH_HEADER_SIZE
   }
@@ -106,6 +107,11 @@ export class RecordBatchBuilder {
   /** The records section, uncompressed. */
   recordsBytes(): Uint8Array {
     return this.w.buf.subarray(BATCH_HEADER_SIZE, this.w.pos)
+  }
+
+  /** The buffer written into (returned to the pool when the batch is done). */
+  get buffer(): Uint8Array {
+    return this.w.buf
   }
 
   /** Writes the header in front of the records and returns the whole batch (uncompressed; no copy). */
