@@ -17,6 +17,10 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        // starts its own 3-node cluster (scripts/failover.mjs); needs the built package
+        test: { name: 'failover', include: ['test/failover/**/*.test.ts'], environment: 'node', testTimeout: 600_000 },
+      },
     ],
   },
 })
