@@ -494,7 +494,9 @@ function serverProperties(state, node) {
   };
   if (state.sasl) {
     Object.assign(props, {
-      'sasl.enabled.mechanisms': 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
+      'sasl.enabled.mechanisms': 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER',
+      // OAUTHBEARER with Kafka's built-in unsecured-JWS validator (tests only: it checks structure, sub and expiry, not signatures)
+      'listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config': 'org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="admin";',
       'listener.name.sasl_plaintext.plain.sasl.jaas.config': `org.apache.kafka.common.security.plain.PlainLoginModule required user_${SASL_USER}="${SASL_PASSWORD}";`,
       'listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config': 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
       'listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config': 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
@@ -703,7 +705,7 @@ export async function startKafka(opts = {}) {
       libs,
       clusterId: randomClusterId(),
       autoCreate: Boolean(opts.autoCreate),
-      sasl: opts.sasl ? { user: SASL_USER, password: SASL_PASSWORD, mechanisms: ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] } : null,
+      sasl: opts.sasl ? { user: SASL_USER, password: SASL_PASSWORD, mechanisms: ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', 'OAUTHBEARER'] } : null,
       tls: null,
       overrides: opts.overrides || [],
       ready: false,

@@ -1,6 +1,8 @@
 import * as net from 'node:net'
 import * as tls from 'node:tls'
-import { ConnectionError } from '../../src/errors.js'
+import { AuthenticationError, ConnectionError } from '../../src/errors.js'
+
+const TLS_VERIFY_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME|HOSTNAME/
 import type { ByteStream, ByteStreamHandlers, SaslOptions, SocketConnectOptions, SocketTransport } from '../../src/transport.js'
 
 export interface TcpOptions {
@@ -71,11 +73,17 @@ function connectNode(o: SocketConnectOptions, handlers: ByteStreamHandlers, tlsO
     }
     socket.once(tlsOption ? 'secureConnect' : 'connect', onConnected)
     socket.on('data', (chunk: Buffer) => handlers.onData(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)))
-    socket.on('error', (cause) => {
+    socket.on('error', (cause: Error & { code?: string }) => {
       if (!settled) {
         settled = true
         clearTimeout(timer)
-        reject(new ConnectionError(`could not connect to ${address}: ${cause.message}`, { cause }))
+        // A certificate the client does not trust will not become trusted by retrying: fail fast, as Java's
+        // SslAuthenticationException does.
+        if (tlsOption && cause.code && TLS_VERIFY_ERRORS.test(cause.code)) {
+          reject(new AuthenticationError(`TLS handshake with ${address} failed: ${cause.message}`, { cause }))
+        } else {
+          reject(new ConnectionError(`could not connect to ${address}: ${cause.message}`, { cause }))
+        }
       }
     })
     socket.on('close', (hadError) => {

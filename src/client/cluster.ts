@@ -47,6 +47,8 @@ export class KafkaCluster {
   private bootstrapIndex = 0
   private closed = false
   clusterId: string | null = null
+  /** The last non-retriable connect error (authentication, unsupported versions): sends fail fast with it. */
+  private connectError: IsoKafkaError | null = null
   /** Called after every metadata update (the sender re-routes) and after a connection closes. */
   onChange: () => void = () => {}
 
@@ -95,11 +97,13 @@ export class KafkaCluster {
       () => {
         ;(promise as Promise<BrokerConnection> & { ready?: BrokerConnection }).ready = conn
         this.lastFailure.delete(key)
+        this.connectError = null
         return conn
       },
       (err) => {
         const prev = this.lastFailure.get(key)
         this.lastFailure.set(key, { at: this.options.clock.now(), attempts: (prev?.attempts ?? 0) + 1 })
+        if (err instanceof IsoKafkaError && !err.retriable) this.connectError = err
         if (this.connections.get(key) === promise) this.connections.delete(key)
         throw err
       },
@@ -250,8 +254,10 @@ export class KafkaCluster {
   }
 
   /** The error to give sends to this topic, if its metadata says it cannot be produced to. */
-  topicError(name: string): KafkaProtocolError | null {
+  topicError(name: string): IsoKafkaError | null {
     const t = this.topics.get(name)
+    if (t && t.errorCode === 0 && t.partitionCount > 0) return null
+    if (this.connectError) return this.connectError
     if (!t || t.errorCode === 0 || RETRIABLE_TOPIC_ERRORS.has(t.errorCode)) return null
     return new KafkaProtocolError(t.errorCode, `topic ${name}`)
   }
