@@ -110,11 +110,20 @@ await outage
 const produceSeconds = (Date.now() - start) / 1000
 await producer.close()
 
-// failover: from the kill to the first acknowledgement on a partition the killed broker led (a new leader took over)
-let firstAckAfterKill = Infinity
-for (let i = 0; i < N; i++) {
-  if (ackPartition[i] >= 0 && killedPartitions.has(ackPartition[i]) && ackTime[i] > killAt) firstAckAfterKill = Math.min(firstAckAfterKill, ackTime[i])
+// failover: acks on the killed broker's partitions stall while it is down; the stall ends when a new leader acks.
+// failoverMs = from the kill to the end of the longest stall (acks already in flight at the kill may land just after it)
+const killedAcks = []
+for (let i = 0; i < N; i++) if (ackPartition[i] >= 0 && killedPartitions.has(ackPartition[i])) killedAcks.push(ackTime[i])
+killedAcks.sort((a, b) => a - b)
+let stallStart = 0
+let stallEnd = 0
+for (let k = 1; k < killedAcks.length; k++) {
+  if (killedAcks[k] > killAt && killedAcks[k] - killedAcks[k - 1] > stallEnd - stallStart) {
+    stallStart = killedAcks[k - 1]
+    stallEnd = killedAcks[k]
+  }
 }
+const firstAckAfterKill = stallEnd > 0 ? stallEnd : Infinity
 
 // independent read-back with kcat; values are ASCII so a simple format is exact
 const seen = new Map()
@@ -162,6 +171,7 @@ const result = {
   killAfterMs: killAt - start,
   downMs: restartAt - killAt,
   failoverMs: Number.isFinite(firstAckAfterKill) ? firstAckAfterKill - killAt : null,
+  longestStallMs: stallEnd - stallStart,
   restartMs: restartDone - restartAt,
   produceSeconds,
   recordsPerSecond: Math.round(N / produceSeconds),

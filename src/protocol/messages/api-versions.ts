@@ -1,14 +1,16 @@
-import type { KafkaApi } from '../api.js'
+import type { ServerKafkaApi } from '../api.js'
 import { ApiKey } from '../api.js'
 
 /*
- * ApiVersions (key 18), versions 0–4, flexible from 3. The response header is always v0 so that a client that
- * sent too new a version can still read the broker's list (error UNSUPPORTED_VERSION, answered in v0 layout).
+ * ApiVersions (key 18), versions 0–4 (the client uses 0–3; v4 only changes how brokers fill the features tags),
+ * flexible from 3. The response header is always v0 so that a client that sent too new a version can still read the
+ * broker's list (error UNSUPPORTED_VERSION, answered in v0 layout).
  *
- * Request  v3+: client_software_name COMPACT_STRING, client_software_version COMPACT_STRING, TAG_BUFFER
- * Response:     error_code INT16,
- *               api_keys [api_key INT16, min_version INT16, max_version INT16, TAG_BUFFER(v3+)],
- *               throttle_time_ms INT32 (v1+), TAG_BUFFER (v3+: supported/finalized features, skipped)
+ * Request  v0–2: (empty)
+ *          v3+:  client_software_name COMPACT_STRING, client_software_version COMPACT_STRING, TAG_BUFFER
+ * Response:      error_code INT16,
+ *                api_keys [api_key INT16, min_version INT16, max_version INT16, TAG_BUFFER(v3+)],
+ *                throttle_time_ms INT32 (v1+), TAG_BUFFER (v3+: supported/finalized features, skipped; none written)
  */
 export interface ApiVersionsRequest {
   clientSoftwareName: string
@@ -25,7 +27,7 @@ export interface ApiVersionsResponse {
   throttleTimeMs: number
 }
 
-export const ApiVersions: KafkaApi<ApiVersionsRequest, ApiVersionsResponse> = {
+export const ApiVersions: ServerKafkaApi<ApiVersionsRequest, ApiVersionsResponse> = {
   name: 'ApiVersions',
   apiKey: ApiKey.ApiVersions,
   minVersion: 0,
@@ -48,5 +50,21 @@ export const ApiVersions: KafkaApi<ApiVersionsRequest, ApiVersionsResponse> = {
     const throttleTimeMs = v >= 1 ? r.int32() : 0
     if (flexible) r.skipTags()
     return { errorCode, apiKeys, throttleTimeMs }
+  },
+  decodeRequest(r, v) {
+    if (v < 3) return { clientSoftwareName: '', clientSoftwareVersion: '' }
+    const req = { clientSoftwareName: r.compactString(), clientSoftwareVersion: r.compactString() }
+    r.skipTags()
+    return req
+  },
+  encodeResponse(w, v, res) {
+    const flexible = v >= 3
+    w.int16(res.errorCode)
+    w.array(res.apiKeys, flexible, (w, k) => {
+      w.int16(k.apiKey).int16(k.minVersion).int16(k.maxVersion)
+      if (flexible) w.emptyTags()
+    })
+    if (v >= 1) w.int32(res.throttleTimeMs)
+    if (flexible) w.emptyTags()
   },
 }

@@ -1,8 +1,8 @@
-import type { KafkaApi } from '../api.js'
+import type { ServerKafkaApi } from '../api.js'
 import { ApiKey } from '../api.js'
 
 /*
- * InitProducerId (key 22), versions 0–4 used here (Kafka 4.x serves 0–5), flexible from 2.
+ * InitProducerId (key 22), versions 0–4 (Kafka 4.x serves 0–5), flexible from 2.
  *
  * Request:  transactional_id NULLABLE_STRING, transaction_timeout_ms INT32,
  *           producer_id INT64 (v3+), producer_epoch INT16 (v3+), TAG_BUFFER (v2+)
@@ -22,7 +22,7 @@ export interface InitProducerIdResponse {
   producerEpoch: number
 }
 
-export const InitProducerId: KafkaApi<InitProducerIdRequest, InitProducerIdResponse> = {
+export const InitProducerId: ServerKafkaApi<InitProducerIdRequest, InitProducerIdResponse> = {
   name: 'InitProducerId',
   apiKey: ApiKey.InitProducerId,
   minVersion: 0,
@@ -41,5 +41,18 @@ export const InitProducerId: KafkaApi<InitProducerIdRequest, InitProducerIdRespo
     const res = { errorCode: r.int16(), producerId: r.int64(), producerEpoch: r.int16() }
     if (v >= 2) r.skipTags()
     return res
+  },
+  decodeRequest(r, v) {
+    const flexible = v >= 2
+    const transactionalId = flexible ? r.compactNullableString() : r.nullableString()
+    const transactionTimeoutMs = r.int32()
+    const producerId = v >= 3 ? r.int64() : -1
+    const producerEpoch = v >= 3 ? r.int16() : -1
+    if (flexible) r.skipTags()
+    return { transactionalId, transactionTimeoutMs, producerId, producerEpoch }
+  },
+  encodeResponse(w, v, res) {
+    w.int32(0).int16(res.errorCode).int64(res.producerId).int16(res.producerEpoch)
+    if (v >= 2) w.emptyTags()
   },
 }
