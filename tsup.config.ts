@@ -4,6 +4,7 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     node: 'adapters/node-tcp/index.ts',
+    workers: 'adapters/workers-socket/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

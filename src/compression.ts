@@ -14,6 +14,9 @@ export interface CompressionCodec {
 async function pipe(data: Uint8Array, stream: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> }): Promise<Uint8Array> {
   const writer = stream.writable.getWriter()
   const written = writer.write(data).then(() => writer.close())
+  // on corrupt input both sides fail with the same error: the read loop below throws it, and this promise must not
+  // be left rejected without a handler (an unhandled rejection ends a Node process)
+  written.catch(() => {})
   const chunks: Uint8Array[] = []
   let total = 0
   const reader = stream.readable.getReader()

@@ -69,8 +69,8 @@ export class SerializationError extends IsoKafkaError {
 
 /** Bad arguments to a producer call (invalid topic name, partition out of range, bad option). */
 export class InvalidArgumentError extends IsoKafkaError {
-  constructor(code: string, message: string) {
-    super(code, message)
+  constructor(code: string, message: string, options: { cause?: unknown } = {}) {
+    super(code, message, { cause: options.cause })
   }
 }
 

@@ -54,7 +54,8 @@ export class ProducerBatch {
     this.reservedBytes += reserved
   }
 
-  complete(baseOffset: number, logAppendTime: number): void {
+  /** `offsets`: every record's offset, when they are not consecutive (a gateway or REST proxy may report them). */
+  complete(baseOffset: number, logAppendTime: number, offsets?: readonly number[]): void {
     if (this.done) return
     this.done = true
     const { topic, partition } = this
@@ -62,7 +63,7 @@ export class ProducerBatch {
       this.resolves[i]!({
         topic,
         partition,
-        offset: baseOffset < 0 ? -1 : baseOffset + i,
+        offset: offsets ? (offsets[i] ?? -1) : baseOffset < 0 ? -1 : baseOffset + i,
         timestamp: logAppendTime >= 0 ? logAppendTime : this.timestamps[i]!,
       })
     }

@@ -35,6 +35,8 @@ export class KafkaSender {
   private timer: unknown = null
   private timerAt = Infinity
   private rotate = 0
+  /** The error behind each batch's latest retry (the cause if it then expires while waiting). */
+  private readonly lastErrors = new WeakMap<ProducerBatch, Error>()
   /** > 0 while flush() or close() wants every batch sent now. */
   flushing = 0
   /** Sends waiting for memory make batches ready at once (Java: "exhausted"). */
@@ -92,7 +94,8 @@ export class KafkaSender {
     for (const q of this.accumulator.queues) {
       while (q.batches.length > 0 && now - q.batches[0]!.createdMs >= deliveryTimeoutMs) {
         const batch = q.batches.shift()!
-        this.failBatch(batch, new DeliveryTimeoutError(`${batch.recordCount} record(s) for ${batch.topic}-${batch.partition} expired after ${deliveryTimeoutMs} ms`))
+        // a batch waiting out a retry backoff expires here: keep the error that made it wait as the cause
+        this.failBatch(batch, new DeliveryTimeoutError(`${batch.recordCount} record(s) for ${batch.topic}-${batch.partition} expired after ${deliveryTimeoutMs} ms`, { cause: this.lastErrors.get(batch) }))
       }
       if (q.batches.length > 0) nextWake = Math.min(nextWake, q.batches[0]!.createdMs + deliveryTimeoutMs)
     }
@@ -340,6 +343,7 @@ export class KafkaSender {
     const retriable = forceRetriable || (err instanceof IsoKafkaError && err.retriable)
     const expired = now - batch.createdMs >= this.options.deliveryTimeoutMs
     if (retriable && !expired && batch.attempts < this.options.retries && !this.fatal) {
+      this.lastErrors.set(batch, err)
       batch.attempts++
       batch.retryAtMs = now + backoffMs(batch.attempts, this.options.retryBackoffMs, this.options.retryBackoffMaxMs, this.options.clock.random)
       q.reenqueue(batch)

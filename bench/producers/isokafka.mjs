@@ -1,0 +1,144 @@
+#!/usr/bin/env node
+// isokafka (the built package, over Node TCP) as one benchmark producer process; started by bench/run.mjs.
+// Modes (config.mode):
+//   throughput  send() without awaiting each one, at most `window` sends outstanding (a sliding window), send→ack
+//               latency per record (performance.now() at send(), again when its promise resolves)
+//   paced       `rate` records/s (the latency scenario: like ProducerPerformance --throughput)
+//   memory      every record queued at once (no window) with bufferMemory as configured: idle RSS vs peak RSS
+import { createProducer } from 'isokafka'
+import { tcp } from 'isokafka/node'
+import { cpuSecondsSince, fail, finish, latencySummary, payload, readConfig, resetPeakRss, rssNow, sleep } from '../lib/child.mjs'
+
+const c = readConfig()
+const N = c.records
+const acks = c.acks === 'all' || c.acks === -1 ? 'all' : Number(c.acks)
+
+try {
+  const producer = createProducer({
+    transport: tcp({ bootstrap: c.bootstrap, clientId: 'isokafka-bench' }),
+    acks,
+    enableIdempotence: acks === 'all' && Boolean(c.idempotent),
+    lingerMs: c.lingerMs,
+    batchSize: c.batchSize,
+    bufferMemory: c.bufferMemory,
+  })
+  // warm up: connection and topic metadata before the clock starts (as ProducerPerformance's first send does)
+  await producer.partitionsFor(c.topic)
+  const value = payload(c.size)
+  const topic = c.topic
+
+  let acked = 0
+  let failed = 0
+  let firstError = null
+  let allDone
+  const done = new Promise((resolve) => (allDone = resolve))
+  let extra = {}
+  let unfinished = false
+
+  const cpu0 = process.cpuUsage()
+  let start
+  let lat = null
+  if (c.mode === 'memory') {
+    globalThis.gc?.()
+    globalThis.gc?.()
+    await sleep(200)
+    const idle = rssNow().rss
+    resetPeakRss()
+    const samples = []
+    const sampler = setInterval(() => samples.push(rssNow().rss), 20)
+    const onOk = () => {
+      if (++acked + failed === N) allDone()
+    }
+    const onErr = (e) => {
+      firstError ??= e
+      if (acked + ++failed === N) allDone()
+    }
+    start = performance.now()
+    for (let i = 0; i < N; i++) producer.send({ topic, value }).then(onOk, onErr)
+    const queuedMs = performance.now() - start
+    const afterQueue = rssNow().rss
+    // the figure is the peak RSS; do not wait forever for the drain (config.maxSeconds, default 60)
+    const finished = await Promise.race([done.then(() => true), sleep((c.maxSeconds ?? 60) * 1000).then(() => false)])
+    clearInterval(sampler)
+    if (!finished) {
+      firstError ??= `only ${acked.toLocaleString('en')} of ${N.toLocaleString('en')} acknowledged (${failed} failed) within ${c.maxSeconds ?? 60} s`
+      unfinished = true
+    }
+    const peak = Math.max(rssNow().hwm, ...samples)
+    extra = {
+      idleRssBytes: idle,
+      memPeakRssBytes: peak,
+      rssOverIdleBytes: peak - idle,
+      rssAfterQueueingBytes: afterQueue,
+      queueingMs: queuedMs,
+      heapUsedBytes: process.memoryUsage().heapUsed,
+    }
+  } else {
+    lat = new Float64Array(N).fill(-1)
+    let outstanding = 0
+    let resume = null
+    const lowWater = Math.floor(c.window * 0.75)
+    const send = (i) => {
+      const t = performance.now()
+      outstanding++
+      producer.send({ topic, value }).then(
+        () => {
+          lat[i] = performance.now() - t
+          outstanding--
+          if (resume !== null && outstanding <= lowWater) {
+            const r = resume
+            resume = null
+            r()
+          }
+          if (++acked + failed === N) allDone()
+        },
+        (e) => {
+          firstError ??= e
+          outstanding--
+          if (resume !== null) {
+            const r = resume
+            resume = null
+            r()
+          }
+          if (acked + ++failed === N) allDone()
+        },
+      )
+    }
+    start = performance.now()
+    if (c.rate > 0) {
+      // paced: never ahead of rate × elapsed (1 ms timer steps, so small bursts, as Java's throttler sleeps)
+      let i = 0
+      while (i < N) {
+        const due = Math.min(N, Math.floor(((performance.now() - start) * c.rate) / 1000) + 1)
+        while (i < due) send(i++)
+        if (i < N) await sleep(1)
+      }
+    } else {
+      for (let i = 0; i < N; i++) {
+        send(i)
+        if (outstanding >= c.window) await new Promise((r) => (resume = r))
+      }
+    }
+    if (N === 0) allDone()
+    await done
+  }
+  const seconds = (performance.now() - start) / 1000
+  const phaseCpuSeconds = cpuSecondsSince(cpu0)
+  if (!unfinished) await producer.close()
+  finish({
+    client: 'isokafka',
+    records: N,
+    acked,
+    failed,
+    firstError: firstError ? String(firstError?.code ?? '') + ' ' + String(firstError?.message ?? firstError) : null,
+    seconds,
+    recordsPerSec: unfinished ? acked / seconds : N / seconds,
+    mbPerSec: ((unfinished ? acked : N) * c.size) / seconds / 1e6,
+    latencyMs: lat ? latencySummary(lat) : null,
+    unfinished,
+    phaseCpuSeconds,
+    ...extra,
+  })
+} catch (err) {
+  fail('isokafka', err)
+}

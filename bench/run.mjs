@@ -1,0 +1,533 @@
+#!/usr/bin/env node
+// isokafka's benchmark: starts its own Kafka broker (scripts/kafka.mjs, cluster "bench"), runs every producer as its
+// own child process (CPU and peak RSS per client) over the scenarios, several rounds, a fresh topic per run; writes
+// bench/results/<date>.json + .svg and docs/benchmarks.md (medians, ratios, the issue's targets). Stops the broker.
+//
+//   npm run bench                          default scenarios (~10–15 min on 2 cores), 3 rounds
+//   npm run bench -- --full                the whole matrix (16 throughput scenarios + sink/latency/memory): hours
+//   npm run bench -- --quick               default scenarios at 1/10 of the records, 1 round
+//   npm run bench -- --scenarios '100B-all-*,latency' --producers isokafka,java --rounds 5
+//   npm run bench:smoke                    tiny counts, 1 round, 3 producers, < 2 min; exits 1 if anything fails
+//
+// Options: --rounds N, --scale F (multiply record counts), --bootstrap host:port (use a running broker: no start/stop),
+// --out FILE, --docs / --no-docs (docs/benchmarks.md is written by default and --full runs only), --window N
+// (isokafka's outstanding sends), --install-platformatic (npm install Node 22 + @platformatic/kafka into the cache),
+// --list (print the scenarios), --keep-broker.
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { startKafka, stopKafka, createTopic } from '../scripts/kafka.mjs'
+import { allScenarios, DEFAULT_IDS, PRODUCERS, selectScenarios, withTitle } from './lib/scenarios.mjs'
+import {
+  BENCH_DIR, REPO_DIR, buildSink, franzGoTool, isokafkaTool, javaTool, kafkajsTool, librdkafkaTool, machineInfo, platformaticTool,
+} from './lib/tools.mjs'
+import { summarize, writeReport } from './lib/report.mjs'
+
+const { values: args } = parseArgs({
+  options: {
+    rounds: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    full: { type: 'boolean', default: false },
+    smoke: { type: 'boolean', default: false },
+    scenarios: { type: 'string' },
+    producers: { type: 'string' },
+    scale: { type: 'string' },
+    bootstrap: { type: 'string' },
+    out: { type: 'string' },
+    docs: { type: 'boolean' },
+    'no-docs': { type: 'boolean', default: false },
+    window: { type: 'string', default: '65536' },
+    'install-platformatic': { type: 'boolean', default: false },
+    'keep-broker': { type: 'boolean', default: false },
+    list: { type: 'boolean', default: false },
+    'cpu-prof': { type: 'boolean', default: false },
+  },
+})
+
+const say = (msg) => process.stderr.write(`[bench] ${msg}\n`)
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a')
+
+// ---------------------------------------------------------------------------------------------------------------
+// What to run
+
+const catalogue = allScenarios()
+if (args.list) {
+  for (const s of catalogue) console.log(`${s.id.padEnd(20)} ${DEFAULT_IDS.includes(s.id) ? '(default) ' : ''}${s.title}`)
+  process.exit(0)
+}
+const mode = args.smoke ? 'smoke' : args.quick ? 'quick' : args.full ? 'full' : 'default'
+let scenarios = args.scenarios
+  ? selectScenarios(args.scenarios, catalogue)
+  : mode === 'full'
+    ? catalogue
+    : mode === 'smoke'
+      ? selectScenarios('100B-all-p6-16k,sink,latency,memory', catalogue)
+      : selectScenarios(DEFAULT_IDS.join(','), catalogue)
+const rounds = Number(args.rounds ?? (mode === 'smoke' || mode === 'quick' ? 1 : 3))
+const scale = Number(args.scale ?? (mode === 'quick' ? 0.1 : 1))
+const wantProducers = args.producers ? args.producers.split(',').map((s) => s.trim()) : mode === 'smoke' ? ['isokafka', 'kafkajs', 'java'] : PRODUCERS
+for (const p of wantProducers) if (!PRODUCERS.includes(p)) throw new Error(`unknown producer ${p}; known: ${PRODUCERS.join(', ')}`)
+scenarios = scenarios.map((s) => {
+  const smoke = mode === 'smoke'
+  let records = Math.max(1, Math.round(s.records * scale))
+  if (smoke) records = s.kind === 'latency' ? 20_000 : s.kind === 'memory' ? 200_000 : 20_000
+  return withTitle({ ...s, records, producers: s.producers.filter((p) => wantProducers.includes(p)) })
+}).filter((s) => s.producers.length > 0)
+if (scenarios.length === 0) throw new Error('nothing to run (scenario/producer filters exclude everything)')
+const writeDocs = args.docs ?? (!args['no-docs'] && (mode === 'default' || mode === 'full') && !args.scenarios && !args.producers && !args.bootstrap)
+
+const stamp = new Date().toISOString().replace(/:\d\d\.\d+Z$/, 'Z').replace(/:/g, '')
+const outFile = args.out
+  ? path.resolve(args.out)
+  : mode === 'smoke'
+    ? path.join(os.tmpdir(), 'isokafka-bench-smoke', `${stamp}.json`)
+    : path.join(BENCH_DIR, 'results', `${stamp}${mode === 'default' || mode === 'full' ? '' : '-' + mode}.json`)
+const clusterName = mode === 'smoke' ? 'bench-smoke' : 'bench'
+
+// ---------------------------------------------------------------------------------------------------------------
+// Tools
+
+const tools = {}
+{
+  const need = new Set(scenarios.flatMap((s) => s.producers))
+  tools.isokafka = isokafkaTool()
+  if (need.has('kafkajs')) tools.kafkajs = kafkajsTool()
+  tools.java = await javaTool() // also makes sure the Kafka jars are cached (the broker needs them)
+  if (need.has('franz-go')) tools['franz-go'] = franzGoTool({ log: say })
+  if (need.has('librdkafka')) tools.librdkafka = librdkafkaTool()
+  if (need.has('platformatic')) tools.platformatic = platformaticTool({ install: args['install-platformatic'], log: say })
+  for (const [name, t] of Object.entries(tools)) {
+    if (need.has(name)) say(`${name.padEnd(12)} ${t.ok ? t.version : `SKIPPED: ${t.reason}`}`)
+  }
+  if (!tools.isokafka.ok) throw new Error(tools.isokafka.reason)
+}
+const runnable = (p) => tools[p]?.ok
+let sinkBundle = null
+if (scenarios.some((s) => s.kind === 'sink')) sinkBundle = await buildSink()
+
+// ---------------------------------------------------------------------------------------------------------------
+// Processes: every child is spawned under /usr/bin/time (CPU seconds, peak RSS) in its own process group.
+
+const TIME = fs.existsSync('/usr/bin/time') ? '/usr/bin/time' : null
+const current = new Set()
+let aborted = false
+
+function runChild(cmd, argv, { timeoutMs, env } = {}) {
+  const tfile = path.join(os.tmpdir(), `isokafka-bench-time-${process.pid}-${Math.random().toString(36).slice(2)}`)
+  const full = TIME ? [TIME, ['-f', '%e %U %S %M', '-o', tfile, cmd, ...argv]] : [cmd, argv]
+  return new Promise((resolve) => {
+    const t0 = performance.now()
+    const child = spawn(full[0], full[1], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
+    current.add(child)
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => {
+      stderr += d
+      if (stderr.length > 1 << 20) stderr = stderr.slice(-(1 << 19))
+    })
+    let timedOut = false
+    const timer = setTimeout(() => {
+      timedOut = true
+      try {
+        process.kill(-child.pid, 'SIGKILL')
+      } catch {
+        /* gone */
+      }
+    }, timeoutMs ?? 600_000)
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      current.delete(child)
+      let usage = null
+      try {
+        const lines = fs.readFileSync(tfile, 'utf8').trim().split('\n')
+        const [wall, user, sys, maxKb] = lines[lines.length - 1].split(' ').map(Number)
+        if (Number.isFinite(user)) usage = { wallSeconds: wall, cpuSeconds: user + sys, userSeconds: user, sysSeconds: sys, peakRssBytes: maxKb * 1024 }
+        fs.rmSync(tfile, { force: true })
+      } catch {
+        /* killed before time wrote it */
+      }
+      resolve({ code, signal, timedOut, stdout, stderr, usage, elapsedSeconds: (performance.now() - t0) / 1000 })
+    })
+  })
+}
+
+function lastJson(stdout) {
+  const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'))
+  if (!line) return null
+  try {
+    return JSON.parse(line)
+  } catch {
+    return null
+  }
+}
+
+const CLK_TCK = 100
+function procCpuSeconds(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK
+  } catch {
+    return NaN
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// One producer run
+
+const JAVA_PERF_JVM = [
+  '-Xmx512m', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:InitiatingHeapOccupancyPercent=35',
+  '-XX:+ExplicitGCInvokesConcurrent', '-Djava.awt.headless=true',
+] // as kafka-producer-perf-test.sh / kafka-run-class.sh
+const JAVA_SUMMARY = /(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\), ([\d.]+) ms avg latency, ([\d.]+) ms max latency, ([\d.]+) ms 50th, ([\d.]+) ms 95th, ([\d.]+) ms 99th, ([\d.]+) ms 99.9th/
+
+function quietLog4j() {
+  const f = path.join(os.tmpdir(), 'isokafka-bench-log4j2.properties')
+  if (!fs.existsSync(f)) fs.writeFileSync(f, 'status = error\nrootLogger.level = ERROR\n')
+  return f
+}
+
+function producerCommand(producer, s, bootstrap, topic, round) {
+  const cfg = {
+    bootstrap, topic, records: s.records, size: s.size, acks: s.acks, idempotent: s.idempotent, lingerMs: s.lingerMs,
+    batchSize: s.batchSize, bufferMemory: s.bufferMemory, partitions: s.partitions, rate: s.rate ?? 0,
+    window: Number(args.window), mode: s.kind === 'memory' ? 'memory' : s.rate ? 'paced' : 'throughput',
+    maxSeconds: s.maxSeconds,
+  }
+  const nodeFlags = []
+  if (args['cpu-prof'] && producer === 'isokafka') {
+    const dir = path.join(os.tmpdir(), 'isokafka-bench-prof')
+    fs.mkdirSync(dir, { recursive: true })
+    nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${s.id}-r${round}.cpuprofile`)
+  }
+  switch (producer) {
+    case 'isokafka':
+      return [process.execPath, [...nodeFlags, ...(s.kind === 'memory' ? ['--expose-gc'] : []), path.join(BENCH_DIR, 'producers', 'isokafka.mjs'), JSON.stringify(cfg)]]
+    case 'kafkajs':
+      return [process.execPath, [path.join(BENCH_DIR, 'producers', 'kafkajs.mjs'), JSON.stringify(cfg)]]
+    case 'platformatic':
+      return [tools.platformatic.node, [path.join(BENCH_DIR, 'producers', 'platformatic.mjs'), JSON.stringify({ ...cfg, platformaticDir: tools.platformatic.dir })]]
+    case 'librdkafka':
+      return [tools.librdkafka.python, [path.join(BENCH_DIR, 'producers', 'confluent.py'), JSON.stringify(cfg)]]
+    case 'franz-go':
+      return [tools['franz-go'].bin, [
+        '-bootstrap', bootstrap, '-topic', topic, '-records', String(s.records), '-size', String(s.size),
+        '-acks', String(s.acks), `-idempotent=${Boolean(s.idempotent)}`, '-linger-ms', String(s.lingerMs),
+        '-batch-bytes', String(s.batchSize), '-buffer-bytes', String(s.bufferMemory),
+      ]]
+    case 'java': {
+      const props = [
+        `acks=${s.acks}`, `enable.idempotence=${Boolean(s.idempotent)}`, `linger.ms=${s.lingerMs}`, `batch.size=${s.batchSize}`,
+        `buffer.memory=${s.bufferMemory}`, 'max.in.flight.requests.per.connection=5', 'compression.type=none', 'client.id=java-bench',
+        // a 1 MiB batch needs a request at least that large (max.request.size defaults to 1 MiB, the header does not fit)
+        `max.request.size=${Math.max(1048576, s.batchSize + 65536)}`,
+      ]
+      return [tools.java.java, [
+        ...JAVA_PERF_JVM, `-Dlog4j2.configurationFile=${quietLog4j()}`, '-cp', path.join(tools.java.libs, '*'),
+        'org.apache.kafka.tools.ProducerPerformance', '--bootstrap-server', bootstrap, '--topic', topic,
+        '--num-records', String(s.records), '--record-size', String(s.size), '--throughput', String(s.rate || -1),
+        '--command-property', ...props,
+      ]]
+    }
+    default:
+      throw new Error(`unknown producer ${producer}`)
+  }
+}
+
+function parseJava(stdout, s) {
+  const m = JAVA_SUMMARY.exec(stdout)
+  if (!m) return null
+  const [, sent, rps, , avg, max, p50, p95, p99, p999] = m
+  const records = Number(sent)
+  const recordsPerSec = Number(rps)
+  return {
+    client: 'java',
+    records: s.records,
+    acked: records,
+    failed: s.records - records,
+    seconds: records / recordsPerSec,
+    recordsPerSec,
+    mbPerSec: (recordsPerSec * s.size) / 1e6,
+    latencyMs: { avg: Number(avg), p50: Number(p50), p95: Number(p95), p99: Number(p99), p999: Number(p999), max: Number(max) },
+    phaseCpuSeconds: null,
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Broker, topics, sink
+
+let kafka = null // { bootstrap, pid, version }
+let admin = null
+let sink = null // { child, port, lines }
+
+async function startBroker() {
+  if (args.bootstrap) {
+    kafka = { bootstrap: args.bootstrap, pid: null, version: tools.java?.kafkaVersion ?? '?', external: true }
+    say(`using the running broker at ${kafka.bootstrap} (no start/stop)`)
+  } else {
+    await stopKafka({ name: clusterName }).catch(() => {})
+    const state = await startKafka({ name: clusterName })
+    kafka = { bootstrap: state.bootstrap, pid: state.nodes[0].pid, version: state.version, external: false }
+    say(`Kafka ${state.version} started at ${kafka.bootstrap} (pid ${kafka.pid}, cluster "${clusterName}")`)
+  }
+  const { default: kafkajs } = await import('kafkajs')
+  admin = new kafkajs.Kafka({ clientId: 'bench-admin', brokers: kafka.bootstrap.split(','), logLevel: kafkajs.logLevel.NOTHING }).admin()
+  await admin.connect()
+}
+
+async function stopBroker() {
+  try {
+    await admin?.disconnect()
+  } catch {
+    /* ignore */
+  }
+  if (kafka && !kafka.external && !args['keep-broker']) await stopKafka({ name: clusterName })
+}
+
+/**
+ * A fresh topic for one run. Created through the Kafka admin API (KafkaJS's admin client, in this process, outside
+ * every measurement) because scripts/kafka.mjs's createTopic starts a JVM TopicCommand (~2.5 s on 2 cores) per topic;
+ * it remains the fallback.
+ */
+async function makeTopic(name, partitions) {
+  try {
+    const ok = await admin.createTopics({ topics: [{ topic: name, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true, timeout: 30000 })
+    if (!ok) throw new Error(`topic ${name} already exists`)
+  } catch (err) {
+    say(`admin createTopics failed (${err.message}); falling back to scripts/kafka.mjs createTopic`)
+    await createTopic(kafka.bootstrap, name, partitions, 1)
+  }
+}
+
+async function topicRecords(name) {
+  const offs = await admin.fetchTopicOffsets(name)
+  return offs.reduce((n, o) => n + Number(o.high) - Number(o.low), 0)
+}
+
+async function deleteTopic(name) {
+  try {
+    await admin.deleteTopics({ topics: [name], timeout: 30000 })
+  } catch (err) {
+    say(`could not delete ${name}: ${err.message}`)
+  }
+}
+
+async function startSink(partitions) {
+  const child = spawn(process.execPath, [sinkBundle, '--partitions', String(partitions)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const lines = []
+  let waiters = []
+  let buf = ''
+  child.stdout.on('data', (d) => {
+    buf += d
+    let i
+    while ((i = buf.indexOf('\n')) >= 0) {
+      lines.push(buf.slice(0, i))
+      buf = buf.slice(i + 1)
+      const ws = waiters
+      waiters = []
+      for (const w of ws) w()
+    }
+  })
+  const nextLine = (pred, ms = 5000) =>
+    new Promise((resolve, reject) => {
+      let settled = false
+      const timer = setTimeout(() => {
+        settled = true
+        reject(new Error('the sink did not answer'))
+      }, ms)
+      const check = () => {
+        if (settled) return
+        const idx = lines.findIndex(pred)
+        if (idx < 0) return void waiters.push(check)
+        settled = true
+        clearTimeout(timer)
+        resolve(lines.splice(idx, 1)[0])
+      }
+      check()
+    })
+  const portLine = await nextLine((l) => l.startsWith('SINK_PORT='), 10000)
+  sink = { child, port: Number(portLine.split('=')[1]), nextLine, partitions }
+  say(`sink listening on 127.0.0.1:${sink.port} (pid ${child.pid})`)
+}
+
+async function sinkRecords(topic) {
+  sink.child.kill('SIGUSR2')
+  const line = await sink.nextLine((l) => l.startsWith('{'))
+  return JSON.parse(line).records[topic] ?? 0
+}
+
+function stopSink() {
+  if (sink) {
+    sink.child.kill('SIGTERM')
+    sink = null
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The loop
+
+async function runOne(s, producer, round) {
+  const topic = `bench-${s.id.replace(/[^A-Za-z0-9-]/g, '')}-${producer}-r${round}-${Date.now().toString(36)}`
+  const bootstrap = s.kind === 'sink' ? `127.0.0.1:${sink.port}` : kafka.bootstrap
+  if (s.kind !== 'sink') await makeTopic(topic, s.partitions)
+  await sleep(300)
+  const [cmd, argv] = producerCommand(producer, s, bootstrap, topic, round)
+  const load = os.loadavg()
+  const broker0 = kafka.pid && s.kind !== 'sink' ? procCpuSeconds(kafka.pid) : NaN
+  const sink0 = s.kind === 'sink' ? procCpuSeconds(sink.child.pid) : NaN
+  const timeoutMs = s.maxSeconds ? (s.maxSeconds + 90) * 1000 : 120_000 + s.records * 0.25 // 1M records: 6 min
+  const r = await runChild(cmd, argv, { timeoutMs })
+  const brokerCpuSeconds = kafka.pid && s.kind !== 'sink' ? procCpuSeconds(kafka.pid) - broker0 : null
+  const sinkCpuSeconds = s.kind === 'sink' ? procCpuSeconds(sink.child.pid) - sink0 : null
+  const res = producer === 'java' ? parseJava(r.stdout, s) : lastJson(r.stdout)
+  const run = {
+    scenario: s.id,
+    producer,
+    round,
+    topic,
+    ok: false,
+    error: null,
+    load1: load[0],
+    ...(res ?? {}),
+    cpuSeconds: r.usage?.cpuSeconds ?? null,
+    userSeconds: r.usage?.userSeconds ?? null,
+    sysSeconds: r.usage?.sysSeconds ?? null,
+    peakRssBytes: r.usage?.peakRssBytes ?? null,
+    processWallSeconds: r.usage?.wallSeconds ?? r.elapsedSeconds,
+    brokerCpuSeconds,
+    sinkCpuSeconds,
+  }
+  delete run.client
+  if (r.timedOut) run.error = `timed out after ${timeoutMs / 1000} s`
+  else if (!res) run.error = `no result (exit ${r.code ?? r.signal}): ${(r.stderr || r.stdout).trim().split('\n').slice(-8).join(' | ')}`
+  else if (res.error) run.error = res.error.split('\n').slice(0, 6).join(' | ')
+  else if (res.failed > 0 || res.acked < s.records) run.error = `${res.failed} of ${s.records} records failed: ${res.firstError ?? '?'}`
+  else if (r.code !== 0) run.error = `exit ${r.code ?? r.signal}: ${r.stderr.trim().split('\n').slice(-4).join(' | ')}`
+  // independent check: what the broker (or the sink) holds for the topic
+  try {
+    run.storedRecords = s.kind === 'sink' ? await sinkRecords(topic) : await topicRecords(topic)
+    const exact = s.idempotent
+    if (!run.error && (exact ? run.storedRecords !== s.records : run.storedRecords < s.records)) {
+      run.error = `the ${s.kind === 'sink' ? 'sink' : 'broker'} holds ${run.storedRecords} records, expected ${s.records}`
+    }
+  } catch (err) {
+    run.storedRecords = null
+    if (!run.error) run.error = `could not count the topic's records: ${err.message}`
+  }
+  run.ok = !run.error
+  if (s.kind !== 'sink') await deleteTopic(topic)
+  return run
+}
+
+function describe(run) {
+  if (!run.ok) return `FAILED: ${run.error}${run.rssOverIdleBytes != null ? ` (RSS over idle ${fmt(run.rssOverIdleBytes / 1e6, 1)} MB, idle ${fmt(run.idleRssBytes / 1e6, 1)} MB)` : ''}`
+  const lat = run.latencyMs ? `p50 ${fmt(run.latencyMs.p50, 1)} / p99 ${fmt(run.latencyMs.p99, 1)} ms` : ''
+  const mem = run.rssOverIdleBytes != null ? `, RSS over idle ${fmt(run.rssOverIdleBytes / 1e6, 1)} MB (idle ${fmt(run.idleRssBytes / 1e6, 1)})` : ''
+  return (
+    `${fmt(run.recordsPerSec)} rec/s, ${fmt(run.mbPerSec, 1)} MB/s, ${lat}, CPU ${fmt(run.cpuSeconds, 2)} s` +
+    `${run.brokerCpuSeconds != null ? ` (broker ${fmt(run.brokerCpuSeconds, 2)} s)` : ''}, peak RSS ${fmt(run.peakRssBytes / 1e6)} MB${mem}`
+  )
+}
+
+async function main() {
+  const startedAt = new Date()
+  const machine = machineInfo()
+  say(`${mode} run: ${scenarios.length} scenario(s) × ${rounds} round(s); ${machine.cores} cores (${machine.cpuModel}), load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`)
+  for (const s of scenarios) say(`  ${s.id.padEnd(18)} ${fmt(s.records)} records; ${s.producers.map((p) => (runnable(p) ? p : `${p} (skipped)`)).join(', ')}`)
+  const results = {
+    kind: 'isokafka-bench',
+    version: 1,
+    mode,
+    startedAt: startedAt.toISOString(),
+    finishedAt: null,
+    machine: {
+      ...machine,
+      java: tools.java?.version ?? null,
+      go: tools['franz-go']?.ok ? tools['franz-go'].version : null,
+      kafka: null,
+      loadAtStart: os.loadavg(),
+      loadAtEnd: null,
+      note: 'client and broker share the same cores',
+    },
+    clients: Object.fromEntries(Object.entries(tools).map(([k, t]) => [k, t.ok ? t.version : `skipped: ${t.reason}`])),
+    options: { rounds, scale, window: Number(args.window), scenarios: scenarios.map((s) => s.id), producers: wantProducers },
+    scenarios,
+    runs: [],
+    summary: null,
+  }
+  const save = () => {
+    results.summary = summarize(results)
+    fs.mkdirSync(path.dirname(outFile), { recursive: true })
+    fs.writeFileSync(outFile, JSON.stringify(results, null, 2) + '\n')
+  }
+  await startBroker()
+  results.machine.kafka = `Apache Kafka ${kafka.version} (KRaft, 1 node${kafka.external ? ', external' : ', started by the bench'})`
+  try {
+    const sinkScenario = scenarios.find((s) => s.kind === 'sink')
+    if (sinkScenario) await startSink(sinkScenario.partitions)
+    for (let round = 1; round <= rounds && !aborted; round++) {
+      for (const s of scenarios) {
+        const order = s.producers.filter(runnable)
+        // rotate the order each round so no producer always runs right after the same neighbour
+        const rotated = order.map((_, i) => order[(i + round - 1) % order.length])
+        for (const producer of rotated) {
+          if (aborted) break
+          say(`round ${round}/${rounds} ${s.id} ${producer}...`)
+          const run = await runOne(s, producer, round)
+          results.runs.push(run)
+          say(`  ${producer}: ${describe(run)}`)
+          save()
+        }
+      }
+    }
+  } finally {
+    stopSink()
+    await stopBroker()
+  }
+  results.finishedAt = new Date().toISOString()
+  results.machine.loadAtEnd = os.loadavg()
+  for (const [p, t] of Object.entries(tools)) {
+    if (!t.ok && scenarios.some((s) => s.producers.includes(p))) results.runs.push({ producer: p, skipped: true, reason: t.reason })
+  }
+  save()
+  say(`results: ${path.relative(process.cwd(), outFile)}`)
+  const docsFile = path.join(REPO_DIR, 'docs', 'benchmarks.md')
+  const { svgFile } = writeReport(results, { jsonFile: outFile, docsFile: writeDocs ? docsFile : null })
+  if (svgFile) say(`chart:   ${path.relative(process.cwd(), svgFile)}`)
+  if (writeDocs) say(`docs:    ${path.relative(process.cwd(), docsFile)}`)
+  const failed = results.runs.filter((r) => !r.skipped && !r.ok)
+  if (failed.length) say(`${failed.length} run(s) failed`)
+  return failed.length === 0 && !aborted
+}
+
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, async () => {
+    if (aborted) process.exit(130)
+    aborted = true
+    say(`${sig}: stopping children, the sink and the broker...`)
+    for (const c of current) {
+      try {
+        process.kill(-c.pid, 'SIGKILL')
+      } catch {
+        /* gone */
+      }
+    }
+    stopSink()
+    await stopBroker().catch(() => {})
+    process.exit(130)
+  })
+}
+
+main().then(
+  (ok) => process.exit(ok ? 0 : 1),
+  async (err) => {
+    say(`error: ${err.stack ?? err}`)
+    stopSink()
+    await stopBroker().catch(() => {})
+    process.exit(1)
+  },
+)

@@ -1,0 +1,422 @@
+import { backoffMs } from '../clock.js'
+import {
+  DeliveryTimeoutError, IsoKafkaError, KafkaProtocolError, MalformedResponseError, RequestTimeoutError,
+} from '../errors.js'
+import { Reader } from '../protocol/codec.js'
+import { kafkaErrorInfo } from '../protocol/error-codes.js'
+import type {
+  GatewayPartitionBatch, GatewayPartitionResult, GatewayRecord, GatewayTopicMetadata, GatewayTransport,
+} from '../transport.js'
+import type { PartitionQueue, ProducerBatch, RecordAccumulator } from './accumulator.js'
+import type { ResolvedOptions } from './options.js'
+import type { ProducerBackend, Sender, TopicInfo } from './producer.js'
+
+/**
+ * A gateway result may list every record's offset when they are not consecutive (a REST proxy answers per record;
+ * a gateway whose batch was interleaved with other writers). When present it wins over `baseOffset + i`.
+ */
+export interface GatewayPartitionResultWithOffsets extends GatewayPartitionResult {
+  offsets?: number[]
+}
+
+/** Errors after which partition counts may have changed: refresh metadata before the retry. */
+const METADATA_ERRORS = new Set([3, 5, 6, 56, 74, 75, 100, 103])
+
+interface TopicState {
+  info: TopicInfo | null
+  errorCode: number
+  fetchedAt: number
+}
+
+const headerNames = new TextDecoder()
+
+/**
+ * Reads the records of a (closed) batch back from its wire form. Keys, values and header values are views into the
+ * batch buffer: valid until the batch completes, which is after the transport's produce() has settled.
+ */
+export function batchRecords(batch: ProducerBatch): GatewayRecord[] {
+  const b = batch.builder
+  const r = new Reader(b.recordsBytes())
+  const out: GatewayRecord[] = new Array(b.count)
+  for (let i = 0; i < b.count; i++) {
+    r.varint() // length
+    r.int8() // attributes
+    const timestamp = b.firstTimestamp + r.varlong()
+    r.varint() // offset delta
+    const keyLen = r.varint()
+    const key = keyLen < 0 ? null : r.raw(keyLen)
+    const valueLen = r.varint()
+    const value = valueLen < 0 ? null : r.raw(valueLen)
+    const headerCount = r.varint()
+    const headers: Array<[string, Uint8Array | null]> = []
+    for (let h = 0; h < headerCount; h++) {
+      const name = headerNames.decode(r.raw(r.varint()))
+      const len = r.varint()
+      headers.push([name, len < 0 ? null : r.raw(len)])
+    }
+    out[i] = { key, value, headers, timestamp }
+  }
+  return out
+}
+
+/** 128 random bits, base64url: names this producer instance in its batch ids. */
+function instanceId(random: () => number): string {
+  const bytes = new Uint8Array(16)
+  const c = (globalThis as { crypto?: { getRandomValues?: (a: Uint8Array) => Uint8Array } }).crypto
+  if (c?.getRandomValues) c.getRandomValues(bytes)
+  else for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(random() * 256)
+  let s = ''
+  for (const b of bytes) s += String.fromCharCode(b)
+  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+}
+
+/**
+ * The producer's cluster side over a `GatewayTransport`: topic metadata from `transport.metadata()` and a sender
+ * that ships ready batches from the same accumulator the Kafka path uses (same partitioner, linger and batching).
+ *
+ * - Each batch gets a client batch id (`<instance>-<n>`) the first time it is sent, and keeps it on every resend, so
+ *   a gateway that deduplicates per batch id does not write it twice.
+ * - One batch per partition is in flight at a time; a failed batch goes back to the head of its partition's queue,
+ *   so per-partition order holds across retries.
+ * - At most `maxInFlightRequestsPerConnection` produce() calls run at once, each carrying at most one batch per
+ *   partition and about `maxRequestSize` bytes.
+ * - Retriable errors retry with exponential backoff until `deliveryTimeoutMs`; others fail the batch's sends.
+ */
+export class GatewayBackend implements ProducerBackend, Sender {
+  private readonly topics = new Map<string, TopicState>()
+  private readonly wanted = new Set<string>()
+  private readonly wire = new WeakMap<ProducerBatch, GatewayPartitionBatch>()
+  private readonly instance: string
+  private batchCounter = 0
+  private inFlightRequests = 0
+  private refreshing: Promise<void> | null = null
+  private refreshTimer: unknown = null
+  private refreshAttempts = 0
+  private lastRefreshAt = 0
+  private needRefresh = false
+  /** A non-retriable metadata failure (bad token, ...): sends fail fast with it until a refresh succeeds. */
+  private metadataError: IsoKafkaError | null = null
+  private wakeScheduled = false
+  private timer: unknown = null
+  private timerAt = Infinity
+  private closed = false
+  /** Set by abortAll(): nothing is retried any more. */
+  private aborted = false
+  flushing = 0
+  memoryWaiters = 0
+  onChange: () => void = () => {}
+
+  constructor(
+    private readonly transport: GatewayTransport,
+    private readonly accumulator: RecordAccumulator,
+    private readonly options: ResolvedOptions,
+  ) {
+    this.instance = instanceId(options.clock.random)
+  }
+
+  get fatalError(): Error | null {
+    return null
+  }
+
+  // ---- ProducerBackend: metadata ----
+
+  topic(name: string): TopicInfo | undefined {
+    const t = this.topics.get(name)
+    if (t?.info) return t.info
+    this.wanted.add(name)
+    this.requestRefresh()
+    return undefined
+  }
+
+  topicError(name: string): IsoKafkaError | null {
+    const t = this.topics.get(name)
+    if (t?.info) return null
+    if (this.metadataError) return this.metadataError
+    if (!t || t.errorCode === 0 || kafkaErrorInfo(t.errorCode).retriable) return null
+    return new KafkaProtocolError(t.errorCode, `topic ${name}`)
+  }
+
+  lastTopicErrorCode(name: string): number {
+    return this.topics.get(name)?.errorCode ?? 0
+  }
+
+  close(): void {
+    this.closed = true
+    this.stop()
+    if (this.refreshTimer !== null) this.options.clock.clearTimeout(this.refreshTimer)
+    this.refreshTimer = null
+    void Promise.resolve()
+      .then(() => this.transport.close())
+      .catch(() => {})
+  }
+
+  /** Ask for a metadata refresh soon (coalesced; backoff after failures). */
+  requestRefresh(): void {
+    this.needRefresh = true
+    if (this.refreshing || this.refreshTimer !== null || this.closed) return
+    const { clock, retryBackoffMs, retryBackoffMaxMs } = this.options
+    const wait = this.refreshAttempts === 0
+      ? Math.max(0, this.lastRefreshAt + retryBackoffMs - clock.now())
+      : backoffMs(this.refreshAttempts, retryBackoffMs, retryBackoffMaxMs, clock.random)
+    this.refreshTimer = clock.setTimeout(() => {
+      this.refreshTimer = null
+      void this.refresh()
+    }, wait)
+  }
+
+  private refresh(): Promise<void> {
+    if (this.refreshing) return this.refreshing
+    this.needRefresh = false
+    const { clock, requestTimeoutMs } = this.options
+    const names = new Set(this.wanted)
+    for (const q of this.accumulator.queues) if (q.batches.length > 0 || q.inFlight > 0) names.add(q.topic)
+    const controller = new AbortController()
+    let timer: unknown = null
+    const timeout = new Promise<never>((_, reject) => {
+      timer = clock.setTimeout(() => {
+        controller.abort()
+        reject(new RequestTimeoutError(`gateway metadata request got no answer in ${requestTimeoutMs} ms`))
+      }, requestTimeoutMs)
+    })
+    const request = Promise.resolve().then(() => this.transport.metadata([...names], controller.signal))
+    this.refreshing = Promise.race([request, timeout]).then(
+      (res) => {
+        clock.clearTimeout(timer)
+        this.apply(res)
+        this.metadataError = null
+        this.refreshing = null
+        this.refreshAttempts = 0
+        this.lastRefreshAt = clock.now()
+        const retryTopics = [...this.wanted].some((n) => !this.topics.get(n)?.info)
+        if (!this.closed) this.onChange()
+        if (this.needRefresh || retryTopics) {
+          // topics still unknown (not created yet, no leader yet): keep asking, every retryBackoffMs
+          this.requestRefresh()
+        }
+      },
+      (err) => {
+        clock.clearTimeout(timer)
+        this.refreshing = null
+        this.refreshAttempts++
+        this.lastRefreshAt = clock.now()
+        if (err instanceof IsoKafkaError && !err.retriable) this.metadataError = err
+        if (!this.closed) this.onChange()
+        if (this.needRefresh || this.wanted.size > 0) this.requestRefresh()
+      },
+    )
+    return this.refreshing
+  }
+
+  private apply(res: readonly GatewayTopicMetadata[]): void {
+    const now = this.options.clock.now()
+    for (const t of res) {
+      const previous = this.topics.get(t.topic)
+      if (t.errorCode !== 0 || !(t.partitions > 0)) {
+        const code = t.errorCode || 3
+        // keep what we knew through a transient error
+        if (previous?.info && kafkaErrorInfo(code).retriable) continue
+        this.topics.set(t.topic, { info: null, errorCode: code, fetchedAt: now })
+        continue
+      }
+      if (previous?.info && previous.info.partitionCount === t.partitions) {
+        previous.fetchedAt = now
+        previous.errorCode = 0
+        continue
+      }
+      const available = Array.from({ length: t.partitions }, (_, i) => i)
+      this.topics.set(t.topic, { info: { partitionCount: t.partitions, available }, errorCode: 0, fetchedAt: now })
+    }
+  }
+
+  // ---- Sender ----
+
+  wake(): void {
+    if (this.wakeScheduled) return
+    this.wakeScheduled = true
+    queueMicrotask(() => {
+      this.wakeScheduled = false
+      this.run()
+    })
+  }
+
+  private wakeAt(at: number): void {
+    if (at === Infinity || at >= this.timerAt || this.closed) return
+    const { clock } = this.options
+    if (this.timer !== null) clock.clearTimeout(this.timer)
+    this.timerAt = at
+    this.timer = clock.setTimeout(() => {
+      this.timer = null
+      this.timerAt = Infinity
+      this.run()
+    }, Math.max(0, at - clock.now()))
+  }
+
+  stop(): void {
+    if (this.timer !== null) this.options.clock.clearTimeout(this.timer)
+    this.timer = null
+    this.timerAt = Infinity
+  }
+
+  /** One pass: expire old batches, then ship what is ready. */
+  run(): void {
+    const { clock, lingerMs, deliveryTimeoutMs, maxInFlight, maxRequestSize } = this.options
+    const now = clock.now()
+    let nextWake = Infinity
+    for (const q of this.accumulator.queues) {
+      while (q.batches.length > 0 && now - q.batches[0]!.createdMs >= deliveryTimeoutMs) {
+        const batch = q.batches.shift()!
+        this.failBatch(batch, new DeliveryTimeoutError(`${batch.recordCount} record(s) for ${batch.topic}-${batch.partition} expired after ${deliveryTimeoutMs} ms`))
+      }
+      if (q.batches.length > 0) nextWake = Math.min(nextWake, q.batches[0]!.createdMs + deliveryTimeoutMs)
+    }
+    if (this.accumulator.queues.length > 0 && now - this.lastRefreshAt >= this.options.metadataMaxAgeMs && this.topics.size > 0) {
+      this.requestRefresh()
+    }
+
+    const urgent = this.flushing > 0 || this.memoryWaiters > 0
+    const ready: PartitionQueue[] = []
+    for (const q of this.accumulator.queues) {
+      const head = q.batches[0]
+      if (!head || q.inFlight > 0) continue
+      if (head.attempts > 0 && head.retryAtMs > now) {
+        nextWake = Math.min(nextWake, head.retryAtMs)
+        continue
+      }
+      if (!head.closed && !urgent && head.attempts === 0 && now < head.createdMs + lingerMs) {
+        nextWake = Math.min(nextWake, head.createdMs + lingerMs)
+        continue
+      }
+      ready.push(q)
+    }
+    let i = 0
+    while (i < ready.length && this.inFlightRequests < maxInFlight) {
+      const batches: ProducerBatch[] = []
+      let size = 64
+      for (; i < ready.length; i++) {
+        const q = ready[i]!
+        const head = q.batches[0]!
+        const bytes = head.builder.sizeInBytes + q.topic.length + 32
+        if (batches.length > 0 && size + bytes > maxRequestSize) break
+        q.batches.shift()
+        head.closed = true
+        head.inFlight = true
+        q.inFlight++
+        batches.push(head)
+        size += bytes
+      }
+      this.send(batches)
+    }
+    this.wakeAt(nextWake)
+  }
+
+  private toWire(batch: ProducerBatch): GatewayPartitionBatch {
+    let w = this.wire.get(batch)
+    if (!w) {
+      w = {
+        topic: batch.topic,
+        partition: batch.partition,
+        batchId: `${this.instance}-${(++this.batchCounter).toString(36)}`,
+        records: batchRecords(batch),
+      }
+      this.wire.set(batch, w)
+    }
+    return w
+  }
+
+  private send(batches: ProducerBatch[]): void {
+    const { clock, acks, requestTimeoutMs } = this.options
+    this.inFlightRequests++
+    let settled = false
+    let guard: unknown = null
+    const settle = (fn: () => void) => {
+      if (settled) return
+      settled = true
+      if (guard !== null) clock.clearTimeout(guard)
+      this.inFlightRequests--
+      fn()
+      this.wake()
+    }
+    let pending: Promise<GatewayPartitionResult[]>
+    try {
+      pending = Promise.resolve(this.transport.produce(batches.map((b) => this.toWire(b)), { acks, timeoutMs: requestTimeoutMs }))
+    } catch (err) {
+      pending = Promise.reject(err)
+    }
+    // The transport should answer within requestTimeoutMs; if it does not, the batches are retried (same batch ids).
+    guard = clock.setTimeout(() => {
+      guard = null
+      settle(() => this.onRequestError(batches, new RequestTimeoutError(`the gateway did not answer within ${requestTimeoutMs} ms`)))
+    }, requestTimeoutMs + 1000)
+    pending.then(
+      (results) => settle(() => this.onResponse(batches, results)),
+      (err) => settle(() => this.onRequestError(batches, err)),
+    )
+  }
+
+  private onResponse(batches: ProducerBatch[], results: readonly GatewayPartitionResultWithOffsets[]): void {
+    const byId = new Map<string, GatewayPartitionResultWithOffsets>()
+    if (Array.isArray(results)) for (const r of results) if (r && typeof r.batchId === 'string') byId.set(r.batchId, r)
+    for (const batch of batches) {
+      const q = this.accumulator.queue(batch.topic, batch.partition)
+      q.inFlight--
+      batch.inFlight = false
+      if (batch.done) continue
+      const wire = this.wire.get(batch)!
+      const r = byId.get(wire.batchId)
+      if (!r) {
+        this.retryOrFail(q, batch, new MalformedResponseError(`the gateway's answer has no entry for batch ${wire.batchId} (${batch.topic}-${batch.partition})`))
+        continue
+      }
+      if (r.errorCode === 0) {
+        const offsets = Array.isArray(r.offsets) && r.offsets.length === batch.recordCount ? r.offsets : undefined
+        batch.complete(typeof r.baseOffset === 'number' ? r.baseOffset : -1, typeof r.logAppendTime === 'number' ? r.logAppendTime : -1, offsets)
+        this.accumulator.release(batch)
+        continue
+      }
+      const err = new KafkaProtocolError(r.errorCode, `${batch.topic}-${batch.partition}${r.message ? `: ${r.message}` : ''}`)
+      if (METADATA_ERRORS.has(r.errorCode)) this.requestRefresh()
+      this.retryOrFail(q, batch, err)
+    }
+  }
+
+  private onRequestError(batches: ProducerBatch[], err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err))
+    for (const batch of batches) {
+      const q = this.accumulator.queue(batch.topic, batch.partition)
+      q.inFlight--
+      batch.inFlight = false
+      if (!batch.done) this.retryOrFail(q, batch, error)
+    }
+  }
+
+  private retryOrFail(q: PartitionQueue, batch: ProducerBatch, err: Error): void {
+    const { clock, deliveryTimeoutMs, retries, retryBackoffMs, retryBackoffMaxMs } = this.options
+    const now = clock.now()
+    const retriable = err instanceof IsoKafkaError && err.retriable
+    const expired = now - batch.createdMs >= deliveryTimeoutMs
+    if (retriable && !expired && batch.attempts < retries && !this.aborted) {
+      batch.attempts++
+      batch.retryAtMs = now + backoffMs(batch.attempts, retryBackoffMs, retryBackoffMaxMs, clock.random)
+      q.reenqueue(batch)
+      return
+    }
+    const final = expired && retriable
+      ? new DeliveryTimeoutError(`${batch.recordCount} record(s) for ${batch.topic}-${batch.partition} not acknowledged within ${deliveryTimeoutMs} ms`, { cause: err })
+      : err
+    this.failBatch(batch, final)
+  }
+
+  private failBatch(batch: ProducerBatch, err: Error): void {
+    batch.fail(err)
+    this.accumulator.release(batch)
+  }
+
+  /** Fail everything not yet acknowledged (forced close). */
+  abortAll(err: Error): void {
+    this.aborted = true
+    for (const q of this.accumulator.queues) {
+      for (const b of q.batches.splice(0)) this.failBatch(b, err)
+    }
+    for (const b of [...this.accumulator.incomplete]) this.failBatch(b, err)
+  }
+}

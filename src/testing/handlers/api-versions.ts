@@ -1,0 +1,11 @@
+import { ApiVersions, type ApiVersionsRequest, type ApiVersionsResponse } from '../../protocol/messages/api-versions.js'
+import type { FakeApiHandler } from './context.js'
+
+/** ApiVersions: the version ranges this broker serves (Kafka 4.x's, or the cluster's overrides). */
+export const apiVersionsHandler: FakeApiHandler<ApiVersionsRequest, ApiVersionsResponse> = {
+  api: ApiVersions,
+  handle(ctx) {
+    const errorCode = ctx.faults.errorFor()
+    return { errorCode, apiKeys: errorCode ? [] : ctx.cluster.advertisedVersions(), throttleTimeMs: 0 }
+  },
+}

@@ -1,0 +1,231 @@
+// GatewayBackend (src/producer/gateway-backend.ts) against a scripted GatewayTransport and a fake clock: batch ids
+// kept across resends, per-partition order, retries within deliveryTimeoutMs, metadata caching and refresh,
+// maxInFlight, request timeouts, per-record offsets. No broker needed.
+import { describe, expect, it } from 'vitest'
+import { AuthenticationError, ConnectionError, createProducer, type RecordMetadata } from '../../src/index.js'
+import type {
+  GatewayPartitionBatch, GatewayPartitionResult, GatewayTopicMetadata, GatewayTransport,
+} from '../../src/transport.js'
+import { FakeClock, flushMicrotasks } from '../helpers/fake-clock.js'
+
+type Answer = (batches: GatewayPartitionBatch[]) => GatewayPartitionResult[] | Error | 'hang'
+
+class ScriptedTransport implements GatewayTransport {
+  readonly kind = 'gateway' as const
+  readonly calls: Array<{ batches: Array<{ topic: string; partition: number; batchId: string; values: string[] }>; at: number }> = []
+  metadataCalls = 0
+  partitions = new Map<string, number>([['t', 3]])
+  metadataError: Error | null = null
+  inFlight = 0
+  maxInFlightSeen = 0
+  /** Partitions with a batch in flight now, and whether two ever were at once. */
+  private readonly busy = new Set<string>()
+  overlaps = 0
+  private offsets = new Map<string, number>()
+  answers: Answer[] = []
+  /** Delay (fake ms) before answering. */
+  latency = 0
+  constructor(private readonly clock: FakeClock) {}
+
+  async metadata(topics: string[]): Promise<GatewayTopicMetadata[]> {
+    this.metadataCalls++
+    if (this.metadataError) throw this.metadataError
+    return topics.map((topic) => ({ topic, partitions: this.partitions.get(topic) ?? 0, errorCode: this.partitions.has(topic) ? 0 : 3 }))
+  }
+
+  /** Acknowledge like a gateway: consecutive offsets per partition. */
+  ok(batches: GatewayPartitionBatch[]): GatewayPartitionResult[] {
+    return batches.map((b) => {
+      const k = `${b.topic}-${b.partition}`
+      const base = this.offsets.get(k) ?? 0
+      this.offsets.set(k, base + b.records.length)
+      return { topic: b.topic, partition: b.partition, batchId: b.batchId, errorCode: 0, baseOffset: base, logAppendTime: -1 }
+    })
+  }
+
+  produce(batches: GatewayPartitionBatch[]): Promise<GatewayPartitionResult[]> {
+    const dec = new TextDecoder()
+    this.calls.push({ at: this.clock.now(), batches: batches.map((b) => ({ topic: b.topic, partition: b.partition, batchId: b.batchId, values: b.records.map((r) => dec.decode(r.value!)) })) })
+    this.inFlight++
+    this.maxInFlightSeen = Math.max(this.maxInFlightSeen, this.inFlight)
+    const keys = batches.map((b) => `${b.topic}-${b.partition}`)
+    for (const k of keys) {
+      if (this.busy.has(k)) this.overlaps++
+      this.busy.add(k)
+    }
+    const answer = this.answers.shift() ?? ((b) => this.ok(b))
+    const result = answer(batches)
+    return new Promise((resolve, reject) => {
+      if (result === 'hang') return
+      this.clock.setTimeout(() => {
+        this.inFlight--
+        for (const k of keys) this.busy.delete(k)
+        if (result instanceof Error) reject(result)
+        else resolve(result)
+      }, this.latency)
+    })
+  }
+
+  async close(): Promise<void> {}
+}
+
+function setup(opts: Record<string, unknown> = {}) {
+  const clock = new FakeClock()
+  const transport = new ScriptedTransport(clock)
+  const producer = createProducer({ transport, clock, lingerMs: 5, retryBackoffMs: 100, retryBackoffMaxMs: 1000, ...opts })
+  return { clock, transport, producer }
+}
+
+const settle = <T>(p: Promise<T>) => p.then((v) => ({ ok: true as const, v }), (e: Error & { code?: string }) => ({ ok: false as const, e }))
+
+describe('GatewayBackend', () => {
+  it('ships a batch after lingerMs with records decoded from the batch, and resolves baseOffset + i', async () => {
+    const { clock, transport, producer } = setup()
+    const sends = ['a', 'b', 'c'].map((v) => producer.send({ topic: 't', partition: 1, value: v, key: 'k', headers: { h: 'x' }, timestamp: 1234 }))
+    await clock.advance(0)
+    expect(transport.calls).toHaveLength(0) // lingering
+    await clock.advance(5)
+    expect(transport.calls).toHaveLength(1)
+    expect(transport.calls[0]!.batches).toEqual([{ topic: 't', partition: 1, batchId: expect.any(String), values: ['a', 'b', 'c'] }])
+    const metas = await Promise.all(sends)
+    expect(metas.map((m) => [m.partition, m.offset, m.timestamp])).toEqual([[1, 0, 1234], [1, 1, 1234], [1, 2, 1234]])
+  })
+
+  it('a retriable error resends the same batch id after backoff; the next batch of that partition waits for it', async () => {
+    const { clock, transport, producer } = setup({ batchSize: 64 })
+    transport.answers.push((b) => b.map((x) => ({ ...x, records: undefined, errorCode: 6, baseOffset: -1, logAppendTime: -1 }) as GatewayPartitionResult))
+    const sends = Array.from({ length: 6 }, (_, i) => producer.send({ topic: 't', partition: 0, value: `v${i}` }))
+    await clock.advance(10)
+    expect(transport.calls).toHaveLength(1)
+    const firstId = transport.calls[0]!.batches[0]!.batchId
+    await clock.advance(50)
+    expect(transport.calls).toHaveLength(1) // backoff; and nothing newer for partition 0 meanwhile
+    await clock.advance(2000)
+    const ids = transport.calls.map((c) => c.batches[0]!.batchId)
+    expect(ids[1]).toBe(firstId)
+    expect(new Set(ids.slice(1)).size).toBe(ids.length - 1) // later batches got new ids
+    const values = transport.calls.slice(1).flatMap((c) => c.batches.flatMap((b) => b.values))
+    expect(values).toEqual(['v0', 'v1', 'v2', 'v3', 'v4', 'v5']) // order kept
+    const metas = await Promise.all(sends)
+    expect(metas.map((m) => m.offset)).toEqual([0, 1, 2, 3, 4, 5])
+  })
+
+  it('one batch per partition in flight; several partitions share a request', async () => {
+    const { clock, transport, producer } = setup({ batchSize: 64 })
+    transport.latency = 20
+    const sends: Promise<RecordMetadata>[] = []
+    for (let i = 0; i < 9; i++) sends.push(producer.send({ topic: 't', partition: i % 3, value: `value-${i}` }))
+    await clock.advance(6)
+    expect(transport.calls).toHaveLength(1)
+    expect(transport.calls[0]!.batches.map((b) => b.partition).sort()).toEqual([0, 1, 2])
+    await clock.advance(500)
+    for (const c of transport.calls) expect(new Set(c.batches.map((b) => b.partition)).size).toBe(c.batches.length)
+    await Promise.all(sends)
+    expect(transport.calls.length).toBeGreaterThanOrEqual(3)
+    expect(transport.overlaps).toBe(0)
+  })
+
+  it('at most maxInFlightRequestsPerConnection produce calls at once', async () => {
+    const { clock, transport, producer } = setup({ batchSize: 64, maxInFlightRequestsPerConnection: 2, maxRequestSize: 200 })
+    transport.partitions.set('t', 12)
+    transport.latency = 50
+    const sends = Array.from({ length: 60 }, (_, i) => producer.send({ topic: 't', partition: i % 12, value: `value-${i}` }))
+    await clock.advance(2000)
+    await Promise.all(sends)
+    expect(transport.maxInFlightSeen).toBe(2)
+    expect(transport.overlaps).toBe(0)
+  })
+
+  it('a non-retriable error fails that batch only', async () => {
+    const { clock, transport, producer } = setup()
+    transport.answers.push((b) => b.map((x) => x.partition === 0
+      ? { topic: x.topic, partition: 0, batchId: x.batchId, errorCode: 29, baseOffset: -1, logAppendTime: -1, message: 'nope' }
+      : transport.ok([x])[0]!))
+    const bad = settle(producer.send({ topic: 't', partition: 0, value: 'x' }))
+    const good = settle(producer.send({ topic: 't', partition: 1, value: 'y' }))
+    await clock.advance(10)
+    expect(await bad).toMatchObject({ ok: false, e: { code: 'TOPIC_AUTHORIZATION_FAILED' } })
+    expect(await good).toMatchObject({ ok: true })
+  })
+
+  it('retriable transport errors retry until deliveryTimeoutMs, then DELIVERY_TIMEOUT', async () => {
+    const { clock, transport, producer } = setup({ deliveryTimeoutMs: 3000, requestTimeoutMs: 1000 })
+    for (let i = 0; i < 100; i++) transport.answers.push(() => new ConnectionError('down'))
+    const r = settle(producer.send({ topic: 't', partition: 0, value: 'x' }))
+    await clock.advance(4000)
+    expect(await r).toMatchObject({ ok: false, e: { code: 'DELIVERY_TIMEOUT' } })
+    expect(transport.calls.length).toBeGreaterThan(3)
+    expect(new Set(transport.calls.map((c) => c.batches[0]!.batchId)).size).toBe(1)
+  })
+
+  it('a transport that never answers: the request times out and the batch is resent with the same id', async () => {
+    const { clock, transport, producer } = setup({ requestTimeoutMs: 1000 })
+    transport.answers.push(() => 'hang')
+    const r = producer.send({ topic: 't', partition: 2, value: 'x' })
+    await clock.advance(5000)
+    expect(transport.calls).toHaveLength(2)
+    expect(transport.calls[1]!.batches[0]!.batchId).toBe(transport.calls[0]!.batches[0]!.batchId)
+    expect(transport.calls[1]!.at - transport.calls[0]!.at).toBeGreaterThanOrEqual(1000)
+    await expect(r).resolves.toMatchObject({ offset: 0 })
+  })
+
+  it('uses per-record offsets when the gateway lists them', async () => {
+    const { clock, transport, producer } = setup()
+    transport.answers.push((b) => b.map((x) => ({ topic: x.topic, partition: x.partition, batchId: x.batchId, errorCode: 0, baseOffset: 10, logAppendTime: 777, offsets: [10, 12, 15] })))
+    const sends = ['a', 'b', 'c'].map((v) => producer.send({ topic: 't', partition: 0, value: v }))
+    await clock.advance(10)
+    expect((await Promise.all(sends)).map((m) => [m.offset, m.timestamp])).toEqual([[10, 777], [12, 777], [15, 777]])
+  })
+
+  it('metadata: cached, refreshed after metadataMaxAgeMs and after a NOT_LEADER answer; unknown topics are polled', async () => {
+    const { clock, transport, producer } = setup({ metadataMaxAgeMs: 10_000, maxBlockMs: 1000 })
+    await Promise.all([producer.send({ topic: 't', value: 'a' }), clock.advance(10)])
+    const after1 = transport.metadataCalls
+    expect(after1).toBe(1)
+    await Promise.all([producer.send({ topic: 't', value: 'b' }), clock.advance(10)])
+    expect(transport.metadataCalls).toBe(1) // cached
+    await clock.advance(10_000)
+    await Promise.all([producer.send({ topic: 't', value: 'c' }), clock.advance(200)])
+    expect(transport.metadataCalls).toBe(2) // stale → refreshed
+    transport.partitions.set('t', 5)
+    transport.answers.push((b) => b.map((x) => ({ topic: x.topic, partition: x.partition, batchId: x.batchId, errorCode: 6, baseOffset: -1, logAppendTime: -1 })))
+    const d = producer.send({ topic: 't', partition: 0, value: 'd' })
+    await clock.advance(2000)
+    await d
+    expect(transport.metadataCalls).toBe(3)
+    await expect(producer.partitionsFor('t')).resolves.toBe(5)
+    // a topic that does not exist: polled until maxBlockMs, then MAX_BLOCK_TIMEOUT naming the error
+    const missing = settle(producer.send({ topic: 'nope', value: 'x' }))
+    await clock.advance(1500)
+    expect(await missing).toMatchObject({ ok: false, e: { code: 'MAX_BLOCK_TIMEOUT' } })
+    expect(transport.metadataCalls).toBeGreaterThan(5)
+  })
+
+  it('a non-retriable metadata failure (bad token) fails sends fast instead of waiting maxBlockMs', async () => {
+    const { clock, transport, producer } = setup({ maxBlockMs: 60_000 })
+    transport.metadataError = new AuthenticationError('gateway: the token signature is not valid')
+    const r = settle(producer.send({ topic: 't', value: 'x' }))
+    await clock.advance(50)
+    expect(await r).toMatchObject({ ok: false, e: { code: 'AUTHENTICATION_FAILED' } })
+  })
+
+  it('flush() ships lingering batches at once; close() waits for acks and closes the transport', async () => {
+    const { clock, transport, producer } = setup({ lingerMs: 60_000 })
+    const s = producer.send({ topic: 't', partition: 0, value: 'x' })
+    await clock.advance(1)
+    expect(transport.calls).toHaveLength(0)
+    const flushed = producer.flush()
+    await flushMicrotasks()
+    await clock.advance(0)
+    await flushed
+    expect(transport.calls).toHaveLength(1)
+    await s
+    let closed = false
+    transport.close = async () => {
+      closed = true
+    }
+    await producer.close()
+    await flushMicrotasks()
+    expect(closed).toBe(true)
+  })
+})
