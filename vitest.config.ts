@@ -1,7 +1,12 @@
 import { defineConfig } from 'vitest/config'
 
+// `npm test` runs every project, one test file at a time: the suites share a 2-core machine with real brokers, so
+// running them side by side would only measure contention. Each runtime/transport area has its own config file,
+// also runnable alone (npx vitest run -c vitest.<area>.config.ts).
 export default defineConfig({
   test: {
+    maxWorkers: 1,
+    fileParallelism: false,
     projects: [
       {
         test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' },
@@ -14,13 +19,14 @@ export default defineConfig({
           globalSetup: ['test/setup/kafka-global-setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 180_000,
-          fileParallelism: false,
         },
       },
       {
         // starts its own 3-node cluster (scripts/failover.mjs); needs the built package
         test: { name: 'failover', include: ['test/failover/**/*.test.ts'], environment: 'node', testTimeout: 600_000 },
       },
+      './vitest.gateway.config.ts',
+      './vitest.workers.config.ts',
     ],
   },
 })

@@ -77,6 +77,11 @@ export interface GatewayPartitionResult {
   baseOffset: number
   /** Log-append time if the topic uses it, else -1. */
   logAppendTime: number
+  /**
+   * Every record's offset, when they are not consecutive (a REST proxy answers per record). When present it wins
+   * over `baseOffset + i`.
+   */
+  offsets?: number[]
   message?: string
 }
 

@@ -102,7 +102,9 @@ class FetchTransport implements GatewayTransport {
   private async http(method: 'GET' | 'POST', path: string, body: Uint8Array | string | null, contentType: string | undefined, timeoutMs: number, accept: string, signal?: AbortSignal): Promise<{ status: number; bytes: Uint8Array; headers: Headers }> {
     if (this.closed) throw new ConnectionError('the fetch transport is closed')
     const size = body === null ? 0 : typeof body === 'string' ? body.length * 3 : body.length
-    const keepalive = this.options.keepalive === true || (this.options.keepalive !== false && pageIsHidden() && keepaliveInFlight + size <= KEEPALIVE_BUDGET)
+    const wanted = this.options.keepalive === true || (this.options.keepalive !== false && pageIsHidden())
+    // a keepalive request above the budget would be refused by the browser: send it as a normal request
+    const keepalive = wanted && keepaliveInFlight + size <= KEEPALIVE_BUDGET
     const controller = new AbortController()
     const onAbort = () => controller.abort()
     signal?.addEventListener('abort', onAbort, { once: true })
@@ -187,15 +189,16 @@ class FetchTransport implements GatewayTransport {
   private gatewayProduce(batches: GatewayPartitionBatch[], o: { acks: -1 | 0 | 1; timeoutMs: number }): Promise<GatewayPartitionResult[]> {
     const max = this.options.maxFrameBytes ?? 1 << 20
     const timeoutMs = Math.max(100, Math.floor(o.timeoutMs * 0.9))
-    const wires = batches.map(toWireBatch)
-    const frames: Uint8Array[] = []
-    const encode = (group: typeof wires, limit: number): void => {
-      const bytes = encodeFrame({ t: 'produce', id: this.nextId++, acks: o.acks, timeoutMs, batches: group })
-      if (bytes.length <= limit || group.length === 1) {
-        if (bytes.length > max) {
-          throw new RecordTooLargeError(`the batch for ${group[0]!.topic}-${group[0]!.partition} is ${bytes.length} bytes as a frame; the limit is ${max}`)
+    type Wire = ReturnType<typeof toWireBatch>
+    const frames: Array<{ body: Uint8Array; group: Wire[] }> = []
+    /** One frame for the group, or halves until each fits `limit` (a single batch is never split). */
+    const encode = (group: Wire[], limit: number): void => {
+      const body = encodeFrame({ t: 'produce', id: this.nextId++, acks: o.acks, timeoutMs, batches: group })
+      if (body.length <= limit || group.length === 1) {
+        if (body.length > max) {
+          throw new RecordTooLargeError(`the batch for ${group[0]!.topic}-${group[0]!.partition} is ${body.length} bytes as a frame; the limit is ${max}`)
         }
-        frames.push(bytes)
+        frames.push({ body, group })
         return
       }
       const half = Math.ceil(group.length / 2)
@@ -203,15 +206,23 @@ class FetchTransport implements GatewayTransport {
       encode(group.slice(half), limit)
     }
     // while the page is hiding, small requests so each fits the keepalive budget
-    encode(wires, pageIsHidden() && this.options.keepalive !== false ? KEEPALIVE_BUDGET : max)
-    return Promise.all(frames.map((body) => this.frameExchange('/v1/produce', body, o.timeoutMs))).then((answers) => {
-      const out: WireResult[] = []
-      for (const a of answers) {
+    const keepaliveSized = this.options.keepalive === true || (this.options.keepalive !== false && pageIsHidden())
+    encode(batches.map(toWireBatch), keepaliveSized ? KEEPALIVE_BUDGET : max)
+    const send = async (body: Uint8Array, group: Wire[]): Promise<WireResult[]> => {
+      try {
+        const a = await this.frameExchange('/v1/produce', body, o.timeoutMs)
         if (a.t !== 'ack') throw new IsoKafkaError('MALFORMED_RESPONSE', `expected an ack frame, got ${a.t}`, { retriable: true })
-        out.push(...a.results)
+        return a.results
+      } catch (err) {
+        if (!(err instanceof RecordTooLargeError) || group.length < 2) throw err
+        // the gateway's limit is below ours: split in two and try again (the records stay valid until we settle)
+        const half = Math.ceil(group.length / 2)
+        const parts = [group.slice(0, half), group.slice(half)]
+        const answers = await Promise.all(parts.map((g) => send(encodeFrame({ t: 'produce', id: this.nextId++, acks: o.acks, timeoutMs, batches: g }), g)))
+        return answers.flat()
       }
-      return out
-    })
+    }
+    return Promise.all(frames.map((f) => send(f.body, f.group))).then((answers) => answers.flat())
   }
 
   // ---- REST proxy modes ----

@@ -265,10 +265,18 @@ class GatewayServer implements Gateway {
     if (this.closing) return
     this.closing = true
     clearInterval(this.heartbeat)
-    for (const c of this.conns) c.ws.close(CLOSE_SHUTDOWN, 'gateway shutting down')
+    const timeoutMs = options.timeoutMs ?? 10_000
     const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()))
     this.server.closeIdleConnections?.()
-    await this.producer.close({ timeoutMs: options.timeoutMs ?? 10_000 }).catch(() => {})
+    // read no more frames, let what Kafka is writing be acknowledged to the clients, then close: a client that got
+    // its acks has nothing to resend (the dedup memory goes away with this process)
+    for (const c of this.conns) c.ws.pause()
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([this.producer.flush().catch(() => {}), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))])
+    clearTimeout(timer)
+    await new Promise((resolve) => setImmediate(resolve))
+    for (const c of this.conns) c.ws.close(CLOSE_SHUTDOWN, 'gateway shutting down')
+    await this.producer.close({ timeoutMs: 1000 }).catch(() => {})
     this.cluster.close()
     for (const c of this.conns) c.ws.terminate()
     this.server.closeAllConnections?.()
@@ -802,13 +810,14 @@ class GatewayServer implements Gateway {
     return json(res, 404, { error_code: 404, message: 'not found' })
   }
 
+  private health: { at: number; kafka: Promise<boolean> } | null = null
+
   private async healthz(res: http.ServerResponse): Promise<void> {
-    let kafka = true
-    try {
-      await withTimeout(this.metadataRequest([]), 3000)
-    } catch {
-      kafka = false
+    // unauthenticated: probe Kafka at most once a second, whatever the request rate
+    if (!this.health || Date.now() - this.health.at > 1000) {
+      this.health = { at: Date.now(), kafka: withTimeout(this.metadataRequest([]), 3000).then(() => true, () => false) }
     }
+    const kafka = await this.health.kafka
     json(res, kafka && !this.closing ? 200 : 503, { status: kafka && !this.closing ? 'ok' : 'unavailable', kafka: kafka ? 'up' : 'down', connections: this.conns.size, paused: this.paused })
   }
 
@@ -832,28 +841,44 @@ class GatewayServer implements Gateway {
     return l
   }
 
-  /** Reads a body of at most `max` bytes (after waiting out backpressure); null when it is larger. */
-  private async readBody(req: http.IncomingMessage, max: number): Promise<Buffer | null> {
+  /**
+   * Reads a body of at most `max` bytes (after waiting out backpressure); null when it is larger. A larger body is
+   * read and discarded up to 4 × max before the caller answers 413, so a client still uploading gets the 413 rather
+   * than a connection reset; beyond that the connection is closed after the answer.
+   */
+  private async readBody(req: http.IncomingMessage, res: http.ServerResponse, max: number): Promise<Buffer | null> {
+    const hardCap = max * 4
     const declared = Number(req.headers['content-length'])
-    if (declared > max) return null
+    if (declared > hardCap) {
+      res.setHeader('Connection', 'close')
+      return null
+    }
     await this.whenResumed()
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = []
       let size = 0
+      let done = false
       req.on('data', (c: Buffer) => {
         size += c.length
-        if (size > max) {
+        if (size > hardCap && !done) {
+          done = true
+          res.setHeader('Connection', 'close')
           req.pause()
           resolve(null)
           return
         }
-        chunks.push(c)
+        if (size <= max) chunks.push(c)
+        else chunks.length = 0 // too large: keep reading (to discard it), keep nothing
       })
       req.on('end', () => {
         this.m.bytesIn += size
-        resolve(Buffer.concat(chunks))
+        if (done) return
+        done = true
+        resolve(size > max ? null : Buffer.concat(chunks))
       })
-      req.on('error', reject)
+      req.on('error', (err) => {
+        if (!done) reject(err)
+      })
     })
   }
 
@@ -865,9 +890,8 @@ class GatewayServer implements Gateway {
     }
     const auth = await this.authenticate(token)
     if ('t' in auth) return reply(401, auth)
-    const body = await this.readBody(req, this.limits.maxFrameBytes)
+    const body = await this.readBody(req, res, this.limits.maxFrameBytes)
     if (!body) {
-      res.setHeader('Connection', 'close')
       return reply(413, this.errorFrame('FRAME_TOO_LARGE', `the body is larger than ${this.limits.maxFrameBytes} bytes`))
     }
     let frame: Record<string, unknown>
@@ -930,9 +954,8 @@ class GatewayServer implements Gateway {
     if (!ok) return
     const id = await this.getClusterId()
     if (clusterId !== id) return json(res, 404, { error_code: 404, message: 'Cluster not found' })
-    const body = await this.readBody(req, this.limits.maxFrameBytes)
+    const body = await this.readBody(req, res, this.limits.maxFrameBytes)
     if (!body) {
-      res.setHeader('Connection', 'close')
       this.countError('FRAME_TOO_LARGE')
       return json(res, 413, { error_code: 413, message: `the body is larger than ${this.limits.maxFrameBytes} bytes` })
     }
@@ -1011,9 +1034,8 @@ class GatewayServer implements Gateway {
     }
     const ok = await this.restPreamble(res, topic, token, true)
     if (!ok) return
-    const body = await this.readBody(req, this.limits.maxFrameBytes)
+    const body = await this.readBody(req, res, this.limits.maxFrameBytes)
     if (!body) {
-      res.setHeader('Connection', 'close')
       this.countError('FRAME_TOO_LARGE')
       return json(res, 413, { error_code: 413, message: `the body is larger than ${this.limits.maxFrameBytes} bytes` }, 'application/vnd.kafka.v2+json')
     }

@@ -205,7 +205,9 @@ class WebSocketTransport implements GatewayTransport {
       }
       if (this.inFlightBatches > 0 && this.inFlightBatches + p.batches > this.limits.maxInFlightBatches) break
       if (p.bytes.length > this.limits.maxFrameBytes) {
-        this.finish(p, new RecordTooLargeError(`a frame of ${p.bytes.length} bytes is above the gateway's limit of ${this.limits.maxFrameBytes}`))
+        // encoded before the gateway told its (smaller) limit: several batches are worth a retry, split this time
+        const message = `a frame of ${p.bytes.length} bytes is above the gateway's limit of ${this.limits.maxFrameBytes}`
+        this.finish(p, p.batches > 1 ? new IsoKafkaError('FRAME_TOO_LARGE', message, { retriable: true }) : new RecordTooLargeError(message))
         continue
       }
       try {

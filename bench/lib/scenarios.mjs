@@ -3,6 +3,8 @@
 // send→ack latency at a paced 10k records/s, and memory with 1M records queued at once.
 
 export const PRODUCERS = ['isokafka', 'java', 'franz-go', 'librdkafka', 'platformatic', 'kafkajs']
+/** The scenario the issue's throughput targets are checked on (100 B, acks=all, idempotent, Java's defaults). */
+export const HEADLINE_ID = '100B-all-p6-16k'
 
 const SIZES = [
   { label: '100B', size: 100, records: 1_000_000 },
@@ -44,6 +46,19 @@ export function throughputScenarios() {
     }
   }
   return out
+}
+
+/** The headline scenario for isokafka alone with different numbers of sends outstanding (the app's window). */
+export function windowScenarios() {
+  const base = throughputScenarios().find((s) => s.id === HEADLINE_ID)
+  return [1024, 4096, 16384, 65536].map((w) => ({
+    ...base,
+    id: `window-${w >= 1024 ? `${w / 1024}k` : w}`,
+    kind: 'window',
+    window: w,
+    what: `${base.what}, isokafka with at most ${w.toLocaleString('en')} sends outstanding`,
+    producers: ['isokafka'],
+  }))
 }
 
 export function specialScenarios() {
@@ -97,7 +112,7 @@ export function specialScenarios() {
 
 /** Every scenario, with `title` = record count + what it is (call again after changing `records`). */
 export function allScenarios() {
-  return [...throughputScenarios(), ...specialScenarios()].map(withTitle)
+  return [...throughputScenarios(), ...windowScenarios(), ...specialScenarios()].map(withTitle)
 }
 
 export function withTitle(s) {
@@ -107,10 +122,8 @@ export function withTitle(s) {
 /** The default run: the issue's headline scenario plus the ones that move the most, ~10–15 min with 3 rounds. */
 export const DEFAULT_IDS = [
   '100B-all-p6-16k', '100B-all-p1-16k', '100B-all-p6-1m', '100B-acks1-p6-16k', '1KiB-all-p6-16k', '1KiB-all-p6-1m',
-  'sink', 'latency', 'memory',
+  'window-1k', 'window-4k', 'window-16k', 'window-64k', 'sink', 'latency', 'memory',
 ]
-/** The scenario the issue's throughput targets are checked on (100 B, acks=all, idempotent, Java's defaults). */
-export const HEADLINE_ID = '100B-all-p6-16k'
 
 /** Pick scenarios: exact ids, or patterns with `*` (e.g. `100B-*`, `*-p6-*`), comma separated. */
 export function selectScenarios(spec, catalogue) {

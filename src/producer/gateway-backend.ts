@@ -11,14 +11,6 @@ import type { PartitionQueue, ProducerBatch, RecordAccumulator } from './accumul
 import type { ResolvedOptions } from './options.js'
 import type { ProducerBackend, Sender, TopicInfo } from './producer.js'
 
-/**
- * A gateway result may list every record's offset when they are not consecutive (a REST proxy answers per record;
- * a gateway whose batch was interleaved with other writers). When present it wins over `baseOffset + i`.
- */
-export interface GatewayPartitionResultWithOffsets extends GatewayPartitionResult {
-  offsets?: number[]
-}
-
 /** Errors after which partition counts may have changed: refresh metadata before the retry. */
 const METADATA_ERRORS = new Set([3, 5, 6, 56, 74, 75, 100, 103])
 
@@ -32,7 +24,8 @@ const headerNames = new TextDecoder()
 
 /**
  * Reads the records of a (closed) batch back from its wire form. Keys, values and header values are views into the
- * batch buffer: valid until the batch completes, which is after the transport's produce() has settled.
+ * batch buffer: valid until the batch completes, which is after the transport's produce() has settled (a forced
+ * close() fails batches earlier; transports should encode what they send when produce() is called).
  */
 export function batchRecords(batch: ProducerBatch): GatewayRecord[] {
   const b = batch.builder
@@ -187,7 +180,12 @@ export class GatewayBackend implements ProducerBackend, Sender {
         this.refreshing = null
         this.refreshAttempts = 0
         this.lastRefreshAt = clock.now()
-        const retryTopics = [...this.wanted].some((n) => !this.topics.get(n)?.info)
+        // topics not usable yet for a reason that may pass (not created yet, no leader): poll them; a topic refused
+        // for good (not authorized, invalid) is not polled
+        const retryTopics = [...this.wanted].some((n) => {
+          const t = this.topics.get(n)
+          return !t?.info && (!t || kafkaErrorInfo(t.errorCode).retriable)
+        })
         if (!this.closed) this.onChange()
         if (this.needRefresh || retryTopics) {
           // topics still unknown (not created yet, no leader yet): keep asking, every retryBackoffMs
@@ -353,8 +351,8 @@ export class GatewayBackend implements ProducerBackend, Sender {
     )
   }
 
-  private onResponse(batches: ProducerBatch[], results: readonly GatewayPartitionResultWithOffsets[]): void {
-    const byId = new Map<string, GatewayPartitionResultWithOffsets>()
+  private onResponse(batches: ProducerBatch[], results: readonly GatewayPartitionResult[]): void {
+    const byId = new Map<string, GatewayPartitionResult>()
     if (Array.isArray(results)) for (const r of results) if (r && typeof r.batchId === 'string') byId.set(r.batchId, r)
     for (const batch of batches) {
       const q = this.accumulator.queue(batch.topic, batch.partition)

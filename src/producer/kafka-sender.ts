@@ -349,7 +349,10 @@ export class KafkaSender {
       q.reenqueue(batch)
       return
     }
-    const final = expired && retriable
+    // once the producer is fatal, a batch that would have been retried fails with the fatal error, like the queued ones
+    const final = retriable && this.fatal
+      ? this.fatal
+      : expired && retriable
       ? new DeliveryTimeoutError(`${batch.recordCount} record(s) for ${batch.topic}-${batch.partition} not acknowledged within ${this.options.deliveryTimeoutMs} ms`, { cause: err })
       : err
     this.failBatch(batch, final)

@@ -71,7 +71,12 @@ export interface FakeRequestInfo {
   apiVersion: number
   correlationId: number
   clientId: string | null
+  /** Cluster clock time when the broker started handling it. */
   at: number
+  /** Earlier requests on the same connection still unanswered when it arrived (the client's pipelining depth). */
+  pipelined: number
+  /** Produce: the batch each partition carried (producer id and first sequence; -1 when not idempotent). */
+  batches?: Array<{ topic: string; partition: number; producerId: number; baseSequence: number; recordCount: number }>
 }
 
 /** In-memory addresses: broker 1 is fake-1:9092, broker 2 fake-2:9092, ... */
@@ -361,8 +366,10 @@ export class FakeCluster {
   }
 
   /** @internal */
-  recordRequest(broker: number, header: RequestHeader): void {
-    this.requests.push({ broker, ...header, at: this.clock.now() })
+  recordRequest(broker: number, header: RequestHeader, pipelined: number): FakeRequestInfo {
+    const info: FakeRequestInfo = { broker, ...header, at: this.clock.now(), pipelined }
+    this.requests.push(info)
+    return info
   }
 
   /** @internal Marks asynchronous work (delivery, request handling) under way; call the result when it is done. */

@@ -14,6 +14,13 @@ export interface ConnectionIO {
   close(): void
 }
 
+interface QueuedFrame {
+  frame: Uint8Array
+  /** "Work in progress" token (null while the connection waits on the clock). */
+  token: (() => void) | null
+  pipelined: number
+}
+
 const PRE_AUTH_APIS = new Set<number>([ApiKey.ApiVersions, ApiKey.SaslHandshake, ApiKey.SaslAuthenticate])
 
 /**
@@ -24,7 +31,9 @@ const PRE_AUTH_APIS = new Set<number>([ApiKey.ApiVersions, ApiKey.SaslHandshake,
 export class FakeServerConnection {
   private readonly decoder = new FrameDecoder(100 * 1024 * 1024)
   /** Frames received and not handled yet; each holds a "work in progress" token unless the connection waits on the clock. */
-  private readonly queue: Array<{ frame: Uint8Array; token: (() => void) | null }> = []
+  private readonly queue: QueuedFrame[] = []
+  /** Requests received and not answered (or given up) yet. */
+  private unanswered = 0
   private running = false
   private closed = false
   /** Set by a 'no-response' fault: the broker reads nothing more from this connection. */
@@ -54,7 +63,9 @@ export class FakeServerConnection {
       this.close()
       return
     }
-    for (const frame of frames) this.queue.push({ frame, token: this.waitingOnClock ? null : this.cluster.beginWork() })
+    for (const frame of frames) {
+      this.queue.push({ frame, token: this.waitingOnClock ? null : this.cluster.beginWork(), pipelined: this.unanswered++ })
+    }
     if (!this.running) void this.run()
   }
 
@@ -70,6 +81,7 @@ export class FakeServerConnection {
           this.close()
         } finally {
           item.token?.()
+          this.unanswered--
         }
       }
     } finally {
@@ -99,11 +111,11 @@ export class FakeServerConnection {
     this.io.close()
   }
 
-  private async process(item: { frame: Uint8Array; token: (() => void) | null }): Promise<void> {
+  private async process(item: QueuedFrame): Promise<void> {
     const { header, api, body } = readRequestHeader(item.frame, serverApi)
     const handler = HANDLERS.get(header.apiKey)
     const range = this.cluster.advertisedRange(header.apiKey)
-    this.cluster.recordRequest(this.broker, header)
+    const info = this.cluster.recordRequest(this.broker, header, item.pipelined)
     if (!handler || !api || !range) {
       this.close()
       return
@@ -122,6 +134,7 @@ export class FakeServerConnection {
       return
     }
     const request = decodeRequestBody(api, version, body)
+    if (handler.describe) Object.assign(info, handler.describe(request))
     const faults = this.cluster.faults.match(header.apiKey, this.broker, handler.scope ? handler.scope(request) : { topics: null })
     if (faults.noResponse) {
       this.stalled = true

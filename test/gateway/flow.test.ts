@@ -11,7 +11,7 @@ import { tcp } from '../../adapters/node-tcp/index.js'
 import { websocket } from '../../adapters/websocket/index.js'
 import { fetchTransport, flushOnPageHide, KEEPALIVE_BUDGET } from '../../adapters/fetch/index.js'
 import { createTopic, readAllWithKcat, uniqueTopic } from '../helpers/kafka-tools.js'
-import { expectExactlyOnce, makeRecords, startGateway, token } from './helpers.js'
+import { RawClient, expectExactlyOnce, makeRecords, startGateway, token } from './helpers.js'
 
 const bootstrap = inject('kafkaBootstrap')
 const root = path.resolve(import.meta.dirname, '../..')
@@ -64,6 +64,22 @@ describe('flow control and page lifecycle', () => {
     } finally {
       await gw.close()
     }
+  })
+
+  it('close() stops reading, lets in-flight batches be acknowledged, then closes the sockets (1001)', async () => {
+    const topic = uniqueTopic('gw-close')
+    await createTopic(bootstrap, topic, 1)
+    const gw = await startGateway(bootstrap, { transport: slowKafka(300) })
+    const c = await RawClient.open(gw.wsUrl)
+    expect(await c.hello(await token([topic]))).toMatchObject({ t: 'welcome' })
+    c.send({ t: 'metadata', id: 1, topics: [topic] })
+    await c.next((f) => f.t === 'metadata')
+    c.send({ t: 'produce', id: 2, acks: -1, timeoutMs: 10_000, batches: [{ topic, partition: 0, batchId: 'last', records: [[Date.now(), null, new Uint8Array([1, 2, 3]), []]] }] })
+    await new Promise((r) => setTimeout(r, 50)) // the batch is now waiting for (slow) Kafka
+    await gw.close()
+    expect(await c.next((f) => f.t === 'ack')).toMatchObject({ id: 2, results: [{ errorCode: 0, baseOffset: 0 }] })
+    expect((await c.waitClosed()).code).toBe(1001)
+    expect((await readAllWithKcat(bootstrap, topic, 1, 30_000)).length).toBe(1)
   })
 
   it('short-lived tokens from a token function are refreshed mid-stream (no failed sends)', async () => {

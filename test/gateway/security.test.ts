@@ -167,7 +167,7 @@ describe('authorization, Origin, limits, malformed input', () => {
   })
 
   it('HTTP: missing, forged and expired tokens → 401 with an error frame / JSON error', async () => {
-    const frame = encodeFrame({ t: 'metadata', id: 5, topics: [topic] })
+    const frame = encodeFrame({ t: 'metadata', id: 5, topics: [topic] }) as Uint8Array<ArrayBuffer>
     const none = await fetch(`${gw.url}/v1/metadata`, { method: 'POST', body: frame })
     expect(none.status).toBe(401)
     expect(decodeServerFrame(new Uint8Array(await none.arrayBuffer()))).toMatchObject({ t: 'error', code: 'UNAUTHENTICATED' })
@@ -197,9 +197,23 @@ describe('authorization, Origin, limits, malformed input', () => {
       expect(err?.code).toBe('RECORD_TOO_LARGE')
       await expect(producer.send({ topic, value: new Uint8Array(1000) })).resolves.toMatchObject({ topic })
       await producer.close()
-      // HTTP: 413
-      const res = await fetch(`${small.url}/v1/produce?token=${await token([topic])}`, { method: 'POST', body: new Uint8Array(100_000) })
-      expect(res.status).toBe(413)
+      // HTTP: 413 — every time, even while the client is still uploading (the gateway reads and discards the body)
+      const tok = await token([topic])
+      const statuses = await Promise.all(Array.from({ length: 20 }, async () => {
+        const res = await fetch(`${small.url}/v1/produce?token=${tok}`, { method: 'POST', body: new Uint8Array(100_000 + Math.floor(Math.random() * 100_000)) })
+        await res.arrayBuffer()
+        return res.status
+      }))
+      expect(statuses).toEqual(new Array(20).fill(413))
+      // the fetch transport assumes 1 MiB; on 413 it splits a request of several batches instead of failing them
+      const before = small.gateway.metrics().errors.FRAME_TOO_LARGE ?? 0
+      const viaFetch = createProducer({ transport: fetchTransport({ url: small.url, token: await token([topic]) }), batchSize: 40_000, lingerMs: 60_000 })
+      const pending = Promise.all(Array.from({ length: 450 }, (_, i) => viaFetch.send({ topic, partition: i % 3, value: new Uint8Array(200).fill(i & 0xff) })))
+      await viaFetch.flush() // all three ~32 KB batches ready at once: one ~96 KB request, above the 64 KiB limit
+      const sent = await pending
+      await viaFetch.close()
+      expect(sent).toHaveLength(450)
+      expect(small.gateway.metrics().errors.FRAME_TOO_LARGE).toBeGreaterThan(before) // it did hit the limit
       c.close()
     } finally {
       await small.close()
@@ -326,7 +340,7 @@ describe('authorization, Origin, limits, malformed input', () => {
     c.send({ ...frame, id: 4, batches: [{ topic: t, partition: 0, batchId: 'same-id', records: records.slice(1) }] })
     expect(((await c.next((f) => f.t === 'ack' && f.id === 4)) as AckFrame).results[0]).toMatchObject({ errorCode: 42 })
     // HTTP gateway mode shares the dedup memory (same subject)
-    const http = await fetch(`${gw.url}/v1/produce`, { method: 'POST', headers: { Authorization: `Bearer ${await token([t])}` }, body: encodeFrame({ ...frame, id: 9 }) })
+    const http = await fetch(`${gw.url}/v1/produce`, { method: 'POST', headers: { Authorization: `Bearer ${await token([t])}` }, body: encodeFrame({ ...frame, id: 9 }) as Uint8Array<ArrayBuffer> })
     expect((decodeServerFrame(new Uint8Array(await http.arrayBuffer())) as AckFrame).results[0]!.baseOffset).toBe(0)
     const read = await readAllWithKcat(bootstrap, t, 100, 30_000)
     expect(read.length).toBe(100)

@@ -379,6 +379,19 @@ describe('FakeCluster: SASL', () => {
   })
 })
 
+describe('isokafka/testing is runtime-free', () => {
+  it('src/testing/index.ts bundles for platform "neutral" with nothing external', async () => {
+    const { build } = await import('esbuild')
+    const path = await import('node:path')
+    const result = await build({
+      entryPoints: [path.resolve(import.meta.dirname, '../../src/testing/index.ts')],
+      bundle: true, platform: 'neutral', format: 'esm', write: false, logLevel: 'silent', metafile: true,
+    })
+    expect(Object.values(result.metafile.outputs).flatMap((o) => o.imports.map((i) => i.path))).toEqual([])
+    expect(result.outputFiles[0]!.text).not.toMatch(/["']node:/)
+  })
+})
+
 describe('serveFakeCluster (Node TCP)', () => {
   async function serve(options: FakeClusterOptions): Promise<[FakeCluster, FakeClusterServer]> {
     const cluster = new FakeCluster(options)

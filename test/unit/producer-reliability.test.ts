@@ -132,6 +132,52 @@ describe('idempotence against lost responses', () => {
   })
 })
 
+describe('in-flight limits', () => {
+  it.each([1, 3, 5])('maxInFlightRequestsPerConnection %i: never more Produce requests pipelined on the connection', async (max) => {
+    h = new Harness({ topics: { t: 1 } })
+    const p = h.producer({ lingerMs: 0, batchSize: 1, maxInFlightRequestsPerConnection: max })
+    await h.run(p.partitionsFor('t'))
+    const metas = await h.run(Promise.all(Array.from({ length: 20 }, (_, i) => p.send({ topic: 't', value: `m${i}` }))))
+    expect(metas.map((m) => m.offset)).toEqual(Array.from({ length: 20 }, (_, i) => i))
+    const depth = Math.max(...h.cluster.requests.filter((r) => r.apiKey === ApiKey.Produce).map((r) => r.pipelined))
+    expect(depth).toBe(max - 1)
+  })
+
+  it('a retried batch is resent alone: not while later batches of its partition are still in flight', async () => {
+    h = new Harness({ topics: { t: 1 } })
+    const p = h.producer({ lingerMs: 0, batchSize: 1, maxInFlightRequestsPerConnection: 5, retryBackoffMs: 0 })
+    await h.run(p.send({ topic: 't', value: 'warm-up' }))
+    h.cluster.failNext(ApiKey.Produce, ErrorCode.NOT_ENOUGH_REPLICAS, { skip: 2 }) // the 3rd of the burst fails
+    h.cluster.delayNext(ApiKey.Produce, 50, { skip: 3 }) // and the 4th's answer (out of order) takes a while
+    const metas = await h.run(Promise.all(Array.from({ length: 10 }, (_, i) => p.send({ topic: 't', value: `m${i}` }))))
+    expect(metas.map((m) => m.offset)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1))
+    const sent = new Set<number>()
+    let resends = 0
+    for (const r of h.cluster.requests.filter((r) => r.apiKey === ApiKey.Produce)) {
+      const seq = r.batches![0]!.baseSequence
+      if (sent.has(seq)) {
+        resends++
+        expect(r.pipelined, `resend of sequence ${seq}`).toBe(0)
+      }
+      sent.add(seq)
+    }
+    expect(resends).toBeGreaterThanOrEqual(3)
+    expect(values('t', 0)).toEqual(['warm-up', ...Array.from({ length: 10 }, (_, i) => `m${i}`)])
+  })
+
+  it('the request log shows each batch with its producer id and sequence', async () => {
+    h = new Harness({ topics: { t: 2 } })
+    const p = h.producer({ lingerMs: 0 })
+    await h.run(Promise.all([p.send({ topic: 't', partition: 0, value: 'a' }), p.send({ topic: 't', partition: 1, value: 'b' })]))
+    await h.run(p.send({ topic: 't', partition: 0, value: 'c' }))
+    const batches = h.cluster.requests.filter((r) => r.apiKey === ApiKey.Produce).flatMap((r) => r.batches!)
+    // (the sender rotates which partition comes first in a request)
+    const rows = batches.map((b) => [b.partition, b.baseSequence, b.recordCount]).sort((x, y) => x[0]! - y[0]! || x[1]! - y[1]!)
+    expect(rows).toEqual([[0, 0, 1], [0, 1, 1], [1, 0, 1]])
+    expect(new Set(batches.map((b) => b.producerId))).toEqual(new Set([1000]))
+  })
+})
+
 describe('fatal errors', () => {
   it('a fenced producer fails everything pending with PRODUCER_FATAL, and every later send too', async () => {
     h = new Harness({ topics: { t: 2 } })
@@ -152,6 +198,20 @@ describe('fatal errors', () => {
     const later = await h.rejection(p.send({ topic: 't', partition: 0, value: 'later' }))
     expect(later.code).toBe('PRODUCER_FATAL')
     expect(values('t', 0)).toEqual(['ok'])
+  })
+
+  it('a batch in flight when the producer goes fatal, answered with a retriable error, fails with PRODUCER_FATAL too', async () => {
+    h = new Harness({ topics: { t: 1 } })
+    const p = h.producer({ lingerMs: 0, batchSize: 1, maxInFlightRequestsPerConnection: 5 })
+    await h.run(p.partitionsFor('t'))
+    h.cluster.failNext(ApiKey.Produce, ErrorCode.PRODUCER_FENCED) // 1st of the burst
+    h.cluster.failNext(ApiKey.Produce, ErrorCode.NOT_ENOUGH_REPLICAS, { skip: 1 }) // 2nd
+    h.cluster.disconnectNext(ApiKey.Produce, 'before-append', { skip: 2 }) // 3rd: connection lost
+    const outcomes = await h.run(Promise.all(Array.from({ length: 3 }, (_, i) => p.send({ topic: 't', value: `m${i}` }).then((m) => m, (e) => e))))
+    expect(h.cluster.requestCount(ApiKey.Produce)).toBe(3)
+    for (const o of outcomes) expect(o.code).toBe('PRODUCER_FATAL')
+    expect(outcomes[0].cause.code).toBe('PRODUCER_FENCED')
+    expect(values('t', 0)).toEqual([])
   })
 
   it.each([

@@ -1,6 +1,6 @@
 import type { ServerKafkaApi } from '../../protocol/api.js'
 import type { RequestHeader } from '../../protocol/framing.js'
-import type { FakeCluster } from '../cluster.js'
+import type { FakeCluster, FakeRequestInfo } from '../cluster.js'
 import type { MatchedFaults, RequestScope } from '../faults.js'
 import type { FakeServerConnection } from '../server-connection.js'
 
@@ -26,5 +26,7 @@ export interface FakeApiHandler<Req, Res> {
   readonly api: ServerKafkaApi<Req, Res>
   /** What a request touches (topics, partitions), so faults can target it. */
   scope?(req: Req): RequestScope
+  /** Extra facts for the cluster's request log. */
+  describe?(req: Req): Partial<FakeRequestInfo>
   handle(ctx: HandlerContext, req: Req): HandlerResult<Res> | Promise<HandlerResult<Res>>
 }

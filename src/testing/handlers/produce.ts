@@ -74,6 +74,22 @@ function errorResponse(p: { partition: number; errorCode: number; errorMessage: 
 export const produceHandler: FakeApiHandler<ProduceRequest, ProduceResponse> = {
   api: Produce,
   scope: (req) => ({ topics: req.topics.map((t) => ({ topic: t.topic, partitions: t.partitions.map((p) => p.partition) })) }),
+  describe: (req) => ({
+    batches: req.topics.flatMap((t) =>
+      t.partitions.map((p) => {
+        // read from the batch header without decoding (it may be corrupt): producerId @43, baseSequence @53, count @57
+        const ok = p.records.length >= BATCH_HEADER_SIZE
+        const view = new DataView(p.records.buffer, p.records.byteOffset, p.records.byteLength)
+        return {
+          topic: t.topic,
+          partition: p.partition,
+          producerId: ok ? view.getInt32(43) * 4294967296 + view.getUint32(47) : -1,
+          baseSequence: ok ? view.getInt32(53) : -1,
+          recordCount: ok ? view.getInt32(57) : 0,
+        }
+      }),
+    ),
+  }),
   async handle(ctx, req): Promise<HandlerResult<ProduceResponse>> {
     const { cluster } = ctx
     let requestError = 0
@@ -101,14 +117,8 @@ export const produceHandler: FakeApiHandler<ProduceRequest, ProduceResponse> = {
     const topics = prepared.map((list, ti) => ({
       topic: req.topics[ti]!.topic,
       partitions: list.map((p): ProducePartitionResponse => {
-        let result = p
-        // leadership may have moved while the batch was being decoded
-        if (!('batch' in result) || result.errorCode !== 0) {
-          /* already failed */
-        } else {
-          const again = precheck(ctx, p.topic, p.partition)
-          if (again && again.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER) result = again
-        }
+        // leadership may have moved (or the topic gone) while the batch was being decoded
+        const result = 'batch' in p ? precheck(ctx, p.topic, p.partition) ?? p : p
         if (!('batch' in result)) {
           anyError = true
           const res = errorResponse(result)
