@@ -76,7 +76,7 @@ export class FakeServerConnection {
         const item = this.queue.shift()!
         item.token ??= this.cluster.beginWork()
         try {
-          await this.process(item)
+          await this.handleFrame(item)
         } catch {
           this.close()
         } finally {
@@ -111,7 +111,7 @@ export class FakeServerConnection {
     this.io.close()
   }
 
-  private async process(item: QueuedFrame): Promise<void> {
+  private async handleFrame(item: QueuedFrame): Promise<void> {
     const { header, api, body } = readRequestHeader(item.frame, serverApi)
     const handler = HANDLERS.get(header.apiKey)
     const range = this.cluster.advertisedRange(header.apiKey)
@@ -161,7 +161,7 @@ export class FakeServerConnection {
       out = out.slice(0, Math.max(5, Math.floor(out.length / 2)))
       partial = true
     } else if (faults.corrupt) {
-      out = corruptFrame(out, faults.corrupt, this.cluster.clock.random)
+      out = corruptFrame(out, faults.corrupt, () => this.cluster.clock.random())
     }
     if (faults.delayMs > 0) {
       // waiting on the (possibly fake) clock is not "work in progress", for this request nor the ones queued behind

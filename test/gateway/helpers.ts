@@ -15,9 +15,9 @@ export interface RunningGateway {
   close(): Promise<void>
 }
 
-export async function startGateway(bootstrap: string, options: Partial<GatewayOptions> = {}): Promise<RunningGateway> {
+export async function startGateway(bootstrap: string, options: Partial<GatewayOptions> = {}, port = 0): Promise<RunningGateway> {
   const gateway = createGateway({ bootstrap, secret: SECRET, ...options })
-  const { url } = await gateway.listen(0)
+  const { url } = await gateway.listen(port)
   return { gateway, url, wsUrl: `${url.replace(/^http/, 'ws')}/v1/ws`, close: () => gateway.close({ timeoutMs: 5000 }) }
 }
 

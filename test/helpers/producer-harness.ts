@@ -27,6 +27,9 @@ export class SteppingClock extends FakeClock {
   }
 }
 
+/** Bound on timer steps per advance/outcome, so a runaway loop fails the test instead of spinning for ever. */
+const MAX_STEPS = 20_000
+
 const macrotask = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: any }
@@ -55,14 +58,15 @@ export class Harness {
   async settle(): Promise<void> {
     for (let i = 0; i < 3 || this.cluster.busy; i++) {
       await macrotask()
-      if (i > 100000) throw new Error('the fake cluster never went idle')
+      if (i > 20_000) throw new Error('the fake cluster never went idle')
     }
   }
 
   /** Move fake time forward by `ms`, firing timers in order with the network settled before each. */
   async advance(ms: number): Promise<void> {
     const end = this.clock.now() + ms
-    for (;;) {
+    for (let steps = 0; ; steps++) {
+      if (steps > MAX_STEPS) throw new Error(`more than ${MAX_STEPS} timer steps: is something retrying without backoff?`)
       await this.settle()
       const next = this.clock.nextDue()
       if (next > end) break
@@ -77,7 +81,8 @@ export class Harness {
     let result: Outcome<T> | null = null
     promise.then((value) => (result = { ok: true, value }), (error) => (result = { ok: false, error }))
     const end = this.clock.now() + maxMs
-    for (;;) {
+    for (let steps = 0; ; steps++) {
+      if (steps > MAX_STEPS) throw new Error(`more than ${MAX_STEPS} timer steps: is something retrying without backoff?`)
       await this.settle()
       if (result) return result
       const next = this.clock.nextDue()

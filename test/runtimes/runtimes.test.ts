@@ -1,9 +1,11 @@
 /// <reference types="node" />
-// "Everywhere": the BUILT package produces over the Node TCP adapter on Node 20 (this process's node), Node 22, Bun
-// and Deno. Each runtime is installed on demand from the npm registry into ~/.cache/isokafka/runtimes
-// (scripts/runtimes.mjs; cached after the first run), runs test/runtimes/smoke.mjs as a child process, and kcat
-// (librdkafka, independent of isokafka) reads the topic back: count, byte-exact keys/values/headers, per-partition
-// order, keyed records on their murmur2 partition, and the producer's acks (partition, offset) match the log.
+// "Everywhere": the BUILT package produces on Node 20 (this process's node), Node 22, Bun and Deno, over the Node
+// TCP adapter (`isokafka/node`, which Bun and Deno run through their node:net) and over the WebSocket transport
+// (`isokafka/websocket`, the runtime's global WebSocket) to a gateway run in this process. Each runtime is installed
+// on demand from the npm registry into ~/.cache/isokafka/runtimes (scripts/runtimes.mjs; cached after the first
+// run), runs test/runtimes/smoke.mjs as a child process, and kcat (librdkafka, independent of isokafka) reads the
+// topic back: count, byte-exact keys/values/headers, per-partition order, keyed records on their murmur2
+// partition, and the producer's acks (partition, offset) match the log.
 //
 //   npx vitest run -c vitest.runtimes.config.ts            (after npm run build; builds dist/ itself if missing)
 //   RUNTIMES=bun,deno npx vitest run -c vitest.runtimes.config.ts     (a subset)

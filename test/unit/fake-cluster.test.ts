@@ -276,7 +276,8 @@ describe('FakeCluster: faults', () => {
   it.each([['truncate'], ['trailing-bytes'], ['correlation-id'], ['oversize'], ['random-bytes']] as const)(
     'corruptNext %s: the client sees MalformedResponseError and drops the connection',
     async (mode) => {
-      const cluster = new FakeCluster({ topics: { t: 1 } })
+      // a seeded clock makes 'random-bytes' the same bytes every run
+      const cluster = new FakeCluster({ topics: { t: 1 }, clock: new FakeClock() })
       const conn = await connect(cluster)
       cluster.corruptNext(ApiKey.Metadata, mode)
       const err = await conn.request(Metadata, { topics: ['t'], allowAutoTopicCreation: false }).catch((e) => e)
