@@ -27,6 +27,7 @@ export default defineConfig({
       },
       './vitest.gateway.config.ts',
       './vitest.workers.config.ts',
+      './vitest.runtimes.config.ts',
     ],
   },
 })

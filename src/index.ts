@@ -1,4 +1,7 @@
 export { createProducer } from './producer/producer.js'
+export { kafkaBackend } from './producer/kafka-sender.js'
+export { gatewayBackend } from './producer/gateway-backend.js'
+export type { BackendFactory } from './producer/producer.js'
 export type { Producer, ProducerRecord, RecordHeaders, HeaderValue, CloseOptions } from './producer/producer.js'
 export type { RecordMetadata } from './producer/accumulator.js'
 export type { ProducerOptions, Acks } from './producer/options.js'

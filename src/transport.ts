@@ -7,6 +7,8 @@
  *   batches; the transport ships whole per-partition batches and returns per-partition acks. It does not fake a socket.
  */
 
+import type { BackendFactory } from './producer/producer.js'
+
 /** A connected, ordered, reliable byte stream (one TCP/TLS connection). */
 export interface ByteStream {
   /** Queue bytes for sending. Resolves when the runtime accepted them (used for write backpressure). */
@@ -31,6 +33,11 @@ export interface SocketConnectOptions {
 
 export interface SocketTransport {
   readonly kind: 'socket'
+  /**
+   * The producer machinery for this kind of transport: `kafkaBackend` (exported by the core) for every Kafka-protocol
+   * byte stream. Carried by the transport so a bundle only contains the path its transport uses.
+   */
+  readonly backend: BackendFactory
   /** `host:port` seeds used for the first metadata request. */
   readonly bootstrap: readonly string[]
   /** Client id sent in every request header. */
@@ -87,6 +94,8 @@ export interface GatewayPartitionResult {
 
 export interface GatewayTransport {
   readonly kind: 'gateway'
+  /** `gatewayBackend` (exported by the core). */
+  readonly backend: BackendFactory
   metadata(topics: string[], signal?: AbortSignal): Promise<GatewayTopicMetadata[]>
   produce(batches: GatewayPartitionBatch[], options: { acks: -1 | 0 | 1; timeoutMs: number }): Promise<GatewayPartitionResult[]>
   close(): Promise<void>

@@ -14,6 +14,7 @@
  * browser finishes them after the page is gone; keepalive bodies are limited to 64 KiB in flight, so the batches are
  * then sent in requests of at most that size (one that is larger goes as a normal request).
  */
+import { gatewayBackend } from '../../src/producer/gateway-backend.js'
 import { AuthenticationError, ConnectionError, IsoKafkaError, RecordTooLargeError, RequestTimeoutError } from '../../src/errors.js'
 import type {
   GatewayPartitionBatch, GatewayPartitionResult, GatewayRecord, GatewayTopicMetadata, GatewayTransport,
@@ -63,6 +64,7 @@ const RETRIABLE_HTTP = new Set([408, 425, 429, 500, 502, 503, 504])
 
 class FetchTransport implements GatewayTransport {
   readonly kind = 'gateway' as const
+  readonly backend = gatewayBackend
   private readonly base: string
   private readonly mode: 'gateway' | 'rest-v3' | 'rest-v2'
   private readonly fetchFn: typeof fetch

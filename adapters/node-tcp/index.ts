@@ -1,6 +1,7 @@
 import * as net from 'node:net'
 import * as tls from 'node:tls'
 import { AuthenticationError, ConnectionError } from '../../src/errors.js'
+import { kafkaBackend } from '../../src/producer/kafka-sender.js'
 
 const TLS_VERIFY_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME|HOSTNAME/
 import type { ByteStream, ByteStreamHandlers, SaslOptions, SocketConnectOptions, SocketTransport } from '../../src/transport.js'
@@ -24,6 +25,7 @@ export function tcp(options: TcpOptions): SocketTransport {
   if (!bootstrap || bootstrap.length === 0) throw new ConnectionError('tcp(): bootstrap must name at least one host:port')
   return {
     kind: 'socket',
+    backend: kafkaBackend,
     bootstrap: bootstrap.map((s) => s.trim()),
     clientId: options.clientId,
     sasl: options.sasl,

@@ -12,6 +12,7 @@
  *   resent after the gateway's retryAfterMs.
  */
 import { backoffMs } from '../../src/clock.js'
+import { gatewayBackend } from '../../src/producer/gateway-backend.js'
 import { AuthenticationError, ConnectionError, IsoKafkaError, RecordTooLargeError, RequestTimeoutError } from '../../src/errors.js'
 import type {
   GatewayPartitionBatch, GatewayPartitionResult, GatewayTopicMetadata, GatewayTransport,
@@ -73,6 +74,7 @@ export function websocket(options: WebSocketTransportOptions): GatewayTransport 
 
 class WebSocketTransport implements GatewayTransport {
   readonly kind = 'gateway' as const
+  readonly backend = gatewayBackend
   private readonly Ctor: WebSocketConstructor
   private socket: WebSocketLike | null = null
   /** idle: no socket; connecting: socket opening or waiting for welcome; ready: welcome received. */

@@ -1,6 +1,7 @@
 /// <reference path="./cloudflare-sockets.d.ts" />
 import { connect, type Socket } from 'cloudflare:sockets'
 import { ConnectionError, InvalidArgumentError } from '../../src/errors.js'
+import { kafkaBackend } from '../../src/producer/kafka-sender.js'
 import type { ByteStream, ByteStreamHandlers, SaslOptions, SocketConnectOptions, SocketTransport } from '../../src/transport.js'
 
 export interface WorkersSocketOptions {
@@ -43,6 +44,7 @@ export function workersSocket(options: WorkersSocketOptions): SocketTransport {
   const tls = options.tls ?? false
   return {
     kind: 'socket',
+    backend: kafkaBackend,
     bootstrap,
     clientId: options.clientId,
     sasl: options.sasl,

@@ -9,7 +9,7 @@ import type {
 } from '../transport.js'
 import type { PartitionQueue, ProducerBatch, RecordAccumulator } from './accumulator.js'
 import type { ResolvedOptions } from './options.js'
-import type { ProducerBackend, Sender, TopicInfo } from './producer.js'
+import type { BackendFactory, ProducerBackend, Sender, TopicInfo } from './producer.js'
 
 /** Errors after which partition counts may have changed: refresh metadata before the retry. */
 const METADATA_ERRORS = new Set([3, 5, 6, 56, 74, 75, 100, 103])
@@ -417,4 +417,11 @@ export class GatewayBackend implements ProducerBackend, Sender {
     }
     for (const b of [...this.accumulator.incomplete]) this.failBatch(b, err)
   }
+}
+
+/** The backend of gateway transports (WebSocket, fetch): batches go to the gateway as whole partition batches. */
+export const gatewayBackend: BackendFactory = ({ transport, accumulator, options }) => {
+  if (transport.kind !== 'gateway') throw new TypeError('gatewayBackend needs a gateway transport')
+  const gateway = new GatewayBackend(transport, accumulator, options)
+  return { backend: gateway, sender: gateway }
 }

@@ -1,5 +1,5 @@
 import { backoffMs } from '../clock.js'
-import type { KafkaCluster } from '../client/cluster.js'
+import { KafkaCluster } from '../client/cluster.js'
 import type { BrokerConnection } from '../client/connection.js'
 import type { CompressionCodec } from '../compression.js'
 import { DeliveryTimeoutError, IsoKafkaError, KafkaProtocolError, MalformedResponseError, ProducerFatalError } from '../errors.js'
@@ -8,6 +8,8 @@ import { Produce, type ProducePartitionResponse, type ProduceRequest } from '../
 import { compressRecords, sealBatch } from '../protocol/record-batch.js'
 import type { PartitionQueue, ProducerBatch, RecordAccumulator } from './accumulator.js'
 import type { ResolvedOptions } from './options.js'
+import type { BackendFactory } from './producer.js'
+import type { SocketTransport } from '../transport.js'
 
 const SEQUENCE_MODULO = 2 ** 31
 /** Errors after which the leader may have moved: refresh metadata before the retry. */
@@ -437,4 +439,11 @@ export class KafkaSender {
       this.accumulator.release(b)
     }
   }
+}
+
+/** The backend of Kafka-protocol transports: a cluster client (connections + metadata) and this sender. */
+export const kafkaBackend: BackendFactory = ({ transport, accumulator, options, codec, onFatal }) => {
+  if (transport.kind !== 'socket') throw new TypeError('kafkaBackend needs a byte-stream (socket) transport')
+  const cluster = new KafkaCluster(transport as SocketTransport, options)
+  return { backend: cluster, sender: new KafkaSender(cluster, accumulator, options, codec, onFatal) }
 }

@@ -1,13 +1,11 @@
-import { KafkaCluster } from '../client/cluster.js'
 import { systemClock } from '../clock.js'
-import { resolveCodec } from '../compression.js'
+import { resolveCodec, type CompressionCodec } from '../compression.js'
+import type { Transport } from '../transport.js'
 import {
   InvalidArgumentError, IsoKafkaError, KafkaProtocolError, MaxBlockTimeoutError, ProducerClosedError, RecordTooLargeError,
 } from '../errors.js'
 import { estimateRecordSize, type EncodedHeader } from '../protocol/record-batch.js'
 import { RecordAccumulator, type RecordMetadata } from './accumulator.js'
-import { GatewayBackend } from './gateway-backend.js'
-import { KafkaSender } from './kafka-sender.js'
 import { resolveOptions, type ProducerOptions, type ResolvedOptions } from './options.js'
 import { createPartitioner, type Partitioner } from './partitioners.js'
 import { defaultSerializer, runSerializer, type Serializer } from './serializers.js'
@@ -53,6 +51,15 @@ export interface ProducerBackend {
   onChange: () => void
   close(): void
 }
+/** Builds the cluster side for a transport (see SocketTransport.backend / GatewayTransport.backend). */
+export type BackendFactory = (context: {
+  transport: Transport
+  accumulator: RecordAccumulator
+  options: ResolvedOptions
+  codec: CompressionCodec | null
+  onFatal: (err: Error) => void
+}) => { backend: ProducerBackend; sender: Sender }
+
 export interface Sender {
   flushing: number
   memoryWaiters: number
@@ -131,18 +138,10 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     fatal = err
     for (const e of blocked.splice(0)) e.reject(err)
   }
-  let backend: ProducerBackend
-  let sender: Sender
-  if (options.transport.kind === 'socket') {
-    const cluster = new KafkaCluster(options.transport, o)
-    const kafkaSender = new KafkaSender(cluster, accumulator, o, codec, onFatal)
-    backend = cluster
-    sender = kafkaSender
-  } else {
-    const gateway = new GatewayBackend(options.transport, accumulator, o)
-    backend = gateway
-    sender = gateway
+  if (typeof options.transport.backend !== 'function') {
+    throw new InvalidArgumentError('INVALID_CONFIG', "the transport has no backend: a custom transport sets `backend: kafkaBackend` (byte stream) or `backend: gatewayBackend` (from 'isokafka')")
   }
+  const { backend, sender } = options.transport.backend({ transport: options.transport, accumulator, options: o, codec, onFatal })
 
   const blocked: PendingSend[] = []
   let nextSeq = 0

@@ -1,4 +1,5 @@
 import { ConnectionError } from '../errors.js'
+import { kafkaBackend } from '../producer/kafka-sender.js'
 import type { ByteStream, ByteStreamHandlers, SaslOptions, SocketConnectOptions, SocketTransport } from '../transport.js'
 import { IN_MEMORY_LISTENER, type FakeCluster } from './cluster.js'
 
@@ -98,6 +99,7 @@ class Pipe {
 export function inMemoryTransport(cluster: FakeCluster, options: FakeTransportOptions): SocketTransport {
   return {
     kind: 'socket',
+    backend: kafkaBackend,
     bootstrap: options.bootstrap ?? cluster.bootstrap,
     clientId: options.clientId,
     sasl: options.sasl,

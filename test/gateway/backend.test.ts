@@ -2,7 +2,7 @@
 // kept across resends, per-partition order, retries within deliveryTimeoutMs, metadata caching and refresh,
 // maxInFlight, request timeouts, per-record offsets. No broker needed.
 import { describe, expect, it } from 'vitest'
-import { AuthenticationError, ConnectionError, createProducer, type RecordMetadata } from '../../src/index.js'
+import { AuthenticationError, ConnectionError, createProducer, gatewayBackend, type RecordMetadata } from '../../src/index.js'
 import type {
   GatewayPartitionBatch, GatewayPartitionResult, GatewayTopicMetadata, GatewayTransport,
 } from '../../src/transport.js'
@@ -12,6 +12,7 @@ type Answer = (batches: GatewayPartitionBatch[]) => GatewayPartitionResult[] | E
 
 class ScriptedTransport implements GatewayTransport {
   readonly kind = 'gateway' as const
+  readonly backend = gatewayBackend
   readonly calls: Array<{ batches: Array<{ topic: string; partition: number; batchId: string; values: string[] }>; at: number }> = []
   metadataCalls = 0
   partitions = new Map<string, number>([['t', 3]])
