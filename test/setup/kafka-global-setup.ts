@@ -26,7 +26,7 @@ interface KafkaScript {
   stopKafka(opts: { name?: string }): Promise<boolean>;
 }
 
-const CLUSTER_NAME = 'vitest';
+const CLUSTER_NAME = process.env.ISOKAFKA_TEST_CLUSTER ?? 'vitest';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const given = process.env.KAFKA_BOOTSTRAP;
