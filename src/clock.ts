@@ -24,3 +24,46 @@ export function backoffMs(attempt: number, baseMs: number, maxMs: number, random
   const jitter = 1 + (random() * 2 - 1) * 0.2
   return Math.max(0, Math.min(maxMs, Math.round(exp * jitter)))
 }
+
+/**
+ * Runs one pass function soon (coalesced into one microtask) or at the earliest requested time (one timer).
+ * Both senders drive their loop with it.
+ */
+export class PassScheduler {
+  private scheduled = false
+  private timer: unknown = null
+  private timerAt = Infinity
+  private stopped = false
+
+  constructor(private readonly clock: Clock, private readonly pass: () => void) {}
+
+  /** Run a pass soon. */
+  wake(): void {
+    if (this.scheduled) return
+    this.scheduled = true
+    queueMicrotask(() => {
+      this.scheduled = false
+      this.pass()
+    })
+  }
+
+  /** Run a pass at `at` (ms) unless one is already due earlier. */
+  wakeAt(at: number): void {
+    if (at === Infinity || at >= this.timerAt || this.stopped) return
+    if (this.timer !== null) this.clock.clearTimeout(this.timer)
+    this.timerAt = at
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = null
+      this.timerAt = Infinity
+      this.pass()
+    }, Math.max(0, at - this.clock.now()))
+  }
+
+  /** Cancel the timer; with `final`, later wakeAt calls are ignored too. */
+  stop(final = false): void {
+    if (this.timer !== null) this.clock.clearTimeout(this.timer)
+    this.timer = null
+    this.timerAt = Infinity
+    if (final) this.stopped = true
+  }
+}

@@ -1,4 +1,5 @@
 import { AuthenticationError } from '../errors.js'
+import { toBase64, fromBase64 } from '../base64.js'
 
 /**
  * SCRAM-SHA-256 / SCRAM-SHA-512 (RFC 5802, RFC 7677) with Web Crypto only, so it runs in Node, browsers and workerd.
@@ -6,17 +7,6 @@ import { AuthenticationError } from '../errors.js'
 const utf8 = new TextEncoder()
 const utf8d = new TextDecoder()
 
-function toBase64(bytes: Uint8Array): string {
-  let s = ''
-  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!)
-  return btoa(s)
-}
-function fromBase64(text: string): Uint8Array {
-  const bin = atob(text)
-  const out = new Uint8Array(bin.length)
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i)
-  return out
-}
 /** RFC 5802 saslname: ',' and '=' must be escaped in the user name. */
 function saslName(name: string): string {
   return name.replace(/=/g, '=3D').replace(/,/g, '=2C')

@@ -1,4 +1,4 @@
-import { backoffMs } from '../clock.js'
+import { backoffMs, PassScheduler } from '../clock.js'
 import {
   DeliveryTimeoutError, IsoKafkaError, KafkaProtocolError, MalformedResponseError, RequestTimeoutError,
 } from '../errors.js'
@@ -76,6 +76,7 @@ function instanceId(random: () => number): string {
  * - Retriable errors retry with exponential backoff until `deliveryTimeoutMs`; others fail the batch's sends.
  */
 export class GatewayBackend implements ProducerBackend, Sender {
+  private readonly scheduler: PassScheduler
   private readonly topics = new Map<string, TopicState>()
   private readonly wanted = new Set<string>()
   private readonly wire = new WeakMap<ProducerBatch, GatewayPartitionBatch>()
@@ -89,9 +90,6 @@ export class GatewayBackend implements ProducerBackend, Sender {
   private needRefresh = false
   /** A non-retriable metadata failure (bad token, ...): sends fail fast with it until a refresh succeeds. */
   private metadataError: IsoKafkaError | null = null
-  private wakeScheduled = false
-  private timer: unknown = null
-  private timerAt = Infinity
   private closed = false
   /** Set by abortAll(): nothing is retried any more. */
   private aborted = false
@@ -105,6 +103,7 @@ export class GatewayBackend implements ProducerBackend, Sender {
     private readonly options: ResolvedOptions,
   ) {
     this.instance = instanceId(options.clock.random)
+    this.scheduler = new PassScheduler(options.clock, () => this.run())
   }
 
   get fatalError(): Error | null {
@@ -229,31 +228,17 @@ export class GatewayBackend implements ProducerBackend, Sender {
   // ---- Sender ----
 
   wake(): void {
-    if (this.wakeScheduled) return
-    this.wakeScheduled = true
-    queueMicrotask(() => {
-      this.wakeScheduled = false
-      this.run()
-    })
+    this.scheduler.wake()
   }
 
   private wakeAt(at: number): void {
-    if (at === Infinity || at >= this.timerAt || this.closed) return
-    const { clock } = this.options
-    if (this.timer !== null) clock.clearTimeout(this.timer)
-    this.timerAt = at
-    this.timer = clock.setTimeout(() => {
-      this.timer = null
-      this.timerAt = Infinity
-      this.run()
-    }, Math.max(0, at - clock.now()))
+    this.scheduler.wakeAt(at)
   }
 
   stop(): void {
-    if (this.timer !== null) this.options.clock.clearTimeout(this.timer)
-    this.timer = null
-    this.timerAt = Infinity
+    this.scheduler.stop(this.closed)
   }
+
 
   /** One pass: expire old batches, then ship what is ready. */
   run(): void {

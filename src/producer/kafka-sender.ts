@@ -1,4 +1,4 @@
-import { backoffMs } from '../clock.js'
+import { backoffMs, PassScheduler } from '../clock.js'
 import { KafkaCluster } from '../client/cluster.js'
 import type { BrokerConnection } from '../client/connection.js'
 import type { CompressionCodec } from '../compression.js'
@@ -31,11 +31,9 @@ export class KafkaSender {
   private initializing: Promise<void> | null = null
   private needsReset = false
   private fatal: Error | null = null
+  private readonly scheduler: PassScheduler
   private readonly inFlightByNode = new Map<number, number>()
   private readonly nodeChains = new Map<number, Promise<void>>()
-  private wakeScheduled = false
-  private timer: unknown = null
-  private timerAt = Infinity
   private rotate = 0
   /** The error behind each batch's latest retry (the cause if it then expires while waiting). */
   private readonly lastErrors = new WeakMap<ProducerBatch, Error>()
@@ -51,6 +49,7 @@ export class KafkaSender {
     private readonly codec: CompressionCodec | null,
     private readonly onFatal: (err: Error) => void,
   ) {
+    this.scheduler = new PassScheduler(options.clock, () => this.run())
     cluster.onChange = () => this.wake()
   }
 
@@ -60,30 +59,15 @@ export class KafkaSender {
 
   /** Run a pass soon (coalesced into one microtask). */
   wake(): void {
-    if (this.wakeScheduled) return
-    this.wakeScheduled = true
-    queueMicrotask(() => {
-      this.wakeScheduled = false
-      this.run()
-    })
+    this.scheduler.wake()
   }
 
   private wakeAt(at: number): void {
-    if (at === Infinity || at >= this.timerAt) return
-    const { clock } = this.options
-    if (this.timer !== null) clock.clearTimeout(this.timer)
-    this.timerAt = at
-    this.timer = clock.setTimeout(() => {
-      this.timer = null
-      this.timerAt = Infinity
-      this.run()
-    }, Math.max(0, at - clock.now()))
+    this.scheduler.wakeAt(at)
   }
 
   stop(): void {
-    if (this.timer !== null) this.options.clock.clearTimeout(this.timer)
-    this.timer = null
-    this.timerAt = Infinity
+    this.scheduler.stop()
   }
 
   /** One pass: expire, ensure a producer id, then send what is ready. */

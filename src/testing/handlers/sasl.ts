@@ -1,4 +1,5 @@
 import { ErrorCode } from '../../protocol/error-codes.js'
+import { toBase64, fromBase64 } from '../../base64.js'
 import {
   SaslAuthenticate, SaslHandshake, type SaslAuthenticateRequest, type SaslAuthenticateResponse, type SaslHandshakeRequest,
   type SaslHandshakeResponse,
@@ -57,17 +58,6 @@ export const saslHandshakeHandler: FakeApiHandler<SaslHandshakeRequest, SaslHand
   },
 }
 
-function toBase64(bytes: Uint8Array): string {
-  let s = ''
-  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!)
-  return btoa(s)
-}
-function fromBase64(text: string): Uint8Array {
-  const bin = atob(text)
-  const out = new Uint8Array(bin.length)
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i)
-  return out
-}
 async function hmac(hash: string, key: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
   const k = await crypto.subtle.importKey('raw', key as BufferSource, { name: 'HMAC', hash }, false, ['sign'])
   return new Uint8Array(await crypto.subtle.sign('HMAC', k, data as BufferSource))
