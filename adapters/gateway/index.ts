@@ -15,6 +15,9 @@
 import http from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
+// The server (Node) speaks MessagePack with @msgpack/msgpack; browser-side transports use the compact codec in
+// ./msgpack.ts (wire-compatible, cross-checked in test/unit/msgpack.test.ts) to keep their bundles small.
+import { Decoder as MsgpackDecoder, encode as msgpackEncode } from '@msgpack/msgpack'
 import { KafkaCluster } from '../../src/client/cluster.js'
 import {
   ConnectionError, DeliveryTimeoutError, InvalidArgumentError, KafkaProtocolError, MaxBlockTimeoutError,
@@ -28,7 +31,7 @@ import type { SocketTransport } from '../../src/transport.js'
 import { tcp, type TcpOptions } from '../node-tcp/index.js'
 import {
   CLOSE_SHUTDOWN, CLOSE_UNAUTHENTICATED, MSGPACK_CONTENT_TYPE, PROTOCOL_VERSION, SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX,
-  createFrameDecoder, encodeFrame, fromBase64, isRetriableCode, msgpackShapeOk, peekFrameId, splitJsonStream,
+  fromBase64, isRetriableCode, msgpackShapeOk, peekFrameId, splitJsonStream,
   type AckFrame, type ErrorFrame, type GatewayErrorCode, type GatewayLimits, type MetadataResponseFrame, type ServerFrame,
   type WireBatch, type WireRecord, type WireResult,
 } from './protocol.js'
@@ -663,7 +666,7 @@ class GatewayServer implements Gateway {
   }
 
   private send(conn: WsConn, frame: ServerFrame): void {
-    if (conn.ws.readyState === conn.ws.OPEN) conn.ws.send(encodeFrame(frame))
+    if (conn.ws.readyState === conn.ws.OPEN) conn.ws.send(msgpackEncode(frame, { ignoreUndefined: true }))
   }
 
   private closeUnauthenticated(conn: WsConn, frame: ErrorFrame): void {
@@ -700,10 +703,12 @@ class GatewayServer implements Gateway {
     return v as Record<string, unknown>
   }
 
-  private get frameDecoder() {
-    return (this._frameDecoder ??= createFrameDecoder(this.limits.maxFrameBytes))
+  private get frameDecoder(): { decode(bytes: Uint8Array): unknown } {
+    const max = this.limits.maxFrameBytes
+    // limits on top of msgpackShapeOk: no ext types, bounded strings/maps
+    return (this._frameDecoder ??= new MsgpackDecoder({ maxStrLength: 1 << 20, maxBinLength: max, maxArrayLength: max, maxMapLength: 64, maxExtLength: 0 }))
   }
-  private _frameDecoder: ReturnType<typeof createFrameDecoder> | null = null
+  private _frameDecoder: MsgpackDecoder | null = null
 
   private async onFrame(conn: WsConn, bytes: Uint8Array): Promise<void> {
     this.m.bytesIn += bytes.length
@@ -884,7 +889,7 @@ class GatewayServer implements Gateway {
 
   private async httpFrame(req: http.IncomingMessage, res: http.ServerResponse, kind: 'produce' | 'metadata', token: string | null): Promise<void> {
     const reply = (status: number, frame: ServerFrame, headers: Record<string, string> = {}) => {
-      const body = encodeFrame(frame)
+      const body = msgpackEncode(frame, { ignoreUndefined: true })
       res.writeHead(status, { 'Content-Type': MSGPACK_CONTENT_TYPE, 'Content-Length': body.length, 'Cache-Control': 'no-store', ...headers })
       res.end(body)
     }

@@ -1,11 +1,13 @@
 /**
  * The isokafka gateway wire protocol (docs/gateway-protocol.md), shared by the gateway server and the websocket and
- * fetch transports. Runtime-free: Web-standard APIs and @msgpack/msgpack only.
+ * fetch transports. Runtime-free: Web-standard APIs only; MessagePack is ./msgpack.ts (a compact codec for the types
+ * frames use, wire-compatible with any standard MessagePack library).
  *
  * Every frame is one MessagePack map with a string `t` (type). Requests carry a numeric `id` echoed by the answer.
  * Encoders here put `t` and `id` first, so a server can answer a frame it refuses to decode (too large) with its id.
  */
-import { Decoder, Encoder } from '@msgpack/msgpack'
+import { decode, encode, type DecodeLimits } from './msgpack.js'
+export { MsgpackError } from './msgpack.js'
 import { AuthenticationError, IsoKafkaError, RecordTooLargeError } from '../../src/errors.js'
 import type { GatewayPartitionBatch, GatewayPartitionResult, GatewayRecord, GatewayTopicMetadata } from '../../src/transport.js'
 
@@ -80,27 +82,40 @@ export function isRetriableCode(code: GatewayErrorCode): boolean {
 export const CLOSE_UNAUTHENTICATED = 4401
 export const CLOSE_SHUTDOWN = 1001
 
-const encoder = new Encoder({ ignoreUndefined: true })
+/**
+ * A frame as MessagePack, in the smallest formats (the bytes @msgpack/msgpack's encoder with ignoreUndefined makes):
+ * map entries whose value is undefined are left out. Throws MsgpackError on a value with no MessagePack form here.
+ */
 export function encodeFrame(frame: ClientFrame | ServerFrame): Uint8Array {
-  return encoder.encode(frame) // a fresh copy (encodeSharedRef would return a view of the encoder's buffer)
+  return encode(frame)
 }
 
-/** Decoder limits: a frame cannot make the decoder allocate more than the frame could describe. */
-export function createFrameDecoder(maxFrameBytes: number): Decoder {
-  return new Decoder({
-    maxStrLength: 1 << 20,
-    maxBinLength: maxFrameBytes,
-    maxArrayLength: maxFrameBytes,
-    maxMapLength: 64,
-    maxExtLength: 0,
-  })
+export interface FrameDecoder {
+  /** Throws MsgpackError on anything that is not one complete, well-formed MessagePack value within the limits. */
+  decode(bytes: Uint8Array): unknown
+}
+
+function frameLimits(maxFrameBytes: number): DecodeLimits {
+  return { maxDepth: 10, maxStr: 1 << 20, maxBin: maxFrameBytes, maxArray: maxFrameBytes, maxMap: 64 }
+}
+
+/**
+ * Decoder limits: a frame cannot make the decoder allocate more than the frame could describe. The decoder also
+ * enforces what msgpackShapeOk checks (complete, no trailing bytes, at most 10 containers deep, no header declaring
+ * more items than bytes remain), so it never accepts a frame msgpackShapeOk rejects; the server runs that check
+ * first all the same.
+ */
+export function createFrameDecoder(maxFrameBytes: number): FrameDecoder {
+  const limits = frameLimits(maxFrameBytes)
+  return { decode: (bytes) => decode(bytes, limits) }
 }
 
 /**
  * Walks one MessagePack value without building it: true when it is complete, has no trailing bytes, nests at most
- * `maxDepth` containers deep, and every array/map declares no more items than bytes remain. The decoder allocates an
- * array of the declared length on each header, so without this check a small frame of nested headers could make it
- * allocate gigabytes; with it, what the decoder allocates is bounded by the frame's size.
+ * `maxDepth` containers deep, and every array/map declares no more items than bytes remain. A decoder that allocates
+ * an array of the declared length on each header could be made to allocate gigabytes by a small frame of nested
+ * headers; after this check, what any decoder allocates is bounded by the frame's size. The gateway runs it before
+ * decoding (./msgpack.ts makes the same checks as it goes, so it is safe without it too).
  */
 export function msgpackShapeOk(b: Uint8Array, maxDepth = 10): boolean {
   const n = b.length
@@ -164,13 +179,13 @@ export function msgpackShapeOk(b: Uint8Array, maxDepth = 10): boolean {
   }
 }
 
-const defaultDecoder = createFrameDecoder(64 << 20)
+const CLIENT_LIMITS = frameLimits(64 << 20)
 /** Decode a server frame (client side). Throws IsoKafkaError MALFORMED_RESPONSE on garbage. */
 export function decodeServerFrame(bytes: Uint8Array): ServerFrame {
   let v: unknown
   try {
-    if (!msgpackShapeOk(bytes)) throw new Error('truncated, too deeply nested or inconsistent lengths')
-    v = defaultDecoder.decode(bytes)
+    // the decoder itself checks the frame's shape (depth, lengths against the bytes left) before allocating
+    v = decode(bytes, CLIENT_LIMITS)
   } catch (cause) {
     throw new IsoKafkaError('MALFORMED_RESPONSE', 'the gateway sent a frame that is not MessagePack', { retriable: true, cause })
   }

@@ -6,6 +6,7 @@ import {
 } from '../errors.js'
 import { estimateRecordSize, type EncodedHeader } from '../protocol/record-batch.js'
 import { RecordAccumulator, type RecordMetadata } from './accumulator.js'
+import { Fifo } from './fifo.js'
 import { resolveOptions, type ProducerOptions, type ResolvedOptions } from './options.js'
 import { createPartitioner, type Partitioner } from './partitioners.js'
 import { defaultSerializer, runSerializer, type Serializer } from './serializers.js'
@@ -136,14 +137,14 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
   let fatal: Error | null = null
   const onFatal = (err: Error) => {
     fatal = err
-    for (const e of blocked.splice(0)) e.reject(err)
+    for (const e of blocked.drain()) e.reject(err)
   }
   if (typeof options.transport.backend !== 'function') {
     throw new InvalidArgumentError('INVALID_CONFIG', "the transport has no backend: a custom transport sets `backend: kafkaBackend` (byte stream) or `backend: gatewayBackend` (from 'isokafka')")
   }
   const { backend, sender } = options.transport.backend({ transport: options.transport, accumulator, options: o, codec, onFatal })
 
-  const blocked: PendingSend[] = []
+  const blocked = new Fifo<PendingSend>()
   let nextSeq = 0
   let processedSeq = 0
   let pumping = false
@@ -222,7 +223,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     pumping = true
     try {
       while (blocked.length > 0) {
-        const e = blocked[0]!
+        const e = blocked.peek()!
         if (tryAppend(e)) {
           blocked.shift()
           processedSeq = e.seq
@@ -277,7 +278,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
 
   let pipelineWaiters: Array<{ seq: number; resolve: () => void }> = []
   function flushWaiters(): void {
-    const head = blocked[0]
+    const head = blocked.peek()
     const done = head ? head.seq - 1 : nextSeq
     pipelineWaiters = pipelineWaiters.filter((w) => {
       if (w.seq <= Math.max(done, processedSeq)) {
@@ -362,7 +363,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     if (timer !== null) o.clock.clearTimeout(timer)
     if (!ok) {
       const err = new ProducerClosedError(`the producer was closed with records still pending after ${timeoutMs} ms`)
-      for (const b of blocked.splice(0)) b.reject(err)
+      for (const b of blocked.drain()) b.reject(err)
       sender.abortAll(err)
     }
     sender.stop()

@@ -34,6 +34,8 @@ describe('gateway restarted mid-stream under a WebSocket client', () => {
     const restarter = (async () => {
       for (let k = 0; k < 2; k++) {
         await sleep(400)
+        // restart at a moment when records are outstanding (sent, not yet acknowledged)
+        for (let w = 0; w < 2000 && acks.length - ackedSoFar === 0; w++) await sleep(1)
         ackedBeforeRestart = ackedSoFar
         inFlightAtRestart.push(acks.length - ackedSoFar)
         const t = Date.now()
