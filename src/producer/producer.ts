@@ -289,6 +289,9 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     })
   }
 
+  const scratch = {} as PendingSend
+  let scratchInUse = false
+
   function send(record: ProducerRecord<K, V>): Promise<RecordMetadata> {
     if (fatal) return Promise.reject(fatal)
     if (closed) return Promise.reject(new ProducerClosedError())
@@ -313,11 +316,19 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
       if (estimate > o.bufferMemory) {
         throw new RecordTooLargeError(`the record is ${estimate} bytes when serialized, more than bufferMemory (${o.bufferMemory})`)
       }
-      e = {
-        topic: record.topic, partition, key, value, headers, timestamp, estimate,
-        deadline: now + o.maxBlockMs, seq: ++nextSeq, partitionPromise: null,
-        resolve: undefined as never, reject: undefined as never,
-      }
+      // The common case appends at once and keeps nothing of the entry: fill a reused scratch object, and copy it
+      // only when the send has to wait. (A partitioner that calls send() re-entrantly gets a fresh object.)
+      e = scratchInUse ? ({} as PendingSend) : scratch
+      e.topic = record.topic
+      e.partition = partition
+      e.key = key
+      e.value = value
+      e.headers = headers
+      e.timestamp = timestamp
+      e.estimate = estimate
+      e.deadline = now + o.maxBlockMs
+      e.seq = ++nextSeq
+      e.partitionPromise = null
     } catch (err) {
       return Promise.reject(err)
     }
@@ -325,11 +336,17 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
       e.resolve = resolve
       e.reject = reject
     })
-    if (blocked.length === 0 && tryAppend(e)) {
-      processedSeq = e.seq
-      return promise
+    const isScratch = e === scratch
+    if (isScratch) scratchInUse = true
+    try {
+      if (blocked.length === 0 && tryAppend(e)) {
+        processedSeq = e.seq
+        return promise
+      }
+    } finally {
+      if (isScratch) scratchInUse = false
     }
-    blocked.push(e)
+    blocked.push(isScratch ? { ...e } : e)
     void pump()
     return promise
   }
