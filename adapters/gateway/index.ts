@@ -59,6 +59,11 @@ export interface GatewayOptions {
   dedupEntries?: number
   /** Connections that have not authenticated within this are closed. Default 10000. */
   helloTimeoutMs?: number
+  /**
+   * Whole-request deadline for HTTP (headers and body), against slow-loris clients: the connection is closed with
+   * 408 when a request is still arriving after this long. Headers must be complete within min(this, 10 s). Default 30000.
+   */
+  httpTimeoutMs?: number
   /** Open WebSocket connections at most. Default 10000. */
   maxConnections?: number
   /** Let produce/metadata requests create topics (if the brokers allow it). Default false. */
@@ -201,7 +206,16 @@ class GatewayServer implements Gateway {
     this.producer = this.newProducer()
     const o = resolveOptions({ transport: this.transport, ...(options.producer ?? {}) })
     this.cluster = new KafkaCluster(this.transport, { ...o, allowAutoTopicCreation: options.allowAutoTopicCreation ?? false })
-    this.server = http.createServer((req, res) => this.handleRequest(req, res))
+    const httpTimeoutMs = options.httpTimeoutMs ?? 30_000
+    this.server = http.createServer(
+      {
+        requestTimeout: httpTimeoutMs,
+        headersTimeout: Math.min(httpTimeoutMs, 10_000),
+        // how often Node checks those deadlines (default 30 s would let a slow client linger far past them)
+        connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(httpTimeoutMs / 4))),
+      },
+      (req, res) => this.handleRequest(req, res),
+    )
     this.server.on('upgrade', (req, socket, head) => this.handleUpgrade(req, socket, head))
     this.server.on('clientError', (_err, socket) => socket.destroy())
     this.wss = new WebSocketServer({

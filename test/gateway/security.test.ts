@@ -358,3 +358,47 @@ describe('authorization, Origin, limits, malformed input', () => {
 })
 
 void SECRET
+
+describe('slow-loris HTTP clients', () => {
+  it('a client trickling its headers or body is cut off at httpTimeoutMs while others keep producing', async () => {
+    const net = await import('node:net')
+    const slow = await startGateway(bootstrap, { httpTimeoutMs: 1500 })
+    const { port } = new URL(slow.url)
+    const trickle = (head: string, drip: string) =>
+      new Promise<{ closedAfterMs: number; response: string }>((resolve) => {
+        const started = Date.now()
+        const socket = net.connect(Number(port), '127.0.0.1')
+        let response = ''
+        socket.on('data', (d) => (response += d.toString('latin1')))
+        socket.on('error', () => {})
+        socket.write(head)
+        const timer = setInterval(() => socket.writable && socket.write(drip), 200)
+        socket.on('close', () => {
+          clearInterval(timer)
+          resolve({ closedAfterMs: Date.now() - started, response })
+        })
+        setTimeout(() => socket.destroy(), 15_000) // bound: the assertion below fails if the server never closes
+      })
+    const topic = uniqueTopic('gw-loris')
+    await createTopic(bootstrap, topic, 1)
+    const auth = `Authorization: Bearer ${await token([topic])}\r\n`
+    const [headers, body, normal] = await Promise.all([
+      trickle('POST /v1/produce HTTP/1.1\r\nHost: x\r\n', 'X-a: b\r\n'),
+      trickle(`POST /v1/produce HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/vnd.msgpack\r\nContent-Length: 100000\r\n\r\n`, 'x'),
+      (async () => {
+        const producer = createProducer({ transport: fetchTransport({ url: slow.url, token: await token([topic]) }) })
+        const metas = await Promise.all(Array.from({ length: 50 }, (_, i) => producer.send({ topic, value: `v${i}` })))
+        await producer.close()
+        return metas.length
+      })(),
+    ])
+    await slow.close()
+    expect(normal).toBe(50)
+    for (const r of [headers, body]) {
+      expect(r.closedAfterMs).toBeLessThan(12_000)
+      expect(r.closedAfterMs).toBeGreaterThanOrEqual(1000)
+    }
+    // cut off: a 408 or a plain close, never a request that was served
+    for (const r of [headers, body]) expect(r.response === '' || /^HTTP\/1\.1 408/.test(r.response)).toBe(true)
+  })
+})
