@@ -12,7 +12,7 @@
 // Options: --rounds N, --scale F (multiply record counts), --bootstrap host:port (use a running broker: no start/stop),
 // --out FILE, --docs / --no-docs (docs/benchmarks.md is written by default and --full runs only), --window N
 // (isokafka's outstanding sends, default 4096; the window-* scenarios vary it), --install-platformatic (npm install Node 22 + @platformatic/kafka into the cache),
-// --list (print the scenarios), --keep-broker.
+// --list (print the scenarios), --keep-broker, --no-warmup (skip the unmeasured broker warm-up traffic).
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -41,6 +41,7 @@ const { values: args } = parseArgs({
     window: { type: 'string', default: '4096' },
     'install-platformatic': { type: 'boolean', default: false },
     'keep-broker': { type: 'boolean', default: false },
+    'no-warmup': { type: 'boolean', default: false },
     list: { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
   },
@@ -380,6 +381,33 @@ function stopSink() {
   }
 }
 
+/**
+ * A fresh broker's JVM is still compiling its produce path: the first runs after start measured 2–3× slower with
+ * several times the broker CPU. Warm it up with unmeasured traffic (Java's ProducerPerformance, or isokafka without
+ * Java) on throw-away topics: acks=all idempotent and acks=1, twice each, 6 partitions.
+ */
+async function warmUpBroker() {
+  const records = mode === 'smoke' ? 100_000 : 1_000_000
+  const producer = runnable('java') ? 'java' : 'isokafka'
+  const t0 = performance.now()
+  const out = []
+  // broker CPU per pass of 1M records on this machine: 3.1, 2.5, 1.9, 1.0 s (steady state ~0.6–1 s): four passes
+  const passes = [['all', true], [1, false], ['all', true], [1, false]]
+  for (const [acks, idempotent] of passes) {
+    const s = { id: 'warmup', kind: 'throughput', records, size: 100, acks, idempotent, partitions: 6, batchSize: 16384, lingerMs: 5, bufferMemory: 32 << 20 }
+    const topic = `bench-warmup-${acks}-${Date.now().toString(36)}`
+    await makeTopic(topic, s.partitions)
+    const [cmd, argv] = producerCommand(producer, s, kafka.bootstrap, topic, 0)
+    const broker0 = kafka.pid ? procCpuSeconds(kafka.pid) : NaN
+    const r = await runChild(cmd, argv, { timeoutMs: 180_000 })
+    const res = producer === 'java' ? parseJava(r.stdout, s) : lastJson(r.stdout)
+    out.push({ producer, acks, records, recordsPerSec: res?.recordsPerSec ?? null, brokerCpuSeconds: kafka.pid ? procCpuSeconds(kafka.pid) - broker0 : null })
+    await deleteTopic(topic)
+  }
+  say(`broker warm-up (${producer}, ${passes.length} × ${fmt(records)} records, not measured): ${out.map((w) => `${fmt(w.recordsPerSec)} rec/s`).join(', ')} in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+  return out
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The loop
 
@@ -481,6 +509,7 @@ async function main() {
   await startBroker()
   results.machine.kafka = `Apache Kafka ${kafka.version} (KRaft, 1 node${kafka.external ? ', external' : ', started by the bench'})`
   try {
+    if (!args['no-warmup'] && scenarios.some((s) => s.kind !== 'sink')) results.warmup = await warmUpBroker()
     const sinkScenario = scenarios.find((s) => s.kind === 'sink')
     if (sinkScenario) await startSink(sinkScenario.partitions)
     for (let round = 1; round <= rounds && !aborted; round++) {

@@ -14,6 +14,7 @@
 // every record it produced, where it landed and its bytes (hex; null stays null). The runner reads the topic back
 // with kcat (in Node: directly; from Chromium: through a Vitest browser command; from workerd: in the Node test that
 // drives Miniflare) and checks it with `checkReadBack` / `checkSendOrder` / `checkTopicHoldsExactly` below.
+// A case that a transport kind fails today is listed in `knownFailures`: runners mark it `it.fails`.
 import {
   ConnectionError, createProducer, defaultSerializer, InvalidArgumentError, IsoKafkaError, murmur2Partition,
   ProducerClosedError, SerializationError,
@@ -76,8 +77,15 @@ export const hex = (v: Value): string | null => {
   return b === null ? null : Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')
 }
 
-function fail(message: string): never {
-  throw new Error(`contract: ${message}`)
+/** A broken expectation. `records` are the ones the case did get written before it failed (for the topic check). */
+export class ContractFailure extends Error {
+  constructor(message: string, readonly records?: ExpectedRecord[]) {
+    super(`contract: ${message}`)
+    this.name = 'ContractFailure'
+  }
+}
+function fail(message: string, records?: ExpectedRecord[]): never {
+  throw new ContractFailure(message, records)
 }
 function expectEqual<T>(actual: T, expected: T, what: string): void {
   const a = JSON.stringify(actual)
@@ -146,7 +154,7 @@ export interface Instrumented {
   /**
    * Lose the next acknowledgement after the records were written: socket — the connection carrying the next bytes
    * from a broker is dropped instead (ConnectionError to the core); gateway — the next produce() that succeeded is
-   * reported as a ConnectionError. Resolves `lost` once that happened.
+   * reported as a ConnectionError. `lost` counts how often that happened.
    */
   loseNextAck(): void
   readonly lost: number
@@ -158,10 +166,11 @@ export function instrument(inner: Transport): Instrumented {
   let paused = false
   let loseNext = false
   let lost = 0
-  let resumeWaiters: Array<() => void> = []
+  const resumeWaiters: Array<() => void> = []
   const gate = () => (paused ? new Promise<void>((resolve) => resumeWaiters.push(resolve)) : Promise.resolve())
   const held: Array<() => void> = []
-  const control = {
+  const control: Instrumented = {
+    transport: inner,
     get operations() {
       return operations
     },
@@ -186,6 +195,7 @@ export function instrument(inner: Transport): Instrumented {
   if (inner.kind === 'socket') {
     const socket: SocketTransport = {
       kind: 'socket',
+      backend: inner.backend,
       bootstrap: inner.bootstrap,
       clientId: inner.clientId,
       sasl: inner.sasl,
@@ -202,7 +212,7 @@ export function instrument(inner: Transport): Instrumented {
               lost++
               dead = true
               stream.close()
-              handlers.onClose(new Error('contract: connection dropped before the acknowledgement arrived'))
+              handlers.onClose(new ConnectionError('contract: connection dropped before the acknowledgement arrived'))
               return
             }
             if (paused || held.length > 0) {
@@ -230,10 +240,12 @@ export function instrument(inner: Transport): Instrumented {
         return stream
       },
     }
-    return { ...control, transport: socket } as Instrumented
+    control.transport = socket
+    return control
   }
   const gateway: GatewayTransport = {
     kind: 'gateway',
+    backend: inner.backend,
     metadata(topics, signal) {
       operations++
       return inner.metadata(topics, signal)
@@ -251,7 +263,8 @@ export function instrument(inner: Transport): Instrumented {
     },
     close: () => inner.close(),
   }
-  return { ...control, transport: gateway } as Instrumented
+  control.transport = gateway
+  return control
 }
 
 // ---- the cases ----
@@ -386,16 +399,21 @@ export const contractCases: Record<string, ContractCase> = {
       })
       expectOrderPerPartition(heldMetas, 'records that fitted the buffer')
 
-      // 2. acknowledgements flowing: 25× the buffer passes through it
-      const flowing: SentRecord[] = Array.from({ length: 400 }, (_, i) => ({ key: `bp-${i % 7}`, value: value('bp-flow', i) }))
-      const producer2 = producer
-      const flowMetas = await Promise.all(flowing.map((r) => producer2.send({ topic: ctx.topic, ...r })))
-      expectOrderPerPartition(flowMetas, 'records through the small buffer')
       await producer.close()
+
+      // 2. acknowledgements flowing: 25× the buffer passes through the same small buffer (default maxBlockMs)
+      const flowing: SentRecord[] = Array.from({ length: 400 }, (_, i) => ({ key: `bp-${i % 7}`, value: value('bp-flow', i) }))
+      const producer2 = createProducer<Value, Value>({ transport: ctx.transport(), bufferMemory, batchSize: 2048, lingerMs: 0 })
+      const flowStarted = Date.now()
+      const flowMetas = await Promise.all(flowing.map((r) => producer2.send({ topic: ctx.topic, ...r })))
+      const flowMs = Date.now() - flowStarted
+      expectOrderPerPartition(flowMetas, 'records through the small buffer')
+      await producer2.close()
       return {
         ok: true,
         bufferedWhileHeld: accepted,
         blockedWhileHeld: held.length - accepted,
+        flowMs,
         records: [expected(warm, warmMeta), ...held.slice(0, accepted).map((r, i) => expected(r, heldMetas[i]!)), ...flowing.map((r, i) => expected(r, flowMetas[i]!))],
       }
     },
@@ -473,8 +491,8 @@ export const contractCases: Record<string, ContractCase> = {
   /**
    * Records the producer can tell are too large fail at once with RECORD_TOO_LARGE (non-retriable, no network):
    * above maxRequestSize, and above bufferMemory. A record the producer accepts but the server side refuses (above
-   * the broker's message.max.bytes / the gateway's limits) fails its own send only, typed and non-retriable;
-   * the records around it, in its partition and in others, are delivered.
+   * the broker's message.max.bytes / the gateway's limits) fails with a typed, non-retriable error; its partition
+   * and the producer keep working.
    */
   'record-too-large': {
     kinds: BOTH,
@@ -492,33 +510,47 @@ export const contractCases: Record<string, ContractCase> = {
       await small.close()
 
       // server side: 1.5 MB, above Kafka's default message.max.bytes (1 MiB) and the gateway producer's maxRequestSize
-      const big = createProducer<Value, Value>({ transport: ctx.transport(), maxRequestSize: 4 << 20, lingerMs: 10 })
-      const target = 0
-      const around: SentRecord[] = [
-        { partition: target, value: 'before-big' },
-        { partition: (target + 1) % ctx.partitions, value: 'other-partition-1' },
-      ]
-      const after: SentRecord[] = [
-        { partition: target, value: 'after-big' },
-        { partition: (target + 1) % ctx.partitions, value: 'other-partition-2' },
-      ]
-      const first = around.map((r) => settle(big.send({ topic: ctx.topic, ...r })))
-      const bigSend = settle(big.send({ topic: ctx.topic, partition: target, value: new Uint8Array(1_500_000).fill(0xab) }))
-      const last = after.map((r) => settle(big.send({ topic: ctx.topic, ...r })))
-      const [firstR, bigR, lastR] = await Promise.all([Promise.all(first), bigSend, Promise.all(last)])
-      await big.close()
-      if (bigR.ok) fail(`a 1.5 MB record was accepted at ${bigR.meta.partition}:${bigR.meta.offset}`)
-      const err = bigR.error
+      const big = createProducer<Value, Value>({ transport: ctx.transport(), maxRequestSize: 4 << 20 })
+      const err = await rejection(big.send({ topic: ctx.topic, partition: 0, value: new Uint8Array(1_500_000).fill(0xab) }))
       if (!(err instanceof IsoKafkaError) || !['MESSAGE_TOO_LARGE', 'RECORD_TOO_LARGE'].includes(err.code) || err.retriable) {
         fail(`a record too large for the server: expected a non-retriable MESSAGE_TOO_LARGE or RECORD_TOO_LARGE, got ${String(err)} (${(err as IsoKafkaError)?.code})`)
       }
-      const delivered: ExpectedRecord[] = [expected(fits, fitsMeta)]
-      for (const [i, s] of [...firstR, ...lastR].entries()) {
-        if (!s.ok) fail(`record ${i} next to the too-large one failed: ${String(s.error)} (${(s.error as IsoKafkaError)?.code})`)
-        delivered.push(expected([...around, ...after][i]!, s.meta))
+      const next: SentRecord = { partition: 0, value: 'after the too-large record' }
+      const nextMeta = await big.send({ topic: ctx.topic, ...next }) // the partition and the producer still work
+      await big.close()
+      return { ok: true, serverSideCode: err.code, records: [expected(fits, fitsMeta), expected(next, nextMeta)] }
+    },
+  },
+
+  /**
+   * A batch too large for the server side, shipped in the same request as other partitions' batches (one flush()
+   * sends them together), fails alone: its neighbours in other partitions, and the record after it in its own
+   * partition, are delivered. 2.5 MB is above every server-side limit here (Kafka's message.max.bytes, the
+   * gateway's maxFrameBytes, the fetch transport's frame limit).
+   */
+  'too-large-batch-alone': {
+    kinds: BOTH,
+    async run(ctx) {
+      const producer = createProducer<Value, Value>({ transport: ctx.transport(), maxRequestSize: 8 << 20, lingerMs: 1000 })
+      const warm: SentRecord = { partition: 0, value: 'too-large-alone warm-up' }
+      const warmMeta = await producer.send({ topic: ctx.topic, ...warm })
+      const bigSend = settle(producer.send({ topic: ctx.topic, partition: 0, value: new Uint8Array(2_500_000).fill(0xcd) }))
+      const neighbours: SentRecord[] = []
+      for (let p = 1; p < ctx.partitions; p++) for (let j = 0; j < 3; j++) neighbours.push({ partition: p, value: `neighbour-${p}-${j}` })
+      neighbours.push({ partition: 0, value: 'after-the-big-one' })
+      const sends = neighbours.map((r) => settle(producer.send({ topic: ctx.topic, ...r })))
+      await producer.flush() // everything goes now, in as few requests as the limits allow
+      const [bigR, results] = await Promise.all([bigSend, Promise.all(sends)])
+      await producer.close()
+      if (bigR.ok) fail(`a 2.5 MB record was accepted at ${bigR.meta.partition}:${bigR.meta.offset}`)
+      const err = bigR.error
+      if (!(err instanceof IsoKafkaError) || !['MESSAGE_TOO_LARGE', 'RECORD_TOO_LARGE'].includes(err.code) || err.retriable) {
+        fail(`the too-large record: expected a non-retriable MESSAGE_TOO_LARGE or RECORD_TOO_LARGE, got ${String(err)} (${(err as IsoKafkaError)?.code})`)
       }
-      expectOrderPerPartition([...firstR, ...lastR].map((s) => (s as { meta: RecordMetadata }).meta), 'records around the too-large one')
-      return { ok: true, serverSideCode: err.code, records: delivered }
+      const delivered = [expected(warm, warmMeta), ...results.flatMap((s, i) => (s.ok ? [expected(neighbours[i]!, s.meta)] : []))]
+      const failed = results.flatMap((s, i) => (s.ok ? [] : [`${neighbours[i]!.value}: ${(s.error as IsoKafkaError)?.code ?? String(s.error)}`]))
+      if (failed.length > 0) fail(`${failed.length} of ${neighbours.length} neighbours of the too-large batch failed with it: ${failed.slice(0, 4).join('; ')}`, delivered)
+      return { ok: true, code: err.code, records: delivered }
     },
   },
 
@@ -603,6 +635,26 @@ export const contractCases: Record<string, ContractCase> = {
       return { ok: true, ms, records: [expected(ok, meta)] }
     },
   },
+}
+
+/**
+ * Cases known to fail on some transport kinds today, with the reason. Runners mark them as expected failures
+ * (`it.fails`), so the suite stays green while the bug is open and turns red once it is fixed: then delete the entry.
+ */
+export const knownFailures: Record<string, { kinds: readonly TransportKind[]; reason: string }> = {
+  'too-large-batch-alone': {
+    kinds: ['gateway'],
+    reason:
+      'the websocket and fetch transports reject a whole produce() call when one batch in it is larger than the frame ' +
+      'limit (RecordTooLargeError thrown while encoding), so every other partition\'s batch in that call fails with ' +
+      'RECORD_TOO_LARGE too; it should be a per-batch result (errorCode 10) for that batch only',
+  },
+}
+
+/** Why a case is expected to fail on this transport kind, or null. */
+export function knownFailure(name: string, kind: TransportKind): string | null {
+  const k = knownFailures[name]
+  return k && k.kinds.includes(kind) ? k.reason : null
 }
 
 /** The names of the cases that apply to a transport kind, in a stable order. */

@@ -1,13 +1,30 @@
-// Test Worker (runs inside workerd, driven by workers.test.ts through Miniflare): the shared producer contract and
-// the Workers transport's own cases, one request each.
-import { createProducer, IsoKafkaError, type SaslOptions, type SocketTransport } from '../../src/index.js'
+// Test Worker (runs inside workerd, driven by workers.test.ts through Miniflare): the shared producer contract
+// (test/contract/producer-contract.ts) on the Workers TCP transport and, through workerd's own fetch() and
+// WebSocket, on the fetch and websocket transports to a gateway on 127.0.0.1; and the Workers transport's own
+// cases. One request each.
+import { createProducer, IsoKafkaError, type SaslOptions, type SocketTransport, type Transport } from '../../src/index.js'
 import { workersSocket, type WorkersSocketOptions } from '../../adapters/workers-socket/index.js'
-import { contractCases, hex } from './producer-contract.js'
+import { websocket } from '../../adapters/websocket/index.js'
+import { fetchTransport } from '../../adapters/fetch/index.js'
+import { ContractFailure, hex, runCase } from '../contract/producer-contract.js'
 
 interface Env {
   KAFKA_BOOTSTRAP: string
   KAFKA_SASL_BOOTSTRAP?: string
   KAFKA_TLS_BOOTSTRAP?: string
+  /** The gateway the Node test started (http://127.0.0.1:PORT), its WebSocket URL and a token for the test topics. */
+  GATEWAY_URL?: string
+  GATEWAY_WS_URL?: string
+  GATEWAY_TOKEN?: string
+}
+
+/** The transport a contract request asks for: `tcp` (cloudflare:sockets), `ws` or `fetch` (to the gateway). */
+function contractTransport(kind: string | null, env: Env): () => Transport {
+  if (kind === 'ws') return () => websocket({ url: env.GATEWAY_WS_URL!, token: env.GATEWAY_TOKEN! })
+  // `fetch` passed bound: fetchTransport's default calls the global fetch as a method of the transport, which workerd
+  // (and Chromium) refuse ("Illegal invocation"); '/gateway/fetch-default' below checks that default separately.
+  if (kind === 'fetch') return () => fetchTransport({ url: env.GATEWAY_URL!, token: env.GATEWAY_TOKEN!, mode: 'gateway', fetch: (input, init) => fetch(input, init) })
+  return () => workersSocket({ bootstrap: env.KAFKA_BOOTSTRAP })
 }
 
 function describeError(err: unknown) {
@@ -68,6 +85,12 @@ const routes: Record<string, (url: URL, env: Env) => Promise<unknown>> = {
     const started = performance.now()
     const meta = await moduleScoped.send({ topic: url.searchParams.get('topic')!, key: `ms-${i}`, value: `module-scope-${i}` })
     return { ms: Math.round(performance.now() - started), closes: moduleScopedCloses, record: { partition: meta.partition, offset: meta.offset, key: hex(`ms-${i}`), value: hex(`module-scope-${i}`), headers: [] } }
+  },
+
+  /** fetchTransport() with its default (the global fetch): one metadata request to the gateway. */
+  async '/gateway/fetch-default'(url, env) {
+    const transport = fetchTransport({ url: env.GATEWAY_URL!, token: env.GATEWAY_TOKEN!, mode: 'gateway' })
+    return settle(transport.metadata([url.searchParams.get('topic')!]))
   },
 
   /** A refused connection is a retriable ConnectionError. */
@@ -146,14 +169,18 @@ export default {
     try {
       if (url.pathname.startsWith('/contract/')) {
         const name = decodeURIComponent(url.pathname.slice('/contract/'.length))
-        const run = contractCases[name]
-        if (!run) return Response.json({ ok: false, error: `no case ${name}` }, { status: 404 })
-        const result = await run({
-          transport: () => workersSocket({ bootstrap: env.KAFKA_BOOTSTRAP }),
-          topic: url.searchParams.get('topic')!,
-          partitions: Number(url.searchParams.get('partitions')),
-        })
-        return Response.json(result)
+        try {
+          const result = await runCase(name, {
+            transport: contractTransport(url.searchParams.get('transport'), env),
+            topic: url.searchParams.get('topic')!,
+            partitions: Number(url.searchParams.get('partitions')),
+          })
+          return Response.json(result)
+        } catch (err) {
+          // what the case did get written before it failed, so the runner's topic check stays exact
+          const records = err instanceof ContractFailure ? err.records : undefined
+          return Response.json({ ok: false, error: describeError(err), stack: (err as Error)?.stack, records }, { status: 500 })
+        }
       }
       const route = routes[url.pathname]
       if (!route) return Response.json({ ok: false, error: `no route ${url.pathname}` }, { status: 404 })

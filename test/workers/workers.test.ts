@@ -2,7 +2,9 @@
 // isokafka inside workerd (the Cloudflare Workers runtime), driven from Node through Miniflare:
 // - the example Worker (examples/cloudflare-worker) produces 10,000 records in one request, and serves events across
 //   requests with its one-per-isolate producer; kcat reads everything back;
-// - the shared producer contract (producer-contract.ts) and the transport's own cases run in a test Worker.
+// - the shared producer contract (test/contract/producer-contract.ts) runs in a test Worker on the Workers TCP
+//   transport and on the fetch and websocket transports to a gateway on 127.0.0.1 (workerd's own fetch/WebSocket),
+//   next to the Workers transport's own cases.
 // The broker comes from the globalSetup (inject('kafkaBootstrap')); SASL and TLS cases run when KAFKA_SASL_BOOTSTRAP,
 // KAFKA_TLS_BOOTSTRAP and KAFKA_TLS_CA are set (node scripts/kafka.mjs start --sasl --tls prints them).
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
@@ -15,7 +17,8 @@ import type { Miniflare as MiniflareType } from 'miniflare'
 import { murmur2Partition } from '../../src/producer/murmur2.js'
 import { createTopic, readAllWithKcat, uniqueTopic, type KcatRecord } from '../helpers/kafka-tools.js'
 import { loadRecord } from '../../examples/cloudflare-worker/src/records.js'
-import type { ExpectedRecord } from './producer-contract.js'
+import { casesFor, checkTopicHoldsExactly, knownFailure, type ExpectedRecord, type TransportKind } from './producer-contract.js'
+import { startGateway, token, type RunningGateway } from '../gateway/helpers.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const bootstrap = inject('kafkaBootstrap')
@@ -109,8 +112,15 @@ function expectSendOrder(expected: Array<{ partition: number; offset: number }>)
 
 let mf: MiniflareType
 let silentServer: net.Server
+let gateway: RunningGateway
 const openSockets = new Set<net.Socket>()
 const topics = { load: uniqueTopic('workers-load'), loadRequest: uniqueTopic('workers-load-req'), events: uniqueTopic('workers-events'), contract: uniqueTopic('workers-contract'), secure: uniqueTopic('workers-secure') }
+/** The contract on each transport workerd has: its own TCP sockets, and its own fetch() / WebSocket to a gateway on 127.0.0.1. */
+const contractTransports: Array<{ name: string; param: string; kind: TransportKind; topic: string }> = [
+  { name: 'Workers TCP (cloudflare:sockets)', param: 'tcp', kind: 'socket', topic: uniqueTopic('ct-workers-tcp') },
+  { name: 'fetch → gateway', param: 'fetch', kind: 'gateway', topic: uniqueTopic('ct-workers-fetch') },
+  { name: 'WebSocket → gateway', param: 'ws', kind: 'gateway', topic: uniqueTopic('ct-workers-ws') },
+]
 
 async function example(pathAndQuery: string, init?: RequestInit): Promise<Response> {
   return (await mf.dispatchFetch(`http://example.test${pathAndQuery}`, init as never)) as unknown as Response
@@ -132,7 +142,11 @@ beforeAll(async () => {
     createTopic(bootstrap, topics.events, PARTITIONS),
     createTopic(bootstrap, topics.contract, PARTITIONS),
     createTopic(bootstrap, topics.secure, 2),
+    ...contractTransports.map((t) => createTopic(bootstrap, t.topic, PARTITIONS)),
   ])
+  // a gateway for the fetch and websocket transports inside workerd (requests from a Worker carry no Origin)
+  gateway = await startGateway(bootstrap)
+  const gatewayToken = await token(['ct-*'], { expiresInSec: 3600, subject: 'workerd-contract' })
   silentServer = net.createServer((s) => {
     openSockets.add(s)
     s.on('close', () => openSockets.delete(s))
@@ -165,7 +179,10 @@ beforeAll(async () => {
         name: 'contract',
         modules: [{ type: 'ESModule', path: 'index.js', contents: contractCode }],
         compatibilityDate: compat.compatibilityDate,
-        bindings: { KAFKA_BOOTSTRAP: bootstrap, KAFKA_SASL_BOOTSTRAP: saslBootstrap ?? '', KAFKA_TLS_BOOTSTRAP: tlsBootstrap ?? '' },
+        bindings: {
+          KAFKA_BOOTSTRAP: bootstrap, KAFKA_SASL_BOOTSTRAP: saslBootstrap ?? '', KAFKA_TLS_BOOTSTRAP: tlsBootstrap ?? '',
+          GATEWAY_URL: gateway.url, GATEWAY_WS_URL: gateway.wsUrl, GATEWAY_TOKEN: gatewayToken,
+        },
       },
     ],
   })
@@ -174,6 +191,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await mf?.dispose()
+  await gateway?.close()
   for (const s of openSockets) s.destroy()
   await new Promise((resolve) => (silentServer ? silentServer.close(resolve) : resolve(undefined)))
 })
@@ -275,20 +293,47 @@ describe('the example Worker in workerd', () => {
   })
 })
 
-describe('the shared producer contract inside workerd', () => {
-  for (const name of ['send-flush-close', 'headers-and-null-keys', 'ordering-per-partition', 'invalid-topic']) {
-    it(name, async () => {
-      const { status, body } = await contract(`/contract/${name}?topic=${topics.contract}&partitions=${PARTITIONS}`)
-      expect(status, JSON.stringify(body)).toBe(200)
-      expect(body.ok).toBe(true)
-      if (body.records) {
-        const records = body.records as ExpectedRecord[]
-        expectSendOrder(records)
-        expectReadBack(await readPositions(topics.contract, records), records)
-      }
-      if (name === 'invalid-topic') expect(body.errors.every((e: { name: string }) => e.name === 'InvalidArgumentError')).toBe(true)
+for (const t of contractTransports) {
+  describe(`the producer contract inside workerd: ${t.name}`, () => {
+    const reported: ExpectedRecord[] = []
+    for (const name of casesFor(t.kind)) {
+      // a known bug (see knownFailures in the contract): it.fails keeps the suite green while it is open
+      const known = knownFailure(name, t.kind)
+      const test = known ? it.fails : it
+      test(known ? `${name} [known failure, see knownFailures]` : name, async () => {
+        const { status, body } = await contract(`/contract/${name}?transport=${t.param}&topic=${t.topic}&partitions=${PARTITIONS}`)
+        if (Array.isArray(body.records)) reported.push(...(body.records as ExpectedRecord[]))
+        expect(status, JSON.stringify(body).slice(0, 2000)).toBe(200)
+        expect(body.ok).toBe(true)
+        if (body.records) {
+          const records = body.records as ExpectedRecord[]
+          expectSendOrder(records)
+          expectReadBack(await readPositions(t.topic, records), records)
+        }
+        if (name === 'invalid-topic') expect(body.errors.every((e: { name: string }) => e.name === 'InvalidArgumentError')).toBe(true)
+      })
+    }
+
+    it('the topic holds exactly the records the cases reported (nothing lost, nothing duplicated)', async () => {
+      const read = await readAllWithKcat(bootstrap, t.topic, reported.length, 30_000)
+      const asHex = read.map((r) => ({ partition: r.partition, offset: r.offset, key: hex(r.key), value: hex(r.value), headers: r.headers.map(([k, v]) => [k, hex(v)] as [string, string | null]) }))
+      expect(checkTopicHoldsExactly(asHex, reported)).toEqual([])
+      expect(read).toHaveLength(reported.length)
     })
-  }
+  })
+}
+
+describe('the gateway transports inside workerd', () => {
+  // Known bug: fetchTransport() keeps `globalThis.fetch` and calls it as `this.fetchFn(...)`; workerd (like Chromium)
+  // throws "Illegal invocation" for a fetch called on another object, so without an explicit `fetch` option every
+  // request fails (a retriable ConnectionError, then MAX_BLOCK_TIMEOUT). The contract above passes a bound fetch.
+  // it.fails turns red once adapters/fetch binds the global fetch: then make this a plain `it`.
+  it.fails('fetchTransport() with the default global fetch reaches the gateway [known failure: unbound fetch]', async () => {
+    const topic = contractTransports[1]!.topic
+    const { body } = await contract(`/gateway/fetch-default?topic=${topic}`)
+    expect(body.error, JSON.stringify(body.error)).toBeUndefined()
+    expect(body.value).toEqual([{ topic, partitions: PARTITIONS, errorCode: 0 }])
+  })
 })
 
 describe('the Workers transport (cloudflare:sockets)', () => {
