@@ -28,6 +28,8 @@ export default defineConfig({
       './vitest.gateway.config.ts',
       './vitest.workers.config.ts',
       './vitest.runtimes.config.ts',
+      './vitest.contract.config.ts',
+      './vitest.browser.config.ts',
     ],
   },
 })

@@ -20,7 +20,7 @@ import type {
   GatewayPartitionBatch, GatewayPartitionResult, GatewayRecord, GatewayTopicMetadata, GatewayTransport,
 } from '../../src/transport.js'
 import {
-  MSGPACK_CONTENT_TYPE, decodeServerFrame, encodeFrame, errorFromFrame, splitJsonStream, toBase64, toWireBatch,
+  MSGPACK_CONTENT_TYPE, decodeServerFrame, encodeFrame, errorFromFrame, messageTooLarge, splitJsonStream, toBase64, toWireBatch,
   type ServerFrame, type WireResult,
 } from '../gateway/protocol.js'
 
@@ -78,9 +78,12 @@ class FetchTransport implements GatewayTransport {
     this.base = options.url.replace(/\/+$/, '')
     this.mode = options.mode ?? 'gateway'
     if (!['gateway', 'rest-v3', 'rest-v2'].includes(this.mode)) throw new IsoKafkaError('INVALID_CONFIG', `fetchTransport(): unknown mode ${String(this.mode)}`)
-    const f = options.fetch ?? (globalThis as { fetch?: typeof fetch }).fetch
-    if (!f) throw new IsoKafkaError('INVALID_CONFIG', 'fetchTransport(): no global fetch here; pass one')
-    this.fetchFn = f
+    if (!options.fetch && typeof (globalThis as { fetch?: typeof fetch }).fetch !== 'function') {
+      throw new IsoKafkaError('INVALID_CONFIG', 'fetchTransport(): no global fetch here; pass one')
+    }
+    // the global fetch must be called as a plain function: browsers and workerd throw "Illegal invocation" when it is
+    // called as a method of another object
+    this.fetchFn = options.fetch ?? ((input, init) => globalThis.fetch(input, init))
     this.clusterId = options.clusterId ?? null
   }
 
@@ -193,12 +196,15 @@ class FetchTransport implements GatewayTransport {
     const timeoutMs = Math.max(100, Math.floor(o.timeoutMs * 0.9))
     type Wire = ReturnType<typeof toWireBatch>
     const frames: Array<{ body: Uint8Array; group: Wire[] }> = []
+    // a batch too large for any frame fails alone (MESSAGE_TOO_LARGE); its neighbours go on
+    const tooLarge: GatewayPartitionResult[] = []
     /** One frame for the group, or halves until each fits `limit` (a single batch is never split). */
     const encode = (group: Wire[], limit: number): void => {
       const body = encodeFrame({ t: 'produce', id: this.nextId++, acks: o.acks, timeoutMs, batches: group })
       if (body.length <= limit || group.length === 1) {
         if (body.length > max) {
-          throw new RecordTooLargeError(`the batch for ${group[0]!.topic}-${group[0]!.partition} is ${body.length} bytes as a frame; the limit is ${max}`)
+          tooLarge.push(messageTooLarge(group[0]!, `the batch is ${body.length} bytes as a frame; the limit is ${max}`))
+          return
         }
         frames.push({ body, group })
         return
@@ -224,7 +230,7 @@ class FetchTransport implements GatewayTransport {
         return answers.flat()
       }
     }
-    return Promise.all(frames.map((f) => send(f.body, f.group))).then((answers) => answers.flat())
+    return Promise.all(frames.map((f) => send(f.body, f.group))).then((answers) => [...tooLarge, ...answers.flat()])
   }
 
   // ---- REST proxy modes ----

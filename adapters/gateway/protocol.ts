@@ -336,3 +336,8 @@ export function splitJsonStream(text: string): unknown[] {
   if (depth !== 0 || inString) throw new SyntaxError('truncated JSON stream')
   return out
 }
+
+/** The result for a batch that cannot fit in any frame: Kafka's MESSAGE_TOO_LARGE (10), for that batch alone. */
+export function messageTooLarge(b: { topic: string; partition: number; batchId: string }, message: string): GatewayPartitionResult {
+  return { topic: b.topic, partition: b.partition, batchId: b.batchId, errorCode: 10, baseOffset: -1, logAppendTime: -1, message }
+}

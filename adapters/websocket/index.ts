@@ -19,7 +19,7 @@ import type {
 } from '../../src/transport.js'
 import {
   CLOSE_UNAUTHENTICATED, PROTOCOL_VERSION, SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX, decodeServerFrame, encodeFrame,
-  errorFromFrame, toWireBatch, type ErrorFrame, type GatewayLimits, type ServerFrame, type WireBatch,
+  errorFromFrame, messageTooLarge, toWireBatch, type ErrorFrame, type GatewayLimits, type ServerFrame, type WireBatch,
 } from '../gateway/protocol.js'
 
 /** The part of the WHATWG WebSocket API used here (the `ws` package implements it too). */
@@ -113,13 +113,15 @@ class WebSocketTransport implements GatewayTransport {
     if (this.closed) return Promise.reject(new ConnectionError('the websocket transport is closed'))
     // Encode now: the records are views into producer buffers, valid only during this call.
     let frames: Array<{ id: number; bytes: Uint8Array; batches: number }>
+    const tooLarge: GatewayPartitionResult[] = []
     try {
-      frames = this.encodeProduce(batches.map(toWireBatch), options)
+      frames = this.encodeProduce(batches.map(toWireBatch), options, tooLarge)
     } catch (err) {
       return Promise.reject(err)
     }
     return Promise.all(frames.map((f) => this.request(f.id, f.bytes, f.batches, options.timeoutMs))).then((answers) => {
-      const results: GatewayPartitionResult[] = []
+      // a batch too large for any frame fails alone (MESSAGE_TOO_LARGE); its neighbours go on
+      const results: GatewayPartitionResult[] = [...tooLarge]
       for (const a of answers) {
         if (a.t !== 'ack') throw new IsoKafkaError('MALFORMED_RESPONSE', `expected an ack frame, got ${a.t}`, { retriable: true })
         results.push(...a.results)
@@ -129,17 +131,20 @@ class WebSocketTransport implements GatewayTransport {
   }
 
   /** One frame, or several when the whole would exceed maxFrameBytes (halving; a single batch is never split). */
-  private encodeProduce(batches: WireBatch[], o: { acks: -1 | 0 | 1; timeoutMs: number }): Array<{ id: number; bytes: Uint8Array; batches: number }> {
+  private encodeProduce(
+    batches: WireBatch[], o: { acks: -1 | 0 | 1; timeoutMs: number }, tooLarge: GatewayPartitionResult[],
+  ): Array<{ id: number; bytes: Uint8Array; batches: number }> {
     const id = this.nextId++
     // the gateway gets a little less time than we wait, so its REQUEST_TIMED_OUT answer arrives before our timer
     const bytes = encodeFrame({ t: 'produce', id, acks: o.acks, timeoutMs: Math.max(100, Math.floor(o.timeoutMs * 0.9)), batches })
     if (bytes.length <= this.limits.maxFrameBytes) return [{ id, bytes, batches: batches.length }]
     if (batches.length === 1) {
       const b = batches[0]!
-      throw new RecordTooLargeError(`the batch for ${b.topic}-${b.partition} is ${bytes.length} bytes as a frame; the gateway accepts at most ${this.limits.maxFrameBytes}`)
+      tooLarge.push(messageTooLarge(b, `the batch is ${bytes.length} bytes as a frame; the gateway accepts at most ${this.limits.maxFrameBytes}`))
+      return []
     }
     const half = Math.ceil(batches.length / 2)
-    return [...this.encodeProduce(batches.slice(0, half), o), ...this.encodeProduce(batches.slice(half), o)]
+    return [...this.encodeProduce(batches.slice(0, half), o, tooLarge), ...this.encodeProduce(batches.slice(half), o, tooLarge)]
   }
 
   async close(): Promise<void> {

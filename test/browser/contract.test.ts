@@ -88,11 +88,9 @@ for (const t of transports) {
 }
 
 describe('fetch transport defaults in Chromium', () => {
-  // Known bug: fetchTransport() keeps `globalThis.fetch` and calls it as `this.fetchFn(...)`; Chromium throws
-  // "Illegal invocation" for a fetch called on another object, so without an explicit `fetch` option every request
-  // fails (a retriable ConnectionError, then MAX_BLOCK_TIMEOUT). it.fails turns red once adapters/fetch binds the
-  // global fetch: then make this a plain `it`.
-  it.fails('fetchTransport() with the default global fetch reaches the gateway [known failure: unbound fetch]', async () => {
+  // Chromium throws "Illegal invocation" for a fetch called as a method of another object: the transport must call
+  // the global fetch unbound (a regression test for that bug).
+  it('fetchTransport() with the default global fetch reaches the gateway', async () => {
     const transport = fetchTransport({ url: gatewayUrl, token, mode: 'gateway' })
     const meta = await transport.metadata(['ct-browser-default-fetch-probe'])
     await transport.close()

@@ -642,13 +642,6 @@ export const contractCases: Record<string, ContractCase> = {
  * (`it.fails`), so the suite stays green while the bug is open and turns red once it is fixed: then delete the entry.
  */
 export const knownFailures: Record<string, { kinds: readonly TransportKind[]; reason: string }> = {
-  'too-large-batch-alone': {
-    kinds: ['gateway'],
-    reason:
-      'the websocket and fetch transports reject a whole produce() call when one batch in it is larger than the frame ' +
-      'limit (RecordTooLargeError thrown while encoding), so every other partition\'s batch in that call fails with ' +
-      'RECORD_TOO_LARGE too; it should be a per-batch result (errorCode 10) for that batch only',
-  },
 }
 
 /** Why a case is expected to fail on this transport kind, or null. */

@@ -324,11 +324,9 @@ for (const t of contractTransports) {
 }
 
 describe('the gateway transports inside workerd', () => {
-  // Known bug: fetchTransport() keeps `globalThis.fetch` and calls it as `this.fetchFn(...)`; workerd (like Chromium)
-  // throws "Illegal invocation" for a fetch called on another object, so without an explicit `fetch` option every
-  // request fails (a retriable ConnectionError, then MAX_BLOCK_TIMEOUT). The contract above passes a bound fetch.
-  // it.fails turns red once adapters/fetch binds the global fetch: then make this a plain `it`.
-  it.fails('fetchTransport() with the default global fetch reaches the gateway [known failure: unbound fetch]', async () => {
+  // workerd (like Chromium) throws "Illegal invocation" for a fetch called as a method of another object: the
+  // transport must call the global fetch unbound (a regression test for that bug).
+  it('fetchTransport() with the default global fetch reaches the gateway', async () => {
     const topic = contractTransports[1]!.topic
     const { body } = await contract(`/gateway/fetch-default?topic=${topic}`)
     expect(body.error, JSON.stringify(body.error)).toBeUndefined()
