@@ -10,8 +10,22 @@ export interface RecordMetadata {
   timestamp: number
 }
 
-type Resolve = (meta: RecordMetadata) => void
-type Reject = (err: Error) => void
+/**
+ * How a record's outcome is reported: one Node-style function per record, called once with an error or with the
+ * record's metadata. `produce()` stores the user's callback as is; `send()` stores one that settles its promise.
+ */
+export type DeliveryCallback = (err: Error | null, meta: RecordMetadata | null) => void
+
+/** Runs a user's delivery callback. One that throws must not stop the sender: its error is rethrown on its own. */
+export function deliver(callback: DeliveryCallback, err: Error | null, meta: RecordMetadata | null): void {
+  try {
+    callback(err, meta)
+  } catch (thrown) {
+    queueMicrotask(() => {
+      throw thrown
+    })
+  }
+}
 
 /**
  * One batch of records for one partition: the records in wire form plus the callbacks of the sends in it.
@@ -19,8 +33,7 @@ type Reject = (err: Error) => void
  */
 export class ProducerBatch {
   readonly builder: RecordBatchBuilder
-  private readonly resolves: Resolve[] = []
-  private readonly rejects: Reject[] = []
+  private readonly callbacks: DeliveryCallback[] = []
   private readonly timestamps: number[] = []
   reservedBytes = 0
   /** No more records go in (full, or drained). */
@@ -46,11 +59,10 @@ export class ProducerBatch {
     return this.builder.count
   }
 
-  add(timestamp: number, key: Uint8Array | null, value: Uint8Array | null, headers: readonly EncodedHeader[], reserved: number, resolve: Resolve, reject: Reject): void {
+  add(timestamp: number, key: Uint8Array | null, value: Uint8Array | null, headers: readonly EncodedHeader[], reserved: number, callback: DeliveryCallback): void {
     this.builder.append(timestamp, key, value, headers)
     this.timestamps.push(timestamp)
-    this.resolves.push(resolve)
-    this.rejects.push(reject)
+    this.callbacks.push(callback)
     this.reservedBytes += reserved
   }
 
@@ -59,8 +71,9 @@ export class ProducerBatch {
     if (this.done) return
     this.done = true
     const { topic, partition } = this
-    for (let i = 0; i < this.resolves.length; i++) {
-      this.resolves[i]!({
+    const callbacks = this.callbacks
+    for (let i = 0; i < callbacks.length; i++) {
+      deliver(callbacks[i]!, null, {
         topic,
         partition,
         offset: offsets ? (offsets[i] ?? -1) : baseOffset < 0 ? -1 : baseOffset + i,
@@ -73,13 +86,13 @@ export class ProducerBatch {
   fail(err: Error): void {
     if (this.done) return
     this.done = true
-    for (const reject of this.rejects) reject(err)
+    for (const callback of this.callbacks) deliver(callback, err, null)
     this.finish()
   }
 
   private finish(): void {
-    this.resolves.length = 0
-    this.rejects.length = 0
+    this.callbacks.length = 0
+    this.timestamps.length = 0
     this.sealed = null
     const waiters = this.waiters
     this.waiters = null
@@ -160,7 +173,7 @@ export class RecordAccumulator {
    */
   append(
     topic: string, partition: number, timestamp: number, key: Uint8Array | null, value: Uint8Array | null,
-    headers: readonly EncodedHeader[], estimate: number, now: number, resolve: Resolve, reject: Reject,
+    headers: readonly EncodedHeader[], estimate: number, now: number, callback: DeliveryCallback,
   ): { batch: ProducerBatch; full: boolean; created: boolean } {
     const q = this.queue(topic, partition)
     let batch = q.batches[q.batches.length - 1]
@@ -173,7 +186,7 @@ export class RecordAccumulator {
       this.incomplete.add(batch)
       created = true
     }
-    batch.add(timestamp, key, value, headers, estimate, resolve, reject)
+    batch.add(timestamp, key, value, headers, estimate, callback)
     this.usedBytes += estimate
     const full = batch.builder.sizeInBytes >= this.batchSize
     if (full) batch.closed = true

@@ -5,7 +5,7 @@ import {
   InvalidArgumentError, IsoKafkaError, KafkaProtocolError, MaxBlockTimeoutError, ProducerClosedError, RecordTooLargeError,
 } from '../errors.js'
 import { estimateRecordSize, type EncodedHeader } from '../protocol/record-batch.js'
-import { RecordAccumulator, type RecordMetadata } from './accumulator.js'
+import { RecordAccumulator, deliver, type DeliveryCallback, type RecordMetadata } from './accumulator.js'
 import { Fifo } from './fifo.js'
 import { resolveOptions, type ProducerOptions, type ResolvedOptions } from './options.js'
 import { createPartitioner, type Partitioner } from './partitioners.js'
@@ -31,8 +31,18 @@ export interface CloseOptions {
 }
 
 export interface Producer<K, V> {
+  /** Appends the record to the accumulator; resolves with its metadata once acknowledged (after acks), or rejects. */
   send(record: ProducerRecord<K, V>): Promise<RecordMetadata>
   sendBatch(records: ReadonlyArray<ProducerRecord<K, V>>): Promise<RecordMetadata[]>
+  /**
+   * Java's `send(record, callback)`: no promise per record, for hot loops. The callback runs once, with an error or
+   * with the record's metadata (never before `produce()` returns). Bad input and a closed or failed producer throw at
+   * once, as `send()` would reject. Returns `false` when the record had to queue behind sends that wait for buffer
+   * memory or metadata (Java's send() would block here): it is kept, but produce no more until `await ready()`.
+   */
+  produce(record: ProducerRecord<K, V>, callback?: DeliveryCallback): boolean
+  /** Resolves once no send is waiting for buffer memory or metadata (every earlier record is in a batch or settled). */
+  ready(): Promise<void>
   /** Resolves when every record sent before the call is acknowledged or failed. */
   flush(): Promise<void>
   close(options?: CloseOptions): Promise<void>
@@ -81,8 +91,15 @@ interface PendingSend {
   deadline: number
   seq: number
   partitionPromise: Promise<number> | null
-  resolve(meta: RecordMetadata): void
-  reject(err: Error): void
+  callback: DeliveryCallback
+}
+
+const ignoreOutcome: DeliveryCallback = () => {}
+
+/** Fails a send that never reached a batch. Always later than the call, so produce()'s callback never runs inside it. */
+function refuse(e: PendingSend, err: Error): void {
+  const callback = e.callback
+  queueMicrotask(() => deliver(callback, err, null))
 }
 
 const utf8 = new TextEncoder()
@@ -137,7 +154,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
   let fatal: Error | null = null
   const onFatal = (err: Error) => {
     fatal = err
-    for (const e of blocked.drain()) e.reject(err)
+    for (const e of blocked.drain()) refuse(e, err)
   }
   if (typeof options.transport.backend !== 'function') {
     throw new InvalidArgumentError('INVALID_CONFIG', "the transport has no backend: a custom transport sets `backend: kafkaBackend` (byte stream) or `backend: gatewayBackend` (from 'isokafka')")
@@ -178,14 +195,14 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     if (!t) {
       const err = backend.topicError(e.topic)
       if (err) {
-        e.reject(err)
+        refuse(e, err)
         return true
       }
       return false
     }
     if (e.partition >= 0) {
       if (e.partition >= t.partitionCount) {
-        e.reject(new InvalidArgumentError('INVALID_PARTITION', `partition ${e.partition} is not in [0, ${t.partitionCount}) for topic ${e.topic}`))
+        refuse(e, new InvalidArgumentError('INVALID_PARTITION', `partition ${e.partition} is not in [0, ${t.partitionCount}) for topic ${e.topic}`))
         return true
       }
     } else if (e.partitionPromise === null) {
@@ -194,7 +211,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
         result = partitioner.partition({ topic: e.topic, key: e.key, value: e.value }, t.partitionCount, t.available)
       } catch (err) {
         // a throwing custom partitioner fails this send only (it must not escape send() or stop the pipeline)
-        e.reject(partitionerFailed(err))
+        refuse(e, partitionerFailed(err))
         return true
       }
       if (result !== null && typeof result === 'object' && typeof (result as Promise<number>).then === 'function') {
@@ -204,7 +221,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
       // anything else that is not a valid partition (undefined, a string, 1.5) is refused below
       const p = result as number
       if (!Number.isInteger(p) || p < 0 || p >= t.partitionCount) {
-        e.reject(new InvalidArgumentError('INVALID_PARTITION', `the partitioner returned ${p} for a topic with ${t.partitionCount} partitions`))
+        refuse(e, new InvalidArgumentError('INVALID_PARTITION', `the partitioner returned ${p} for a topic with ${t.partitionCount} partitions`))
         return true
       }
       e.partition = p
@@ -212,7 +229,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
       return false
     }
     if (!accumulator.hasRoom(e.estimate)) return false
-    const { full, created } = accumulator.append(e.topic, e.partition, e.timestamp, e.key, e.value, e.headers, e.estimate, o.clock.now(), e.resolve, e.reject)
+    const { full, created } = accumulator.append(e.topic, e.partition, e.timestamp, e.key, e.value, e.headers, e.estimate, o.clock.now(), e.callback)
     partitioner.onAppend?.(e.topic, e.partition, e.estimate)
     if (full || created) sender.wake()
     return true
@@ -240,7 +257,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
           } catch (err) {
             blocked.shift()
             processedSeq = e.seq
-            e.reject(partitionerFailed(err))
+            refuse(e, partitionerFailed(err))
           }
           e.partitionPromise = null
           continue
@@ -249,7 +266,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
         if (now >= e.deadline) {
           blocked.shift()
           processedSeq = e.seq
-          e.reject(timeoutFor(e))
+          refuse(e, timeoutFor(e))
           continue
         }
         const waitingForMemory = backend.topic(e.topic) !== undefined
@@ -292,74 +309,99 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
   const scratch = {} as PendingSend
   let scratchInUse = false
 
-  function send(record: ProducerRecord<K, V>): Promise<RecordMetadata> {
-    if (fatal) return Promise.reject(fatal)
-    if (closed) return Promise.reject(new ProducerClosedError())
-    let e: PendingSend
-    try {
-      if (!record || typeof record !== 'object') throw new InvalidArgumentError('INVALID_RECORD', 'send() takes a record object')
-      const topicProblem = validateTopic(record.topic)
-      if (topicProblem) throw new InvalidArgumentError('INVALID_TOPIC', topicProblem)
-      const key = record.key === undefined ? null : runSerializer(keySerializer, record.key, record.topic, 'key')
-      const value = runSerializer(valueSerializer, record.value, record.topic, 'value')
-      const headers = encodeHeaders(record.headers)
-      const partition = record.partition ?? -1
-      // -1 is the internal "let the partitioner choose": an explicit negative partition is an error, as in Java
-      if (!Number.isInteger(partition) || (partition < 0 && record.partition != null)) throw new InvalidArgumentError('INVALID_PARTITION', `partition must be a non-negative integer, got ${record.partition}`)
-      const now = o.clock.now()
-      const timestamp = record.timestamp ?? (o.clock === systemClock ? now : Date.now())
-      if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new InvalidArgumentError('INVALID_TIMESTAMP', `timestamp must be a non-negative integer (ms), got ${record.timestamp}`)
-      const estimate = estimateRecordSize(key, value, headers)
-      if (estimate + 61 > o.maxRequestSize) {
-        throw new RecordTooLargeError(`the record is ${estimate} bytes when serialized, more than maxRequestSize (${o.maxRequestSize})`)
-      }
-      if (estimate > o.bufferMemory) {
-        throw new RecordTooLargeError(`the record is ${estimate} bytes when serialized, more than bufferMemory (${o.bufferMemory})`)
-      }
-      // The common case appends at once and keeps nothing of the entry: fill a reused scratch object, and copy it
-      // only when the send has to wait. (A partitioner that calls send() re-entrantly gets a fresh object.)
-      e = scratchInUse ? ({} as PendingSend) : scratch
-      e.topic = record.topic
-      e.partition = partition
-      e.key = key
-      e.value = value
-      e.headers = headers
-      e.timestamp = timestamp
-      e.estimate = estimate
-      e.deadline = now + o.maxBlockMs
-      e.seq = ++nextSeq
-      e.partitionPromise = null
-    } catch (err) {
-      return Promise.reject(err)
+  /** Validates and serializes a record into a pending send (the reused scratch object when free). Throws on bad input. */
+  function prepare(record: ProducerRecord<K, V>): PendingSend {
+    if (!record || typeof record !== 'object') throw new InvalidArgumentError('INVALID_RECORD', 'send() takes a record object')
+    const topicProblem = validateTopic(record.topic)
+    if (topicProblem) throw new InvalidArgumentError('INVALID_TOPIC', topicProblem)
+    const key = record.key === undefined ? null : runSerializer(keySerializer, record.key, record.topic, 'key')
+    const value = runSerializer(valueSerializer, record.value, record.topic, 'value')
+    const headers = encodeHeaders(record.headers)
+    const partition = record.partition ?? -1
+    // -1 is the internal "let the partitioner choose": an explicit negative partition is an error, as in Java
+    if (!Number.isInteger(partition) || (partition < 0 && record.partition != null)) throw new InvalidArgumentError('INVALID_PARTITION', `partition must be a non-negative integer, got ${record.partition}`)
+    const now = o.clock.now()
+    const timestamp = record.timestamp ?? (o.clock === systemClock ? now : Date.now())
+    if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new InvalidArgumentError('INVALID_TIMESTAMP', `timestamp must be a non-negative integer (ms), got ${record.timestamp}`)
+    const estimate = estimateRecordSize(key, value, headers)
+    if (estimate + 61 > o.maxRequestSize) {
+      throw new RecordTooLargeError(`the record is ${estimate} bytes when serialized, more than maxRequestSize (${o.maxRequestSize})`)
     }
-    const promise = new Promise<RecordMetadata>((resolve, reject) => {
-      e.resolve = resolve
-      e.reject = reject
-    })
+    if (estimate > o.bufferMemory) {
+      throw new RecordTooLargeError(`the record is ${estimate} bytes when serialized, more than bufferMemory (${o.bufferMemory})`)
+    }
+    // The common case appends at once and keeps nothing of the entry: fill a reused scratch object, and copy it
+    // only when the send has to wait. (A partitioner that calls send() re-entrantly gets a fresh object.)
+    const e = scratchInUse ? ({} as PendingSend) : scratch
+    e.topic = record.topic
+    e.partition = partition
+    e.key = key
+    e.value = value
+    e.headers = headers
+    e.timestamp = timestamp
+    e.estimate = estimate
+    e.deadline = now + o.maxBlockMs
+    e.seq = ++nextSeq
+    e.partitionPromise = null
+    e.callback = ignoreOutcome
+    return e
+  }
+
+  /** Appends now when nothing waits ahead and there is room (true); otherwise queues the send in order (false). */
+  function submit(e: PendingSend): boolean {
     const isScratch = e === scratch
     if (isScratch) scratchInUse = true
     try {
       if (blocked.length === 0 && tryAppend(e)) {
         processedSeq = e.seq
-        return promise
+        return true
       }
     } finally {
       if (isScratch) scratchInUse = false
     }
     blocked.push(isScratch ? { ...e } : e)
     void pump()
+    return false
+  }
+
+  function send(record: ProducerRecord<K, V>): Promise<RecordMetadata> {
+    if (fatal) return Promise.reject(fatal)
+    if (closed) return Promise.reject(new ProducerClosedError())
+    let e: PendingSend
+    try {
+      e = prepare(record)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    const promise = new Promise<RecordMetadata>((resolve, reject) => {
+      e.callback = (err, meta) => (err ? reject(err) : resolve(meta!))
+    })
+    submit(e)
     return promise
+  }
+
+  function produce(record: ProducerRecord<K, V>, callback?: DeliveryCallback): boolean {
+    if (fatal) throw fatal
+    if (closed) throw new ProducerClosedError()
+    if (callback !== undefined && typeof callback !== 'function') throw new InvalidArgumentError('INVALID_RECORD', 'produce() takes a callback function')
+    const e = prepare(record)
+    if (callback) e.callback = callback
+    return submit(e)
+  }
+
+  function ready(): Promise<void> {
+    if (blocked.length === 0) return Promise.resolve()
+    return new Promise<void>((resolve) => {
+      pipelineWaiters.push({ seq: nextSeq, resolve })
+      flushWaiters()
+    })
   }
 
   async function flush(): Promise<void> {
     sender.flushing++
     try {
       sender.wake()
-      const seq = nextSeq
-      if (blocked.length > 0) await new Promise<void>((resolve) => {
-        pipelineWaiters.push({ seq, resolve })
-        flushWaiters()
-      })
+      await ready()
       sender.wake()
       const batches = [...accumulatorIncomplete()]
       await Promise.all(batches.map((b) => b.whenDone()))
@@ -380,7 +422,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     if (timer !== null) o.clock.clearTimeout(timer)
     if (!ok) {
       const err = new ProducerClosedError(`the producer was closed with records still pending after ${timeoutMs} ms`)
-      for (const b of blocked.drain()) b.reject(err)
+      for (const b of blocked.drain()) refuse(b, err)
       sender.abortAll(err)
     }
     sender.stop()
@@ -405,6 +447,8 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
   return {
     send,
     sendBatch: (records) => Promise.all(records.map((r) => send(r))),
+    produce,
+    ready,
     flush,
     close,
     partitionsFor,

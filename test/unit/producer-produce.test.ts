@@ -1,0 +1,139 @@
+// produce(record, callback) + ready(): the callback API (Java's send(record, callback)) and its backpressure signal.
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { Harness, text } from '../helpers/producer-harness.js'
+import { InvalidArgumentError, ProducerClosedError } from '../../src/errors.js'
+import type { RecordMetadata } from '../../src/index.js'
+
+let h: Harness
+afterEach(async () => {
+  vi.unstubAllGlobals()
+  await h?.dispose()
+})
+
+const values = (topic: string, partition: number) => h.cluster.records(topic, partition).map((r) => text(r.value))
+/** 100-byte values: each record reserves 136 bytes of bufferMemory (the producer's size estimate). */
+const v100 = (i: number) => String(i).padStart(100, '.')
+
+type Outcome = { err: Error | null; meta: RecordMetadata | null }
+
+describe('produce(record, callback)', () => {
+  it('calls back once per record with its metadata, in order, never inside the call', async () => {
+    h = new Harness({ topics: { t: 2 } })
+    const p = h.producer({ lingerMs: 5 })
+    await h.run(p.partitionsFor('t'))
+    const outcomes: Outcome[] = []
+    let inCall = false
+    const calledInside: number[] = []
+    for (let i = 0; i < 20; i++) {
+      inCall = true
+      const accepted = p.produce({ topic: 't', partition: i % 2, value: `v${i}` }, (err, meta) => {
+        if (inCall) calledInside.push(i)
+        outcomes[i] = { err, meta }
+      })
+      inCall = false
+      expect(accepted).toBe(true)
+    }
+    await h.run(p.flush())
+    expect(calledInside).toEqual([])
+    expect(outcomes.map((o) => o.err)).toEqual(Array(20).fill(null))
+    expect(outcomes.map((o) => [o.meta!.partition, o.meta!.offset])).toEqual(
+      Array.from({ length: 20 }, (_, i) => [i % 2, Math.floor(i / 2)]),
+    )
+    expect(values('t', 0)).toEqual(Array.from({ length: 10 }, (_, i) => `v${2 * i}`))
+  })
+
+  it('returns false when bufferMemory is full; a loop that awaits ready() then keeps at most bufferMemory queued', async () => {
+    h = new Harness({ topics: { t: 1 } })
+    const p = h.producer({ bufferMemory: 1000, lingerMs: 0, maxBlockMs: 60_000 })
+    await h.run(p.partitionsFor('t'))
+    const N = 200
+    const offsets: number[] = []
+    let refusals = 0
+    const loop = (async () => {
+      for (let i = 0; i < N; i++) {
+        const accepted = p.produce({ topic: 't', value: v100(i) }, (err, meta) => {
+          if (err) throw err
+          offsets.push(meta!.offset)
+        })
+        if (!accepted) {
+          refusals++
+          await p.ready()
+        }
+      }
+      await p.flush()
+    })()
+    await h.run(loop, 60_000)
+    // 1000 bytes hold 7 records of 136: the loop had to wait for room, many times
+    expect(refusals).toBeGreaterThan(N / 8)
+    expect(offsets).toEqual(Array.from({ length: N }, (_, i) => i))
+    expect(values('t', 0)).toEqual(Array.from({ length: N }, (_, i) => v100(i)))
+  })
+
+  it('ready() resolves at once when nothing waits, and after the waiting sends went in otherwise', async () => {
+    h = new Harness({ topics: { t: { partitions: 1, leaders: [-1] } } })
+    const p = h.producer({ bufferMemory: 300, lingerMs: 0, maxBlockMs: 60_000 })
+    await h.run(p.partitionsFor('t'))
+    await h.run(p.ready())
+    expect(p.produce({ topic: 't', value: v100(0) })).toBe(true)
+    expect(p.produce({ topic: 't', value: v100(1) })).toBe(true)
+    expect(p.produce({ topic: 't', value: v100(2) })).toBe(false) // no room: it waits in line
+    expect(p.produce({ topic: 't', value: v100(3) })).toBe(false) // behind it, even if it would fit
+    let ready = false
+    void p.ready().then(() => (ready = true))
+    await h.advance(5000)
+    expect(ready).toBe(false) // the partition has no leader: nothing drains
+    h.cluster.moveLeader('t', 0, 1)
+    await h.run(p.flush(), 30_000)
+    expect(ready).toBe(true)
+    expect(values('t', 0)).toEqual([0, 1, 2, 3].map(v100))
+  })
+
+  it('bad input and a closed producer throw typed errors at once; later refusals go to the callback', async () => {
+    h = new Harness({ topics: { t: 2 } })
+    const p = h.producer()
+    await h.run(p.partitionsFor('t'))
+    expect(() => p.produce({ topic: 'bad topic!', value: 'x' })).toThrow(InvalidArgumentError)
+    expect(() => p.produce({ topic: 't', value: 42 as any })).toThrow(expect.objectContaining({ code: 'SERIALIZATION_ERROR' }))
+    expect(() => p.produce({ topic: 't', value: 'x' }, 'nope' as any)).toThrow(InvalidArgumentError)
+    // partition 5 of a 2-partition topic is only known to be wrong against metadata: the callback gets it, later
+    const seen: Outcome[] = []
+    p.produce({ topic: 't', partition: 5, value: 'x' }, (err, meta) => seen.push({ err, meta }))
+    expect(seen).toEqual([])
+    p.produce({ topic: 't', value: 'fine' }, (err, meta) => seen.push({ err, meta }))
+    await h.run(p.flush())
+    expect(seen[0]!.err).toMatchObject({ code: 'INVALID_PARTITION' })
+    expect(seen[1]!.err).toBeNull()
+    expect(text(h.cluster.records('t', seen[1]!.meta!.partition)[0]!.value)).toBe('fine')
+    await h.run(p.close())
+    expect(() => p.produce({ topic: 't', value: 'late' })).toThrow(ProducerClosedError)
+  })
+
+  it('a callback that throws does not stop the others; its error is rethrown on its own', async () => {
+    const rethrown: unknown[] = []
+    const realQueueMicrotask = globalThis.queueMicrotask
+    vi.stubGlobal('queueMicrotask', (fn: () => void) =>
+      realQueueMicrotask(() => {
+        try {
+          fn()
+        } catch (err) {
+          rethrown.push(err)
+        }
+      }),
+    )
+    h = new Harness({ topics: { t: 1 } })
+    const p = h.producer({ lingerMs: 5 })
+    await h.run(p.partitionsFor('t'))
+    const delivered: number[] = []
+    for (let i = 0; i < 5; i++) {
+      p.produce({ topic: 't', value: `v${i}` }, (_err, meta) => {
+        if (i === 1) throw new Error('user bug')
+        delivered.push(meta!.offset)
+      })
+    }
+    const viaSend = p.send({ topic: 't', value: 'v5' })
+    await h.run(p.flush())
+    expect(delivered).toEqual([0, 2, 3, 4])
+    expect((await h.run(viaSend)).offset).toBe(5)
+    expect(rethrown).toEqual([new Error('user bug')])
+  })
+})
