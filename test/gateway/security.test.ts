@@ -191,10 +191,12 @@ describe('authorization, Origin, limits, malformed input', () => {
       expect(await c.next(isError)).toMatchObject({ code: 'FRAME_TOO_LARGE', id: 7, retriable: false })
       c.send({ t: 'metadata', id: 8, topics: [topic] })
       expect(await c.next((f) => f.t === 'metadata')).toMatchObject({ id: 8 })
-      // the transport knows the limit from welcome and fails such a batch itself, without sending it
+      // the transport knows the limit from welcome and fails such a batch itself, without sending it, with the code
+      // Kafka gives a batch above message.max.bytes (the record was within the producer's own maxRequestSize)
       const producer = createProducer({ transport: websocket({ url: small.wsUrl, token: await token([topic]), WebSocket }), batchSize: 200_000 })
       const err = await producer.send({ topic, value: new Uint8Array(100_000) }).then(() => null, (e) => e)
-      expect(err?.code).toBe('RECORD_TOO_LARGE')
+      expect(err?.code).toBe('MESSAGE_TOO_LARGE')
+      expect(err?.retriable).toBe(false)
       await expect(producer.send({ topic, value: new Uint8Array(1000) })).resolves.toMatchObject({ topic })
       await producer.close()
       // HTTP: 413 — every time, even while the client is still uploading (the gateway reads and discards the body)
