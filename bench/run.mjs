@@ -95,6 +95,7 @@ const tools = {}
 {
   const need = new Set(scenarios.flatMap((s) => s.producers))
   tools.isokafka = isokafkaTool()
+  tools['isokafka-send'] = tools.isokafka
   if (need.has('kafkajs')) tools.kafkajs = kafkajsTool()
   tools.java = await javaTool() // also makes sure the Kafka jars are cached (the broker needs them)
   if (need.has('franz-go')) tools['franz-go'] = franzGoTool({ log: say })
@@ -200,14 +201,18 @@ function producerCommand(producer, s, bootstrap, topic, round) {
     maxSeconds: s.maxSeconds,
   }
   const nodeFlags = []
-  if (args['cpu-prof'] && producer === 'isokafka') {
+  if (args['cpu-prof'] && producer.startsWith('isokafka')) {
     const dir = path.join(os.tmpdir(), 'isokafka-bench-prof')
     fs.mkdirSync(dir, { recursive: true })
     nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${s.id}-r${round}.cpuprofile`)
   }
   switch (producer) {
     case 'isokafka':
-      return [process.execPath, [...nodeFlags, ...(s.kind === 'memory' ? ['--expose-gc'] : []), path.join(BENCH_DIR, 'producers', 'isokafka.mjs'), JSON.stringify(cfg)]]
+    case 'isokafka-send':
+      return [process.execPath, [
+        ...nodeFlags, ...(s.kind === 'memory' ? ['--expose-gc'] : []), path.join(BENCH_DIR, 'producers', 'isokafka.mjs'),
+        JSON.stringify({ ...cfg, api: producer === 'isokafka' ? 'produce' : 'send' }),
+      ]]
     case 'kafkajs':
       return [process.execPath, [path.join(BENCH_DIR, 'producers', 'kafkajs.mjs'), JSON.stringify(cfg)]]
     case 'platformatic':
@@ -495,7 +500,7 @@ async function main() {
       loadAtEnd: null,
       note: 'client and broker share the same cores',
     },
-    clients: Object.fromEntries(Object.entries(tools).map(([k, t]) => [k, t.ok ? t.version : `skipped: ${t.reason}`])),
+    clients: Object.fromEntries(Object.entries(tools).filter(([k]) => k !== 'isokafka-send').map(([k, t]) => [k, t.ok ? t.version : `skipped: ${t.reason}`])),
     options: { rounds, scale, window: Number(args.window), scenarios: scenarios.map((s) => s.id), producers: wantProducers },
     scenarios,
     runs: [],

@@ -13,6 +13,11 @@ import type { BackendFactory } from './producer/producer.js'
 export interface ByteStream {
   /** Queue bytes for sending. Resolves when the runtime accepted them (used for write backpressure). */
   write(data: Uint8Array): Promise<void> | void
+  /**
+   * Optional: queue several chunks as one write, in order (one frame whose record batches were not copied). The
+   * chunks are the producer's buffers: the stream reads them until the write completes and must not keep them after.
+   */
+  writev?(chunks: readonly Uint8Array[]): Promise<void> | void
   /** Close the stream; pending writes may be dropped. Idempotent. */
   close(): void
 }

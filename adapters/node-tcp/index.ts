@@ -67,6 +67,16 @@ function connectNode(o: SocketConnectOptions, handlers: ByteStreamHandlers, tlsO
           if (socket.write(data)) return
           return new Promise<void>((res) => socket.once('drain', res))
         },
+        writev(chunks) {
+          if (closed) return Promise.reject(new ConnectionError(`connection to ${address} is closed`))
+          // corked writes leave as one writev system call
+          socket.cork()
+          let room = true
+          for (const chunk of chunks) room = socket.write(chunk)
+          socket.uncork()
+          if (room) return
+          return new Promise<void>((res) => socket.once('drain', res))
+        },
         close() {
           closed = true
           socket.destroy()

@@ -167,6 +167,16 @@ class WorkersByteStream implements ByteStream {
     this.handlers.onClose(error)
   }
 
+  /** Chunks queue on the stream writer in order; the last write's promise stands for all (a failure fails every one). */
+  writev(chunks: readonly Uint8Array[]): Promise<void> {
+    let last: Promise<void> = Promise.resolve()
+    for (const chunk of chunks) {
+      last.catch(() => {}) // reported once, through the last
+      last = this.write(chunk)
+    }
+    return last
+  }
+
   write(data: Uint8Array): Promise<void> {
     if (this.closed) return Promise.reject(new ConnectionError(`connection to ${this.address} is closed`))
     let written: Promise<void>

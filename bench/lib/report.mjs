@@ -14,7 +14,8 @@ export const TARGETS = {
 }
 
 const LABEL = {
-  isokafka: 'isokafka',
+  isokafka: 'isokafka produce()',
+  'isokafka-send': 'isokafka send()',
   java: 'Java (ProducerPerformance)',
   'franz-go': 'franz-go',
   librdkafka: 'librdkafka (confluent-kafka-python)',
@@ -24,6 +25,7 @@ const LABEL = {
 }
 const COLOR = {
   isokafka: '#d9480f',
+  'isokafka-send': '#ff922b',
   java: '#1c7ed6',
   'franz-go': '#0ca678',
   librdkafka: '#7048e8',
@@ -139,11 +141,12 @@ export function renderSvg(results) {
       .map((p) => ({ p, value: sc.producers[p].recordsPerSec?.median ?? 0, text: sc.producers[p].recordsPerSec ? `${n0(sc.producers[p].recordsPerSec.median)} rec/s` : 'failed' }))
     groups.push({ title: `${s.id}: ${s.title}`, bars })
   }
-  const ws = results.scenarios.filter((s) => s.kind === 'window' && sum.scenarios[s.id]?.producers?.isokafka?.recordsPerSec)
+  const ws = results.scenarios.filter((s) => s.kind === 'window' && sum.scenarios[s.id]?.producers?.['isokafka-send']?.recordsPerSec)
   if (ws.length) {
+    const rps = (s) => sum.scenarios[s.id].producers['isokafka-send'].recordsPerSec.median
     groups.push({
-      title: `window: isokafka records/s in ${HEADLINE_ID} with at most N sends outstanding`,
-      bars: ws.map((s) => ({ p: 'isokafka', label: `window ${n0(s.window)}`, value: sum.scenarios[s.id].producers.isokafka.recordsPerSec.median, text: `${n0(sum.scenarios[s.id].producers.isokafka.recordsPerSec.median)} rec/s` })),
+      title: `window: isokafka send() records/s in ${HEADLINE_ID} with at most N sends outstanding`,
+      bars: ws.map((s) => ({ p: 'isokafka-send', label: `window ${n0(s.window)}`, value: rps(s), text: `${n0(rps(s))} rec/s` })),
     })
   }
   const lat = sum.scenarios.latency
@@ -153,14 +156,13 @@ export function renderSvg(results) {
       bars: order(lat.producers).map((p) => ({ p, value: lat.producers[p].p99?.median ?? 0, text: `${n1(lat.producers[p].p99?.median)} ms` })),
     })
   }
-  const mem = sum.scenarios.memory?.producers?.isokafka
-  if (mem?.rssOverIdleBytes) {
+  const memProducers = sum.scenarios.memory?.producers ?? {}
+  const memBars = order(memProducers).filter((p) => memProducers[p].rssOverIdleBytes)
+    .map((p) => ({ p, value: memProducers[p].rssOverIdleBytes.median / 1e6, text: `${mb(memProducers[p].rssOverIdleBytes.median)} MB` }))
+  if (memBars.length) {
     groups.push({
-      title: `memory: RSS over idle with ${sum.scenarios.memory.records.toLocaleString('en')} records queued at once (MB, lower is better)`,
-      bars: [
-        { p: 'isokafka', value: mem.rssOverIdleBytes.median / 1e6, text: `${mb(mem.rssOverIdleBytes.median)} MB` },
-        { p: 'limit', value: TARGETS.rssOverIdleBytes / 1e6, text: `${mb(TARGETS.rssOverIdleBytes)} MB (target: 32 MiB + 40 MB)` },
-      ],
+      title: `memory: RSS over idle while ${sum.scenarios.memory.records.toLocaleString('en')} records go through a 32 MiB buffer (MB, lower is better)`,
+      bars: [...memBars, { p: 'limit', value: TARGETS.rssOverIdleBytes / 1e6, text: `${mb(TARGETS.rssOverIdleBytes)} MB (target: 32 MiB + 40 MB)` }],
     })
   }
   const W = 980
@@ -243,7 +245,7 @@ export function renderMarkdown(results, { jsonRel, svgRel, previous }) {
   L.push('Records/s from the first send to the last acknowledgement (connection and metadata are warmed up first); MB/s counts')
   L.push('values only. "isokafka ÷" is isokafka\'s median records/s over this producer\'s; "÷ Java" is this producer\'s over Java\'s.')
   L.push('Latency in these unthrottled runs is mostly time spent queued in the client (it grows with how much a client buffers:')
-  L.push(`32 MiB for Java/librdkafka/franz-go, a ${n0(results.options.window)}-send window for isokafka, 5 calls of ~256 KiB for KafkaJS/platformatic): compare latency in the paced`)
+  L.push(`32 MiB for Java/librdkafka/franz-go/isokafka produce(), a ${n0(results.options.window)}-send window for isokafka send(), 5 calls of ~256 KiB for KafkaJS/platformatic): compare latency in the paced`)
   L.push('scenario below. "CPU s" is the whole process (user + system, incl. start-up — a JVM pays ~1–2 s — and the client\'s own percentile')
   L.push('sorting) from `/usr/bin/time`; "send CPU s" is the process\'s CPU from the first send to the last ack, where the client can measure it.')
   L.push('Peak RSS is the process\'s maximum resident set (`/usr/bin/time`).', '')
@@ -265,7 +267,7 @@ export function renderMarkdown(results, { jsonRel, svgRel, previous }) {
       const r = sc.ratios[p]
       const bcpu = s.kind === 'sink' ? v.sinkCpuSeconds : v.brokerCpuSeconds
       L.push(
-        `| ${p === 'isokafka' ? '**isokafka**' : LABEL[p]} | ${n0(v.recordsPerSec?.median)} | ${n1(v.mbPerSec?.median)} | ${p === 'isokafka' ? '1.00×' : ratioText(r.isokafkaOverThis)} | ` +
+        `| ${p.startsWith('isokafka') ? `**${LABEL[p]}**` : LABEL[p]} | ${n0(v.recordsPerSec?.median)} | ${n1(v.mbPerSec?.median)} | ${p === 'isokafka' ? '1.00×' : ratioText(r.isokafkaOverThis)} | ` +
           `${ratioText(r.thisOverJava)} | ${n1(v.p50?.median)} | ${n1(v.p99?.median)} | ${n2(v.cpuSeconds?.median)} | ${n2(v.phaseCpuSeconds?.median)} | ${n2(v.cpuUsPerRecord?.median)} | ` +
           `${mb(v.peakRssBytes?.median)} | ${n2(bcpu?.median)} | ${v.runs - v.failed}/${v.runs}${v.failed ? ` (${esc(v.errors[0] ?? '')})` : ''} |`,
       )
@@ -273,14 +275,14 @@ export function renderMarkdown(results, { jsonRel, svgRel, previous }) {
     L.push('')
   }
 
-  const windows = results.scenarios.filter((s) => s.kind === 'window' && sum.scenarios[s.id]?.producers?.isokafka)
+  const windows = results.scenarios.filter((s) => s.kind === 'window' && sum.scenarios[s.id]?.producers?.['isokafka-send'])
   if (windows.length) {
     L.push('## Window: how many sends isokafka keeps outstanding', '')
-    L.push(`The headline scenario (${windows[0].what.replace(/, isokafka with.*/, '')}, ${n0(windows[0].records)} records) for isokafka alone, the`)
+    L.push(`The headline scenario (${windows[0].what.replace(/, isokafka send\(\) with.*/, '')}, ${n0(windows[0].records)} records) for isokafka's send() alone, the`)
     L.push('application keeping at most N sends unsettled. Same broker, same rounds as above.', '')
     L.push('| window | records/s | p50 ms | p99 ms | CPU s | send CPU s | peak RSS MB | runs |', '|---:|---:|---:|---:|---:|---:|---:|---:|')
     for (const s of windows) {
-      const v = sum.scenarios[s.id].producers.isokafka
+      const v = sum.scenarios[s.id].producers['isokafka-send']
       L.push(`| ${n0(s.window)} | ${n0(v.recordsPerSec?.median)} | ${n1(v.p50?.median)} | ${n1(v.p99?.median)} | ${n2(v.cpuSeconds?.median)} | ${n2(v.phaseCpuSeconds?.median)} | ${mb(v.peakRssBytes?.median)} | ${v.runs - v.failed}/${v.runs} |`)
     }
     L.push('')
@@ -299,14 +301,19 @@ export function renderMarkdown(results, { jsonRel, svgRel, previous }) {
     L.push('')
   }
   const mem = sum.scenarios.memory
-  if (mem?.producers?.isokafka) {
-    const v = mem.producers.isokafka
-    L.push(`## Memory: ${n0(mem.records)} records queued at once`, '')
+  if (mem && Object.keys(mem.producers).length) {
+    L.push(`## Memory: ${n0(mem.records)} records through a 32 MiB buffer`, '')
     L.push(`${results.scenarios.find((s) => s.id === 'memory').title}. Idle RSS is measured after connecting and fetching metadata (after a GC);`)
-    L.push('the peak is the kernel\'s high-water mark (VmHWM, reset at idle) while every send() is pending and the buffer drains.', '')
+    L.push('the peak is the kernel\'s high-water mark (VmHWM, reset at idle) until every record is acknowledged. `produce()` awaits `ready()`')
+    L.push('whenever it returns false, as Java\'s send() blocks on a full buffer: what is queued stays within bufferMemory. `send()` all at')
+    L.push('once queues every record before the first ack: the caller holds a million promises (and the producer a million waiting sends).', '')
     const ms = results.scenarios.find((s) => s.id === 'memory').maxSeconds
-    L.push(`| idle RSS MB | peak RSS MB | over idle MB | limit MB (32 MiB + 40 MB) | records acked (of ${n0(mem.records)}, within ${ms ?? '∞'} s) | runs delivered in full |`, '|---:|---:|---:|---:|---:|---:|')
-    L.push(`| ${mb(v.idleRssBytes?.median)} | ${mb(v.memPeakRssBytes?.median)} | ${mb(v.rssOverIdleBytes?.median)} | ${mb(TARGETS.rssOverIdleBytes)} | ${n0(v.ackedRecords?.median)} | ${v.runs - v.failed}/${v.runs}${v.failed ? ` (${esc(v.errors[0] ?? '')})` : ''} |`, '')
+    L.push(`| producer | idle RSS MB | peak RSS MB | over idle MB | limit MB (32 MiB + 40 MB) | records acked (of ${n0(mem.records)}, within ${ms ?? '∞'} s) | runs delivered in full |`, '|---|---:|---:|---:|---:|---:|---:|')
+    for (const p of order(mem.producers)) {
+      const v = mem.producers[p]
+      L.push(`| ${LABEL[p]} | ${mb(v.idleRssBytes?.median)} | ${mb(v.memPeakRssBytes?.median)} | ${mb(v.rssOverIdleBytes?.median)} | ${mb(TARGETS.rssOverIdleBytes)} | ${n0(v.ackedRecords?.median)} | ${v.runs - v.failed}/${v.runs}${v.failed ? ` (${esc(v.errors[0] ?? '')})` : ''} |`)
+    }
+    L.push('')
   }
 
   L.push('## How each producer is driven', '')
@@ -314,7 +321,10 @@ export function renderMarkdown(results, { jsonRel, svgRel, previous }) {
   L.push('scenario × round (created with the admin API, deleted after the run); after each run the broker\'s offsets (or the sink\'s count) are')
   L.push('checked against the records sent. Records have no key and the same payload bytes; linger 5 ms, the scenario\'s batch size,')
   L.push('acks and idempotence, 5 requests in flight, a 32 MiB buffer, no compression everywhere. Rounds run the producers in a rotating order.', '')
-  L.push('- **isokafka** (`bench/producers/isokafka.mjs`, the built package over `isokafka/node`): `send()` per record without awaiting it, at most')
+  L.push('- **isokafka produce()** (`bench/producers/isokafka.mjs`, the built package over `isokafka/node`): `produce(record, callback)` per record,')
+  L.push('  as ProducerPerformance calls Java\'s `send(record, callback)`; when it returns false (buffer full: Java\'s send() blocks) the loop awaits')
+  L.push('  `ready()`; latency = `performance.now()` at `produce()` to its callback.')
+  L.push('- **isokafka send()** (the same script): the promise API, `send()` per record without awaiting it, at most')
   L.push(`  ${n0(results.options.window)} sends outstanding (a sliding window; see "Window" below for why it matters); latency = \`performance.now()\` at \`send()\` to its promise resolving.`)
   L.push('- **Java** (`org.apache.kafka.tools.ProducerPerformance` from the Kafka jars, JVM flags of `kafka-producer-perf-test.sh`):')
   L.push('  `--command-property acks=… enable.idempotence=… linger.ms=5 batch.size=… buffer.memory=33554432`; its summary line is parsed.')

@@ -1,10 +1,15 @@
 #!/usr/bin/env node
 // isokafka (the built package, over Node TCP) as one benchmark producer process; started by bench/run.mjs.
+// config.api:
+//   produce  produce(record, callback) per record, as ProducerPerformance calls Java's send(record, callback); when
+//            produce() returns false (the buffer is full, where Java's send() blocks) the loop awaits ready()
+//   send     send() per record without awaiting it, at most `window` sends unsettled (a sliding window)
 // Modes (config.mode):
-//   throughput  send() without awaiting each one, at most `window` sends outstanding (a sliding window), send→ack
-//               latency per record (performance.now() at send(), again when its promise resolves)
+//   throughput  as fast as the API allows; send→ack latency per record (performance.now() at the call and in the
+//               callback / when the promise resolves)
 //   paced       `rate` records/s (the latency scenario: like ProducerPerformance --throughput)
-//   memory      every record queued at once (no window) with bufferMemory as configured: idle RSS vs peak RSS
+//   memory      idle RSS vs peak RSS while 1M records go through a 32 MiB buffer: produce() as fast as it takes
+//               them (api produce), or every send() queued at once with no window (api send)
 import { createProducer } from 'isokafka'
 import { tcp } from 'isokafka/node'
 import { cpuSecondsSince, fail, finish, latencySummary, payload, readConfig, resetPeakRss, rssNow, sleep } from '../lib/child.mjs'
@@ -54,7 +59,12 @@ try {
       if (acked + ++failed === N) allDone()
     }
     start = performance.now()
-    for (let i = 0; i < N; i++) producer.send({ topic, value }).then(onOk, onErr)
+    if (c.api === 'produce') {
+      const onDelivery = (err) => (err ? onErr(err) : onOk())
+      for (let i = 0; i < N; i++) if (!producer.produce({ topic, value }, onDelivery)) await producer.ready()
+    } else {
+      for (let i = 0; i < N; i++) producer.send({ topic, value }).then(onOk, onErr)
+    }
     const queuedMs = performance.now() - start
     const afterQueue = rssNow().rss
     // the figure is the peak RSS; do not wait forever for the drain (config.maxSeconds, default 60)
@@ -78,6 +88,19 @@ try {
     let outstanding = 0
     let resume = null
     const lowWater = Math.floor(c.window * 0.75)
+    // produce(): one callback per record (ProducerPerformance makes one callback object per record too)
+    const produce = (i) => {
+      const t = performance.now()
+      return producer.produce({ topic, value }, (err) => {
+        if (err) {
+          firstError ??= err
+          if (acked + ++failed === N) allDone()
+          return
+        }
+        lat[i] = performance.now() - t
+        if (++acked + failed === N) allDone()
+      })
+    }
     const send = (i) => {
       const t = performance.now()
       outstanding++
@@ -105,7 +128,14 @@ try {
       )
     }
     start = performance.now()
-    if (c.rate > 0) {
+    if (c.api === 'produce') {
+      let i = 0
+      while (i < N) {
+        const due = c.rate > 0 ? Math.min(N, Math.floor(((performance.now() - start) * c.rate) / 1000) + 1) : N
+        while (i < due) if (!produce(i++)) await producer.ready()
+        if (i < N) await sleep(1)
+      }
+    } else if (c.rate > 0) {
       // paced: never ahead of rate × elapsed (1 ms timer steps, so small bursts, as Java's throttler sleeps)
       let i = 0
       while (i < N) {

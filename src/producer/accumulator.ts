@@ -33,8 +33,13 @@ export function deliver(callback: DeliveryCallback, err: Error | null, meta: Rec
  */
 export class ProducerBatch {
   readonly builder: RecordBatchBuilder
-  private readonly callbacks: DeliveryCallback[] = []
-  private readonly timestamps: number[] = []
+  // Per-record state, kept compact: a hot produce() loop passes one callback for every record, and records appended
+  // within one millisecond share a timestamp, so the arrays exist only once a record differs from the first.
+  private records = 0
+  private callback: DeliveryCallback | null = null
+  private callbacks: DeliveryCallback[] | null = null
+  private firstTimestamp = 0
+  private timestamps: number[] | null = null
   reservedBytes = 0
   /** No more records go in (full, or drained). */
   closed = false
@@ -61,8 +66,16 @@ export class ProducerBatch {
 
   add(timestamp: number, key: Uint8Array | null, value: Uint8Array | null, headers: readonly EncodedHeader[], reserved: number, callback: DeliveryCallback): void {
     this.builder.append(timestamp, key, value, headers)
-    this.timestamps.push(timestamp)
-    this.callbacks.push(callback)
+    const n = this.records++
+    if (n === 0) {
+      this.callback = callback
+      this.firstTimestamp = timestamp
+    } else {
+      if (this.callbacks !== null) this.callbacks.push(callback)
+      else if (callback !== this.callback) (this.callbacks = new Array<DeliveryCallback>(n).fill(this.callback!)).push(callback)
+      if (this.timestamps !== null) this.timestamps.push(timestamp)
+      else if (timestamp !== this.firstTimestamp) (this.timestamps = new Array<number>(n).fill(this.firstTimestamp)).push(timestamp)
+    }
     this.reservedBytes += reserved
   }
 
@@ -70,14 +83,13 @@ export class ProducerBatch {
   complete(baseOffset: number, logAppendTime: number, offsets?: readonly number[]): void {
     if (this.done) return
     this.done = true
-    const { topic, partition } = this
-    const callbacks = this.callbacks
-    for (let i = 0; i < callbacks.length; i++) {
-      deliver(callbacks[i]!, null, {
+    const { topic, partition, callbacks, timestamps } = this
+    for (let i = 0; i < this.records; i++) {
+      deliver(callbacks ? callbacks[i]! : this.callback!, null, {
         topic,
         partition,
         offset: offsets ? (offsets[i] ?? -1) : baseOffset < 0 ? -1 : baseOffset + i,
-        timestamp: logAppendTime >= 0 ? logAppendTime : this.timestamps[i]!,
+        timestamp: logAppendTime >= 0 ? logAppendTime : timestamps ? timestamps[i]! : this.firstTimestamp,
       })
     }
     this.finish()
@@ -86,13 +98,15 @@ export class ProducerBatch {
   fail(err: Error): void {
     if (this.done) return
     this.done = true
-    for (const callback of this.callbacks) deliver(callback, err, null)
+    for (let i = 0; i < this.records; i++) deliver(this.callbacks ? this.callbacks[i]! : this.callback!, err, null)
     this.finish()
   }
 
   private finish(): void {
-    this.callbacks.length = 0
-    this.timestamps.length = 0
+    this.records = 0
+    this.callback = null
+    this.callbacks = null
+    this.timestamps = null
     this.sealed = null
     const waiters = this.waiters
     this.waiters = null
@@ -127,6 +141,11 @@ export class PartitionQueue {
     this.batches.splice(i, 0, batch)
   }
 }
+
+/** What RecordAccumulator.append did. */
+export const APPENDED = 0
+export const BATCH_CREATED = 1
+export const BATCH_FULL = 2
 
 /**
  * Per-partition batching with a global memory budget (Java's RecordAccumulator + BufferPool).
@@ -168,13 +187,13 @@ export class RecordAccumulator {
   }
 
   /**
-   * Appends a record to the partition's open batch, or opens a new one. Returns the batch and whether it is now
-   * full (so the sender can go without waiting for linger).
+   * Appends a record to the partition's open batch, or opens a new one. Returns APPENDED, or flags: BATCH_CREATED
+   * and/or BATCH_FULL (the sender can go without waiting for linger). Flags, not an object: this runs per record.
    */
   append(
     topic: string, partition: number, timestamp: number, key: Uint8Array | null, value: Uint8Array | null,
     headers: readonly EncodedHeader[], estimate: number, now: number, callback: DeliveryCallback,
-  ): { batch: ProducerBatch; full: boolean; created: boolean } {
+  ): number {
     const q = this.queue(topic, partition)
     let batch = q.batches[q.batches.length - 1]
     let created = false
@@ -190,16 +209,21 @@ export class RecordAccumulator {
     this.usedBytes += estimate
     const full = batch.builder.sizeInBytes >= this.batchSize
     if (full) batch.closed = true
-    return { batch, full, created }
+    return (created ? BATCH_CREATED : APPENDED) | (full ? BATCH_FULL : APPENDED)
   }
 
-  /** A batch finished (acked or failed): give its memory back. */
-  release(batch: ProducerBatch): void {
+  /**
+   * A batch finished (acked or failed): give its memory back. `bufferIsFree`: no write can still read the batch's
+   * buffer (a broker answered the request that carried it), so it may be reused. Requests reference batch bytes
+   * rather than copy them (Writer.shareFrom), so a batch failed by a timeout or sent with acks=0 may still be queued
+   * in a socket: its buffer is left to the garbage collector instead.
+   */
+  release(batch: ProducerBatch, bufferIsFree = false): void {
     if (!this.incomplete.delete(batch)) return
     this.usedBytes -= batch.reservedBytes
     batch.reservedBytes = 0
     const buffer = batch.builder.buffer
-    if (buffer.length === this.batchSize && this.batchSize >= 1024 && (this.pool.length + 1) * this.batchSize <= this.bufferMemory / 4 && this.pool.length < 64) {
+    if (bufferIsFree && buffer.length === this.batchSize && this.batchSize >= 1024 && (this.pool.length + 1) * this.batchSize <= this.bufferMemory / 4 && this.pool.length < 64) {
       this.pool.push(buffer)
     }
     this.onMemoryFreed()

@@ -353,7 +353,7 @@ export class GatewayBackend implements ProducerBackend, Sender {
       if (r.errorCode === 0) {
         const offsets = Array.isArray(r.offsets) && r.offsets.length === batch.recordCount ? r.offsets : undefined
         batch.complete(typeof r.baseOffset === 'number' ? r.baseOffset : -1, typeof r.logAppendTime === 'number' ? r.logAppendTime : -1, offsets)
-        this.accumulator.release(batch)
+        this.accumulator.release(batch, true) // gateway transports copy records into their frames
         continue
       }
       const err = new KafkaProtocolError(r.errorCode, `${batch.topic}-${batch.partition}${r.message ? `: ${r.message}` : ''}`)

@@ -321,7 +321,7 @@ export class KafkaSender {
       q.lastAckedSequence = (batch.baseSequence + batch.recordCount - 1) % SEQUENCE_MODULO
     }
     batch.complete(baseOffset, logAppendTime)
-    this.accumulator.release(batch)
+    this.accumulator.release(batch, baseOffset >= 0) // -1: acks=0, the request may still be in the socket
   }
 
   private retryOrFail(q: PartitionQueue, batch: ProducerBatch, err: Error, forceRetriable = false): void {

@@ -90,5 +90,7 @@ export function createPartitioner(option: PartitionerOption | undefined, batchSi
     }
   }
   const custom = option
-  return { partition: (record, count) => custom(record, count) }
+  // The producer passes its own (reused) pending-send object to the built-in partitioners; a user's function gets a
+  // record of its own, which it may keep (an async partitioner does, across later sends).
+  return { partition: (record, count) => custom({ topic: record.topic, key: record.key, value: record.value }, count) }
 }

@@ -5,7 +5,7 @@ import {
   InvalidArgumentError, IsoKafkaError, KafkaProtocolError, MaxBlockTimeoutError, ProducerClosedError, RecordTooLargeError,
 } from '../errors.js'
 import { estimateRecordSize, type EncodedHeader } from '../protocol/record-batch.js'
-import { RecordAccumulator, deliver, type DeliveryCallback, type RecordMetadata } from './accumulator.js'
+import { APPENDED, RecordAccumulator, deliver, type DeliveryCallback, type RecordMetadata } from './accumulator.js'
 import { Fifo } from './fifo.js'
 import { resolveOptions, type ProducerOptions, type ResolvedOptions } from './options.js'
 import { createPartitioner, type Partitioner } from './partitioners.js'
@@ -208,7 +208,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     } else if (e.partitionPromise === null) {
       let result: number | Promise<number>
       try {
-        result = partitioner.partition({ topic: e.topic, key: e.key, value: e.value }, t.partitionCount, t.available)
+        result = partitioner.partition(e, t.partitionCount, t.available) // e has the record's topic, key and value
       } catch (err) {
         // a throwing custom partitioner fails this send only (it must not escape send() or stop the pipeline)
         refuse(e, partitionerFailed(err))
@@ -229,9 +229,9 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
       return false
     }
     if (!accumulator.hasRoom(e.estimate)) return false
-    const { full, created } = accumulator.append(e.topic, e.partition, e.timestamp, e.key, e.value, e.headers, e.estimate, o.clock.now(), e.callback)
+    const appended = accumulator.append(e.topic, e.partition, e.timestamp, e.key, e.value, e.headers, e.estimate, o.clock.now(), e.callback)
     partitioner.onAppend?.(e.topic, e.partition, e.estimate)
-    if (full || created) sender.wake()
+    if (appended !== APPENDED) sender.wake() // a new batch (linger starts) or a full one (it can go now)
     return true
   }
 

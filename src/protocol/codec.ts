@@ -16,6 +16,15 @@ export class Writer {
   buf: Uint8Array
   view: DataView
   pos = 0
+  /**
+   * raw() references byte arrays of at least this many bytes instead of copying them (Infinity: always copy). A
+   * Produce request then goes out as chunks: its own bytes between the record batches, which stay where they are.
+   */
+  shareFrom = Infinity
+  /** Chunks cut off so far (own bytes and shared arrays, in order); null while everything is in `buf`. */
+  private chunks: Uint8Array[] | null = null
+  private chunkStart = 0
+  private chunkedBytes = 0
 
   /** A new buffer of `initial` bytes, or write into the given buffer (grown by copying when it is too small). */
   constructor(initial: number | Uint8Array = 256) {
@@ -35,9 +44,18 @@ export class Writer {
     this.view = new DataView(next.buffer)
   }
 
-  /** The bytes written so far (a view, not a copy). */
+  /** The bytes written so far (a view, not a copy). Only for a writer that shared nothing (see shareFrom). */
   finish(): Uint8Array {
+    if (this.chunks) throw new Error('Writer.finish() after shared raw bytes: use finishChunks()')
     return this.buf.subarray(0, this.pos)
+  }
+
+  /** Everything written, as chunks in order (one chunk unless raw() shared arrays), and their total length. */
+  finishChunks(): { chunks: Uint8Array[]; length: number } {
+    if (!this.chunks) return { chunks: [this.buf.subarray(0, this.pos)], length: this.pos }
+    const chunks = this.chunks
+    if (this.pos > this.chunkStart) chunks.push(this.buf.subarray(this.chunkStart, this.pos))
+    return { chunks: chunks.filter((c) => c.length > 0), length: this.chunkedBytes + this.pos - this.chunkStart }
   }
 
   int8(v: number): this {
@@ -119,6 +137,12 @@ export class Writer {
   }
 
   raw(bytes: Uint8Array): this {
+    if (bytes.length >= this.shareFrom) {
+      ;(this.chunks ??= []).push(this.buf.subarray(this.chunkStart, this.pos), bytes)
+      this.chunkedBytes += this.pos - this.chunkStart + bytes.length
+      this.chunkStart = this.pos
+      return this
+    }
     this.ensure(bytes.length)
     this.buf.set(bytes, this.pos)
     this.pos += bytes.length

@@ -30,6 +30,31 @@ export function encodeRequest<Req>(
   return w.finish()
 }
 
+/**
+ * The same frame as encodeRequest, as chunks: byte arrays of at least `shareFrom` bytes in the request (the record
+ * batches of a Produce request) are referenced, not copied, so they must stay unchanged until the chunks are written.
+ */
+export function encodeRequestChunks<Req>(
+  api: KafkaApi<Req, unknown>,
+  version: number,
+  correlationId: number,
+  clientId: string | null,
+  request: Req,
+  sizeHint: number,
+  shareFrom: number,
+): Uint8Array[] {
+  const w = new Writer(Math.min(sizeHint, 4096))
+  w.shareFrom = shareFrom
+  w.int32(0) // size, patched below into the first chunk (the writer's buffer may have moved since it was cut)
+  w.int16(api.apiKey).int16(version).int32(correlationId).nullableString(clientId)
+  if (version >= api.flexibleFrom) w.emptyTags()
+  api.encode(w, version, request)
+  const { chunks, length } = w.finishChunks()
+  const first = chunks[0]!
+  new DataView(first.buffer, first.byteOffset, 4).setInt32(0, length - 4)
+  return chunks
+}
+
 /** Reads the response header of a frame (without its size prefix) and returns a reader positioned at the body. */
 export function readResponseHeader(frame: Uint8Array, api: KafkaApi<unknown, unknown>, version: number): { correlationId: number; body: Reader } {
   const r = new Reader(frame)

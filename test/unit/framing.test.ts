@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { Writer } from '../../src/protocol/codec.js'
-import { FrameDecoder, decodeResponse, encodeRequest, readResponseHeader } from '../../src/protocol/framing.js'
+import { FrameDecoder, decodeResponse, encodeRequest, encodeRequestChunks, readResponseHeader } from '../../src/protocol/framing.js'
 import { ApiVersions } from '../../src/protocol/messages/api-versions.js'
 import { Metadata } from '../../src/protocol/messages/metadata.js'
 import { Produce } from '../../src/protocol/messages/produce.js'
@@ -53,5 +53,53 @@ describe('request framing', () => {
       expect(out.map((f) => f.length)).toEqual([3, 0, 5000])
     }
     expect(() => new FrameDecoder(1000).push(Uint8Array.of(0, 0, 0x10, 0))).toThrow(MalformedResponseError)
+  })
+})
+
+describe('request frames as chunks (record batches by reference)', () => {
+  const batch = (n: number, fill: number) => new Uint8Array(n).fill(fill)
+  const request = (records: Uint8Array[]) => ({
+    transactionalId: null,
+    acks: -1 as const,
+    timeoutMs: 30_000,
+    topics: [
+      { topic: 'a', partitions: [{ partition: 0, records: records[0]! }, { partition: 1, records: records[1]! }] },
+      { topic: 'b', partitions: [{ partition: 3, records: records[2]! }] },
+    ],
+  })
+  const concat = (chunks: Uint8Array[]) => {
+    const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
+    let at = 0
+    for (const c of chunks) (out.set(c, at), (at += c.length))
+    return out
+  }
+
+  for (const version of [3, 8, 9, 11]) {
+    it(`Produce v${version}: the chunks together are byte for byte the copied frame; batches ≥ shareFrom are the same arrays`, () => {
+      const records = [batch(5000, 1), batch(100, 2), batch(70_000, 3)]
+      const copied = encodeRequest(Produce, version, 42, 'cid', request(records), 64)
+      // a tiny initial buffer forces the writer to grow after the first cut: the size must still land in chunk 0
+      const chunks = encodeRequestChunks(Produce, version, 42, 'cid', request(records), 8, 1024)
+      expect(concat(chunks)).toEqual(copied)
+      expect(chunks.filter((c) => records.includes(c))).toEqual([records[0], records[2]]) // the 100-byte one is copied
+      expect(new DataView(chunks[0]!.buffer, chunks[0]!.byteOffset).getInt32(0)).toBe(copied.length - 4)
+    })
+  }
+
+  it('with nothing to share it is one chunk, equal to encodeRequest', () => {
+    const records = [batch(10, 1), batch(20, 2), batch(30, 3)]
+    const chunks = encodeRequestChunks(Produce, 9, 7, null, request(records), 512, 1024)
+    expect(chunks).toHaveLength(1)
+    expect(chunks[0]).toEqual(encodeRequest(Produce, 9, 7, null, request(records)))
+  })
+
+  it('a writer that shared bytes refuses finish() (its buffer alone is not the message)', () => {
+    const w = new Writer(16)
+    w.shareFrom = 4
+    w.int8(1).raw(batch(8, 9))
+    expect(() => w.finish()).toThrow(/finishChunks/)
+    const { chunks, length } = w.finishChunks()
+    expect(length).toBe(9)
+    expect(concat(chunks)).toEqual(Uint8Array.from([1, 9, 9, 9, 9, 9, 9, 9, 9]))
   })
 })
