@@ -39,7 +39,7 @@ export class RequestTimeoutError extends IsoKafkaError {
   }
 }
 
-/** A record was not acknowledged within `deliveryTimeoutMs` (or the producer was closed with a deadline). */
+/** A record was not acknowledged within `deliveryTimeoutMs`. (close({ timeoutMs }) fails what is left with PRODUCER_CLOSED.) */
 export class DeliveryTimeoutError extends IsoKafkaError {
   constructor(message: string, options: { cause?: unknown } = {}) {
     super('DELIVERY_TIMEOUT', message, { retriable: false, cause: options.cause })

@@ -1,6 +1,6 @@
 import * as net from 'node:net'
 import * as tls from 'node:tls'
-import { AuthenticationError, ConnectionError } from '../../src/errors.js'
+import { AuthenticationError, ConnectionError, InvalidArgumentError } from '../../src/errors.js'
 import { kafkaBackend } from '../../src/producer/kafka-sender.js'
 
 const TLS_VERIFY_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME|HOSTNAME/
@@ -13,7 +13,7 @@ export interface TcpOptions {
   tls?: boolean | tls.ConnectionOptions
   sasl?: SaslOptions
   clientId?: string
-  /** Default 10000. The producer's connectTimeoutMs wins when set there. */
+  /** Default: the producer's connectTimeoutMs (10000). Set here, it wins over the producer's. */
   connectTimeoutMs?: number
 }
 
@@ -22,7 +22,7 @@ export interface TcpOptions {
  */
 export function tcp(options: TcpOptions): SocketTransport {
   const bootstrap = typeof options.bootstrap === 'string' ? options.bootstrap.split(',') : options.bootstrap
-  if (!bootstrap || bootstrap.length === 0) throw new ConnectionError('tcp(): bootstrap must name at least one host:port')
+  if (!bootstrap || bootstrap.length === 0) throw new InvalidArgumentError('INVALID_CONFIG', 'tcp(): bootstrap must name at least one host:port')
   return {
     kind: 'socket',
     backend: kafkaBackend,

@@ -37,7 +37,7 @@ const CROSS_REQUEST = /on behalf of a different request/i
 export function workersSocket(options: WorkersSocketOptions): SocketTransport {
   const list = typeof options?.bootstrap === 'string' ? options.bootstrap.split(',') : options?.bootstrap
   const bootstrap = (list ?? []).map((s) => s.trim()).filter((s) => s.length > 0)
-  if (bootstrap.length === 0) throw new ConnectionError('workersSocket(): bootstrap must name at least one host:port')
+  if (bootstrap.length === 0) throw new InvalidArgumentError('INVALID_CONFIG', 'workersSocket(): bootstrap must name at least one host:port')
   if (options.tlsServerName !== undefined && options.tls !== 'starttls') {
     throw new InvalidArgumentError('INVALID_CONFIG', "workersSocket(): tlsServerName needs tls: 'starttls' (secureTransport 'on' checks the connect hostname)")
   }

@@ -6,7 +6,7 @@
  *   await producer.send({ topic: 'orders', key: 'k', value: 'v' })
  *   cluster.records('orders')   // what the broker stored
  *
- * In Node, `serveFakeCluster` (isokafka/testing-node) serves the same cluster on 127.0.0.1 ports.
+ * In Node, `serveFakeCluster` (isokafka/testing/node) serves the same cluster on 127.0.0.1 ports.
  */
 export {
   FakeCluster, DEFAULT_API_VERSIONS, IN_MEMORY_LISTENER,

@@ -57,7 +57,7 @@ describe('request framing', () => {
 })
 
 describe('request frames as chunks (record batches by reference)', () => {
-  const batch = (n: number, fill: number) => new Uint8Array(n).fill(fill)
+  const batch = (n: number, fill: number): Uint8Array => new Uint8Array(n).fill(fill)
   const request = (records: Uint8Array[]) => ({
     transactionalId: null,
     acks: -1 as const,
@@ -81,7 +81,7 @@ describe('request frames as chunks (record batches by reference)', () => {
       // a tiny initial buffer forces the writer to grow after the first cut: the size must still land in chunk 0
       const chunks = encodeRequestChunks(Produce, version, 42, 'cid', request(records), 8, 1024)
       expect(concat(chunks)).toEqual(copied)
-      expect(chunks.filter((c) => records.includes(c))).toEqual([records[0], records[2]]) // the 100-byte one is copied
+      expect(chunks.filter((c) => (records as Uint8Array[]).includes(c as Uint8Array))).toEqual([records[0], records[2]]) // the 100-byte one is copied
       expect(new DataView(chunks[0]!.buffer, chunks[0]!.byteOffset).getInt32(0)).toBe(copied.length - 4)
     })
   }

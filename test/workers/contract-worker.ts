@@ -21,9 +21,8 @@ interface Env {
 /** The transport a contract request asks for: `tcp` (cloudflare:sockets), `ws` or `fetch` (to the gateway). */
 function contractTransport(kind: string | null, env: Env): () => Transport {
   if (kind === 'ws') return () => websocket({ url: env.GATEWAY_WS_URL!, token: env.GATEWAY_TOKEN! })
-  // `fetch` passed bound: fetchTransport's default calls the global fetch as a method of the transport, which workerd
-  // (and Chromium) refuse ("Illegal invocation"); '/gateway/fetch-default' below checks that default separately.
-  if (kind === 'fetch') return () => fetchTransport({ url: env.GATEWAY_URL!, token: env.GATEWAY_TOKEN!, mode: 'gateway', fetch: (input, init) => fetch(input, init) })
+  // the default global fetch (called unbound: workerd refuses a fetch called as a method of another object)
+  if (kind === 'fetch') return () => fetchTransport({ url: env.GATEWAY_URL!, token: env.GATEWAY_TOKEN!, mode: 'gateway' })
   return () => workersSocket({ bootstrap: env.KAFKA_BOOTSTRAP })
 }
 
