@@ -189,8 +189,8 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     if (blocked.length > 0) notify()
   }
 
-  /** Try to append now; false when it has to wait. Settles the send (resolve or reject) when it returns true. */
-  function tryAppend(e: PendingSend): boolean {
+  /** Try to append now (`now`: the clock's time); false when it has to wait. Settles the send (resolve or reject) when it returns true. */
+  function tryAppend(e: PendingSend, now: number): boolean {
     const t = backend.topic(e.topic)
     if (!t) {
       const err = backend.topicError(e.topic)
@@ -229,7 +229,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
       return false
     }
     if (!accumulator.hasRoom(e.estimate)) return false
-    const appended = accumulator.append(e.topic, e.partition, e.timestamp, e.key, e.value, e.headers, e.estimate, o.clock.now(), e.callback)
+    const appended = accumulator.append(e.topic, e.partition, e.timestamp, e.key, e.value, e.headers, e.estimate, now, e.callback)
     partitioner.onAppend?.(e.topic, e.partition, e.estimate)
     if (appended !== APPENDED) sender.wake() // a new batch (linger starts) or a full one (it can go now)
     return true
@@ -241,7 +241,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     try {
       while (blocked.length > 0) {
         const e = blocked.peek()!
-        if (tryAppend(e)) {
+        if (tryAppend(e, o.clock.now())) {
           blocked.shift()
           processedSeq = e.seq
           continue
@@ -352,7 +352,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     const isScratch = e === scratch
     if (isScratch) scratchInUse = true
     try {
-      if (blocked.length === 0 && tryAppend(e)) {
+      if (blocked.length === 0 && tryAppend(e, e.deadline - o.maxBlockMs)) { // the time prepare() read
         processedSeq = e.seq
         return true
       }
