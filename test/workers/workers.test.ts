@@ -351,8 +351,8 @@ describe('the Workers transport (cloudflare:sockets)', () => {
 
   it('validates its options', async () => {
     const { body } = await contract('/workers/options')
-    expect(body.empty).toMatchObject({ name: 'ConnectionError' })
-    expect(body.emptyList).toMatchObject({ name: 'ConnectionError' })
+    expect(body.empty).toMatchObject({ name: 'InvalidArgumentError', code: 'INVALID_CONFIG' })
+    expect(body.emptyList).toMatchObject({ name: 'InvalidArgumentError', code: 'INVALID_CONFIG' })
     expect(body.serverNameWithoutStartTls).toMatchObject({ name: 'InvalidArgumentError', code: 'INVALID_CONFIG' })
     expect(body.parsed).toEqual({ kind: 'socket', bootstrap: ['127.0.0.1:1', '127.0.0.2:2'], clientId: 'c' })
   })
