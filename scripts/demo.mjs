@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // The demo: start (or reuse) a local Kafka broker, create a topic, produce 200k records with isokafka over Node TCP
 // with a live progress line, read the count back with an independent reader (kcat), and print records/s, MB/s and
-// send→ack latency percentiles. Usage: npm run demo [-- --records N --size BYTES --bootstrap host:port]
+// send→ack latency percentiles. Then every transport in one run (scripts/transports.mjs): Node TCP, Workers TCP in
+// workerd, WebSocket and fetch through the gateway, fetch to the REST Proxy v3 API; records/s each, read back by kcat.
+// Usage: npm run demo [-- --records N --size BYTES --bootstrap host:port --transport-records N (0: skip)]
 import { spawnSync } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import { createProducer } from 'isokafka'
 import { tcp } from 'isokafka/node'
 import { startKafka, stopKafka, createTopic } from './kafka.mjs'
+import { runTransports } from './transports.mjs'
 
 const { values: args } = parseArgs({
   options: {
@@ -15,6 +18,7 @@ const { values: args } = parseArgs({
     partitions: { type: 'string', default: '6' },
     bootstrap: { type: 'string', default: process.env.KAFKA_BOOTSTRAP ?? '' },
     keep: { type: 'boolean', default: false },
+    'transport-records': { type: 'string', default: '50000' },
   },
 })
 const N = Number(args.records)
@@ -85,5 +89,14 @@ console.log(`
   send→ack latency   p50 ${pct(50)} ms, p99 ${pct(99)} ms
   elapsed            ${seconds.toFixed(2)} s`)
 
+let transportsOk = true
+const perTransport = Number(args['transport-records'])
+if (perTransport > 0) {
+  console.log(`\nevery transport, ${perTransport.toLocaleString('en')} records of ${SIZE} B each (acks=all, idempotent, 6 partitions; gateway in-process):`)
+  const results = await runTransports({ bootstrap, records: perTransport, size: SIZE })
+  for (const r of results) console.log(`  ${r.transport.padEnd(22)} ${r.ratioToNodeTcp == null ? '–' : `${r.ratioToNodeTcp.toFixed(2)}×`} Node TCP`)
+  transportsOk = results.every((r) => r.acked === r.records && r.readBack === r.records)
+}
+
 if (startedHere && !args.keep) await stopKafka({ name: 'demo' })
-process.exit(acked === N && readBack === N ? 0 : 1)
+process.exit(acked === N && readBack === N && transportsOk ? 0 : 1)

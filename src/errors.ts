@@ -1,4 +1,4 @@
-import { kafkaErrorInfo } from './protocol/error-codes.js'
+import { kafkaErrorBasics } from './protocol/error-codes.js'
 
 /**
  * Every error isokafka raises is an IsoKafkaError: a string `code` to switch on, `retriable` to say whether trying
@@ -15,12 +15,16 @@ export class IsoKafkaError extends Error {
   }
 }
 
-/** An error code a broker (or gateway) returned. `code` is Kafka's name for it, `errorCode` the number. */
+/**
+ * An error code a broker (or gateway) returned. `code` is Kafka's name for it, `errorCode` the number. The message
+ * is `text` (Kafka's message for the code: see brokerError() in protocol/error-messages.ts) or the name, then `detail`.
+ */
 export class KafkaProtocolError extends IsoKafkaError {
   readonly errorCode: number
-  constructor(errorCode: number, detail?: string, options: { cause?: unknown } = {}) {
-    const info = kafkaErrorInfo(errorCode)
-    super(info.name, detail ? `${info.message} (${detail})` : info.message, { retriable: info.retriable, cause: options.cause })
+  constructor(errorCode: number, detail?: string, options: { cause?: unknown; text?: string } = {}) {
+    const info = kafkaErrorBasics(errorCode)
+    const text = options.text || info.name
+    super(info.name, detail ? `${text} (${detail})` : text, { retriable: info.retriable, cause: options.cause })
     this.errorCode = errorCode
   }
 }

@@ -1,8 +1,9 @@
 import { backoffMs, type Clock } from '../clock.js'
-import { ConnectionError, IsoKafkaError, KafkaProtocolError } from '../errors.js'
+import { ConnectionError, IsoKafkaError } from '../errors.js'
 import { Metadata, type MetadataResponse } from '../protocol/messages/metadata.js'
 import type { SocketTransport } from '../transport.js'
 import { BrokerConnection } from './connection.js'
+import { brokerError } from '../protocol/error-messages.js'
 
 export interface ClusterOptions {
   clientId: string
@@ -259,7 +260,7 @@ export class KafkaCluster {
     if (t && t.errorCode === 0 && t.partitionCount > 0) return null
     if (this.connectError) return this.connectError
     if (!t || t.errorCode === 0 || RETRIABLE_TOPIC_ERRORS.has(t.errorCode)) return null
-    return new KafkaProtocolError(t.errorCode, `topic ${name}`)
+    return brokerError(t.errorCode, `topic ${name}`)
   }
 
   /** The last metadata error of a topic (for the timeout message). */

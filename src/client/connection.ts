@@ -3,8 +3,9 @@ import { ApiVersions } from '../protocol/messages/api-versions.js'
 import { decodeResponse, encodeRequest, encodeRequestChunks, FrameDecoder, readResponseHeader } from '../protocol/framing.js'
 import type { ByteStream, SocketTransport } from '../transport.js'
 import type { Clock } from '../clock.js'
-import { ConnectionError, IsoKafkaError, KafkaProtocolError, MalformedResponseError, RequestTimeoutError, UnsupportedVersionError } from '../errors.js'
+import { ConnectionError, IsoKafkaError, MalformedResponseError, RequestTimeoutError, UnsupportedVersionError } from '../errors.js'
 import { authenticateSasl } from './sasl.js'
+import { brokerError } from '../protocol/error-messages.js'
 
 export interface ConnectionOptions {
   clientId: string
@@ -93,7 +94,7 @@ export class BrokerConnection {
         version = own ? Math.min(own.maxVersion, ApiVersions.maxVersion) : 0
         continue
       }
-      if (res.errorCode !== 0) throw new KafkaProtocolError(res.errorCode, 'ApiVersions')
+      if (res.errorCode !== 0) throw brokerError(res.errorCode, 'ApiVersions')
       this.versions = new Map(res.apiKeys.map((k) => [k.apiKey, { min: k.minVersion, max: k.maxVersion }]))
       return
     }

@@ -3,7 +3,7 @@ import {
   DeliveryTimeoutError, IsoKafkaError, KafkaProtocolError, MalformedResponseError, RequestTimeoutError,
 } from '../errors.js'
 import { Reader } from '../protocol/codec.js'
-import { kafkaErrorInfo } from '../protocol/error-codes.js'
+import { kafkaErrorBasics } from '../protocol/error-codes.js'
 import type {
   GatewayPartitionBatch, GatewayPartitionResult, GatewayRecord, GatewayTopicMetadata, GatewayTransport,
 } from '../transport.js'
@@ -124,7 +124,7 @@ export class GatewayBackend implements ProducerBackend, Sender {
     const t = this.topics.get(name)
     if (t?.info) return null
     if (this.metadataError) return this.metadataError
-    if (!t || t.errorCode === 0 || kafkaErrorInfo(t.errorCode).retriable) return null
+    if (!t || t.errorCode === 0 || kafkaErrorBasics(t.errorCode).retriable) return null
     return new KafkaProtocolError(t.errorCode, `topic ${name}`)
   }
 
@@ -183,7 +183,7 @@ export class GatewayBackend implements ProducerBackend, Sender {
         // for good (not authorized, invalid) is not polled
         const retryTopics = [...this.wanted].some((n) => {
           const t = this.topics.get(n)
-          return !t?.info && (!t || kafkaErrorInfo(t.errorCode).retriable)
+          return !t?.info && (!t || kafkaErrorBasics(t.errorCode).retriable)
         })
         if (!this.closed) this.onChange()
         if (this.needRefresh || retryTopics) {
@@ -211,7 +211,7 @@ export class GatewayBackend implements ProducerBackend, Sender {
       if (t.errorCode !== 0 || !(t.partitions > 0)) {
         const code = t.errorCode || 3
         // keep what we knew through a transient error
-        if (previous?.info && kafkaErrorInfo(code).retriable) continue
+        if (previous?.info && kafkaErrorBasics(code).retriable) continue
         this.topics.set(t.topic, { info: null, errorCode: code, fetchedAt: now })
         continue
       }

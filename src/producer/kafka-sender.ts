@@ -2,7 +2,7 @@ import { backoffMs, PassScheduler } from '../clock.js'
 import { KafkaCluster } from '../client/cluster.js'
 import type { BrokerConnection } from '../client/connection.js'
 import type { CompressionCodec } from '../compression.js'
-import { DeliveryTimeoutError, IsoKafkaError, KafkaProtocolError, MalformedResponseError, ProducerFatalError } from '../errors.js'
+import { DeliveryTimeoutError, IsoKafkaError, MalformedResponseError, ProducerFatalError } from '../errors.js'
 import { InitProducerId } from '../protocol/messages/init-producer-id.js'
 import { Produce, type ProducePartitionResponse, type ProduceRequest } from '../protocol/messages/produce.js'
 import { compressRecords, sealBatch } from '../protocol/record-batch.js'
@@ -10,6 +10,7 @@ import type { PartitionQueue, ProducerBatch, RecordAccumulator } from './accumul
 import type { ResolvedOptions } from './options.js'
 import type { BackendFactory } from './producer.js'
 import type { SocketTransport } from '../transport.js'
+import { brokerError } from '../protocol/error-messages.js'
 
 const SEQUENCE_MODULO = 2 ** 31
 /** Errors after which the leader may have moved: refresh metadata before the retry. */
@@ -273,7 +274,7 @@ export class KafkaSender {
         continue
       }
       const detail = [p.errorMessage, ...p.recordErrors.map((e) => e.message)].filter(Boolean).join('; ')
-      const err = new KafkaProtocolError(p.errorCode, `${batch.topic}-${batch.partition}${detail ? `: ${detail}` : ''}`)
+      const err = brokerError(p.errorCode, `${batch.topic}-${batch.partition}${detail ? `: ${detail}` : ''}`)
       if (METADATA_ERRORS.has(p.errorCode)) this.cluster.requestRefresh()
       if (FATAL_ERRORS.has(p.errorCode)) {
         this.setFatal(new ProducerFatalError(`the producer cannot continue: ${err.message}`, { cause: err }))
@@ -364,7 +365,7 @@ export class KafkaSender {
             this.producerEpoch = res.producerEpoch
             return
           }
-          const err = new KafkaProtocolError(res.errorCode, 'InitProducerId')
+          const err = brokerError(res.errorCode, 'InitProducerId')
           if (!err.retriable) throw err
         } catch (err) {
           if (err instanceof IsoKafkaError && !err.retriable) {

@@ -1,5 +1,7 @@
 import { describe, it, expect } from 'vitest';
-import { ErrorCode, KAFKA_ERRORS, kafkaErrorInfo } from '../../src/protocol/error-codes';
+import { ERROR_ROWS, ErrorCode, kafkaErrorBasics } from '../../src/protocol/error-codes';
+import { KAFKA_ERRORS, brokerError, kafkaErrorInfo } from '../../src/protocol/error-messages';
+import { KafkaProtocolError } from '../../src/errors';
 
 describe('Kafka error table', () => {
   it('covers -1 through 136 (no gaps)', () => {
@@ -98,5 +100,21 @@ describe('Kafka error table', () => {
     expect(Object.isFrozen(KAFKA_ERRORS)).toBe(true);
     expect(Object.isFrozen(ErrorCode)).toBe(true);
     expect(Object.isFrozen(KAFKA_ERRORS[0])).toBe(true);
+  });
+
+  it('the names table (error-codes.ts) and the messages (error-messages.ts) cover the same codes', () => {
+    expect(ERROR_ROWS.map((r) => r[0])).toEqual(KAFKA_ERRORS.map((e) => e.code));
+    for (const e of KAFKA_ERRORS) expect(kafkaErrorBasics(e.code)).toEqual({ code: e.code, name: e.name, retriable: e.retriable });
+  });
+
+  it('brokerError carries Kafka\'s message; a bare KafkaProtocolError (gateway path) its name', () => {
+    const withText = brokerError(6, 'events-3');
+    expect(withText).toBeInstanceOf(KafkaProtocolError);
+    expect(withText).toMatchObject({ code: 'NOT_LEADER_OR_FOLLOWER', errorCode: 6, retriable: true });
+    expect(withText.message).toBe(`${kafkaErrorInfo(6).message} (events-3)`);
+    const bare = new KafkaProtocolError(6, 'events-3: from the gateway');
+    expect(bare).toMatchObject({ code: 'NOT_LEADER_OR_FOLLOWER', errorCode: 6, retriable: true });
+    expect(bare.message).toBe('NOT_LEADER_OR_FOLLOWER (events-3: from the gateway)');
+    expect(brokerError(999).message).toContain('999');
   });
 });
