@@ -43,6 +43,8 @@ const { values: args } = parseArgs({
     'no-install': { type: 'boolean', default: false },
     'keep-broker': { type: 'boolean', default: false },
     'no-warmup': { type: 'boolean', default: false },
+    'no-edge': { type: 'boolean', default: false },
+    'edge-records': { type: 'string', default: '100000' },
     list: { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
   },
@@ -484,6 +486,30 @@ function describe(run) {
   )
 }
 
+// The edge paths (scripts/transports.mjs): Node TCP, Workers TCP in workerd, WebSocket and fetch through the gateway,
+// REST v3; once per round in a child process against the bench broker, read back by kcat; medians and ratios to Node TCP.
+const runEdge = !args['no-edge'] && !args.scenarios && !args.producers && (mode === 'default' || mode === 'full' || mode === 'quick')
+
+async function runEdgePaths() {
+  const records = Math.max(1000, Math.round(Number(args['edge-records']) * scale))
+  const runs = []
+  for (let round = 1; round <= rounds && !aborted; round++) {
+    say(`round ${round}/${rounds} edge paths (${fmt(records)} records per transport)...`)
+    const r = await runChild(process.execPath, [path.join(REPO_DIR, 'scripts', 'transports.mjs'), '--bootstrap', kafka.bootstrap, '--records', String(records), '--json'], { timeoutMs: 600_000 })
+    let rows = null
+    try {
+      rows = JSON.parse(r.stdout.slice(r.stdout.indexOf('[')))
+    } catch {
+      say(`  edge paths failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`)
+    }
+    if (rows) {
+      for (const row of rows) say(`  ${row.transport}: ${fmt(Math.round(row.recordsPerSec))} rec/s (${row.ratioToNodeTcp?.toFixed(2)}× Node TCP), read back ${fmt(row.readBack)}`)
+      runs.push({ round, rows })
+    }
+  }
+  return { records, runs }
+}
+
 async function main() {
   const startedAt = new Date()
   const machine = machineInfo()
@@ -542,6 +568,7 @@ async function main() {
         }
       }
     }
+    if (runEdge && !aborted) results.edge = await runEdgePaths()
   } finally {
     stopSink()
     await stopBroker()

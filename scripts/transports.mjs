@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Every transport in one run, against one broker: the same records (100 B values, no key, 6 partitions, acks=all,
 // idempotent, linger 5 ms) through Node TCP, Workers TCP inside workerd (Miniflare), WebSocket → gateway,
-// fetch → gateway and fetch → REST Proxy v3 (served by the gateway). Each path gets its own topic; after it, kcat
-// (librdkafka) counts what the topic holds. Prints records/s per transport and the ratio to Node TCP.
+// fetch → gateway and fetch → REST Proxy v3 (served by the gateway). Each path gets its own topic and first sends an
+// unmeasured warm-up (a tenth of the records: JIT, connections), then the measured records; kcat (librdkafka) then
+// counts what the topic holds (warm-up included). Prints records/s per transport and the ratio to Node TCP.
 //
 //   node scripts/transports.mjs --bootstrap host:port [--records 20000] [--json]
 //   (npm run demo runs it after its main run; the built package in dist/ is what runs)
@@ -57,8 +58,8 @@ async function produceWith(transport, topic, n, size, window = 8192) {
   return { acked, failed, seconds, firstError }
 }
 
-/** Workers TCP: a Worker that produces `n` records in one request, run by workerd through Miniflare. */
-async function produceInWorkerd(bootstrap, topic, n, size) {
+/** Workers TCP: a Worker that produces `n` records per request (warm-up, then measured), run by workerd through Miniflare. */
+async function produceInWorkerd(bootstrap, topic, warm, n, size) {
   const { build } = await import('esbuild')
   const { Miniflare } = await import('miniflare')
   const source = `
@@ -96,6 +97,7 @@ export default {
     bindings: { KAFKA_BOOTSTRAP: bootstrap },
   })
   try {
+    await (await mf.dispatchFetch(`http://worker/?n=${warm}&size=${size}&topic=${topic}`)).json()
     const res = await mf.dispatchFetch(`http://worker/?n=${n}&size=${size}&topic=${topic}`)
     const body = await res.json()
     return { acked: body.acked, failed: body.failed, seconds: body.ms / 1000, firstError: body.firstError }
@@ -111,12 +113,18 @@ export async function runTransports({ bootstrap, records = 20_000, size = 100, p
   const { url } = await gateway.listen(0, '127.0.0.1')
   const prefix = `transports-${Date.now().toString(36)}`
   const token = await createGatewayToken({ secret, topics: [`${prefix}-*`], expiresInSec: 3600 })
+  const warm = Math.max(1, Math.round(records / 10))
+  // a producer of its own for the warm-up and for the measured run (the measured one starts with a fresh connection)
+  const twice = (transport) => async (topic) => {
+    await produceWith(transport(), topic, warm, size)
+    return produceWith(transport(), topic, records, size)
+  }
   const paths = [
-    { name: 'Node TCP', run: (topic) => produceWith(tcp({ bootstrap }), topic, records, size) },
-    { name: 'Workers TCP (workerd)', run: (topic) => produceInWorkerd(bootstrap, topic, records, size) },
-    { name: 'WebSocket → gateway', run: (topic) => produceWith(websocket({ url: `${url.replace(/^http/, 'ws')}/v1/ws`, token, WebSocket }), topic, records, size) },
-    { name: 'fetch → gateway', run: (topic) => produceWith(fetchTransport({ url, token, mode: 'gateway' }), topic, records, size) },
-    { name: 'fetch → REST v3', run: (topic) => produceWith(fetchTransport({ url, token, mode: 'rest-v3' }), topic, records, size) },
+    { name: 'Node TCP', run: twice(() => tcp({ bootstrap })) },
+    { name: 'Workers TCP (workerd)', run: (topic) => produceInWorkerd(bootstrap, topic, warm, records, size) },
+    { name: 'WebSocket → gateway', run: twice(() => websocket({ url: `${url.replace(/^http/, 'ws')}/v1/ws`, token, WebSocket })) },
+    { name: 'fetch → gateway', run: twice(() => fetchTransport({ url, token, mode: 'gateway' })) },
+    { name: 'fetch → REST v3', run: twice(() => fetchTransport({ url, token, mode: 'rest-v3' })) },
   ]
   const results = []
   try {
@@ -129,7 +137,7 @@ export async function runTransports({ bootstrap, records = 20_000, size = 100, p
       } catch (err) {
         r = { acked: 0, failed: records, seconds: NaN, firstError: err }
       }
-      const readBack = kcatCount(bootstrap, topic)
+      const readBack = kcatCount(bootstrap, topic) - warm // what the topic holds beyond the warm-up
       const row = { transport: p.name, records, acked: r.acked, failed: r.failed, readBack, seconds: r.seconds, recordsPerSec: r.acked / r.seconds, firstError: r.firstError ? String(r.firstError?.message ?? r.firstError) : null }
       results.push(row)
       log(`  ${p.name.padEnd(22)} ${Math.round(row.recordsPerSec).toLocaleString('en').padStart(9)} records/s   acked ${row.acked.toLocaleString('en')}, read back by kcat ${row.readBack.toLocaleString('en')}${row.firstError ? `   first error: ${row.firstError}` : ''}`)

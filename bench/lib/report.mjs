@@ -89,7 +89,21 @@ export function summarize(results) {
     }
     scenarios[s.id] = { title: s.title, kind: s.kind, records: s.records, producers, ratios }
   }
-  return { scenarios, targets: targets(results, scenarios) }
+  return { scenarios, targets: targets(results, scenarios), edge: summarizeEdge(results.edge) }
+}
+
+/** Edge paths: per transport, median records/s over the rounds and its ratio to Node TCP's median. */
+function summarizeEdge(edge) {
+  if (!edge?.runs?.length) return null
+  const names = [...new Set(edge.runs.flatMap((r) => r.rows.map((row) => row.transport)))]
+  const rows = names.map((transport) => {
+    const all = edge.runs.map((r) => r.rows.find((row) => row.transport === transport)).filter(Boolean)
+    const complete = all.filter((row) => row.acked === row.records && row.readBack === row.records)
+    return { transport, runs: all.length, complete: complete.length, recordsPerSec: stat(complete, (row) => row.recordsPerSec), firstError: all.find((row) => row.firstError)?.firstError ?? null }
+  })
+  const base = rows[0]?.recordsPerSec?.median
+  for (const row of rows) row.ratioToNodeTcp = base && row.recordsPerSec ? row.recordsPerSec.median / base : null
+  return { records: edge.records, rows }
 }
 
 function targets(results, sc) {
@@ -154,6 +168,12 @@ export function renderSvg(results) {
     groups.push({
       title: 'latency: p99 send→ack at 10,000 records/s (ms, lower is better)',
       bars: order(lat.producers).map((p) => ({ p, value: lat.producers[p].p99?.median ?? 0, text: `${n1(lat.producers[p].p99?.median)} ms` })),
+    })
+  }
+  if (sum.edge) {
+    groups.push({
+      title: `edge paths: records/s per transport (${n0(sum.edge.records)} records each; ratio to Node TCP)`,
+      bars: sum.edge.rows.map((r) => ({ p: 'isokafka', label: r.transport, value: r.recordsPerSec?.median ?? 0, text: `${n0(r.recordsPerSec?.median)} rec/s (${ratioText(r.ratioToNodeTcp)})` })),
     })
   }
   const memProducers = sum.scenarios.memory?.producers ?? {}
@@ -284,6 +304,20 @@ export function renderMarkdown(results, { jsonRel, svgRel, previous }) {
     for (const s of windows) {
       const v = sum.scenarios[s.id].producers['isokafka-send']
       L.push(`| ${n0(s.window)} | ${n0(v.recordsPerSec?.median)} | ${n1(v.p50?.median)} | ${n1(v.p99?.median)} | ${n2(v.cpuSeconds?.median)} | ${n2(v.phaseCpuSeconds?.median)} | ${mb(v.peakRssBytes?.median)} | ${v.runs - v.failed}/${v.runs} |`)
+    }
+    L.push('')
+  }
+
+  if (sum.edge) {
+    L.push('## Edge paths: every transport, as a ratio to Node TCP', '')
+    L.push(`\`scripts/transports.mjs\` (also the second half of \`npm run demo\`), once per round on the same broker: ${n0(sum.edge.records)} records of 100 B per`)
+    L.push('transport, no key, 6 partitions, acks=all, idempotent, linger 5 ms, `send()` with at most 8,192 unsettled; each path writes its own')
+    L.push('topic, which kcat then counts (a run counts only when every record was acknowledged and read back). The gateway runs in')
+    L.push('the same process as the client (its per-connection rate limit raised); the Worker runs in workerd through Miniflare, one request')
+    L.push('producing everything (workerd\'s clock only moves across I/O, so its time is read after the metadata round trip and after the last ack).', '')
+    L.push('| transport | records/s | ÷ Node TCP | runs complete |', '|---|---:|---:|---:|')
+    for (const r of sum.edge.rows) {
+      L.push(`| ${r.transport} | ${n0(r.recordsPerSec?.median)} | ${ratioText(r.ratioToNodeTcp)} | ${r.complete}/${r.runs}${r.firstError ? ` (${esc(r.firstError)})` : ''} |`)
     }
     L.push('')
   }
