@@ -35,7 +35,6 @@ export class ProducerBatch {
   readonly builder: RecordBatchBuilder
   // Per-record state, kept compact: a hot produce() loop passes one callback for every record, and records appended
   // within one millisecond share a timestamp, so the arrays exist only once a record differs from the first.
-  private records = 0
   private callback: DeliveryCallback | null = null
   private callbacks: DeliveryCallback[] | null = null
   private firstTimestamp = 0
@@ -65,8 +64,8 @@ export class ProducerBatch {
   }
 
   add(timestamp: number, key: Uint8Array | null, value: Uint8Array | null, headers: readonly EncodedHeader[], reserved: number, callback: DeliveryCallback): void {
+    const n = this.builder.count // records before this one
     this.builder.append(timestamp, key, value, headers)
-    const n = this.records++
     if (n === 0) {
       this.callback = callback
       this.firstTimestamp = timestamp
@@ -84,7 +83,7 @@ export class ProducerBatch {
     if (this.done) return
     this.done = true
     const { topic, partition, callbacks, timestamps } = this
-    for (let i = 0; i < this.records; i++) {
+    for (let i = 0; i < this.builder.count; i++) {
       deliver(callbacks ? callbacks[i]! : this.callback!, null, {
         topic,
         partition,
@@ -98,12 +97,11 @@ export class ProducerBatch {
   fail(err: Error): void {
     if (this.done) return
     this.done = true
-    for (let i = 0; i < this.records; i++) deliver(this.callbacks ? this.callbacks[i]! : this.callback!, err, null)
+    for (let i = 0; i < this.builder.count; i++) deliver(this.callbacks ? this.callbacks[i]! : this.callback!, err, null)
     this.finish()
   }
 
   private finish(): void {
-    this.records = 0
     this.callback = null
     this.callbacks = null
     this.timestamps = null
