@@ -37,7 +37,6 @@ export class ProducerBatch {
   // within one millisecond share a timestamp, so the arrays exist only once a record differs from the first.
   private callback: DeliveryCallback | null = null
   private callbacks: DeliveryCallback[] | null = null
-  private firstTimestamp = 0
   private timestamps: number[] | null = null
   reservedBytes = 0
   /** No more records go in (full, or drained). */
@@ -66,14 +65,14 @@ export class ProducerBatch {
   add(timestamp: number, key: Uint8Array | null, value: Uint8Array | null, headers: readonly EncodedHeader[], reserved: number, callback: DeliveryCallback): void {
     const n = this.builder.count // records before this one
     this.builder.append(timestamp, key, value, headers)
+    const first = this.builder.firstTimestamp
     if (n === 0) {
       this.callback = callback
-      this.firstTimestamp = timestamp
     } else {
       if (this.callbacks !== null) this.callbacks.push(callback)
       else if (callback !== this.callback) (this.callbacks = new Array<DeliveryCallback>(n).fill(this.callback!)).push(callback)
       if (this.timestamps !== null) this.timestamps.push(timestamp)
-      else if (timestamp !== this.firstTimestamp) (this.timestamps = new Array<number>(n).fill(this.firstTimestamp)).push(timestamp)
+      else if (timestamp !== first) (this.timestamps = new Array<number>(n).fill(first)).push(timestamp)
     }
     this.reservedBytes += reserved
   }
@@ -88,7 +87,7 @@ export class ProducerBatch {
         topic,
         partition,
         offset: offsets ? (offsets[i] ?? -1) : baseOffset < 0 ? -1 : baseOffset + i,
-        timestamp: logAppendTime >= 0 ? logAppendTime : timestamps ? timestamps[i]! : this.firstTimestamp,
+        timestamp: logAppendTime >= 0 ? logAppendTime : timestamps ? timestamps[i]! : this.builder.firstTimestamp,
       })
     }
     this.finish()

@@ -42,6 +42,23 @@ describe('produce(record, callback)', () => {
     expect(values('t', 0)).toEqual(Array.from({ length: 10 }, (_, i) => `v${2 * i}`))
   })
 
+  it('one shared callback and mixed timestamps in a batch: each record still gets its own metadata', async () => {
+    h = new Harness({ topics: { t: 1 } })
+    const p = h.producer({ lingerMs: 5 })
+    await h.run(p.partitionsFor('t'))
+    const metas: RecordMetadata[] = []
+    const shared = (err: Error | null, meta: RecordMetadata | null) => (err ? metas.push(err as any) : metas.push(meta!))
+    const stamps = [1_000, 1_000, 2_000, 1_000, 3_000]
+    stamps.forEach((timestamp, i) => p.produce({ topic: 't', value: `v${i}`, timestamp }, shared))
+    let own: RecordMetadata | null = null
+    p.produce({ topic: 't', value: 'v5', timestamp: 3_000 }, (_e, m) => (own = m)) // a different callback, mid-batch
+    p.produce({ topic: 't', value: 'v6', timestamp: 4_000 }, shared)
+    await h.run(p.flush())
+    expect(metas.map((m) => [m.offset, m.timestamp])).toEqual([[0, 1_000], [1, 1_000], [2, 2_000], [3, 1_000], [4, 3_000], [6, 4_000]])
+    expect(own).toEqual({ topic: 't', partition: 0, offset: 5, timestamp: 3_000 })
+    expect(h.cluster.records('t', 0).map((r) => r.timestamp)).toEqual([...stamps, 3_000, 4_000])
+  })
+
   it('returns false when bufferMemory is full; a loop that awaits ready() then keeps at most bufferMemory queued', async () => {
     h = new Harness({ topics: { t: 1 } })
     const p = h.producer({ bufferMemory: 1000, lingerMs: 0, maxBlockMs: 60_000 })
