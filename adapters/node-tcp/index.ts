@@ -1,7 +1,8 @@
 import * as net from 'node:net'
 import * as tls from 'node:tls'
-import { AuthenticationError, ConnectionError, InvalidArgumentError } from '../../src/errors.js'
+import { AuthenticationError, ConnectionError } from '../../src/errors.js'
 import { kafkaBackend } from '../../src/producer/kafka-sender.js'
+import { parseBootstrap } from '../../src/client/cluster.js'
 
 const TLS_VERIFY_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME|HOSTNAME/
 import type { ByteStream, ByteStreamHandlers, SaslOptions, SocketConnectOptions, SocketTransport } from '../../src/transport.js'
@@ -21,12 +22,11 @@ export interface TcpOptions {
  * Kafka over TCP (or TLS) with `node:net` / `node:tls`. One socket per broker; the core pipelines requests on it.
  */
 export function tcp(options: TcpOptions): SocketTransport {
-  const bootstrap = typeof options.bootstrap === 'string' ? options.bootstrap.split(',') : options.bootstrap
-  if (!bootstrap || bootstrap.length === 0) throw new InvalidArgumentError('INVALID_CONFIG', 'tcp(): bootstrap must name at least one host:port')
+  const bootstrap = parseBootstrap(options?.bootstrap, 'tcp()')
   return {
     kind: 'socket',
     backend: kafkaBackend,
-    bootstrap: bootstrap.map((s) => s.trim()),
+    bootstrap,
     clientId: options.clientId,
     sasl: options.sasl,
     connect: (connectOptions, handlers) =>

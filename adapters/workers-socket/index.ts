@@ -2,6 +2,7 @@
 import { connect, type Socket } from 'cloudflare:sockets'
 import { ConnectionError, InvalidArgumentError } from '../../src/errors.js'
 import { kafkaBackend } from '../../src/producer/kafka-sender.js'
+import { parseBootstrap } from '../../src/client/cluster.js'
 import type { ByteStream, ByteStreamHandlers, SaslOptions, SocketConnectOptions, SocketTransport } from '../../src/transport.js'
 
 export interface WorkersSocketOptions {
@@ -35,9 +36,7 @@ const CROSS_REQUEST = /on behalf of a different request/i
  * docs/runtime-workers.md.
  */
 export function workersSocket(options: WorkersSocketOptions): SocketTransport {
-  const list = typeof options?.bootstrap === 'string' ? options.bootstrap.split(',') : options?.bootstrap
-  const bootstrap = (list ?? []).map((s) => s.trim()).filter((s) => s.length > 0)
-  if (bootstrap.length === 0) throw new InvalidArgumentError('INVALID_CONFIG', 'workersSocket(): bootstrap must name at least one host:port')
+  const bootstrap = parseBootstrap(options?.bootstrap, 'workersSocket()')
   if (options.tlsServerName !== undefined && options.tls !== 'starttls') {
     throw new InvalidArgumentError('INVALID_CONFIG', "workersSocket(): tlsServerName needs tls: 'starttls' (secureTransport 'on' checks the connect hostname)")
   }

@@ -1,5 +1,5 @@
 import { backoffMs, type Clock } from '../clock.js'
-import { ConnectionError, IsoKafkaError } from '../errors.js'
+import { ConnectionError, InvalidArgumentError, IsoKafkaError } from '../errors.js'
 import { Metadata, type MetadataResponse } from '../protocol/messages/metadata.js'
 import type { SocketTransport } from '../transport.js'
 import { BrokerConnection } from './connection.js'
@@ -278,6 +278,19 @@ export class KafkaCluster {
 
 export function parseHostPort(address: string): [string, number] {
   const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(address.trim())
-  if (!m) throw new IsoKafkaError('INVALID_CONFIG', `bootstrap address "${address}" is not host:port`)
-  return [m[1]!, Number(m[2])]
+  const port = m ? Number(m[2]) : 0
+  if (!m || port < 1 || port > 65535) throw new InvalidArgumentError('INVALID_CONFIG', `bootstrap address "${address}" is not host:port`)
+  return [m[1]!, port]
+}
+
+/**
+ * A socket transport's `bootstrap` option ('h1:9092,h2:9092' or a list) as trimmed `host:port` entries. Throws
+ * INVALID_CONFIG at once (when the transport is created) for none, or for an entry that is not host:port.
+ */
+export function parseBootstrap(bootstrap: string | readonly string[] | undefined, who: string): string[] {
+  const list = typeof bootstrap === 'string' ? bootstrap.split(',') : (bootstrap ?? [])
+  const out = list.map((s) => (typeof s === 'string' ? s.trim() : '')).filter((s) => s.length > 0)
+  if (out.length === 0) throw new InvalidArgumentError('INVALID_CONFIG', `${who}: bootstrap must name at least one host:port`)
+  for (const address of out) parseHostPort(address)
+  return out
 }
