@@ -98,6 +98,9 @@ export interface Gateway {
   close(options?: { timeoutMs?: number }): Promise<void>
 }
 
+/** Shortest token secret accepted (string characters or key bytes), here and in the CLI. */
+export const MIN_SECRET_LENGTH = 16
+
 const DEFAULT_LIMITS: GatewayLimits = { maxFrameBytes: 2 << 20, maxInFlightBatches: 256, recordsPerSecond: 200_000 }
 
 interface TopicMeta {
@@ -196,6 +199,10 @@ class GatewayServer implements Gateway {
     if (!options || (!options.secret && options.secret !== '')) throw new InvalidArgumentError('INVALID_CONFIG', 'createGateway: a token secret is required')
     this.secrets = (Array.isArray(options.secret) ? options.secret : [options.secret]) as TokenSecret[]
     if (this.secrets.length === 0 || this.secrets.some((s) => s.length === 0)) throw new InvalidArgumentError('INVALID_CONFIG', 'createGateway: the token secret is empty')
+    // as the CLI: an HMAC key anyone could guess signs tokens anyone could forge
+    if (this.secrets.some((s) => s.length < MIN_SECRET_LENGTH)) {
+      throw new InvalidArgumentError('INVALID_CONFIG', `createGateway: each token secret must be at least ${MIN_SECRET_LENGTH} characters (bytes)`)
+    }
     this.limits = { ...DEFAULT_LIMITS, ...(options.limits ?? {}) }
     this.origins = options.origins === '*' ? '*' : new Set(options.origins ?? [])
     this.maxPendingBytes = options.maxPendingBytes ?? 16 << 20

@@ -1,7 +1,9 @@
-// A socket transport's bootstrap list is checked when the transport is created, not at the first send.
+// Configuration is checked where it is given: a socket transport's bootstrap list when the transport is created (not at
+// the first send), a gateway's token secrets when the gateway is created.
 import { describe, expect, it } from 'vitest'
 import { parseBootstrap, parseHostPort } from '../../src/client/cluster.js'
 import { tcp } from '../../adapters/node-tcp/index.js'
+import { createGateway } from '../../adapters/gateway/index.js'
 
 describe('bootstrap addresses', () => {
   it('takes a comma-separated string or a list, trimmed, empty entries dropped', () => {
@@ -13,5 +15,16 @@ describe('bootstrap addresses', () => {
 
   it.each([[''], [[]], ['localhost'], ['h:0'], ['h:65536'], ['h:port'], [['ok:1', 'bad']]])('refuses %j with INVALID_CONFIG', (bootstrap) => {
     expect(() => tcp({ bootstrap: bootstrap as string | string[] })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', retriable: false }))
+  })
+})
+
+describe('gateway token secrets', () => {
+  it.each([['short'], [new Uint8Array(8)], [['a-long-enough-secret-0', 'short']]])('refuses %j (under 16 characters or bytes) with INVALID_CONFIG', (secret) => {
+    expect(() => createGateway({ bootstrap: '127.0.0.1:1', secret: secret as string })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }))
+  })
+
+  it('accepts 16 characters, or 16 bytes', async () => {
+    await createGateway({ bootstrap: '127.0.0.1:1', secret: '0123456789abcdef' }).close({ timeoutMs: 100 })
+    await createGateway({ bootstrap: '127.0.0.1:1', secret: new Uint8Array(16) }).close({ timeoutMs: 100 })
   })
 })
