@@ -60,22 +60,21 @@ function connectNode(o: SocketConnectOptions, handlers: ByteStreamHandlers, tlsO
       if (settled) return
       settled = true
       clearTimeout(timer)
+      const isClosed = () => Promise.reject(new ConnectionError(`connection to ${address} is closed`))
+      // resolve at once unless the kernel buffer is full: the core gets backpressure without a promise per write
+      const drained = (room: boolean) => (room ? undefined : new Promise<void>((res) => socket.once('drain', res)))
       resolve({
         write(data) {
-          if (closed) return Promise.reject(new ConnectionError(`connection to ${address} is closed`))
-          // resolve at once unless the kernel buffer is full: the core gets backpressure without a promise per write
-          if (socket.write(data)) return
-          return new Promise<void>((res) => socket.once('drain', res))
+          return closed ? isClosed() : drained(socket.write(data))
         },
         writev(chunks) {
-          if (closed) return Promise.reject(new ConnectionError(`connection to ${address} is closed`))
+          if (closed) return isClosed()
           // corked writes leave as one writev system call
           socket.cork()
           let room = true
           for (const chunk of chunks) room = socket.write(chunk)
           socket.uncork()
-          if (room) return
-          return new Promise<void>((res) => socket.once('drain', res))
+          return drained(room)
         },
         close() {
           closed = true

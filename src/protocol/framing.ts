@@ -13,6 +13,14 @@ import { MalformedResponseError } from '../errors.js'
  * with the same functions' counterparts below.
  */
 
+/** INT32 size (0 here: the caller patches it), the request header for `version`, then the body. */
+function writeRequest<Req>(w: Writer, api: KafkaApi<Req, unknown>, version: number, correlationId: number, clientId: string | null, request: Req): void {
+  w.int32(0)
+  w.int16(api.apiKey).int16(version).int32(correlationId).nullableString(clientId)
+  if (version >= api.flexibleFrom) w.emptyTags()
+  api.encode(w, version, request)
+}
+
 export function encodeRequest<Req>(
   api: KafkaApi<Req, unknown>,
   version: number,
@@ -22,10 +30,7 @@ export function encodeRequest<Req>(
   sizeHint = 256,
 ): Uint8Array {
   const w = new Writer(sizeHint)
-  w.int32(0) // size, patched below
-  w.int16(api.apiKey).int16(version).int32(correlationId).nullableString(clientId)
-  if (version >= api.flexibleFrom) w.emptyTags()
-  api.encode(w, version, request)
+  writeRequest(w, api, version, correlationId, clientId, request)
   w.int32At(0, w.pos - 4)
   return w.finish()
 }
@@ -33,6 +38,7 @@ export function encodeRequest<Req>(
 /**
  * The same frame as encodeRequest, as chunks: byte arrays of at least `shareFrom` bytes in the request (the record
  * batches of a Produce request) are referenced, not copied, so they must stay unchanged until the chunks are written.
+ * `sizeHint` sizes the buffer for the frame's own bytes only.
  */
 export function encodeRequestChunks<Req>(
   api: KafkaApi<Req, unknown>,
@@ -43,12 +49,10 @@ export function encodeRequestChunks<Req>(
   sizeHint: number,
   shareFrom: number,
 ): Uint8Array[] {
-  const w = new Writer(Math.min(sizeHint, 4096))
+  const w = new Writer(sizeHint)
   w.shareFrom = shareFrom
-  w.int32(0) // size, patched below into the first chunk (the writer's buffer may have moved since it was cut)
-  w.int16(api.apiKey).int16(version).int32(correlationId).nullableString(clientId)
-  if (version >= api.flexibleFrom) w.emptyTags()
-  api.encode(w, version, request)
+  writeRequest(w, api, version, correlationId, clientId, request)
+  // the size goes into the first chunk: the writer's buffer may have moved since that chunk was cut
   const { chunks, length } = w.finishChunks()
   const first = chunks[0]!
   new DataView(first.buffer, first.byteOffset, 4).setInt32(0, length - 4)
