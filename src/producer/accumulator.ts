@@ -33,11 +33,13 @@ export function deliver(callback: DeliveryCallback, err: Error | null, meta: Rec
  */
 export class ProducerBatch {
   readonly builder: RecordBatchBuilder
-  // Per-record state, kept compact: a hot produce() loop passes one callback for every record, and records appended
-  // within one millisecond share a timestamp, so the arrays exist only once a record differs from the first.
+  // Per-record state, kept compact: a hot produce() loop passes one callback for every record, and records arrive
+  // in time order, so the batch keeps one callback until a record brings another one, and the timestamps as runs:
+  // [first index, timestamp] pairs for each change after the first record (a few per batch, not one per record).
   private callback: DeliveryCallback | null = null
   private callbacks: DeliveryCallback[] | null = null
-  private timestamps: number[] | null = null
+  private timestampRuns: number[] | null = null
+  private lastTimestamp = 0
   reservedBytes = 0
   /** No more records go in (full, or drained). */
   closed = false
@@ -65,29 +67,47 @@ export class ProducerBatch {
   add(timestamp: number, key: Uint8Array | null, value: Uint8Array | null, headers: readonly EncodedHeader[], reserved: number, callback: DeliveryCallback): void {
     const n = this.builder.count // records before this one
     this.builder.append(timestamp, key, value, headers)
-    const first = this.builder.firstTimestamp
     if (n === 0) {
       this.callback = callback
+      this.lastTimestamp = timestamp
     } else {
-      if (this.callbacks !== null) this.callbacks.push(callback)
-      else if (callback !== this.callback) (this.callbacks = new Array<DeliveryCallback>(n).fill(this.callback!)).push(callback)
-      if (this.timestamps !== null) this.timestamps.push(timestamp)
-      else if (timestamp !== first) (this.timestamps = new Array<number>(n).fill(first)).push(timestamp)
+      if (this.callbacks !== null) this.callbacks[n] = callback
+      else if (callback !== this.callback) this.callbacks = this.spreadCallback(n, callback, reserved)
+      if (timestamp !== this.lastTimestamp) {
+        ;(this.timestampRuns ??= []).push(n, timestamp)
+        this.lastTimestamp = timestamp
+      }
     }
     this.reservedBytes += reserved
+  }
+
+  /** The first record with a callback of its own: one slot per record, sized for the records that may still fit. */
+  private spreadCallback(n: number, callback: DeliveryCallback, reserved: number): DeliveryCallback[] {
+    const room = Math.ceil((this.builder.buffer.length - this.builder.sizeInBytes) / Math.max(16, reserved))
+    const slots = new Array<DeliveryCallback>(Math.min(n + 1 + room, 1 << 16))
+    for (let i = 0; i < n; i++) slots[i] = this.callback!
+    slots[n] = callback
+    return slots
   }
 
   /** `offsets`: every record's offset, when they are not consecutive (a gateway or REST proxy may report them). */
   complete(baseOffset: number, logAppendTime: number, offsets?: readonly number[]): void {
     if (this.done) return
     this.done = true
-    const { topic, partition, callbacks, timestamps } = this
-    for (let i = 0; i < this.builder.count; i++) {
-      deliver(callbacks ? callbacks[i]! : this.callback!, null, {
+    const { topic, partition, callbacks, timestampRuns } = this
+    const count = this.builder.count
+    let timestamp = logAppendTime >= 0 ? logAppendTime : this.builder.firstTimestamp
+    let run = 0 // next entry of timestampRuns
+    for (let i = 0; i < count; i++) {
+      if (timestampRuns !== null && logAppendTime < 0 && run < timestampRuns.length && timestampRuns[run] === i) {
+        timestamp = timestampRuns[run + 1]!
+        run += 2
+      }
+      deliver(callbacks !== null ? callbacks[i]! : this.callback!, null, {
         topic,
         partition,
         offset: offsets ? (offsets[i] ?? -1) : baseOffset < 0 ? -1 : baseOffset + i,
-        timestamp: logAppendTime >= 0 ? logAppendTime : timestamps ? timestamps[i]! : this.builder.firstTimestamp,
+        timestamp,
       })
     }
     this.finish()
@@ -103,7 +123,7 @@ export class ProducerBatch {
   private finish(): void {
     this.callback = null
     this.callbacks = null
-    this.timestamps = null
+    this.timestampRuns = null
     this.sealed = null
     const waiters = this.waiters
     this.waiters = null
@@ -150,6 +170,9 @@ export const BATCH_FULL = 2
  */
 export class RecordAccumulator {
   private readonly byTopic = new Map<string, PartitionQueue[]>()
+  // the last topic's queues: a run of sends to one topic skips the map lookup
+  private lastTopic: string | null = null
+  private lastList: PartitionQueue[] | undefined = undefined
   readonly queues: PartitionQueue[] = []
   readonly incomplete = new Set<ProducerBatch>()
   usedBytes = 0
@@ -165,11 +188,13 @@ export class RecordAccumulator {
   constructor(private readonly batchSize: number, readonly bufferMemory: number) {}
 
   queue(topic: string, partition: number): PartitionQueue {
-    let list = this.byTopic.get(topic)
+    let list = topic === this.lastTopic ? this.lastList : this.byTopic.get(topic)
     if (!list) {
       list = []
       this.byTopic.set(topic, list)
     }
+    this.lastTopic = topic
+    this.lastList = list
     let q = list[partition]
     if (!q) {
       q = new PartitionQueue(topic, partition)

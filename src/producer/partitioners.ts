@@ -27,22 +27,36 @@ export class StickyPartitioner {
   private readonly current = new Map<string, { partition: number; bytes: number }>()
   /** The partition each topic last moved away from, avoided on the next pick. */
   private readonly previous = new Map<string, number>()
+  // the last topic's state, so a run of sends to one topic skips the map lookups (two per record otherwise)
+  private lastTopic: string | null = null
+  private lastState: { partition: number; bytes: number } | undefined = undefined
   constructor(private readonly batchSize: number, private readonly random: () => number) {}
 
+  private stateOf(topic: string): { partition: number; bytes: number } | undefined {
+    if (topic !== this.lastTopic) {
+      this.lastTopic = topic
+      this.lastState = this.current.get(topic)
+    }
+    return this.lastState
+  }
+
   partition(topic: string, partitionCount: number, available: readonly number[]): number {
-    const state = this.current.get(topic)
+    const state = this.stateOf(topic)
     if (state && state.partition < partitionCount) return state.partition
     const partition = this.pick(this.previous.get(topic) ?? -1, partitionCount, available)
-    this.current.set(topic, { partition, bytes: 0 })
+    const fresh = { partition, bytes: 0 }
+    this.current.set(topic, fresh)
+    this.lastState = fresh
     return partition
   }
 
   onAppend(topic: string, partition: number, bytes: number): void {
-    const state = this.current.get(topic)
+    const state = this.stateOf(topic)
     if (!state || state.partition !== partition) return
     state.bytes += bytes
     if (state.bytes >= this.batchSize) {
       this.current.delete(topic)
+      this.lastState = undefined
       this.previous.set(topic, partition)
     }
   }

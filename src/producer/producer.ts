@@ -106,8 +106,13 @@ const utf8 = new TextEncoder()
 const LEGAL_TOPIC = /^[a-zA-Z0-9._-]{1,249}$/
 
 const validTopics = new Set<string>()
+let lastValidTopic: string | null = null
 function validateTopic(topic: unknown): string | null {
-  if (typeof topic === 'string' && validTopics.has(topic)) return null
+  if (topic === lastValidTopic) return null
+  if (typeof topic === 'string' && validTopics.has(topic)) {
+    lastValidTopic = topic
+    return null
+  }
   if (typeof topic !== 'string') return 'topic must be a string'
   if (topic === '.' || topic === '..') return `topic name "${topic}" is not allowed`
   if (!LEGAL_TOPIC.test(topic)) return `topic name "${topic}" must be 1-249 characters of [a-zA-Z0-9._-]`

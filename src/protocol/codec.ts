@@ -14,8 +14,9 @@ const TWO_32 = 4294967296
 
 export class Writer {
   buf: Uint8Array
-  view: DataView
   pos = 0
+  // made on first use: a record batch's writer writes varints and bytes only, and a DataView costs ~1 µs to create
+  private dataView: DataView | null = null
   /**
    * raw() references byte arrays of at least this many bytes instead of copying them (Infinity: always copy). A
    * Produce request then goes out as chunks: its own bytes between the record batches, which stay where they are.
@@ -29,7 +30,10 @@ export class Writer {
   /** A new buffer of `initial` bytes, or write into the given buffer (grown by copying when it is too small). */
   constructor(initial: number | Uint8Array = 256) {
     this.buf = typeof initial === 'number' ? new Uint8Array(initial) : initial
-    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength)
+  }
+
+  get view(): DataView {
+    return (this.dataView ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength))
   }
 
   /** Make room for `n` more bytes. */
@@ -41,7 +45,7 @@ export class Writer {
     const next = new Uint8Array(size)
     next.set(this.buf.subarray(0, this.pos))
     this.buf = next
-    this.view = new DataView(next.buffer)
+    this.dataView = null
   }
 
   /** The bytes written so far (a view, not a copy). Only for a writer that shared nothing (see shareFrom). */

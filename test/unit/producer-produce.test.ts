@@ -59,6 +59,35 @@ describe('produce(record, callback)', () => {
     expect(h.cluster.records('t', 0).map((r) => r.timestamp)).toEqual([...stamps, 3_000, 4_000])
   })
 
+  it('random timestamps and callbacks over several batches: every record gets its own offset and timestamp', async () => {
+    h = new Harness({ topics: { t: 1 } })
+    const p = h.producer({ lingerMs: 5, batchSize: 1024 })
+    await h.run(p.partitionsFor('t'))
+    let seed = 7
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
+    const N = 300
+    const stamps = Array.from({ length: N }, () => 1_000 + Math.floor(rnd() * 4) * (rnd() < 0.5 ? 1 : 1_000_000))
+    const seen: Array<[number, number, number]> = [] // [record, offset, timestamp]
+    const shared = (i: number) => (err: Error | null, meta: RecordMetadata | null) => {
+      if (err) throw err
+      seen.push([i, meta!.offset, meta!.timestamp])
+    }
+    const common = [shared(-1), shared(-2)]
+    for (let i = 0; i < N; i++) {
+      // runs of one shared callback, broken by callbacks of their own: both forms of a batch's per-record state
+      const cb = rnd() < 0.7 ? common[Math.floor(rnd() * 2)]! : shared(i)
+      p.produce({ topic: 't', value: v100(i), timestamp: stamps[i] }, cb)
+    }
+    await h.run(p.flush())
+    expect(seen).toHaveLength(N)
+    const byOffset = [...seen].sort((a, b) => a[1] - b[1])
+    expect(byOffset.map((s) => s[1])).toEqual(Array.from({ length: N }, (_, i) => i))
+    expect(byOffset.map((s) => s[2])).toEqual(stamps)
+    for (const [i, offset] of seen) if (i >= 0) expect(offset).toBe(i)
+    expect(h.cluster.records('t', 0).map((r) => r.timestamp)).toEqual(stamps)
+    expect(h.cluster.batches('t', 0).length).toBeGreaterThan(10)
+  })
+
   it('returns false when bufferMemory is full; a loop that awaits ready() then keeps at most bufferMemory queued', async () => {
     h = new Harness({ topics: { t: 1 } })
     const p = h.producer({ bufferMemory: 1000, lingerMs: 0, maxBlockMs: 60_000 })
