@@ -99,6 +99,7 @@ const tools = {}
   const need = new Set(scenarios.flatMap((s) => s.producers))
   tools.isokafka = isokafkaTool()
   tools['isokafka-send'] = tools.isokafka
+  tools['isokafka-closure'] = tools.isokafka
   if (need.has('kafkajs')) tools.kafkajs = kafkajsTool()
   tools.java = await javaTool() // also makes sure the Kafka jars are cached (the broker needs them)
   if (need.has('franz-go')) tools['franz-go'] = franzGoTool({ log: say })
@@ -214,10 +215,11 @@ function producerCommand(producer, s, bootstrap, topic, round) {
   }
   switch (producer) {
     case 'isokafka':
+    case 'isokafka-closure':
     case 'isokafka-send':
       return [process.execPath, [
         ...nodeFlags, ...(s.kind === 'memory' ? ['--expose-gc'] : []), path.join(BENCH_DIR, 'producers', 'isokafka.mjs'),
-        JSON.stringify({ ...cfg, api: producer === 'isokafka' ? 'produce' : 'send' }),
+        JSON.stringify({ ...cfg, api: producer === 'isokafka-send' ? 'send' : 'produce', callback: producer === 'isokafka-closure' ? 'closure' : 'shared' }),
       ]]
     case 'kafkajs':
       return [process.execPath, [path.join(BENCH_DIR, 'producers', 'kafkajs.mjs'), JSON.stringify(cfg)]]
@@ -230,6 +232,8 @@ function producerCommand(producer, s, bootstrap, topic, round) {
         '-bootstrap', bootstrap, '-topic', topic, '-records', String(s.records), '-size', String(s.size),
         '-acks', String(s.acks), `-idempotent=${Boolean(s.idempotent)}`, '-linger-ms', String(s.lingerMs),
         '-batch-bytes', String(s.batchSize), '-buffer-bytes', String(s.bufferMemory),
+        // one promise for every record, latency from the record's timestamp: as isokafka's produce() is driven
+        `-shared-callback=${s.kind === 'throughput' || s.kind === 'sink'}`,
       ]]
     case 'java': {
       const props = [
@@ -530,7 +534,7 @@ async function main() {
       loadAtEnd: null,
       note: 'client and broker share the same cores',
     },
-    clients: Object.fromEntries(Object.entries(tools).filter(([k]) => k !== 'isokafka-send').map(([k, t]) => [k, t.ok ? t.version : `skipped: ${t.reason}`])),
+    clients: Object.fromEntries(Object.entries(tools).filter(([k]) => k !== 'isokafka-send' && k !== 'isokafka-closure').map(([k, t]) => [k, t.ok ? t.version : `skipped: ${t.reason}`])),
     options: { rounds, scale, window: Number(args.window), scenarios: scenarios.map((s) => s.id), producers: wantProducers },
     scenarios,
     runs: [],

@@ -1,6 +1,8 @@
 // franz-go producer for isokafka's benchmark (bench/run.mjs). Produces N records of a fixed size without keys,
 // with the same settings as the other producers (linger, batch size, acks, idempotence, in-flight 5, 32 MiB buffer),
-// measures send→ack latency per record and prints one JSON line on stdout. Built by bench/lib/producers.mjs with
+// measures send→ack latency per record and prints one JSON line on stdout. -shared-callback: one promise function for
+// every record, latency from the record's timestamp (as bench/producers/isokafka.mjs drives produce()); otherwise a
+// closure per record that keeps time.Now() at the call. Built by bench/lib/producers.mjs with
 // `go build` into ~/.cache/isokafka/bench/.
 package main
 
@@ -49,6 +51,7 @@ func main() {
 	lingerMs := flag.Int("linger-ms", 5, "linger")
 	batchBytes := flag.Int("batch-bytes", 16384, "max batch bytes (batch.size)")
 	bufferBytes := flag.Int("buffer-bytes", 32<<20, "max buffered bytes (buffer.memory)")
+	sharedCallback := flag.Bool("shared-callback", false, "one promise for every record; latency from the record's timestamp (ms, as kgo stamps it)")
 	flag.Parse()
 	if *topic == "" {
 		fmt.Fprintln(os.Stderr, "-topic is required")
@@ -101,7 +104,22 @@ func main() {
 	wg.Add(*records)
 	cpu0 := cpuSeconds()
 	start := time.Now()
+	var latN atomic.Int64 // next free slot of lat for the shared promise (acks fill it in ack order)
+	shared := func(r *kgo.Record, err error) {
+		if err != nil {
+			failed.Add(1)
+			firstErr.Do(func() { firstError = err.Error() })
+		} else {
+			lat[latN.Add(1)-1] = float64(time.Since(r.Timestamp).Microseconds()) / 1000
+			acked.Add(1)
+		}
+		wg.Done()
+	}
 	for i := 0; i < *records; i++ {
+		if *sharedCallback {
+			cl.Produce(ctx, &kgo.Record{Value: value}, shared)
+			continue
+		}
 		t := time.Now()
 		idx := i
 		cl.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {

