@@ -159,6 +159,9 @@ export class PartitionQueue {
   }
 }
 
+/** Batch buffers per slab allocation (see RecordAccumulator.carve). */
+const SLAB_BUFFERS = 16
+
 /** What RecordAccumulator.append did. */
 export const APPENDED = 0
 export const BATCH_CREATED = 1
@@ -182,6 +185,8 @@ export class RecordAccumulator {
    * complete, when no request can still reference it.
    */
   private readonly pool: Uint8Array[] = []
+  private slab: Uint8Array | null = null
+  private slabUsed = 0
   /** Called when memory is released (the producer's blocked sends wait on it). */
   onMemoryFreed: () => void = () => {}
 
@@ -221,7 +226,7 @@ export class RecordAccumulator {
     let created = false
     if (!batch || batch.closed || (batch.recordCount > 0 && batch.builder.sizeInBytes + estimate > this.batchSize)) {
       if (batch && !batch.closed) batch.closed = true
-      const pooled = estimate + 128 <= this.batchSize ? this.pool.pop() : undefined
+      const pooled = estimate + 128 <= this.batchSize ? (this.pool.pop() ?? this.carve()) : undefined
       batch = new ProducerBatch(topic, partition, now, Math.max(this.batchSize, estimate + 128), pooled)
       q.batches.push(batch)
       this.incomplete.add(batch)
@@ -232,6 +237,23 @@ export class RecordAccumulator {
     const full = batch.builder.sizeInBytes >= this.batchSize
     if (full) batch.closed = true
     return (created ? BATCH_CREATED : APPENDED) | (full ? BATCH_FULL : APPENDED)
+  }
+
+  /**
+   * A new batch buffer, cut from a slab of SLAB_BUFFERS buffers: until the pool fills up (while the first bufferMemory
+   * of records goes in) one allocation serves 16 batches, and each allocation of an ArrayBuffer costs the engine ~10 µs
+   * (memory outside the JS heap, accounted to the GC). Only for batch sizes up to 64 KiB; larger ones stand alone.
+   */
+  private carve(): Uint8Array | undefined {
+    const size = this.batchSize
+    if (size > 65536 || size < 1024) return undefined
+    if (this.slab === null || this.slabUsed + size > this.slab.length) {
+      this.slab = new Uint8Array(size * Math.max(1, Math.min(SLAB_BUFFERS, Math.floor(this.bufferMemory / size))))
+      this.slabUsed = 0
+    }
+    const buffer = this.slab.subarray(this.slabUsed, this.slabUsed + size)
+    this.slabUsed += size
+    return buffer
   }
 
   /**

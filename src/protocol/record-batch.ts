@@ -42,6 +42,17 @@ function varlongSize(v: number): number {
   return n
 }
 
+/** Zigzag varint of a signed 32-bit `v` at `p` (the caller made room); returns the position after it. */
+function putVarint(b: Uint8Array, p: number, v: number): number {
+  let z = ((v << 1) ^ (v >> 31)) >>> 0
+  while (z > 0x7f) {
+    b[p++] = (z & 0x7f) | 0x80
+    z >>>= 7
+  }
+  b[p++] = z
+  return p
+}
+
 /** Upper bound of a record's encoded size before we know its deltas (used for memory and size checks). */
 export function estimateRecordSize(key: Uint8Array | null, value: Uint8Array | null, headers: readonly EncodedHeader[]): number {
   let size = 5 + 1 + 10 + 5 + 5 + (key?.length ?? 0) + 5 + (value?.length ?? 0) + 5
@@ -87,6 +98,28 @@ export class RecordBatchBuilder {
     }
     const w = this.w
     w.ensure(body + 5)
+    if (tsDelta >= 0 && tsDelta < 0x40000000 && headers.length === 0) {
+      // the common record (time moving forward, no headers): written straight into the buffer, one bounds check above
+      const b = w.buf
+      let p = putVarint(b, w.pos, body)
+      b[p++] = 0 // attributes
+      p = putVarint(b, p, tsDelta)
+      p = putVarint(b, p, offsetDelta)
+      p = putVarint(b, p, keyLen)
+      if (key !== null) {
+        b.set(key, p)
+        p += key.length
+      }
+      p = putVarint(b, p, valueLen)
+      if (value !== null) {
+        b.set(value, p)
+        p += value.length
+      }
+      b[p++] = 0 // header count
+      w.pos = p
+      this.count++
+      return
+    }
     w.varint(body)
     w.buf[w.pos++] = 0 // attributes
     w.varlong(tsDelta)
