@@ -37,6 +37,9 @@ const RETRIABLE_TOPIC_ERRORS = new Set([3, 5, 6, 9, 56, 74, 75, 76, 100])
 export class KafkaCluster {
   readonly brokers = new Map<number, { host: string; port: number }>()
   readonly topics = new Map<string, TopicMetadata>()
+  // the last usable topic topic() returned: the producer asks once per record, mostly for the same topic
+  private lastTopicName: string | null = null
+  private lastTopic: TopicMetadata | null = null
   private readonly wanted = new Set<string>()
   private readonly connections = new Map<string, Promise<BrokerConnection>>()
   private readonly lastFailure = new Map<string, { at: number; attempts: number }>()
@@ -122,8 +125,13 @@ export class KafkaCluster {
 
   /** Topic metadata if known and usable. */
   topic(name: string): TopicMetadata | undefined {
+    if (name === this.lastTopicName) return this.lastTopic!
     const t = this.topics.get(name)
-    if (t && t.errorCode === 0 && t.partitionCount > 0) return t
+    if (t && t.errorCode === 0 && t.partitionCount > 0) {
+      this.lastTopicName = name
+      this.lastTopic = t
+      return t
+    }
     // unknown, or known with a retriable error (not created yet, no leader yet): keep asking, with backoff
     this.wanted.add(name)
     this.requestRefresh()
@@ -230,6 +238,7 @@ export class KafkaCluster {
   }
 
   private apply(res: MetadataResponse): void {
+    this.lastTopicName = null // topics may change below
     this.clusterId = res.clusterId
     if (res.brokers.length > 0) {
       this.brokers.clear()

@@ -152,6 +152,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
   const o: ResolvedOptions = resolveOptions(options)
   const keySerializer = (options.keySerializer ?? defaultSerializer) as Serializer<K>
   const valueSerializer = (options.valueSerializer ?? defaultSerializer) as Serializer<V>
+  const rawValues = valueSerializer === (defaultSerializer as Serializer<unknown>)
   const partitioner: Partitioner = createPartitioner(options.partitioner, o.batchSize, o.clock.random)
   const accumulator = new RecordAccumulator(o.batchSize, o.bufferMemory)
   const codec = resolveCodec(options.compression)
@@ -173,7 +174,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
   let closed = false
   const changeWaiters = new Set<() => void>()
   const notify = () => {
-    for (const w of [...changeWaiters]) w()
+    if (changeWaiters.size > 0) for (const w of [...changeWaiters]) w() // called for every batch a response completes
   }
   /** Resolves on the next metadata change or memory release, or after `ms`. */
   const waitForChange = (ms: number) =>
@@ -320,7 +321,8 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     const topicProblem = validateTopic(record.topic)
     if (topicProblem) throw new InvalidArgumentError('INVALID_TOPIC', topicProblem)
     const key = record.key === undefined ? null : runSerializer(keySerializer, record.key, record.topic, 'key')
-    const value = runSerializer(valueSerializer, record.value, record.topic, 'value')
+    // bytes through the default serializer come out as they went in: skip the call and its checks
+    const value = rawValues && record.value instanceof Uint8Array ? record.value : runSerializer(valueSerializer, record.value, record.topic, 'value')
     const headers = encodeHeaders(record.headers)
     const partition = record.partition ?? -1
     // -1 is the internal "let the partitioner choose": an explicit negative partition is an error, as in Java
