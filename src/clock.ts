@@ -47,10 +47,21 @@ export class PassScheduler {
     })
   }
 
-  /** Run a pass at `at` (ms) unless one is already due earlier. */
+  /**
+   * Run a pass at `at` (ms) unless one is already due earlier. A timer that is overdue does not count: in Workers a
+   * timer set during an earlier request never fires once that request is over (a producer in module scope lives on),
+   * and trusting it would leave this request's linger or backoff waiting on nothing.
+   */
   wakeAt(at: number): void {
-    if (at === Infinity || at >= this.timerAt || this.stopped) return
-    if (this.timer !== null) this.clock.clearTimeout(this.timer)
+    if (at === Infinity || this.stopped) return
+    if (this.timer !== null) {
+      if (this.timerAt >= this.clock.now()) {
+        if (at >= this.timerAt) return
+      } else {
+        at = Math.min(at, this.timerAt) // overdue: replaced by one that runs the pass it owed now
+      }
+      this.clock.clearTimeout(this.timer)
+    }
     this.timerAt = at
     this.timer = this.clock.setTimeout(() => {
       this.timer = null

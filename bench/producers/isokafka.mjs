@@ -95,7 +95,8 @@ try {
     let outstanding = 0
     let resume = null
     const lowWater = Math.floor(c.window * 0.75)
-    // produce(): one callback per record (ProducerPerformance makes one callback object per record too)
+    // produce(): one shared callback, or (callback 'closure', and the paced runs) a closure per record, as
+    // ProducerPerformance makes one callback object per record
     let n = 0 // records acknowledged so far (shared callback: latencies fill lat in ack order)
     // The records of one response are called back together, in one synchronous pass: read the clock once per pass
     // (a microtask marks the end of it) rather than once per record, as franz-go's promises are timed on their own

@@ -48,6 +48,7 @@ export class KafkaCluster {
   private lastRefreshAt = 0
   private needRefresh = false
   private refreshTimer: unknown = null
+  private refreshTimerAt = 0
   private bootstrapIndex = 0
   private closed = false
   clusterId: string | null = null
@@ -145,11 +146,17 @@ export class KafkaCluster {
   /** Ask for a metadata refresh soon (coalesced, with backoff after failures). */
   requestRefresh(): void {
     this.needRefresh = true
-    if (this.refreshing || this.refreshTimer !== null || this.closed) return
+    if (this.refreshing || this.closed) return
     const now = this.options.clock.now()
+    // an overdue timer is one that will not fire (set in an earlier Workers request): replace it
+    if (this.refreshTimer !== null) {
+      if (this.refreshTimerAt >= now) return
+      this.options.clock.clearTimeout(this.refreshTimer)
+    }
     const wait = this.refreshAttempts === 0
       ? Math.max(0, this.lastRefreshAt + this.options.retryBackoffMs - now)
       : backoffMs(this.refreshAttempts, this.options.retryBackoffMs, this.options.retryBackoffMaxMs, this.options.clock.random)
+    this.refreshTimerAt = now + wait
     this.refreshTimer = this.options.clock.setTimeout(() => {
       this.refreshTimer = null
       void this.refresh().catch(() => {})
