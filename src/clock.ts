@@ -26,16 +26,52 @@ export function backoffMs(attempt: number, baseMs: number, maxMs: number, random
 }
 
 /**
+ * One timer that knows when it is due. An overdue timer does not count as pending: in Workers a timer set during an
+ * earlier request never fires once that request is over (a producer in module scope lives on), so whoever would wait
+ * for it replaces it instead.
+ */
+export class DueTimer {
+  private handle: unknown = null
+  /** When it is due; Infinity when not set. */
+  at = Infinity
+
+  constructor(private readonly clock: Clock) {}
+
+  /** Set and not yet overdue. */
+  pending(): boolean {
+    return this.handle !== null && this.at >= this.clock.now()
+  }
+
+  /** Run `fn` at `at` (ms), replacing whatever was set. */
+  set(at: number, fn: () => void): void {
+    this.clear()
+    this.at = at
+    this.handle = this.clock.setTimeout(() => {
+      this.handle = null
+      this.at = Infinity
+      fn()
+    }, Math.max(0, at - this.clock.now()))
+  }
+
+  clear(): void {
+    if (this.handle !== null) this.clock.clearTimeout(this.handle)
+    this.handle = null
+    this.at = Infinity
+  }
+}
+
+/**
  * Runs one pass function soon (coalesced into one microtask) or at the earliest requested time (one timer).
  * Both senders drive their loop with it.
  */
 export class PassScheduler {
   private scheduled = false
-  private timer: unknown = null
-  private timerAt = Infinity
+  private readonly timer: DueTimer
   private stopped = false
 
-  constructor(private readonly clock: Clock, private readonly pass: () => void) {}
+  constructor(clock: Clock, private readonly pass: () => void) {
+    this.timer = new DueTimer(clock)
+  }
 
   /** Run a pass soon. */
   wake(): void {
@@ -47,34 +83,20 @@ export class PassScheduler {
     })
   }
 
-  /**
-   * Run a pass at `at` (ms) unless one is already due earlier. A timer that is overdue does not count: in Workers a
-   * timer set during an earlier request never fires once that request is over (a producer in module scope lives on),
-   * and trusting it would leave this request's linger or backoff waiting on nothing.
-   */
+  /** Run a pass at `at` (ms) unless one is already due earlier. An overdue timer is replaced by one that runs now. */
   wakeAt(at: number): void {
     if (at === Infinity || this.stopped) return
-    if (this.timer !== null) {
-      if (this.timerAt >= this.clock.now()) {
-        if (at >= this.timerAt) return
-      } else {
-        at = Math.min(at, this.timerAt) // overdue: replaced by one that runs the pass it owed now
-      }
-      this.clock.clearTimeout(this.timer)
+    if (this.timer.pending()) {
+      if (at >= this.timer.at) return
+    } else {
+      at = Math.min(at, this.timer.at) // overdue (never fired): the pass it owed runs at once; not set: Infinity
     }
-    this.timerAt = at
-    this.timer = this.clock.setTimeout(() => {
-      this.timer = null
-      this.timerAt = Infinity
-      this.pass()
-    }, Math.max(0, at - this.clock.now()))
+    this.timer.set(at, this.pass)
   }
 
   /** Cancel the timer; with `final`, later wakeAt calls are ignored too. */
   stop(final = false): void {
-    if (this.timer !== null) this.clock.clearTimeout(this.timer)
-    this.timer = null
-    this.timerAt = Infinity
+    this.timer.clear()
     if (final) this.stopped = true
   }
 }

@@ -1,4 +1,4 @@
-import { backoffMs, type Clock } from '../clock.js'
+import { backoffMs, DueTimer, type Clock } from '../clock.js'
 import { ConnectionError, InvalidArgumentError, IsoKafkaError } from '../errors.js'
 import { Metadata, type MetadataResponse } from '../protocol/messages/metadata.js'
 import type { SocketTransport } from '../transport.js'
@@ -47,8 +47,7 @@ export class KafkaCluster {
   private refreshAttempts = 0
   private lastRefreshAt = 0
   private needRefresh = false
-  private refreshTimer: unknown = null
-  private refreshTimerAt = 0
+  private readonly refreshTimer: DueTimer
   private bootstrapIndex = 0
   private closed = false
   clusterId: string | null = null
@@ -57,7 +56,9 @@ export class KafkaCluster {
   /** Called after every metadata update (the sender re-routes) and after a connection closes. */
   onChange: () => void = () => {}
 
-  constructor(private readonly transport: SocketTransport, private readonly options: ClusterOptions) {}
+  constructor(private readonly transport: SocketTransport, private readonly options: ClusterOptions) {
+    this.refreshTimer = new DueTimer(options.clock)
+  }
 
   // ---- connections ----
 
@@ -146,21 +147,13 @@ export class KafkaCluster {
   /** Ask for a metadata refresh soon (coalesced, with backoff after failures). */
   requestRefresh(): void {
     this.needRefresh = true
-    if (this.refreshing || this.closed) return
+    // an overdue timer (set in an earlier Workers request, never to fire) does not hold the refresh back
+    if (this.refreshing || this.refreshTimer.pending() || this.closed) return
     const now = this.options.clock.now()
-    // an overdue timer is one that will not fire (set in an earlier Workers request): replace it
-    if (this.refreshTimer !== null) {
-      if (this.refreshTimerAt >= now) return
-      this.options.clock.clearTimeout(this.refreshTimer)
-    }
     const wait = this.refreshAttempts === 0
       ? Math.max(0, this.lastRefreshAt + this.options.retryBackoffMs - now)
       : backoffMs(this.refreshAttempts, this.options.retryBackoffMs, this.options.retryBackoffMaxMs, this.options.clock.random)
-    this.refreshTimerAt = now + wait
-    this.refreshTimer = this.options.clock.setTimeout(() => {
-      this.refreshTimer = null
-      void this.refresh().catch(() => {})
-    }, wait)
+    this.refreshTimer.set(now + wait, () => void this.refresh().catch(() => {}))
   }
 
   /** Refresh now (joins a refresh under way). */
@@ -286,7 +279,7 @@ export class KafkaCluster {
 
   close(): void {
     this.closed = true
-    if (this.refreshTimer !== null) this.options.clock.clearTimeout(this.refreshTimer)
+    this.refreshTimer.clear()
     for (const p of this.connections.values()) p.then((c) => c.close(), () => {})
     this.connections.clear()
   }

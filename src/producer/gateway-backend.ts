@@ -1,4 +1,4 @@
-import { backoffMs, PassScheduler } from '../clock.js'
+import { backoffMs, DueTimer, PassScheduler } from '../clock.js'
 import {
   DeliveryTimeoutError, IsoKafkaError, KafkaProtocolError, MalformedResponseError, RequestTimeoutError,
 } from '../errors.js'
@@ -84,7 +84,7 @@ export class GatewayBackend implements ProducerBackend, Sender {
   private batchCounter = 0
   private inFlightRequests = 0
   private refreshing: Promise<void> | null = null
-  private refreshTimer: unknown = null
+  private readonly refreshTimer: DueTimer
   private refreshAttempts = 0
   private lastRefreshAt = 0
   private needRefresh = false
@@ -104,6 +104,7 @@ export class GatewayBackend implements ProducerBackend, Sender {
   ) {
     this.instance = instanceId(options.clock.random)
     this.scheduler = new PassScheduler(options.clock, () => this.run())
+    this.refreshTimer = new DueTimer(options.clock)
   }
 
   get fatalError(): Error | null {
@@ -135,8 +136,7 @@ export class GatewayBackend implements ProducerBackend, Sender {
   close(): void {
     this.closed = true
     this.stop()
-    if (this.refreshTimer !== null) this.options.clock.clearTimeout(this.refreshTimer)
-    this.refreshTimer = null
+    this.refreshTimer.clear()
     void Promise.resolve()
       .then(() => this.transport.close())
       .catch(() => {})
@@ -145,15 +145,14 @@ export class GatewayBackend implements ProducerBackend, Sender {
   /** Ask for a metadata refresh soon (coalesced; backoff after failures). */
   requestRefresh(): void {
     this.needRefresh = true
-    if (this.refreshing || this.refreshTimer !== null || this.closed) return
+    // an overdue timer (set in an earlier Workers request, never to fire) does not hold the refresh back
+    if (this.refreshing || this.refreshTimer.pending() || this.closed) return
     const { clock, retryBackoffMs, retryBackoffMaxMs } = this.options
+    const now = clock.now()
     const wait = this.refreshAttempts === 0
-      ? Math.max(0, this.lastRefreshAt + retryBackoffMs - clock.now())
+      ? Math.max(0, this.lastRefreshAt + retryBackoffMs - now)
       : backoffMs(this.refreshAttempts, retryBackoffMs, retryBackoffMaxMs, clock.random)
-    this.refreshTimer = clock.setTimeout(() => {
-      this.refreshTimer = null
-      void this.refresh()
-    }, wait)
+    this.refreshTimer.set(now + wait, () => void this.refresh())
   }
 
   private refresh(): Promise<void> {

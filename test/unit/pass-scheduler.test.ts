@@ -1,7 +1,7 @@
-// PassScheduler: the sender's "run a pass at time T" timer, including a timer that never fires (Workers cancels the
+// DueTimer (the metadata refresh timers) and PassScheduler: the sender's "run a pass at time T" timer, including a timer that never fires (Workers cancels the
 // timers of a request once it is over, while a producer in module scope lives on into the next request).
 import { describe, expect, it } from 'vitest'
-import { PassScheduler, type Clock } from '../../src/clock.js'
+import { DueTimer, PassScheduler, type Clock } from '../../src/clock.js'
 
 /** A clock whose timers fire only when `fire()` is called (or never, for a "dead" timer). */
 function manualClock() {
@@ -67,5 +67,27 @@ describe('PassScheduler.wakeAt', () => {
     s.stop(true)
     s.wakeAt(1_010)
     expect(c.timers.size).toBe(0)
+  })
+})
+
+describe('DueTimer.pending (what the metadata refreshes wait on)', () => {
+  it('is pending until its time, not once it is overdue; set() replaces the dead one', () => {
+    const c = manualClock()
+    let fired = 0
+    const t = new DueTimer(c.clock)
+    expect(t.pending()).toBe(false)
+    t.set(1_100, () => fired++)
+    expect(t.pending()).toBe(true)
+    c.advance(100)
+    expect(t.pending()).toBe(true) // due now: still waited for
+    for (const id of [...c.timers.keys()]) c.timers.delete(id) // the request that set it ended
+    c.advance(1)
+    expect(t.pending()).toBe(false)
+    t.set(1_101, () => fired++)
+    expect(c.timers.size).toBe(1)
+    c.fire()
+    expect(fired).toBe(1)
+    expect(t.pending()).toBe(false)
+    expect(t.at).toBe(Infinity)
   })
 })
