@@ -90,11 +90,16 @@ export class ProducerBatch {
     return slots
   }
 
+  /** Record i's callback: the batch's one callback until a record brought another (see spreadCallback). */
+  private callbackAt(i: number): DeliveryCallback {
+    return this.callbacks !== null ? this.callbacks[i]! : this.callback!
+  }
+
   /** `offsets`: every record's offset, when they are not consecutive (a gateway or REST proxy may report them). */
   complete(baseOffset: number, logAppendTime: number, offsets?: readonly number[]): void {
     if (this.done) return
     this.done = true
-    const { topic, partition, callbacks, timestampRuns } = this
+    const { topic, partition, timestampRuns } = this
     const count = this.builder.count
     let timestamp = logAppendTime >= 0 ? logAppendTime : this.builder.firstTimestamp
     let run = 0 // next entry of timestampRuns
@@ -103,7 +108,7 @@ export class ProducerBatch {
         timestamp = timestampRuns[run + 1]!
         run += 2
       }
-      deliver(callbacks !== null ? callbacks[i]! : this.callback!, null, {
+      deliver(this.callbackAt(i), null, {
         topic,
         partition,
         offset: offsets ? (offsets[i] ?? -1) : baseOffset < 0 ? -1 : baseOffset + i,
@@ -116,7 +121,7 @@ export class ProducerBatch {
   fail(err: Error): void {
     if (this.done) return
     this.done = true
-    for (let i = 0; i < this.builder.count; i++) deliver(this.callbacks ? this.callbacks[i]! : this.callback!, err, null)
+    for (let i = 0; i < this.builder.count; i++) deliver(this.callbackAt(i), err, null)
     this.finish()
   }
 
