@@ -1,4 +1,4 @@
-import { RecordBatchBuilder, type EncodedHeader } from '../protocol/record-batch.js'
+import { RecordBatchBuilder, type RecordInput } from '../protocol/record-batch.js'
 
 /** What a successful send resolves to. */
 export interface RecordMetadata {
@@ -64,9 +64,10 @@ export class ProducerBatch {
     return this.builder.count
   }
 
-  add(timestamp: number, key: Uint8Array | null, value: Uint8Array | null, headers: readonly EncodedHeader[], reserved: number, callback: DeliveryCallback): void {
+  add(record: RecordToAppend): void {
     const n = this.builder.count // records before this one
-    this.builder.append(timestamp, key, value, headers)
+    this.builder.append(record)
+    const { timestamp, callback, estimate: reserved } = record
     if (n === 0) {
       this.callback = callback
       this.lastTimestamp = timestamp
@@ -167,6 +168,19 @@ export class PartitionQueue {
 /** Batch buffers per slab allocation (see RecordAccumulator.carve). */
 const SLAB_BUFFERS = 16
 
+/**
+ * A record on its way into a batch: the producer's pending send. Passed down as one object (see RecordInput);
+ * `now` is the clock's time of this attempt, the creation time of a batch it opens.
+ */
+export interface RecordToAppend extends RecordInput {
+  topic: string
+  partition: number
+  /** The estimated encoded size: the bufferMemory it holds until its batch completes. */
+  estimate: number
+  now: number
+  callback: DeliveryCallback
+}
+
 /** What RecordAccumulator.append did. */
 export const APPENDED = 0
 export const BATCH_CREATED = 1
@@ -222,22 +236,20 @@ export class RecordAccumulator {
    * Appends a record to the partition's open batch, or opens a new one. Returns APPENDED, or flags: BATCH_CREATED
    * and/or BATCH_FULL (the sender can go without waiting for linger). Flags, not an object: this runs per record.
    */
-  append(
-    topic: string, partition: number, timestamp: number, key: Uint8Array | null, value: Uint8Array | null,
-    headers: readonly EncodedHeader[], estimate: number, now: number, callback: DeliveryCallback,
-  ): number {
+  append(record: RecordToAppend): number {
+    const { topic, partition, estimate } = record
     const q = this.queue(topic, partition)
     let batch = q.batches[q.batches.length - 1]
     let created = false
     if (!batch || batch.closed || (batch.recordCount > 0 && batch.builder.sizeInBytes + estimate > this.batchSize)) {
       if (batch && !batch.closed) batch.closed = true
       const pooled = estimate + 128 <= this.batchSize ? (this.pool.pop() ?? this.carve()) : undefined
-      batch = new ProducerBatch(topic, partition, now, Math.max(this.batchSize, estimate + 128), pooled)
+      batch = new ProducerBatch(topic, partition, record.now, Math.max(this.batchSize, estimate + 128), pooled)
       q.batches.push(batch)
       this.incomplete.add(batch)
       created = true
     }
-    batch.add(timestamp, key, value, headers, estimate, callback)
+    batch.add(record)
     this.usedBytes += estimate
     const full = batch.builder.sizeInBytes >= this.batchSize
     if (full) batch.closed = true

@@ -5,7 +5,7 @@ import {
   InvalidArgumentError, IsoKafkaError, KafkaProtocolError, MaxBlockTimeoutError, ProducerClosedError, RecordTooLargeError,
 } from '../errors.js'
 import { estimateRecordSize, type EncodedHeader } from '../protocol/record-batch.js'
-import { APPENDED, RecordAccumulator, deliver, type DeliveryCallback, type RecordMetadata } from './accumulator.js'
+import { APPENDED, RecordAccumulator, deliver, type DeliveryCallback, type RecordMetadata, type RecordToAppend } from './accumulator.js'
 import { Fifo } from './fifo.js'
 import { resolveOptions, type ProducerOptions, type ResolvedOptions } from './options.js'
 import { createPartitioner, type Partitioner } from './partitioners.js'
@@ -80,14 +80,8 @@ export interface Sender {
   abortAll(err: Error): void
 }
 
-interface PendingSend {
-  topic: string
-  partition: number
-  key: Uint8Array | null
-  value: Uint8Array | null
+interface PendingSend extends RecordToAppend {
   headers: EncodedHeader[]
-  timestamp: number
-  estimate: number
   deadline: number
   seq: number
   partitionPromise: Promise<number> | null
@@ -196,7 +190,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
   }
 
   /** Try to append now (`now`: the clock's time); false when it has to wait. Settles the send (resolve or reject) when it returns true. */
-  function tryAppend(e: PendingSend, now: number): boolean {
+  function tryAppend(e: PendingSend): boolean {
     const t = backend.topic(e.topic)
     if (!t) {
       const err = backend.topicError(e.topic)
@@ -235,7 +229,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
       return false
     }
     if (!accumulator.hasRoom(e.estimate)) return false
-    const appended = accumulator.append(e.topic, e.partition, e.timestamp, e.key, e.value, e.headers, e.estimate, now, e.callback)
+    const appended = accumulator.append(e)
     partitioner.onAppend?.(e.topic, e.partition, e.estimate)
     if (appended !== APPENDED) sender.wake() // a new batch (linger starts) or a full one (it can go now)
     return true
@@ -247,7 +241,8 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     try {
       while (blocked.length > 0) {
         const e = blocked.peek()!
-        if (tryAppend(e, o.clock.now())) {
+        e.now = o.clock.now()
+        if (tryAppend(e)) {
           blocked.shift()
           processedSeq = e.seq
           continue
@@ -347,6 +342,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     e.headers = headers
     e.timestamp = timestamp
     e.estimate = estimate
+    e.now = now
     e.deadline = now + o.maxBlockMs
     e.seq = ++nextSeq
     e.partitionPromise = null
@@ -359,7 +355,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     const isScratch = e === scratch
     if (isScratch) scratchInUse = true
     try {
-      if (blocked.length === 0 && tryAppend(e, e.deadline - o.maxBlockMs)) { // the time prepare() read
+      if (blocked.length === 0 && tryAppend(e)) {
         processedSeq = e.seq
         return true
       }

@@ -17,6 +17,18 @@ export const BATCH_HEADER_SIZE = 61
 const CRC_OFFSET = 17
 const ATTRIBUTES_OFFSET = 21
 
+/**
+ * A record as the builder takes it. An object rather than four arguments because the timestamp is a double (ms since
+ * 1970 is past the small-integer range): passed as an argument to a call that is not inlined, V8 boxes it in a fresh
+ * heap number, once per record per call. Read from the caller's object it stays unboxed.
+ */
+export interface RecordInput {
+  timestamp: number
+  key: Uint8Array | null
+  value: Uint8Array | null
+  headers: readonly EncodedHeader[]
+}
+
 export interface EncodedHeader {
   key: Uint8Array
   value: Uint8Array | null
@@ -83,7 +95,8 @@ export class RecordBatchBuilder {
     return this.w.pos
   }
 
-  append(timestamp: number, key: Uint8Array | null, value: Uint8Array | null, headers: readonly EncodedHeader[]): void {
+  append(record: RecordInput): void {
+    const { timestamp, key, value, headers } = record
     if (this.count === 0) this.firstTimestamp = timestamp
     if (timestamp > this.maxTimestamp) this.maxTimestamp = timestamp
     const tsDelta = timestamp - this.firstTimestamp

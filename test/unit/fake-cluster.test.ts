@@ -39,7 +39,7 @@ async function connect(cluster: FakeCluster, broker = 1, options: { clock?: Cloc
 /** One encoded batch of `values`, with the given producer id/epoch/first sequence. */
 function batch(values: string[], producerId = -1, producerEpoch = -1, baseSequence = -1): Uint8Array {
   const b = new RecordBatchBuilder(128)
-  values.forEach((v, i) => b.append(1_700_000_000_000 + i, null, enc.encode(v), []))
+  values.forEach((v, i) => b.append({ timestamp: 1_700_000_000_000 + i, key: null, value: enc.encode(v), headers: [] }))
   return sealBatch(b.recordsBytes(), b.count, b.firstTimestamp, b.maxTimestamp, { producerId, producerEpoch, baseSequence }, null)
 }
 
@@ -167,7 +167,7 @@ describe('FakeCluster: Produce', () => {
     const { compressRecords } = await import('../../src/protocol/record-batch.js')
     const { gzip } = await import('../../src/compression.js')
     const b = new RecordBatchBuilder(64)
-    b.append(5, enc.encode('k'), enc.encode('zipped'), [{ key: enc.encode('h'), value: null }])
+    b.append({ timestamp: 5, key: enc.encode('k'), value: enc.encode('zipped'), headers: [{ key: enc.encode('h'), value: null }] })
     const zipped = sealBatch(b.recordsBytes(), 1, 5, 5, { producerId: -1, producerEpoch: -1, baseSequence: -1 }, await compressRecords(gzip, b.recordsBytes()))
     expect((await produce(conn, zipped)).errorCode).toBe(0)
     expect(cluster.records('t', 0)[0]).toMatchObject({ key: enc.encode('k'), value: enc.encode('zipped'), headers: [['h', null]], timestamp: 5 })

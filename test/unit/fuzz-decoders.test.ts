@@ -153,7 +153,7 @@ const recordArb = fc.record({
 
 function buildBatch(records: Array<{ ts: number; key: Uint8Array | null; value: Uint8Array | null; headers: Array<{ key: Uint8Array; value: Uint8Array | null }> }>) {
   const b = new RecordBatchBuilder(256)
-  for (const r of records) b.append(r.ts, r.key, r.value, r.headers)
+  for (const r of records) b.append({ timestamp: r.ts, key: r.key, value: r.value, headers: r.headers })
   return b
 }
 

@@ -8,10 +8,10 @@ const enc = new TextEncoder()
 
 function build() {
   const b = new RecordBatchBuilder(128)
-  b.append(1_700_000_000_000, enc.encode('k1'), enc.encode('v1'), [{ key: enc.encode('h'), value: enc.encode('x') }])
-  b.append(1_700_000_000_005, null, enc.encode('v2'), [])
-  b.append(1_699_999_999_000, enc.encode(''), null, [{ key: enc.encode('n'), value: null }])
-  b.append(1_700_000_100_000, new Uint8Array(300).fill(7), new Uint8Array(70000).fill(9), [])
+  b.append({ timestamp: 1_700_000_000_000, key: enc.encode('k1'), value: enc.encode('v1'), headers: [{ key: enc.encode('h'), value: enc.encode('x') }] })
+  b.append({ timestamp: 1_700_000_000_005, key: null, value: enc.encode('v2'), headers: [] })
+  b.append({ timestamp: 1_699_999_999_000, key: enc.encode(''), value: null, headers: [{ key: enc.encode('n'), value: null }] })
+  b.append({ timestamp: 1_700_000_100_000, key: new Uint8Array(300).fill(7), value: new Uint8Array(70000).fill(9), headers: [] })
   return b
 }
 
@@ -66,7 +66,7 @@ describe('RecordBatch v2', () => {
   it('encodes a known single-record batch byte for byte', async () => {
     // one record, key null, value "a", timestamp 0, no producer id
     const b = new RecordBatchBuilder(64)
-    b.append(0, null, enc.encode('a'), [])
+    b.append({ timestamp: 0, key: null, value: enc.encode('a'), headers: [] })
     const records = b.recordsBytes()
     // length 7: attrs 0, tsDelta 0, offsetDelta 0, keyLen -1 (0x01), valueLen 1 (0x02), 'a', headers 0
     expect([...records]).toEqual([0x0e, 0x00, 0x00, 0x00, 0x01, 0x02, 0x61, 0x00])
