@@ -9,7 +9,7 @@
 //   npm run bench -- --scenarios '100B-all-*,latency' --producers isokafka,java --rounds 5
 //   npm run bench:smoke                    tiny counts, 1 round, 3 producers, < 2 min; exits 1 if anything fails
 //
-// Options: --rounds N, --scale F (multiply record counts), --bootstrap host:port (use a running broker: no start/stop),
+// Options: --rounds N, --headline-rounds N (the headline scenario's rounds: default 5, at least --rounds), --scale F (multiply record counts), --bootstrap host:port (use a running broker: no start/stop),
 // --out FILE, --docs / --no-docs (docs/benchmarks.md is written by default and --full runs only), --window N
 // (isokafka's outstanding sends, default 4096; the window-* scenarios vary it), --no-install (do not install missing peers: Node 22 + @platformatic/kafka into the cache, apt python3-confluent-kafka),
 // --list (print the scenarios), --keep-broker, --no-warmup (skip the unmeasured broker warm-up traffic).
@@ -19,7 +19,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { startKafka, stopKafka, createTopic } from '../scripts/kafka.mjs'
-import { allScenarios, DEFAULT_IDS, PRODUCERS, selectScenarios, withTitle } from './lib/scenarios.mjs'
+import { allScenarios, DEFAULT_IDS, HEADLINE_ID, PRODUCERS, selectScenarios, withTitle } from './lib/scenarios.mjs'
 import {
   BENCH_DIR, REPO_DIR, buildSink, franzGoTool, isokafkaTool, javaTool, kafkajsTool, librdkafkaTool, machineInfo, platformaticTool,
 } from './lib/tools.mjs'
@@ -28,6 +28,7 @@ import { summarize, writeReport } from './lib/report.mjs'
 const { values: args } = parseArgs({
   options: {
     rounds: { type: 'string' },
+    'headline-rounds': { type: 'string' },
     quick: { type: 'boolean', default: false },
     full: { type: 'boolean', default: false },
     smoke: { type: 'boolean', default: false },
@@ -71,6 +72,9 @@ let scenarios = args.scenarios
       ? selectScenarios('100B-all-p6-16k,sink,latency,memory', catalogue)
       : selectScenarios(DEFAULT_IDS.join(','), catalogue)
 const rounds = Number(args.rounds ?? (mode === 'smoke' || mode === 'quick' ? 1 : 3))
+// The headline scenario carries the targets and swings most with the broker's state: it gets more rounds (default 5,
+// never fewer than --rounds), every producer the same number.
+const headlineRounds = Math.max(rounds, Number(args['headline-rounds'] ?? (mode === 'smoke' || mode === 'quick' ? rounds : 5)))
 const scale = Number(args.scale ?? (mode === 'quick' ? 0.1 : 1))
 const wantProducers = args.producers ? args.producers.split(',').map((s) => s.trim()) : mode === 'smoke' ? ['isokafka', 'isokafka-send', 'kafkajs', 'java'] : PRODUCERS
 for (const p of wantProducers) if (!PRODUCERS.includes(p)) throw new Error(`unknown producer ${p}; known: ${PRODUCERS.join(', ')}`)
@@ -535,7 +539,7 @@ async function main() {
       note: 'client and broker share the same cores',
     },
     clients: Object.fromEntries(Object.entries(tools).filter(([k]) => k !== 'isokafka-send' && k !== 'isokafka-closure').map(([k, t]) => [k, t.ok ? t.version : `skipped: ${t.reason}`])),
-    options: { rounds, scale, window: Number(args.window), scenarios: scenarios.map((s) => s.id), producers: wantProducers },
+    options: { rounds, headlineRounds, scale, window: Number(args.window), scenarios: scenarios.map((s) => s.id), producers: wantProducers },
     scenarios,
     runs: [],
     summary: null,
@@ -551,14 +555,17 @@ async function main() {
     if (!args['no-warmup'] && scenarios.some((s) => s.kind !== 'sink')) results.warmup = await warmUpBroker()
     const sinkScenario = scenarios.find((s) => s.kind === 'sink')
     if (sinkScenario) await startSink(sinkScenario.partitions)
-    for (let round = 1; round <= rounds && !aborted; round++) {
+    const lastRound = scenarios.some((s) => s.id === HEADLINE_ID) ? headlineRounds : rounds
+    for (let round = 1; round <= lastRound && !aborted; round++) {
       for (const s of scenarios) {
+        const roundsOf = s.id === HEADLINE_ID ? headlineRounds : rounds
+        if (round > roundsOf) continue
         const order = s.producers.filter(runnable)
         // rotate the order each round so no producer always runs right after the same neighbour
         const rotated = order.map((_, i) => order[(i + round - 1) % order.length])
         for (const producer of rotated) {
           if (aborted) break
-          say(`round ${round}/${rounds} ${s.id} ${producer}...`)
+          say(`round ${round}/${roundsOf} ${s.id} ${producer}...`)
           let run
           try {
             run = await runOne(s, producer, round)
