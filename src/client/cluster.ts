@@ -5,6 +5,10 @@ import type { SocketTransport } from '../transport.js'
 import { BrokerConnection } from './connection.js'
 import { brokerError } from '../protocol/error-messages.js'
 
+
+/** A connection attempt: `conn` from the start, `ready` once connected (the sender's synchronous pass reads it). */
+type ConnectionEntry = Promise<BrokerConnection> & { conn?: BrokerConnection; ready?: BrokerConnection }
+
 export interface ClusterOptions {
   clientId: string
   requestTimeoutMs: number
@@ -41,7 +45,7 @@ export class KafkaCluster {
   private lastTopicName: string | null = null
   private lastTopic: TopicMetadata | null = null
   private readonly wanted = new Set<string>()
-  private readonly connections = new Map<string, Promise<BrokerConnection>>()
+  private readonly connections = new Map<string, ConnectionEntry>()
   private readonly lastFailure = new Map<string, { at: number; attempts: number }>()
   private refreshing: Promise<void> | null = null
   private refreshAttempts = 0
@@ -73,9 +77,17 @@ export class KafkaCluster {
   readyConnection(nodeId: number): BrokerConnection | null {
     const broker = this.brokers.get(nodeId)
     if (!broker) return null
-    const entry = this.connections.get(`${broker.host}:${broker.port}`) as (Promise<BrokerConnection> & { ready?: BrokerConnection }) | undefined
+    const entry = this.connections.get(`${broker.host}:${broker.port}`)
     const conn = entry?.ready
     return conn && !conn.isClosed ? conn : null
+  }
+
+  /**
+   * Enforce connect and request timeouts whose timers never fired (see BrokerConnection.expireOverdue): the sender
+   * calls this at the start of each pass, so a stalled request or connect attempt fails and is retried.
+   */
+  expireOverdue(now: number): void {
+    for (const entry of this.connections.values()) entry.conn?.expireOverdue(now) // fail() may delete the entry: safe mid-iteration
   }
 
   /** Milliseconds to wait before reconnecting to an address that failed recently (0 = go). */
@@ -91,7 +103,7 @@ export class KafkaCluster {
   connectionAt(host: string, port: number): Promise<BrokerConnection> {
     if (this.closed) return Promise.reject(new ConnectionError('the producer is closed'))
     const key = `${host}:${port}`
-    const existing = this.connections.get(key) as (Promise<BrokerConnection> & { ready?: BrokerConnection }) | undefined
+    const existing = this.connections.get(key)
     if (existing && !(existing.ready && existing.ready.isClosed)) return existing
     const conn = new BrokerConnection(host, port, this.transport, {
       clientId: this.options.clientId,
@@ -99,9 +111,9 @@ export class KafkaCluster {
       connectTimeoutMs: this.options.connectTimeoutMs,
       clock: this.options.clock,
     })
-    const promise = conn.connect().then(
+    const promise: ConnectionEntry = conn.connect().then(
       () => {
-        ;(promise as Promise<BrokerConnection> & { ready?: BrokerConnection }).ready = conn
+        promise.ready = conn
         this.lastFailure.delete(key)
         this.connectError = null
         return conn
@@ -114,6 +126,7 @@ export class KafkaCluster {
         throw err
       },
     )
+    promise.conn = conn
     promise.catch(() => {})
     conn.onClose(() => {
       if (this.connections.get(key) === promise) this.connections.delete(key)
@@ -147,8 +160,13 @@ export class KafkaCluster {
   /** Ask for a metadata refresh soon (coalesced, with backoff after failures). */
   requestRefresh(): void {
     this.needRefresh = true
-    // an overdue timer (set in an earlier Workers request, never to fire) does not hold the refresh back
-    if (this.refreshing || this.refreshTimer.pending() || this.closed) return
+    // an overdue timer (set in an earlier Workers request, never to fire) does not hold the refresh back; nor does a
+    // refresh stuck on a request or connect attempt whose timeout timer died the same way (expireOverdue fails it)
+    if (this.refreshing) {
+      this.expireOverdue(this.options.clock.now())
+      return
+    }
+    if (this.refreshTimer.pending() || this.closed) return
     const now = this.options.clock.now()
     const wait = this.refreshAttempts === 0
       ? Math.max(0, this.lastRefreshAt + this.options.retryBackoffMs - now)

@@ -21,6 +21,8 @@ interface Pending {
   resolve(value: unknown): void
   reject(err: Error): void
   timer: unknown
+  /** When the timer should fire: checked again by expireOverdue() in case it never does. */
+  deadline: number
 }
 
 /** Byte arrays in a request at least this large (record batches) are written by reference when the stream has writev. */
@@ -40,6 +42,9 @@ export class BrokerConnection {
   private versions = new Map<number, { min: number; max: number }>()
   private closedError: Error | null = null
   private onCloseListeners: Array<(err: Error) => void> = []
+  /** While the transport is connecting: when that must be over (else -1), and how to give up on it. */
+  private connectDeadline = -1
+  private abandonConnect: ((err: Error) => void) | null = null
 
   constructor(
     readonly host: string,
@@ -63,15 +68,25 @@ export class BrokerConnection {
   }
 
   async connect(): Promise<void> {
+    let connecting: Promise<ByteStream> | undefined
     try {
-      this.stream = await this.transport.connect(
+      this.connectDeadline = this.options.clock.now() + this.options.connectTimeoutMs
+      // fail() (from expireOverdue) gives up on an attempt whose transport neither connects nor times out
+      const abandoned = new Promise<never>((_, reject) => (this.abandonConnect = reject))
+      connecting = this.transport.connect(
         { host: this.host, port: this.port, connectTimeoutMs: this.options.connectTimeoutMs },
         { onData: (chunk) => this.onData(chunk), onClose: (err) => this.fail(err ?? new ConnectionError(`connection to ${this.address} closed`)) },
       )
+      this.stream = await Promise.race([connecting, abandoned])
     } catch (cause) {
+      // given up on: a stream that still turns up later is closed at once
+      void connecting?.then((late) => late.close(), () => {})
       const err = cause instanceof IsoKafkaError ? cause : new ConnectionError(`could not connect to ${this.address}`, { cause })
       this.fail(err)
       throw err
+    } finally {
+      this.connectDeadline = -1
+      this.abandonConnect = null
     }
     if (this.closedError) throw this.closedError
     try {
@@ -157,6 +172,7 @@ export class BrokerConnection {
     return new Promise<Res>((resolve, reject) => {
       const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs
       const entry: Pending = {
+        deadline: this.options.clock.now() + timeoutMs,
         correlationId,
         api: api as KafkaApi<unknown, unknown>,
         version,
@@ -205,10 +221,31 @@ export class BrokerConnection {
     }
   }
 
+  /**
+   * Enforce the connect and request timeouts whose timers did not fire: a Workers request's timers die with it, while
+   * a producer kept in module scope lives on into the next request. Called at the start of every sender pass; true
+   * when it closed the connection. A late timer (a busy event loop) would have failed it the same way.
+   */
+  expireOverdue(now: number): boolean {
+    if (this.closedError) return false
+    if (this.connectDeadline >= 0 && now > this.connectDeadline) {
+      this.fail(new ConnectionError(`connecting to ${this.address} timed out after ${this.options.connectTimeoutMs} ms`))
+      return true
+    }
+    for (const p of this.pending) {
+      if (now > p.deadline) {
+        this.fail(new RequestTimeoutError(`${p.api.name} to ${this.address} got no response in time (${now - p.deadline} ms past its deadline)`))
+        return true
+      }
+    }
+    return false
+  }
+
   /** Close with an error: every pending request rejects with it. */
   fail(err: Error): void {
     if (this.closedError) return
     this.closedError = err
+    this.abandonConnect?.(err)
     const pending = this.pending.splice(0)
     for (const p of pending) {
       this.options.clock.clearTimeout(p.timer)

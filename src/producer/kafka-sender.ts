@@ -77,6 +77,7 @@ export class KafkaSender {
     const { clock, lingerMs, deliveryTimeoutMs } = this.options
     const now = clock.now()
     let nextWake = Infinity
+    this.cluster.expireOverdue(now)
 
     for (const q of this.accumulator.queues) {
       while (q.batches.length > 0 && now - q.batches[0]!.createdMs >= deliveryTimeoutMs) {

@@ -25,6 +25,10 @@ export class FakeClock implements Clock {
     this.seed = (this.seed * 1103515245 + 12345) % 2147483648
     return this.seed / 2147483648
   }
+  /** Forget every pending timer without running it, as Workers does with the timers of a request that is over. */
+  dropTimers(): void {
+    this.timers = []
+  }
   get pendingTimers(): number {
     return this.timers.length
   }

@@ -20,6 +20,10 @@ export class SteppingClock extends FakeClock {
     this.due.delete(handle)
     super.clearTimeout(handle)
   }
+  override dropTimers(): void {
+    this.due.clear()
+    super.dropTimers()
+  }
   nextDue(): number {
     let min = Infinity
     for (const at of this.due.values()) if (at < min) min = at
