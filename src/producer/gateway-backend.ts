@@ -83,6 +83,11 @@ export class GatewayBackend implements ProducerBackend, Sender {
   private readonly instance: string
   private batchCounter = 0
   private inFlightRequests = 0
+  /**
+   * The deadline of every request in flight (metadata and produce) and how to give up on it. Each also has a timer;
+   * run() checks them again, because a timer set during an earlier Workers request never fires.
+   */
+  private readonly deadlines = new Set<{ at: number; expire: () => void }>()
   private refreshing: Promise<void> | null = null
   private readonly refreshTimer: DueTimer
   private refreshAttempts = 0
@@ -145,8 +150,13 @@ export class GatewayBackend implements ProducerBackend, Sender {
   /** Ask for a metadata refresh soon (coalesced; backoff after failures). */
   requestRefresh(): void {
     this.needRefresh = true
-    // an overdue timer (set in an earlier Workers request, never to fire) does not hold the refresh back
-    if (this.refreshing || this.refreshTimer.pending() || this.closed) return
+    // an overdue timer (set in an earlier Workers request, never to fire) does not hold the refresh back; nor does a
+    // refresh whose timeout timer died the same way
+    if (this.refreshing) {
+      this.expireOverdue(this.options.clock.now())
+      return
+    }
+    if (this.refreshTimer.pending() || this.closed) return
     const { clock, retryBackoffMs, retryBackoffMaxMs } = this.options
     const now = clock.now()
     const wait = this.refreshAttempts === 0
@@ -163,16 +173,21 @@ export class GatewayBackend implements ProducerBackend, Sender {
     for (const q of this.accumulator.queues) if (q.batches.length > 0 || q.inFlight > 0) names.add(q.topic)
     const controller = new AbortController()
     let timer: unknown = null
+    const deadline = { at: clock.now() + requestTimeoutMs, expire: () => {} }
     const timeout = new Promise<never>((_, reject) => {
-      timer = clock.setTimeout(() => {
+      deadline.expire = () => {
+        this.deadlines.delete(deadline)
         controller.abort()
         reject(new RequestTimeoutError(`gateway metadata request got no answer in ${requestTimeoutMs} ms`))
-      }, requestTimeoutMs)
+      }
+      timer = clock.setTimeout(deadline.expire, requestTimeoutMs)
     })
+    this.deadlines.add(deadline)
     const request = Promise.resolve().then(() => this.transport.metadata([...names], controller.signal))
     this.refreshing = Promise.race([request, timeout]).then(
       (res) => {
         clock.clearTimeout(timer)
+        this.deadlines.delete(deadline)
         this.apply(res)
         this.metadataError = null
         this.refreshing = null
@@ -192,6 +207,7 @@ export class GatewayBackend implements ProducerBackend, Sender {
       },
       (err) => {
         clock.clearTimeout(timer)
+        this.deadlines.delete(deadline)
         this.refreshing = null
         this.refreshAttempts++
         this.lastRefreshAt = clock.now()
@@ -239,11 +255,17 @@ export class GatewayBackend implements ProducerBackend, Sender {
   }
 
 
+  /** Give up on requests past their deadline whose timers did not fire (see `deadlines`). */
+  private expireOverdue(now: number): void {
+    for (const d of this.deadlines) if (now > d.at) d.expire() // expire() deletes d: safe mid-iteration
+  }
+
   /** One pass: expire old batches, then ship what is ready. */
   run(): void {
     const { clock, lingerMs, deliveryTimeoutMs, maxInFlight, maxRequestSize } = this.options
     const now = clock.now()
     let nextWake = Infinity
+    this.expireOverdue(now)
     for (const q of this.accumulator.queues) {
       while (q.batches.length > 0 && now - q.batches[0]!.createdMs >= deliveryTimeoutMs) {
         const batch = q.batches.shift()!
@@ -310,10 +332,12 @@ export class GatewayBackend implements ProducerBackend, Sender {
     this.inFlightRequests++
     let settled = false
     let guard: unknown = null
+    const deadline = { at: clock.now() + requestTimeoutMs + 1000, expire: () => {} }
     const settle = (fn: () => void) => {
       if (settled) return
       settled = true
       if (guard !== null) clock.clearTimeout(guard)
+      this.deadlines.delete(deadline)
       this.inFlightRequests--
       fn()
       this.wake()
@@ -325,9 +349,11 @@ export class GatewayBackend implements ProducerBackend, Sender {
       pending = Promise.reject(err)
     }
     // The transport should answer within requestTimeoutMs; if it does not, the batches are retried (same batch ids).
+    deadline.expire = () => settle(() => this.onRequestError(batches, new RequestTimeoutError(`the gateway did not answer within ${requestTimeoutMs} ms`)))
+    this.deadlines.add(deadline)
     guard = clock.setTimeout(() => {
       guard = null
-      settle(() => this.onRequestError(batches, new RequestTimeoutError(`the gateway did not answer within ${requestTimeoutMs} ms`)))
+      deadline.expire()
     }, requestTimeoutMs + 1000)
     pending.then(
       (results) => settle(() => this.onResponse(batches, results)),

@@ -362,6 +362,13 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     } finally {
       if (isScratch) scratchInUse = false
     }
+    if (blocked.length > 0) {
+      // Sends already wait, for metadata or memory. Make sure what they wait on still moves: a timer that died with an
+      // earlier Workers request may be all there was. Asking for the head's topic re-requests missing metadata (and
+      // gives up on a stuck refresh); a sender pass gives up on requests past their deadline.
+      backend.topic(blocked.peek()!.topic)
+      sender.wake()
+    }
     blocked.push(isScratch ? { ...e } : e)
     void pump()
     return false

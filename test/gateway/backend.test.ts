@@ -28,8 +28,14 @@ class ScriptedTransport implements GatewayTransport {
   latency = 0
   constructor(private readonly clock: FakeClock) {}
 
+  /** The next metadata calls that never answer. */
+  metadataHangs = 0
   async metadata(topics: string[]): Promise<GatewayTopicMetadata[]> {
     this.metadataCalls++
+    if (this.metadataHangs > 0) {
+      this.metadataHangs--
+      return new Promise(() => {})
+    }
     if (this.metadataError) throw this.metadataError
     return topics.map((topic) => ({ topic, partitions: this.partitions.get(topic) ?? 0, errorCode: this.partitions.has(topic) ? 0 : 3 }))
   }
@@ -168,6 +174,39 @@ describe('GatewayBackend', () => {
     expect(transport.calls[1]!.batches[0]!.batchId).toBe(transport.calls[0]!.batches[0]!.batchId)
     expect(transport.calls[1]!.at - transport.calls[0]!.at).toBeGreaterThanOrEqual(1000)
     await expect(r).resolves.toMatchObject({ offset: 0 })
+  })
+
+  // Workers drops the timers of a request once it is over; a producer kept in module scope lives on into the next one
+  it('a request whose timeout timer died: the next pass gives up on it and resends (same batch id)', async () => {
+    const { clock, transport, producer } = setup({ requestTimeoutMs: 1000 })
+    transport.answers.push(() => 'hang')
+    const first = settle(producer.send({ topic: 't', partition: 2, value: 'x' }))
+    await clock.advance(10) // linger: the request is out, and hangs
+    expect(transport.calls).toHaveLength(1)
+    clock.dropTimers() // the request ended: its timers will never fire
+    await clock.advance(5000)
+    const second = settle(producer.send({ topic: 't', partition: 2, value: 'y' })) // the next request
+    await clock.advance(1500) // the resend waits out retryBackoffMs (and a 1 s guard would have fired by now)
+    expect(transport.calls.length).toBeGreaterThanOrEqual(2)
+    expect(transport.calls[1]!.batches[0]!.batchId).toBe(transport.calls[0]!.batches[0]!.batchId)
+    expect(await first).toMatchObject({ ok: true, v: { offset: 0 } })
+    expect(await second).toMatchObject({ ok: true, v: { offset: 1 } })
+  })
+
+  it('a metadata request whose timeout timer died does not keep a new topic unknown', async () => {
+    const { clock, transport, producer } = setup({ requestTimeoutMs: 1000 })
+    transport.partitions.set('u', 1)
+    transport.metadataHangs = 1
+    const first = settle(producer.send({ topic: 'u', value: 'x' }))
+    await clock.advance(10)
+    expect(transport.metadataCalls).toBe(1)
+    clock.dropTimers()
+    await clock.advance(5000)
+    const second = settle(producer.send({ topic: 'u', value: 'y' }))
+    await clock.advance(500)
+    expect(transport.metadataCalls).toBeGreaterThanOrEqual(2)
+    expect(await second).toMatchObject({ ok: true })
+    expect(await first).toMatchObject({ ok: true })
   })
 
   it('uses per-record offsets when the gateway lists them', async () => {

@@ -51,6 +51,21 @@ describe('timeouts whose timers died with an earlier Workers request', () => {
     expect(h.cluster.records('u', 0).map((r) => text(r.value))).toEqual(['x'])
   })
 
+  it('a send queued behind one that waits for metadata on a dead timer moves both along', async () => {
+    h = new Harness({ topics: { t: 1, u: 1 } })
+    const p = h.producer({ requestTimeoutMs: 1_000 })
+    await h.run(p.partitionsFor('t'))
+    h.cluster.stallNext(ApiKey.Metadata)
+    const first = p.send({ topic: 'u', value: 'x' }) // waits in line for the metadata of u
+    await h.advance(500)
+    h.clock.dropTimers() // the wait for metadata and the request timeout both die
+    await h.clock.advance(5_000)
+    const second = p.send({ topic: 'u', value: 'y' }) // queues behind the first
+    const [a, b] = await Promise.all([h.outcome(first, 60_000), h.outcome(second, 60_000)])
+    expect(a.ok && b.ok).toBe(true)
+    expect(h.cluster.records('u', 0).map((r) => text(r.value))).toEqual(['x', 'y'])
+  })
+
   it('gives up on a connect attempt that neither connects nor times out, and closes the socket if it turns up late', async () => {
     h = new Harness({ topics: { t: 1 } })
     const inner = h.cluster.transport()
