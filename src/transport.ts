@@ -49,6 +49,8 @@ export interface SocketTransport {
   readonly clientId?: string
   /** SASL settings, if the listener needs authentication (handled by the core after connect). */
   readonly sasl?: SaslOptions
+  /** The transport's own connect timeout, when it has one: it wins over the producer's `connectTimeoutMs`. */
+  readonly connectTimeoutMs?: number
   connect(options: SocketConnectOptions, handlers: ByteStreamHandlers): Promise<ByteStream>
 }
 

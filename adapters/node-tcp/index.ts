@@ -29,6 +29,7 @@ export function tcp(options: TcpOptions): SocketTransport {
     bootstrap,
     clientId: options.clientId,
     sasl: options.sasl,
+    connectTimeoutMs: options.connectTimeoutMs,
     connect: (connectOptions, handlers) =>
       connectNode({ ...connectOptions, connectTimeoutMs: options.connectTimeoutMs ?? connectOptions.connectTimeoutMs }, handlers, options.tls),
   }

@@ -47,6 +47,7 @@ export function workersSocket(options: WorkersSocketOptions): SocketTransport {
     bootstrap,
     clientId: options.clientId,
     sasl: options.sasl,
+    connectTimeoutMs: options.connectTimeoutMs,
     connect: (connectOptions, handlers) =>
       openSocket({ ...connectOptions, connectTimeoutMs: options.connectTimeoutMs ?? connectOptions.connectTimeoutMs }, handlers, tls, options.tlsServerName),
   }

@@ -53,6 +53,10 @@ export class BrokerConnection {
     private readonly options: ConnectionOptions,
   ) {}
 
+  private get connectTimeoutMs(): number {
+    return this.transport.connectTimeoutMs ?? this.options.connectTimeoutMs
+  }
+
   get address(): string {
     return `${this.host}:${this.port}`
   }
@@ -70,11 +74,12 @@ export class BrokerConnection {
   async connect(): Promise<void> {
     let connecting: Promise<ByteStream> | undefined
     try {
-      this.connectDeadline = this.options.clock.now() + this.options.connectTimeoutMs
+      const connectTimeoutMs = this.connectTimeoutMs
+      this.connectDeadline = this.options.clock.now() + connectTimeoutMs
       // fail() (from expireOverdue) gives up on an attempt whose transport neither connects nor times out
       const abandoned = new Promise<never>((_, reject) => (this.abandonConnect = reject))
       connecting = this.transport.connect(
-        { host: this.host, port: this.port, connectTimeoutMs: this.options.connectTimeoutMs },
+        { host: this.host, port: this.port, connectTimeoutMs },
         { onData: (chunk) => this.onData(chunk), onClose: (err) => this.fail(err ?? new ConnectionError(`connection to ${this.address} closed`)) },
       )
       this.stream = await Promise.race([connecting, abandoned])
@@ -229,7 +234,7 @@ export class BrokerConnection {
   expireOverdue(now: number): boolean {
     if (this.closedError) return false
     if (this.connectDeadline >= 0 && now > this.connectDeadline) {
-      this.fail(new ConnectionError(`connecting to ${this.address} timed out after ${this.options.connectTimeoutMs} ms`))
+      this.fail(new ConnectionError(`connecting to ${this.address} timed out after ${this.connectTimeoutMs} ms`))
       return true
     }
     for (const p of this.pending) {

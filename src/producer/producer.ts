@@ -189,7 +189,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     if (blocked.length > 0) notify()
   }
 
-  /** Try to append now (`now`: the clock's time); false when it has to wait. Settles the send (resolve or reject) when it returns true. */
+  /** Try to append now (at `e.now`, the clock's time of this attempt); false when it has to wait. Settles the send (resolve or reject) when it returns true. */
   function tryAppend(e: PendingSend): boolean {
     const t = backend.topic(e.topic)
     if (!t) {

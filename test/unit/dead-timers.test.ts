@@ -97,4 +97,31 @@ describe('timeouts whose timers died with an earlier Workers request', () => {
     await h.settle()
     expect(lateClosed).toBe(true)
   })
+
+  it("waits out a transport's own, longer connect timeout before giving up on the attempt", async () => {
+    h = new Harness({ topics: { t: 1 } })
+    const inner = h.cluster.transport()
+    const timeouts: number[] = []
+    const transport: SocketTransport = {
+      ...inner,
+      connectTimeoutMs: 30_000, // e.g. tcp({ connectTimeoutMs: 30000 }): it wins over the producer's
+      connect: (o, handlers) => {
+        timeouts.push(o.connectTimeoutMs)
+        return timeouts.length === 1 ? new Promise<ByteStream>(() => {}) : inner.connect(o, handlers)
+      },
+    }
+    const p = h.producer({ transport, connectTimeoutMs: 1_000 })
+    p.partitionsFor('t').catch(() => {})
+    await h.advance(1)
+    h.clock.dropTimers()
+    await h.clock.advance(5_000) // past the producer's 1 s, within the transport's 30 s
+    const early = p.send({ topic: 't', value: 'a' })
+    await h.settle()
+    expect(timeouts).toEqual([30_000]) // the attempt is still given its time
+    await h.clock.advance(30_000)
+    const late = p.send({ topic: 't', value: 'b' })
+    const [a, b] = await Promise.all([h.outcome(early, 60_000), h.outcome(late, 60_000)])
+    expect(a.ok && b.ok).toBe(true)
+    expect(timeouts).toEqual([30_000, 30_000])
+  })
 })
