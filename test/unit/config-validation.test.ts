@@ -18,6 +18,13 @@ describe('bootstrap addresses', () => {
   })
 })
 
+describe("a transport's own connect timeout", () => {
+  it('is carried on the transport, for the core to pass to connect() and wait out (dead-timers.test.ts)', () => {
+    expect(tcp({ bootstrap: 'h:1', connectTimeoutMs: 30_000 }).connectTimeoutMs).toBe(30_000)
+    expect(tcp({ bootstrap: 'h:1' }).connectTimeoutMs).toBeUndefined() // the producer's connectTimeoutMs then
+  })
+})
+
 describe('gateway token secrets', () => {
   it.each([['short'], [new Uint8Array(8)], [['a-long-enough-secret-0', 'short']]])('refuses %j (under 16 characters or bytes) with INVALID_CONFIG', (secret) => {
     expect(() => createGateway({ bootstrap: '127.0.0.1:1', secret: secret as string })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }))
