@@ -30,8 +30,8 @@ export function tcp(options: TcpOptions): SocketTransport {
     clientId: options.clientId,
     sasl: options.sasl,
     connectTimeoutMs: options.connectTimeoutMs,
-    // the core passes connectTimeoutMs above (when set) as connectOptions.connectTimeoutMs
-    connect: (connectOptions, handlers) => connectNode(connectOptions, handlers, options.tls),
+    connect: (connectOptions, handlers) =>
+      connectNode({ ...connectOptions, connectTimeoutMs: options.connectTimeoutMs ?? connectOptions.connectTimeoutMs }, handlers, options.tls),
   }
 }
 

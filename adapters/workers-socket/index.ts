@@ -48,8 +48,8 @@ export function workersSocket(options: WorkersSocketOptions): SocketTransport {
     clientId: options.clientId,
     sasl: options.sasl,
     connectTimeoutMs: options.connectTimeoutMs,
-    // the core passes connectTimeoutMs above (when set) as connectOptions.connectTimeoutMs
-    connect: (connectOptions, handlers) => openSocket(connectOptions, handlers, tls, options.tlsServerName),
+    connect: (connectOptions, handlers) =>
+      openSocket({ ...connectOptions, connectTimeoutMs: options.connectTimeoutMs ?? connectOptions.connectTimeoutMs }, handlers, tls, options.tlsServerName),
   }
 }
 
