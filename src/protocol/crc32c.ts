@@ -6,9 +6,11 @@
  *
  * Slice-by-16 for long inputs: sixteen 256-entry tables, built once on first
  * use, let the loop fold 16 input bytes per step with 16 table lookups (about
- * 1.4x the speed of slice-by-8 in V8). Inputs of 256 bytes or more are read as
- * aligned 32-bit words on little-endian hosts (all mainstream JS engines);
- * big-endian hosts and short inputs read bytes, 8 per step.
+ * 1.4x the speed of slice-by-8 in V8). Inputs of KERNEL_MIN bytes or more go
+ * to the same loop compiled to WebAssembly (crc32c-wasm.ts), where the engine
+ * allows it; otherwise inputs of 256 bytes or more are read as aligned 32-bit
+ * words on little-endian hosts (all mainstream JS engines); big-endian hosts
+ * and short inputs read bytes, 8 per step.
  *
  * Incremental convention: `crc32cUpdate` works on the raw register, with no
  * inversion on the way in or out. Start from `CRC32C_INIT`, feed the pieces in
@@ -24,6 +26,8 @@
 
 /** The register value to start an incremental CRC-32C from. */
 export const CRC32C_INIT = 0xffffffff;
+
+import { CHUNK, WINDOW, loadCrcKernel, type CrcKernel } from './crc32c-wasm.js';
 
 /** Reflected Castagnoli polynomial. */
 const POLY = 0x82f63b78;
@@ -63,6 +67,25 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 const WORD_PATH_MIN = 256;
 
 /**
+ * From this many bytes on, the WebAssembly kernel wins despite copying the
+ * input into its memory (a record batch is one such input).
+ */
+const KERNEL_MIN = 128;
+
+/** The WebAssembly kernel: undefined until first needed, null where it cannot load. */
+let KERNEL: CrcKernel | null | undefined;
+
+/** Tests: false runs every input through the JS loop, true puts the kernel back (where it loads). */
+export function setCrcKernelEnabled(enabled: boolean): void {
+  KERNEL = enabled ? undefined : null;
+}
+
+/** Whether long inputs go to WebAssembly here (loads the kernel if it was not yet). */
+export function crcKernelActive(): boolean {
+  return (KERNEL === undefined ? (KERNEL = loadCrcKernel(TABLE ?? (TABLE = buildTable()))) : KERNEL) !== null;
+}
+
+/**
  * Fold `data[start..end)` into the raw CRC-32C register `crc` and return the
  * new register (an unsigned 32-bit number). No pre- or post-inversion: see the
  * module comment for the convention.
@@ -72,6 +95,19 @@ export function crc32cUpdate(crc: number, data: Uint8Array, start = 0, end = dat
     throw new RangeError(`crc32c: bad range [${start}, ${end}) for length ${data.length}`);
   }
   const t = TABLE ?? (TABLE = buildTable());
+  if (end - start >= KERNEL_MIN) {
+    const k = KERNEL === undefined ? (KERNEL = loadCrcKernel(t)) : KERNEL;
+    if (k !== null) {
+      // copy a window at a time into the kernel's memory; the register carries over between windows
+      let c = crc | 0;
+      for (let i = start; i < end; i += CHUNK) {
+        const n = Math.min(CHUNK, end - i);
+        k.memory.set(data.subarray(i, i + n), WINDOW);
+        c = k.update(c, WINDOW, n);
+      }
+      return c >>> 0;
+    }
+  }
   let c = crc | 0;
   let i = start;
 
