@@ -112,7 +112,8 @@ export function crcKernelBytes(): Uint8Array<ArrayBuffer> {
  */
 export function loadCrcKernel(tables: Uint32Array): CrcKernel | null {
   try {
-    if (typeof WebAssembly !== 'object' || !(new Uint8Array(new Uint32Array([1]).buffer)[0] === 1)) return null
+    // the tables are copied in as host-order bytes and WebAssembly reads little-endian: big-endian hosts keep the JS loop
+    if (typeof WebAssembly !== 'object' || new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) return null
     const instance = new WebAssembly.Instance(new WebAssembly.Module(crcKernelBytes()))
     const exports = instance.exports as { m: WebAssembly.Memory; u: (crc: number, ptr: number, len: number) => number }
     const memory = new Uint8Array(exports.m.buffer)
