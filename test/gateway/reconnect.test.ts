@@ -66,7 +66,9 @@ describe('reconnect mid-stream', () => {
     expect(failed.map((f) => String((f as PromiseRejectedResult).reason)).slice(0, 3)).toEqual([])
     const acked = settled.map((s) => (s as PromiseFulfilledResult<RecordMetadata>).value)
     expect(kills).toBeGreaterThanOrEqual(5)
-    expect(sockets.length).toBeGreaterThan(kills) // reconnected after each kill
+    // a new connection after every kill but perhaps the last one: a kill that lands when nothing is left to send needs
+    // no reconnect (seen once in CI: 10 kills, 10 connections). That nothing acked is lost is checked below.
+    expect(sockets.length).toBeGreaterThanOrEqual(kills)
 
     const read = await readAllWithKcat(bootstrap, topic, records.length, 60_000)
     expect(expectExactlyOnce(records, read, acked, { timestamps: true })).toEqual([])
