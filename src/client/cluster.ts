@@ -5,7 +5,6 @@ import type { SocketTransport } from '../transport.js'
 import { BrokerConnection } from './connection.js'
 import { brokerError } from '../protocol/error-messages.js'
 
-
 /** A connection attempt: `conn` from the start, `ready` once connected (the sender's synchronous pass reads it). */
 type ConnectionEntry = Promise<BrokerConnection> & { conn?: BrokerConnection; ready?: BrokerConnection }
 

@@ -24,10 +24,10 @@
  * ```
  */
 
+import { CHUNK, WINDOW, loadCrcKernel, type CrcKernel } from './crc32c-wasm.js';
+
 /** The register value to start an incremental CRC-32C from. */
 export const CRC32C_INIT = 0xffffffff;
-
-import { CHUNK, WINDOW, loadCrcKernel, type CrcKernel } from './crc32c-wasm.js';
 
 /** Reflected Castagnoli polynomial. */
 const POLY = 0x82f63b78;
@@ -80,9 +80,19 @@ export function setCrcKernelEnabled(enabled: boolean): void {
   KERNEL = enabled ? undefined : null;
 }
 
+/**
+ * The kernel, loaded on first use. Big-endian hosts keep the JS loop: the
+ * tables go into the module's memory as host-order bytes, and WebAssembly
+ * reads little-endian.
+ */
+function kernel(): CrcKernel | null {
+  if (KERNEL === undefined) KERNEL = LITTLE_ENDIAN ? loadCrcKernel(TABLE ?? (TABLE = buildTable())) : null;
+  return KERNEL;
+}
+
 /** Whether long inputs go to WebAssembly here (loads the kernel if it was not yet). */
 export function crcKernelActive(): boolean {
-  return (KERNEL === undefined ? (KERNEL = loadCrcKernel(TABLE ?? (TABLE = buildTable()))) : KERNEL) !== null;
+  return kernel() !== null;
 }
 
 /**
@@ -96,7 +106,7 @@ export function crc32cUpdate(crc: number, data: Uint8Array, start = 0, end = dat
   }
   const t = TABLE ?? (TABLE = buildTable());
   if (end - start >= KERNEL_MIN) {
-    const k = KERNEL === undefined ? (KERNEL = loadCrcKernel(t)) : KERNEL;
+    const k = kernel();
     if (k !== null) {
       // copy a window at a time into the kernel's memory; the register carries over between windows
       let c = crc | 0;
