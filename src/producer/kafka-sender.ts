@@ -257,10 +257,21 @@ export class KafkaSender {
   }
 
   private onResponse(batches: ProducerBatch[], res: Map<ProducerBatch, ProducePartitionResponse> | null): void {
+    let allWritten = res !== null
     for (const batch of batches) {
       const q = this.accumulator.queue(batch.topic, batch.partition)
       q.inFlight--
       batch.inFlight = false
+      const code = res?.get(batch)?.errorCode
+      if (code !== 0 && code !== DUPLICATE_SEQUENCE_NUMBER) allWritten = false
+    }
+    // The next request goes out before this one's batches complete: completing runs the delivery callbacks and lets
+    // sends blocked on memory append again, and in one thread the broker would wait for all of that (Java's sender
+    // is a thread of its own). Only when every batch was written: a batch to retry must be queued again first, ahead
+    // of the partition's later batches.
+    if (allWritten) this.run()
+    for (const batch of batches) {
+      const q = this.accumulator.queue(batch.topic, batch.partition)
       if (res === null) {
         this.completeBatch(q, batch, -1, -1)
         continue

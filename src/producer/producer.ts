@@ -1,4 +1,4 @@
-import { systemClock } from '../clock.js'
+import { burstClock, systemClock } from '../clock.js'
 import { resolveCodec, type CompressionCodec } from '../compression.js'
 import type { Transport } from '../transport.js'
 import {
@@ -307,6 +307,9 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     })
   }
 
+  // the per-record time: the system clock read once per burst of sends; a test's clock as it is
+  const recordNow = o.clock === systemClock ? burstClock(Date.now) : o.clock.now
+
   const scratch = {} as PendingSend
   let scratchInUse = false
 
@@ -322,7 +325,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     const partition = record.partition ?? -1
     // -1 is the internal "let the partitioner choose": an explicit negative partition is an error, as in Java
     if (!Number.isInteger(partition) || (partition < 0 && record.partition != null)) throw new InvalidArgumentError('INVALID_PARTITION', `partition must be a non-negative integer, got ${record.partition}`)
-    const now = o.clock.now()
+    const now = recordNow()
     const timestamp = record.timestamp ?? (o.clock === systemClock ? now : Date.now())
     if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new InvalidArgumentError('INVALID_TIMESTAMP', `timestamp must be a non-negative integer (ms), got ${record.timestamp}`)
     const estimate = estimateRecordSize(key, value, headers)

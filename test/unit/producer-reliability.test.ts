@@ -143,6 +143,24 @@ describe('in-flight limits', () => {
     expect(depth).toBe(max - 1)
   })
 
+  it('the next request goes out before the answered batches complete (their callbacks and the sends they unblock)', async () => {
+    h = new Harness({ topics: { t: 2 } })
+    // one request at a time; room for two records, so the third send waits for memory until the first is acked
+    const p = h.producer({ lingerMs: 0, batchSize: 1, maxInFlightRequestsPerConnection: 1, bufferMemory: 300 })
+    await h.run(p.partitionsFor('t'))
+    const value = 'x'.repeat(100)
+    const order: string[] = []
+    p.produce({ topic: 't', partition: 0, value, key: 'a' }, () => order.push('a acked'))
+    p.produce({ topic: 't', partition: 0, value, key: 'b' }, () => order.push('b acked'))
+    const sends = [p.send({ topic: 't', partition: 1, value, key: 'c' })] // waits for memory
+    await h.run(Promise.all(sends))
+    await h.run(p.flush())
+    const produced = h.cluster.requests.filter((r) => r.apiKey === ApiKey.Produce).map((r) => r.batches!.map((b) => b.partition))
+    // b (ready when a's answer came) went alone, before a's completion let c in; c followed in a request of its own
+    expect(produced).toEqual([[0], [0], [1]])
+    expect(order).toEqual(['a acked', 'b acked'])
+  })
+
   it('a retried batch is resent alone: not while later batches of its partition are still in flight', async () => {
     h = new Harness({ topics: { t: 1 } })
     const p = h.producer({ lingerMs: 0, batchSize: 1, maxInFlightRequestsPerConnection: 5, retryBackoffMs: 0 })
