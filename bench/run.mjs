@@ -13,7 +13,7 @@
 // --out FILE, --docs / --no-docs (docs/benchmarks.md is written by default and --full runs only), --window N
 // (isokafka's outstanding sends, default 4096; the window-* scenarios vary it), --no-install (do not install missing peers: Node 22 + @platformatic/kafka into the cache, apt python3-confluent-kafka),
 // --list (print the scenarios), --keep-broker, --no-warmup (skip the unmeasured broker warm-up traffic).
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -288,7 +288,8 @@ async function startBroker() {
     say(`using the running broker at ${kafka.bootstrap} (no start/stop)`)
   } else {
     await stopKafka({ name: clusterName }).catch(() => {})
-    const state = await startKafka({ name: clusterName })
+    // a deleted topic's files go within a second (default 60 s), in the pause after its run rather than during a later one
+    const state = await startKafka({ name: clusterName, overrides: ['file.delete.delay.ms=1000'] })
     kafka = { bootstrap: state.bootstrap, pid: state.nodes[0].pid, version: state.version, external: false }
     say(`Kafka ${state.version} started at ${kafka.bootstrap} (pid ${kafka.pid}, cluster "${clusterName}")`)
   }
@@ -401,6 +402,16 @@ function stopSink() {
 }
 
 /**
+ * Every run starts with nothing left to write back. The broker's log is written into the page cache, and the kernel
+ * writes dirty pages back (allocating their blocks on ext4) 30 s later, on 2 cores shared with the runs: a run then
+ * measured up to 1.7× slower when it came right after another one, and which producer suffered depended on the order.
+ * With `sync` before each run, the same pair of producers measured the same ratio in either order.
+ */
+function settleDisk() {
+  spawnSync('sync', { stdio: 'ignore' })
+}
+
+/**
  * A fresh broker's JVM is still compiling its produce path: the first runs after start measured 2–3× slower with
  * several times the broker CPU. Warm it up with unmeasured traffic (Java's ProducerPerformance, or isokafka without
  * Java) on throw-away topics: acks=all idempotent and acks=1, twice each, 6 partitions.
@@ -442,6 +453,7 @@ async function runOne(s, producer, round) {
   const bootstrap = s.kind === 'sink' ? `127.0.0.1:${sink.port}` : kafka.bootstrap
   if (s.kind !== 'sink') await makeTopic(topic, s.partitions)
   await sleep(300)
+  settleDisk()
   const [cmd, argv] = producerCommand(producer, s, bootstrap, topic, round)
   const load = os.loadavg()
   const broker0 = kafka.pid && s.kind !== 'sink' ? procCpuSeconds(kafka.pid) : NaN
@@ -546,7 +558,7 @@ async function main() {
       note: 'client and broker share the same cores',
     },
     clients: Object.fromEntries(Object.entries(tools).filter(([k]) => k !== 'isokafka-send' && k !== 'isokafka-closure').map(([k, t]) => [k, t.ok ? t.version : `skipped: ${t.reason}`])),
-    options: { rounds, headlineRounds, scale, window: Number(args.window), scenarios: scenarios.map((s) => s.id), producers: wantProducers },
+    options: { rounds, headlineRounds, scale, window: Number(args.window), scenarios: scenarios.map((s) => s.id), producers: wantProducers, syncBeforeEachRun: true, order: 'forwards, backwards, then rotated by one, and so on' },
     scenarios,
     runs: [],
     summary: null,
@@ -568,8 +580,12 @@ async function main() {
         const roundsOf = s.id === HEADLINE_ID ? headlineRounds : rounds
         if (round > roundsOf) continue
         const order = s.producers.filter(runnable)
-        // rotate the order each round so no producer always runs right after the same neighbour
-        const rotated = order.map((_, i) => order[(i + round - 1) % order.length])
+        // rounds 1, 2 run the order forwards and backwards, rounds 3, 4 the order rotated by one, and so on: a plain
+        // rotation keeps each producer right after the same neighbour, and whatever the run before leaves behind (broker
+        // GC, page cache) then always lands on it
+        const shift = Math.floor((round - 1) / 2)
+        const turned = order.map((_, i) => order[(i + shift) % order.length])
+        const rotated = round % 2 === 0 ? turned.reverse() : turned
         for (const producer of rotated) {
           if (aborted) break
           say(`round ${round}/${roundsOf} ${s.id} ${producer}...`)
