@@ -247,7 +247,7 @@ export function renderMarkdown(results, { jsonRel, svgRel, previous }) {
   L.push(`- broker: ${m.kafka}; Node ${m.node}; ${m.java ?? 'no Java'}; ${m.go ?? 'no Go'}`)
   L.push(`- clients: ${Object.entries(results.clients).map(([k, v]) => `${k}: ${v}`).join('; ')}`)
   if (results.warmup?.length) {
-    L.push(`- before measuring, the fresh broker is warmed up with unmeasured traffic (${results.warmup.length} × ${n0(results.warmup[0].records)} records by ${results.warmup[0].producer}, acks=all and acks=1 in turn, at least 4 passes and more while a pass still costs the broker 15 % less CPU than the one before; its broker CPU went ${results.warmup.map((w) => n2(w.brokerCpuSeconds)).join(' → ')} s per pass): the first runs on a cold broker JVM were 2–3× slower`)
+    L.push(`- before measuring, the fresh broker is warmed up with unmeasured traffic (${results.warmup.length} × ${n0(results.warmup[0].records)} records by ${results.warmup[0].producer}, acks=all and acks=1 in turn, at least 4 passes and more while a pass still costs the broker 15 % less CPU than the one before; its broker CPU went ${results.warmup.map((w) => n2(w.brokerCpuSeconds)).join(' → ')} s per pass): the first runs on a cold broker JVM were 2–3× slower${results.warmupClients?.length ? `; then each producer sends ${n0(results.warmupClients[0].records)} unmeasured records once, so the broker's path for every client's requests is warm too (round 1 of the first scenarios was slowest for whichever producer ran first)` : ''}`)
   }
   const skipped = results.runs.filter((r) => r.skipped)
   if (skipped.length) L.push(`- not run: ${skipped.map((r) => `${r.producer} (${r.reason})`).join('; ')}`)
