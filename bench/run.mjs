@@ -431,40 +431,38 @@ async function warmUpBroker() {
   }
   for (let pass = 0; pass < maxPasses && (pass < minPasses || stillFalling()); pass++) {
     const [acks, idempotent] = pass % 2 === 0 ? ['all', true] : [1, false]
-    const s = { id: 'warmup', kind: 'throughput', records, size: 100, acks, idempotent, partitions: 6, batchSize: 16384, lingerMs: 5, bufferMemory: 32 << 20 }
-    const topic = `bench-warmup-${acks}-${Date.now().toString(36)}`
-    await makeTopic(topic, s.partitions)
-    const [cmd, argv] = producerCommand(producer, s, kafka.bootstrap, topic, 0)
-    const broker0 = kafka.pid ? procCpuSeconds(kafka.pid) : NaN
-    const r = await runChild(cmd, argv, { timeoutMs: 180_000 })
-    const res = producer === 'java' ? parseJava(r.stdout, s) : lastJson(r.stdout)
-    out.push({ producer, acks, records, recordsPerSec: res?.recordsPerSec ?? null, brokerCpuSeconds: kafka.pid ? procCpuSeconds(kafka.pid) - broker0 : null })
-    await deleteTopic(topic)
+    out.push(await unmeasuredRun(producer, { records, acks, idempotent }, `${acks}`, 180_000))
   }
   say(`broker warm-up (${producer}, ${out.length} × ${fmt(records)} records, not measured): ${out.map((w) => `${fmt(w.recordsPerSec)} rec/s`).join(', ')} in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
   return out
 }
 
-// One short unmeasured run per client after the warm-up passes: clients use different Produce versions and request
-// shapes, and the broker's code for a path one client has not yet taken is still cold. In the runs of 2026-12-02/03
-// round 1 of the first scenarios was slow for most producers (0.46–0.76 of their own medians) and slowest for the
-// producer that ran first.
+// One short unmeasured run per client after the warm-up passes, so no client's Produce version and request shape
+// first reaches the broker in a measured run. It did not remove the slow first round: in the runs of 2026-12-02/03
+// round 1 of the first scenarios was slow for most producers (0.46–0.76 of their own medians) with it and without.
 async function warmUpClients(producers) {
   const records = mode === 'smoke' ? 10_000 : 200_000
   const out = []
   for (const producer of producers) {
     if (aborted) break
-    const s = { id: 'warmup', kind: 'throughput', records, size: 100, acks: 'all', idempotent: true, partitions: 6, batchSize: 16384, lingerMs: 5, bufferMemory: 32 << 20 }
-    const topic = `bench-warmup-${producer}-${Date.now().toString(36)}`
-    await makeTopic(topic, s.partitions)
-    const [cmd, argv] = producerCommand(producer, s, kafka.bootstrap, topic, 0)
-    const r = await runChild(cmd, argv, { timeoutMs: 120_000 })
-    const res = producer === 'java' ? parseJava(r.stdout, s) : lastJson(r.stdout)
-    out.push({ producer, records, recordsPerSec: res?.recordsPerSec ?? null })
-    await deleteTopic(topic)
+    out.push(await unmeasuredRun(producer, { records, acks: 'all', idempotent: true }, producer, 120_000))
   }
   say(`client warm-up (${fmt(records)} records each, not measured): ${out.map((w) => `${w.producer} ${fmt(w.recordsPerSec)} rec/s`).join(', ')}`)
   return out
+}
+
+// 100 B records on a throw-away topic of 6 partitions; returns the client's rate and the broker's CPU for the run
+async function unmeasuredRun(producer, { records, acks, idempotent }, topicTag, timeoutMs) {
+  const s = { id: 'warmup', kind: 'throughput', records, size: 100, acks, idempotent, partitions: 6, batchSize: 16384, lingerMs: 5, bufferMemory: 32 << 20 }
+  const topic = `bench-warmup-${topicTag}-${Date.now().toString(36)}`
+  await makeTopic(topic, s.partitions)
+  const [cmd, argv] = producerCommand(producer, s, kafka.bootstrap, topic, 0)
+  const broker0 = kafka.pid ? procCpuSeconds(kafka.pid) : NaN
+  const r = await runChild(cmd, argv, { timeoutMs })
+  const res = producer === 'java' ? parseJava(r.stdout, s) : lastJson(r.stdout)
+  const brokerCpuSeconds = kafka.pid ? procCpuSeconds(kafka.pid) - broker0 : null
+  await deleteTopic(topic)
+  return { producer, acks, records, recordsPerSec: res?.recordsPerSec ?? null, brokerCpuSeconds }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
