@@ -43,6 +43,8 @@ export class ProducerBatch {
   reservedBytes = 0
   /** No more records go in (full, or drained). */
   closed = false
+  /** Closed because it was full and not yet taken by the sender: counted in RecordAccumulator.fullBatchesWaiting. */
+  waitingFull = false
   attempts = 0
   /** Not to be resent before this time (retry backoff). */
   retryAtMs = 0
@@ -199,6 +201,11 @@ export class RecordAccumulator {
   readonly incomplete = new Set<ProducerBatch>()
   usedBytes = 0
   /**
+   * Full batches that wait for the sender (closed for size, not yet in a request): the work that piles up while a
+   * synchronous loop of sends keeps the sender, which runs between tasks, from running (see the producer's turns).
+   */
+  fullBatchesWaiting = 0
+  /**
    * Spare batch buffers of exactly batchSize bytes (Java's BufferPool idea): a done batch's buffer is reused by the
    * next batch, so steady-state sending allocates no new batch buffers. A buffer goes back only once its batch is
    * complete, when no request can still reference it. The pool holds up to bufferMemory, as Java's does: buffers are
@@ -244,7 +251,7 @@ export class RecordAccumulator {
     let batch = q.batches[q.batches.length - 1]
     let created = false
     if (!batch || batch.closed || (batch.recordCount > 0 && batch.builder.sizeInBytes + estimate > this.batchSize)) {
-      if (batch && !batch.closed) batch.closed = true
+      if (batch && !batch.closed) this.closeFull(batch)
       const pooled = estimate + 128 <= this.batchSize ? (this.pool.pop() ?? this.carve()) : undefined
       batch = new ProducerBatch(topic, partition, record.now, Math.max(this.batchSize, estimate + 128), pooled)
       q.batches.push(batch)
@@ -254,8 +261,21 @@ export class RecordAccumulator {
     batch.add(record)
     this.usedBytes += estimate
     const full = batch.builder.sizeInBytes >= this.batchSize
-    if (full) batch.closed = true
+    if (full) this.closeFull(batch)
     return (created ? BATCH_CREATED : APPENDED) | (full ? BATCH_FULL : APPENDED)
+  }
+
+  private closeFull(batch: ProducerBatch): void {
+    batch.closed = true
+    batch.waitingFull = true
+    this.fullBatchesWaiting++
+  }
+
+  /** The sender took the batch off its queue (into a request) or it finished unsent: it no longer waits. */
+  taken(batch: ProducerBatch): void {
+    if (!batch.waitingFull) return
+    batch.waitingFull = false
+    this.fullBatchesWaiting--
   }
 
   /**
@@ -283,6 +303,7 @@ export class RecordAccumulator {
    */
   release(batch: ProducerBatch, bufferIsFree = false): void {
     if (!this.incomplete.delete(batch)) return
+    this.taken(batch)
     this.usedBytes -= batch.reservedBytes
     batch.reservedBytes = 0
     const buffer = batch.builder.buffer

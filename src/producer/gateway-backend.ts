@@ -83,6 +83,10 @@ export class GatewayBackend implements ProducerBackend, Sender {
   private readonly instance: string
   private batchCounter = 0
   private inFlightRequests = 0
+  /** The last pass left ready batches behind a full window of requests: a response will let more go. */
+  saturated = false
+  /** Called after every pass (the producer hands out turns with it). */
+  onPass: () => void = () => {}
   /**
    * The deadline of every request in flight (metadata and produce) and how to give up on it. Each also has a timer;
    * run() checks them again, because a timer set during an earlier Workers request never fires.
@@ -262,6 +266,12 @@ export class GatewayBackend implements ProducerBackend, Sender {
 
   /** One pass: expire old batches, then ship what is ready. */
   run(): void {
+    this.saturated = false
+    this.pass()
+    this.onPass()
+  }
+
+  private pass(): void {
     const { clock, lingerMs, deliveryTimeoutMs, maxInFlight, maxRequestSize } = this.options
     const now = clock.now()
     let nextWake = Infinity
@@ -303,6 +313,7 @@ export class GatewayBackend implements ProducerBackend, Sender {
         if (batches.length > 0 && size + bytes > maxRequestSize) break
         q.batches.shift()
         head.closed = true
+        this.accumulator.taken(head)
         head.inFlight = true
         q.inFlight++
         batches.push(head)
@@ -310,6 +321,7 @@ export class GatewayBackend implements ProducerBackend, Sender {
       }
       this.send(batches)
     }
+    this.saturated = i < ready.length
     this.wakeAt(nextWake)
   }
 

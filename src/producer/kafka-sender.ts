@@ -42,6 +42,13 @@ export class KafkaSender {
   flushing = 0
   /** Sends waiting for memory make batches ready at once (Java: "exhausted"). */
   memoryWaiters = 0
+  /**
+   * The last pass left batches waiting on an answer that runs another pass when it comes: a response to a full
+   * window of requests, the producer id, a connection being opened.
+   */
+  saturated = false
+  /** Called after every pass (the producer hands out turns with it). */
+  onPass: () => void = () => {}
 
   constructor(
     private readonly cluster: KafkaCluster,
@@ -73,6 +80,12 @@ export class KafkaSender {
 
   /** One pass: expire, ensure a producer id, then send what is ready. */
   run(): void {
+    this.saturated = false
+    this.pass()
+    this.onPass()
+  }
+
+  private pass(): void {
     if (this.fatal) return
     const { clock, lingerMs, deliveryTimeoutMs } = this.options
     const now = clock.now()
@@ -93,6 +106,7 @@ export class KafkaSender {
       if (this.needsReset && this.accumulator.queues.every((q) => q.inFlight === 0)) this.resetProducerId()
       if (this.producerId < 0) {
         if (this.accumulator.incomplete.size > 0) this.initProducerId()
+        this.saturated = this.initializing !== null // its end runs a pass
         this.wakeAt(nextWake)
         return
       }
@@ -137,6 +151,7 @@ export class KafkaSender {
         const delay = this.cluster.reconnectDelay(node)
         if (delay > 0) nextWake = Math.min(nextWake, now + delay)
         else {
+          this.saturated = true // the connection's outcome runs a pass
           this.cluster.connectionTo(node).then(
             () => this.wake(),
             () => {
@@ -147,7 +162,11 @@ export class KafkaSender {
         }
         continue
       }
-      while ((this.inFlightByNode.get(node) ?? 0) < this.options.maxInFlight) {
+      for (;;) {
+        if ((this.inFlightByNode.get(node) ?? 0) >= this.options.maxInFlight) {
+          this.saturated = true
+          break
+        }
         const batches = this.drain(list)
         if (batches.length === 0) break
         this.send(node, conn, batches)
@@ -172,6 +191,7 @@ export class KafkaSender {
       if (out.length > 0 && size + batchSize > this.options.maxRequestSize) break
       q.batches.shift()
       head.closed = true
+      this.accumulator.taken(head)
       if (this.options.idempotent && head.baseSequence < 0) {
         head.baseSequence = q.nextSequence
         head.producerId = this.producerId

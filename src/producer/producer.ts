@@ -38,10 +38,15 @@ export interface Producer<K, V> {
    * Java's `send(record, callback)`: no promise per record, for hot loops. The callback runs once, with an error or
    * with the record's metadata (never before `produce()` returns). Bad input and a closed or failed producer throw at
    * once, as `send()` would reject. Returns `false` when the record had to queue behind sends that wait for buffer
-   * memory or metadata (Java's send() would block here): it is kept, but produce no more until `await ready()`.
+   * memory or metadata (Java's send() would block here), or to ask for a turn: full batches pile up beyond what the
+   * requests in flight take, and the sender only runs when the caller awaits. The record is kept either way; produce
+   * no more until `await ready()`.
    */
   produce(record: ProducerRecord<K, V>, callback?: DeliveryCallback): boolean
-  /** Resolves once no send is waiting for buffer memory or metadata (every earlier record is in a batch or settled). */
+  /**
+   * Resolves once no send is waiting for buffer memory or metadata (every earlier record is in a batch or settled)
+   * and, after produce() asked for a turn, once the sender ran (and, while its window of requests is full, got a response).
+   */
   ready(): Promise<void>
   /** Resolves when every record sent before the call is acknowledged or failed. */
   flush(): Promise<void>
@@ -74,6 +79,10 @@ export type BackendFactory = (context: {
 export interface Sender {
   flushing: number
   memoryWaiters: number
+  /** The last pass left batches waiting on an answer (a response, a connection) whose arrival runs another pass. */
+  readonly saturated: boolean
+  /** Set by the producer: called at the end of every pass. */
+  onPass: () => void
   readonly fatalError: Error | null
   wake(): void
   stop(): void
@@ -178,6 +187,8 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
   const onFatal = (err: Error) => {
     fatal = err
     for (const e of blocked.drain()) refuse(e, err)
+    turnWanted = false
+    flushWaiters()
   }
   if (typeof options.transport.backend !== 'function') {
     throw new InvalidArgumentError('INVALID_CONFIG', "the transport has no backend: a custom transport sets `backend: kafkaBackend` (byte stream) or `backend: gatewayBackend` (from 'isokafka')")
@@ -254,8 +265,32 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     if (!accumulator.hasRoom(e.estimate)) return false
     const appended = accumulator.append(e)
     partitioner.onAppend?.(e.topic, e.partition, e.estimate)
-    if (appended !== APPENDED) sender.wake() // a new batch (linger starts) or a full one (it can go now)
+    if (appended !== APPENDED) {
+      sender.wake() // a new batch (linger starts) or a full one (it can go now)
+      if (accumulator.fullBatchesWaiting >= turnMark()) turnWanted = true
+    }
     return true
+  }
+
+  /**
+   * Turns. The sender runs between tasks, never inside a synchronous loop of produce() calls, so a loop that
+   * appended all of bufferMemory before it awaited anything would leave the broker idle meanwhile (Java's sender is a
+   * thread of its own and sends while send() appends). Once more full batches wait than the requests in flight can
+   * take (turnMark), produce() returns false to ask for a turn: `await ready()` lets the sender write requests and,
+   * while its window of requests is full, waits for the next response. Measured on the headline benchmark (1M x 100 B,
+   * 6 partitions): the broker starts at once instead of after ~100 ms, and the batches in use stay few and warm.
+   */
+  let turnWanted = false
+  function turnMark(): number {
+    // two batches per partition in use (a request carries one per partition), at most a quarter of bufferMemory
+    const cap = Math.max(1, Math.floor(o.bufferMemory / 4 / o.batchSize))
+    return Math.min(cap, Math.max(2, 2 * accumulator.queues.length))
+  }
+  sender.onPass = () => {
+    if (!turnWanted) return
+    if (sender.saturated && accumulator.fullBatchesWaiting >= turnMark()) return // a response will bring another pass
+    turnWanted = false
+    flushWaiters()
   }
 
   async function pump(): Promise<void> {
@@ -319,6 +354,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
 
   let pipelineWaiters: Array<{ seq: number; resolve: () => void }> = []
   function flushWaiters(): void {
+    if (turnWanted) return
     const head = blocked.peek()
     const done = head ? head.seq - 1 : nextSeq
     pipelineWaiters = pipelineWaiters.filter((w) => {
@@ -383,7 +419,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     try {
       if (blocked.length === 0 && tryAppend(e)) {
         processedSeq = e.seq
-        return true
+        return !turnWanted
       }
     } finally {
       if (isScratch) scratchInUse = false
@@ -426,9 +462,10 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
   }
 
   function ready(): Promise<void> {
-    if (blocked.length === 0) return Promise.resolve()
+    if (blocked.length === 0 && !turnWanted) return Promise.resolve()
     return new Promise<void>((resolve) => {
       pipelineWaiters.push({ seq: nextSeq, resolve })
+      if (turnWanted) sender.wake()
       flushWaiters()
     })
   }

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { Harness, text } from '../helpers/producer-harness.js'
 import { InvalidArgumentError, ProducerClosedError } from '../../src/errors.js'
 import type { RecordMetadata } from '../../src/index.js'
+import { ApiKey } from '../../src/testing/index.js'
 
 let h: Harness
 afterEach(async () => {
@@ -181,5 +182,92 @@ describe('produce(record, callback)', () => {
     expect(delivered).toEqual([0, 2, 3, 4])
     expect((await h.run(viaSend)).offset).toBe(5)
     expect(rethrown).toEqual([new Error('user bug')])
+  })
+})
+
+describe('turns: produce() asks a synchronous loop to let the sender run', () => {
+  // batchSize 1024 holds 7 records of 100 bytes; 2 partitions make the turn mark 4 full batches
+  const options = { batchSize: 1024, lingerMs: 60_000, bufferMemory: 1 << 20, maxInFlightRequestsPerConnection: 2 }
+
+  it('false once full batches pile up; awaiting ready() sends them while the loop still has records to go', async () => {
+    h = new Harness({ topics: { t: 2 } })
+    const p = h.producer(options)
+    await h.run(p.partitionsFor('t'))
+    const N = 400
+    let falses = 0
+    let firstFalseAt = -1
+    const requestsWhenAppended: number[] = []
+    const offsets: number[][] = [[], []]
+    const loop = (async () => {
+      for (let i = 0; i < N; i++) {
+        const accepted = p.produce({ topic: 't', partition: i % 2, value: v100(i) }, (err, meta) => {
+          if (err) throw err
+          offsets[meta!.partition]!.push(meta!.offset)
+        })
+        if (!accepted) {
+          if (firstFalseAt < 0) firstFalseAt = i
+          falses++
+          await p.ready()
+        }
+      }
+      requestsWhenAppended.push(h.cluster.requestCount(ApiKey.Produce))
+      await p.flush()
+    })()
+    await h.run(loop, 60_000)
+    // the buffer had room for all 400 records: without turns produce() never says false and nothing is sent
+    // before the loop ends (the sender runs between tasks)
+    expect(firstFalseAt).toBeGreaterThanOrEqual(4 * 7 - 1)
+    expect(firstFalseAt).toBeLessThan(6 * 7)
+    expect(falses).toBeGreaterThan(5)
+    expect(requestsWhenAppended[0]).toBeGreaterThan(10)
+    // every record kept, in order (a false return is not a refusal)
+    for (const partition of [0, 1]) {
+      expect(offsets[partition]).toEqual(Array.from({ length: N / 2 }, (_, i) => i))
+      expect(values('t', partition)).toEqual(Array.from({ length: N / 2 }, (_, i) => v100(2 * i + partition)))
+    }
+  })
+
+  it('while the window of requests is full, ready() waits for a response; without requests in flight it does not', async () => {
+    h = new Harness({ topics: { t: 2 } })
+    const p = h.producer(options)
+    await h.run(p.partitionsFor('t'))
+    h.cluster.delayNext(ApiKey.Produce, 1_000, { count: Infinity })
+    let i = 0
+    while (p.produce({ topic: 't', partition: i % 2, value: v100(i) })) i++
+    // a loop that ignores the signal: 10 more full batches wait
+    for (let k = 1; k <= 70; k++) p.produce({ topic: 't', partition: (i + k) % 2, value: v100(i + k) })
+    const total = i + 71
+    let ready = false
+    const turn = p.ready().then(() => (ready = true))
+    await h.settle()
+    // the pass filled the window of two requests and full batches still wait: no turn yet
+    expect(ready).toBe(false)
+    await h.advance(1_000)
+    expect(ready).toBe(false) // one response let one more request go; more than the mark still waits
+    await h.run(turn, 60_000)
+    // the turn came once responses had taken all but fewer than 4 full batches (2 per request, 2 in flight)
+    expect(h.cluster.records('t').length).toBeGreaterThanOrEqual(total - 7 * (3 + 4))
+    h.cluster.clearFaults()
+    await h.run(p.flush())
+    expect(h.cluster.records('t').length).toBe(total)
+
+    // a send() loop that ignores the signal loses nothing either, and ready() does not hang when nothing is in flight
+    const sends = Array.from({ length: 100 }, (_, k) => p.send({ topic: 't', partition: k % 2, value: v100(k) }))
+    await h.run(p.ready())
+    await h.run(Promise.all(sends))
+    await h.run(p.ready())
+    expect(h.cluster.records('t').length).toBe(total + 100)
+  })
+
+  it('a producer that fails or closes while a loop waits for its turn lets ready() resolve', async () => {
+    h = new Harness({ topics: { t: 2 } })
+    const p = h.producer({ ...options, lingerMs: 5, deliveryTimeoutMs: 5_000, requestTimeoutMs: 2_000 })
+    await h.run(p.partitionsFor('t'))
+    h.cluster.stallNext(ApiKey.Produce, { count: Infinity })
+    let i = 0
+    while (p.produce({ topic: 't', partition: i % 2, value: v100(i) }, () => {})) i++
+    const waiting = p.ready()
+    await h.run(p.close({ timeoutMs: 100 }))
+    await h.run(waiting)
   })
 })
