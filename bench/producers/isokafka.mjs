@@ -2,7 +2,8 @@
 // isokafka (the built package, over Node TCP) as one benchmark producer process; started by bench/run.mjs.
 // config.api:
 //   produce  produce(record, callback) per record, as ProducerPerformance calls Java's send(record, callback); when
-//            produce() returns false (the buffer is full, where Java's send() blocks) the loop awaits ready()
+//            produce() returns false (the buffer is full, where Java's send() blocks, or the producer asks for a turn
+//            for its sender, which in one thread runs only while the loop awaits) the loop awaits ready()
 //   send     send() per record without awaiting it, at most `window` sends unsettled (a sliding window)
 // config.callback (api produce, throughput mode):
 //   shared   one callback for every record (how a hot loop calls produce()); send→ack latency is the callback's
