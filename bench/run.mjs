@@ -9,7 +9,7 @@
 //   npm run bench -- --scenarios '100B-all-*,latency' --producers isokafka,java --rounds 5
 //   npm run bench:smoke                    tiny counts, 1 round, 3 producers, < 2 min; exits 1 if anything fails
 //
-// Options: --rounds N, --headline-rounds N (the headline scenario's rounds: default 5, at least --rounds), --scale F (multiply record counts), --bootstrap host:port (use a running broker: no start/stop),
+// Options: --rounds N, --headline-rounds N (the headline scenario's rounds: default 7, at least --rounds), --scale F (multiply record counts), --bootstrap host:port (use a running broker: no start/stop),
 // --out FILE, --docs / --no-docs (docs/benchmarks.md is written by default and --full runs only), --window N
 // (isokafka's outstanding sends, default 4096; the window-* scenarios vary it), --no-install (do not install missing peers: Node 22 + @platformatic/kafka into the cache, apt python3-confluent-kafka),
 // --list (print the scenarios), --keep-broker, --no-warmup (skip the unmeasured broker warm-up traffic).
@@ -74,7 +74,7 @@ let scenarios = args.scenarios
 const rounds = Number(args.rounds ?? (mode === 'smoke' || mode === 'quick' ? 1 : 3))
 // The headline scenario carries the targets and swings most with the broker's state: it gets more rounds (default 5,
 // never fewer than --rounds), every producer the same number.
-const headlineRounds = Math.max(rounds, Number(args['headline-rounds'] ?? (mode === 'smoke' || mode === 'quick' ? rounds : 5)))
+const headlineRounds = Math.max(rounds, Number(args['headline-rounds'] ?? (mode === 'smoke' || mode === 'quick' ? rounds : 7)))
 const scale = Number(args.scale ?? (mode === 'quick' ? 0.1 : 1))
 const wantProducers = args.producers ? args.producers.split(',').map((s) => s.trim()) : mode === 'smoke' ? ['isokafka', 'isokafka-send', 'kafkajs', 'java'] : PRODUCERS
 for (const p of wantProducers) if (!PRODUCERS.includes(p)) throw new Error(`unknown producer ${p}; known: ${PRODUCERS.join(', ')}`)
