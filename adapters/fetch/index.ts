@@ -22,7 +22,7 @@ import type {
 import {
   MSGPACK_CONTENT_TYPE, decodeServerFrame, encodeFrame, errorFromFrame, messageTooLarge, splitJsonStream, toBase64, toWireBatch,
   type ServerFrame, type WireResult,
-} from '../gateway/protocol.js'
+} from '../gateway-wire/index.js'
 
 export type TokenSource = string | (() => string | Promise<string>)
 
@@ -46,6 +46,9 @@ export interface FetchTransportOptions {
 
 /** The browser allows this many bytes of keepalive request bodies in flight (per page). */
 export const KEEPALIVE_BUDGET = 64 * 1024
+/** A gateway's default limits per frame: batches (maxInFlightBatches) and records (maxRecordsPerFrame). */
+const GATEWAY_MAX_BATCHES = 256
+const GATEWAY_MAX_RECORDS = 10_000
 
 let pageHiding = false
 let keepaliveInFlight = 0
@@ -198,10 +201,16 @@ class FetchTransport implements GatewayTransport {
     const frames: Array<{ body: Uint8Array; group: Wire[] }> = []
     // a batch too large for any frame fails alone (MESSAGE_TOO_LARGE); its neighbours go on
     const tooLarge: GatewayPartitionResult[] = []
-    /** One frame for the group, or halves until each fits `limit` (a single batch is never split). */
+    /**
+     * One frame for the group, or halves until each fits `limit` bytes and a gateway's default batch and record
+     * limits (a single batch is never split).
+     */
     const encode = (group: Wire[], limit: number): void => {
+      let records = 0
+      for (const b of group) records += b.records.length
+      const countsFit = group.length <= GATEWAY_MAX_BATCHES && records <= GATEWAY_MAX_RECORDS
       const body = encodeFrame({ t: 'produce', id: this.nextId++, acks: o.acks, timeoutMs, batches: group })
-      if (body.length <= limit || group.length === 1) {
+      if ((body.length <= limit && countsFit) || group.length === 1) {
         if (body.length > max) {
           tooLarge.push(messageTooLarge(group[0]!, `the batch is ${body.length} bytes as a frame; the limit is ${max}`))
           return
@@ -222,7 +231,8 @@ class FetchTransport implements GatewayTransport {
         if (a.t !== 'ack') throw new IsoKafkaError('MALFORMED_RESPONSE', `expected an ack frame, got ${a.t}`, { retriable: true })
         return a.results
       } catch (err) {
-        if (!(err instanceof RecordTooLargeError) || group.length < 2) throw err
+        const overLimit = err instanceof RecordTooLargeError || (err instanceof IsoKafkaError && err.code === 'LIMIT_EXCEEDED')
+        if (!overLimit || group.length < 2) throw err
         // the gateway's limit is below ours: split in two and try again (the records stay valid until we settle)
         const half = Math.ceil(group.length / 2)
         const parts = [group.slice(0, half), group.slice(half)]

@@ -20,7 +20,7 @@ import type {
 import {
   CLOSE_UNAUTHENTICATED, PROTOCOL_VERSION, SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX, decodeServerFrame, encodeFrame,
   errorFromFrame, messageTooLarge, toWireBatch, type ErrorFrame, type GatewayLimits, type ServerFrame, type WireBatch,
-} from '../gateway/protocol.js'
+} from '../gateway-wire/index.js'
 
 /** The part of the WHATWG WebSocket API used here (the `ws` package implements it too). */
 export interface WebSocketLike {
@@ -59,6 +59,7 @@ interface Pending {
   id: number
   bytes: Uint8Array
   batches: number
+  records: number
   sent: boolean
   notBefore: number
   resolve(frame: ServerFrame): void
@@ -97,7 +98,8 @@ class WebSocketTransport implements GatewayTransport {
     if (!options.url || !/^wss?:\/\//i.test(options.url)) throw new IsoKafkaError('INVALID_CONFIG', 'websocket(): url must start with ws:// or wss://')
     if (options.token === undefined || options.token === null || options.token === '') throw new IsoKafkaError('INVALID_CONFIG', 'websocket(): a token is required')
     this.Ctor = Ctor as WebSocketConstructor
-    this.limits = { maxFrameBytes: options.maxFrameBytes ?? 1 << 20, maxInFlightBatches: 256, recordsPerSecond: 0 }
+    // what a gateway allows by default, until its welcome says otherwise
+    this.limits = { maxFrameBytes: options.maxFrameBytes ?? 1 << 20, maxInFlightBatches: 256, recordsPerSecond: 0, maxRecordsPerFrame: 10_000 }
   }
 
   metadata(topics: string[], signal?: AbortSignal): Promise<GatewayTopicMetadata[]> {
@@ -112,14 +114,14 @@ class WebSocketTransport implements GatewayTransport {
   produce(batches: GatewayPartitionBatch[], options: { acks: -1 | 0 | 1; timeoutMs: number }): Promise<GatewayPartitionResult[]> {
     if (this.closed) return Promise.reject(new ConnectionError('the websocket transport is closed'))
     // Encode now: the records are views into producer buffers, valid only during this call.
-    let frames: Array<{ id: number; bytes: Uint8Array; batches: number }>
+    let frames: Array<{ id: number; bytes: Uint8Array; batches: number; records: number }>
     const tooLarge: GatewayPartitionResult[] = []
     try {
       frames = this.encodeProduce(batches.map(toWireBatch), options, tooLarge)
     } catch (err) {
       return Promise.reject(err)
     }
-    return Promise.all(frames.map((f) => this.request(f.id, f.bytes, f.batches, options.timeoutMs))).then((answers) => {
+    return Promise.all(frames.map((f) => this.request(f.id, f.bytes, f.batches, options.timeoutMs, undefined, f.records))).then((answers) => {
       // a batch too large for any frame fails alone (MESSAGE_TOO_LARGE); its neighbours go on
       const results: GatewayPartitionResult[] = [...tooLarge]
       for (const a of answers) {
@@ -130,18 +132,30 @@ class WebSocketTransport implements GatewayTransport {
     })
   }
 
-  /** One frame, or several when the whole would exceed maxFrameBytes (halving; a single batch is never split). */
+  /**
+   * One frame, or several when the whole would exceed the gateway's limits: maxFrameBytes, maxInFlightBatches batches,
+   * maxRecordsPerFrame records (halving; a single batch is never split).
+   */
   private encodeProduce(
     batches: WireBatch[], o: { acks: -1 | 0 | 1; timeoutMs: number }, tooLarge: GatewayPartitionResult[],
-  ): Array<{ id: number; bytes: Uint8Array; batches: number }> {
-    const id = this.nextId++
-    // the gateway gets a little less time than we wait, so its REQUEST_TIMED_OUT answer arrives before our timer
-    const bytes = encodeFrame({ t: 'produce', id, acks: o.acks, timeoutMs: Math.max(100, Math.floor(o.timeoutMs * 0.9)), batches })
-    if (bytes.length <= this.limits.maxFrameBytes) return [{ id, bytes, batches: batches.length }]
-    if (batches.length === 1) {
-      const b = batches[0]!
-      tooLarge.push(messageTooLarge(b, `the batch is ${bytes.length} bytes as a frame; the gateway accepts at most ${this.limits.maxFrameBytes}`))
-      return []
+  ): Array<{ id: number; bytes: Uint8Array; batches: number; records: number }> {
+    let records = 0
+    for (const b of batches) records += b.records.length
+    const maxRecords = this.limits.maxRecordsPerFrame ?? Infinity
+    const fits = batches.length <= this.limits.maxInFlightBatches && records <= maxRecords
+    if (fits || batches.length === 1) {
+      if (records > maxRecords) {
+        tooLarge.push(messageTooLarge(batches[0]!, `the batch has ${records} records; the gateway accepts at most ${maxRecords} in a frame`))
+        return []
+      }
+      const id = this.nextId++
+      // the gateway gets a little less time than we wait, so its REQUEST_TIMED_OUT answer arrives before our timer
+      const bytes = encodeFrame({ t: 'produce', id, acks: o.acks, timeoutMs: Math.max(100, Math.floor(o.timeoutMs * 0.9)), batches })
+      if (bytes.length <= this.limits.maxFrameBytes) return [{ id, bytes, batches: batches.length, records }]
+      if (batches.length === 1) {
+        tooLarge.push(messageTooLarge(batches[0]!, `the batch is ${bytes.length} bytes as a frame; the gateway accepts at most ${this.limits.maxFrameBytes}`))
+        return []
+      }
     }
     const half = Math.ceil(batches.length / 2)
     return [...this.encodeProduce(batches.slice(0, half), o, tooLarge), ...this.encodeProduce(batches.slice(half), o, tooLarge)]
@@ -169,11 +183,11 @@ class WebSocketTransport implements GatewayTransport {
 
   // ---- requests ----
 
-  private request(id: number, bytes: Uint8Array, batches: number, timeoutMs: number, signal?: AbortSignal): Promise<ServerFrame> {
+  private request(id: number, bytes: Uint8Array, batches: number, timeoutMs: number, signal?: AbortSignal, records = 0): Promise<ServerFrame> {
     if (this.closed) return Promise.reject(new ConnectionError('the websocket transport is closed'))
     if (signal?.aborted) return Promise.reject(new RequestTimeoutError('the request was aborted'))
     return new Promise<ServerFrame>((resolve, reject) => {
-      const p: Pending = { id, bytes, batches, sent: false, notBefore: 0, resolve, reject, timer: null }
+      const p: Pending = { id, bytes, batches, records, sent: false, notBefore: 0, resolve, reject, timer: null }
       p.timer = setTimeout(() => {
         p.timer = null
         this.finish(p, new RequestTimeoutError(`no answer from the gateway within ${timeoutMs} ms`))
@@ -211,9 +225,12 @@ class WebSocketTransport implements GatewayTransport {
         continue
       }
       if (this.inFlightBatches > 0 && this.inFlightBatches + p.batches > this.limits.maxInFlightBatches) break
-      if (p.bytes.length > this.limits.maxFrameBytes) {
-        // encoded before the gateway told its (smaller) limit: several batches are worth a retry, split this time
-        const message = `a frame of ${p.bytes.length} bytes is above the gateway's limit of ${this.limits.maxFrameBytes}`
+      const overRecords = p.records > (this.limits.maxRecordsPerFrame ?? Infinity) || p.batches > this.limits.maxInFlightBatches
+      if (p.bytes.length > this.limits.maxFrameBytes || overRecords) {
+        // encoded before the gateway told its (smaller) limits: several batches are worth a retry, split this time
+        const message = overRecords
+          ? `a frame of ${p.batches} batches / ${p.records} records is above the gateway's limits`
+          : `a frame of ${p.bytes.length} bytes is above the gateway's limit of ${this.limits.maxFrameBytes}`
         this.finish(p, p.batches > 1 ? new IsoKafkaError('FRAME_TOO_LARGE', message, { retriable: true }) : new RecordTooLargeError(message))
         continue
       }

@@ -15,6 +15,8 @@ export interface ClusterOptions {
   retryBackoffMs: number
   retryBackoffMaxMs: number
   metadataMaxAgeMs: number
+  /** Topics not asked for during this long leave `topics` and the refreshed list (Java's metadata.max.idle.ms). */
+  metadataMaxIdleMs?: number
   allowAutoTopicCreation: boolean
   clock: Clock
 }
@@ -44,6 +46,9 @@ export class KafkaCluster {
   private lastTopicName: string | null = null
   private lastTopic: TopicMetadata | null = null
   private readonly wanted = new Set<string>()
+  /** Topics asked for (topic()) since the last idle sweep; the others are dropped at the sweep. */
+  private used = new Set<string>()
+  private lastSweepAt = 0
   private readonly connections = new Map<string, ConnectionEntry>()
   private readonly lastFailure = new Map<string, { at: number; attempts: number }>()
   private refreshing: Promise<void> | null = null
@@ -141,6 +146,7 @@ export class KafkaCluster {
   topic(name: string): TopicMetadata | undefined {
     if (name === this.lastTopicName) return this.lastTopic!
     const t = this.topics.get(name)
+    this.used.add(name)
     if (t && t.errorCode === 0 && t.partitionCount > 0) {
       this.lastTopicName = name
       this.lastTopic = t
@@ -173,6 +179,11 @@ export class KafkaCluster {
     this.refreshTimer.set(now + wait, () => void this.refresh().catch(() => {}))
   }
 
+  /** The producer backend's name for refresh(). */
+  refreshMetadata(): Promise<void> {
+    return this.refresh()
+  }
+
   /** Refresh now (joins a refresh under way). */
   refresh(): Promise<void> {
     if (this.refreshing) return this.refreshing
@@ -202,7 +213,28 @@ export class KafkaCluster {
     return now - this.lastRefreshAt >= this.options.metadataMaxAgeMs
   }
 
+  /**
+   * Drops topics nobody asked for during a whole idle period (names taken from network input would otherwise be kept
+   * and refreshed for ever). The fast path's topic (lastTopicName) is in use by definition.
+   */
+  private sweepIdle(now: number): void {
+    const idle = this.options.metadataMaxIdleMs ?? 300_000
+    if (now - this.lastSweepAt < idle) return
+    if (this.lastSweepAt !== 0) {
+      for (const name of this.topics.keys()) {
+        if (!this.used.has(name) && name !== this.lastTopicName) {
+          this.topics.delete(name)
+          this.wanted.delete(name)
+        }
+      }
+      for (const name of this.wanted) if (!this.used.has(name) && name !== this.lastTopicName) this.wanted.delete(name)
+    }
+    this.used = new Set()
+    this.lastSweepAt = now
+  }
+
   private async doRefresh(): Promise<void> {
+    this.sweepIdle(this.options.clock.now())
     const topics = [...this.wanted]
     let lastError: unknown = null
     for (const [host, port] of this.candidates()) {

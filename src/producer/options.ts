@@ -39,6 +39,11 @@ export interface ProducerOptions<K = Uint8Array | string | null | undefined, V =
   compression?: CompressionOption
   /** Age after which topic metadata is refreshed even without errors. Default 300000. */
   metadataMaxAgeMs?: number
+  /**
+   * A topic not produced to (nor described) for this long is dropped from the metadata the producer keeps and
+   * refreshes, as Java's metadata.max.idle.ms. Default 300000.
+   */
+  metadataMaxIdleMs?: number
   /** Ask brokers to auto-create unknown topics (they decide). Default true, as Java's allow.auto.create.topics. */
   allowAutoTopicCreation?: boolean
   clientId?: string
@@ -62,6 +67,7 @@ export interface ResolvedOptions {
   maxInFlight: number
   idempotent: boolean
   metadataMaxAgeMs: number
+  metadataMaxIdleMs: number
   allowAutoTopicCreation: boolean
   clientId: string
   connectTimeoutMs: number
@@ -113,6 +119,7 @@ export function resolveOptions(o: ProducerOptions<any, any>): ResolvedOptions {
     maxInFlight,
     idempotent,
     metadataMaxAgeMs: num('metadataMaxAgeMs', o.metadataMaxAgeMs, 300000, 0),
+    metadataMaxIdleMs: num('metadataMaxIdleMs', o.metadataMaxIdleMs, 300000, 5000),
     allowAutoTopicCreation: o.allowAutoTopicCreation ?? true,
     clientId: o.clientId ?? (o.transport.kind === 'socket' ? o.transport.clientId : undefined) ?? 'isokafka',
     connectTimeoutMs: num('connectTimeoutMs', o.connectTimeoutMs, 10000, 1),

@@ -52,17 +52,39 @@ export interface Producer<K, V> {
   close(options?: CloseOptions): Promise<void>
   /** Partition count of a topic (fetches metadata if needed). */
   partitionsFor(topic: string): Promise<number>
+  /**
+   * A topic as the producer's metadata has it (fetched if needed): partition count and leader per partition, or the
+   * Kafka error code that metadata gave (e.g. 3 for an unknown topic when auto-creation is off). Waits at most
+   * `timeoutMs` (default maxBlockMs) for an answer; rejects with MaxBlockTimeoutError after that.
+   */
+  describeTopic(topic: string, options?: { timeoutMs?: number }): Promise<TopicDescription>
+  /** Refreshes metadata now (at most `timeoutMs`, default maxBlockMs) and returns the cluster id it named. */
+  describeCluster(options?: { timeoutMs?: number }): Promise<{ clusterId: string | null }>
+}
+
+export interface TopicDescription {
+  topic: string
+  /** 0 when usable; else the Kafka error code metadata answered for the topic (partitions is then 0). */
+  errorCode: number
+  partitions: number
+  /** Leader node id per partition, -1 where there is none right now (empty when the backend does not say). */
+  leaders: readonly number[]
 }
 
 /** What the producer needs from the cluster side, whatever the transport: topic metadata and a sender. */
 export interface TopicInfo {
   partitionCount: number
   available: readonly number[]
+  leaders?: readonly number[]
 }
 export interface ProducerBackend {
   topic(name: string): TopicInfo | undefined
   topicError(name: string): IsoKafkaError | null
   lastTopicErrorCode(name: string): number
+  /** The cluster id from the last metadata answer (Kafka backends). */
+  readonly clusterId?: string | null
+  /** Fetch metadata now (Kafka backends); rejects when no broker answers. */
+  refreshMetadata?(): Promise<void>
   onChange: () => void
   close(): void
 }
@@ -441,7 +463,52 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     }
   }
 
+  async function describeTopic(topic: string, options: { timeoutMs?: number } = {}): Promise<TopicDescription> {
+    const problem = validateTopic(topic)
+    if (problem) throw new InvalidArgumentError('INVALID_TOPIC', problem)
+    const timeoutMs = options.timeoutMs ?? o.maxBlockMs
+    const deadline = o.clock.now() + timeoutMs
+    let asked = false
+    for (;;) {
+      const t = backend.topic(topic)
+      if (t) return { topic, errorCode: 0, partitions: t.partitionCount, leaders: t.leaders ?? [] }
+      const err = backend.topicError(topic)
+      if (err) throw err
+      // an answer that names an error (unknown topic while auto-creation is off, no leader yet) is the answer, once
+      // metadata was asked after this call began: sends would wait for it to change, a description does not
+      const code = backend.lastTopicErrorCode(topic)
+      if (asked && code !== 0 && !o.allowAutoTopicCreation) return { topic, errorCode: code, partitions: 0, leaders: [] }
+      const now = o.clock.now()
+      if (now >= deadline) throw new MaxBlockTimeoutError(`topic ${topic} not present in metadata after ${timeoutMs} ms`)
+      if (backend.refreshMetadata) {
+        await raceDeadline(backend.refreshMetadata(), deadline - now).catch(() => {})
+        asked = true
+      } else {
+        await waitForChange(deadline - now)
+        asked = true
+      }
+    }
+  }
+
+  async function describeCluster(options: { timeoutMs?: number } = {}): Promise<{ clusterId: string | null }> {
+    const timeoutMs = options.timeoutMs ?? o.maxBlockMs
+    if (backend.refreshMetadata) {
+      const done = await raceDeadline(backend.refreshMetadata().then(() => true), timeoutMs)
+      if (!done) throw new MaxBlockTimeoutError(`no metadata answer within ${timeoutMs} ms`)
+    }
+    return { clusterId: backend.clusterId ?? null }
+  }
+
+  /** Resolves with p's value, or with false after `ms` (the timer is cleared either way). */
+  function raceDeadline<T>(p: Promise<T>, ms: number): Promise<T | false> {
+    let timer: unknown = null
+    const timeout = new Promise<false>((resolve) => (timer = o.clock.setTimeout(() => resolve(false), Math.max(0, ms))))
+    return Promise.race([p, timeout]).finally(() => o.clock.clearTimeout(timer))
+  }
+
   return {
+    describeTopic,
+    describeCluster,
     send,
     sendBatch: (records) => Promise.all(records.map((r) => send(r))),
     produce,

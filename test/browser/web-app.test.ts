@@ -50,7 +50,7 @@ let pageUrl = ''
 let gatewayHttpUrl = ''
 /** WebSocket upgrades the example's gateway refused for their Origin (its /metrics). */
 async function forbiddenOrigins(): Promise<number> {
-  const metrics = (await (await fetch(`${gatewayHttpUrl}/metrics`)).json()) as { errors: Record<string, number> }
+  const metrics = (await (await fetch(`${gatewayHttpUrl}/metrics?format=json`)).json()) as { errors: Record<string, number> }
   return metrics.errors.FORBIDDEN_ORIGIN ?? 0
 }
 const serverOutput: string[] = []

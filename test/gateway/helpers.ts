@@ -3,7 +3,7 @@
 // compare what kcat read back with what was sent, and a raw WebSocket client that speaks frames directly.
 import WebSocket from 'ws'
 import { createGateway, createGatewayToken, type Gateway, type GatewayOptions } from '../../adapters/gateway/index.js'
-import { decodeServerFrame, encodeFrame, type ClientFrame, type ServerFrame } from '../../adapters/gateway/protocol.js'
+import { decodeServerFrame, encodeFrame, type ClientFrame, type ServerFrame } from '../../adapters/gateway-wire/index.js'
 import type { KcatRecord } from '../helpers/kafka-tools.js'
 
 export const SECRET = 'test-secret-0123456789abcdef'

@@ -5,7 +5,7 @@ import { encode } from '@msgpack/msgpack'
 import { describe, expect, it } from 'vitest'
 import {
   decodeServerFrame, encodeFrame, fromBase64, msgpackShapeOk, peekFrameId, splitJsonStream, toBase64,
-} from '../../adapters/gateway/protocol.js'
+} from '../../adapters/gateway-wire/index.js'
 
 const value: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
   v: fc.oneof(

@@ -7,7 +7,7 @@ import { createProducer } from '../../src/index.js'
 import { websocket } from '../../adapters/websocket/index.js'
 import { fetchTransport } from '../../adapters/fetch/index.js'
 import { createGatewayToken, verifyGatewayToken, type ErrorFrame, type MetadataResponseFrame, type AckFrame } from '../../adapters/gateway/index.js'
-import { decodeServerFrame, encodeFrame, type WireRecord } from '../../adapters/gateway/protocol.js'
+import { decodeServerFrame, encodeFrame, type WireRecord } from '../../adapters/gateway-wire/index.js'
 import { createTopic, readAllWithKcat, uniqueTopic } from '../helpers/kafka-tools.js'
 import { RawClient, SECRET, startGateway, token, type RunningGateway } from './helpers.js'
 
@@ -93,9 +93,9 @@ describe('gateway authentication (WebSocket)', () => {
     const c = await RawClient.open(gw.wsUrl)
     expect(await c.hello(forged)).toMatchObject({ t: 'error', code: 'UNAUTHENTICATED' })
     expect((await c.next(() => true, 100).catch(() => null)) ?? null).toBeNull()
-    // the same forged token presented at the upgrade
-    const viaProtocol = await RawClient.open(gw.wsUrl, { protocols: ['isokafka.v1', `isokafka.token.${forged}`] })
-    expect(await viaProtocol.next()).toMatchObject({ t: 'error', code: 'UNAUTHENTICATED' })
+    // the same forged token presented at the upgrade: checked before upgrading, so no WebSocket at all (HTTP 401)
+    await expect(RawClient.open(gw.wsUrl, { protocols: ['isokafka.v1', `isokafka.token.${forged}`] })).rejects.toMatchObject({ status: 401 })
+    await expect(RawClient.open(`${gw.wsUrl}?token=${forged}`)).rejects.toMatchObject({ status: 401 })
     // a good token presented at the upgrade: welcome without a hello
     const good = await token([topic])
     const viaQuery = await RawClient.open(`${gw.wsUrl}?token=${good}`)
@@ -255,13 +255,16 @@ describe('authorization, Origin, limits, malformed input', () => {
     }
   })
 
-  it('too many batches in flight → TOO_MANY_IN_FLIGHT', async () => {
+  it('too many batches in flight → TOO_MANY_IN_FLIGHT; more batches in one frame than the limit → LIMIT_EXCEEDED', async () => {
     const tight = await startGateway(bootstrap, { limits: { maxInFlightBatches: 2 } })
     try {
       const c = await authed(await token([topic]), tight.wsUrl)
       const batch = (id: string, p: number) => ({ topic, partition: p, batchId: id, records: [rec(1)] })
+      // a frame of more batches than may ever be in flight: refused whole, whatever is in flight (even on a fresh connection)
+      c.ws.send(encodeFrame({ t: 'produce', id: 9, acks: -1, timeoutMs: 10_000, batches: [batch('x', 0), batch('y', 1), batch('z', 2)] }))
+      expect(await c.next(isError)).toMatchObject({ code: 'LIMIT_EXCEEDED', id: 9, retriable: false })
       // both frames arrive in one read: the second finds the first's batches still waiting for Kafka
-      c.ws.send(encodeFrame({ t: 'produce', id: 1, acks: -1, timeoutMs: 10_000, batches: [batch('a', 0), batch('b', 1), batch('c', 2)] }))
+      c.ws.send(encodeFrame({ t: 'produce', id: 1, acks: -1, timeoutMs: 10_000, batches: [batch('a', 0), batch('b', 1)] }))
       c.ws.send(encodeFrame({ t: 'produce', id: 2, acks: -1, timeoutMs: 10_000, batches: [batch('d', 0)] }))
       expect(await c.next(isError)).toMatchObject({ code: 'TOO_MANY_IN_FLIGHT', id: 2, retriable: true })
       expect(await c.next((f) => f.t === 'ack')).toMatchObject({ id: 1 })
@@ -312,8 +315,11 @@ describe('authorization, Origin, limits, malformed input', () => {
     expect(bad.status).toBe(400)
     const health = await fetch(`${gw.url}/healthz`)
     expect(health.status).toBe(200)
-    expect(await health.json()).toMatchObject({ status: 'ok', kafka: 'up' })
-    const metrics = (await (await fetch(`${gw.url}/metrics`)).json()) as { errors: Record<string, number>; connections: { current: number } }
+    expect(await health.json()).toMatchObject({ status: 'ok' })
+    const ready = await fetch(`${gw.url}/readyz`)
+    expect(ready.status).toBe(200)
+    expect(await ready.json()).toMatchObject({ status: 'ready', kafka: 'up' })
+    const metrics = (await (await fetch(`${gw.url}/metrics?format=json`)).json()) as { errors: Record<string, number>; connections: { current: number } }
     expect(metrics.errors.MALFORMED).toBeGreaterThanOrEqual(6)
     expect(metrics.connections.current).toBeGreaterThanOrEqual(2)
     c.close()

@@ -1,8 +1,8 @@
 import fc from 'fast-check'
 import { decode as refDecode, encode as refEncode } from '@msgpack/msgpack'
 import { describe, expect, it } from 'vitest'
-import { MsgpackError, decode, encode } from '../../adapters/gateway/msgpack.js'
-import { createFrameDecoder, decodeServerFrame, encodeFrame, msgpackShapeOk } from '../../adapters/gateway/protocol.js'
+import { MsgpackError, decode, encode } from '../../adapters/gateway-wire/msgpack.js'
+import { createFrameDecoder, decodeServerFrame, encodeFrame, msgpackShapeOk } from '../../adapters/gateway-wire/index.js'
 import { IsoKafkaError } from '../../src/errors.js'
 
 /*

@@ -1,0 +1,173 @@
+/**
+ * The Kafka side of the gateway: its one producer (acks=all, idempotent; replaced when it fails fatally), topic
+ * metadata taken from that producer (cached here, lookups of a topic coalesced), readiness, and how a Kafka failure
+ * is told to clients: a Kafka error code and a safe message, never a broker address or a stack.
+ */
+import {
+  ConnectionError, DeliveryTimeoutError, InvalidArgumentError, KafkaProtocolError, MaxBlockTimeoutError,
+  ProducerFatalError, RecordTooLargeError, RequestTimeoutError,
+} from '../../src/errors.js'
+import type { RecordMetadata } from '../../src/producer/accumulator.js'
+import { createProducer, type Producer } from '../../src/producer/producer.js'
+import { kafkaErrorBasics } from '../../src/protocol/error-codes.js'
+import type { SocketTransport } from '../../src/transport.js'
+import type { GatewayLog } from './log.js'
+import { errorFields } from './log.js'
+import type { GatewayOptions } from './options.js'
+
+export type GatewayProducer = Producer<Uint8Array | null, Uint8Array | null>
+
+export interface TopicMeta {
+  errorCode: number
+  partitions: number
+  leaders: readonly number[]
+  at: number
+}
+
+export interface OutRecord {
+  key: Uint8Array | null
+  value: Uint8Array | null
+  headers: Array<[string, Uint8Array | null]>
+  timestamp?: number
+}
+
+/** Topic lookups wait for Kafka at most this long; the answer is then "not reachable" (13, retriable). */
+const LOOKUP_TIMEOUT_MS = 5_000
+const CACHE_OK_MS = 10_000
+const CACHE_ERROR_MS = 1_000
+const CACHE_MAX = 10_000
+
+export class KafkaSide {
+  producer: GatewayProducer
+  private readonly cache = new Map<string, TopicMeta>()
+  private readonly lookups = new Map<string, Promise<TopicMeta>>()
+  private ready: { at: number; ok: Promise<boolean> } | null = null
+  private closing = false
+
+  constructor(
+    private readonly transport: SocketTransport,
+    private readonly options: GatewayOptions,
+    private readonly allowAutoTopicCreation: boolean,
+    private readonly log: GatewayLog,
+  ) {
+    this.producer = this.newProducer()
+  }
+
+  private newProducer(): GatewayProducer {
+    return createProducer<Uint8Array | null, Uint8Array | null>({
+      lingerMs: 0,
+      batchSize: 512 * 1024,
+      maxBlockMs: 30_000,
+      ...(this.options.producer ?? {}),
+      transport: this.transport,
+      acks: 'all',
+      enableIdempotence: true,
+      allowAutoTopicCreation: this.allowAutoTopicCreation,
+    })
+  }
+
+  /** After a send failed: a fatal producer error (fenced, ...) ends that producer; start a new one. */
+  checkFatal(err: unknown, producer: GatewayProducer): void {
+    if (err instanceof ProducerFatalError && this.producer === producer && !this.closing) {
+      this.log.error('the Kafka producer failed; starting a new one', errorFields(err))
+      this.producer = this.newProducer()
+      void producer.close({ timeoutMs: 0 }).catch(() => {})
+    }
+  }
+
+  /** Is the topic's metadata cached and fresh (a lookup would not reach Kafka)? */
+  isCached(topic: string): boolean {
+    const c = this.cache.get(topic)
+    return c !== undefined && Date.now() - c.at < (c.errorCode === 0 ? CACHE_OK_MS : CACHE_ERROR_MS)
+  }
+
+  /** Partition count and leaders of a topic, from the producer's metadata (cached 10 s, errors 1 s). */
+  lookupTopic(topic: string): Promise<TopicMeta> {
+    const cached = this.cache.get(topic)
+    if (cached && this.isCached(topic)) return Promise.resolve(cached)
+    let p = this.lookups.get(topic)
+    if (p) return p
+    p = this.producer.describeTopic(topic, { timeoutMs: LOOKUP_TIMEOUT_MS }).then(
+      (d) => ({ errorCode: d.errorCode, partitions: d.partitions, leaders: d.leaders, at: Date.now() }),
+      (err) => {
+        // Kafka unreachable: keep serving what we knew, else a retriable error
+        this.log.warn('topic metadata failed', { topic, ...errorFields(err) })
+        return cached ?? { errorCode: err instanceof KafkaProtocolError ? err.errorCode : 13, partitions: 0, leaders: [], at: Date.now() }
+      },
+    ).then((meta) => {
+      this.lookups.delete(topic)
+      this.cache.delete(topic)
+      this.cache.set(topic, meta)
+      if (this.cache.size > CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string)
+      return meta
+    })
+    this.lookups.set(topic, p)
+    return p
+  }
+
+  /** The cluster id (for REST v3), null when Kafka cannot be reached. */
+  async clusterId(): Promise<string | null> {
+    try {
+      return (await this.producer.describeCluster({ timeoutMs: LOOKUP_TIMEOUT_MS })).clusterId
+    } catch {
+      return null
+    }
+  }
+
+  /** Readiness: Kafka answered a metadata request within 3 s (probed at most once a second). */
+  kafkaReachable(): Promise<boolean> {
+    if (!this.ready || Date.now() - this.ready.at > 1000) {
+      this.ready = { at: Date.now(), ok: this.producer.describeCluster({ timeoutMs: 3000 }).then((c) => c.clusterId !== null, () => false) }
+    }
+    return this.ready.ok
+  }
+
+  /** Sends records in order, synchronously, so one client batch's records stay together. */
+  send(topic: string, partition: number | undefined, records: readonly OutRecord[]): Array<Promise<RecordMetadata>> {
+    const producer = this.producer
+    const out: Array<Promise<RecordMetadata>> = new Array(records.length)
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!
+      out[i] = producer.send({ topic, partition, key: r.key ?? undefined, value: r.value, headers: r.headers, timestamp: r.timestamp })
+    }
+    return out
+  }
+
+  flush(): Promise<void> {
+    return this.producer.flush()
+  }
+
+  async close(timeoutMs: number): Promise<void> {
+    this.closing = true
+    await this.producer.close({ timeoutMs }).catch(() => {})
+  }
+}
+
+/** The Kafka error code a failed send stands for. */
+export function errorCodeOf(err: unknown): number {
+  if (err instanceof KafkaProtocolError) return err.errorCode
+  if (err instanceof DeliveryTimeoutError || err instanceof RequestTimeoutError || err instanceof MaxBlockTimeoutError) return 7
+  if (err instanceof RecordTooLargeError) return 10
+  if (err instanceof ConnectionError) return 13
+  if (err instanceof InvalidArgumentError) {
+    if (err.code === 'INVALID_TOPIC') return 17
+    if (err.code === 'INVALID_PARTITION') return 3
+    if (err.code === 'INVALID_TIMESTAMP') return 32
+    return 87 // INVALID_RECORD
+  }
+  return -1
+}
+
+/**
+ * What a client is told about a failed send: the Kafka error's name, or a fixed sentence. Error messages inside the
+ * gateway can name brokers (host:port), files or internals; none of that leaves it.
+ */
+export function safeMessage(err: unknown): string {
+  if (err instanceof KafkaProtocolError) return `Kafka error ${err.errorCode} (${kafkaErrorBasics(err.errorCode).name})`
+  if (err instanceof DeliveryTimeoutError || err instanceof RequestTimeoutError || err instanceof MaxBlockTimeoutError) return 'Kafka did not acknowledge in time'
+  if (err instanceof RecordTooLargeError) return 'the record is larger than Kafka accepts'
+  if (err instanceof ConnectionError) return 'Kafka is not reachable'
+  if (err instanceof InvalidArgumentError) return `invalid record (${err.code})`
+  if (err instanceof ProducerFatalError) return "the gateway's Kafka producer failed; resend the batch"
+  return 'the gateway could not produce the batch'
+}
