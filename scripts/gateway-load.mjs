@@ -62,7 +62,7 @@ const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssOf(gw.pid))), 
 
 const token = await createGatewayToken({ secret, topics: [topic], expiresInSec: 3600, subject: 'load' })
 const producers = Array.from({ length: CLIENTS }, () =>
-  createProducer({ transport: websocket({ url: wsUrl, token, WebSocket }), lingerMs: 20, deliveryTimeoutMs: 120_000 }),
+  createProducer({ transport: websocket({ url: wsUrl, token, WebSocket, tokenIn: 'protocol' }), lingerMs: 20, deliveryTimeoutMs: 120_000 }),
 )
 log(`[load] ${CLIENTS} clients connecting to ${wsUrl}`)
 await Promise.all(producers.map((p) => p.partitionsFor(topic)))
@@ -99,7 +99,7 @@ await Promise.all(pending)
 const seconds = (Date.now() - start) / 1000
 await Promise.all(producers.map((p) => p.close()))
 clearInterval(sampler)
-const metrics = await fetch(`${url}/metrics`).then((r) => r.json())
+const metrics = await fetch(`${url}/metrics?format=json`).then((r) => r.json())
 gw.kill('SIGTERM')
 
 // independent read-back

@@ -34,7 +34,7 @@ export function sessionNamespace(claims: GatewayTokenClaims, token: string): str
 }
 
 export class Requests {
-  /** All sessions together may look up this many topics a second (cache misses reach Kafka). */
+  /** All sessions together may look up this many uncached topics a second (each miss is a metadata request). */
   private readonly globalLookups: TokenBucket
   private readonly warnedPatterns = new Set<string>()
   /** Requests being handled (the drain waits for them). */
@@ -50,7 +50,7 @@ export class Requests {
     private readonly log: GatewayLog,
   ) {
     const perSession = limits.metadataTopicsPerSecond
-    this.globalLookups = new TokenBucket(perSession > 0 ? Math.max(1000, perSession * 10) : 0)
+    this.globalLookups = new TokenBucket(perSession > 0 ? Math.max(200, perSession * 2) : 0)
   }
 
   newSession(claims: GatewayTokenClaims, token: string): Session {

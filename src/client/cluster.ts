@@ -179,6 +179,17 @@ export class KafkaCluster {
     this.refreshTimer.set(now + wait, () => void this.refresh().catch(() => {}))
   }
 
+  /**
+   * Stop asking for a topic that nothing sends to (the producer described it and metadata answered with an error):
+   * names that came from the network must not stay in every later metadata request.
+   */
+  forgetTopic(name: string): void {
+    if (name === this.lastTopicName) return
+    this.wanted.delete(name)
+    this.topics.delete(name)
+    this.used.delete(name)
+  }
+
   /** The producer backend's name for refresh(). */
   refreshMetadata(): Promise<void> {
     return this.refresh()

@@ -85,6 +85,8 @@ export interface ProducerBackend {
   readonly clusterId?: string | null
   /** Fetch metadata now (Kafka backends); rejects when no broker answers. */
   refreshMetadata?(): Promise<void>
+  /** Drop a topic from the metadata kept and refreshed (after a description answered an error). */
+  forgetTopic?(name: string): void
   onChange: () => void
   close(): void
 }
@@ -477,7 +479,10 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
       // an answer that names an error (unknown topic while auto-creation is off, no leader yet) is the answer, once
       // metadata was asked after this call began: sends would wait for it to change, a description does not
       const code = backend.lastTopicErrorCode(topic)
-      if (asked && code !== 0 && !o.allowAutoTopicCreation) return { topic, errorCode: code, partitions: 0, leaders: [] }
+      if (asked && code !== 0 && !o.allowAutoTopicCreation) {
+        backend.forgetTopic?.(topic)
+        return { topic, errorCode: code, partitions: 0, leaders: [] }
+      }
       const now = o.clock.now()
       if (now >= deadline) throw new MaxBlockTimeoutError(`topic ${topic} not present in metadata after ${timeoutMs} ms`)
       if (backend.refreshMetadata) {

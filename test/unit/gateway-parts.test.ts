@@ -1,0 +1,138 @@
+// The gateway's mechanisms one by one (adapters/gateway): the batch ledger, the token bucket, the per-address
+// budget, what a record costs, frame limits, the JSON-stream cap; and the producer's describeTopic / describeCluster,
+// which the gateway takes its topic metadata from, with idle topics leaving the metadata it refreshes.
+import { describe, expect, it } from 'vitest'
+import { createProducer } from '../../src/index.js'
+import { FakeCluster } from '../../src/testing/index.js'
+import { splitJsonStream, type WireRecord } from '../../adapters/gateway-wire/index.js'
+import { BatchLedger, ledgerKey, type LedgerEntry } from '../../adapters/gateway/batch-ledger.js'
+import { Budget, RECORD_OVERHEAD_BYTES, TokenBucket, recordCost } from '../../adapters/gateway/limits.js'
+import { LimitExceeded, parseProduce, decodePathPart } from '../../adapters/gateway/validate.js'
+import { safeMessage } from '../../adapters/gateway/producing.js'
+import { ConnectionError, KafkaProtocolError } from '../../src/errors.js'
+
+const forever = new Promise<void>(() => {})
+const entry = (running: boolean): LedgerEntry => ({
+  topic: 't', partition: 0, count: 1, offsets: [undefined], logAppendTime: -1, pending: running ? forever : null, result: null,
+})
+
+describe('batch ledger', () => {
+  it('never evicts a running batch, even when it is inserted into a full ledger', () => {
+    const ledger = new BatchLedger(2, 100)
+    for (let i = 0; i < 2; i++) {
+      const e = entry(false)
+      ledger.start(`done${i}`, e)
+      ledger.finish(`done${i}`, e)
+    }
+    const running = entry(true)
+    ledger.start('run', running)
+    expect(ledger.get('run')).toBe(running)
+    // more finished ones push out the oldest finished, never the running one
+    for (let i = 2; i < 10; i++) {
+      const e = entry(false)
+      ledger.start(`done${i}`, e)
+      ledger.finish(`done${i}`, e)
+    }
+    expect(ledger.get('run')).toBe(running)
+    expect(ledger.get('done0')).toBeUndefined()
+    expect(ledger.size).toBe(3)
+  })
+
+  it('caps the running batches of all clients together', () => {
+    const ledger = new BatchLedger(10, 3)
+    for (let i = 0; i < 3; i++) ledger.start(`r${i}`, entry(true))
+    expect(ledger.hasRoomFor(1)).toBe(false)
+    expect(ledger.hasRoomFor(0)).toBe(true)
+  })
+
+  it('is O(1): 200,000 inserts into a ledger full of running batches take well under a second', () => {
+    const ledger = new BatchLedger(1000, 1_000_000)
+    for (let i = 0; i < 100_000; i++) ledger.start(`run${i}`, entry(true))
+    const t0 = performance.now()
+    for (let i = 0; i < 200_000; i++) {
+      const e = entry(false)
+      ledger.start(`k${i}`, e)
+      ledger.finish(`k${i}`, e)
+    }
+    expect(performance.now() - t0).toBeLessThan(1000)
+    expect(ledger.size).toBe(101_000)
+  })
+
+  it('keys are unambiguous: a newline in the subject or the batch id cannot make two batches collide', () => {
+    expect(ledgerKey('sub:a\nb', 'c')).not.toBe(ledgerKey('sub:a', 'b\nc'))
+    expect(ledgerKey('sub:ab', 'c')).not.toBe(ledgerKey('sub:a', 'bc'))
+  })
+})
+
+describe('limits', () => {
+  it('the token bucket never lends: a request larger than it holds is never allowed, and none overdraws it', () => {
+    let now = 0
+    const b = new TokenBucket(100, () => now)
+    expect(b.take(101)).toBe(Infinity)
+    expect(b.take(80)).toBeNull()
+    const wait = b.take(30)
+    expect(wait).toBeGreaterThan(0)
+    now += wait!
+    expect(b.take(30)).toBeNull()
+    expect(new TokenBucket(0).take(1e9)).toBeNull() // 0 = unlimited
+  })
+
+  it('the budget caps per address and in total', () => {
+    const b = new Budget(3, 2)
+    expect(b.take('a')).toBe(true)
+    expect(b.take('a')).toBe(true)
+    expect(b.take('a')).toBe(false)
+    expect(b.take('b')).toBe(true)
+    expect(b.take('c')).toBe(false) // total
+    b.release('a')
+    expect(b.take('c')).toBe(true)
+  })
+
+  it('a record costs its header names and values too, plus a fixed overhead', () => {
+    const big = new Uint8Array(100_000)
+    expect(recordCost(null, null, [['h', big], ['h', big]])).toBeGreaterThan(200_000)
+    expect(recordCost(null, null, [])).toBe(RECORD_OVERHEAD_BYTES)
+  })
+})
+
+describe('frame limits', () => {
+  const rec: WireRecord = [0, null, null, []]
+  const limits = { maxInFlightBatches: 4, maxRecordsPerFrame: 10 }
+  it('more batches than maxInFlightBatches, or more records than maxRecordsPerFrame, is LimitExceeded before validation', () => {
+    const batches = Array.from({ length: 5 }, (_, i) => ({ topic: 't', partition: 0, batchId: `b${i}`, records: [rec] }))
+    expect(() => parseProduce({ t: 'produce', id: 1, batches }, limits)).toThrow(LimitExceeded)
+    expect(() => parseProduce({ t: 'produce', id: 1, batches: [{ topic: 't', partition: 0, batchId: 'b', records: new Array(11).fill(rec) }] }, limits)).toThrow(LimitExceeded)
+    expect(parseProduce({ t: 'produce', id: 1, batches: [{ topic: 't', partition: 0, batchId: 'b', records: new Array(10).fill(rec) }] }, limits).records).toBe(10)
+  })
+
+  it('a JSON stream is cut at maxValues before the values past it are parsed', () => {
+    expect(() => splitJsonStream('{}'.repeat(1000), 999)).toThrow(RangeError)
+    expect(splitJsonStream('{}'.repeat(1000), 1000)).toHaveLength(1000)
+  })
+
+  it('malformed %-encoding is null, not an exception', () => {
+    expect(decodePathPart('%E0%A4%A')).toBeNull()
+    expect(decodePathPart('a%20b')).toBe('a b')
+  })
+
+  it('messages for clients never carry broker addresses', () => {
+    expect(safeMessage(new ConnectionError('connect ECONNREFUSED 10.1.2.3:9092'))).not.toMatch(/10\.1\.2\.3|9092|ECONNREFUSED/)
+    expect(safeMessage(new KafkaProtocolError(6, 'NOT_LEADER_OR_FOLLOWER: broker 10.1.2.3:9092'))).toBe('Kafka error 6 (NOT_LEADER_OR_FOLLOWER)')
+  })
+})
+
+describe('producer metadata for the gateway', () => {
+  it('describeTopic answers partitions and leaders, an unknown topic with its error at once, and describeCluster the id', async () => {
+    const cluster = new FakeCluster({ brokers: 3, topics: { known: 4 } })
+    const producer = createProducer({ transport: cluster.transport(), allowAutoTopicCreation: false })
+    const d = await producer.describeTopic('known')
+    expect(d).toMatchObject({ topic: 'known', errorCode: 0, partitions: 4 })
+    expect(d.leaders).toHaveLength(4)
+    for (const l of d.leaders) expect([1, 2, 3]).toContain(l)
+    const t0 = Date.now()
+    expect(await producer.describeTopic('nope')).toMatchObject({ errorCode: 3, partitions: 0 })
+    expect(Date.now() - t0).toBeLessThan(2000)
+    expect(await producer.describeCluster()).toEqual({ clusterId: 'fake-cluster' })
+    await producer.close()
+  })
+})
