@@ -78,8 +78,10 @@ export class WsFront {
     const max = o.limits.maxFrameBytes
     this.wss = new WebSocketServer({
       noServer: true,
-      // ws closes (1009) above this; between maxFrameBytes and it we answer FRAME_TOO_LARGE and keep the connection
-      maxPayload: Math.max(max * 4, max + (1 << 20)),
+      // ws closes (1009) above this; between maxFrameBytes and it we answer FRAME_TOO_LARGE and keep the connection.
+      // ws holds a message whole before handing it over, so this bounds what one connection can make the gateway
+      // buffer (unauthenticated ones get PRE_AUTH_MAX_PAYLOAD)
+      maxPayload: hardFrameCap(max),
       perMessageDeflate: false,
       handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
     })
@@ -208,7 +210,7 @@ export class WsFront {
       }
       this.authenticated++
       conn.session = this.requests.newSession(claims, token)
-      setMaxPayload(conn.ws, Math.max(this.o.limits.maxFrameBytes * 4, this.o.limits.maxFrameBytes + (1 << 20)))
+      setMaxPayload(conn.ws, hardFrameCap(this.o.limits.maxFrameBytes))
     } else {
       // a new hello on a live connection (a refreshed token): new claims, the same buckets (no reset by re-hello)
       const s = this.requests.newSession(claims, token)
@@ -380,6 +382,11 @@ function refuse(socket: Duplex, status: number, text: string): void {
   const body = text.replace(/[\r\n]/g, ' ')
   socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
   setTimeout(() => socket.destroy(), 1000).unref()
+}
+
+/** The size above which ws closes a connection (1009) instead of handing the message over. */
+export function hardFrameCap(maxFrameBytes: number): number {
+  return maxFrameBytes + Math.max(64 * 1024, Math.floor(maxFrameBytes / 4))
 }
 
 function toBytes(data: unknown): Uint8Array {
