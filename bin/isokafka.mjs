@@ -1,29 +1,25 @@
 #!/usr/bin/env node
 // isokafka command line.
 //
-//   isokafka gateway --port P --bootstrap B --secret S [--origins O1,O2|*] [--host H] [--rate N]
-//                    [--max-frame-bytes N] [--max-in-flight N] [--max-pending-bytes N] [--allow-auto-create]
+//   isokafka gateway [--config FILE] [--port N] [--bootstrap B] [--secret S]... [settings]   (isokafka gateway --help)
 //   isokafka token --secret S --topics T1,T2 [--expires SECONDS] [--subject NAME]
 //
-// The secret can come from ISOKAFKA_GATEWAY_SECRET instead of --secret (keeps it out of `ps`), the bootstrap from
-// KAFKA_BOOTSTRAP. The gateway module is the built package (dist/gateway.js): run `npm run build` in a checkout.
+// Gateway settings come from flags, environment variables (ISOKAFKA_GATEWAY_*, KAFKA_BOOTSTRAP, KAFKA_SASL_PASSWORD)
+// and a JSON config file, in that order of precedence (adapters/gateway/config.ts, docs/deploying-gateway.md).
+// Secrets belong in the environment or the file, not on the command line (`ps` shows flags). The gateway module is the
+// built package (dist/gateway.js): run `npm run build` in a checkout.
 import { parseArgs } from 'node:util'
 
 const USAGE = `usage:
-  isokafka gateway --port P --bootstrap HOST:PORT[,HOST:PORT] --secret S [options]
-      --host H                listen address (default 0.0.0.0)
-      --origins A,B | '*'     browser origins allowed (default: none; non-browser clients always pass)
-      --rate N                records/s per connection (default 200000; 0 = unlimited)
-      --max-frame-bytes N     largest frame / HTTP body (default 2097152)
-      --max-in-flight N       client batches waiting for Kafka per connection (default 256)
-      --max-pending-bytes N   stop reading from clients above this many bytes waiting for Kafka (default 16 MiB)
-      --allow-auto-create     let requests for unknown topics create them (if the brokers allow it)
+  isokafka gateway [settings]       run the gateway (isokafka gateway --help lists every setting)
+      precedence: --flag > environment variable > config file (--config FILE or ISOKAFKA_GATEWAY_CONFIG) > default
+      required: --bootstrap (or KAFKA_BOOTSTRAP) and a token secret (ISOKAFKA_GATEWAY_SECRET)
   isokafka token --secret S --topics T1,T2 [--expires SECONDS] [--subject NAME]
       prints a gateway token (HS256 JWT) allowing those topics ('prefix*' and '*' patterns work)
-  environment: ISOKAFKA_GATEWAY_SECRET (instead of --secret), KAFKA_BOOTSTRAP (instead of --bootstrap)`
+      the secret can come from ISOKAFKA_GATEWAY_SECRET instead of --secret`
 
-function fail(message) {
-  process.stderr.write(`isokafka: ${message}\n${USAGE}\n`)
+function fail(message, usage = true) {
+  process.stderr.write(`isokafka: ${message}\n${usage ? `${USAGE}\n` : ''}`)
   process.exit(2)
 }
 
@@ -35,64 +31,78 @@ function int(name, value, min = 0) {
 }
 
 async function loadGateway() {
+  let mod
   try {
-    return await import(new URL('../dist/gateway.js', import.meta.url).href)
+    mod = await import(new URL('../dist/gateway.js', import.meta.url).href)
   } catch (err) {
-    if (err && err.code === 'ERR_MODULE_NOT_FOUND') fail('dist/gateway.js is missing: run `npm run build` first')
+    if (err && err.code === 'ERR_MODULE_NOT_FOUND') fail('dist/gateway.js is missing: run `npm run build` first', false)
     throw err
   }
+  return mod
 }
 
 async function gatewayCommand(argv) {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      port: { type: 'string' }, host: { type: 'string' }, bootstrap: { type: 'string' }, secret: { type: 'string' },
-      origins: { type: 'string' }, rate: { type: 'string' }, 'max-frame-bytes': { type: 'string' },
-      'max-in-flight': { type: 'string' }, 'max-pending-bytes': { type: 'string' }, 'allow-auto-create': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  })
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`)
+  const gw = await loadGateway()
+  if (typeof gw.loadGatewayConfig !== 'function') fail('dist/gateway.js is older than this command (no loadGatewayConfig): run `npm run build`', false)
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`usage: isokafka gateway [settings]\n` +
+      `precedence: --flag > environment variable > config file (--config FILE or ISOKAFKA_GATEWAY_CONFIG) > default\n` +
+      `config file: JSON, keys as in the third column of the table in docs/deploying-gateway.md ("limits" nested or flat)\n\n` +
+      `${gw.gatewaySettingsHelp()}\n`)
     return
   }
-  const bootstrap = values.bootstrap ?? process.env.KAFKA_BOOTSTRAP
-  const secret = values.secret ?? process.env.ISOKAFKA_GATEWAY_SECRET
-  if (!bootstrap) fail('--bootstrap (or KAFKA_BOOTSTRAP) is required')
-  if (!secret) fail('--secret (or ISOKAFKA_GATEWAY_SECRET) is required')
-  if (secret.length < 16) fail('the secret must be at least 16 characters')
-  const port = int('port', values.port ?? '8080')
-  const origins = values.origins === undefined ? [] : values.origins.trim() === '*' ? '*' : values.origins.split(',').map((s) => s.trim()).filter(Boolean)
-  const limits = {}
-  const rate = int('rate', values.rate)
-  if (rate !== undefined) limits.recordsPerSecond = rate
-  const maxFrame = int('max-frame-bytes', values['max-frame-bytes'], 1024)
-  if (maxFrame !== undefined) limits.maxFrameBytes = maxFrame
-  const maxInFlight = int('max-in-flight', values['max-in-flight'], 1)
-  if (maxInFlight !== undefined) limits.maxInFlightBatches = maxInFlight
-  const { createGateway } = await loadGateway()
-  const gateway = createGateway({
-    bootstrap,
-    secret,
-    origins,
-    limits,
-    maxPendingBytes: int('max-pending-bytes', values['max-pending-bytes'], 1024),
-    allowAutoTopicCreation: values['allow-auto-create'] === true,
-    log: (line) => process.stderr.write(`[gateway] ${line}\n`),
-  })
-  const { url } = await gateway.listen(port, values.host ?? '0.0.0.0')
-  process.stdout.write(`isokafka gateway listening on ${url} (WebSocket ${url.replace(/^http/, 'ws')}/v1/ws), Kafka ${bootstrap}\n`)
+  let config
+  try {
+    config = gw.loadGatewayConfig({ argv, env: process.env })
+  } catch (err) {
+    if (err && err.code === 'INVALID_CONFIG') fail(`gateway: ${err.message}\n(isokafka gateway --help lists the settings)`, false)
+    throw err
+  }
+  const logger = gw.jsonLogger(config.options.logLevel)
+  let gateway
+  try {
+    gateway = gw.createGateway({ ...config.options, logger })
+  } catch (err) {
+    if (err && err.code === 'INVALID_CONFIG') fail(`gateway: ${err.message}`, false)
+    throw err
+  }
+
   let stopping = false
   const stop = async (signal) => {
-    if (stopping) return
+    if (stopping) {
+      logger({ level: 'warn', msg: 'second signal: exiting without finishing the drain', signal })
+      process.exit(1)
+    }
     stopping = true
-    process.stderr.write(`[gateway] ${signal}: closing\n`)
-    await gateway.close({ timeoutMs: 10_000 })
+    logger({ level: 'info', msg: 'draining', signal, timeoutMs: config.drainTimeoutMs })
+    // close() keeps to the timeout; this is only a backstop should it not return
+    setTimeout(() => {
+      logger({ level: 'error', msg: 'the drain did not finish in time: exiting', timeoutMs: config.drainTimeoutMs })
+      process.exit(1)
+    }, config.drainTimeoutMs + 5000).unref()
+    try {
+      await gateway.close({ timeoutMs: config.drainTimeoutMs })
+    } catch (err) {
+      logger({ level: 'error', msg: 'the drain failed', error: err && err.message ? err.message : String(err) })
+      process.exit(1)
+    }
+    logger({ level: 'info', msg: 'stopped' })
     process.exit(0)
   }
   process.on('SIGINT', () => void stop('SIGINT'))
   process.on('SIGTERM', () => void stop('SIGTERM'))
+
+  let listening
+  try {
+    listening = await gateway.listen(config.port, config.host)
+  } catch (err) {
+    logger({ level: 'error', msg: 'cannot listen', host: config.host, port: config.port, error: err && err.code ? err.code : String(err && err.message) })
+    process.stderr.write(`isokafka: gateway: cannot listen on ${config.host}:${config.port}: ${err && err.message ? err.message : err}\n`)
+    process.exit(1)
+  }
+  const { url } = listening
+  logger({ level: 'info', msg: 'gateway started', url, bootstrap: config.options.bootstrap, settings: config.effective })
+  process.stdout.write(`isokafka gateway listening on ${url} (WebSocket ${url.replace(/^http/, 'ws')}/v1/ws), Kafka ${config.options.bootstrap}\n`)
 }
 
 async function tokenCommand(argv) {
@@ -113,6 +123,11 @@ async function tokenCommand(argv) {
   process.stdout.write(`${token}\n`)
 }
 
+process.on('uncaughtException', (err) => {
+  process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), level: 'error', msg: 'uncaught exception', error: err && err.message ? err.message : String(err), stack: err && err.stack })}\n`)
+  process.exit(1)
+})
+
 const [command, ...rest] = process.argv.slice(2)
 try {
   if (command === 'gateway') await gatewayCommand(rest)
@@ -120,5 +135,5 @@ try {
   else if (command === undefined || command === '--help' || command === '-h' || command === 'help') process.stdout.write(`${USAGE}\n`)
   else fail(`unknown command ${command}`)
 } catch (err) {
-  fail(err && err.message ? err.message : String(err))
+  fail(err && err.message ? err.message : String(err), false)
 }

@@ -61,3 +61,40 @@ export function errorFields(err: unknown): Record<string, unknown> {
   const e = err as { name?: string; message?: string; code?: string; stack?: string }
   return { error: e?.name ?? 'Error', message: String(e?.message ?? err).slice(0, 500), ...(e?.code ? { code: e.code } : {}) }
 }
+
+export interface GatewayServiceLogEntry {
+  ts?: string
+  level: Exclude<LogLevel, 'silent'>
+  msg: string
+  [field: string]: unknown
+}
+
+const LEVEL_RANK = RANK
+
+function jsonSafe(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString()
+  if (value instanceof Error) return { name: value.name, message: value.message, ...((value as { code?: unknown }).code !== undefined ? { code: (value as { code?: unknown }).code } : {}) }
+  if (value instanceof Uint8Array) return `<${value.length} bytes>`
+  return value
+}
+
+/**
+ * A `logger` for createGateway: one JSON line per entry (`{"ts":...,"level":...,"msg":...,...fields}`), entries
+ * below `level` dropped. Never throws (a field that cannot be serialized is replaced).
+ */
+export function jsonLogger(level: LogLevel, write: (line: string) => void = (s) => void process.stderr.write(s)): (entry: GatewayServiceLogEntry) => void {
+  const min = LEVEL_RANK[level] ?? LEVEL_RANK.info
+  return (entry) => {
+    const rank = LEVEL_RANK[entry.level] ?? LEVEL_RANK.info
+    if (rank < min || min >= LEVEL_RANK.silent) return
+    const { ts, level: lv, msg, ...fields } = entry
+    let line: string
+    try {
+      line = JSON.stringify({ ts: ts ?? new Date().toISOString(), level: lv, msg, ...fields }, jsonSafe)
+    } catch {
+      line = JSON.stringify({ ts: ts ?? new Date().toISOString(), level: lv, msg: String(msg), note: 'fields could not be serialized' })
+    }
+    write(`${line}\n`)
+  }
+}
+

@@ -150,9 +150,10 @@ class GatewayServer implements Gateway {
   private async drain(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs
     this.log.info('draining', { timeoutMs })
+    // the listener stays open while draining, so probes see /readyz 503 and new clients a 503 (not a refused
+    // connection), which tells a load balancer to send them elsewhere
     this.http.draining = true
     this.ws.drain()
-    const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()))
     this.server.closeIdleConnections?.()
     // frames already read finish (they may still be waiting for topic metadata before their records go out)
     while (this.requests.active > 0 && Date.now() < deadline) await sleep(20)
@@ -164,6 +165,7 @@ class GatewayServer implements Gateway {
     clearTimeout(timer)
     while (this.requests.active > 0 && Date.now() < deadline) await sleep(20)
     await new Promise((resolve) => setImmediate(resolve)) // the acks go out before the close frames
+    const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()))
     this.ws.close()
     await this.kafka.close(1000)
     this.ws.terminate()

@@ -1,7 +1,10 @@
 /// <reference types="node" />
 // bin/isokafka.mjs: `isokafka token` and `isokafka gateway` as a separate process. The CLI loads ../dist/gateway.js;
 // this test bundles adapters/gateway/index.ts to that place in a temporary copy, so it does not need `npm run build`.
+// Black-box: tokens are checked with node:crypto, the gateway is spoken to over WebSocket / HTTP.
+// (service.test.ts covers the settings sources, probes, metrics and the SIGTERM drain.)
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { createHmac } from 'node:crypto'
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -10,9 +13,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import WebSocket from 'ws'
 import { createProducer } from '../../src/index.js'
 import { websocket } from '../../adapters/websocket/index.js'
-import { verifyGatewayToken } from '../../adapters/gateway/token.js'
 import { createTopic, readAllWithKcat, uniqueTopic } from '../helpers/kafka-tools.js'
-import { RawClient, token } from './helpers.js'
 
 const bootstrap = inject('kafkaBootstrap')
 const root = path.resolve(import.meta.dirname, '../..')
@@ -27,7 +28,7 @@ beforeAll(async () => {
   bin = path.join(dir, 'bin', 'isokafka.mjs')
   copyFileSync(path.join(root, 'bin', 'isokafka.mjs'), bin)
   await build({
-    entryPoints: [path.join(root, 'adapters/gateway/index.ts')],
+    entryPoints: [path.join(root, 'adapters/gateway/index.ts')], // as tsup builds dist/gateway.js (it re-exports ./config.js)
     outfile: path.join(dir, 'dist', 'gateway.js'),
     bundle: true, platform: 'node', format: 'esm', external: ['ws', '@msgpack/msgpack'], logLevel: 'silent',
   })
@@ -36,15 +37,26 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true })
 })
 
-function startCli(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string }> {
+/** The runner's environment without its gateway/Kafka variables. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ISOKAFKA_GATEWAY_') && !k.startsWith('KAFKA_')) env[k] = v
+  return { ...env, ...extra }
+}
+
+function run(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [bin, ...args], { env: cleanEnv(env), encoding: 'utf8', timeout: 20_000 })
+}
+
+function startCli(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string; err: () => string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [bin, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString()
       const m = /listening on (http:\/\/\S+)/.exec(out)
-      if (m) resolve({ child, url: m[1]! })
+      if (m) resolve({ child, url: m[1]!, err: () => err })
     })
     child.stderr!.on('data', (d: Buffer) => (err += d.toString()))
     child.on('exit', (code) => reject(new Error(`the CLI exited with ${code}: ${err}`)))
@@ -52,34 +64,97 @@ function startCli(args: string[], env: Record<string, string> = {}): Promise<{ c
   })
 }
 
+/** HS256 check with node:crypto; the claims when the signature verifies. */
+function verifyJwt(token: string, secret: string): Record<string, unknown> | null {
+  const [h, p, s] = token.split('.')
+  if (!h || !p || !s) return null
+  const want = createHmac('sha256', secret).update(`${h}.${p}`).digest('base64url')
+  if (want !== s) return null
+  expect(JSON.parse(Buffer.from(h, 'base64url').toString())).toMatchObject({ alg: 'HS256' })
+  return JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>
+}
+
+function upgradeStatus(wsUrl: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(wsUrl, ['isokafka.v1'], { headers })
+    ws.on('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0)
+      res.resume()
+      ws.terminate()
+    })
+    ws.on('open', () => {
+      resolve(101)
+      ws.terminate()
+    })
+    ws.on('error', reject)
+  })
+}
+
 describe('isokafka CLI', () => {
-  it('isokafka token prints a verifiable token; bad arguments exit 2 with usage', async () => {
-    const r = spawnSync(process.execPath, [bin, 'token', '--topics', 'a,b*', '--expires', '60', '--subject', 'cli'], { env: { ...process.env, ISOKAFKA_GATEWAY_SECRET: CLI_SECRET }, encoding: 'utf8' })
+  it('isokafka token prints a verifiable token', () => {
+    const r = run(['token', '--topics', 'a,b*', '--expires', '60', '--subject', 'cli'], { ISOKAFKA_GATEWAY_SECRET: CLI_SECRET })
     expect(r.status).toBe(0)
-    expect(await verifyGatewayToken(r.stdout.trim(), CLI_SECRET)).toMatchObject({ ok: true, claims: { sub: 'cli', topics: ['a', 'b*'] } })
-    const bad = spawnSync(process.execPath, [bin, 'gateway', '--port', '0'], { env: { ...process.env, KAFKA_BOOTSTRAP: '', ISOKAFKA_GATEWAY_SECRET: '' }, encoding: 'utf8' })
+    const claims = verifyJwt(r.stdout.trim(), CLI_SECRET)
+    expect(claims).toMatchObject({ sub: 'cli', topics: ['a', 'b*'] })
+    expect((claims!.exp as number) - (claims!.iat as number)).toBe(60)
+    expect(verifyJwt(r.stdout.trim(), 'another-secret-0123456789')).toBeNull()
+    const bad = run(['token'], { ISOKAFKA_GATEWAY_SECRET: CLI_SECRET })
     expect(bad.status).toBe(2)
-    expect(bad.stderr).toMatch(/--bootstrap/)
-    expect(bad.stderr).toMatch(/usage:/)
+    expect(bad.stderr).toMatch(/--topics is required/)
+  })
+
+  it('isokafka gateway refuses bad settings with exit 2 and one clear message (no stack, no secret)', () => {
+    const noBootstrap = run(['gateway', '--port', '0'], { KAFKA_BOOTSTRAP: '', ISOKAFKA_GATEWAY_SECRET: CLI_SECRET })
+    expect(noBootstrap.status).toBe(2)
+    expect(noBootstrap.stderr).toMatch(/--bootstrap \(or ISOKAFKA_GATEWAY_BOOTSTRAP \/ KAFKA_BOOTSTRAP.*\) is required/)
+    const cases: Array<[string[], Record<string, string>, RegExp]> = [
+      [['gateway', '--port', 'eighty'], { KAFKA_BOOTSTRAP: bootstrap, ISOKAFKA_GATEWAY_SECRET: CLI_SECRET }, /--port must be an integer between 0 and 65535, got "eighty"/],
+      [['gateway', '--bogus'], { KAFKA_BOOTSTRAP: bootstrap, ISOKAFKA_GATEWAY_SECRET: CLI_SECRET }, /unknown flag --bogus/],
+      [['gateway'], { KAFKA_BOOTSTRAP: bootstrap, ISOKAFKA_GATEWAY_SECRET: 'too-short-x' }, /shorter than 16 characters/],
+      [['gateway'], { KAFKA_BOOTSTRAP: bootstrap, ISOKAFKA_GATEWAY_SECRET: CLI_SECRET, ISOKAFKA_GATEWAY_LOG_LEVEL: 'chatty' }, /ISOKAFKA_GATEWAY_LOG_LEVEL must be one of/],
+      [['gateway', '--config', path.join(os.tmpdir(), 'no-such-isokafka.json')], { KAFKA_BOOTSTRAP: bootstrap, ISOKAFKA_GATEWAY_SECRET: CLI_SECRET }, /cannot read config file .*no-such-isokafka\.json \(from --config\): ENOENT/],
+    ]
+    for (const [args, env, re] of cases) {
+      const r = run(args, env)
+      expect(r.status, r.stderr).toBe(2)
+      expect(r.stderr).toMatch(re)
+      expect(r.stderr).not.toMatch(/\n\s+at /)
+      expect(r.stderr).not.toContain('too-short-x')
+      expect(r.stdout).toBe('')
+    }
+  })
+
+  it('isokafka gateway --help lists every setting with its variable and default', () => {
+    const r = run(['gateway', '--help'])
+    expect(r.status).toBe(0)
+    for (const flag of ['--config', '--port', '--bootstrap', '--secret', '--origins', '--rate', '--max-unauthenticated-per-address', '--metrics-token', '--drain-timeout-ms', '--kafka-sasl-mechanism']) {
+      expect(r.stdout).toContain(flag)
+    }
+    expect(r.stdout).toContain('ISOKAFKA_GATEWAY_MAX_FRAME_BYTES')
+    expect(r.stdout).toMatch(/--port N +.*default 8080/)
   })
 
   it('isokafka gateway serves producers, enforces --origins, and stops cleanly on SIGTERM', async () => {
     const topic = uniqueTopic('gw-cli')
     await createTopic(bootstrap, topic, 2)
-    const { child, url } = await startCli(['gateway', '--port', '0', '--host', '127.0.0.1', '--bootstrap', bootstrap, '--origins', 'https://app.example'], { ISOKAFKA_GATEWAY_SECRET: CLI_SECRET })
+    const { child, url, err } = await startCli(['gateway', '--port', '0', '--host', '127.0.0.1', '--bootstrap', bootstrap, '--origins', 'https://app.example'], { ISOKAFKA_GATEWAY_SECRET: CLI_SECRET })
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
     try {
       const wsUrl = `${url.replace(/^http/, 'ws')}/v1/ws`
-      const producer = createProducer({ transport: websocket({ url: wsUrl, token: await token([topic], { secret: CLI_SECRET }), WebSocket }) })
+      const tok = run(['token', '--topics', topic, '--subject', 'cli'], { ISOKAFKA_GATEWAY_SECRET: CLI_SECRET }).stdout.trim()
+      const producer = createProducer({ transport: websocket({ url: wsUrl, token: tok, WebSocket }) })
       await Promise.all(Array.from({ length: 1000 }, (_, i) => producer.send({ topic, key: `k${i}`, value: `v${i}` })))
       await producer.close()
       expect((await readAllWithKcat(bootstrap, topic, 1000, 30_000)).length).toBe(1000)
-      await expect(RawClient.open(wsUrl, { origin: 'https://other.example' })).rejects.toMatchObject({ status: 403 })
-      const metrics = (await (await fetch(`${url}/metrics`)).json()) as { records: { out: number } }
-      expect(metrics.records.out).toBe(1000)
+      expect(await upgradeStatus(wsUrl, { origin: 'https://other.example' })).toBe(403)
+      expect(await upgradeStatus(wsUrl, { origin: 'https://app.example' })).toBe(101)
+      const metrics = await (await fetch(`${url}/metrics`)).text()
+      expect(metrics).toMatch(/^isokafka_gateway_records_out_total 1000$/m)
     } finally {
-      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
       child.kill('SIGTERM')
       expect(await exited).toBe(0)
     }
+    for (const line of err().split('\n').filter(Boolean)) expect(JSON.parse(line)).toMatchObject({ level: expect.any(String), msg: expect.any(String) })
+    expect(err()).not.toContain(CLI_SECRET)
   })
 })
