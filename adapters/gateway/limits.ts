@@ -43,15 +43,19 @@ export class TokenBucket {
 
   /** null when taken; else milliseconds until n tokens are there (Infinity when they never will be). */
   take(n: number): number | null {
+    const wait = this.check(n)
+    if (wait === null && this.rate > 0 && n > 0) this.tokens -= n
+    return wait
+  }
+
+  /** What take(n) would answer, taking nothing. */
+  check(n: number): number | null {
     if (!(this.rate > 0) || n <= 0) return null
     if (n > this.rate) return Infinity
     const now = this.now()
     this.tokens = Math.min(this.rate, this.tokens + ((now - this.last) / 1000) * this.rate)
     this.last = now
-    if (this.tokens >= n) {
-      this.tokens -= n
-      return null
-    }
+    if (this.tokens >= n) return null
     return Math.max(1, Math.ceil(((n - this.tokens) / this.rate) * 1000))
   }
 }

@@ -76,10 +76,13 @@ export class Requests {
     let misses = 0
     for (const t of topics) if (!this.kafka.isCached(t)) misses++
     if (misses === 0) return null
-    if (!session.lookups.fits(misses)) return Infinity
-    const own = session.lookups.take(misses)
-    if (own !== null) return own
-    return this.globalLookups.take(misses)
+    // both buckets must have room before either is charged
+    const own = session.lookups.check(misses)
+    const all = this.globalLookups.check(misses)
+    if (own !== null || all !== null) return Math.max(own ?? 0, all ?? 0)
+    session.lookups.take(misses)
+    this.globalLookups.take(misses)
+    return null
   }
 
   /** A produce frame → ack (or error) frame. */

@@ -119,9 +119,15 @@ function checkPartition(p: unknown, partitions: number): number | undefined {
   return p as number
 }
 
+const V3_FIELDS = new Set(['partition_id', 'headers', 'key', 'value', 'timestamp'])
+
 export function parseV3Record(item: unknown, partitions: number): RestRecord {
   if (!item || typeof item !== 'object' || Array.isArray(item)) throw new Error('a record must be a JSON object')
   const r = item as Record<string, unknown>
+  // an unknown field is a mistake (a v2 body sent to v3, a misspelt "value"), not a record of nulls to write
+  for (const k of Object.keys(r)) {
+    if (!V3_FIELDS.has(k)) throw new Error(`unknown field ${JSON.stringify(k.slice(0, 40))} in a record (${[...V3_FIELDS].join(', ')})`)
+  }
   const key = restData(r.key, 'key')
   const value = restData(r.value, 'value')
   const headers: Array<[string, Uint8Array | null]> = []

@@ -83,6 +83,9 @@ export class WsFront {
       // buffer (unauthenticated ones get PRE_AUTH_MAX_PAYLOAD)
       maxPayload: hardFrameCap(max),
       perMessageDeflate: false,
+      // one message per turn of the event loop: a read holding 20,000 tiny frames would otherwise be handled in one
+      // synchronous run, and every other client (and /healthz) would wait for it
+      allowSynchronousEvents: false,
       handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
     })
     backpressure.onChange((paused) => {
