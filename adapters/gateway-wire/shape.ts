@@ -80,10 +80,12 @@ export function peekFrameId(b: Uint8Array): number | undefined {
   let p = 0
   const n = b.length
   const u8 = () => (p < n ? b[p++]! : -1)
+  /** A big-endian unsigned integer of k bytes, or -1 (nothing consumed) when the frame ends first. */
   const uN = (k: number) => {
+    if (p + k > n) return -1
     let v = 0
-    for (let i = 0; i < k; i++) v = v * 256 + u8()
-    return p <= n ? v : -1
+    for (let i = 0; i < k; i++) v = v * 256 + b[p++]!
+    return v
   }
   const head = u8()
   let entries: number
@@ -109,10 +111,10 @@ export function peekFrameId(b: Uint8Array): number | undefined {
     if (c < 0) return null
     if (c <= 0x7f) return c
     if (c >= 0xe0) return c - 256
-    if (c === 0xcc) return uN(1)
-    if (c === 0xcd) return uN(2)
-    if (c === 0xce) return uN(4)
-    if (c === 0xcf) return uN(8)
+    if (c === 0xcc || c === 0xcd || c === 0xce || c === 0xcf) {
+      const v = uN(c === 0xcc ? 1 : c === 0xcd ? 2 : c === 0xce ? 4 : 8)
+      return v < 0 ? null : v // cut off: no id rather than an invented one
+    }
     if (c === 0xc0 || c === 0xc2 || c === 0xc3) return NaN
     if ((c & 0xe0) === 0xa0) return (p += c & 0x1f), NaN
     if (c === 0xd9) return (p += u8()), NaN

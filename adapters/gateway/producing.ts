@@ -105,14 +105,17 @@ export class KafkaSide {
     return p
   }
 
-  /** The cluster id (for REST v3), null when Kafka cannot be reached. */
+  /** The cluster id (for REST v3): fetched once (it does not change), null while Kafka was never reached. */
   async clusterId(): Promise<string | null> {
+    if (this.knownClusterId) return this.knownClusterId
     try {
-      return (await this.producer.describeCluster({ timeoutMs: LOOKUP_TIMEOUT_MS })).clusterId
+      this.knownClusterId = (await this.producer.describeCluster({ timeoutMs: LOOKUP_TIMEOUT_MS })).clusterId
     } catch {
-      return null
+      // reported as unavailable by the caller
     }
+    return this.knownClusterId
   }
+  private knownClusterId: string | null = null
 
   /** Readiness: Kafka answered a metadata request within 3 s (probed at most once a second). */
   kafkaReachable(): Promise<boolean> {

@@ -8,7 +8,7 @@ import {
   isRetriableCode, type AckFrame, type ErrorFrame, type GatewayErrorCode, type GatewayLimits, type MetadataResponseFrame,
   type ServerFrame, type WireBatch, type WireRecord, type WireResult,
 } from '../gateway-wire/index.js'
-import { BatchLedger, ledgerKey, type LedgerEntry } from './batch-ledger.js'
+import { BatchLedger, batchDigest, ledgerKey, type LedgerEntry } from './batch-ledger.js'
 import { Backpressure, TokenBucket, wireRecordsCost } from './limits.js'
 import type { GatewayLog } from './log.js'
 import type { MetricsRegistry } from './metrics.js'
@@ -184,15 +184,16 @@ export class Requests {
       return { ...base, errorCode: 3, message: `partition ${b.partition} is not in [0, ${meta.partitions}) for topic ${b.topic}` }
     }
     const key = ledgerKey(session.namespace, b.batchId)
+    const digest = batchDigest(b.records)
     let entry = this.ledger.get(key)
-    if (entry && (entry.topic !== b.topic || entry.partition !== b.partition || entry.count !== b.records.length)) {
+    if (entry && (entry.topic !== b.topic || entry.partition !== b.partition || entry.count !== b.records.length || entry.digest !== digest)) {
       this.metrics.refuse('BATCH_ID_REUSED')
       return { ...base, errorCode: 42, message: `batch id ${b.batchId} was already used for other records` }
     }
     if (entry && (entry.pending || entry.result?.errorCode === 0)) {
       this.metrics.dedupHits++
     } else {
-      entry ??= { topic: b.topic, partition: b.partition, count: b.records.length, offsets: new Array(b.records.length), logAppendTime: -1, pending: null, result: null }
+      entry ??= { topic: b.topic, partition: b.partition, count: b.records.length, digest, offsets: new Array(b.records.length), logAppendTime: -1, pending: null, result: null }
       this.runBatch(key, entry, b.records)
     }
     if (acks === 0) return { ...base, errorCode: 0 }

@@ -105,6 +105,13 @@ export class RestProxy {
     return { session, meta }
   }
 
+  /** The cluster id, or null after answering 503 (Kafka never reached: retriable, not "no such cluster"). */
+  private async clusterOr503(res: http.ServerResponse): Promise<string | null> {
+    const id = await this.kafka.clusterId()
+    if (id === null) json(res, 503, { error_code: 503, message: 'Kafka is not reachable' })
+    return id
+  }
+
   /** Takes a request's records from the session's bucket; false after answering 413 / 429. */
   private charge(res: http.ServerResponse, session: Session, n: number, v2: boolean): boolean {
     const type = v2 ? V2_TYPE : 'application/json'
@@ -155,7 +162,8 @@ export class RestProxy {
   private async v3Partitions(res: http.ServerResponse, clusterId: string, topic: string, token: string | null): Promise<void> {
     const ok = await this.preamble(res, topic, token, false)
     if (!ok) return
-    const id = await this.kafka.clusterId()
+    const id = await this.clusterOr503(res)
+    if (id === null) return
     if (clusterId !== id) return json(res, 404, { error_code: 404, message: 'Cluster not found' })
     json(res, 200, {
       kind: 'KafkaPartitionList',
@@ -173,7 +181,8 @@ export class RestProxy {
   private async v3Produce(req: http.IncomingMessage, res: http.ServerResponse, clusterId: string, topic: string, token: string | null): Promise<void> {
     const ok = await this.preamble(res, topic, token, false)
     if (!ok) return
-    const id = await this.kafka.clusterId()
+    const id = await this.clusterOr503(res)
+    if (id === null) return
     if (clusterId !== id) return json(res, 404, { error_code: 404, message: 'Cluster not found' })
     const text = await this.body(req, res, false)
     if (text === null) return

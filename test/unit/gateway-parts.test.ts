@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest'
 import { createProducer } from '../../src/index.js'
 import { FakeCluster } from '../../src/testing/index.js'
-import { splitJsonStream, type WireRecord } from '../../adapters/gateway-wire/index.js'
+import { peekFrameId, splitJsonStream, type WireRecord } from '../../adapters/gateway-wire/index.js'
+import { batchDigest } from '../../adapters/gateway/batch-ledger.js'
 import { BatchLedger, ledgerKey, type LedgerEntry } from '../../adapters/gateway/batch-ledger.js'
 import { Budget, RECORD_OVERHEAD_BYTES, TokenBucket, recordCost } from '../../adapters/gateway/limits.js'
 import { LimitExceeded, parseProduce, decodePathPart } from '../../adapters/gateway/validate.js'
@@ -13,7 +14,7 @@ import { ConnectionError, KafkaProtocolError } from '../../src/errors.js'
 
 const forever = new Promise<void>(() => {})
 const entry = (running: boolean): LedgerEntry => ({
-  topic: 't', partition: 0, count: 1, offsets: [undefined], logAppendTime: -1, pending: running ? forever : null, result: null,
+  topic: 't', partition: 0, count: 1, digest: 0, offsets: [undefined], logAppendTime: -1, pending: running ? forever : null, result: null,
 })
 
 describe('batch ledger', () => {
@@ -108,6 +109,25 @@ describe('frame limits', () => {
   it('a JSON stream is cut at maxValues before the values past it are parsed', () => {
     expect(() => splitJsonStream('{}'.repeat(1000), 999)).toThrow(RangeError)
     expect(splitJsonStream('{}'.repeat(1000), 1000)).toHaveLength(1000)
+  })
+
+  it('peekFrameId never invents an id from a frame cut off inside it', () => {
+    // { t: 'produce', id: <uint16 0x4000> } cut after the uint16 marker, and after its first byte
+    const whole = new Uint8Array([0x82, 0xa1, 0x74, 0xa7, ...new TextEncoder().encode('produce'), 0xa2, 0x69, 0x64, 0xcd, 0x40, 0x00])
+    expect(peekFrameId(whole)).toBe(0x4000)
+    expect(peekFrameId(whole.subarray(0, whole.length - 2))).toBeUndefined()
+    expect(peekFrameId(whole.subarray(0, whole.length - 1))).toBeUndefined()
+  })
+
+  it('a batch digest tells other records of the same count apart (values, null vs empty, headers, timestamps)', () => {
+    const enc = new TextEncoder()
+    const base: WireRecord[] = [[1, enc.encode('k'), enc.encode('v'), [['h', enc.encode('x')]]]]
+    const d = batchDigest(base)
+    expect(batchDigest([[1, enc.encode('k'), enc.encode('v'), [['h', enc.encode('x')]]]])).toBe(d)
+    expect(batchDigest([[1, enc.encode('k'), enc.encode('w'), [['h', enc.encode('x')]]]])).not.toBe(d)
+    expect(batchDigest([[2, enc.encode('k'), enc.encode('v'), [['h', enc.encode('x')]]]])).not.toBe(d)
+    expect(batchDigest([[1, enc.encode('k'), enc.encode('v'), [['g', enc.encode('x')]]]])).not.toBe(d)
+    expect(batchDigest([[1, null, new Uint8Array(0), []]])).not.toBe(batchDigest([[1, new Uint8Array(0), null, []]]))
   })
 
   it('malformed %-encoding is null, not an exception', () => {
