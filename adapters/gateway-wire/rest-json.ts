@@ -2,21 +2,7 @@
  * What REST proxies need on both sides (the fetch transport and the gateway's REST endpoints): base64 for binary
  * payloads, and a splitter for concatenated JSON values as REST Proxy v3 streams them. Runtime-free.
  */
-export function toBase64(bytes: Uint8Array): string {
-  let s = ''
-  const CHUNK = 0x8000
-  for (let i = 0; i < bytes.length; i += CHUNK) {
-    s += String.fromCharCode.apply(null, bytes.subarray(i, i + CHUNK) as unknown as number[])
-  }
-  return btoa(s)
-}
-
-export function fromBase64(s: string): Uint8Array {
-  const bin = atob(s)
-  const out = new Uint8Array(bin.length)
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i)
-  return out
-}
+export { fromBase64, toBase64 } from '../../src/base64.js'
 
 /**
  * Splits concatenated JSON values (`{...}{...}` or one per line), as REST Proxy v3 streams records and responses.

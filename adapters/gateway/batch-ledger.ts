@@ -50,16 +50,16 @@ function mixBytes(h: number, b: Uint8Array | null): number {
 }
 
 /**
- * A 32-bit digest of a batch's records (timestamps, keys, values, header names and values, with lengths so that
- * null, empty and shifted bytes differ), four bytes a step. A client that reuses a batch id for other records gets
- * BATCH_ID_REUSED even when the count matches. It is no cryptographic hash: a collision can only make a client's own
+ * A 32-bit digest of a batch's records (keys, values, header names and values, with lengths so that null, empty
+ * and shifted bytes differ), four bytes a step. A client that reuses a batch id for other records gets
+ * BATCH_ID_REUSED even when the count matches. Timestamps are left out: a client that stamps a resend anew still
+ * sends the same records, and gets the first write's offsets. It is no cryptographic hash: a collision can only make a client's own
  * resend of different records look like a duplicate, within its own namespace. Cost: ~110 ns a 100-byte record
  * (CRC32C called per field cost ~470 ns).
  */
 export function batchDigest(records: readonly WireRecord[]): number {
   let h = 0x811c9dc5
   for (const r of records) {
-    h = mix(mix(h, r[0] >>> 0), Math.floor(r[0] / 4294967296))
     h = mixBytes(h, r[1])
     h = mixBytes(h, r[2])
     h = mix(h, r[3].length)

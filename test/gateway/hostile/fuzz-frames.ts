@@ -110,7 +110,10 @@ export function readableIds(b: Uint8Array, decoded: unknown = tryDecode(b)): num
 /** Key/value/headers as one string (the identity of a record when reading Kafka back). */
 export function recordFingerprint(key: Uint8Array | null, value: Uint8Array | null, headers: Array<[string, Uint8Array | null]>): string {
   const hex = (x: Uint8Array | null) => (x === null ? 'null' : Buffer.from(x).toString('hex'))
-  return `${hex(key)}|${hex(value)}|${headers.map(([k, v]) => `${k}=${hex(v)}`).join(',')}`
+  // kcat (librdkafka) hands header names to its JSON writer as C strings: a name is cut at its first NUL there, so
+  // both sides are compared up to it (the gateway wrote the whole name; kcat cannot show it)
+  const name = (k: string) => (k.includes('\u0000') ? k.slice(0, k.indexOf('\u0000')) : k)
+  return `${hex(key)}|${hex(value)}|${headers.map(([k, v]) => `${name(k)}=${hex(v)}`).join(',')}`
 }
 
 // ---------------------------------------------------------------------------------------------------------------
