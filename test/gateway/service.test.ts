@@ -26,6 +26,11 @@ const children = new Set<ChildProcess>()
 const THROTTLED_CLIENT = `isokafka-svc-test-${process.pid}-${Date.now().toString(36)}`
 const WARM_RECORDS = 420 // ~430 KB: about 14 s worth of a 30 KB/s quota measured over Kafka's ~10 s window
 let throttled: Promise<void>
+// The drain tests' topics are created (kafka-topics, a JVM each) while the quota is set and the first test runs.
+let drainTopic: string
+let drainTopicReady: Promise<void>
+let drain2Topic: string
+let drain2TopicReady: Promise<void>
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'isokafka-service-'))
@@ -259,6 +264,12 @@ describe('isokafka gateway as a service', () => {
   beforeAll(() => {
     throttled = clientQuota(THROTTLED_CLIENT, 30_000)
     throttled.catch(() => {})
+    drainTopic = uniqueTopic('gw-drain')
+    drainTopicReady = createTopic(bootstrap, drainTopic, 2)
+    drainTopicReady.catch(() => {})
+    drain2Topic = uniqueTopic('gw-drain2')
+    drain2TopicReady = createTopic(bootstrap, drain2Topic, 1)
+    drain2TopicReady.catch(() => {})
   })
 
   it('takes settings from a config file, the environment and flags; serves /healthz, /readyz and token-protected /metrics', async () => {
@@ -314,8 +325,8 @@ describe('isokafka gateway as a service', () => {
   })
 
   it('SIGTERM drains: frames read are acked and in Kafka once, a frame not read is neither, new connections refused, exit 0', async () => {
-    const topic = uniqueTopic('gw-drain')
-    await createTopic(bootstrap, topic, 2)
+    const topic = drainTopic
+    await drainTopicReady
     await throttled
     const DRAIN_MS = 12_000
     const svc = await startService(['--port', '0', '--host', '127.0.0.1', '--drain-timeout-ms', String(DRAIN_MS), '--kafka-client-id', THROTTLED_CLIENT, '--log-level', 'debug'], {
@@ -394,8 +405,8 @@ describe('isokafka gateway as a service', () => {
   })
 
   it('a second signal during the drain exits at once with code 1', async () => {
-    const topic = uniqueTopic('gw-drain2')
-    await createTopic(bootstrap, topic, 1)
+    const topic = drain2Topic
+    await drain2TopicReady
     await throttled
     const svc = await startService(['--port', '0', '--host', '127.0.0.1', '--drain-timeout-ms', '20000', '--kafka-client-id', THROTTLED_CLIENT], {
       KAFKA_BOOTSTRAP: bootstrap, ISOKAFKA_GATEWAY_SECRET: SECRET,

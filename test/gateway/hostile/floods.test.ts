@@ -137,16 +137,18 @@ describe('connection floods: token-less sockets have a budget, valid clients sti
 // ---------------------------------------------------------------------------------------------------------------
 
 describe('slow writers, fake heartbeats, and a client that never reads', () => {
+  // The slow-loris and heartbeat cases run at the same time (each on connections of its own, each timed from its own
+  // connect): they only wait for the gateway's timers, one after another they add up.
   const LORIS_BOUND_MS = HTTP_TIMEOUT_MS + 2000
 
-  it('slow-loris headers (one byte every 100 ms) are cut off by httpTimeoutMs', async () => {
+  it.concurrent('slow-loris headers (one byte every 100 ms) are cut off by httpTimeoutMs', async ({ expect }) => {
     const parts = ['GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ', ...'abcdefghijklmnopqrstuvwxyz'.repeat(4).split('')]
     const r = await trickle(gw, parts, 100, LORIS_BOUND_MS + 3000)
     expect(r.closedAfterMs, `still open after ${LORIS_BOUND_MS + 3000} ms`).not.toBeNull()
     expect(r.closedAfterMs!).toBeLessThan(LORIS_BOUND_MS)
   })
 
-  it('a slow-loris body on POST /v1/produce is cut off by httpTimeoutMs (408 or closed)', async () => {
+  it.concurrent('a slow-loris body on POST /v1/produce is cut off by httpTimeoutMs (408 or closed)', async ({ expect }) => {
     const head = `POST /v1/produce HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/vnd.msgpack\r\nContent-Length: 100000\r\n\r\n`
     const r = await trickle(gw, [head, ...Array.from({ length: 80 }, () => 'x'.repeat(10))], 100, LORIS_BOUND_MS + 3000)
     expect(r.closedAfterMs, `still open after ${LORIS_BOUND_MS + 3000} ms`).not.toBeNull()
@@ -155,7 +157,7 @@ describe('slow writers, fake heartbeats, and a client that never reads', () => {
     if (status !== null) expect(status).toBe(408)
   })
 
-  it('a slow-loris WebSocket upgrade request is cut off by httpTimeoutMs', async () => {
+  it.concurrent('a slow-loris WebSocket upgrade request is cut off by httpTimeoutMs', async ({ expect }) => {
     const req = upgradeRequest('/v1/ws').replace(/\r\n\r\n$/, '\r\n')
     const parts = [req.slice(0, 40), ...req.slice(40).split(''), ...Array.from({ length: 60 }, () => 'X')]
     const r = await trickle(gw, parts, 100, LORIS_BOUND_MS + 3000)
@@ -163,7 +165,7 @@ describe('slow writers, fake heartbeats, and a client that never reads', () => {
     expect(r.closedAfterMs!).toBeLessThan(LORIS_BOUND_MS)
   })
 
-  it('40 slow-loris connections at once: all cut off, a well-behaved client produces meanwhile', async () => {
+  it.concurrent('40 slow-loris connections at once: all cut off, a well-behaved client produces meanwhile', async ({ expect }) => {
     const parts = ['GET /healthz HTTP/1.1\r\nHost: x\r\n', ...Array.from({ length: 60 }, (_, i) => `X-${i}: y\r\n`)]
     const lorises = Array.from({ length: 40 }, () => trickle(gw, parts, 100, LORIS_BOUND_MS + 3000))
     await sleep(300)
@@ -174,7 +176,7 @@ describe('slow writers, fake heartbeats, and a client that never reads', () => {
 
   const PONG_BOUND_MS = 3 * HEARTBEAT_MS + 1000
 
-  it('a raw-TCP WebSocket (valid ?token=) that never answers pings and trickles a frame is terminated within ~3 heartbeats', async () => {
+  it.concurrent('a raw-TCP WebSocket (valid ?token=) that never answers pings and trickles a frame is terminated within ~3 heartbeats', async ({ expect }) => {
     const header = wsFrame(0x2, new Uint8Array(0), { declaredLength: 1000 }).subarray(0, 8) // length header + mask only
     const parts = [upgradeRequest(`/v1/ws?token=${token}`), header, ...Array.from({ length: 100 }, () => Uint8Array.of(0x42))]
     const r = await trickle(gw, parts, 100, PONG_BOUND_MS + 4000)
@@ -189,7 +191,7 @@ describe('slow writers, fake heartbeats, and a client that never reads', () => {
     return c
   }
 
-  it('a client that sends unsolicited pongs (empty payload) every 100 ms but never answers the pings is terminated within ~3 heartbeats', async () => {
+  it.concurrent('a client that sends unsolicited pongs (empty payload) every 100 ms but never answers the pings is terminated within ~3 heartbeats', async ({ expect }) => {
     const c = await openNoAutoPong()
     const t0 = Date.now()
     const timer = setInterval(() => c.ws.readyState === WebSocket.OPEN && c.ws.pong(), 100)
@@ -201,14 +203,14 @@ describe('slow writers, fake heartbeats, and a client that never reads', () => {
     expect(Date.now() - t0).toBeLessThan(PONG_BOUND_MS)
   })
 
-  it('a client that never answers pings is terminated within ~3 heartbeats', async () => {
+  it.concurrent('a client that never answers pings is terminated within ~3 heartbeats', async ({ expect }) => {
     const c = await openNoAutoPong()
     const t0 = Date.now()
     await c.waitClosed(PONG_BOUND_MS + 3000)
     expect(Date.now() - t0).toBeLessThan(PONG_BOUND_MS)
   })
 
-  it('a client answering pings stays connected for 4 heartbeats and still gets acks (control)', async () => {
+  it.concurrent('a client answering pings stays connected for 4 heartbeats and still gets acks (control)', async ({ expect }) => {
     const c = await authed(gw, token)
     await sleep(4 * HEARTBEAT_MS)
     expect(c.closed).toBeNull()

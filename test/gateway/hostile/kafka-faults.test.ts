@@ -258,7 +258,9 @@ describe('Kafka slow or down', () => {
     for (const c of [...clients, ...idle]) c.close()
   })
 
-  it('Kafka down: error codes without broker addresses or stacks, /readyz 503 and /healthz 200, serving again when Kafka is back', async () => {
+  // "Kafka down" and "Kafka never reachable" run at the same time: each has a gateway of its own (the second one's
+  // Kafka is a closed port, not the fake cluster), and both mostly wait for the gateway's own lookup/produce timeouts.
+  it.concurrent('Kafka down: error codes without broker addresses or stacks, /readyz 503 and /healthz 200, serving again when Kafka is back', async ({ expect }) => {
     const f = fake!
     gwDown = await startChildGateway({
       bootstrap: f.bootstrap,
@@ -282,7 +284,7 @@ describe('Kafka slow or down', () => {
     c.send(produceFrame(1, [{ topic: 'down', batchId: `down-warm-${Date.now()}`, records: [rec('down-warm')] }]))
     expect((await c.answer(1, 15_000)).results?.[0]?.errorCode).toBe(0)
     let ready = await httpRequest(gw, 'GET', '/readyz')
-    for (let i = 0; i < 20 && ready.status !== 200; i++) ready = (await sleep(250), await httpRequest(gw, 'GET', '/readyz'))
+    for (let i = 0; i < 50 && ready.status !== 200; i++) ready = (await sleep(100), await httpRequest(gw, 'GET', '/readyz'))
     expect.soft(ready.status, `/readyz with Kafka up: ${ready.text}`).toBe(200)
     // REST v3 learns the cluster id while Kafka is up, so its produce path (not only the cluster lookup) runs below
     const clusters = await httpRequest(gw, 'GET', '/v3/clusters', { headers: { Authorization: `Bearer ${token}` } })
@@ -295,7 +297,26 @@ describe('Kafka slow or down', () => {
     c.send(produceFrame(2, [{ topic: 'down', batchId: `down-a-${downAt}`, records: [rec('down-a')] }], { timeoutMs: 2000 }))
     c.send(produceFrame(3, [{ topic: 'down', partition: 1, batchId: `down-b-${downAt}`, records: [rec('down-b')] }], { timeoutMs: 20_000 }))
     c.send({ t: 'metadata', id: 4, topics: ['down-never-seen'] })
-    const answers = await Promise.all([2, 3, 4].map((id) => c.answer(id, 25_000).catch((err: Error) => ({ t: 'missing', id, message: err.message }) as Frame)))
+    const wsAnswers = Promise.all([2, 3, 4].map((id) => c.answer(id, 25_000).catch((err: Error) => ({ t: 'missing', id, message: err.message }) as Frame)))
+    // HTTP: the gateway's own produce endpoint, REST Proxy v3 and v2, sent while the WebSocket answers are pending
+    // (each waits for its own failure, a lookup or producer timeout: one after another they only add up waits)
+    const auth = { Authorization: `Bearer ${token}` }
+    const v1p = httpRequest(gw, 'POST', '/v1/produce', {
+      headers: { ...auth, 'Content-Type': 'application/vnd.msgpack' },
+      body: pack(produceFrame(1, [{ topic: 'down', batchId: `down-http-${downAt}`, records: [rec('down-http')] }], { timeoutMs: 20_000 })),
+      timeoutMs: 25_000,
+    })
+    const v3p = httpRequest(gw, 'POST', `/v3/clusters/${CLUSTER_ID}/topics/down/records`, {
+      headers: { ...auth, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ value: { type: 'STRING', data: 'down-v3' } }),
+      timeoutMs: 25_000,
+    })
+    const v2p = httpRequest(gw, 'POST', '/topics/down', {
+      headers: { ...auth, 'Content-Type': 'application/vnd.kafka.binary.v2+json' },
+      body: JSON.stringify({ records: [{ value: Buffer.from('down-v2').toString('base64') }] }),
+      timeoutMs: 25_000,
+    })
+    const [answers, v1, v3, v2] = await Promise.all([wsAnswers, v1p, v3p, v2p])
     for (const a of answers) check(`WebSocket answer ${a.id}`, a)
     const [a2, a3, a4] = answers as [Frame, Frame, Frame]
     const failedWithCode = (a: Frame) => (a.t === 'ack' ? a.results?.every((r: Frame) => typeof r.errorCode === 'number' && r.errorCode !== 0) : a.t === 'error' && typeof a.code === 'string')
@@ -303,13 +324,6 @@ describe('Kafka slow or down', () => {
     expect.soft(failedWithCode(a3), `produce (timeoutMs 20000) while Kafka is down: ${JSON.stringify(a3)}`).toBe(true)
     expect.soft(a4.t === 'metadata' ? a4.topics?.[0]?.errorCode : a4.code, `metadata while Kafka is down: ${JSON.stringify(a4)}`).not.toBe(0)
 
-    // HTTP: the gateway's own produce endpoint, REST Proxy v3 and v2
-    const auth = { Authorization: `Bearer ${token}` }
-    const v1 = await httpRequest(gw, 'POST', '/v1/produce', {
-      headers: { ...auth, 'Content-Type': 'application/vnd.msgpack' },
-      body: pack(produceFrame(1, [{ topic: 'down', batchId: `down-http-${downAt}`, records: [rec('down-http')] }], { timeoutMs: 20_000 })),
-      timeoutMs: 25_000,
-    })
     let v1Body: unknown = null
     try {
       v1Body = decode(v1.body)
@@ -319,25 +333,15 @@ describe('Kafka slow or down', () => {
     check('POST /v1/produce', v1Body)
     const v1Failed = v1.status !== 200 || (v1Body as Frame)?.results?.every((r: Frame) => r.errorCode !== 0)
     expect.soft(v1Failed, `/v1/produce while Kafka is down: ${v1.status} ${JSON.stringify(v1Body)}`).toBe(true)
-    const v3 = await httpRequest(gw, 'POST', `/v3/clusters/${CLUSTER_ID}/topics/down/records`, {
-      headers: { ...auth, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ value: { type: 'STRING', data: 'down-v3' } }),
-      timeoutMs: 25_000,
-    })
     check('POST /v3/.../records', v3.text)
     // the cluster exists; Kafka is only unreachable: a retriable 5xx, not "Cluster not found"
     expect.soft(v3.status, `REST v3 produce while Kafka is down: ${v3.status} ${v3.text}`).toBeGreaterThanOrEqual(500)
     expect.soft(v3.status === 200 && /"error_code":\s*200/.test(v3.text), `REST v3 while Kafka is down: ${v3.status} ${v3.text}`).toBe(false)
-    const v2 = await httpRequest(gw, 'POST', '/topics/down', {
-      headers: { ...auth, 'Content-Type': 'application/vnd.kafka.binary.v2+json' },
-      body: JSON.stringify({ records: [{ value: Buffer.from('down-v2').toString('base64') }] }),
-      timeoutMs: 25_000,
-    })
     check('POST /topics/down (v2)', v2.text)
 
     // probes
     let readyDown = await httpRequest(gw, 'GET', '/readyz')
-    while (readyDown.status !== 503 && Date.now() - downAt < 10_000) readyDown = (await sleep(250), await httpRequest(gw, 'GET', '/readyz'))
+    while (readyDown.status !== 503 && Date.now() - downAt < 10_000) readyDown = (await sleep(100), await httpRequest(gw, 'GET', '/readyz'))
     check('GET /readyz', readyDown.text)
     const health = await Promise.all([0, 1, 2].map(() => httpRequest(gw, 'GET', '/healthz')))
     expect.soft(readyDown.status, `/readyz with Kafka down: ${readyDown.text}`).toBe(503)
@@ -355,7 +359,7 @@ describe('Kafka slow or down', () => {
     await f.cmd('start')
     const backAt = Date.now()
     let readyBack = await httpRequest(gw, 'GET', '/readyz')
-    while (readyBack.status !== 200 && Date.now() - backAt < 15_000) readyBack = (await sleep(250), await httpRequest(gw, 'GET', '/readyz'))
+    while (readyBack.status !== 200 && Date.now() - backAt < 15_000) readyBack = (await sleep(100), await httpRequest(gw, 'GET', '/readyz'))
     expect.soft(readyBack.status, `/readyz after Kafka came back: ${readyBack.text}`).toBe(200)
     let ok: Frame | null = null
     for (let i = 0; i < 10 && Date.now() - backAt < 25_000; i++) {
@@ -372,7 +376,7 @@ describe('Kafka slow or down', () => {
     c.close()
   })
 
-  it('Kafka never reachable (bootstrap to a closed port): error codes, no broker address, stack or ECONNREFUSED; /readyz 503, /healthz 200', async () => {
+  it.concurrent('Kafka never reachable (bootstrap to a closed port): error codes, no broker address, stack or ECONNREFUSED; /readyz 503, /healthz 200', async ({ expect }) => {
     const port = await new Promise<number>((resolve) => {
       const srv = net.createServer()
       srv.listen(0, '127.0.0.1', () => {
@@ -428,7 +432,7 @@ describe('Kafka slow or down', () => {
       check(names[i]!, v)
     })
     let ready = await httpRequest(gw, 'GET', '/readyz')
-    for (let i = 0; i < 20 && ready.status !== 503; i++) ready = (await sleep(250), await httpRequest(gw, 'GET', '/readyz'))
+    for (let i = 0; i < 50 && ready.status !== 503; i++) ready = (await sleep(100), await httpRequest(gw, 'GET', '/readyz'))
     const health = await httpRequest(gw, 'GET', '/healthz')
     console.log(
       `[kafka-faults] never reachable: produce=${JSON.stringify(a1).slice(0, 200)} metadata=${JSON.stringify(a2).slice(0, 200)} ` +
@@ -448,9 +452,10 @@ describe('Kafka slow or down', () => {
     const f = fake!
     const KAFKA_DELAY = 1500
     const good = await authed(gw, mintToken({ topics: ['attack'], sub: 'attack-good' }))
-    await f.cmd(`delay-produce ${KAFKA_DELAY}`)
+    // warm up (metadata, producer id) while Kafka is still fast, then slow it down
     good.send(produceFrame(1, [{ topic: 'attack', batchId: `attack-warm-${Date.now()}`, records: [rec('attack-warm')] }]))
     expect((await good.answer(1, 15_000)).results?.[0]?.errorCode).toBe(0)
+    await f.cmd(`delay-produce ${KAFKA_DELAY}`)
 
     // attackers: authenticated junk (fuzz frames, oversized ones) and unauthenticated churn, until told to stop
     const attackToken = mintToken({ topics: ['attack-junk'], sub: 'attacker' })
