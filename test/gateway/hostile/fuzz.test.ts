@@ -6,7 +6,7 @@
 // FUZZ_FRAMES=<n> changes how many frames go over the authenticated connections, FUZZ_UNAUTH=<n> how many
 // unauthenticated connections are made.
 //
-//   KAFKA_BOOTSTRAP=$(cat /work/dev-kafka.txt) npx vitest run -c vitest.gateway.config.ts test/gateway/hostile/fuzz.test.ts
+//   KAFKA_BOOTSTRAP=host:port npx vitest run -c vitest.gateway.config.ts test/gateway/hostile/fuzz.test.ts
 //
 // Properties: the gateway stays alive; a frame with a readable numeric id gets at most one answer (and a valid frame
 // exactly one); every answer is a MessagePack map with a string `t` and carries no stack trace, broker host:port or
