@@ -20,7 +20,7 @@ import type {
   GatewayPartitionBatch, GatewayPartitionResult, GatewayRecord, GatewayTopicMetadata, GatewayTransport,
 } from '../../src/transport.js'
 import {
-  MSGPACK_CONTENT_TYPE, decodeServerFrame, encodeFrame, errorFromFrame, messageTooLarge, splitJsonStream, toBase64, toWireBatch,
+  DEFAULT_MAX_IN_FLIGHT_BATCHES, DEFAULT_MAX_RECORDS_PER_FRAME, MSGPACK_CONTENT_TYPE, decodeServerFrame, encodeFrame, errorFromFrame, messageTooLarge, splitJsonStream, toBase64, toWireBatch,
   type ServerFrame, type WireResult,
 } from '../gateway-wire/index.js'
 
@@ -46,9 +46,6 @@ export interface FetchTransportOptions {
 
 /** The browser allows this many bytes of keepalive request bodies in flight (per page). */
 export const KEEPALIVE_BUDGET = 64 * 1024
-/** A gateway's default limits per frame: batches (maxInFlightBatches) and records (maxRecordsPerFrame). */
-const GATEWAY_MAX_BATCHES = 256
-const GATEWAY_MAX_RECORDS = 10_000
 
 let pageHiding = false
 let keepaliveInFlight = 0
@@ -208,7 +205,7 @@ class FetchTransport implements GatewayTransport {
     const encode = (group: Wire[], limit: number): void => {
       let records = 0
       for (const b of group) records += b.records.length
-      const countsFit = group.length <= GATEWAY_MAX_BATCHES && records <= GATEWAY_MAX_RECORDS
+      const countsFit = group.length <= DEFAULT_MAX_IN_FLIGHT_BATCHES && records <= DEFAULT_MAX_RECORDS_PER_FRAME
       const body = encodeFrame({ t: 'produce', id: this.nextId++, acks: o.acks, timeoutMs, batches: group })
       if ((body.length <= limit && countsFit) || group.length === 1) {
         if (body.length > max) {

@@ -44,6 +44,13 @@ export interface GatewayLimits {
   metadataTopicsPerSecond?: number
 }
 
+/**
+ * A gateway's default batch and record limits per frame (its welcome can say otherwise). The server's defaults, and
+ * what the transports assume before a welcome (WebSocket) or without one (fetch).
+ */
+export const DEFAULT_MAX_IN_FLIGHT_BATCHES = 256
+export const DEFAULT_MAX_RECORDS_PER_FRAME = 10_000
+
 export interface HelloFrame { t: 'hello'; v: number; token?: string }
 export interface WelcomeFrame { t: 'welcome'; v: number; session: string; subject: string | null; expiresAt: number; limits: GatewayLimits }
 export interface MetadataRequestFrame { t: 'metadata'; id: number; topics: string[] }

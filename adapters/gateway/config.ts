@@ -7,6 +7,7 @@
  * the metrics token, the SASL password), whose values never appear in a message.
  */
 import { readFileSync } from 'node:fs'
+import type { GatewayLimits } from '../gateway-wire/index.js'
 import type { GatewayOptions } from './options.js'
 import {
   GATEWAY_SETTINGS, MIN_SECRET_CHARS, SASL_MECHANISMS, env,
@@ -19,28 +20,15 @@ export {
 } from './settings.js'
 export { jsonLogger, type GatewayServiceLogEntry } from './log.js'
 
-export interface GatewayServiceOptions {
+/** What loadGatewayConfig gives createGateway: the options every setting maps to, each one present. */
+export type GatewayServiceOptions = Required<Pick<GatewayOptions,
+  | 'maxPendingBytes' | 'dedupEntries' | 'maxRunningBatches' | 'maxConnections' | 'maxUnauthenticated'
+  | 'maxUnauthenticatedPerAddress' | 'helloTimeoutMs' | 'httpTimeoutMs' | 'heartbeatMs' | 'maxBufferedBytes'
+  | 'allowAutoTopicCreation'>> & {
   bootstrap: string
   secret: string[]
   origins: '*' | string[]
-  limits: {
-    maxFrameBytes: number
-    maxInFlightBatches: number
-    recordsPerSecond: number
-    maxRecordsPerFrame: number
-    metadataTopicsPerSecond: number
-  }
-  maxPendingBytes: number
-  dedupEntries: number
-  maxRunningBatches: number
-  maxConnections: number
-  maxUnauthenticated: number
-  maxUnauthenticatedPerAddress: number
-  helloTimeoutMs: number
-  httpTimeoutMs: number
-  heartbeatMs: number
-  maxBufferedBytes: number
-  allowAutoTopicCreation: boolean
+  limits: Required<GatewayLimits>
   metricsToken?: string
   logLevel: GatewayServiceLogLevel
   kafka?: {

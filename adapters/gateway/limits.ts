@@ -3,8 +3,6 @@
  * of a record for memory accounting, budgets per remote address, and the global backpressure switch (bytes waiting
  * for Kafka). Each is O(1) per operation.
  */
-import type { WireRecord } from '../gateway-wire/index.js'
-
 /** What a record costs the gateway beyond its bytes (the objects that carry it, the producer's per-record state). */
 export const RECORD_OVERHEAD_BYTES = 64
 
@@ -18,12 +16,6 @@ export function recordCost(key: Uint8Array | null, value: Uint8Array | null, hea
   return n
 }
 
-export function wireRecordsCost(records: readonly WireRecord[]): number {
-  let n = 0
-  for (const r of records) n += recordCost(r[1], r[2], r[3])
-  return n
-}
-
 /**
  * A token bucket of `rate` tokens per second holding at most `rate` (one second of burst). take(n) takes n tokens
  * only when all n are there: it never goes negative, so one large request cannot overdraw it.
@@ -34,11 +26,6 @@ export class TokenBucket {
   constructor(private readonly rate: number, private readonly now: () => number = Date.now) {
     this.tokens = rate
     this.last = now()
-  }
-
-  /** Can a request of n tokens ever pass? (No, when n exceeds what the bucket holds.) */
-  fits(n: number): boolean {
-    return !(this.rate > 0) || n <= this.rate
   }
 
   /** null when taken; else milliseconds until n tokens are there (Infinity when they never will be). */

@@ -5,7 +5,7 @@
 import { InvalidArgumentError } from '../../src/errors.js'
 import type { ProducerOptions } from '../../src/producer/options.js'
 import type { SocketTransport } from '../../src/transport.js'
-import type { GatewayLimits } from '../gateway-wire/index.js'
+import { DEFAULT_MAX_IN_FLIGHT_BATCHES, DEFAULT_MAX_RECORDS_PER_FRAME, type GatewayLimits } from '../gateway-wire/index.js'
 import type { TcpOptions } from '../node-tcp/index.js'
 import type { GatewayLogEntry, LogLevel } from './log.js'
 import type { TokenSecret } from './token.js'
@@ -64,9 +64,9 @@ export const MIN_SECRET_LENGTH = 16
 
 export const DEFAULT_LIMITS: Required<GatewayLimits> = {
   maxFrameBytes: 2 << 20,
-  maxInFlightBatches: 256,
+  maxInFlightBatches: DEFAULT_MAX_IN_FLIGHT_BATCHES,
   recordsPerSecond: 200_000,
-  maxRecordsPerFrame: 10_000,
+  maxRecordsPerFrame: DEFAULT_MAX_RECORDS_PER_FRAME,
   metadataTopicsPerSecond: 100,
 }
 

@@ -9,10 +9,10 @@ import {
   type ServerFrame, type WireBatch, type WireRecord, type WireResult,
 } from '../gateway-wire/index.js'
 import { BatchLedger, batchDigest, ledgerKey, type LedgerEntry } from './batch-ledger.js'
-import { Backpressure, TokenBucket, wireRecordsCost } from './limits.js'
+import { Backpressure, TokenBucket, recordCost } from './limits.js'
 import type { GatewayLog } from './log.js'
 import type { MetricsRegistry } from './metrics.js'
-import { errorCodeOf, safeMessage, type KafkaSide } from './producing.js'
+import { errorCodeOf, safeMessage, type KafkaSide, type OutRecord } from './producing.js'
 import { topicAllowed, type GatewayTokenClaims } from './token.js'
 import { BadFrame, LimitExceeded, parseMetadataTopics, parseProduce, type ProduceRequest } from './validate.js'
 
@@ -71,8 +71,11 @@ export class Requests {
     return { t: 'error', ...(extra.id !== undefined ? { id: extra.id } : {}), code, message, retriable: isRetriableCode(code), ...extra }
   }
 
-  /** Charges the lookups of topics not in the cache; null when allowed, else ms to wait. */
-  private chargeLookups(session: Session, topics: Iterable<string>): number | null {
+  /**
+   * Charges the lookups of topics not in the cache to the session's and the gateway's buckets (WebSocket frames,
+   * /v1 and REST requests alike); null when allowed, else ms to wait (Infinity: more than the bucket ever holds).
+   */
+  chargeLookups(session: Session, topics: Iterable<string>): number | null {
     let misses = 0
     for (const t of topics) if (!this.kafka.isCached(t)) misses++
     if (misses === 0) return null
@@ -86,10 +89,20 @@ export class Requests {
   }
 
   /** A produce frame → ack (or error) frame. */
-  async produce(session: Session, raw: Record<string, unknown>): Promise<ServerFrame> {
+  produce(session: Session, raw: Record<string, unknown>): Promise<ServerFrame> {
+    return this.tracked(() => this.produceRequest(session, raw))
+  }
+
+  /** A metadata frame → metadata (or error) frame. */
+  metadata(session: Session, raw: Record<string, unknown>): Promise<ServerFrame> {
+    return this.tracked(() => this.metadataRequest(session, raw))
+  }
+
+  /** Counts a request as active while it runs (the drain waits for active requests). */
+  private async tracked(run: () => Promise<ServerFrame>): Promise<ServerFrame> {
     this.active++
     try {
-      return await this.produceRequest(session, raw)
+      return await run()
     } finally {
       this.active--
     }
@@ -129,16 +142,6 @@ export class Requests {
       return { t: 'ack', id, results } satisfies AckFrame
     } finally {
       session.inFlightBatches -= n
-    }
-  }
-
-  /** A metadata frame → metadata (or error) frame. */
-  async metadata(session: Session, raw: Record<string, unknown>): Promise<ServerFrame> {
-    this.active++
-    try {
-      return await this.metadataRequest(session, raw)
-    } finally {
-      this.active--
     }
   }
 
@@ -215,13 +218,16 @@ export class Requests {
   /** Produces a client batch (or the part of it not yet acknowledged) and fills its ledger entry. */
   private runBatch(key: string, entry: LedgerEntry, records: WireRecord[]): void {
     const todo: number[] = []
-    for (let i = 0; i < entry.count; i++) if (entry.offsets[i] === undefined) todo.push(i)
-    const producer = this.kafka.producer
-    const out = todo.map((i) => {
+    const out: OutRecord[] = []
+    let bytes = 0
+    for (let i = 0; i < entry.count; i++) {
+      if (entry.offsets[i] !== undefined) continue
       const r = records[i]!
-      return { key: r[1], value: r[2], headers: r[3], timestamp: r[0] }
-    })
-    const bytes = wireRecordsCost(todo.map((i) => records[i]!))
+      todo.push(i)
+      out.push({ key: r[1], value: r[2], headers: r[3], timestamp: r[0] })
+      bytes += recordCost(r[1], r[2], r[3])
+    }
+    const producer = this.kafka.producer
     const started = Date.now()
     this.ledger.start(key, entry)
     this.backpressure.add(bytes)

@@ -24,6 +24,7 @@ const V2_TYPE = 'application/vnd.kafka.v2+json'
 export interface RestDeps {
   readBody(req: http.IncomingMessage, res: http.ServerResponse, max: number): Promise<Buffer | null>
   session(claims: GatewayTokenClaims, token: string): Session
+  chargeLookups(session: Session, topics: Iterable<string>): number | null
 }
 
 export class RestProxy {
@@ -84,14 +85,12 @@ export class RestProxy {
       return null
     }
     const session = this.deps.session(auth.claims, token!)
-    if (!this.kafka.isCached(topic)) {
-      const wait = session.lookups.take(1)
-      if (wait !== null) {
-        this.metrics.refuse('RATE_LIMITED')
-        res.setHeader('Retry-After', String(Math.ceil((Number.isFinite(wait) ? wait : 1000) / 1000)))
-        json(res, 429, { error_code: v2 ? 42902 : 429, message: `more than ${this.o.limits.metadataTopicsPerSecond} topic lookups/s` }, type)
-        return null
-      }
+    const wait = this.deps.chargeLookups(session, [topic])
+    if (wait !== null) {
+      this.metrics.refuse('RATE_LIMITED')
+      res.setHeader('Retry-After', String(Math.ceil((Number.isFinite(wait) ? wait : 1000) / 1000)))
+      json(res, 429, { error_code: v2 ? 42902 : 429, message: `more than ${this.o.limits.metadataTopicsPerSecond} topic lookups/s` }, type)
+      return null
     }
     const meta = await this.kafka.lookupTopic(topic)
     if (meta.errorCode === 3 || meta.errorCode === 17) {

@@ -21,7 +21,7 @@ import { tcp } from '../node-tcp/index.js'
 import { BatchLedger } from './batch-ledger.js'
 import { HttpFront } from './http-front.js'
 import { Backpressure } from './limits.js'
-import { createGatewayLog, errorFields, type GatewayLog } from './log.js'
+import { createGatewayLog, type GatewayLog } from './log.js'
 import { MetricsRegistry, type GatewayMetrics } from './metrics.js'
 import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.js'
 import { KafkaSide } from './producing.js'
@@ -86,7 +86,11 @@ class GatewayServer implements Gateway {
     const originAllowed = (origin: string | undefined) => origin === undefined || this.o.origins === '*' || this.o.origins.has(origin)
     const rest = new RestProxy(this.o, this.kafka, this.stats, backpressure, authenticate)
     this.http = new HttpFront(this.o, this.requests, this.kafka, this.stats, this.log, backpressure, authenticate, decode, originAllowed, rest)
-    rest.deps = { readBody: (req, res, max) => this.http.readBody(req, res, max), session: (c, t) => this.http.session(c, t) }
+    rest.deps = {
+      readBody: (req, res, max) => this.http.readBody(req, res, max),
+      session: (c, t) => this.http.session(c, t),
+      chargeLookups: (s, topics) => this.requests.chargeLookups(s, topics),
+    }
     this.ws = new WsFront(this.o, this.requests, this.stats, this.log, backpressure, authenticate, decode, originAllowed)
     this.stats.setGauges({
       authenticated: () => this.ws.authenticated,

@@ -21,7 +21,7 @@ import type { GatewayLog } from './log.js'
 import { errorFields } from './log.js'
 import type { MetricsRegistry } from './metrics.js'
 import type { ResolvedGatewayOptions } from './options.js'
-import type { Authenticate, Requests, Session } from './requests.js'
+import { sessionNamespace, type Authenticate, type Requests, type Session } from './requests.js'
 import type { GatewayTokenClaims } from './token.js'
 import { BadFrame } from './validate.js'
 
@@ -192,7 +192,7 @@ export class WsFront {
     })
     ws.on('message', (data, isBinary) => this.onMessage(conn, toBytes(data), isBinary))
     if (auth) {
-      this.authenticated_(conn, auth.claims, auth.token)
+      this.admit(conn, auth.claims, auth.token)
     } else {
       setMaxPayload(ws, PRE_AUTH_MAX_PAYLOAD)
       conn.helloTimer = setTimeout(() => {
@@ -202,7 +202,8 @@ export class WsFront {
     this.applyPause(conn)
   }
 
-  private authenticated_(conn: WsConn, claims: GatewayTokenClaims, token: string): void {
+  /** A verified token: the connection's session begins (or, on a new hello, takes the new claims) and gets its welcome. */
+  private admit(conn: WsConn, claims: GatewayTokenClaims, token: string): void {
     if (!conn.session) {
       if (conn.heldUnauth) {
         conn.heldUnauth = false
@@ -216,9 +217,8 @@ export class WsFront {
       setMaxPayload(conn.ws, hardFrameCap(this.o.limits.maxFrameBytes))
     } else {
       // a new hello on a live connection (a refreshed token): new claims, the same buckets (no reset by re-hello)
-      const s = this.requests.newSession(claims, token)
-      conn.session.claims = s.claims
-      conn.session.namespace = s.namespace
+      conn.session.claims = claims
+      conn.session.namespace = sessionNamespace(claims, token)
     }
     if (conn.helloTimer) clearTimeout(conn.helloTimer)
     conn.helloTimer = null
@@ -231,7 +231,7 @@ export class WsFront {
     const auth = await this.authenticate(token)
     if (conn.closing) return
     if ('t' in auth) return this.closeFatal(conn, auth)
-    this.authenticated_(conn, auth.claims, token!)
+    this.admit(conn, auth.claims, token!)
   }
 
   private closeFatal(conn: WsConn, frame: ErrorFrame, code = CLOSE_UNAUTHENTICATED): void {
@@ -266,7 +266,14 @@ export class WsFront {
     }
     this.metrics.frame(String(frame.t))
     if (frame.t !== 'hello') return e('UNAUTHENTICATED', 'send a hello frame with a token first', Number.isSafeInteger(frame.id) ? (frame.id as number) : undefined)
-    if (frame.v !== undefined && frame.v !== PROTOCOL_VERSION) return e('UNSUPPORTED', `protocol version ${String(frame.v).slice(0, 20)} is not supported (${PROTOCOL_VERSION} is)`)
+    this.startHello(conn, frame)
+  }
+
+  /** A hello frame: another protocol version ends the connection; else its token is checked (conn.authenticating). */
+  private startHello(conn: WsConn, frame: Record<string, unknown>): void {
+    if (frame.v !== undefined && frame.v !== PROTOCOL_VERSION) {
+      return this.closeFatal(conn, this.requests.errorFrame('UNSUPPORTED', `protocol version ${String(frame.v).slice(0, 20)} is not supported (${PROTOCOL_VERSION} is)`))
+    }
     conn.authenticating = this.hello(conn, typeof frame.token === 'string' ? frame.token : null).finally(() => (conn.authenticating = null))
   }
 
@@ -290,12 +297,8 @@ export class WsFront {
     }
     this.metrics.frame(String(frame.t))
     if (frame.t === 'hello') {
-      if (frame.v !== undefined && frame.v !== PROTOCOL_VERSION) {
-        return this.closeFatal(conn, this.requests.errorFrame('UNSUPPORTED', `protocol version ${String(frame.v).slice(0, 20)} is not supported (${PROTOCOL_VERSION} is)`))
-      }
       if (conn.authenticating) await conn.authenticating
-      conn.authenticating = this.hello(conn, typeof frame.token === 'string' ? frame.token : null).finally(() => (conn.authenticating = null))
-      return
+      return this.startHello(conn, frame)
     }
     if (conn.authenticating) await conn.authenticating
     const session = conn.session

@@ -18,7 +18,7 @@ import type {
   GatewayPartitionBatch, GatewayPartitionResult, GatewayTopicMetadata, GatewayTransport,
 } from '../../src/transport.js'
 import {
-  CLOSE_UNAUTHENTICATED, PROTOCOL_VERSION, SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX, decodeServerFrame, encodeFrame,
+  CLOSE_UNAUTHENTICATED, DEFAULT_MAX_IN_FLIGHT_BATCHES, DEFAULT_MAX_RECORDS_PER_FRAME, PROTOCOL_VERSION, SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX, decodeServerFrame, encodeFrame,
   errorFromFrame, messageTooLarge, toWireBatch, type ErrorFrame, type GatewayLimits, type ServerFrame, type WireBatch,
 } from '../gateway-wire/index.js'
 
@@ -99,13 +99,16 @@ class WebSocketTransport implements GatewayTransport {
     if (options.token === undefined || options.token === null || options.token === '') throw new IsoKafkaError('INVALID_CONFIG', 'websocket(): a token is required')
     this.Ctor = Ctor as WebSocketConstructor
     // what a gateway allows by default, until its welcome says otherwise
-    this.limits = { maxFrameBytes: options.maxFrameBytes ?? 1 << 20, maxInFlightBatches: 256, recordsPerSecond: 0, maxRecordsPerFrame: 10_000 }
+    this.limits = {
+      maxFrameBytes: options.maxFrameBytes ?? 1 << 20, maxInFlightBatches: DEFAULT_MAX_IN_FLIGHT_BATCHES, recordsPerSecond: 0,
+      maxRecordsPerFrame: DEFAULT_MAX_RECORDS_PER_FRAME,
+    }
   }
 
   metadata(topics: string[], signal?: AbortSignal): Promise<GatewayTopicMetadata[]> {
     const id = this.nextId++
     const bytes = encodeFrame({ t: 'metadata', id, topics })
-    return this.request(id, bytes, 0, 30_000, signal).then((f) => {
+    return this.request(id, bytes, 0, 0, 30_000, signal).then((f) => {
       if (f.t !== 'metadata') throw new IsoKafkaError('MALFORMED_RESPONSE', `expected a metadata frame, got ${f.t}`, { retriable: true })
       return f.topics.map((t) => ({ topic: t.topic, partitions: t.partitions, errorCode: t.errorCode }))
     })
@@ -121,7 +124,7 @@ class WebSocketTransport implements GatewayTransport {
     } catch (err) {
       return Promise.reject(err)
     }
-    return Promise.all(frames.map((f) => this.request(f.id, f.bytes, f.batches, options.timeoutMs, undefined, f.records))).then((answers) => {
+    return Promise.all(frames.map((f) => this.request(f.id, f.bytes, f.batches, f.records, options.timeoutMs))).then((answers) => {
       // a batch too large for any frame fails alone (MESSAGE_TOO_LARGE); its neighbours go on
       const results: GatewayPartitionResult[] = [...tooLarge]
       for (const a of answers) {
@@ -183,7 +186,7 @@ class WebSocketTransport implements GatewayTransport {
 
   // ---- requests ----
 
-  private request(id: number, bytes: Uint8Array, batches: number, timeoutMs: number, signal?: AbortSignal, records = 0): Promise<ServerFrame> {
+  private request(id: number, bytes: Uint8Array, batches: number, records: number, timeoutMs: number, signal?: AbortSignal): Promise<ServerFrame> {
     if (this.closed) return Promise.reject(new ConnectionError('the websocket transport is closed'))
     if (signal?.aborted) return Promise.reject(new RequestTimeoutError('the request was aborted'))
     return new Promise<ServerFrame>((resolve, reject) => {

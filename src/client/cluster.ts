@@ -190,11 +190,6 @@ export class KafkaCluster {
     this.used.delete(name)
   }
 
-  /** The producer backend's name for refresh(). */
-  refreshMetadata(): Promise<void> {
-    return this.refresh()
-  }
-
   /** Refresh now (joins a refresh under way). */
   refresh(): Promise<void> {
     if (this.refreshing) return this.refreshing
@@ -232,13 +227,9 @@ export class KafkaCluster {
     const idle = this.options.metadataMaxIdleMs ?? 300_000
     if (now - this.lastSweepAt < idle) return
     if (this.lastSweepAt !== 0) {
-      for (const name of this.topics.keys()) {
-        if (!this.used.has(name) && name !== this.lastTopicName) {
-          this.topics.delete(name)
-          this.wanted.delete(name)
-        }
-      }
-      for (const name of this.wanted) if (!this.used.has(name) && name !== this.lastTopicName) this.wanted.delete(name)
+      const idleTopic = (name: string) => !this.used.has(name) && name !== this.lastTopicName
+      for (const name of this.topics.keys()) if (idleTopic(name)) this.topics.delete(name)
+      for (const name of this.wanted) if (idleTopic(name)) this.wanted.delete(name)
     }
     this.used = new Set()
     this.lastSweepAt = now

@@ -166,10 +166,10 @@ export class GatewayBackend implements ProducerBackend, Sender {
     const wait = this.refreshAttempts === 0
       ? Math.max(0, this.lastRefreshAt + retryBackoffMs - now)
       : backoffMs(this.refreshAttempts, retryBackoffMs, retryBackoffMaxMs, clock.random)
-    this.refreshTimer.set(now + wait, () => void this.refresh())
+    this.refreshTimer.set(now + wait, () => void this.fetchMetadata())
   }
 
-  private refresh(): Promise<void> {
+  private fetchMetadata(): Promise<void> {
     if (this.refreshing) return this.refreshing
     this.needRefresh = false
     const { clock, requestTimeoutMs } = this.options

@@ -83,8 +83,8 @@ export interface ProducerBackend {
   lastTopicErrorCode(name: string): number
   /** The cluster id from the last metadata answer (Kafka backends). */
   readonly clusterId?: string | null
-  /** Fetch metadata now (Kafka backends); rejects when no broker answers. */
-  refreshMetadata?(): Promise<void>
+  /** Fetch metadata now, joining a fetch under way (Kafka backends); rejects when no broker answers. */
+  refresh?(): Promise<void>
   /** Drop a topic from the metadata kept and refreshed (after a description answered an error). */
   forgetTopic?(name: string): void
   onChange: () => void
@@ -485,20 +485,16 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
       }
       const now = o.clock.now()
       if (now >= deadline) throw new MaxBlockTimeoutError(`topic ${topic} not present in metadata after ${timeoutMs} ms`)
-      if (backend.refreshMetadata) {
-        await raceDeadline(backend.refreshMetadata(), deadline - now).catch(() => {})
-        asked = true
-      } else {
-        await waitForChange(deadline - now)
-        asked = true
-      }
+      if (backend.refresh) await raceDeadline(backend.refresh(), deadline - now).catch(() => {})
+      else await waitForChange(deadline - now)
+      asked = true
     }
   }
 
   async function describeCluster(options: { timeoutMs?: number } = {}): Promise<{ clusterId: string | null }> {
     const timeoutMs = options.timeoutMs ?? o.maxBlockMs
-    if (backend.refreshMetadata) {
-      const done = await raceDeadline(backend.refreshMetadata().then(() => true), timeoutMs)
+    if (backend.refresh) {
+      const done = await raceDeadline(backend.refresh().then(() => true), timeoutMs)
       if (!done) throw new MaxBlockTimeoutError(`no metadata answer within ${timeoutMs} ms`)
     }
     return { clusterId: backend.clusterId ?? null }
