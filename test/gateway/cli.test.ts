@@ -3,65 +3,28 @@
 // this test bundles adapters/gateway/index.ts to that place in a temporary copy, so it does not need `npm run build`.
 // Black-box: tokens are checked with node:crypto, the gateway is spoken to over WebSocket / HTTP.
 // (service.test.ts covers the settings sources, probes, metrics and the SIGTERM drain.)
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { createHmac } from 'node:crypto'
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { build } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import WebSocket from 'ws'
 import { createProducer } from '../../src/index.js'
 import { websocket } from '../../adapters/websocket/index.js'
 import { createTopic, readAllWithKcat, uniqueTopic } from '../helpers/kafka-tools.js'
+import { bundleCli, cleanEnv, startGatewayCli, upgradeStatus, type BundledCli } from './cli-harness.js'
 
 const bootstrap = inject('kafkaBootstrap')
-const root = path.resolve(import.meta.dirname, '../..')
 const CLI_SECRET = 'cli-secret-0123456789'
-let dir: string
-let bin: string
+let cli: BundledCli
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'isokafka-cli-'))
-  mkdirSync(path.join(dir, 'bin'))
-  symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'))
-  bin = path.join(dir, 'bin', 'isokafka.mjs')
-  copyFileSync(path.join(root, 'bin', 'isokafka.mjs'), bin)
-  await build({
-    entryPoints: [path.join(root, 'adapters/gateway/index.ts')], // as tsup builds dist/gateway.js (it re-exports ./config.js)
-    outfile: path.join(dir, 'dist', 'gateway.js'),
-    bundle: true, platform: 'node', format: 'esm', external: ['ws', '@msgpack/msgpack'], logLevel: 'silent',
-  })
+  cli = await bundleCli('isokafka-cli-')
 })
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true })
-})
-
-/** The runner's environment without its gateway/Kafka variables. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ISOKAFKA_GATEWAY_') && !k.startsWith('KAFKA_')) env[k] = v
-  return { ...env, ...extra }
-}
+afterAll(() => cli?.remove())
 
 function run(args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, [bin, ...args], { env: cleanEnv(env), encoding: 'utf8', timeout: 20_000 })
-}
-
-function startCli(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string; err: () => string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString()
-      const m = /listening on (http:\/\/\S+)/.exec(out)
-      if (m) resolve({ child, url: m[1]!, err: () => err })
-    })
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()))
-    child.on('exit', (code) => reject(new Error(`the CLI exited with ${code}: ${err}`)))
-    setTimeout(() => reject(new Error(`the CLI did not start: ${out} ${err}`)), 20_000)
-  })
+  return spawnSync(process.execPath, [cli.bin, ...args], { env: cleanEnv(env), encoding: 'utf8', timeout: 20_000 })
 }
 
 /** HS256 check with node:crypto; the claims when the signature verifies. */
@@ -72,22 +35,6 @@ function verifyJwt(token: string, secret: string): Record<string, unknown> | nul
   if (want !== s) return null
   expect(JSON.parse(Buffer.from(h, 'base64url').toString())).toMatchObject({ alg: 'HS256' })
   return JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>
-}
-
-function upgradeStatus(wsUrl: string, headers: Record<string, string>): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(wsUrl, ['isokafka.v1'], { headers })
-    ws.on('unexpected-response', (_req, res) => {
-      resolve(res.statusCode ?? 0)
-      res.resume()
-      ws.terminate()
-    })
-    ws.on('open', () => {
-      resolve(101)
-      ws.terminate()
-    })
-    ws.on('error', reject)
-  })
 }
 
 describe('isokafka CLI', () => {
@@ -137,10 +84,8 @@ describe('isokafka CLI', () => {
   it('isokafka gateway serves producers, enforces --origins, and stops cleanly on SIGTERM', async () => {
     const topic = uniqueTopic('gw-cli')
     await createTopic(bootstrap, topic, 2)
-    const { child, url, err } = await startCli(['gateway', '--port', '0', '--host', '127.0.0.1', '--bootstrap', bootstrap, '--origins', 'https://app.example'], { ISOKAFKA_GATEWAY_SECRET: CLI_SECRET })
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+    const { child, url, wsUrl, err, exited } = await startGatewayCli(cli.bin, ['--port', '0', '--host', '127.0.0.1', '--bootstrap', bootstrap, '--origins', 'https://app.example'], { ISOKAFKA_GATEWAY_SECRET: CLI_SECRET })
     try {
-      const wsUrl = `${url.replace(/^http/, 'ws')}/v1/ws`
       const tok = run(['token', '--topics', topic, '--subject', 'cli'], { ISOKAFKA_GATEWAY_SECRET: CLI_SECRET }).stdout.trim()
       const producer = createProducer({ transport: websocket({ url: wsUrl, token: tok, WebSocket }) })
       await Promise.all(Array.from({ length: 1000 }, (_, i) => producer.send({ topic, key: `k${i}`, value: `v${i}` })))

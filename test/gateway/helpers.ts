@@ -5,6 +5,7 @@ import WebSocket from 'ws'
 import { createGateway, createGatewayToken, type Gateway, type GatewayOptions } from '../../adapters/gateway/index.js'
 import { decodeServerFrame, encodeFrame, type ClientFrame, type ServerFrame } from '../../adapters/gateway-wire/index.js'
 import type { KcatRecord } from '../helpers/kafka-tools.js'
+import { xorshift32 } from '../helpers/xorshift.js'
 
 export const SECRET = 'test-secret-0123456789abcdef'
 
@@ -27,18 +28,8 @@ export function token(topics: string[], opts: { subject?: string; expiresInSec?:
 
 const enc = new TextEncoder()
 
-/** Deterministic pseudo-random bytes (xorshift32), so a failure reproduces. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1
-  return () => {
-    s ^= s << 13
-    s >>>= 0
-    s ^= s >>> 17
-    s ^= s << 5
-    s >>>= 0
-    return s / 4294967296
-  }
-}
+/** Deterministic pseudo-random numbers (xorshift32), so a failure reproduces. */
+export const rng = xorshift32
 
 export interface Sent {
   key: Uint8Array | null

@@ -3,23 +3,21 @@
 // bundled into a temporary dist/, so no `npm run build`), configured from a config file, the environment and flags;
 // the test speaks HTTP and WebSocket to it (frames with @msgpack/msgpack) and reads Kafka back with kcat.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import http from 'node:http'
-import os from 'node:os'
 import path from 'node:path'
 import { decode, encode } from '@msgpack/msgpack'
-import { build } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import WebSocket from 'ws'
 import { createTopic, readAllWithKcat, uniqueTopic } from '../helpers/kafka-tools.js'
+import { bundleCli, cleanEnv, startGatewayCli, upgradeStatus, type BundledCli, type RunningCli } from './cli-harness.js'
 
 const bootstrap = inject('kafkaBootstrap')
 const root = path.resolve(import.meta.dirname, '../..')
 const SECRET = 'service-secret-0123456789abcdef'
 const METRICS_TOKEN = 'metrics-token-0123456789'
 const enc = new TextEncoder()
-let dir: string
-let bin: string
+let cli: BundledCli
 const children = new Set<ChildProcess>()
 // The drain tests slow Kafka down for their gateway only: a produce quota on a client id of their own (Kafka holds a
 // client's next request after one that went over its byte rate), so a drain lasts seconds and can be watched.
@@ -33,21 +31,12 @@ let drain2Topic: string
 let drain2TopicReady: Promise<void>
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'isokafka-service-'))
-  mkdirSync(path.join(dir, 'bin'))
-  symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'))
-  bin = path.join(dir, 'bin', 'isokafka.mjs')
-  copyFileSync(path.join(root, 'bin', 'isokafka.mjs'), bin)
-  await build({
-    entryPoints: [path.join(root, 'adapters/gateway/index.ts')], // as tsup builds dist/gateway.js (it re-exports ./config.js)
-    outfile: path.join(dir, 'dist', 'gateway.js'),
-    bundle: true, platform: 'node', format: 'esm', external: ['ws', '@msgpack/msgpack'], logLevel: 'silent',
-  })
+  cli = await bundleCli('isokafka-service-')
 })
 
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
-  if (dir) rmSync(dir, { recursive: true, force: true })
+  cli?.remove()
   await clientQuota(THROTTLED_CLIENT, null).catch(() => {})
 })
 
@@ -72,42 +61,13 @@ async function clientQuota(clientId: string, bytesPerSec: number | null): Promis
   })
 }
 
-interface Service {
-  child: ChildProcess
-  url: string
-  wsUrl: string
-  out: () => string
-  err: () => string
-  exited: Promise<number | null>
-}
-
-/** The child's environment: none of the runner's gateway/Kafka variables, so every setting comes from the test. */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ISOKAFKA_GATEWAY_') && !k.startsWith('KAFKA_')) env[k] = v
-  return { ...env, ...extra }
-}
-
-function startService(args: string[], env: Record<string, string>): Promise<Service> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, 'gateway', ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
-    children.add(child)
-    let out = ''
-    let err = ''
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)))
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString()
-      const m = /listening on (http:\/\/\S+) \(WebSocket (ws:\/\/\S+)\), Kafka (\S+)/.exec(out)
-      if (m) resolve({ child, url: m[1]!, wsUrl: m[2]!, out: () => out, err: () => err, exited })
-    })
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()))
-    void exited.then((code) => reject(new Error(`the gateway exited with ${code}: ${err}`)))
-    setTimeout(() => reject(new Error(`the gateway did not start: ${out} ${err}`)), 20_000)
-  })
+/** A started `isokafka gateway`, killed in afterAll if a test left it running. */
+function startService(args: string[], env: Record<string, string>): Promise<RunningCli> {
+  return startGatewayCli(cli.bin, args, env, (child) => children.add(child))
 }
 
 function mintToken(topics: string[]): string {
-  const r = spawnSync(process.execPath, [bin, 'token', '--topics', topics.join(','), '--subject', 'service-test', '--expires', '600'], {
+  const r = spawnSync(process.execPath, [cli.bin, 'token', '--topics', topics.join(','), '--subject', 'service-test', '--expires', '600'], {
     env: cleanEnv({ ISOKAFKA_GATEWAY_SECRET: SECRET }), encoding: 'utf8',
   })
   if (r.status !== 0) throw new Error(`isokafka token failed: ${r.stderr}`)
@@ -197,23 +157,6 @@ class FrameClient {
   }
 }
 
-/** What a new WebSocket upgrade gets: the HTTP status of a refusal, 101 when it opened, or the socket error code. */
-function tryUpgrade(wsUrl: string): Promise<number | string> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(wsUrl, ['isokafka.v1'])
-    ws.on('unexpected-response', (_req, res) => {
-      resolve(res.statusCode ?? 0)
-      res.resume()
-      ws.terminate()
-    })
-    ws.on('open', () => {
-      resolve(101)
-      ws.terminate()
-    })
-    ws.on('error', (e: Error & { code?: string }) => resolve(e.code ?? e.message))
-  })
-}
-
 function produceFrame(id: number, batches: Array<{ topic: string; partition: number; batchId: string; values: string[] }>) {
   const now = Date.now()
   return encode(
@@ -273,7 +216,7 @@ describe('isokafka gateway as a service', () => {
   })
 
   it('takes settings from a config file, the environment and flags; serves /healthz, /readyz and token-protected /metrics', async () => {
-    const configFile = path.join(dir, 'gateway.json')
+    const configFile = path.join(cli.dir, 'gateway.json')
     writeFileSync(configFile, JSON.stringify({
       bootstrap,
       port: 1, // the flag --port 0 wins
@@ -378,7 +321,7 @@ describe('isokafka gateway as a service', () => {
     await new Promise((r) => setTimeout(r, 100))
     const readyz = await get(`${svc.url}/readyz`).then((r) => r.status, (e: Error & { code?: string }) => e.code ?? e.message)
     expect(readyz).toBe(503)
-    expect(await tryUpgrade(svc.wsUrl)).toBe(503)
+    expect(await upgradeStatus(svc.wsUrl)).toBe(503)
     expect(svc.child.exitCode, 'the drain was already over').toBeNull()
 
     const a = await ackA.catch(fail)

@@ -2,24 +2,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createProducer, murmur2Partition, type RecordMetadata } from '../../src/index.js'
 import { tcp } from '../../adapters/node-tcp/index.js'
 import { createTopic, readAllWithKcat, uniqueTopic, type KcatRecord } from '../helpers/kafka-tools.js'
+import { xorshift32 as rng } from '../helpers/xorshift.js'
 
 const bootstrap = inject('kafkaBootstrap')
 const N = Number(process.env.E2E_RECORDS ?? 100_000)
 const PARTITIONS = 6
 const enc = new TextEncoder()
-
-/** Deterministic pseudo-random bytes (xorshift32), so a failure reproduces. */
-function rng(seed: number) {
-  let s = seed >>> 0 || 1
-  return () => {
-    s ^= s << 13
-    s >>>= 0
-    s ^= s >>> 17
-    s ^= s << 5
-    s >>>= 0
-    return s / 4294967296
-  }
-}
 
 interface Sent {
   key: Uint8Array | null

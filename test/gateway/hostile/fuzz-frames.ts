@@ -7,22 +7,13 @@
 import { createHmac } from 'node:crypto'
 import fc from 'fast-check'
 import { Decoder, Encoder } from '@msgpack/msgpack'
+import { xorshift32 } from '../../helpers/xorshift.js'
 
 // ---------------------------------------------------------------------------------------------------------------
 // small utilities
 
-/** Deterministic pseudo-random numbers in [0, 1) (xorshift32). */
-export function xorshift(seed: number): () => number {
-  let s = seed >>> 0 || 0x9e3779b9
-  return () => {
-    s ^= s << 13
-    s >>>= 0
-    s ^= s >>> 17
-    s ^= s << 5
-    s >>>= 0
-    return s / 4294967296
-  }
-}
+/** Deterministic pseudo-random numbers in [0, 1) (xorshift32; seed 0 starts from 0x9e3779b9, as it always has here). */
+export const xorshift = (seed: number): (() => number) => xorshift32(seed, 0x9e3779b9)
 
 export function randomBytes(len: number, seed: number): Uint8Array {
   const r = xorshift(seed)

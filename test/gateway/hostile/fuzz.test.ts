@@ -304,6 +304,16 @@ describe('gateway fuzzer', () => {
         }
       })
 
+    /** Waits for an answer on `conn`; a connection that gives none within STALL_MS is a stall, and is ended. */
+    const awaitAnswerOrStall = async (conn: Conn): Promise<void> => {
+      if (!(await waitAnswer(conn)) && !conn.dead) {
+        stalls++
+        violations.add('stall', `connection ${conn.n}: ${conn.outstanding} frames unanswered for ${STALL_MS} ms`)
+        conn.terminated = true
+        conn.ws.terminate()
+      }
+    }
+
     const record = (f: FuzzFrame, conn: number) => {
       sentKinds.add(f.kind)
       for (const id of f.ids) sentIds.set(id, (sentIds.get(id) ?? 0) + 1)
@@ -329,12 +339,7 @@ describe('gateway fuzzer', () => {
           continue
         }
         if (conn.outstanding >= WINDOW) {
-          if (!(await waitAnswer(conn)) && !conn.dead) {
-            stalls++
-            violations.add('stall', `connection ${conn.n}: ${conn.outstanding} frames unanswered for ${STALL_MS} ms`)
-            conn.terminated = true
-            conn.ws.terminate()
-          }
+          await awaitAnswerOrStall(conn)
           continue
         }
         const f = pending[slot] ?? nextFrame()
@@ -343,12 +348,7 @@ describe('gateway fuzzer', () => {
           // a hello may end the connection (a bad token): first let everything before it be answered, so no
           // answer is lost with the connection
           pending[slot] = f
-          if (!(await waitAnswer(conn)) && !conn.dead) {
-            stalls++
-            violations.add('stall', `connection ${conn.n}: ${conn.outstanding} frames unanswered for ${STALL_MS} ms`)
-            conn.terminated = true
-            conn.ws.terminate()
-          }
+          await awaitAnswerOrStall(conn)
           continue
         }
         record(f, conn.n)

@@ -99,7 +99,8 @@ function scanText(where: string, text: string): void {
   for (const p of tokenPieces()) if (text.includes(p)) leaks.push(`${where}: token piece ${p.slice(0, 24)}… in an answer`)
 }
 
-function stringsOf(v: unknown, out: string[] = [], depth = 0): string[] {
+/** Every string in a decoded frame / JSON value. */
+export function stringsOf(v: unknown, out: string[] = [], depth = 0): string[] {
   if (depth > 20) return out
   if (typeof v === 'string') out.push(v)
   else if (Array.isArray(v)) for (const x of v) stringsOf(x, out, depth + 1)

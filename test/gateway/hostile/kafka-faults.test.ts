@@ -26,7 +26,7 @@ import WebSocket from 'ws'
 import { decode } from '@msgpack/msgpack'
 import {
   FrameClient, authed, finishChildren, httpRequest, knownTokens, metricValue, mintToken, pack, produceFrame, sleep,
-  startChildGateway, type ChildGateway, type Frame, type WireRecord,
+  startChildGateway, stringsOf, type ChildGateway, type Frame, type WireRecord,
 } from './harness.js'
 import { FrameFactory, brokerNames, leakIn, recipeArb, type FuzzFrame } from './fuzz-frames.js'
 
@@ -148,15 +148,6 @@ async function pressure(gw: ChildGateway): Promise<{ paused: number | undefined;
 
 const utf8 = new TextEncoder()
 const rec = (value: string): WireRecord => [Date.now(), null, utf8.encode(value), []]
-
-/** Every string in a decoded frame / JSON value. */
-function stringsOf(v: unknown, out: string[] = [], depth = 0): string[] {
-  if (depth > 20) return out
-  if (typeof v === 'string') out.push(v)
-  else if (Array.isArray(v)) for (const x of v) stringsOf(x, out, depth + 1)
-  else if (v && typeof v === 'object' && !(v instanceof Uint8Array)) for (const x of Object.values(v)) stringsOf(x, out, depth + 1)
-  return out
-}
 
 describe('Kafka slow or down', () => {
   it('Kafka slow under a flood: the gateway pauses reading, stays bounded, drops nobody for a pong, acks everything later', async () => {
