@@ -17,5 +17,5 @@ export { crc32c } from './protocol/crc32c.js'
 export { decodeRecordBatches, type DecodedBatch, type DecodedRecord } from './protocol/record-batch.js'
 export type {
   Transport, SocketTransport, GatewayTransport, ByteStream, ByteStreamHandlers, SocketConnectOptions, SaslOptions,
-  GatewayTopicMetadata, GatewayRecord, GatewayPartitionBatch, GatewayPartitionResult,
+  GatewayTopicMetadata, GatewayRecord, GatewayPartitionBatch, GatewayPartitionResult, Outbox, OutboxBatch,
 } from './transport.js'

@@ -109,3 +109,44 @@ export interface GatewayTransport {
 }
 
 export type Transport = SocketTransport | GatewayTransport
+
+/**
+ * A batch as a durable outbox keeps it (see `ProducerOptions.outbox`): enough to resend it after a reload, under its
+ * original batch id, so the gateway's deduplication keeps it exactly-once within its window.
+ */
+export interface OutboxBatch {
+  /** The id the gateway deduplicates on; the same on every resend, also from a later page. */
+  batchId: string
+  topic: string
+  partition: number
+  /** Records in the batch. */
+  count: number
+  /**
+   * The records exactly as a produce frame carries them: a MessagePack array of `[timestamp, key, value, headers]`
+   * (docs/gateway-protocol.md). Opaque to the outbox: store the bytes as they are.
+   */
+  records: Uint8Array
+}
+
+/**
+ * Where a gateway producer keeps its batches until the gateway acknowledged them (`isokafka/outbox` has the
+ * IndexedDB one). The producer puts a batch before it ships it and removes it after the ack, or after it failed for
+ * good; batches left by pages that are gone are resent with their original ids.
+ */
+export interface Outbox {
+  /**
+   * Opens the store; called once, by createProducer (no batch ships before it settles). Resolves with the batches
+   * that producers gone before this one left behind, now owned by this producer: each stored batch is handed to one
+   * live producer only, whatever the number of tabs.
+   */
+  open(): Promise<OutboxBatch[]>
+  /** Keeps the batch until removed. The producer ships it once this settles. Never rejects: storage failures fall back to memory (reported by the outbox). */
+  put(batch: OutboxBatch): Promise<void>
+  /** Forget these batches: acknowledged by the gateway, or failed for good. */
+  remove(batchIds: readonly string[]): Promise<void>
+  /** Batches of producers gone since open() (another tab closed or crashed), claimed now. Called from time to time and when the network returns. */
+  reclaim(): Promise<OutboxBatch[]>
+  /** A batch no live send waits for (left by an earlier page, or past its sends' delivery timeout) failed for good and was removed. */
+  failed?(batch: OutboxBatch, error: Error): void
+  close(): Promise<void>
+}

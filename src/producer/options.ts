@@ -2,7 +2,7 @@ import type { Clock } from '../clock.js'
 import { systemClock } from '../clock.js'
 import type { CompressionOption } from '../compression.js'
 import { InvalidArgumentError } from '../errors.js'
-import type { Transport } from '../transport.js'
+import type { Outbox, Transport } from '../transport.js'
 import type { PartitionerOption } from './partitioners.js'
 import type { Serializer } from './serializers.js'
 
@@ -48,6 +48,11 @@ export interface ProducerOptions<K = Uint8Array | string | null | undefined, V =
   allowAutoTopicCreation?: boolean
   clientId?: string
   connectTimeoutMs?: number
+  /**
+   * Gateway transports only (WebSocket, fetch): keep every batch in this store from before it is shipped until the
+   * gateway acknowledged it, and resend what a closed or crashed page left (`indexedDbOutbox` from 'isokafka/outbox').
+   */
+  outbox?: Outbox
   /** Injected time, timers and randomness (tests). */
   clock?: Clock
 }
