@@ -7,6 +7,7 @@ export default defineConfig({
     workers: 'adapters/workers-socket/index.ts',
     websocket: 'adapters/websocket/index.ts',
     fetch: 'adapters/fetch/index.ts',
+    outbox: 'adapters/outbox/index.ts',
     gateway: 'adapters/gateway/index.ts',
     testing: 'src/testing/index.ts',
     'testing-node': 'adapters/testing-node/index.ts',
