@@ -79,7 +79,14 @@ export interface GatewayPartitionBatch {
   partition: number
   /** Client-chosen id, unique per producer instance, reused on resend so the gateway can deduplicate. */
   batchId: string
-  records: GatewayRecord[]
+  /** Records in `records`. */
+  count: number
+  /**
+   * The records as MessagePack, exactly as a produce frame carries them: an array of `[timestamp, key, value,
+   * headers]` (docs/gateway-protocol.md). A view into the producer's batch buffer: valid only during the call to
+   * produce() (a transport copies it into its frame there); decode it with a MessagePack decoder to see the records.
+   */
+  records: Uint8Array
 }
 
 export interface GatewayPartitionResult {

@@ -20,7 +20,7 @@ import type {
   GatewayPartitionBatch, GatewayPartitionResult, GatewayRecord, GatewayTopicMetadata, GatewayTransport,
 } from '../../src/transport.js'
 import {
-  DEFAULT_MAX_IN_FLIGHT_BATCHES, DEFAULT_MAX_RECORDS_PER_FRAME, MSGPACK_CONTENT_TYPE, decodeServerFrame, encodeFrame, errorFromFrame, messageTooLarge, splitJsonStream, toBase64, toWireBatch,
+  DEFAULT_MAX_IN_FLIGHT_BATCHES, DEFAULT_MAX_RECORDS_PER_FRAME, MSGPACK_CONTENT_TYPE, decodeServerFrame, encodeFrame, errorFromFrame, messageTooLarge, splitJsonStream, toBase64, toWireBatch, recordCount, decodeWireRecords, fromWireRecord,
   type ServerFrame, type WireResult,
 } from '../gateway-wire/index.js'
 
@@ -204,7 +204,7 @@ class FetchTransport implements GatewayTransport {
      */
     const encode = (group: Wire[], limit: number): void => {
       let records = 0
-      for (const b of group) records += b.records.length
+      for (const b of group) records += recordCount(b)
       const countsFit = group.length <= DEFAULT_MAX_IN_FLIGHT_BATCHES && records <= DEFAULT_MAX_RECORDS_PER_FRAME
       const body = encodeFrame({ t: 'produce', id: this.nextId++, acks: o.acks, timeoutMs, batches: group })
       if ((body.length <= limit && countsFit) || group.length === 1) {
@@ -274,9 +274,10 @@ class FetchTransport implements GatewayTransport {
   }
 
   private v3Request(b: GatewayPartitionBatch): (timeoutMs: number) => Promise<WireResult> {
-    const lines: string[] = new Array(b.records.length)
-    for (let i = 0; i < b.records.length; i++) {
-      const r: GatewayRecord = b.records[i]!
+    const records = decodeWireRecords(b.records)
+    const lines: string[] = new Array(records.length)
+    for (let i = 0; i < records.length; i++) {
+      const r: GatewayRecord = fromWireRecord(records[i]!)
       const rec: Record<string, unknown> = { partition_id: b.partition }
       if (r.headers.length > 0) rec.headers = r.headers.map(([name, value]) => ({ name, value: value === null ? null : toBase64(value) }))
       if (r.key !== null) rec.key = { type: 'BINARY', data: toBase64(r.key) }
@@ -297,11 +298,11 @@ class FetchTransport implements GatewayTransport {
       } catch {
         throw this.httpError(res.status, text, `POST ${path}`)
       }
-      if (answers.length !== b.records.length) {
+      if (answers.length !== b.count) {
         // one error for the whole request (auth, unknown topic, too large, rate limited, ...)
         const code = answers[0]?.error_code ?? res.status
         if (answers.length === 1 && code !== 200) return { ...base, baseOffset: -1, errorCode: kafkaCodeForHttp(code), message: answers[0]!.message ?? `HTTP ${code}` }
-        throw this.httpError(res.status, text, `POST ${path} (${answers.length} answers for ${b.records.length} records)`)
+        throw this.httpError(res.status, text, `POST ${path} (${answers.length} answers for ${b.count} records)`)
       }
       const offsets: number[] = []
       for (const a of answers) {
@@ -316,12 +317,13 @@ class FetchTransport implements GatewayTransport {
 
   private v2Request(b: GatewayPartitionBatch): (timeoutMs: number) => Promise<WireResult> {
     const base = { topic: b.topic, partition: b.partition, batchId: b.batchId, logAppendTime: -1 }
-    if (b.records.some((r) => r.headers.length > 0)) {
+    const records = decodeWireRecords(b.records).map(fromWireRecord)
+    if (records.some((r) => r.headers.length > 0)) {
       const result: WireResult = { ...base, baseOffset: -1, errorCode: 87, message: 'REST Proxy v2 cannot carry record headers (use mode rest-v3 or gateway)' }
       return () => Promise.resolve(result)
     }
     const body = JSON.stringify({
-      records: b.records.map((r) => ({ key: r.key === null ? null : toBase64(r.key), value: r.value === null ? null : toBase64(r.value), partition: b.partition })),
+      records: records.map((r) => ({ key: r.key === null ? null : toBase64(r.key), value: r.value === null ? null : toBase64(r.value), partition: b.partition })),
     })
     return async (timeoutMs) => {
       const path = `/topics/${encodeURIComponent(b.topic)}`
@@ -338,7 +340,7 @@ class FetchTransport implements GatewayTransport {
         if (RETRIABLE_HTTP.has(res.status)) throw this.httpError(res.status, text, `POST ${path}`)
         return { ...base, baseOffset: -1, errorCode: kafkaCodeForHttp(res.status), message: doc.message ?? `HTTP ${res.status}` }
       }
-      if (doc.offsets.length !== b.records.length) throw this.httpError(res.status, text, `POST ${path} (${doc.offsets.length} offsets for ${b.records.length} records)`)
+      if (doc.offsets.length !== b.count) throw this.httpError(res.status, text, `POST ${path} (${doc.offsets.length} offsets for ${b.count} records)`)
       const offsets: number[] = []
       for (const o of doc.offsets) {
         if (o.error_code !== null && o.error_code !== undefined) {

@@ -6,8 +6,8 @@
  * Every frame is one MessagePack map with a string `t` (type). Requests carry a numeric `id` echoed by the answer.
  * Encoders here put `t` and `id` first, so a server can answer a frame it refuses to decode (too large) with its id.
  */
-import { decode, encode, type DecodeLimits } from './msgpack.js'
-export { MsgpackError } from './msgpack.js'
+import { decode, encode, MsgpackRaw, type DecodeLimits } from './msgpack.js'
+export { MsgpackError, MsgpackRaw } from './msgpack.js'
 import { AuthenticationError, IsoKafkaError, RecordTooLargeError } from '../../src/errors.js'
 import type { GatewayPartitionBatch, GatewayPartitionResult, GatewayRecord, GatewayTopicMetadata } from '../../src/transport.js'
 
@@ -26,6 +26,14 @@ export interface WireBatch {
   partition: number
   batchId: string
   records: WireRecord[]
+}
+
+/** A batch as a client encodes it: the producer's records as they are (see GatewayPartitionBatch.records). */
+export interface OutgoingBatch {
+  topic: string
+  partition: number
+  batchId: string
+  records: MsgpackRaw
 }
 
 export interface GatewayLimits {
@@ -56,6 +64,8 @@ export interface WelcomeFrame { t: 'welcome'; v: number; session: string; subjec
 export interface MetadataRequestFrame { t: 'metadata'; id: number; topics: string[] }
 export interface MetadataResponseFrame { t: 'metadata'; id: number; topics: Array<GatewayTopicMetadata & { message?: string }> }
 export interface ProduceFrame { t: 'produce'; id: number; acks: -1 | 0 | 1; timeoutMs: number; batches: WireBatch[] }
+/** The same frame as a client encodes it. */
+export interface OutgoingProduceFrame { t: 'produce'; id: number; acks: -1 | 0 | 1; timeoutMs: number; batches: OutgoingBatch[] }
 export interface WireResult extends GatewayPartitionResult {
   /** Present only when the batch's offsets are not consecutive. */
   offsets?: number[]
@@ -102,7 +112,7 @@ export const CLOSE_SHUTDOWN = 1001
  * A frame as MessagePack, in the smallest formats (the bytes @msgpack/msgpack's encoder with ignoreUndefined makes):
  * map entries whose value is undefined are left out. Throws MsgpackError on a value with no MessagePack form here.
  */
-export function encodeFrame(frame: ClientFrame | ServerFrame): Uint8Array {
+export function encodeFrame(frame: ClientFrame | OutgoingProduceFrame | ServerFrame): Uint8Array {
   return encode(frame)
 }
 
@@ -144,13 +154,19 @@ export function decodeServerFrame(bytes: Uint8Array): ServerFrame {
 
 // ---- records ----
 
-export function toWireBatch(b: GatewayPartitionBatch): WireBatch {
-  const records: WireRecord[] = new Array(b.records.length)
-  for (let i = 0; i < b.records.length; i++) {
-    const r = b.records[i]!
-    records[i] = [r.timestamp, r.key, r.value, r.headers]
-  }
-  return { topic: b.topic, partition: b.partition, batchId: b.batchId, records }
+/** A producer batch in a frame: its records go in as the producer wrote them (already MessagePack). */
+export function toWireBatch(b: GatewayPartitionBatch): OutgoingBatch {
+  return { topic: b.topic, partition: b.partition, batchId: b.batchId, records: new MsgpackRaw(b.records, b.count) }
+}
+
+/** Records in a frame's batch, decoded or not. */
+export function recordCount(b: OutgoingBatch): number {
+  return b.records.count
+}
+
+/** A producer batch's records, decoded (the REST proxy path sends them as JSON; tests read them). */
+export function decodeWireRecords(records: Uint8Array): WireRecord[] {
+  return decode(records) as WireRecord[]
 }
 
 export function fromWireRecord(r: WireRecord): GatewayRecord {

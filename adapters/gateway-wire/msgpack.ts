@@ -41,6 +41,12 @@ export interface DecodeLimits {
 
 // ---- encoding ----
 
+/** Bytes that already are one MessagePack value (a producer batch's records): encode() copies them as they are. */
+export class MsgpackRaw {
+  /** `count`: what the value holds (the records of a batch), for the encoder's caller; not encoded. */
+  constructor(readonly bytes: Uint8Array, readonly count = 0) {}
+}
+
 const textEncoder = new TextEncoder()
 let out = new Uint8Array(4096)
 let outView = new DataView(out.buffer)
@@ -106,7 +112,11 @@ function value(v: unknown, depth: number): void {
       be(v, 1 << k)
     }
   } else if (typeof v === 'string') str(v)
-  else if (ArrayBuffer.isView(v)) {
+  else if (v instanceof MsgpackRaw) {
+    room(v.bytes.length)
+    out.set(v.bytes, pos)
+    pos += v.bytes.length
+  } else if (ArrayBuffer.isView(v)) {
     const n = v.byteLength
     head(n, 0, 0, 0xc4, 0xc5)
     room(n)

@@ -19,7 +19,7 @@ import type {
 } from '../../src/transport.js'
 import {
   CLOSE_UNAUTHENTICATED, DEFAULT_MAX_IN_FLIGHT_BATCHES, DEFAULT_MAX_RECORDS_PER_FRAME, PROTOCOL_VERSION, SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX, decodeServerFrame, encodeFrame,
-  errorFromFrame, messageTooLarge, toWireBatch, type ErrorFrame, type GatewayLimits, type ServerFrame, type WireBatch,
+  errorFromFrame, messageTooLarge, recordCount, toWireBatch, type ErrorFrame, type GatewayLimits, type ServerFrame, type OutgoingBatch,
 } from '../gateway-wire/index.js'
 
 /** The part of the WHATWG WebSocket API used here (the `ws` package implements it too). */
@@ -140,10 +140,10 @@ class WebSocketTransport implements GatewayTransport {
    * maxRecordsPerFrame records (halving; a single batch is never split).
    */
   private encodeProduce(
-    batches: WireBatch[], o: { acks: -1 | 0 | 1; timeoutMs: number }, tooLarge: GatewayPartitionResult[],
+    batches: OutgoingBatch[], o: { acks: -1 | 0 | 1; timeoutMs: number }, tooLarge: GatewayPartitionResult[],
   ): Array<{ id: number; bytes: Uint8Array; batches: number; records: number }> {
     let records = 0
-    for (const b of batches) records += b.records.length
+    for (const b of batches) records += recordCount(b)
     const maxRecords = this.limits.maxRecordsPerFrame ?? Infinity
     const fits = batches.length <= this.limits.maxInFlightBatches && records <= maxRecords
     if (fits || batches.length === 1) {

@@ -1,4 +1,27 @@
-import { RecordBatchBuilder, type RecordInput } from '../protocol/record-batch.js'
+import type { EncodedHeader, RecordInput } from '../protocol/record-batch.js'
+
+/**
+ * Where a batch's records are written as they arrive, in the wire form its backend ships: a Kafka RecordBatch for
+ * the Kafka path (protocol/record-batch.ts), MessagePack gateway records for the gateway path
+ * (producer/gateway-records.ts). Each backend brings its own, so a bundle carries only the one its transport uses.
+ */
+export interface BatchBuilder {
+  readonly count: number
+  /** Timestamp of the first record. */
+  readonly firstTimestamp: number
+  /** Bytes of the batch so far, in its wire form: what batchSize is compared with. */
+  readonly sizeInBytes: number
+  /** The buffer written into (given back to the accumulator's pool when the batch is done). */
+  readonly buffer: Uint8Array
+  append(record: RecordInput): void
+}
+
+export interface RecordFormat {
+  /** `buffer`: a pooled buffer of batchSize bytes to write into (replaced by a larger copy if the batch outgrows it). */
+  builder(capacity: number, buffer?: Uint8Array): BatchBuilder
+  /** An upper bound of a record's size in this form (its share of bufferMemory, and the size checks). */
+  estimate(key: Uint8Array | null, value: Uint8Array | null, headers: readonly EncodedHeader[]): number
+}
 
 /** What a successful send resolves to. */
 export interface RecordMetadata {
@@ -32,7 +55,7 @@ export function deliver(callback: DeliveryCallback, err: Error | null, meta: Rec
  * Keeps its sequence and sealed bytes across retries so a resend is byte-identical (idempotence relies on it).
  */
 export class ProducerBatch {
-  readonly builder: RecordBatchBuilder
+  readonly builder: BatchBuilder
   // Per-record state, kept compact: a hot produce() loop passes one callback for every record, and records arrive
   // in time order, so the batch keeps one callback until a record brings another one, and the timestamps as runs:
   // [first index, timestamp] pairs for each change after the first record (a few per batch, not one per record).
@@ -58,8 +81,8 @@ export class ProducerBatch {
   done = false
   private waiters: Array<() => void> | null = null
 
-  constructor(readonly topic: string, readonly partition: number, readonly createdMs: number, capacity: number, buffer?: Uint8Array) {
-    this.builder = new RecordBatchBuilder(capacity, buffer)
+  constructor(readonly topic: string, readonly partition: number, readonly createdMs: number, builder: BatchBuilder) {
+    this.builder = builder
   }
 
   get recordCount(): number {
@@ -217,6 +240,8 @@ export class RecordAccumulator {
   private slabUsed = 0
   /** Called when memory is released (the producer's blocked sends wait on it). */
   onMemoryFreed: () => void = () => {}
+  /** The wire form of batches: set by the backend factory (createProducer calls it before any send). */
+  format!: RecordFormat
 
   constructor(private readonly batchSize: number, readonly bufferMemory: number) {}
 
@@ -253,7 +278,7 @@ export class RecordAccumulator {
     if (!batch || batch.closed || (batch.recordCount > 0 && batch.builder.sizeInBytes + estimate > this.batchSize)) {
       if (batch && !batch.closed) this.closeFull(batch)
       const pooled = estimate + 128 <= this.batchSize ? (this.pool.pop() ?? this.carve()) : undefined
-      batch = new ProducerBatch(topic, partition, record.now, Math.max(this.batchSize, estimate + 128), pooled)
+      batch = new ProducerBatch(topic, partition, record.now, this.format.builder(Math.max(this.batchSize, estimate + 128), pooled))
       q.batches.push(batch)
       this.incomplete.add(batch)
       created = true

@@ -2,12 +2,11 @@ import { backoffMs, DueTimer, PassScheduler } from '../clock.js'
 import {
   DeliveryTimeoutError, IsoKafkaError, KafkaProtocolError, MalformedResponseError, RequestTimeoutError,
 } from '../errors.js'
-import { Reader } from '../protocol/codec.js'
 import { kafkaErrorBasics } from '../protocol/error-codes.js'
-import type {
-  GatewayPartitionBatch, GatewayPartitionResult, GatewayRecord, GatewayTopicMetadata, GatewayTransport,
-} from '../transport.js'
+import type { GatewayPartitionBatch, GatewayPartitionResult, GatewayTopicMetadata, GatewayTransport } from '../transport.js'
 import type { PartitionQueue, ProducerBatch, RecordAccumulator } from './accumulator.js'
+import { gatewayRecordFormat, type GatewayRecordsBuilder } from './gateway-records.js'
+import { OutboxLane, type Orphan } from './outbox-lane.js'
 import type { ResolvedOptions } from './options.js'
 import type { BackendFactory, ProducerBackend, Sender, TopicInfo } from './producer.js'
 
@@ -18,38 +17,6 @@ interface TopicState {
   info: TopicInfo | null
   errorCode: number
   fetchedAt: number
-}
-
-const headerNames = new TextDecoder()
-
-/**
- * Reads the records of a (closed) batch back from its wire form. Keys, values and header values are views into the
- * batch buffer: valid until the batch completes, which is after the transport's produce() has settled (a forced
- * close() fails batches earlier; transports should encode what they send when produce() is called).
- */
-export function batchRecords(batch: ProducerBatch): GatewayRecord[] {
-  const b = batch.builder
-  const r = new Reader(b.recordsBytes())
-  const out: GatewayRecord[] = new Array(b.count)
-  for (let i = 0; i < b.count; i++) {
-    r.varint() // length
-    r.int8() // attributes
-    const timestamp = b.firstTimestamp + r.varlong()
-    r.varint() // offset delta
-    const keyLen = r.varint()
-    const key = keyLen < 0 ? null : r.raw(keyLen)
-    const valueLen = r.varint()
-    const value = valueLen < 0 ? null : r.raw(valueLen)
-    const headerCount = r.varint()
-    const headers: Array<[string, Uint8Array | null]> = []
-    for (let h = 0; h < headerCount; h++) {
-      const name = headerNames.decode(r.raw(r.varint()))
-      const len = r.varint()
-      headers.push([name, len < 0 ? null : r.raw(len)])
-    }
-    out[i] = { key, value, headers, timestamp }
-  }
-  return out
 }
 
 /** 128 random bits, base64url: names this producer instance in its batch ids. */
@@ -81,6 +48,8 @@ export class GatewayBackend implements ProducerBackend, Sender {
   private readonly wanted = new Set<string>()
   private readonly wire = new WeakMap<ProducerBatch, GatewayPartitionBatch>()
   private readonly instance: string
+  /** The durable outbox's side (ProducerOptions.outbox), when there is one. */
+  private readonly lane: OutboxLane | null
   private batchCounter = 0
   private inFlightRequests = 0
   /** The last pass left ready batches behind a full window of requests: a response will let more go. */
@@ -114,6 +83,7 @@ export class GatewayBackend implements ProducerBackend, Sender {
     this.instance = instanceId(options.clock.random)
     this.scheduler = new PassScheduler(options.clock, () => this.run())
     this.refreshTimer = new DueTimer(options.clock)
+    this.lane = options.outbox ? new OutboxLane(options.outbox, options, () => this.wake()) : null
   }
 
   get fatalError(): Error | null {
@@ -146,6 +116,7 @@ export class GatewayBackend implements ProducerBackend, Sender {
     this.closed = true
     this.stop()
     this.refreshTimer.clear()
+    this.lane?.close()
     void Promise.resolve()
       .then(() => this.transport.close())
       .catch(() => {})
@@ -275,17 +246,21 @@ export class GatewayBackend implements ProducerBackend, Sender {
     const { clock, lingerMs, deliveryTimeoutMs, maxInFlight, maxRequestSize } = this.options
     const now = clock.now()
     let nextWake = Infinity
+    const later = (at: number) => (nextWake = Math.min(nextWake, at))
     this.expireOverdue(now)
     for (const q of this.accumulator.queues) {
       while (q.batches.length > 0 && now - q.batches[0]!.createdMs >= deliveryTimeoutMs) {
         const batch = q.batches.shift()!
-        this.failBatch(batch, new DeliveryTimeoutError(`${batch.recordCount} record(s) for ${batch.topic}-${batch.partition} expired after ${deliveryTimeoutMs} ms`))
+        this.expire(batch, new DeliveryTimeoutError(`${batch.recordCount} record(s) for ${batch.topic}-${batch.partition} expired after ${deliveryTimeoutMs} ms`))
       }
-      if (q.batches.length > 0) nextWake = Math.min(nextWake, q.batches[0]!.createdMs + deliveryTimeoutMs)
+      if (q.batches.length > 0) later(q.batches[0]!.createdMs + deliveryTimeoutMs)
     }
     if (this.accumulator.queues.length > 0 && now - this.lastRefreshAt >= this.options.metadataMaxAgeMs && this.topics.size > 0) {
       this.requestRefresh()
     }
+    const lane = this.lane
+    if (lane && !lane.ready) return // the outbox is opening: nothing ships before it can be stored
+    if (lane && lane.orphans.length > 0 && this.inFlightRequests < maxInFlight) this.sendOrphans(lane.due(now, later))
 
     const urgent = this.flushing > 0 || this.memoryWaiters > 0
     const ready: PartitionQueue[] = []
@@ -293,11 +268,11 @@ export class GatewayBackend implements ProducerBackend, Sender {
       const head = q.batches[0]
       if (!head || q.inFlight > 0) continue
       if (head.attempts > 0 && head.retryAtMs > now) {
-        nextWake = Math.min(nextWake, head.retryAtMs)
+        later(head.retryAtMs)
         continue
       }
       if (!head.closed && !urgent && head.attempts === 0 && now < head.createdMs + lingerMs) {
-        nextWake = Math.min(nextWake, head.createdMs + lingerMs)
+        later(head.createdMs + lingerMs)
         continue
       }
       ready.push(q)
@@ -319,12 +294,30 @@ export class GatewayBackend implements ProducerBackend, Sender {
         batches.push(head)
         size += bytes
       }
-      this.send(batches)
+      this.send(batches, [])
     }
     this.saturated = i < ready.length
     this.wakeAt(nextWake)
   }
 
+  /** Orphans (stored batches no send waits for) in requests of their own, about maxRequestSize each. */
+  private sendOrphans(due: Orphan[]): void {
+    let i = 0
+    while (i < due.length && this.inFlightRequests < this.options.maxInFlight) {
+      const group: Orphan[] = []
+      let size = 64
+      for (; i < due.length; i++) {
+        const bytes = due[i]!.wire.records.length + due[i]!.wire.topic.length + 32
+        if (group.length > 0 && size + bytes > this.options.maxRequestSize) break
+        due[i]!.inFlight = true
+        group.push(due[i]!)
+        size += bytes
+      }
+      this.send([], group)
+    }
+  }
+
+  /** The batch as the transport ships it: records sealed once, the batch id kept on every resend. */
   private toWire(batch: ProducerBatch): GatewayPartitionBatch {
     let w = this.wire.get(batch)
     if (!w) {
@@ -332,19 +325,20 @@ export class GatewayBackend implements ProducerBackend, Sender {
         topic: batch.topic,
         partition: batch.partition,
         batchId: `${this.instance}-${(++this.batchCounter).toString(36)}`,
-        records: batchRecords(batch),
+        count: batch.recordCount,
+        records: (batch.builder as GatewayRecordsBuilder).seal(),
       }
       this.wire.set(batch, w)
     }
     return w
   }
 
-  private send(batches: ProducerBatch[]): void {
+  private send(batches: ProducerBatch[], orphans: Orphan[]): void {
     const { clock, acks, requestTimeoutMs } = this.options
     this.inFlightRequests++
     let settled = false
     let guard: unknown = null
-    const deadline = { at: clock.now() + requestTimeoutMs + 1000, expire: () => {} }
+    const deadline = { at: Infinity, expire: () => {} }
     const settle = (fn: () => void) => {
       if (settled) return
       settled = true
@@ -354,28 +348,39 @@ export class GatewayBackend implements ProducerBackend, Sender {
       fn()
       this.wake()
     }
-    let pending: Promise<GatewayPartitionResult[]>
-    try {
-      pending = Promise.resolve(this.transport.produce(batches.map((b) => this.toWire(b)), { acks, timeoutMs: requestTimeoutMs }))
-    } catch (err) {
-      pending = Promise.reject(err)
+    const wire = batches.map((b) => this.toWire(b))
+    for (const o of orphans) wire.push(o.wire)
+    const produce = (): void => {
+      if (settled) return
+      let pending: Promise<GatewayPartitionResult[]>
+      try {
+        pending = Promise.resolve(this.transport.produce(wire, { acks, timeoutMs: requestTimeoutMs }))
+      } catch (err) {
+        pending = Promise.reject(err)
+      }
+      // The transport should answer within requestTimeoutMs; if it does not, the batches are retried (same batch ids).
+      deadline.at = clock.now() + requestTimeoutMs + 1000
+      deadline.expire = () => settle(() => this.onRequestError(batches, orphans, new RequestTimeoutError(`the gateway did not answer within ${requestTimeoutMs} ms`)))
+      this.deadlines.add(deadline)
+      guard = clock.setTimeout(() => {
+        guard = null
+        deadline.expire()
+      }, requestTimeoutMs + 1000)
+      pending.then(
+        (results) => settle(() => this.onResponse(batches, orphans, results)),
+        (err) => settle(() => this.onRequestError(batches, orphans, err)),
+      )
     }
-    // The transport should answer within requestTimeoutMs; if it does not, the batches are retried (same batch ids).
-    deadline.expire = () => settle(() => this.onRequestError(batches, new RequestTimeoutError(`the gateway did not answer within ${requestTimeoutMs} ms`)))
-    this.deadlines.add(deadline)
-    guard = clock.setTimeout(() => {
-      guard = null
-      deadline.expire()
-    }, requestTimeoutMs + 1000)
-    pending.then(
-      (results) => settle(() => this.onResponse(batches, results)),
-      (err) => settle(() => this.onRequestError(batches, err)),
-    )
+    // with an outbox, a batch is stored before it first leaves (put() settles; it never rejects)
+    const storing = this.lane?.store(wire)
+    if (storing) void storing.then(produce)
+    else produce()
   }
 
-  private onResponse(batches: ProducerBatch[], results: readonly GatewayPartitionResult[]): void {
+  private onResponse(batches: ProducerBatch[], orphans: Orphan[], results: readonly GatewayPartitionResult[]): void {
     const byId = new Map<string, GatewayPartitionResult>()
     if (Array.isArray(results)) for (const r of results) if (r && typeof r.batchId === 'string') byId.set(r.batchId, r)
+    const acked: string[] = []
     for (const batch of batches) {
       const q = this.accumulator.queue(batch.topic, batch.partition)
       q.inFlight--
@@ -389,6 +394,7 @@ export class GatewayBackend implements ProducerBackend, Sender {
       }
       if (r.errorCode === 0) {
         const offsets = Array.isArray(r.offsets) && r.offsets.length === batch.recordCount ? r.offsets : undefined
+        acked.push(wire.batchId)
         batch.complete(typeof r.baseOffset === 'number' ? r.baseOffset : -1, typeof r.logAppendTime === 'number' ? r.logAppendTime : -1, offsets)
         this.accumulator.release(batch, true) // gateway transports copy records into their frames
         continue
@@ -397,9 +403,20 @@ export class GatewayBackend implements ProducerBackend, Sender {
       if (METADATA_ERRORS.has(r.errorCode)) this.requestRefresh()
       this.retryOrFail(q, batch, err)
     }
+    if (acked.length > 0) this.lane?.forget(acked)
+    for (const o of orphans) {
+      const r = byId.get(o.wire.batchId)
+      if (r && r.errorCode === 0) this.lane!.acked(o)
+      else {
+        const err = r
+          ? new KafkaProtocolError(r.errorCode, `${o.wire.topic}-${o.wire.partition}${r.message ? `: ${r.message}` : ''}`)
+          : new MalformedResponseError(`the gateway's answer has no entry for batch ${o.wire.batchId}`)
+        this.lane!.failed(o, err, err.retriable && !this.aborted)
+      }
+    }
   }
 
-  private onRequestError(batches: ProducerBatch[], err: unknown): void {
+  private onRequestError(batches: ProducerBatch[], orphans: Orphan[], err: unknown): void {
     const error = err instanceof Error ? err : new Error(String(err))
     for (const batch of batches) {
       const q = this.accumulator.queue(batch.topic, batch.partition)
@@ -407,6 +424,8 @@ export class GatewayBackend implements ProducerBackend, Sender {
       batch.inFlight = false
       if (!batch.done) this.retryOrFail(q, batch, error)
     }
+    const retriable = error instanceof IsoKafkaError && error.retriable && !this.aborted
+    for (const o of orphans) this.lane!.failed(o, error, retriable)
   }
 
   private retryOrFail(q: PartitionQueue, batch: ProducerBatch, err: Error): void {
@@ -420,30 +439,58 @@ export class GatewayBackend implements ProducerBackend, Sender {
       q.reenqueue(batch)
       return
     }
-    const final = expired && retriable
-      ? new DeliveryTimeoutError(`${batch.recordCount} record(s) for ${batch.topic}-${batch.partition} not acknowledged within ${deliveryTimeoutMs} ms`, { cause: err })
-      : err
-    this.failBatch(batch, final)
+    if (expired && retriable) {
+      this.expire(batch, new DeliveryTimeoutError(`${batch.recordCount} record(s) for ${batch.topic}-${batch.partition} not acknowledged within ${deliveryTimeoutMs} ms`, { cause: err }))
+      return
+    }
+    this.failBatch(batch, err)
   }
 
+  /**
+   * The batch's sends ran out of time. Without an outbox that is the end of it. With one, a stored batch stays
+   * stored and goes on as an orphan until the gateway acknowledges it: its sends reject all the same (as Java's
+   * would), and the error says the records are kept.
+   */
+  private expire(batch: ProducerBatch, err: IsoKafkaError): void {
+    const wire = this.wire.get(batch)
+    if (this.lane && wire && this.lane.isStored(wire.batchId) && !this.aborted) {
+      this.lane.keep(wire)
+      batch.fail(new DeliveryTimeoutError(`${err.message}; the outbox keeps them and sends them when the gateway is reachable`, { cause: err.cause }))
+      this.accumulator.release(batch)
+      return
+    }
+    this.failBatch(batch, err)
+  }
+
+  /** Failed for good: its sends reject, and an outbox forgets it. */
   private failBatch(batch: ProducerBatch, err: Error): void {
     batch.fail(err)
     this.accumulator.release(batch)
+    const wire = this.wire.get(batch)
+    if (wire) this.lane?.forget([wire.batchId])
   }
 
-  /** Fail everything not yet acknowledged (forced close). */
+  /** Fail everything not yet acknowledged (forced close). What an outbox stored stays stored, for the next page. */
   abortAll(err: Error): void {
     this.aborted = true
     for (const q of this.accumulator.queues) {
-      for (const b of q.batches.splice(0)) this.failBatch(b, err)
+      for (const b of q.batches.splice(0)) this.abandon(b, err)
     }
-    for (const b of [...this.accumulator.incomplete]) this.failBatch(b, err)
+    for (const b of [...this.accumulator.incomplete]) this.abandon(b, err)
+  }
+
+  private abandon(batch: ProducerBatch, err: Error): void {
+    if (this.lane) {
+      batch.fail(err)
+      this.accumulator.release(batch)
+    } else this.failBatch(batch, err)
   }
 }
 
 /** The backend of gateway transports (WebSocket, fetch): batches go to the gateway as whole partition batches. */
 export const gatewayBackend: BackendFactory = ({ transport, accumulator, options }) => {
   if (transport.kind !== 'gateway') throw new TypeError('gatewayBackend needs a gateway transport')
+  accumulator.format = gatewayRecordFormat
   const gateway = new GatewayBackend(transport, accumulator, options)
   return { backend: gateway, sender: gateway }
 }

@@ -5,7 +5,7 @@ import type { CompressionCodec } from '../compression.js'
 import { DeliveryTimeoutError, IsoKafkaError, MalformedResponseError, ProducerFatalError } from '../errors.js'
 import { InitProducerId } from '../protocol/messages/init-producer-id.js'
 import { Produce, type ProducePartitionResponse, type ProduceRequest } from '../protocol/messages/produce.js'
-import { compressRecords, sealBatch } from '../protocol/record-batch.js'
+import { compressRecords, kafkaRecordFormat, sealBatch, type RecordBatchBuilder } from '../protocol/record-batch.js'
 import type { PartitionQueue, ProducerBatch, RecordAccumulator } from './accumulator.js'
 import type { ResolvedOptions } from './options.js'
 import type { BackendFactory } from './producer.js'
@@ -238,7 +238,7 @@ export class KafkaSender {
     let size = 128
     for (const batch of batches) {
       if (!batch.sealed) {
-        const b = batch.builder
+        const b = batch.builder as RecordBatchBuilder // kafkaBackend set the accumulator's format (below)
         const fields = {
           producerId: this.options.idempotent ? batch.producerId : -1,
           producerEpoch: this.options.idempotent ? batch.producerEpoch : -1,
@@ -462,5 +462,6 @@ export class KafkaSender {
 export const kafkaBackend: BackendFactory = ({ transport, accumulator, options, codec, onFatal }) => {
   if (transport.kind !== 'socket') throw new TypeError('kafkaBackend needs a byte-stream (socket) transport')
   const cluster = new KafkaCluster(transport as SocketTransport, options)
+  accumulator.format = kafkaRecordFormat
   return { backend: cluster, sender: new KafkaSender(cluster, accumulator, options, codec, onFatal) }
 }

@@ -76,6 +76,7 @@ export interface ResolvedOptions {
   allowAutoTopicCreation: boolean
   clientId: string
   connectTimeoutMs: number
+  outbox: Outbox | null
   clock: Clock
 }
 
@@ -109,6 +110,13 @@ export function resolveOptions(o: ProducerOptions<any, any>): ResolvedOptions {
     throw new InvalidArgumentError('INVALID_CONFIG', 'deliveryTimeoutMs must be ≥ lingerMs + requestTimeoutMs')
   }
   const retryBackoffMs = num('retryBackoffMs', o.retryBackoffMs, 100, 0)
+  const outbox = o.outbox ?? null
+  if (outbox !== null) {
+    if (o.transport.kind !== 'gateway') throw new InvalidArgumentError('INVALID_CONFIG', 'outbox needs a gateway transport (websocket or fetch)')
+    for (const m of ['open', 'put', 'remove', 'reclaim', 'close'] as const) {
+      if (typeof outbox[m] !== 'function') throw new InvalidArgumentError('INVALID_CONFIG', `outbox.${m} is not a function`)
+    }
+  }
   return {
     acks,
     batchSize: num('batchSize', o.batchSize, 16384, 0),
@@ -128,6 +136,7 @@ export function resolveOptions(o: ProducerOptions<any, any>): ResolvedOptions {
     allowAutoTopicCreation: o.allowAutoTopicCreation ?? true,
     clientId: o.clientId ?? (o.transport.kind === 'socket' ? o.transport.clientId : undefined) ?? 'isokafka',
     connectTimeoutMs: num('connectTimeoutMs', o.connectTimeoutMs, 10000, 1),
+    outbox,
     clock: o.clock && o.clock !== systemClock ? boundClock(o.clock) : systemClock,
   }
 }

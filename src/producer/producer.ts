@@ -2,7 +2,6 @@ import { burstClock, systemClock } from '../clock.js'
 import { resolveCodec, type CompressionCodec } from '../compression.js'
 import type { Transport } from '../transport.js'
 import { InvalidArgumentError, KafkaProtocolError, MaxBlockTimeoutError, ProducerClosedError, RecordTooLargeError, type IsoKafkaError } from '../errors.js'
-import { estimateRecordSize } from '../protocol/record-batch.js'
 import { APPENDED, RecordAccumulator, type DeliveryCallback, type RecordMetadata } from './accumulator.js'
 import { Fifo } from './fifo.js'
 import { blankPendingSend, encodeHeaders, ignoreOutcome, partitionerFailed, refuse, validateTopic, type PendingSend } from './pending-send.js'
@@ -335,7 +334,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     const now = recordNow()
     const timestamp = record.timestamp ?? (o.clock === systemClock ? now : Date.now())
     if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new InvalidArgumentError('INVALID_TIMESTAMP', `timestamp must be a non-negative integer (ms), got ${record.timestamp}`)
-    const estimate = estimateRecordSize(key, value, headers)
+    const estimate = accumulator.format.estimate(key, value, headers)
     if (estimate + 61 > o.maxRequestSize) {
       throw new RecordTooLargeError(`the record is ${estimate} bytes when serialized, more than maxRequestSize (${o.maxRequestSize})`)
     }

@@ -172,6 +172,12 @@ export class RecordBatchBuilder {
   }
 }
 
+/** Batches as Kafka RecordBatches (the Kafka path's RecordFormat). */
+export const kafkaRecordFormat = {
+  builder: (capacity: number, buffer?: Uint8Array) => new RecordBatchBuilder(capacity, buffer),
+  estimate: estimateRecordSize,
+}
+
 function writeHeader(view: DataView, out: Uint8Array, count: number, firstTimestamp: number, maxTimestamp: number, fields: BatchHeaderFields, codecId: number): void {
   const setInt64 = (pos: number, v: number) => {
     const hi = Math.floor(v / 4294967296)

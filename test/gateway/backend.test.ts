@@ -7,6 +7,7 @@ import type {
   GatewayPartitionBatch, GatewayPartitionResult, GatewayTopicMetadata, GatewayTransport,
 } from '../../src/transport.js'
 import { FakeClock, flushMicrotasks } from '../helpers/fake-clock.js'
+import { decodeWireRecords } from '../../adapters/gateway-wire/index.js'
 
 type Answer = (batches: GatewayPartitionBatch[]) => GatewayPartitionResult[] | Error | 'hang'
 
@@ -45,14 +46,14 @@ class ScriptedTransport implements GatewayTransport {
     return batches.map((b) => {
       const k = `${b.topic}-${b.partition}`
       const base = this.offsets.get(k) ?? 0
-      this.offsets.set(k, base + b.records.length)
+      this.offsets.set(k, base + b.count)
       return { topic: b.topic, partition: b.partition, batchId: b.batchId, errorCode: 0, baseOffset: base, logAppendTime: -1 }
     })
   }
 
   produce(batches: GatewayPartitionBatch[]): Promise<GatewayPartitionResult[]> {
     const dec = new TextDecoder()
-    this.calls.push({ at: this.clock.now(), batches: batches.map((b) => ({ topic: b.topic, partition: b.partition, batchId: b.batchId, values: b.records.map((r) => dec.decode(r.value!)) })) })
+    this.calls.push({ at: this.clock.now(), batches: batches.map((b) => ({ topic: b.topic, partition: b.partition, batchId: b.batchId, values: decodeWireRecords(b.records).map((r) => dec.decode(r[2]!)) })) })
     this.inFlight++
     this.maxInFlightSeen = Math.max(this.maxInFlightSeen, this.inFlight)
     const keys = batches.map((b) => `${b.topic}-${b.partition}`)
@@ -118,7 +119,8 @@ describe('GatewayBackend', () => {
   })
 
   it('one batch per partition in flight; several partitions share a request', async () => {
-    const { clock, transport, producer } = setup({ batchSize: 64 })
+    // one record per batch (a record is ~26 bytes as gateway MessagePack)
+    const { clock, transport, producer } = setup({ batchSize: 30 })
     transport.latency = 20
     const sends: Promise<RecordMetadata>[] = []
     for (let i = 0; i < 9; i++) sends.push(producer.send({ topic: 't', partition: i % 3, value: `value-${i}` }))

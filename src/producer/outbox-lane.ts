@@ -1,0 +1,158 @@
+import { backoffMs } from '../clock.js'
+import type { GatewayPartitionBatch, Outbox, OutboxBatch } from '../transport.js'
+import type { ResolvedOptions } from './options.js'
+
+/** A stored batch no live send waits for: left by an earlier page, or kept past its sends' delivery timeout. */
+export interface Orphan {
+  wire: GatewayPartitionBatch
+  attempts: number
+  retryAtMs: number
+  inFlight: boolean
+}
+
+/** How often leftovers of other producers (tabs closed since) are looked for. */
+const RECLAIM_EVERY_MS = 30_000
+/** Orphans are retried while the page lives; their backoff grows up to this. */
+const ORPHAN_BACKOFF_MAX_MS = 30_000
+
+/**
+ * The gateway backend's side of a durable outbox (ProducerOptions.outbox): stores each batch before it ships,
+ * forgets it after the gateway's ack or a final failure, and keeps the orphans (stored batches no send waits for) in
+ * a lane of their own, retried with their original batch ids until the gateway acknowledges them.
+ *
+ * When is a record durable? When its batch is put, which the backend does as the batch leaves for the gateway: at
+ * most lingerMs after the record's send() (sooner when the batch fills), plus the store's write.
+ */
+export class OutboxLane {
+  /** open() settled: batches may ship. */
+  ready = false
+  readonly orphans: Orphan[] = []
+  private readonly stored = new Set<string>()
+  private closed = false
+  private reclaiming = false
+  private timer: unknown = null
+  private readonly onOnline = () => this.reclaim()
+
+  constructor(private readonly outbox: Outbox, private readonly options: ResolvedOptions, private readonly wake: () => void) {
+    const settle = (batches: OutboxBatch[] | void) => {
+      this.ready = true
+      this.adoptStored(batches)
+      this.wake()
+    }
+    Promise.resolve()
+      .then(() => outbox.open())
+      .then(settle, () => settle())
+    const g = globalThis as { addEventListener?: (type: string, fn: () => void) => void }
+    g.addEventListener?.('online', this.onOnline)
+    this.schedule()
+  }
+
+  isStored(batchId: string): boolean {
+    return this.stored.has(batchId)
+  }
+
+  /** Put the batches not stored yet; resolves when all settled (put never rejects; a broken store is not fatal). */
+  store(batches: readonly GatewayPartitionBatch[]): Promise<void> | null {
+    let puts: Array<Promise<void>> | null = null
+    for (const b of batches) {
+      if (this.stored.has(b.batchId)) continue
+      this.stored.add(b.batchId)
+      // a copy: the batch's buffer goes back to the pool after the ack, and the store may clone it later than now
+      const stored: OutboxBatch = { batchId: b.batchId, topic: b.topic, partition: b.partition, count: b.count, records: b.records.slice() }
+      ;(puts ??= []).push(Promise.resolve().then(() => this.outbox.put(stored)).catch(() => {}))
+    }
+    return puts && Promise.all(puts).then(() => {})
+  }
+
+  /** Acknowledged, or failed for good: no longer kept. */
+  forget(batchIds: readonly string[]): void {
+    const ids = batchIds.filter((id) => this.stored.delete(id))
+    if (ids.length > 0) void Promise.resolve().then(() => this.outbox.remove(ids)).catch(() => {})
+  }
+
+  /** A live batch whose sends gave up (delivery timeout) stays stored: it goes on as an orphan. */
+  keep(wire: GatewayPartitionBatch): void {
+    this.orphans.push({ wire: { ...wire, records: wire.records.slice() }, attempts: 0, retryAtMs: 0, inFlight: false })
+  }
+
+  /** Orphans that may go now (not in flight, backoff over); the earliest retry time of the others via `later`. */
+  due(now: number, later: (at: number) => void): Orphan[] {
+    const out: Orphan[] = []
+    for (const o of this.orphans) {
+      if (o.inFlight) continue
+      if (o.retryAtMs > now) later(o.retryAtMs)
+      else out.push(o)
+    }
+    return out
+  }
+
+  acked(o: Orphan): void {
+    this.drop(o)
+    this.forget([o.wire.batchId])
+  }
+
+  failed(o: Orphan, error: Error, retriable: boolean): void {
+    o.inFlight = false
+    if (retriable && !this.closed) {
+      o.attempts++
+      const { retryBackoffMs, clock } = this.options
+      o.retryAtMs = clock.now() + backoffMs(o.attempts, Math.max(1, retryBackoffMs), ORPHAN_BACKOFF_MAX_MS, clock.random)
+      return
+    }
+    this.drop(o)
+    this.forget([o.wire.batchId])
+    const { batchId, topic, partition, count, records } = o.wire
+    try {
+      this.outbox.failed?.({ batchId, topic, partition, count, records }, error)
+    } catch {
+      /* the application's report must not stop the sender */
+    }
+  }
+
+  close(): void {
+    this.closed = true
+    if (this.timer !== null) this.options.clock.clearTimeout(this.timer)
+    const g = globalThis as { removeEventListener?: (type: string, fn: () => void) => void }
+    g.removeEventListener?.('online', this.onOnline)
+    void Promise.resolve().then(() => this.outbox.close()).catch(() => {})
+  }
+
+  private drop(o: Orphan): void {
+    const i = this.orphans.indexOf(o)
+    if (i >= 0) this.orphans.splice(i, 1)
+  }
+
+  private adoptStored(batches: OutboxBatch[] | void): void {
+    if (!Array.isArray(batches)) return
+    for (const b of batches) {
+      if (!b || typeof b.batchId !== 'string' || this.stored.has(b.batchId) || !(b.records instanceof Uint8Array)) continue
+      this.stored.add(b.batchId)
+      this.orphans.push({
+        wire: { topic: b.topic, partition: b.partition, batchId: b.batchId, count: b.count, records: b.records },
+        attempts: 0, retryAtMs: 0, inFlight: false,
+      })
+    }
+  }
+
+  private reclaim(): void {
+    if (this.closed || this.reclaiming || !this.ready) return
+    this.reclaiming = true
+    Promise.resolve()
+      .then(() => this.outbox.reclaim())
+      .then((batches) => this.adoptStored(batches), () => {})
+      .finally(() => {
+        this.reclaiming = false
+        // the network is back or a tab went away: retry orphans now rather than at the end of their backoff
+        for (const o of this.orphans) o.retryAtMs = 0
+        this.wake()
+      })
+  }
+
+  private schedule(): void {
+    if (this.closed) return
+    this.timer = this.options.clock.setTimeout(() => {
+      this.reclaim()
+      this.schedule()
+    }, RECLAIM_EVERY_MS)
+  }
+}
