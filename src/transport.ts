@@ -8,6 +8,8 @@
  */
 
 import type { BackendFactory } from './producer/producer.js'
+import type { ResolvedOptions } from './producer/options.js'
+import type { OutboxLane } from './producer/outbox-lane.js'
 
 /** A connected, ordered, reliable byte stream (one TCP/TLS connection). */
 export interface ByteStream {
@@ -156,4 +158,13 @@ export interface Outbox {
   /** A batch no live send waits for (left by an earlier page, or past its sends' delivery timeout) failed for good and was removed. */
   failed?(batch: OutboxBatch, error: Error): void
   close(): Promise<void>
+  /**
+   * The producer's side of an outbox: `outboxLane` from 'isokafka/outbox' (indexedDbOutbox sets it; a custom outbox
+   * sets `lane: outboxLane`). Carried by the outbox, as a transport carries its backend, so that a bundle without
+   * an outbox does not contain it.
+   */
+  readonly lane: OutboxLaneFactory
 }
+
+/** Builds the producer's side of an outbox (see Outbox.lane). */
+export type OutboxLaneFactory = (outbox: Outbox, options: ResolvedOptions, wake: () => void) => OutboxLane

@@ -19,8 +19,11 @@
  *   rest of the page's life (`onWarning`); nothing survives the page then, as without an outbox.
  */
 import type { Outbox, OutboxBatch } from '../../src/transport.js'
+import { outboxLane } from '../../src/producer/outbox-lane.js'
 
 export type { Outbox, OutboxBatch }
+/** The producer's side of an outbox: a custom Outbox sets `lane: outboxLane`. */
+export { outboxLane }
 
 export interface OutboxDepth {
   /** Batches this page put or took over that the gateway has not acknowledged yet. */
@@ -234,6 +237,7 @@ export function indexedDbOutbox(options: IndexedDbOutboxOptions = {}): IndexedDb
 
   return {
     owner,
+    lane: outboxLane,
     get storage() {
       return memory ? 'memory' : 'indexeddb'
     },

@@ -6,7 +6,7 @@ import { kafkaErrorBasics } from '../protocol/error-codes.js'
 import type { GatewayPartitionBatch, GatewayPartitionResult, GatewayTopicMetadata, GatewayTransport } from '../transport.js'
 import type { PartitionQueue, ProducerBatch, RecordAccumulator } from './accumulator.js'
 import { gatewayRecordFormat, type GatewayRecordsBuilder } from './gateway-records.js'
-import { OutboxLane, type Orphan } from './outbox-lane.js'
+import type { Orphan, OutboxLane } from './outbox-lane.js'
 import type { ResolvedOptions } from './options.js'
 import type { BackendFactory, ProducerBackend, Sender, TopicInfo } from './producer.js'
 
@@ -83,7 +83,7 @@ export class GatewayBackend implements ProducerBackend, Sender {
     this.instance = instanceId(options.clock.random)
     this.scheduler = new PassScheduler(options.clock, () => this.run())
     this.refreshTimer = new DueTimer(options.clock)
-    this.lane = options.outbox ? new OutboxLane(options.outbox, options, () => this.wake()) : null
+    this.lane = options.outbox ? options.outbox.lane(options.outbox, options, () => this.wake()) : null
   }
 
   get fatalError(): Error | null {

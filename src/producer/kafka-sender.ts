@@ -1,7 +1,7 @@
 import { backoffMs, PassScheduler } from '../clock.js'
 import { KafkaCluster } from '../client/cluster.js'
 import type { BrokerConnection } from '../client/connection.js'
-import type { CompressionCodec } from '../compression.js'
+import { resolveCodec, type CompressionCodec } from '../compression.js'
 import { DeliveryTimeoutError, IsoKafkaError, MalformedResponseError, ProducerFatalError } from '../errors.js'
 import { InitProducerId } from '../protocol/messages/init-producer-id.js'
 import { Produce, type ProducePartitionResponse, type ProduceRequest } from '../protocol/messages/produce.js'
@@ -459,9 +459,9 @@ export class KafkaSender {
 }
 
 /** The backend of Kafka-protocol transports: a cluster client (connections + metadata) and this sender. */
-export const kafkaBackend: BackendFactory = ({ transport, accumulator, options, codec, onFatal }) => {
+export const kafkaBackend: BackendFactory = ({ transport, accumulator, options, onFatal }) => {
   if (transport.kind !== 'socket') throw new TypeError('kafkaBackend needs a byte-stream (socket) transport')
   const cluster = new KafkaCluster(transport as SocketTransport, options)
   accumulator.format = kafkaRecordFormat
-  return { backend: cluster, sender: new KafkaSender(cluster, accumulator, options, codec, onFatal) }
+  return { backend: cluster, sender: new KafkaSender(cluster, accumulator, options, resolveCodec(options.compression), onFatal) }
 }

@@ -77,6 +77,7 @@ export interface ResolvedOptions {
   clientId: string
   connectTimeoutMs: number
   outbox: Outbox | null
+  compression: CompressionOption | undefined
   clock: Clock
 }
 
@@ -110,11 +111,15 @@ export function resolveOptions(o: ProducerOptions<any, any>): ResolvedOptions {
     throw new InvalidArgumentError('INVALID_CONFIG', 'deliveryTimeoutMs must be ≥ lingerMs + requestTimeoutMs')
   }
   const retryBackoffMs = num('retryBackoffMs', o.retryBackoffMs, 100, 0)
+  const c = o.compression
+  if (c !== undefined && c !== 'none' && c !== 'gzip' && (typeof c !== 'object' || c === null || typeof c.compress !== 'function')) {
+    throw new InvalidArgumentError('INVALID_CONFIG', `compression ${JSON.stringify(c)} is not available: 'none', 'gzip' or a CompressionCodec object`)
+  }
   const outbox = o.outbox ?? null
   if (outbox !== null) {
     if (o.transport.kind !== 'gateway') throw new InvalidArgumentError('INVALID_CONFIG', 'outbox needs a gateway transport (websocket or fetch)')
-    for (const m of ['open', 'put', 'remove', 'reclaim', 'close'] as const) {
-      if (typeof outbox[m] !== 'function') throw new InvalidArgumentError('INVALID_CONFIG', `outbox.${m} is not a function`)
+    for (const m of ['open', 'put', 'remove', 'reclaim', 'close', 'lane'] as const) {
+      if (typeof outbox[m] !== 'function') throw new InvalidArgumentError('INVALID_CONFIG', `outbox.${m} is not a function (a custom outbox sets lane: outboxLane from 'isokafka/outbox')`)
     }
   }
   return {
@@ -137,6 +142,7 @@ export function resolveOptions(o: ProducerOptions<any, any>): ResolvedOptions {
     clientId: o.clientId ?? (o.transport.kind === 'socket' ? o.transport.clientId : undefined) ?? 'isokafka',
     connectTimeoutMs: num('connectTimeoutMs', o.connectTimeoutMs, 10000, 1),
     outbox,
+    compression: c,
     clock: o.clock && o.clock !== systemClock ? boundClock(o.clock) : systemClock,
   }
 }

@@ -1,5 +1,5 @@
 import { backoffMs } from '../clock.js'
-import type { GatewayPartitionBatch, Outbox, OutboxBatch } from '../transport.js'
+import type { GatewayPartitionBatch, Outbox, OutboxBatch, OutboxLaneFactory } from '../transport.js'
 import type { ResolvedOptions } from './options.js'
 
 /** A stored batch no live send waits for: left by an earlier page, or kept past its sends' delivery timeout. */
@@ -156,3 +156,6 @@ export class OutboxLane {
     }, RECLAIM_EVERY_MS)
   }
 }
+
+/** The producer's side of an outbox, for `Outbox.lane`. */
+export const outboxLane: OutboxLaneFactory = (outbox, options, wake) => new OutboxLane(outbox, options, wake)

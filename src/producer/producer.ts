@@ -1,5 +1,4 @@
 import { burstClock, systemClock } from '../clock.js'
-import { resolveCodec, type CompressionCodec } from '../compression.js'
 import type { Transport } from '../transport.js'
 import { InvalidArgumentError, KafkaProtocolError, MaxBlockTimeoutError, ProducerClosedError, RecordTooLargeError, type IsoKafkaError } from '../errors.js'
 import { APPENDED, RecordAccumulator, type DeliveryCallback, type RecordMetadata } from './accumulator.js'
@@ -94,7 +93,6 @@ export type BackendFactory = (context: {
   transport: Transport
   accumulator: RecordAccumulator
   options: ResolvedOptions
-  codec: CompressionCodec | null
   onFatal: (err: Error) => void
 }) => { backend: ProducerBackend; sender: Sender }
 
@@ -125,7 +123,6 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
   const rawValues = valueSerializer === (defaultSerializer as Serializer<unknown>)
   const partitioner: Partitioner = createPartitioner(options.partitioner, o.batchSize, o.clock.random)
   const accumulator = new RecordAccumulator(o.batchSize, o.bufferMemory)
-  const codec = resolveCodec(options.compression)
 
   let fatal: Error | null = null
   const onFatal = (err: Error) => {
@@ -137,7 +134,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
   if (typeof options.transport.backend !== 'function') {
     throw new InvalidArgumentError('INVALID_CONFIG', "the transport has no backend: a custom transport sets `backend: kafkaBackend` (byte stream) or `backend: gatewayBackend` (from 'isokafka')")
   }
-  const { backend, sender } = options.transport.backend({ transport: options.transport, accumulator, options: o, codec, onFatal })
+  const { backend, sender } = options.transport.backend({ transport: options.transport, accumulator, options: o, onFatal })
 
   const blocked = new Fifo<PendingSend>()
   let nextSeq = 0

@@ -9,7 +9,7 @@
  * the gateway's own message text.
  */
 import { KafkaProtocolError } from '../errors.js';
-import { ERROR_ROWS, kafkaErrorBasics } from './error-codes.js';
+import { errorRows, kafkaErrorBasics } from './error-codes.js';
 
 export interface KafkaErrorInfo {
   /** The int16 error code on the wire. */
@@ -166,7 +166,7 @@ const MESSAGES: Readonly<Record<number, string>> = {
 
 /** Every Kafka error, in Kafka's enum order (code -1, then 0 upwards). */
 export const KAFKA_ERRORS: readonly KafkaErrorInfo[] = Object.freeze(
-  ERROR_ROWS.map(([code, name, retriable]): KafkaErrorInfo => Object.freeze({ code, name, retriable, message: MESSAGES[code]! })),
+  errorRows().map(({ code, name, retriable }): KafkaErrorInfo => Object.freeze({ code, name, retriable, message: MESSAGES[code]! })),
 );
 
 /** Kafka's default message for `code`; for a code this table does not know, a sentence that says so. */
