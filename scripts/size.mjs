@@ -1,27 +1,31 @@
 #!/usr/bin/env node
-// Bundle size of what an application ships: esbuild (the one tsup brings), ESM, tree-shaken, from the sources.
+// Bundle size of what an application ships: the built package (dist/) resolved through its package.json "exports",
+// as Vite or esbuild in an application resolve `import ... from 'isokafka'`; esbuild (the one tsup brings), ESM,
+// tree-shaken. Run `npm run build` first (`npm run size` does).
 //
 //   node scripts/size.mjs                  table: raw (bundled, not minified), minified, gzip -9 of the minified
 //   node scripts/size.mjs --json           the same as JSON (plus the largest modules of each bundle)
-//   node scripts/size.mjs --budget 12      exit 1 when the browser bundle is over 12 KiB gzipped ("12kb", "12288b" too)
+//   node scripts/size.mjs --budget 12      exit 1 when a browser bundle (WebSocket or fetch) is over 12 KiB gzipped
+//                                          ("12kb", "12288b" too)
 //   node scripts/size.mjs --top 15         list the 15 largest modules per bundle (default 8; 0 for none)
 //
 // Bundles (each an entry that imports only what an application would):
-//   browser  createProducer (src/index.ts) + websocket (adapters/websocket), platform browser
-//   worker   createProducer + workersSocket (adapters/workers-socket), 'cloudflare:sockets' external
-//   core     createProducer alone
-//   core-all every export of src/index.ts (what `import * as k from 'isokafka'` would keep)
-// A transport folder that does not exist yet makes its bundle core-only, marked in the output.
+//   websocket  createProducer ('isokafka') + websocket ('isokafka/websocket'), platform browser    (budgeted)
+//   fetch      createProducer + fetchTransport ('isokafka/fetch'), platform browser               (budgeted)
+//   outbox     the WebSocket bundle + indexedDbOutbox ('isokafka/outbox')
+//   worker     createProducer + workersSocket ('isokafka/workers'), 'cloudflare:sockets' external
+//   node       createProducer + tcp ('isokafka/node'), platform node
+//   core       createProducer alone
 // "Largest modules" comes from esbuild's metafile: bytes each input file contributes to the minified output.
 
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import zlib from 'node:zlib'
 import { build } from 'esbuild'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const rel = (p) => path.join(root, p)
 
 function parseArgs(argv) {
   const opts = { json: false, budget: null, top: 8 }
@@ -51,39 +55,41 @@ function parseSize(s) {
   return Math.round(m[2]?.toLowerCase() === 'b' ? n : n * 1024)
 }
 
-/** The bundles to measure, each with an entry source; transports missing from the tree become core-only. */
+/** The bundles to measure: `source` imports the package by name, as an application does. */
 function bundles() {
-  const hasWebsocket = fs.existsSync(rel('adapters/websocket/index.ts'))
-  const hasWorkers = fs.existsSync(rel('adapters/workers-socket/index.ts'))
+  const ws = `export { createProducer } from 'isokafka'\nexport { websocket } from 'isokafka/websocket'\n`
   return [
+    { name: 'websocket', what: 'createProducer + websocket', budgeted: true, platform: 'browser', source: ws },
     {
-      name: 'browser',
-      what: hasWebsocket ? 'core + WebSocket transport' : 'core only (adapters/websocket missing)',
-      complete: hasWebsocket,
-      platform: 'browser',
-      source: hasWebsocket
-        ? `export { createProducer } from './src/index.ts'\nexport { websocket } from './adapters/websocket/index.ts'\n`
-        : `export { createProducer } from './src/index.ts'\n`,
+      name: 'fetch', what: 'createProducer + fetchTransport', budgeted: true, platform: 'browser',
+      source: `export { createProducer } from 'isokafka'\nexport { fetchTransport } from 'isokafka/fetch'\n`,
     },
+    { name: 'outbox', what: 'websocket + indexedDbOutbox', platform: 'browser', source: `${ws}export { indexedDbOutbox } from 'isokafka/outbox'\n` },
     {
-      name: 'worker',
-      what: hasWorkers ? 'core + Workers TCP (cloudflare:sockets)' : 'core only (adapters/workers-socket missing)',
-      complete: hasWorkers,
-      platform: 'browser',
-      external: ['cloudflare:sockets'],
+      name: 'worker', what: 'createProducer + workersSocket', platform: 'browser', external: ['cloudflare:sockets'],
       conditions: ['workerd', 'worker', 'browser'],
-      source: hasWorkers
-        ? `export { createProducer } from './src/index.ts'\nexport { workersSocket } from './adapters/workers-socket/index.ts'\n`
-        : `export { createProducer } from './src/index.ts'\n`,
+      source: `export { createProducer } from 'isokafka'\nexport { workersSocket } from 'isokafka/workers'\n`,
     },
-    { name: 'core', what: 'createProducer alone', complete: true, platform: 'neutral', source: `export { createProducer } from './src/index.ts'\n` },
-    { name: 'core-all', what: 'every export of src/index.ts', complete: true, platform: 'neutral', source: `export * from './src/index.ts'\n` },
+    {
+      name: 'node', what: 'createProducer + tcp', platform: 'node',
+      source: `export { createProducer } from 'isokafka'\nexport { tcp } from 'isokafka/node'\n`,
+    },
+    { name: 'core', what: 'createProducer alone', platform: 'neutral', source: `export { createProducer } from 'isokafka'\n` },
   ]
 }
 
-async function bundle(b, minify) {
+/** A directory whose node_modules/isokafka is this package: imports resolve through package.json "exports" to dist/. */
+function consumerDir() {
+  if (!fs.existsSync(path.join(root, 'dist/index.js'))) throw new Error('dist/ is missing: run `npm run build` first (or `npm run size`)')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isokafka-size-'))
+  fs.mkdirSync(path.join(dir, 'node_modules'))
+  fs.symlinkSync(root, path.join(dir, 'node_modules', 'isokafka'), 'dir')
+  return dir
+}
+
+async function bundle(b, minify, dir) {
   const result = await build({
-    stdin: { contents: b.source, resolveDir: root, sourcefile: `size-entry-${b.name}.ts`, loader: 'ts' },
+    stdin: { contents: b.source, resolveDir: dir, sourcefile: `size-entry-${b.name}.js`, loader: 'js' },
     bundle: true,
     write: false,
     format: 'esm',
@@ -92,7 +98,7 @@ async function bundle(b, minify) {
     // neutral has no main fields by default: look at "module"/"main" like a bundler would for dependencies
     mainFields: b.platform === 'neutral' ? ['module', 'main'] : undefined,
     conditions: b.conditions,
-    external: b.external ?? [],
+    external: [...(b.external ?? []), 'ws', '@msgpack/msgpack'],
     treeShaking: true,
     minify,
     legalComments: 'none',
@@ -107,20 +113,20 @@ function modulesOf(metafile) {
   const output = Object.values(metafile.outputs)[0]
   const total = output.bytes
   return Object.entries(output.inputs)
-    .map(([file, info]) => ({ file: file.replace(/^.*node_modules\//, 'node_modules/'), bytes: info.bytesInOutput }))
+    .map(([file, info]) => ({ file: path.relative(root, path.resolve(root, file)).replace(/^.*node_modules\//, 'node_modules/'), bytes: info.bytesInOutput }))
     .filter((m) => m.bytes > 0)
     .sort((a, b) => b.bytes - a.bytes)
     .map((m) => ({ ...m, share: Math.round((m.bytes / total) * 1000) / 10 }))
 }
 
-async function measure(b) {
-  const raw = await bundle(b, false)
-  const min = await bundle(b, true)
+async function measure(b, dir) {
+  const raw = await bundle(b, false, dir)
+  const min = await bundle(b, true, dir)
   const gz = zlib.gzipSync(min.bytes, { level: 9 })
   return {
     name: b.name,
     what: b.what,
-    complete: b.complete,
+    budgeted: b.budgeted === true,
     raw: raw.bytes.length,
     minified: min.bytes.length,
     gzip: gz.length,
@@ -148,24 +154,30 @@ function table(results, opts) {
 async function main() {
   const opts = parseArgs(process.argv.slice(2))
   const results = []
-  for (const b of bundles()) results.push(await measure(b))
-  const browser = results.find((r) => r.name === 'browser')
-  const overBudget = opts.budget !== null && browser.gzip > opts.budget
+  const dir = consumerDir()
+  try {
+    for (const b of bundles()) results.push(await measure(b, dir))
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+  const over = opts.budget === null ? [] : results.filter((r) => r.budgeted && r.gzip > opts.budget)
+  const overBudget = over.length > 0
 
   if (opts.json) {
     const doc = {
       esbuild: (await import('esbuild')).version,
-      budget: opts.budget === null ? null : { browserGzipBytes: opts.budget, ok: !overBudget },
+      budget: opts.budget === null ? null : { gzipBytes: opts.budget, bundles: results.filter((r) => r.budgeted).map((r) => r.name), ok: !overBudget },
       bundles: results.map((r) => ({ ...r, modules: opts.top > 0 ? r.modules.slice(0, opts.top) : r.modules })),
     }
     process.stdout.write(JSON.stringify(doc, null, 2) + '\n')
   } else {
     process.stdout.write(table(results, opts) + '\n')
-    for (const r of results) if (!r.complete) process.stdout.write(`\nnote: ${r.name} is ${r.what}\n`)
     if (opts.budget !== null) {
-      process.stdout.write(
-        `\nbudget: browser ${kb(browser.gzip)} gzipped ${overBudget ? '>' : '<='} ${kb(opts.budget)}: ${overBudget ? 'OVER BUDGET' : 'ok'}\n`,
-      )
+      for (const r of results.filter((x) => x.budgeted)) {
+        const bad = r.gzip > opts.budget
+        process.stdout.write(`\nbudget: ${r.name} ${kb(r.gzip)} gzipped ${bad ? '>' : '<='} ${kb(opts.budget)}: ${bad ? 'OVER BUDGET' : 'ok'}`)
+      }
+      process.stdout.write('\n')
     }
   }
   return overBudget ? 1 : 0
