@@ -2,10 +2,12 @@
 // kept across resends, per-partition order, retries within deliveryTimeoutMs, metadata caching and refresh,
 // maxInFlight, request timeouts, per-record offsets. No broker needed.
 import { describe, expect, it } from 'vitest'
-import { AuthenticationError, ConnectionError, createProducer, gatewayBackend, type RecordMetadata } from '../../src/index.js'
+import { AuthenticationError, ConnectionError, createProducer, gatewayBackend, kafkaBackend, type RecordMetadata } from '../../src/index.js'
 import type {
-  GatewayPartitionBatch, GatewayPartitionResult, GatewayTopicMetadata, GatewayTransport,
+  GatewayPartitionBatch, GatewayPartitionResult, GatewayTopicMetadata, GatewayTransport, OutboxBatch,
 } from '../../src/transport.js'
+import { outboxLane } from '../../src/producer/outbox-lane.js'
+import { gatewayRecordFormat, type GatewayRecordsBuilder } from '../../src/producer/gateway-records.js'
 import { FakeClock, flushMicrotasks } from '../helpers/fake-clock.js'
 import { decodeWireRecords } from '../../adapters/gateway-wire/index.js'
 
@@ -269,5 +271,166 @@ describe('GatewayBackend', () => {
     await producer.close()
     await flushMicrotasks()
     expect(closed).toBe(true)
+  })
+})
+
+/** An Outbox in memory that logs what the producer asks of it. */
+class MemoryOutbox {
+  readonly lane = outboxLane
+  readonly log: string[] = []
+  readonly stored = new Map<string, OutboxBatch>()
+  readonly failures: Array<[string, string]> = []
+  leftovers: OutboxBatch[] = []
+  later: OutboxBatch[] = []
+  async open(): Promise<OutboxBatch[]> {
+    this.log.push('open')
+    for (const b of this.leftovers) this.stored.set(b.batchId, b)
+    return this.leftovers
+  }
+  async put(b: OutboxBatch): Promise<void> {
+    this.log.push(`put ${b.batchId}`)
+    this.stored.set(b.batchId, b)
+  }
+  async remove(ids: readonly string[]): Promise<void> {
+    for (const id of ids) {
+      this.log.push(`remove ${id}`)
+      this.stored.delete(id)
+    }
+  }
+  async reclaim(): Promise<OutboxBatch[]> {
+    const got = this.later
+    this.later = []
+    for (const b of got) this.stored.set(b.batchId, b)
+    return got
+  }
+  failed(b: OutboxBatch, err: Error): void {
+    this.failures.push([b.batchId, (err as { code?: string }).code ?? err.message])
+  }
+  async close(): Promise<void> {
+    this.log.push('close')
+  }
+}
+
+/** A stored batch as an earlier page left it: records encoded by a producer of its own. */
+function leftover(batchId: string, values: string[], topic = 't', partition = 0): OutboxBatch {
+  const b = gatewayRecordFormat.builder(256) as GatewayRecordsBuilder
+  const enc = new TextEncoder()
+  for (const v of values) b.append({ timestamp: 1000, key: null, value: enc.encode(v), headers: [] })
+  return { batchId, topic, partition, count: values.length, records: b.seal().slice() }
+}
+
+describe('GatewayBackend with an outbox', () => {
+  it('stores a batch before it ships, removes it after the ack, and ships nothing before open() settled', async () => {
+    const clock = new FakeClock()
+    const transport = new ScriptedTransport(clock)
+    const outbox = new MemoryOutbox()
+    let opened!: () => void
+    const gate = new Promise<void>((r) => (opened = r))
+    const open = outbox.open.bind(outbox)
+    outbox.open = async () => {
+      await gate
+      return open()
+    }
+    const producer = createProducer({ transport, clock, lingerMs: 5, outbox })
+    const sends = ['a', 'b'].map((v) => producer.send({ topic: 't', partition: 0, value: v }))
+    await clock.advance(50)
+    expect(transport.calls).toHaveLength(0) // the outbox is not open yet
+    opened()
+    await clock.advance(1)
+    expect(transport.calls).toHaveLength(1)
+    const id = transport.calls[0]!.batches[0]!.batchId
+    expect(outbox.log.slice(0, 2)).toEqual(['open', `put ${id}`])
+    await Promise.all(sends)
+    await flushMicrotasks()
+    expect(outbox.log).toContain(`remove ${id}`)
+    expect(outbox.stored.size).toBe(0)
+    // the stored bytes are the frame's records: they decode to the sends' values
+    await producer.close()
+    expect(outbox.log.at(-1)).toBe('close')
+  })
+
+  it('resends batches left by an earlier page with their original ids, and removes them once acknowledged', async () => {
+    const clock = new FakeClock()
+    const transport = new ScriptedTransport(clock)
+    const outbox = new MemoryOutbox()
+    outbox.leftovers = [leftover('old-1', ['x', 'y']), leftover('old-2', ['z'], 't', 1)]
+    const producer = createProducer({ transport, clock, lingerMs: 5, outbox })
+    await clock.advance(1)
+    const shipped = transport.calls.flatMap((c) => c.batches)
+    expect(shipped.map((b) => [b.batchId, b.partition, b.values])).toEqual([['old-1', 0, ['x', 'y']], ['old-2', 1, ['z']]])
+    await clock.advance(20)
+    expect(outbox.stored.size).toBe(0)
+    expect(outbox.log.filter((l) => l.startsWith('put'))).toEqual([]) // already stored: not put again
+    await producer.close()
+  })
+
+  it('keeps retrying a leftover through retriable errors; one refused for good is removed and reported', async () => {
+    const clock = new FakeClock()
+    const transport = new ScriptedTransport(clock)
+    const outbox = new MemoryOutbox()
+    outbox.leftovers = [leftover('old-1', ['x']), leftover('old-2', ['y'], 'forbidden')]
+    // the first two attempts of each fail with a retriable error; then old-2's topic is refused for good
+    const attempts = new Map<string, number>()
+    for (let i = 0; i < 20; i++) {
+      transport.answers.push((batches) => {
+        const failing = batches.some((b) => (attempts.set(b.batchId, (attempts.get(b.batchId) ?? 0) + 1).get(b.batchId)!) <= 2)
+        if (failing) return new ConnectionError('down')
+        return batches.map((b) => (b.topic === 'forbidden'
+          ? { topic: b.topic, partition: b.partition, batchId: b.batchId, errorCode: 29, baseOffset: -1, logAppendTime: -1 }
+          : transport.ok([b])[0]!))
+      })
+    }
+    const producer = createProducer({ transport, clock, lingerMs: 5, retryBackoffMs: 100, outbox })
+    await clock.advance(5_000)
+    expect(attempts.get('old-1')).toBeGreaterThanOrEqual(3)
+    expect(attempts.get('old-2')).toBeGreaterThanOrEqual(3)
+    expect(outbox.stored.size).toBe(0)
+    expect(outbox.failures).toEqual([['old-2', 'TOPIC_AUTHORIZATION_FAILED']])
+    await producer.close()
+  })
+
+  it('a stored batch past its delivery timeout rejects its sends but stays stored, and is resent until acknowledged', async () => {
+    const clock = new FakeClock()
+    const transport = new ScriptedTransport(clock)
+    const outbox = new MemoryOutbox()
+    for (let i = 0; i < 40; i++) transport.answers.push(() => new ConnectionError('offline'))
+    const producer = createProducer({ transport, clock, lingerMs: 5, retryBackoffMs: 100, retryBackoffMaxMs: 1000, requestTimeoutMs: 1000, deliveryTimeoutMs: 3000, outbox })
+    const sent = settle(producer.send({ topic: 't', partition: 0, value: 'kept' }))
+    await clock.advance(4_000)
+    const r = await sent
+    expect(r.ok).toBe(false)
+    if (!r.ok) expect(r.e.code).toBe('DELIVERY_TIMEOUT')
+    const id = transport.calls[0]!.batches[0]!.batchId
+    expect(outbox.stored.has(id)).toBe(true)
+    transport.answers.length = 0 // the network is back
+    await clock.advance(40_000)
+    const last = transport.calls.at(-1)!.batches[0]!
+    expect([last.batchId, last.values]).toEqual([id, ['kept']])
+    expect(outbox.stored.size).toBe(0)
+    await producer.close()
+  })
+
+  it('a forced close leaves what was stored in the outbox for the next page', async () => {
+    const clock = new FakeClock()
+    const transport = new ScriptedTransport(clock)
+    const outbox = new MemoryOutbox()
+    transport.answers.push(() => 'hang')
+    const producer = createProducer({ transport, clock, lingerMs: 5, outbox })
+    const sent = settle(producer.send({ topic: 't', partition: 0, value: 'pending' }))
+    await clock.advance(10)
+    const closing = producer.close({ timeoutMs: 100 })
+    await clock.advance(200)
+    await closing
+    expect((await sent).ok).toBe(false)
+    expect([...outbox.stored.keys()]).toEqual([transport.calls[0]!.batches[0]!.batchId])
+  })
+
+  it('refuses an outbox with a Kafka transport, and an outbox without its lane', () => {
+    const clock = new FakeClock()
+    const outbox = new MemoryOutbox()
+    const socket = { kind: 'socket' as const, backend: kafkaBackend, bootstrap: ['127.0.0.1:1'], connect: () => Promise.reject(new Error('unused')) }
+    expect(() => createProducer({ transport: socket, clock, outbox })).toThrow(/gateway transport/)
+    const noLane = { open: outbox.open, put: outbox.put, remove: outbox.remove, reclaim: outbox.reclaim, close: outbox.close }
+    expect(() => createProducer({ transport: new ScriptedTransport(clock), clock, outbox: noLane as never })).toThrow(/lane: outboxLane/)
   })
 })
