@@ -1,10 +1,10 @@
-import { backoffMs, DueTimer, PassScheduler } from '../clock.js'
+import { backoffMs, PassScheduler } from '../clock.js'
 import {
   DeliveryTimeoutError, IsoKafkaError, KafkaProtocolError, MalformedResponseError, RequestTimeoutError,
 } from '../errors.js'
-import { kafkaErrorBasics } from '../protocol/error-codes.js'
-import type { GatewayPartitionBatch, GatewayPartitionResult, GatewayTopicMetadata, GatewayTransport } from '../transport.js'
+import type { GatewayPartitionBatch, GatewayPartitionResult, GatewayTransport } from '../transport.js'
 import type { PartitionQueue, ProducerBatch, RecordAccumulator } from './accumulator.js'
+import { GatewayMetadata, type Deadline } from './gateway-metadata.js'
 import { gatewayRecordFormat, type GatewayRecordsBuilder } from './gateway-records.js'
 import type { Orphan, OutboxLane } from './outbox-lane.js'
 import type { ResolvedOptions } from './options.js'
@@ -12,12 +12,6 @@ import type { BackendFactory, ProducerBackend, Sender, TopicInfo } from './produ
 
 /** Errors after which partition counts may have changed: refresh metadata before the retry. */
 const METADATA_ERRORS = new Set([3, 5, 6, 56, 74, 75, 100, 103])
-
-interface TopicState {
-  info: TopicInfo | null
-  errorCode: number
-  fetchedAt: number
-}
 
 /** 128 random bits, base64url: names this producer instance in its batch ids. */
 function instanceId(random: () => number): string {
@@ -44,8 +38,7 @@ function instanceId(random: () => number): string {
  */
 export class GatewayBackend implements ProducerBackend, Sender {
   private readonly scheduler: PassScheduler
-  private readonly topics = new Map<string, TopicState>()
-  private readonly wanted = new Set<string>()
+  private readonly metadata: GatewayMetadata
   private readonly wire = new WeakMap<ProducerBatch, GatewayPartitionBatch>()
   private readonly instance: string
   /** The durable outbox's side (ProducerOptions.outbox), when there is one. */
@@ -56,24 +49,13 @@ export class GatewayBackend implements ProducerBackend, Sender {
   saturated = false
   /** Called after every pass (the producer hands out turns with it). */
   onPass: () => void = () => {}
-  /**
-   * The deadline of every request in flight (metadata and produce) and how to give up on it. Each also has a timer;
-   * run() checks them again, because a timer set during an earlier Workers request never fires.
-   */
-  private readonly deadlines = new Set<{ at: number; expire: () => void }>()
-  private refreshing: Promise<void> | null = null
-  private readonly refreshTimer: DueTimer
-  private refreshAttempts = 0
-  private lastRefreshAt = 0
-  private needRefresh = false
-  /** A non-retriable metadata failure (bad token, ...): sends fail fast with it until a refresh succeeds. */
-  private metadataError: IsoKafkaError | null = null
+  /** Every request in flight, metadata and produce (see GatewayMetadata.deadlines). */
+  private readonly deadlines = new Set<Deadline>()
   private closed = false
   /** Set by abortAll(): nothing is retried any more. */
   private aborted = false
   flushing = 0
   memoryWaiters = 0
-  onChange: () => void = () => {}
 
   constructor(
     private readonly transport: GatewayTransport,
@@ -82,7 +64,7 @@ export class GatewayBackend implements ProducerBackend, Sender {
   ) {
     this.instance = instanceId(options.clock.random)
     this.scheduler = new PassScheduler(options.clock, () => this.run())
-    this.refreshTimer = new DueTimer(options.clock)
+    this.metadata = new GatewayMetadata(transport, accumulator, options, this.deadlines)
     this.lane = options.outbox ? options.outbox.lane(options.outbox, options, () => this.wake()) : null
   }
 
@@ -90,129 +72,40 @@ export class GatewayBackend implements ProducerBackend, Sender {
     return null
   }
 
-  // ---- ProducerBackend: metadata ----
+  // ---- ProducerBackend: metadata (GatewayMetadata) ----
 
   topic(name: string): TopicInfo | undefined {
-    const t = this.topics.get(name)
-    if (t?.info) return t.info
-    this.wanted.add(name)
-    this.requestRefresh()
-    return undefined
+    return this.metadata.topic(name)
   }
 
   topicError(name: string): IsoKafkaError | null {
-    const t = this.topics.get(name)
-    if (t?.info) return null
-    if (this.metadataError) return this.metadataError
-    if (!t || t.errorCode === 0 || kafkaErrorBasics(t.errorCode).retriable) return null
-    return new KafkaProtocolError(t.errorCode, `topic ${name}`)
+    return this.metadata.topicError(name)
   }
 
   lastTopicErrorCode(name: string): number {
-    return this.topics.get(name)?.errorCode ?? 0
+    return this.metadata.lastTopicErrorCode(name)
+  }
+
+  get onChange(): () => void {
+    return this.metadata.onChange
+  }
+
+  set onChange(fn: () => void) {
+    this.metadata.onChange = fn
+  }
+
+  requestRefresh(): void {
+    this.metadata.requestRefresh()
   }
 
   close(): void {
     this.closed = true
     this.stop()
-    this.refreshTimer.clear()
+    this.metadata.close()
     this.lane?.close()
     void Promise.resolve()
       .then(() => this.transport.close())
       .catch(() => {})
-  }
-
-  /** Ask for a metadata refresh soon (coalesced; backoff after failures). */
-  requestRefresh(): void {
-    this.needRefresh = true
-    // an overdue timer (set in an earlier Workers request, never to fire) does not hold the refresh back; nor does a
-    // refresh whose timeout timer died the same way
-    if (this.refreshing) {
-      this.expireOverdue(this.options.clock.now())
-      return
-    }
-    if (this.refreshTimer.pending() || this.closed) return
-    const { clock, retryBackoffMs, retryBackoffMaxMs } = this.options
-    const now = clock.now()
-    const wait = this.refreshAttempts === 0
-      ? Math.max(0, this.lastRefreshAt + retryBackoffMs - now)
-      : backoffMs(this.refreshAttempts, retryBackoffMs, retryBackoffMaxMs, clock.random)
-    this.refreshTimer.set(now + wait, () => void this.fetchMetadata())
-  }
-
-  private fetchMetadata(): Promise<void> {
-    if (this.refreshing) return this.refreshing
-    this.needRefresh = false
-    const { clock, requestTimeoutMs } = this.options
-    const names = new Set(this.wanted)
-    for (const q of this.accumulator.queues) if (q.batches.length > 0 || q.inFlight > 0) names.add(q.topic)
-    const controller = new AbortController()
-    let timer: unknown = null
-    const deadline = { at: clock.now() + requestTimeoutMs, expire: () => {} }
-    const timeout = new Promise<never>((_, reject) => {
-      deadline.expire = () => {
-        this.deadlines.delete(deadline)
-        controller.abort()
-        reject(new RequestTimeoutError(`gateway metadata request got no answer in ${requestTimeoutMs} ms`))
-      }
-      timer = clock.setTimeout(deadline.expire, requestTimeoutMs)
-    })
-    this.deadlines.add(deadline)
-    const request = Promise.resolve().then(() => this.transport.metadata([...names], controller.signal))
-    this.refreshing = Promise.race([request, timeout]).then(
-      (res) => {
-        clock.clearTimeout(timer)
-        this.deadlines.delete(deadline)
-        this.apply(res)
-        this.metadataError = null
-        this.refreshing = null
-        this.refreshAttempts = 0
-        this.lastRefreshAt = clock.now()
-        // topics not usable yet for a reason that may pass (not created yet, no leader): poll them; a topic refused
-        // for good (not authorized, invalid) is not polled
-        const retryTopics = [...this.wanted].some((n) => {
-          const t = this.topics.get(n)
-          return !t?.info && (!t || kafkaErrorBasics(t.errorCode).retriable)
-        })
-        if (!this.closed) this.onChange()
-        if (this.needRefresh || retryTopics) {
-          // topics still unknown (not created yet, no leader yet): keep asking, every retryBackoffMs
-          this.requestRefresh()
-        }
-      },
-      (err) => {
-        clock.clearTimeout(timer)
-        this.deadlines.delete(deadline)
-        this.refreshing = null
-        this.refreshAttempts++
-        this.lastRefreshAt = clock.now()
-        if (err instanceof IsoKafkaError && !err.retriable) this.metadataError = err
-        if (!this.closed) this.onChange()
-        if (this.needRefresh || this.wanted.size > 0) this.requestRefresh()
-      },
-    )
-    return this.refreshing
-  }
-
-  private apply(res: readonly GatewayTopicMetadata[]): void {
-    const now = this.options.clock.now()
-    for (const t of res) {
-      const previous = this.topics.get(t.topic)
-      if (t.errorCode !== 0 || !(t.partitions > 0)) {
-        const code = t.errorCode || 3
-        // keep what we knew through a transient error
-        if (previous?.info && kafkaErrorBasics(code).retriable) continue
-        this.topics.set(t.topic, { info: null, errorCode: code, fetchedAt: now })
-        continue
-      }
-      if (previous?.info && previous.info.partitionCount === t.partitions) {
-        previous.fetchedAt = now
-        previous.errorCode = 0
-        continue
-      }
-      const available = Array.from({ length: t.partitions }, (_, i) => i)
-      this.topics.set(t.topic, { info: { partitionCount: t.partitions, available }, errorCode: 0, fetchedAt: now })
-    }
   }
 
   // ---- Sender ----
@@ -230,11 +123,6 @@ export class GatewayBackend implements ProducerBackend, Sender {
   }
 
 
-  /** Give up on requests past their deadline whose timers did not fire (see `deadlines`). */
-  private expireOverdue(now: number): void {
-    for (const d of this.deadlines) if (now > d.at) d.expire() // expire() deletes d: safe mid-iteration
-  }
-
   /** One pass: expire old batches, then ship what is ready. */
   run(): void {
     this.saturated = false
@@ -247,7 +135,7 @@ export class GatewayBackend implements ProducerBackend, Sender {
     const now = clock.now()
     let nextWake = Infinity
     const later = (at: number) => (nextWake = Math.min(nextWake, at))
-    this.expireOverdue(now)
+    this.metadata.expireOverdue(now)
     for (const q of this.accumulator.queues) {
       while (q.batches.length > 0 && now - q.batches[0]!.createdMs >= deliveryTimeoutMs) {
         const batch = q.batches.shift()!
@@ -255,7 +143,7 @@ export class GatewayBackend implements ProducerBackend, Sender {
       }
       if (q.batches.length > 0) later(q.batches[0]!.createdMs + deliveryTimeoutMs)
     }
-    if (this.accumulator.queues.length > 0 && now - this.lastRefreshAt >= this.options.metadataMaxAgeMs && this.topics.size > 0) {
+    if (this.accumulator.queues.length > 0 && now - this.metadata.lastRefreshAt >= this.options.metadataMaxAgeMs && this.metadata.topics.size > 0) {
       this.requestRefresh()
     }
     const lane = this.lane

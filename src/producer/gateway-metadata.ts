@@ -1,0 +1,175 @@
+import { backoffMs, DueTimer } from '../clock.js'
+import { IsoKafkaError, KafkaProtocolError, RequestTimeoutError } from '../errors.js'
+import { kafkaErrorBasics } from '../protocol/error-codes.js'
+import type { GatewayTopicMetadata, GatewayTransport } from '../transport.js'
+import type { RecordAccumulator } from './accumulator.js'
+import type { ResolvedOptions } from './options.js'
+import type { TopicInfo } from './producer.js'
+
+interface TopicState {
+  info: TopicInfo | null
+  errorCode: number
+  fetchedAt: number
+}
+
+/** A request in flight and how to give up on it (see GatewayMetadata.deadlines). */
+export interface Deadline {
+  at: number
+  expire: () => void
+}
+
+/**
+ * The gateway backend's topic metadata: partition counts from `transport.metadata()`, fetched when a send names a
+ * topic not known yet, refreshed after errors that may mean the topic changed and every metadataMaxAgeMs, with
+ * backoff after failures. A topic refused for good (not authorized) fails its sends; one not usable yet (not created
+ * yet, no leader) is polled.
+ */
+export class GatewayMetadata {
+  readonly topics = new Map<string, TopicState>()
+  private readonly wanted = new Set<string>()
+  private refreshing: Promise<void> | null = null
+  private readonly refreshTimer: DueTimer
+  private refreshAttempts = 0
+  lastRefreshAt = 0
+  private needRefresh = false
+  /** A non-retriable metadata failure (bad token, ...): sends fail fast with it until a refresh succeeds. */
+  private metadataError: IsoKafkaError | null = null
+  closed = false
+  onChange: () => void = () => {}
+
+  constructor(
+    private readonly transport: GatewayTransport,
+    private readonly accumulator: RecordAccumulator,
+    private readonly options: ResolvedOptions,
+    /**
+     * The deadline of every request in flight (metadata and produce; shared with the sender). Each also has a timer;
+     * the sender's passes check them again, because a timer set during an earlier Workers request never fires.
+     */
+    readonly deadlines: Set<Deadline>,
+  ) {
+    this.refreshTimer = new DueTimer(options.clock)
+  }
+
+  topic(name: string): TopicInfo | undefined {
+    const t = this.topics.get(name)
+    if (t?.info) return t.info
+    this.wanted.add(name)
+    this.requestRefresh()
+    return undefined
+  }
+
+  topicError(name: string): IsoKafkaError | null {
+    const t = this.topics.get(name)
+    if (t?.info) return null
+    if (this.metadataError) return this.metadataError
+    if (!t || t.errorCode === 0 || kafkaErrorBasics(t.errorCode).retriable) return null
+    return new KafkaProtocolError(t.errorCode, `topic ${name}`)
+  }
+
+  lastTopicErrorCode(name: string): number {
+    return this.topics.get(name)?.errorCode ?? 0
+  }
+
+  close(): void {
+    this.closed = true
+    this.refreshTimer.clear()
+  }
+
+  /** Give up on requests past their deadline whose timers did not fire (see `deadlines`). */
+  expireOverdue(now: number): void {
+    for (const d of this.deadlines) if (now > d.at) d.expire() // expire() deletes d: safe mid-iteration
+  }
+
+  /** Ask for a metadata refresh soon (coalesced; backoff after failures). */
+  requestRefresh(): void {
+    this.needRefresh = true
+    // an overdue timer (set in an earlier Workers request, never to fire) does not hold the refresh back; nor does a
+    // refresh whose timeout timer died the same way
+    if (this.refreshing) {
+      this.expireOverdue(this.options.clock.now())
+      return
+    }
+    if (this.refreshTimer.pending() || this.closed) return
+    const { clock, retryBackoffMs, retryBackoffMaxMs } = this.options
+    const now = clock.now()
+    const wait = this.refreshAttempts === 0
+      ? Math.max(0, this.lastRefreshAt + retryBackoffMs - now)
+      : backoffMs(this.refreshAttempts, retryBackoffMs, retryBackoffMaxMs, clock.random)
+    this.refreshTimer.set(now + wait, () => void this.fetchMetadata())
+  }
+
+  fetchMetadata(): Promise<void> {
+    if (this.refreshing) return this.refreshing
+    this.needRefresh = false
+    const { clock, requestTimeoutMs } = this.options
+    const names = new Set(this.wanted)
+    for (const q of this.accumulator.queues) if (q.batches.length > 0 || q.inFlight > 0) names.add(q.topic)
+    const controller = new AbortController()
+    let timer: unknown = null
+    const deadline = { at: clock.now() + requestTimeoutMs, expire: () => {} }
+    const timeout = new Promise<never>((_, reject) => {
+      deadline.expire = () => {
+        this.deadlines.delete(deadline)
+        controller.abort()
+        reject(new RequestTimeoutError(`gateway metadata request got no answer in ${requestTimeoutMs} ms`))
+      }
+      timer = clock.setTimeout(deadline.expire, requestTimeoutMs)
+    })
+    this.deadlines.add(deadline)
+    const request = Promise.resolve().then(() => this.transport.metadata([...names], controller.signal))
+    this.refreshing = Promise.race([request, timeout]).then(
+      (res) => {
+        clock.clearTimeout(timer)
+        this.deadlines.delete(deadline)
+        this.apply(res)
+        this.metadataError = null
+        this.refreshing = null
+        this.refreshAttempts = 0
+        this.lastRefreshAt = clock.now()
+        // topics not usable yet for a reason that may pass (not created yet, no leader): poll them; a topic refused
+        // for good (not authorized, invalid) is not polled
+        const retryTopics = [...this.wanted].some((n) => {
+          const t = this.topics.get(n)
+          return !t?.info && (!t || kafkaErrorBasics(t.errorCode).retriable)
+        })
+        if (!this.closed) this.onChange()
+        if (this.needRefresh || retryTopics) {
+          // topics still unknown (not created yet, no leader yet): keep asking, every retryBackoffMs
+          this.requestRefresh()
+        }
+      },
+      (err) => {
+        clock.clearTimeout(timer)
+        this.deadlines.delete(deadline)
+        this.refreshing = null
+        this.refreshAttempts++
+        this.lastRefreshAt = clock.now()
+        if (err instanceof IsoKafkaError && !err.retriable) this.metadataError = err
+        if (!this.closed) this.onChange()
+        if (this.needRefresh || this.wanted.size > 0) this.requestRefresh()
+      },
+    )
+    return this.refreshing
+  }
+
+  private apply(res: readonly GatewayTopicMetadata[]): void {
+    const now = this.options.clock.now()
+    for (const t of res) {
+      const previous = this.topics.get(t.topic)
+      if (t.errorCode !== 0 || !(t.partitions > 0)) {
+        const code = t.errorCode || 3
+        // keep what we knew through a transient error
+        if (previous?.info && kafkaErrorBasics(code).retriable) continue
+        this.topics.set(t.topic, { info: null, errorCode: code, fetchedAt: now })
+        continue
+      }
+      if (previous?.info && previous.info.partitionCount === t.partitions) {
+        previous.fetchedAt = now
+        previous.errorCode = 0
+        continue
+      }
+      const available = Array.from({ length: t.partitions }, (_, i) => i)
+      this.topics.set(t.topic, { info: { partitionCount: t.partitions, available }, errorCode: 0, fetchedAt: now })
+    }
+  }
+}
