@@ -293,13 +293,17 @@ export class GatewayBackend implements ProducerBackend, Sender {
     }
     if (acked.length > 0) this.lane?.forget(acked)
     for (const o of orphans) {
+      if (this.aborted) {
+        o.inFlight = false // a forced close: it stays stored for the next page
+        continue
+      }
       const r = byId.get(o.wire.batchId)
       if (r && r.errorCode === 0) this.lane!.acked(o)
       else {
         const err = r
           ? new KafkaProtocolError(r.errorCode, `${o.wire.topic}-${o.wire.partition}${r.message ? `: ${r.message}` : ''}`)
           : new MalformedResponseError(`the gateway's answer has no entry for batch ${o.wire.batchId}`)
-        this.lane!.failed(o, err, err.retriable && !this.aborted)
+        this.lane!.failed(o, err, err.retriable)
       }
     }
   }
@@ -312,8 +316,11 @@ export class GatewayBackend implements ProducerBackend, Sender {
       batch.inFlight = false
       if (!batch.done) this.retryOrFail(q, batch, error)
     }
-    const retriable = error instanceof IsoKafkaError && error.retriable && !this.aborted
-    for (const o of orphans) this.lane!.failed(o, error, retriable)
+    const retriable = error instanceof IsoKafkaError && error.retriable
+    for (const o of orphans) {
+      if (this.aborted) o.inFlight = false // a forced close: it stays stored for the next page
+      else this.lane!.failed(o, error, retriable)
+    }
   }
 
   private retryOrFail(q: PartitionQueue, batch: ProducerBatch, err: Error): void {

@@ -14,6 +14,8 @@ export interface Orphan {
 const RECLAIM_EVERY_MS = 30_000
 /** Orphans are retried while the page lives; their backoff grows up to this. */
 const ORPHAN_BACKOFF_MAX_MS = 30_000
+/** A put that takes longer (a blocked IndexedDB) no longer holds its batch back: it ships, durable or not. */
+const PUT_WAIT_MS = 5_000
 
 /**
  * The gateway backend's side of a durable outbox (ProducerOptions.outbox): stores each batch before it ships,
@@ -61,7 +63,13 @@ export class OutboxLane {
       const stored: OutboxBatch = { batchId: b.batchId, topic: b.topic, partition: b.partition, count: b.count, records: b.records.slice() }
       ;(puts ??= []).push(Promise.resolve().then(() => this.outbox.put(stored)).catch(() => {}))
     }
-    return puts && Promise.all(puts).then(() => {})
+    if (!puts) return null
+    const { clock } = this.options
+    let timer: unknown = null
+    return Promise.race([
+      Promise.all(puts),
+      new Promise<void>((resolve) => (timer = clock.setTimeout(resolve, PUT_WAIT_MS))),
+    ]).then(() => clock.clearTimeout(timer))
   }
 
   /** Acknowledged, or failed for good: no longer kept. */
@@ -93,7 +101,8 @@ export class OutboxLane {
 
   failed(o: Orphan, error: Error, retriable: boolean): void {
     o.inFlight = false
-    if (retriable && !this.closed) {
+    if (this.closed) return // the producer is closing: it stays stored for the next page
+    if (retriable) {
       o.attempts++
       const { retryBackoffMs, clock } = this.options
       o.retryAtMs = clock.now() + backoffMs(o.attempts, Math.max(1, retryBackoffMs), ORPHAN_BACKOFF_MAX_MS, clock.random)

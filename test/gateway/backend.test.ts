@@ -425,6 +425,34 @@ describe('GatewayBackend with an outbox', () => {
     expect([...outbox.stored.keys()]).toEqual([transport.calls[0]!.batches[0]!.batchId])
   })
 
+  it('a forced close keeps a leftover that was in flight; a put that never settles holds its batch back 5 s at most', async () => {
+    const clock = new FakeClock()
+    const transport = new ScriptedTransport(clock)
+    const outbox = new MemoryOutbox()
+    outbox.leftovers = [leftover('old-1', ['x'])]
+    transport.answers.push(() => 'hang')
+    const producer = createProducer({ transport, clock, lingerMs: 5, outbox })
+    await clock.advance(1)
+    expect(transport.calls.map((c) => c.batches[0]!.batchId)).toEqual(['old-1'])
+    const closing = producer.close({ timeoutMs: 50 })
+    await clock.advance(100)
+    await closing
+    expect([...outbox.stored.keys()]).toEqual(['old-1'])
+    expect(outbox.failures).toEqual([])
+
+    const t2 = new ScriptedTransport(clock)
+    const stuck = new MemoryOutbox()
+    stuck.put = () => new Promise(() => {}) // a blocked IndexedDB
+    const p2 = createProducer({ transport: t2, clock, lingerMs: 5, outbox: stuck })
+    const sent = p2.send({ topic: 't', partition: 0, value: 'v' })
+    await clock.advance(4_000)
+    expect(t2.calls).toHaveLength(0)
+    await clock.advance(1_100)
+    expect(t2.calls).toHaveLength(1)
+    expect((await sent).offset).toBe(0)
+    await p2.close()
+  })
+
   it('refuses an outbox with a Kafka transport, and an outbox without its lane', () => {
     const clock = new FakeClock()
     const outbox = new MemoryOutbox()
