@@ -46,6 +46,10 @@ const { values: args } = parseArgs({
     'no-warmup': { type: 'boolean', default: false },
     'no-edge': { type: 'boolean', default: false },
     'edge-records': { type: 'string', default: '100000' },
+    'no-gateway': { type: 'boolean', default: false },
+    'gateway-clients': { type: 'string' },
+    'gateway-seconds': { type: 'string' },
+    'gateway-records': { type: 'string' },
     list: { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
   },
@@ -557,6 +561,52 @@ async function runEdgePaths() {
   return { records, runs }
 }
 
+// The gateway (bench/gateway/run.mjs): the gateway as its own process; one client over Node TCP straight to Kafka,
+// over WebSocket and over fetch through the gateway (same records, same loop: ratios to Node TCP), then 100 and 1,000
+// concurrent WebSocket clients offering more than it takes; every acked record read back by kcat (load: ids too).
+const runGatewayBench = !args['no-gateway'] && ((!args.scenarios && !args.producers) || mode === 'smoke')
+
+async function runGateway() {
+  const { loadRun, singleRun } = await import('./gateway/run.mjs')
+  const smoke = mode === 'smoke'
+  const clients = (args['gateway-clients'] ?? (smoke ? '20' : '100,1000')).split(',').filter(Boolean).map(Number)
+  const seconds = Number(args['gateway-seconds'] ?? (smoke ? 2 : mode === 'quick' ? 5 : 10))
+  const records = Number(args['gateway-records'] ?? (smoke ? 20_000 : Math.max(20_000, Math.round(300_000 * scale))))
+  const gwRounds = smoke ? 1 : rounds
+  const out = { clients, seconds, singleRecords: records, single: [], load: [] }
+  for (let round = 1; round <= gwRounds && !aborted; round++) {
+    // alternate the order of the single-client transports between rounds
+    const transports = round % 2 ? ['tcp', 'websocket', 'fetch'] : ['fetch', 'websocket', 'tcp']
+    for (const transport of transports) {
+      if (aborted) break
+      say(`round ${round}/${gwRounds} gateway single client ${transport} (${fmt(records)} records)...`)
+      settleDisk()
+      let run
+      try {
+        run = { round, ...(await singleRun({ bootstrap: kafka.bootstrap, makeTopic, transport, records })) }
+      } catch (err) {
+        run = { round, transport, ok: false, error: err.message }
+      }
+      say(`  ${transport}: ${run.ok ? `${fmt(Math.round(run.recordsPerSec))} rec/s, read back ${fmt(run.inKafka)}` : `FAILED ${run.error ?? `acked ${run.acked}, in Kafka ${run.inKafka}`}`}`)
+      out.single.push(run)
+    }
+    for (const n of round % 2 ? clients : [...clients].reverse()) {
+      if (aborted) break
+      say(`round ${round}/${gwRounds} gateway ${fmt(n)} clients for ${seconds} s...`)
+      settleDisk()
+      let run
+      try {
+        run = { round, ...(await loadRun({ bootstrap: kafka.bootstrap, makeTopic, clients: n, seconds })) }
+      } catch (err) {
+        run = { round, clients: n, ok: false, error: err.message }
+      }
+      say(`  ${fmt(n)} clients: ${run.ok ? `${fmt(Math.round(run.recordsPerSec))} acked rec/s, gateway ${run.gatewayCpuPerMillion.toFixed(2)} CPU-s/M, p99 ack ${fmt(run.p99FrameAckMs, 1)} ms, peak RSS ${fmt(run.gatewayRssMB.peak)} MB, ${fmt(run.ackedChecked)} acked records read back by id` : `FAILED ${run.error ?? `lost ${run.lost}, duplicates ${run.duplicates}`}`}`)
+      out.load.push(run)
+    }
+  }
+  return out
+}
+
 async function main() {
   const startedAt = new Date()
   const machine = machineInfo()
@@ -627,6 +677,10 @@ async function main() {
       }
     }
     if (runEdge && !aborted) results.edge = await runEdgePaths()
+    if (runGatewayBench && !aborted) {
+      results.gateway = await runGateway()
+      save()
+    }
   } finally {
     stopSink()
     await stopBroker()
@@ -645,6 +699,7 @@ async function main() {
   if (svgFile) say(`chart:   ${path.relative(process.cwd(), svgFile)}`)
   if (writeDocs) say(`docs:    ${path.relative(process.cwd(), docsFile)}`)
   const failed = results.runs.filter((r) => !r.skipped && !r.ok)
+  if (results.gateway) failed.push(...[...results.gateway.single, ...results.gateway.load].filter((r) => !r.ok))
   if (failed.length) say(`${failed.length} run(s) failed`)
   if (skippedFail.length) say(`smoke: could not run ${skippedFail.map((r) => r.producer).join(', ')}`)
   return failed.length === 0 && skippedFail.length === 0 && !aborted

@@ -91,7 +91,36 @@ export function summarize(results) {
     }
     scenarios[s.id] = { title: s.title, kind: s.kind, records: s.records, producers, ratios }
   }
-  return { scenarios, targets: targets(results, scenarios), edge: summarizeEdge(results.edge) }
+  return { scenarios, targets: targets(results, scenarios), edge: summarizeEdge(results.edge), gateway: summarizeGateway(results.gateway) }
+}
+
+/**
+ * The gateway runs (bench/gateway/run.mjs): single-client records/s per transport (medians over the rounds, ratios to
+ * Node TCP's median) and, per client count, the load figures (medians of complete runs: every acked record read back).
+ */
+function summarizeGateway(g) {
+  if (!g) return null
+  const single = ['tcp', 'websocket', 'fetch'].map((transport) => {
+    const all = g.single.filter((r) => r.transport === transport)
+    const ok = all.filter((r) => r.ok)
+    return { transport, runs: all.length, complete: ok.length, recordsPerSec: stat(ok, (r) => r.recordsPerSec), error: all.find((r) => r.error)?.error ?? null }
+  })
+  const base = single[0].recordsPerSec?.median
+  for (const r of single) r.ratioToNodeTcp = base && r.recordsPerSec ? r.recordsPerSec.median / base : null
+  const load = g.clients.map((clients) => {
+    const all = g.load.filter((r) => r.clients === clients)
+    const ok = all.filter((r) => r.ok)
+    return {
+      clients, runs: all.length, complete: ok.length,
+      recordsPerSec: stat(ok, (r) => r.recordsPerSec),
+      cpuPerMillion: stat(ok, (r) => r.gatewayCpuPerMillion),
+      p99: stat(ok, (r) => r.p99FrameAckMs),
+      peakRssMB: stat(ok, (r) => r.gatewayRssMB?.peak),
+      ackedChecked: ok.reduce((s, r) => s + r.ackedChecked, 0),
+      error: all.find((r) => r.error)?.error ?? null,
+    }
+  })
+  return { seconds: g.seconds, singleRecords: g.singleRecords, single, load }
 }
 
 /** Edge paths: per transport, median records/s over the rounds and its ratio to Node TCP's median. */
@@ -329,6 +358,27 @@ export function renderMarkdown(results, { jsonRel, svgRel, previous }) {
     L.push('| transport | records/s | ÷ Node TCP | runs complete |', '|---|---:|---:|---:|')
     for (const r of sum.edge.rows) {
       L.push(`| ${r.transport} | ${n0(r.recordsPerSec?.median)} | ${ratioText(r.ratioToNodeTcp)} | ${r.complete}/${r.runs}${r.firstError ? ` (${esc(r.firstError)})` : ''} |`)
+    }
+    L.push('')
+  }
+
+  if (sum.gateway) {
+    const gw = sum.gateway
+    L.push('## The gateway', '')
+    L.push('`bench/gateway/run.mjs`, on the same broker: the gateway as its own process (`isokafka gateway` from the built package, rate limit off, other')
+    L.push(`settings at their defaults). **One client**: the benchmark's isokafka producer (\`produce()\` + \`ready()\`, one callback) sending ${n0(gw.singleRecords)} records of`)
+    L.push('100 B (no key, 6 partitions, acks=all, linger 5 ms) over Node TCP straight to Kafka, over WebSocket and over fetch through the gateway;')
+    L.push('kcat counts each topic. **Many clients**: N WebSocket connections in 1–2 client processes (`bench/gateway/clients.mjs`) sending')
+    L.push(`produce frames as the transport encodes them (100 records of 100 B, one batch per frame, 4 frames unanswered per connection) for ${gw.seconds} s,`)
+    L.push('more than the gateway takes; gateway CPU from /proc, peak RSS = the larger of VmHWM (reset once connected) and 100 ms samples; p99 =')
+    L.push('frame sent → its ack; every acknowledged record is read back from Kafka by kcat and matched by its id (none lost, none twice).', '')
+    L.push('| one client | records/s | ÷ Node TCP | runs complete |', '|---|---:|---:|---:|')
+    const label = { tcp: 'Node TCP direct', websocket: 'WebSocket → gateway → Kafka', fetch: 'fetch → gateway → Kafka' }
+    for (const r of gw.single) L.push(`| ${label[r.transport]} | ${n0(r.recordsPerSec?.median)} | ${ratioText(r.ratioToNodeTcp)} | ${r.complete}/${r.runs}${r.error ? ` (${esc(r.error)})` : ''} |`)
+    L.push('')
+    L.push('| clients | acked records/s | gateway CPU-s per million | p99 ack ms | gateway peak RSS MB | records read back by id | runs complete |', '|---:|---:|---:|---:|---:|---:|---:|')
+    for (const r of gw.load) {
+      L.push(`| ${n0(r.clients)} | ${n0(r.recordsPerSec?.median)} | ${n2(r.cpuPerMillion?.median)} | ${n0(r.p99?.median)} | ${n0(r.peakRssMB?.median)} | ${n0(r.ackedChecked)} | ${r.complete}/${r.runs}${r.error ? ` (${esc(r.error)})` : ''} |`)
     }
     L.push('')
   }

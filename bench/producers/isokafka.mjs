@@ -12,6 +12,8 @@
 //            record's timestamp)
 //   closure  a new closure per record that keeps performance.now() at the call (sub-ms latency, ~0.4 µs more per
 //            record in the benchmark process: the closure, two clock reads, and GC of closures alive until acked)
+// config.transport: 'tcp' (default: Node TCP straight to Kafka), or 'websocket' / 'fetch' through an isokafka gateway
+// at config.gatewayUrl with config.token (the gateway benchmark's single-client runs: the same loop, the same records)
 // Modes (config.mode):
 //   throughput  as fast as the API allows; send→ack latency per record (performance.now() at the call and in the
 //               callback / when the promise resolves)
@@ -28,7 +30,7 @@ const acks = c.acks === 'all' || c.acks === -1 ? 'all' : Number(c.acks)
 
 try {
   const producer = createProducer({
-    transport: tcp({ bootstrap: c.bootstrap, clientId: 'isokafka-bench' }),
+    transport: await transportFor(c),
     acks,
     enableIdempotence: acks === 'all' && Boolean(c.idempotent),
     lingerMs: c.lingerMs,
@@ -202,4 +204,17 @@ try {
   })
 } catch (err) {
   fail('isokafka', err)
+}
+
+async function transportFor(c) {
+  if (!c.transport || c.transport === 'tcp') return tcp({ bootstrap: c.bootstrap, clientId: 'isokafka-bench' })
+  if (c.transport === 'websocket') {
+    const [{ websocket }, { default: WebSocket }] = await Promise.all([import('isokafka/websocket'), import('ws')])
+    return websocket({ url: c.gatewayUrl.replace(/^http/, 'ws') + '/v1/ws', token: c.token, WebSocket, tokenIn: 'protocol' })
+  }
+  if (c.transport === 'fetch') {
+    const { fetchTransport } = await import('isokafka/fetch')
+    return fetchTransport({ url: c.gatewayUrl, token: c.token })
+  }
+  throw new Error(`unknown transport ${c.transport}`)
 }
