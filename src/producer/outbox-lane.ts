@@ -23,7 +23,8 @@ const PUT_WAIT_MS = 5_000
  * a lane of their own, retried with their original batch ids until the gateway acknowledges them.
  *
  * When is a record durable? When its batch is put, which the backend does as the batch leaves for the gateway: at
- * most lingerMs after the record's send() (sooner when the batch fills), plus the store's write.
+ * most lingerMs after the record's send() (sooner when the batch fills), plus the store's write. The batch ships once
+ * the put settled (at most PUT_WAIT_MS), except while the page is hidden (see store()).
  */
 export class OutboxLane {
   /** open() settled: batches may ship. */
@@ -64,6 +65,9 @@ export class OutboxLane {
       ;(puts ??= []).push(Promise.resolve().then(() => this.outbox.put(stored)).catch(() => {}))
     }
     if (!puts) return null
+    // A hidden page may be frozen or gone any moment (pagehide): its puts are issued, but the batch does not wait for
+    // them; the flush's keepalive requests get out now instead of after the write (one of the two makes it).
+    if ((globalThis as { document?: { visibilityState?: string } }).document?.visibilityState === 'hidden') return null
     const { clock } = this.options
     let timer: unknown = null
     return Promise.race([
