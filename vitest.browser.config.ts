@@ -11,7 +11,7 @@ export default defineConfig({
   test: {
     name: 'browser',
     include: ['test/browser/**/*.test.ts'],
-    exclude: ['test/browser/web-app.test.ts', '**/node_modules/**'],
+    exclude: ['test/browser/web-app.test.ts', 'test/browser/outbox-e2e.test.ts', '**/node_modules/**'],
     globalSetup: ['test/setup/kafka-global-setup.ts', 'test/setup/gateway-global-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,

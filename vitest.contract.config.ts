@@ -8,7 +8,7 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     name: 'contract',
-    include: ['test/contract/**/*.test.ts', 'test/browser/web-app.test.ts'],
+    include: ['test/contract/**/*.test.ts', 'test/browser/web-app.test.ts', 'test/browser/outbox-e2e.test.ts'],
     environment: 'node',
     globalSetup: ['test/setup/kafka-global-setup.ts', 'test/setup/gateway-global-setup.ts'],
     testTimeout: 180_000,
