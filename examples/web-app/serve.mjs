@@ -42,9 +42,16 @@ const server = http.createServer(async (req, res) => {
   const url = new URL(req.url ?? '/', 'http://x')
   if (req.method === 'GET' && url.pathname === '/config') {
     // Your app decides who gets a token (its own session or login); this example gives one to every page load,
-    // for the one topic, for 10 minutes.
-    const token = await createGatewayToken({ secret, topics: [topic], expiresInSec: TOKEN_SECONDS, subject: `web-${randomUUID()}` })
-    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+    // for the one topic, for 10 minutes. The subject is the browser's (a cookie), not the page load's: the gateway
+    // deduplicates resent batches per subject, so the outbox's resends from a reloaded page or another tab must
+    // come with the same one.
+    const sid = /(?:^|;\s*)sid=([\w-]{8,64})/.exec(req.headers.cookie ?? '')?.[1] ?? randomUUID()
+    const token = await createGatewayToken({ secret, topics: [topic], expiresInSec: TOKEN_SECONDS, subject: `web-${sid}` })
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'cache-control': 'no-store',
+      'set-cookie': `sid=${sid}; Path=/; HttpOnly; SameSite=Strict; Max-Age=31536000`,
+    })
     res.end(JSON.stringify({ gatewayUrl: gatewayWsUrl, token, topic }))
     return
   }
