@@ -310,9 +310,9 @@ describe('indexedDbOutbox end to end (Chromium, gateway, Kafka)', () => {
       await first.waitForTimeout(500)
       await call(first, 'startLoop', 'c', 400, 10, 2) // ~5,000 records/s until the crash
       await first.waitForTimeout(300)
-      // every record sent up to now is sent ≥ 200 ms (10 lingers) before the crash: it must have been stored
+      // every record sent up to now is sent ≥ 400 ms (20 lingers) before the crash: it must have been stored
       sentBefore = (await stateOf(first)).sent
-      await first.waitForTimeout(200)
+      await first.waitForTimeout(400)
       const crashed = new Promise<void>((resolve) => first.once('crash', () => resolve()))
       log('(c) crashing the renderer')
       void (await cdp(first)).send('Page.crash').catch(() => {}) // the renderer dies: no pagehide, no unload, nothing flushed
@@ -341,7 +341,7 @@ describe('indexedDbOutbox end to end (Chromium, gateway, Kafka)', () => {
     const expected = new Set([...range('c', 0, sentBefore), ...stored, ...kafkaBefore])
     const possible = new Set(range('c', 0, sentBefore + 10_000)) // the loop ran on until the crash
     const values = await expectExactlyOnce(topic, expected, possible)
-    log(`(c) crash: ${sentBefore} records sent ≥ 200 ms before the crash, ${kafkaBefore.length} in Kafka then, ${stored.length} stored; after the resend ${values.length} in Kafka, each once`)
+    log(`(c) crash: ${sentBefore} records sent ≥ 400 ms before the crash, ${kafkaBefore.length} in Kafka then, ${stored.length} stored; after the resend ${values.length} in Kafka, each once`)
   })
 
   it('(d) ws: two tabs open on the same leftovers (different token subjects): each stored batch is sent by one tab', async () => {
