@@ -20,9 +20,23 @@ export interface LedgerEntry {
 }
 
 /** One 32-bit step of the digest (MurmurHash2's multiply-and-shift mix). */
-function mix(h: number, v: number): number {
+export function mixWord(h: number, v: number): number {
   h = Math.imul(h ^ v, 0x5bd1e995)
   return h ^ (h >>> 15)
+}
+const mix = mixWord
+
+export const DIGEST_SEED = 0x811c9dc5
+/** What a nil key, value or header value mixes in (an empty one mixes its length, 0). */
+export const DIGEST_NULL = 0x9e3779b9
+
+/** Mixes the `n` bytes at `off` of `b` (`view` is a DataView over exactly b's bytes): the length, then 4 bytes a step. */
+export function mixBytesAt(h: number, b: Uint8Array, view: DataView, off: number, n: number): number {
+  h = mix(h, n)
+  let i = 0
+  if (n >= 16) for (; i + 4 <= n; i += 4) h = mix(h, view.getInt32(off + i, true))
+  for (; i < n; i++) h = mix(h, b[off + i]!)
+  return h
 }
 
 // a DataView over the frame the bytes are views of, kept while consecutive fields share it (they do: one frame)
@@ -30,7 +44,7 @@ let lastBuffer: ArrayBufferLike | null = null
 let lastView: DataView | null = null
 
 function mixBytes(h: number, b: Uint8Array | null): number {
-  if (b === null) return mix(h, 0x9e3779b9)
+  if (b === null) return mix(h, DIGEST_NULL)
   const n = b.length
   h = mix(h, n)
   if (n >= 16) {
@@ -58,7 +72,7 @@ function mixBytes(h: number, b: Uint8Array | null): number {
  * (CRC32C called per field cost ~470 ns).
  */
 export function batchDigest(records: readonly WireRecord[]): number {
-  let h = 0x811c9dc5
+  let h = DIGEST_SEED
   for (const r of records) {
     h = mixBytes(h, r[1])
     h = mixBytes(h, r[2])

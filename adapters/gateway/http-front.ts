@@ -4,8 +4,7 @@
  * Limits over HTTP belong to the token's namespace (subject, or signature), kept in a bounded map.
  */
 import http from 'node:http'
-import { encode as msgpackEncode } from '@msgpack/msgpack'
-import { MSGPACK_CONTENT_TYPE, peekFrameId, type ServerFrame } from '../gateway-wire/index.js'
+import { MSGPACK_CONTENT_TYPE, encodeFrame, peekFrameId, type ServerFrame } from '../gateway-wire/index.js'
 import type { Backpressure } from './limits.js'
 import type { GatewayLog } from './log.js'
 import { errorFields, safePath } from './log.js'
@@ -183,7 +182,7 @@ export class HttpFront {
 
   private async frameEndpoint(req: http.IncomingMessage, res: http.ServerResponse, kind: 'produce' | 'metadata', token: string | null): Promise<void> {
     const reply = (status: number, frame: ServerFrame, headers: Record<string, string> = {}) => {
-      const body = msgpackEncode(frame, { ignoreUndefined: true })
+      const body = encodeFrame(frame)
       res.writeHead(status, { 'Content-Type': MSGPACK_CONTENT_TYPE, 'Content-Length': body.length, 'Cache-Control': 'no-store', ...headers })
       res.end(body)
     }

@@ -4,17 +4,36 @@
  * (a resent batch id is answered from memory), and the records handed to the Kafka side.
  */
 import type { RecordMetadata } from '../../src/producer/accumulator.js'
+import type { ProducerRecord } from '../../src/producer/producer.js'
 import {
   isRetriableCode, type AckFrame, type ErrorFrame, type GatewayErrorCode, type GatewayLimits, type MetadataResponseFrame,
   type ServerFrame, type WireBatch, type WireRecord, type WireResult,
 } from '../gateway-wire/index.js'
 import { BatchLedger, batchDigest, ledgerKey, type LedgerEntry } from './batch-ledger.js'
+import { forEachFastRecord, type FastBatch, type FastProduce, type RecordSink } from './fast-produce.js'
 import { Backpressure, TokenBucket, recordCost } from './limits.js'
 import type { GatewayLog } from './log.js'
 import type { MetricsRegistry } from './metrics.js'
-import { errorCodeOf, safeMessage, type KafkaSide, type OutRecord } from './producing.js'
+import { errorCodeOf, safeMessage, type KafkaSide } from './producing.js'
 import { topicAllowed, type GatewayTokenClaims } from './token.js'
-import { BadFrame, LimitExceeded, parseMetadataTopics, parseProduce, type ProduceRequest } from './validate.js'
+import { BadFrame, LimitExceeded, parseMetadataTopics, parseProduce } from './validate.js'
+
+/** A client batch of a decoded frame (the general path): its records as decoded, with digest and cost computed. */
+interface DecodedBatch {
+  topic: string
+  partition: number
+  batchId: string
+  count: number
+  digest: number
+  cost: number
+  records: WireRecord[]
+}
+/** A client batch: read in place (fast-produce.ts) or decoded. */
+type InBatch = FastBatch | DecodedBatch
+const isDecoded = (b: InBatch): b is DecodedBatch => (b as DecodedBatch).records !== undefined
+
+/** A produce frame as the server's decoder hands it over when the fast path read it: `{ t, id, fast }`. */
+export const FAST_FRAME = 'fast'
 
 /** Verifies a token: its claims, or the error frame to answer (UNAUTHENTICATED, TOKEN_EXPIRED). */
 export type Authenticate = (token: string | null | undefined) => Promise<{ claims: GatewayTokenClaims } | ErrorFrame>
@@ -110,12 +129,17 @@ export class Requests {
 
   private async produceRequest(session: Session, raw: Record<string, unknown>): Promise<ServerFrame> {
     const id = raw.id as number
-    let frame: ProduceRequest
-    try {
-      frame = parseProduce(raw, this.limits)
-    } catch (err) {
-      if (err instanceof LimitExceeded) return this.errorFrame('LIMIT_EXCEEDED', err.message, { id })
-      return this.errorFrame('MALFORMED', (err as Error).message, { id })
+    let frame: { acks: number; timeoutMs: number; batches: InBatch[]; records: number }
+    const fast = raw[FAST_FRAME] as FastProduce | undefined
+    if (fast !== undefined) frame = fast
+    else {
+      try {
+        const parsed = parseProduce(raw, this.limits)
+        frame = { ...parsed, batches: parsed.batches.map(decodedBatch) }
+      } catch (err) {
+        if (err instanceof LimitExceeded) return this.errorFrame('LIMIT_EXCEEDED', err.message, { id })
+        return this.errorFrame('MALFORMED', (err as Error).message, { id })
+      }
     }
     if (Date.now() / 1000 >= session.claims.exp) return this.errorFrame('TOKEN_EXPIRED', 'the token has expired; send a new hello', { id })
     const n = frame.batches.length
@@ -171,7 +195,7 @@ export class Requests {
   }
 
   /** One client batch → its result (waits for Kafka, at most `timeoutMs`). */
-  private async produceBatch(session: Session, b: WireBatch, acks: number, timeoutMs: number): Promise<WireResult> {
+  private async produceBatch(session: Session, b: InBatch, acks: number, timeoutMs: number): Promise<WireResult> {
     const base = { topic: b.topic, partition: b.partition, batchId: b.batchId, baseOffset: -1, logAppendTime: -1 }
     if (!topicAllowed(session.claims.topics, b.topic)) {
       this.metrics.refuse('TOPIC_AUTHORIZATION_FAILED')
@@ -187,17 +211,17 @@ export class Requests {
       return { ...base, errorCode: 3, message: `partition ${b.partition} is not in [0, ${meta.partitions}) for topic ${b.topic}` }
     }
     const key = ledgerKey(session.namespace, b.batchId)
-    const digest = batchDigest(b.records)
+    const digest = b.digest
     let entry = this.ledger.get(key)
-    if (entry && (entry.topic !== b.topic || entry.partition !== b.partition || entry.count !== b.records.length || entry.digest !== digest)) {
+    if (entry && (entry.topic !== b.topic || entry.partition !== b.partition || entry.count !== b.count || entry.digest !== digest)) {
       this.metrics.refuse('BATCH_ID_REUSED')
       return { ...base, errorCode: 42, message: `batch id ${b.batchId} was already used for other records` }
     }
     if (entry && (entry.pending || entry.result?.errorCode === 0)) {
       this.metrics.dedupHits++
     } else {
-      entry ??= { topic: b.topic, partition: b.partition, count: b.records.length, digest, offsets: new Array(b.records.length), logAppendTime: -1, pending: null, result: null }
-      this.runBatch(key, entry, b.records)
+      entry ??= { topic: b.topic, partition: b.partition, count: b.count, digest, offsets: new Array(b.count), logAppendTime: -1, pending: null, result: null }
+      this.runBatch(key, entry, b)
     }
     if (acks === 0) return { ...base, errorCode: 0 }
     if (entry.pending) {
@@ -215,39 +239,35 @@ export class Requests {
     return { ...entry.result!, batchId: b.batchId }
   }
 
-  /** Produces a client batch (or the part of it not yet acknowledged) and fills its ledger entry. */
-  private runBatch(key: string, entry: LedgerEntry, records: WireRecord[]): void {
-    const todo: number[] = []
-    const out: OutRecord[] = []
-    let bytes = 0
-    for (let i = 0; i < entry.count; i++) {
-      if (entry.offsets[i] !== undefined) continue
-      const r = records[i]!
-      todo.push(i)
-      out.push({ key: r[1], value: r[2], headers: r[3], timestamp: r[0] })
-      bytes += recordCost(r[1], r[2], r[3])
-    }
+  /** The record handed to produce(), reused (produce() copies what it keeps). */
+  private readonly record: ProducerRecord<Uint8Array | null, Uint8Array | null> = {
+    topic: '', partition: 0, key: undefined, value: null, headers: undefined, timestamp: 0,
+  }
+
+  /**
+   * Produces a client batch (or the part of it not yet acknowledged) and fills its ledger entry. Records go to the
+   * producer with produce() and one small callback each (no promise per record); the entry settles when the last
+   * one is called back.
+   */
+  private runBatch(key: string, entry: LedgerEntry, b: InBatch): void {
+    const offsets = entry.offsets
+    let todo = 0
+    for (let i = 0; i < entry.count; i++) if (offsets[i] === undefined) todo++
+    // a partial resend holds its share of the batch's cost
+    const bytes = todo === entry.count ? b.cost : Math.ceil((b.cost * todo) / entry.count)
     const producer = this.kafka.producer
     const started = Date.now()
     this.ledger.start(key, entry)
     this.backpressure.add(bytes)
-    this.metrics.recordsIn += todo.length
+    this.metrics.recordsIn += todo
     entry.result = null
-    const sends: Array<Promise<RecordMetadata>> = this.kafka.send(entry.topic, entry.partition, out)
-    entry.pending = Promise.allSettled(sends).then((settled) => {
+    let resolve!: () => void
+    entry.pending = new Promise<void>((r) => (resolve = r))
+    let left = todo
+    let firstError: unknown = null
+    const finish = () => {
       this.backpressure.sub(bytes)
       this.metrics.kafkaLatency(Date.now() - started)
-      let firstError: unknown = null
-      settled.forEach((s, k) => {
-        if (s.status === 'fulfilled') {
-          entry.offsets[todo[k]!] = s.value.offset
-          if (s.value.timestamp !== records[todo[k]!]![0]) entry.logAppendTime = s.value.timestamp
-          this.metrics.recordsOut++
-        } else {
-          this.metrics.recordsFailed++
-          firstError ??= s.reason
-        }
-      })
       entry.pending = null
       this.ledger.finish(key, entry)
       if (firstError) {
@@ -258,17 +278,62 @@ export class Requests {
           topic: entry.topic, partition: entry.partition, batchId: '', errorCode: code === 0 ? -1 : code, baseOffset: -1, logAppendTime: -1,
           message: safeMessage(firstError),
         }
-        return
+        return resolve()
       }
-      const offsets = entry.offsets as number[]
+      const done = offsets as number[]
       let contiguous = true
-      for (let i = 1; i < offsets.length; i++) if (offsets[i] !== offsets[0]! + i) contiguous = false
+      for (let i = 1; i < done.length; i++) if (done[i] !== done[0]! + i) contiguous = false
       entry.offsets = [] // the result says it all; keep remembered batches small
       this.metrics.batchesAcked++
       entry.result = {
-        topic: entry.topic, partition: entry.partition, batchId: '', errorCode: 0, baseOffset: offsets[0]!,
-        logAppendTime: entry.logAppendTime, ...(contiguous ? {} : { offsets: [...offsets] }),
+        topic: entry.topic, partition: entry.partition, batchId: '', errorCode: 0, baseOffset: done[0]!,
+        logAppendTime: entry.logAppendTime, ...(contiguous ? {} : { offsets: [...done] }),
       }
-    })
+      resolve()
+    }
+    if (todo === 0) return finish()
+    const settle = (i: number, timestamp: number, err: unknown, meta: RecordMetadata | null) => {
+      if (err || meta === null) {
+        this.metrics.recordsFailed++
+        firstError ??= err ?? new Error('no metadata')
+      } else {
+        offsets[i] = meta.offset
+        if (meta.timestamp !== timestamp) entry.logAppendTime = meta.timestamp
+        this.metrics.recordsOut++
+      }
+      if (--left === 0) finish()
+    }
+    const record = this.record
+    record.topic = entry.topic
+    record.partition = entry.partition
+    const sink: RecordSink = (i, timestamp, key, value, headers) => {
+      record.key = key ?? undefined
+      record.value = value
+      record.headers = headers
+      record.timestamp = timestamp
+      try {
+        producer.produce(record, (err, meta) => settle(i, timestamp, err, meta))
+      } catch (err) {
+        settle(i, timestamp, err, null)
+      }
+    }
+    const skip = todo === entry.count ? null : (i: number) => offsets[i] !== undefined
+    if (isDecoded(b)) {
+      for (let i = 0; i < entry.count; i++) {
+        if (skip !== null && skip(i)) continue
+        const r = b.records[i]!
+        sink(i, r[0], r[1], r[2], r[3])
+      }
+    } else forEachFastRecord(b, sink, skip)
+    record.key = undefined
+    record.value = null
+    record.headers = undefined
   }
+}
+
+/** A decoded client batch with its digest and cost. */
+function decodedBatch(b: WireBatch): DecodedBatch {
+  let cost = 0
+  for (const r of b.records) cost += recordCost(r[1], r[2], r[3])
+  return { topic: b.topic, partition: b.partition, batchId: b.batchId, count: b.records.length, digest: batchDigest(b.records), cost, records: b.records }
 }

@@ -29,6 +29,8 @@ import { Requests, type Authenticate } from './requests.js'
 import { RestProxy } from './rest-proxy.js'
 import { verifyGatewayToken } from './token.js'
 import { BadFrame } from './validate.js'
+import { parseProduceFast } from './fast-produce.js'
+import { FAST_FRAME } from './requests.js'
 import { WsFront } from './ws-front.js'
 
 export interface Gateway {
@@ -82,7 +84,7 @@ class GatewayServer implements Gateway {
       const why = check.reason === 'missing' ? 'no token was presented' : check.reason === 'bad-signature' ? 'the token signature is not valid' : `the token is ${check.reason}`
       return this.requests.errorFrame('UNAUTHENTICATED', why)
     }
-    const decode = frameDecoder(this.o.limits.maxFrameBytes)
+    const decode = frameDecoder(this.o.limits)
     const originAllowed = (origin: string | undefined) => origin === undefined || this.o.origins === '*' || this.o.origins.has(origin)
     const rest = new RestProxy(this.o, this.kafka, this.stats, backpressure, authenticate)
     this.http = new HttpFront(this.o, this.requests, this.kafka, this.stats, this.log, backpressure, authenticate, decode, originAllowed, rest)
@@ -182,11 +184,18 @@ class GatewayServer implements Gateway {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** Frames as the server decodes them: the shape check first, then @msgpack/msgpack with limits on top. */
-function frameDecoder(maxFrameBytes: number): (bytes: Uint8Array) => Record<string, unknown> {
+/**
+ * Frames as the server decodes them: a valid produce frame is read in place (fast-produce.ts: `{ t, id, fast }`);
+ * every other frame, and a produce frame the fast path does not take, gets the shape check first, then
+ * @msgpack/msgpack with limits on top.
+ */
+function frameDecoder(limits: { maxFrameBytes: number; maxInFlightBatches: number; maxRecordsPerFrame: number }): (bytes: Uint8Array) => Record<string, unknown> {
+  const maxFrameBytes = limits.maxFrameBytes
   // no ext types, bounded strings and maps
   const decoder = new MsgpackDecoder({ maxStrLength: 1 << 20, maxBinLength: maxFrameBytes, maxArrayLength: maxFrameBytes, maxMapLength: 64, maxExtLength: 0 })
   return (bytes) => {
+    const fast = parseProduceFast(bytes, limits)
+    if (fast !== null) return { t: 'produce', id: fast.id, [FAST_FRAME]: fast }
     if (!msgpackShapeOk(bytes)) throw new BadFrame('the frame is not valid MessagePack (truncated, nested too deeply, or lengths that do not fit the frame)')
     let v: unknown
     try {

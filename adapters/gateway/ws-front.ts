@@ -9,10 +9,9 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import http from 'node:http'
 import type { Duplex } from 'node:stream'
-import { encode as msgpackEncode } from '@msgpack/msgpack'
 import { WebSocketServer, type WebSocket } from 'ws'
 import {
-  CLOSE_SHUTDOWN, CLOSE_UNAUTHENTICATED, PROTOCOL_VERSION, SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX, peekFrameId,
+  CLOSE_SHUTDOWN, CLOSE_UNAUTHENTICATED, PROTOCOL_VERSION, SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX, encodeFrame, peekFrameId,
   type ErrorFrame, type ServerFrame,
 } from '../gateway-wire/index.js'
 import type { Backpressure } from './limits.js'
@@ -315,7 +314,7 @@ export class WsFront {
   private send(conn: WsConn, frame: ServerFrame): void {
     const ws = conn.ws
     if (ws.readyState !== ws.OPEN) return
-    const bytes = msgpackEncode(frame, { ignoreUndefined: true })
+    const bytes = encodeFrame(frame)
     const n = bytes.length
     conn.queued += n
     ws.send(bytes, () => {
