@@ -30,9 +30,9 @@ export function procCpu(pid) {
 const procStatus = (pid, field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024
 
 /** The gateway as its own process; resolves with { child, url, secret, token(topic) }. */
-export async function startGateway({ bootstrap, flags = [], nodeFlags = [], env = {} }) {
+export async function startGateway({ bootstrap, flags = [], nodeFlags = [], env = {}, bin = path.join(REPO, 'bin/isokafka.mjs') }) {
   const secret = 'bench-secret-' + Math.random().toString(36).slice(2)
-  const child = spawn(process.execPath, [...nodeFlags, path.join(REPO, 'bin/isokafka.mjs'), 'gateway', '--port', '0', '--host', '127.0.0.1', '--bootstrap', bootstrap,
+  const child = spawn(process.execPath, [...nodeFlags, bin, 'gateway', '--port', '0', '--host', '127.0.0.1', '--bootstrap', bootstrap,
     '--rate', '0', '--log-level', 'warn', ...flags], {
     cwd: REPO, env: { ...process.env, ISOKAFKA_GATEWAY_SECRET: secret, ...env }, stdio: ['ignore', 'pipe', 'inherit'],
   })
@@ -161,10 +161,10 @@ export async function kcatCheckIds(bootstrap, topic, clientResults) {
 }
 
 /** One load run: `clients` WebSocket connections in `processes` client processes for `seconds`. */
-export async function loadRun({ bootstrap, makeTopic, clients, seconds, gatewayFlags = [], gatewayNodeFlags = [], recordsPerBatch = 100, batchesPerFrame = 1, window = 4, partitions = 12 }) {
+export async function loadRun({ bootstrap, makeTopic, clients, seconds, gatewayFlags = [], gatewayNodeFlags = [], gatewayBin, recordsPerBatch = 100, batchesPerFrame = 1, window = 4, partitions = 12 }) {
   const topic = `gw-load-${clients}-${Date.now().toString(36)}`
   await makeTopic(topic, partitions)
-  const gw = await startGateway({ bootstrap, flags: gatewayFlags, nodeFlags: gatewayNodeFlags })
+  const gw = await startGateway({ bootstrap, flags: gatewayFlags, nodeFlags: gatewayNodeFlags, bin: gatewayBin })
   try {
     const token = await gw.token(topic)
     const processes = clients >= 500 ? 2 : 1
@@ -216,10 +216,10 @@ export async function loadRun({ bootstrap, makeTopic, clients, seconds, gatewayF
 }
 
 /** One client over `transport` (tcp | websocket | fetch): records/s with bench/producers/isokafka.mjs. */
-export async function singleRun({ bootstrap, makeTopic, transport, records, gatewayFlags = [], partitions = 6 }) {
+export async function singleRun({ bootstrap, makeTopic, transport, records, gatewayFlags = [], gatewayBin, partitions = 6 }) {
   const topic = `gw-single-${transport}-${Date.now().toString(36)}`
   await makeTopic(topic, partitions)
-  const gw = transport === 'tcp' ? null : await startGateway({ bootstrap, flags: gatewayFlags })
+  const gw = transport === 'tcp' ? null : await startGateway({ bootstrap, flags: gatewayFlags, bin: gatewayBin })
   try {
     const cfg = {
       bootstrap, topic, records, size: 100, api: 'produce', callback: 'shared', mode: 'throughput', partitions,
@@ -251,6 +251,8 @@ async function main() {
       rounds: { type: 'string', default: '1' },
       'gateway-flags': { type: 'string', default: '' },
       'gateway-node-flags': { type: 'string', default: '' },
+      // another build of the gateway (an A/B: e.g. a git worktree of an older commit, built): its bin/isokafka.mjs
+      'gateway-bin': { type: 'string' },
       'records-per-batch': { type: 'string', default: '100' },
       window: { type: 'string', default: '4' },
       json: { type: 'boolean', default: false },
@@ -264,12 +266,12 @@ async function main() {
   const out = { single: [], load: [] }
   for (let round = 1; round <= Number(a.rounds); round++) {
     for (const transport of a.single.split(',').filter(Boolean)) {
-      const r = await singleRun({ bootstrap: a.bootstrap, makeTopic, transport, records: Number(a['single-records']), gatewayFlags })
+      const r = await singleRun({ bootstrap: a.bootstrap, makeTopic, transport, records: Number(a['single-records']), gatewayFlags, gatewayBin: a['gateway-bin'] })
       say(`round ${round} single ${transport}: ${Math.round(r.recordsPerSec)} records/s${r.ok ? '' : ' NOT OK'}`)
       out.single.push({ round, ...r })
     }
     for (const clients of a.clients.split(',').filter(Boolean).map(Number)) {
-      const r = await loadRun({ bootstrap: a.bootstrap, makeTopic, clients, seconds: Number(a.seconds), gatewayFlags, gatewayNodeFlags, recordsPerBatch: Number(a['records-per-batch']), window: Number(a.window) })
+      const r = await loadRun({ bootstrap: a.bootstrap, makeTopic, clients, seconds: Number(a.seconds), gatewayFlags, gatewayNodeFlags, gatewayBin: a['gateway-bin'], recordsPerBatch: Number(a['records-per-batch']), window: Number(a.window) })
       say(`round ${round} load ${clients}: ${Math.round(r.recordsPerSec)} records/s, ${r.gatewayCpuPerMillion.toFixed(2)} CPU-s/M, p99 ${r.p99FrameAckMs} ms, peak RSS ${r.gatewayRssMB.peak.toFixed(0)} MB, lost ${r.lost} dup ${r.duplicates}${r.ok ? '' : ' NOT OK'} ${JSON.stringify(r.refusals)}`)
       out.load.push({ round, ...r })
     }
