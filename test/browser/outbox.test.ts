@@ -86,6 +86,7 @@ describe('indexedDbOutbox', () => {
     expect(a.storage).toBe('indexeddb')
     const [b1, b2, b3] = [batch(100, 3), batch(50, 1), batch(10, 2)]
     await Promise.all([a.put(b1), a.put(b2), a.put(b3)])
+    await a.put(b2) // a second put of the same batch changes nothing
     expect(a.depth()).toEqual({ batches: 3, records: 6, bytes: 160 })
     expect(ids(await rows(name))).toEqual(ids([b1, b2, b3]))
     await a.remove([b2.batchId])
