@@ -153,6 +153,7 @@ export class GatewayBackend implements ProducerBackend, Sender {
     const urgent = this.flushing > 0 || this.memoryWaiters > 0
     const ready: PartitionQueue[] = []
     for (const q of this.accumulator.queues) {
+      if (lane) this.storeComplete(q, now, urgent, later)
       const head = q.batches[0]
       if (!head || q.inFlight > 0) continue
       if (head.attempts > 0 && head.retryAtMs > now) {
@@ -186,6 +187,25 @@ export class GatewayBackend implements ProducerBackend, Sender {
     }
     this.saturated = i < ready.length
     this.wakeAt(nextWake)
+  }
+
+  /**
+   * With an outbox, every complete batch (full, or its linger over) is stored at once, also those queued behind a
+   * batch in flight: a record is durable within lingerMs of its send(), not only once its batch can ship. A stored
+   * batch is closed (no record may join it after its bytes were put).
+   */
+  private storeComplete(q: PartitionQueue, now: number, urgent: boolean, later: (at: number) => void): void {
+    const lane = this.lane!
+    for (const b of q.batches) {
+      const wire = this.wire.get(b)
+      if (wire && lane.isStored(wire.batchId)) continue
+      if (!b.closed && !urgent && b.attempts === 0 && now < b.createdMs + this.options.lingerMs) {
+        later(b.createdMs + this.options.lingerMs)
+        break // only the last batch of a queue is still open
+      }
+      b.closed = true
+      void lane.store([this.toWire(b)])
+    }
   }
 
   /** Orphans (stored batches no send waits for) in requests of their own, about maxRequestSize each. */

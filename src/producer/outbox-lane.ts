@@ -22,15 +22,17 @@ const PUT_WAIT_MS = 5_000
  * forgets it after the gateway's ack or a final failure, and keeps the orphans (stored batches no send waits for) in
  * a lane of their own, retried with their original batch ids until the gateway acknowledges them.
  *
- * When is a record durable? When its batch is put, which the backend does as the batch leaves for the gateway: at
- * most lingerMs after the record's send() (sooner when the batch fills), plus the store's write. The batch ships once
- * the put settled (at most PUT_WAIT_MS), except while the page is hidden (see store()).
+ * When is a record durable? When its batch is put, which the backend does as soon as the batch is complete (full, or
+ * its lingerMs over), whether or not it can ship yet: at most lingerMs after the record's send(), plus the store's
+ * write. A batch ships once its put settled (at most PUT_WAIT_MS), except while the page is hidden (see store()).
  */
 export class OutboxLane {
   /** open() settled: batches may ship. */
   ready = false
   readonly orphans: Orphan[] = []
   private readonly stored = new Set<string>()
+  /** Puts under way, by batch id. */
+  private readonly puts = new Map<string, Promise<void>>()
   private closed = false
   private reclaiming = false
   private timer: unknown = null
@@ -54,24 +56,36 @@ export class OutboxLane {
     return this.stored.has(batchId)
   }
 
-  /** Put the batches not stored yet; resolves when all settled (put never rejects; a broken store is not fatal). */
+  /**
+   * Put the batches not stored yet. Resolves once every put of these batches settled, including puts issued earlier
+   * and still under way (put never rejects; a broken store is not fatal), or after PUT_WAIT_MS; null when there is
+   * nothing to wait for.
+   */
   store(batches: readonly GatewayPartitionBatch[]): Promise<void> | null {
-    let puts: Array<Promise<void>> | null = null
+    let waits: Array<Promise<void>> | null = null
     for (const b of batches) {
-      if (this.stored.has(b.batchId)) continue
-      this.stored.add(b.batchId)
-      // a copy: the batch's buffer goes back to the pool after the ack, and the store may clone it later than now
-      const stored: OutboxBatch = { batchId: b.batchId, topic: b.topic, partition: b.partition, count: b.count, records: b.records.slice() }
-      ;(puts ??= []).push(Promise.resolve().then(() => this.outbox.put(stored)).catch(() => {}))
+      let put = this.puts.get(b.batchId)
+      if (!put && !this.stored.has(b.batchId)) {
+        this.stored.add(b.batchId)
+        // a copy: the batch's buffer goes back to the pool after the ack, and the store may clone it later than now
+        const stored: OutboxBatch = { batchId: b.batchId, topic: b.topic, partition: b.partition, count: b.count, records: b.records.slice() }
+        const id = b.batchId
+        put = Promise.resolve()
+          .then(() => this.outbox.put(stored))
+          .catch(() => {})
+          .then(() => void this.puts.delete(id))
+        this.puts.set(id, put)
+      }
+      if (put) (waits ??= []).push(put)
     }
-    if (!puts) return null
+    if (!waits) return null
     // A hidden page may be frozen or gone any moment (pagehide): its puts are issued, but the batch does not wait for
     // them; the flush's keepalive requests get out now instead of after the write (one of the two makes it).
     if ((globalThis as { document?: { visibilityState?: string } }).document?.visibilityState === 'hidden') return null
     const { clock } = this.options
     let timer: unknown = null
     return Promise.race([
-      Promise.all(puts),
+      Promise.all(waits),
       new Promise<void>((resolve) => (timer = clock.setTimeout(resolve, PUT_WAIT_MS))),
     ]).then(() => clock.clearTimeout(timer))
   }

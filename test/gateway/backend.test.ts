@@ -453,6 +453,29 @@ describe('GatewayBackend with an outbox', () => {
     await p2.close()
   })
 
+  it('stores batches queued behind one in flight as soon as they are complete (within lingerMs), and ships each after its put', async () => {
+    const clock = new FakeClock()
+    const transport = new ScriptedTransport(clock)
+    const outbox = new MemoryOutbox()
+    transport.answers.push(() => 'hang') // the first request never gets an answer: the partition stays busy
+    const producer = createProducer({ transport, clock, lingerMs: 5, batchSize: 30, requestTimeoutMs: 60_000, outbox })
+    void settle(producer.send({ topic: 't', partition: 0, value: 'first' }))
+    await clock.advance(6)
+    expect(transport.calls).toHaveLength(1)
+    // one record per batch (batchSize 30): three batches queue behind the one in flight
+    for (const v of ['a', 'b', 'c']) void settle(producer.send({ topic: 't', partition: 0, value: v }))
+    await clock.advance(1)
+    expect(outbox.stored.size).toBe(3) // a, b full at once; c (still open) waits for its linger
+    await clock.advance(5)
+    expect(outbox.stored.size).toBe(4)
+    expect(transport.calls).toHaveLength(1) // stored, not shipped: the partition's batch is still in flight
+    const values = [...outbox.stored.values()].map((b) => decodeWireRecords(b.records).map((r) => new TextDecoder().decode(r[2]!)))
+    expect(values).toEqual([['first'], ['a'], ['b'], ['c']])
+    const closing = producer.close({ timeoutMs: 10 })
+    await clock.advance(20)
+    await closing
+  })
+
   it('refuses an outbox with a Kafka transport, and an outbox without its lane', () => {
     const clock = new FakeClock()
     const outbox = new MemoryOutbox()
