@@ -32,6 +32,9 @@ function general(bytes: Uint8Array) {
 }
 
 /** What the fast path read, in the general path's terms. */
+/** Byte arrays as base64 text: element-by-element deep equality over many 70 KB arrays took half a minute. */
+const b64 = (x: Uint8Array | null) => x && Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString('base64')
+
 function fastView(bytes: Uint8Array) {
   const f = parseProduceFast(bytes, limits)
   if (!f) return null
@@ -39,7 +42,7 @@ function fastView(bytes: Uint8Array) {
     id: f.id, acks: f.acks, timeoutMs: f.timeoutMs, records: f.records,
     batches: f.batches.map((b) => {
       const records: WireRecord[] = []
-      forEachFastRecord(b, (_i, ts, key, value, headers) => records.push([ts, key && Uint8Array.from(key), value && Uint8Array.from(value), headers.map(([n, v]) => [n, v && Uint8Array.from(v)] as [string, Uint8Array | null])]), null)
+      forEachFastRecord(b, (_i, ts, key, value, headers) => records.push([ts, b64(key), b64(value), headers.map(([n, v]) => [n, b64(v)])] as never), null)
       return { topic: b.topic, partition: b.partition, batchId: b.batchId, records, digest: b.digest, cost: b.cost }
     }),
   }
@@ -50,7 +53,7 @@ function normal(g: NonNullable<ReturnType<typeof general>>) {
     id: g.id, acks: g.acks, timeoutMs: g.timeoutMs, records: g.records,
     batches: g.batches.map((b) => ({
       topic: b.topic, partition: b.partition, batchId: b.batchId,
-      records: b.records.map(([ts, k, v, h]) => [ts, k && Uint8Array.from(k), v && Uint8Array.from(v), h.map(([n, x]) => [n, x && Uint8Array.from(x)])]),
+      records: b.records.map(([ts, k, v, h]) => [ts, b64(k), b64(v), h.map(([n, x]) => [n, b64(x)])]),
       digest: batchDigest(b.records),
       cost: b.records.reduce((s, r) => s + recordCost(r[1], r[2], r[3]), 0),
     })),
