@@ -216,10 +216,10 @@ export async function loadRun({ bootstrap, makeTopic, clients, seconds, gatewayF
 }
 
 /** One client over `transport` (tcp | websocket | fetch): records/s with bench/producers/isokafka.mjs. */
-export async function singleRun({ bootstrap, makeTopic, transport, records, gatewayFlags = [], gatewayBin, partitions = 6 }) {
+export async function singleRun({ bootstrap, makeTopic, transport, records, gatewayFlags = [], gatewayNodeFlags = [], gatewayBin, partitions = 6 }) {
   const topic = `gw-single-${transport}-${Date.now().toString(36)}`
   await makeTopic(topic, partitions)
-  const gw = transport === 'tcp' ? null : await startGateway({ bootstrap, flags: gatewayFlags, bin: gatewayBin })
+  const gw = transport === 'tcp' ? null : await startGateway({ bootstrap, flags: gatewayFlags, nodeFlags: gatewayNodeFlags, bin: gatewayBin })
   try {
     const cfg = {
       bootstrap, topic, records, size: 100, api: 'produce', callback: 'shared', mode: 'throughput', partitions,
@@ -266,7 +266,7 @@ async function main() {
   const out = { single: [], load: [] }
   for (let round = 1; round <= Number(a.rounds); round++) {
     for (const transport of a.single.split(',').filter(Boolean)) {
-      const r = await singleRun({ bootstrap: a.bootstrap, makeTopic, transport, records: Number(a['single-records']), gatewayFlags, gatewayBin: a['gateway-bin'] })
+      const r = await singleRun({ bootstrap: a.bootstrap, makeTopic, transport, records: Number(a['single-records']), gatewayFlags, gatewayNodeFlags, gatewayBin: a['gateway-bin'] })
       say(`round ${round} single ${transport}: ${Math.round(r.recordsPerSec)} records/s${r.ok ? '' : ' NOT OK'}`)
       out.single.push({ round, ...r })
     }
