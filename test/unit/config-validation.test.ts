@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { parseBootstrap, parseHostPort } from '../../src/client/cluster.js'
 import { tcp } from '../../adapters/node-tcp/index.js'
 import { createGateway } from '../../adapters/gateway/index.js'
+import { createProducer, gzip } from '../../src/index.js'
 
 describe('bootstrap addresses', () => {
   it('takes a comma-separated string or a list, trimmed, empty entries dropped', () => {
@@ -33,5 +34,16 @@ describe('gateway token secrets', () => {
   it('accepts 16 characters, or 16 bytes', async () => {
     await createGateway({ bootstrap: '127.0.0.1:1', secret: '0123456789abcdef' }).close({ timeoutMs: 100 })
     await createGateway({ bootstrap: '127.0.0.1:1', secret: new Uint8Array(16) }).close({ timeoutMs: 100 })
+  })
+})
+
+describe('compression', () => {
+  const transport = tcp({ bootstrap: '127.0.0.1:1' })
+  it.each([['snappy'], ['lz4'], ['zstd'], ['GZIP'], [''], [null], [7], [{ name: 'x' }]])('refuses %j with INVALID_CONFIG at createProducer()', (compression) => {
+    expect(() => createProducer({ transport, compression: compression as never })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', retriable: false }))
+  })
+
+  it("takes 'none', 'gzip' and a codec object", async () => {
+    for (const compression of ['none', 'gzip', gzip, undefined] as const) await createProducer({ transport, compression }).close()
   })
 })
