@@ -61,7 +61,10 @@ const registry = globalThis as unknown as { [SHARED_KEY]?: Shared }
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   let shared = registry[SHARED_KEY]
   if (!shared) {
-    const origins = browserOrigins(project)
+    // The gateway is shared by every project of this Vitest process, whichever sets it up first (a Node project's
+    // setup may run before the browser one's): allow the origins of every browser project of the run.
+    const all = (project as unknown as { vitest?: { projects?: TestProject[] } }).vitest?.projects ?? [project]
+    const origins = [...new Set([project, ...all].flatMap(browserOrigins))]
     shared = registry[SHARED_KEY] = {
       users: 0,
       ready: (async () => {
