@@ -44,9 +44,13 @@ export class OutboxLane {
       this.adoptStored(batches)
       this.wake()
     }
+    // an open() that does not settle (a blocked IndexedDB) holds batches back PUT_WAIT_MS at most; what it returns
+    // later is still taken over
+    const openTimer = options.clock.setTimeout(() => settle(), PUT_WAIT_MS)
     Promise.resolve()
       .then(() => outbox.open())
       .then(settle, () => settle())
+      .finally(() => options.clock.clearTimeout(openTimer))
     const g = globalThis as { addEventListener?: (type: string, fn: () => void) => void }
     g.addEventListener?.('online', this.onOnline)
     this.schedule()

@@ -425,7 +425,7 @@ describe('GatewayBackend with an outbox', () => {
     expect([...outbox.stored.keys()]).toEqual([transport.calls[0]!.batches[0]!.batchId])
   })
 
-  it('a forced close keeps a leftover that was in flight; a put that never settles holds its batch back 5 s at most', async () => {
+  it('a forced close keeps a leftover that was in flight; an open() or a put that never settles holds batches back 5 s at most', async () => {
     const clock = new FakeClock()
     const transport = new ScriptedTransport(clock)
     const outbox = new MemoryOutbox()
@@ -439,6 +439,18 @@ describe('GatewayBackend with an outbox', () => {
     await closing
     expect([...outbox.stored.keys()]).toEqual(['old-1'])
     expect(outbox.failures).toEqual([])
+
+    const t3 = new ScriptedTransport(clock)
+    const neverOpens = new MemoryOutbox()
+    neverOpens.open = () => new Promise(() => {})
+    const p3 = createProducer({ transport: t3, clock, lingerMs: 5, outbox: neverOpens })
+    const sent3 = p3.send({ topic: 't', partition: 0, value: 'v' })
+    await clock.advance(4_900)
+    expect(t3.calls).toHaveLength(0)
+    await clock.advance(200)
+    expect(t3.calls).toHaveLength(1) // open() never settled: after 5 s the batch goes all the same
+    expect((await sent3).offset).toBe(0)
+    await p3.close()
 
     const t2 = new ScriptedTransport(clock)
     const stuck = new MemoryOutbox()
