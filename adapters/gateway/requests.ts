@@ -19,15 +19,7 @@ import { topicAllowed, type GatewayTokenClaims } from './token.js'
 import { BadFrame, LimitExceeded, parseMetadataTopics, parseProduce } from './validate.js'
 
 /** A client batch of a decoded frame (the general path): its records as decoded, with digest and cost computed. */
-interface DecodedBatch {
-  topic: string
-  partition: number
-  batchId: string
-  count: number
-  digest: number
-  cost: number
-  records: WireRecord[]
-}
+type DecodedBatch = Omit<FastBatch, 'src' | 'at'> & { records: WireRecord[] }
 /** A client batch: read in place (fast-produce.ts) or decoded. */
 type InBatch = FastBatch | DecodedBatch
 const isDecoded = (b: InBatch): b is DecodedBatch => (b as DecodedBatch).records !== undefined
