@@ -1,6 +1,7 @@
 /// <reference types="node" />
 // `npm run bench` is not part of npm test (it takes minutes); its smoke run is: tiny record counts, one round,
-// isokafka (produce() and send()), KafkaJS and Java's ProducerPerformance on the test broker, plus the acking sink.
+// isokafka (produce() and send()), KafkaJS and Java's ProducerPerformance on the test broker, plus the acking sink
+// and the gateway (one client per transport, 20 clients for 2 s).
 // bench/run.mjs exits 1 when any producer fails or the broker's offsets disagree with the records sent.
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -33,6 +34,16 @@ describe('npm run bench:smoke', () => {
       expect([...ran].sort()).toEqual(['isokafka', 'isokafka-send', 'java', 'kafkajs'])
       expect(results.runs.every((r: { ok: boolean; skipped?: boolean }) => r.ok || r.skipped)).toBe(true)
       expect(results.summary.scenarios.memory.producers.isokafka.rssOverIdleBytes.median).toBeGreaterThan(0)
+      // the gateway part: one client over each transport and a many-client load run, every ack read back by kcat
+      type GwRun = { ok: boolean; transport?: string; acked?: number; ackedRecords?: number; inKafka: number; lost?: number; duplicates?: number }
+      const gw = results.gateway as { single: GwRun[]; load: GwRun[] }
+      expect(gw.single.map((r) => r.transport).sort()).toEqual(['fetch', 'tcp', 'websocket'])
+      for (const r of gw.single) expect([r.ok, r.inKafka]).toEqual([true, r.acked])
+      expect(gw.load.length).toBeGreaterThan(0)
+      for (const r of gw.load) {
+        expect(r.ackedRecords).toBeGreaterThan(0)
+        expect([r.ok, r.inKafka, r.lost, r.duplicates]).toEqual([true, r.ackedRecords, 0, 0])
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
