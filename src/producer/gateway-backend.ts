@@ -13,6 +13,11 @@ import type { BackendFactory, ProducerBackend, Sender, TopicInfo } from './produ
 /** Errors after which partition counts may have changed: refresh metadata before the retry. */
 const METADATA_ERRORS = new Set([3, 5, 6, 56, 74, 75, 100, 103])
 
+/** The error of a batch (ours: topic and partition as we sent it) the gateway answered with a Kafka error code. */
+function resultError(b: { topic: string; partition: number }, r: GatewayPartitionResult): KafkaProtocolError {
+  return new KafkaProtocolError(r.errorCode, `${b.topic}-${b.partition}${r.message ? `: ${r.message}` : ''}`)
+}
+
 /** 128 random bits, base64url: names this producer instance in its batch ids. */
 function instanceId(random: () => number): string {
   const bytes = new Uint8Array(16)
@@ -160,7 +165,7 @@ export class GatewayBackend implements ProducerBackend, Sender {
         later(head.retryAtMs)
         continue
       }
-      if (!head.closed && !urgent && head.attempts === 0 && now < head.createdMs + lingerMs) {
+      if (this.lingering(head, now, urgent)) {
         later(head.createdMs + lingerMs)
         continue
       }
@@ -189,6 +194,11 @@ export class GatewayBackend implements ProducerBackend, Sender {
     this.wakeAt(nextWake)
   }
 
+  /** The batch may still take records: open, new, within its linger, and nobody waits for it (flush, memory). */
+  private lingering(b: ProducerBatch, now: number, urgent: boolean): boolean {
+    return !b.closed && !urgent && b.attempts === 0 && now < b.createdMs + this.options.lingerMs
+  }
+
   /**
    * With an outbox, every complete batch (full, or its linger over) is stored at once, also those queued behind a
    * batch in flight: a record is durable within lingerMs of its send(), not only once its batch can ship. A stored
@@ -199,7 +209,7 @@ export class GatewayBackend implements ProducerBackend, Sender {
     for (const b of q.batches) {
       const wire = this.wire.get(b)
       if (wire && lane.isStored(wire.batchId)) continue
-      if (!b.closed && !urgent && b.attempts === 0 && now < b.createdMs + this.options.lingerMs) {
+      if (this.lingering(b, now, urgent)) {
         later(b.createdMs + this.options.lingerMs)
         break // only the last batch of a queue is still open
       }
@@ -307,7 +317,7 @@ export class GatewayBackend implements ProducerBackend, Sender {
         this.accumulator.release(batch, true) // gateway transports copy records into their frames
         continue
       }
-      const err = new KafkaProtocolError(r.errorCode, `${batch.topic}-${batch.partition}${r.message ? `: ${r.message}` : ''}`)
+      const err = resultError(batch, r)
       if (METADATA_ERRORS.has(r.errorCode)) this.requestRefresh()
       this.retryOrFail(q, batch, err)
     }
@@ -321,7 +331,7 @@ export class GatewayBackend implements ProducerBackend, Sender {
       if (r && r.errorCode === 0) this.lane!.acked(o)
       else {
         const err = r
-          ? new KafkaProtocolError(r.errorCode, `${o.wire.topic}-${o.wire.partition}${r.message ? `: ${r.message}` : ''}`)
+          ? resultError(o.wire, r)
           : new MalformedResponseError(`the gateway's answer has no entry for batch ${o.wire.batchId}`)
         this.lane!.failed(o, err, err.retriable)
       }

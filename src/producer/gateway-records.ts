@@ -38,8 +38,7 @@ export class GatewayRecordsBuilder implements BatchBuilder {
   append(record: RecordInput): void {
     const { timestamp, key, value, headers } = record
     if (this.count === 0) this.firstTimestamp = timestamp
-    let need = RECORD_OVERHEAD + (key?.length ?? 0) + (value?.length ?? 0)
-    for (let i = 0; i < headers.length; i++) need += 11 + headers[i]!.key.length + (headers[i]!.value?.length ?? 0)
+    const need = estimate(key, value, headers)
     if (this.pos + need > this.buffer.length) {
       const grown = new Uint8Array(Math.max(this.buffer.length * 2, this.pos + need))
       grown.set(this.buffer.subarray(0, this.pos))

@@ -135,6 +135,8 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     throw new InvalidArgumentError('INVALID_CONFIG', "the transport has no backend: a custom transport sets `backend: kafkaBackend` (byte stream) or `backend: gatewayBackend` (from 'isokafka')")
   }
   const { backend, sender } = options.transport.backend({ transport: options.transport, accumulator, options: o, onFatal })
+  // the backend set the batches' wire form; a record's size estimate is that form's (read once, used per record)
+  const estimateSize = accumulator.format.estimate
 
   const blocked = new Fifo<PendingSend>()
   let nextSeq = 0
@@ -331,7 +333,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     const now = recordNow()
     const timestamp = record.timestamp ?? (o.clock === systemClock ? now : Date.now())
     if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new InvalidArgumentError('INVALID_TIMESTAMP', `timestamp must be a non-negative integer (ms), got ${record.timestamp}`)
-    const estimate = accumulator.format.estimate(key, value, headers)
+    const estimate = estimateSize(key, value, headers)
     if (estimate + 61 > o.maxRequestSize) {
       throw new RecordTooLargeError(`the record is ${estimate} bytes when serialized, more than maxRequestSize (${o.maxRequestSize})`)
     }

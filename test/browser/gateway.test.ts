@@ -12,6 +12,7 @@ import { createProducer, murmur2Partition, type RecordMetadata, type Transport }
 import { websocket } from '../../adapters/websocket/index.js'
 import { fetchTransport } from '../../adapters/fetch/index.js'
 import type { HexReadRecord } from '../setup/gateway-global-setup.js'
+import { xorshift32 } from '../helpers/xorshift.js'
 
 const gatewayUrl = inject('gatewayUrl')
 const gatewayWsUrl = inject('gatewayWsUrl')
@@ -29,15 +30,7 @@ interface Rec {
 
 /** Deterministic records (xorshift32): binary keys/values, null and empty ones, headers with nulls and repeats. */
 function makeRecords(n: number, seed: number): Rec[] {
-  let s = seed >>> 0 || 1
-  const rand = () => {
-    s ^= s << 13
-    s >>>= 0
-    s ^= s >>> 17
-    s ^= s << 5
-    s >>>= 0
-    return s / 4294967296
-  }
+  const rand = xorshift32(seed)
   const bytes = (len: number) => {
     const b = new Uint8Array(len)
     for (let i = 0; i < len; i++) b[i] = Math.floor(rand() * 256)
