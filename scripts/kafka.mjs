@@ -663,7 +663,7 @@ async function killPids(state, graceMs) {
  * Start (or reuse) a local cluster. Returns its state: { name, dir, bootstrap, saslBootstrap?, tlsBootstrap?,
  * tls?: { ca, keystore }, nodes: [{ id, pid, port, controllerPort, saslPort?, tlsPort?, dataDir, log, config }], ... }.
  * @param {{ name?: string, nodes?: number, sasl?: boolean, tls?: boolean, autoCreate?: boolean,
- *   overrides?: string[], timeoutMs?: number, version?: string }} [opts]
+ *   overrides?: string[], timeoutMs?: number, version?: string, transactionVersion?: number }} [opts]
  */
 export async function startKafka(opts = {}) {
   const name = opts.name || 'default';
@@ -677,7 +677,8 @@ export async function startKafka(opts = {}) {
           existing.nodes.length !== nodeCount ||
           (opts.sasl && !existing.sasl) ||
           (opts.tls && !existing.tls) ||
-          Boolean(opts.autoCreate) !== Boolean(existing.autoCreate);
+          Boolean(opts.autoCreate) !== Boolean(existing.autoCreate) ||
+          (opts.transactionVersion != null && opts.transactionVersion !== existing.transactionVersion);
         if (mismatch) {
           throw new Error(
             `cluster "${name}" is already running with other options (nodes=${existing.nodes.length}, sasl=${!!existing.sasl}, ` +
@@ -708,6 +709,7 @@ export async function startKafka(opts = {}) {
       sasl: opts.sasl ? { user: SASL_USER, password: SASL_PASSWORD, mechanisms: ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', 'OAUTHBEARER'] } : null,
       tls: null,
       overrides: opts.overrides || [],
+      transactionVersion: opts.transactionVersion ?? null,
       ready: false,
       startedAt: new Date().toISOString(),
       nodes: [],
@@ -760,6 +762,8 @@ export async function startKafka(opts = {}) {
             '-c',
             node.config,
             ...scram,
+            // transaction.version 1 (AddPartitionsToTxn) or 2 (KIP-890: implicit adds, epoch bump per EndTxn); unset: Kafka's default
+            ...(state.transactionVersion != null ? ['--feature', `transaction.version=${state.transactionVersion}`] : []),
           ]),
         ),
       );
@@ -973,7 +977,7 @@ function parseArgs(argv) {
 
 const USAGE = `usage: node scripts/kafka.mjs <command>
   fetch
-  start [--nodes 1|3] [--sasl] [--tls] [--auto-create] [--name NAME] [--override key=value ...]
+  start [--nodes 1|3] [--sasl] [--tls] [--auto-create] [--name NAME] [--override key=value ...] [--transaction-version 1|2]
   stop [--name NAME]
   status [--name NAME]
   kill-node N [--name NAME]
@@ -1000,6 +1004,7 @@ async function main(argv) {
         autoCreate: Boolean(f['auto-create']),
         overrides: f.override,
         version: f.version,
+        transactionVersion: f['transaction-version'] != null ? Number(f['transaction-version']) : undefined,
       });
       process.stdout.write(envLines(state).join('\n') + '\n');
       return;
