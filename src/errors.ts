@@ -115,3 +115,31 @@ export class UnsupportedVersionError extends IsoKafkaError {
     super('UNSUPPORTED_VERSION', message)
   }
 }
+
+/**
+ * A transactional call in the wrong state (Java's IllegalStateException): a send outside a begun transaction on a
+ * transactional producer, beginTransaction() twice, commit before begin, any of them before initTransactions(), or
+ * a transactional call on a producer without `transactionalId`.
+ */
+export class TransactionStateError extends IsoKafkaError {
+  constructor(message: string) {
+    super('INVALID_TRANSACTION_STATE', message)
+  }
+}
+
+/**
+ * The current transaction hit an error (a send failed, the coordinator refused a partition or offsets): it cannot
+ * commit. Call abortTransaction(), then begin a new one. `cause` is the error behind it.
+ */
+export class TransactionAbortableError extends IsoKafkaError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('TRANSACTION_ABORTABLE', message, { cause: options.cause })
+  }
+}
+
+/** A record was never sent because its transaction was aborted first (Java's TransactionAbortedException). */
+export class TransactionAbortedError extends IsoKafkaError {
+  constructor(message = 'the transaction was aborted before this record was sent') {
+    super('TRANSACTION_ABORTED', message)
+  }
+}

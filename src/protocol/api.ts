@@ -34,8 +34,13 @@ export type ServerKafkaApi<Req, Res> = KafkaApi<Req, Res> &
 export const ApiKey = {
   Produce: 0,
   Metadata: 3,
+  FindCoordinator: 10,
   SaslHandshake: 17,
   ApiVersions: 18,
   InitProducerId: 22,
+  AddPartitionsToTxn: 24,
+  AddOffsetsToTxn: 25,
+  EndTxn: 26,
+  TxnOffsetCommit: 28,
   SaslAuthenticate: 36,
 } as const
