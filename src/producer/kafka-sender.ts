@@ -463,5 +463,5 @@ export const kafkaBackend: BackendFactory = ({ transport, accumulator, options, 
   if (transport.kind !== 'socket') throw new TypeError('kafkaBackend needs a byte-stream (socket) transport')
   const cluster = new KafkaCluster(transport as SocketTransport, options)
   accumulator.format = kafkaRecordFormat
-  return { backend: cluster, sender: new KafkaSender(cluster, accumulator, options, resolveCodec(options.compression), onFatal) }
+  return { backend: cluster, sender: new KafkaSender(cluster, accumulator, options, resolveCodec(options.compression, options.compressionLevel), onFatal) }
 }

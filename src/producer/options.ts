@@ -36,7 +36,16 @@ export interface ProducerOptions<K = Uint8Array | string | null | undefined, V =
   maxInFlightRequestsPerConnection?: number
   /** Default true. Needs acks 'all' and maxInFlight ≤ 5. */
   enableIdempotence?: boolean
+  /**
+   * Batch compression: 'none' (default), 'gzip', 'snappy', 'lz4', 'zstd' or a CompressionCodec. A named codec is
+   * loaded on the first batch it compresses. In Cloudflare Workers pass zstd as `zstd({ wasm })` from 'isokafka/zstd'.
+   */
   compression?: CompressionOption
+  /**
+   * zstd's level, 1–22 (negative: fast modes). Default 3, as Java's compression.zstd.level. The other codecs have one
+   * level each here (snappy has none; lz4 is LZ4's fast mode; gzip is CompressionStream's), so it must be unset for them.
+   */
+  compressionLevel?: number
   /** Age after which topic metadata is refreshed even without errors. Default 300000. */
   metadataMaxAgeMs?: number
   /**
@@ -78,6 +87,7 @@ export interface ResolvedOptions {
   connectTimeoutMs: number
   outbox: Outbox | null
   compression: CompressionOption | undefined
+  compressionLevel: number | undefined
   clock: Clock
 }
 
@@ -112,8 +122,12 @@ export function resolveOptions(o: ProducerOptions<any, any>): ResolvedOptions {
   }
   const retryBackoffMs = num('retryBackoffMs', o.retryBackoffMs, 100, 0)
   const c = o.compression
-  if (c !== undefined && c !== 'none' && c !== 'gzip' && (typeof c !== 'object' || c === null || typeof c.compress !== 'function')) {
-    throw new InvalidArgumentError('INVALID_CONFIG', `compression ${JSON.stringify(c)} is not available: 'none', 'gzip' or a CompressionCodec object`)
+  if (c !== undefined && !(typeof c === 'string' ? ['none', 'gzip', 'snappy', 'lz4', 'zstd'].includes(c) : typeof c === 'object' && c !== null && typeof c.compress === 'function')) {
+    throw new InvalidArgumentError('INVALID_CONFIG', `compression ${JSON.stringify(c)} is not available: 'none', 'gzip', 'snappy', 'lz4', 'zstd' or a CompressionCodec object`)
+  }
+  const level = o.compressionLevel
+  if (level !== undefined && (c !== 'zstd' || !Number.isInteger(level) || level < -131072 || level > 22)) {
+    throw new InvalidArgumentError('INVALID_CONFIG', `compressionLevel ${JSON.stringify(level)}: only compression 'zstd' takes a level, an integer up to 22`)
   }
   const outbox = o.outbox ?? null
   if (outbox !== null) {
@@ -143,6 +157,7 @@ export function resolveOptions(o: ProducerOptions<any, any>): ResolvedOptions {
     connectTimeoutMs: num('connectTimeoutMs', o.connectTimeoutMs, 10000, 1),
     outbox,
     compression: c,
+    compressionLevel: level,
     clock: o.clock && o.clock !== systemClock ? boundClock(o.clock) : systemClock,
   }
 }

@@ -39,11 +39,23 @@ describe('gateway token secrets', () => {
 
 describe('compression', () => {
   const transport = tcp({ bootstrap: '127.0.0.1:1' })
-  it.each([['snappy'], ['lz4'], ['zstd'], ['GZIP'], [''], [null], [7], [{ name: 'x' }]])('refuses %j with INVALID_CONFIG at createProducer()', (compression) => {
+  it.each([['snapy'], ['lz4hc'], ['ZSTD'], ['GZIP'], [''], [null], [7], [{ name: 'x' }]])('refuses %j with INVALID_CONFIG at createProducer()', (compression) => {
     expect(() => createProducer({ transport, compression: compression as never })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', retriable: false }))
   })
 
-  it("takes 'none', 'gzip' and a codec object", async () => {
-    for (const compression of ['none', 'gzip', gzip, undefined] as const) await createProducer({ transport, compression }).close()
+  it("takes 'none', 'gzip', 'snappy', 'lz4', 'zstd' and a codec object", async () => {
+    for (const compression of ['none', 'gzip', 'snappy', 'lz4', 'zstd', gzip, undefined] as const) await createProducer({ transport, compression }).close()
+  })
+
+  it.each([
+    ['zstd', 1.5], ['zstd', 23], ['zstd', '3'], ['lz4', 9], ['gzip', 6], ['snappy', 1], [undefined, 3],
+  ])('refuses compressionLevel %j/%j with INVALID_CONFIG', (compression, compressionLevel) => {
+    expect(() => createProducer({ transport, compression: compression as never, compressionLevel: compressionLevel as never })).toThrow(
+      expect.objectContaining({ code: 'INVALID_CONFIG' }),
+    )
+  })
+
+  it('takes a zstd level from -131072 to 22', async () => {
+    for (const compressionLevel of [1, 3, 22, -5]) await createProducer({ transport, compression: 'zstd', compressionLevel }).close()
   })
 })

@@ -1,0 +1,213 @@
+/**
+ * LZ4 for Kafka (codec id 3), pure TypeScript so it runs wherever the core runs (Workers included, no WebAssembly).
+ *
+ * Kafka (magic v2) carries an LZ4 *frame* as the LZ4 frame spec defines it, written the way Java's producer writes it:
+ *
+ *   magic 0x184D2204 (LE) | FLG 0x60: version 01, independent blocks, no block/content checksum, no content size
+ *   BD 0x40: 64 KiB blocks | HC: second byte of xxHash32(FLG, BD; seed 0)
+ *   blocks  [uint32 LE size, high bit = stored uncompressed][data]...   then the end mark 0x00000000
+ *
+ * Java's reader refuses dependent blocks, so each 64 KiB block is compressed on its own. A block is LZ4 sequences:
+ * token (literal length, match length − 4; 15 = more bytes follow), literals, 16-bit LE offset. The matcher is LZ4's
+ * fast one (a hash table of 4-byte sequences, lookups that skip faster while nothing matches); the format's rules
+ * hold: the last 5 bytes are literals and no match starts within the last 12.
+ */
+
+const MAGIC = 0x184d2204
+const BLOCK = 64 * 1024
+const FLG = 0x60
+const BD = 0x40
+const MIN_MATCH = 4
+const LAST_LITERALS = 5
+const MF_LIMIT = 12
+const TABLE_BITS = 12
+
+const PRIME1 = 0x9e3779b1
+const PRIME2 = 0x85ebca77
+const PRIME3 = 0xc2b2ae3d
+const PRIME4 = 0x27d4eb2f
+const PRIME5 = 0x165667b1
+const rotl = (x: number, r: number): number => (x << r) | (x >>> (32 - r))
+const load32 = (a: Uint8Array, i: number): number => a[i]! | (a[i + 1]! << 8) | (a[i + 2]! << 16) | (a[i + 3]! << 24)
+
+/** xxHash32 (the frame header checksum uses it on the two descriptor bytes). */
+export function xxhash32(data: Uint8Array, seed = 0): number {
+  const n = data.length
+  let i = 0
+  let h: number
+  if (n >= 16) {
+    let v1 = (seed + PRIME1 + PRIME2) | 0
+    let v2 = (seed + PRIME2) | 0
+    let v3 = seed | 0
+    let v4 = (seed - PRIME1) | 0
+    for (; i + 16 <= n; i += 16) {
+      v1 = Math.imul(rotl((v1 + Math.imul(load32(data, i), PRIME2)) | 0, 13), PRIME1)
+      v2 = Math.imul(rotl((v2 + Math.imul(load32(data, i + 4), PRIME2)) | 0, 13), PRIME1)
+      v3 = Math.imul(rotl((v3 + Math.imul(load32(data, i + 8), PRIME2)) | 0, 13), PRIME1)
+      v4 = Math.imul(rotl((v4 + Math.imul(load32(data, i + 12), PRIME2)) | 0, 13), PRIME1)
+    }
+    h = (rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18)) | 0
+  } else h = (seed + PRIME5) | 0
+  h = (h + n) | 0
+  for (; i + 4 <= n; i += 4) h = Math.imul(rotl((h + Math.imul(load32(data, i), PRIME3)) | 0, 17), PRIME4)
+  for (; i < n; i++) h = Math.imul(rotl((h + Math.imul(data[i]!, PRIME5)) | 0, 11), PRIME1)
+  h = Math.imul(h ^ (h >>> 15), PRIME2)
+  h = Math.imul(h ^ (h >>> 13), PRIME3)
+  return (h ^ (h >>> 16)) >>> 0
+}
+
+const HC = (xxhash32(new Uint8Array([FLG, BD])) >>> 8) & 0xff
+const table = new Int32Array(1 << TABLE_BITS)
+
+function writeLength(dst: Uint8Array, d: number, rest: number): number {
+  for (; rest >= 255; rest -= 255) dst[d++] = 255
+  dst[d++] = rest
+  return d
+}
+
+/** LZ4 sequences for `src[start, end)` into `dst` at `d`; returns the new end of `dst`. */
+function compressBlock(src: Uint8Array, start: number, end: number, dst: Uint8Array, d: number): number {
+  let anchor = start
+  if (end - start >= MF_LIMIT + 1) {
+    // positions + 1 relative to the block start, so 0 means empty and a refill per block is enough
+    table.fill(0)
+    const hash = (i: number): number => Math.imul(load32(src, i), 0x9e3779b1) >>> (32 - TABLE_BITS)
+    const mfLimit = end - MF_LIMIT
+    const matchLimit = end - LAST_LITERALS
+    let s = start + 1
+    table[hash(start)] = 1
+    for (;;) {
+      let ref = 0
+      let attempts = 1 << 6
+      for (;;) {
+        if (s >= mfLimit) break
+        const h = hash(s)
+        const entry = table[h]!
+        table[h] = s - start + 1
+        ref = start + entry - 1
+        if (entry !== 0 && s - ref < 0x10000 && load32(src, ref) === load32(src, s)) break
+        s += attempts++ >> 6
+      }
+      if (s >= mfLimit) break
+      // extend backwards into the pending literals, then forwards
+      while (s > anchor && ref > start && src[s - 1] === src[ref - 1]) {
+        s--
+        ref--
+      }
+      let m = s + MIN_MATCH
+      let r = ref + MIN_MATCH
+      while (m < matchLimit && src[m] === src[r]) {
+        m++
+        r++
+      }
+      const litLen = s - anchor
+      const matchLen = m - s - MIN_MATCH
+      const token = d++
+      dst[token] = ((litLen >= 15 ? 15 : litLen) << 4) | (matchLen >= 15 ? 15 : matchLen)
+      if (litLen >= 15) d = writeLength(dst, d, litLen - 15)
+      if (litLen > 16) dst.set(src.subarray(anchor, s), d)
+      else for (let i = 0; i < litLen; i++) dst[d + i] = src[anchor + i]!
+      d += litLen
+      const offset = s - ref
+      dst[d++] = offset & 0xff
+      dst[d++] = offset >>> 8
+      if (matchLen >= 15) d = writeLength(dst, d, matchLen - 15)
+      s = m
+      anchor = s
+      if (s >= mfLimit) break
+      table[hash(s - 2)] = s - 2 - start + 1
+    }
+  }
+  const litLen = end - anchor
+  dst[d++] = (litLen >= 15 ? 15 : litLen) << 4
+  if (litLen >= 15) d = writeLength(dst, d, litLen - 15)
+  dst.set(src.subarray(anchor, end), d)
+  return d + litLen
+}
+
+/** `data` as one LZ4 frame (what Kafka calls lz4). */
+export function lz4Compress(data: Uint8Array): Uint8Array {
+  const blocks = Math.max(1, Math.ceil(data.length / BLOCK))
+  const out = new Uint8Array(7 + blocks * (4 + BLOCK + Math.ceil(BLOCK / 255) + 16) + 4)
+  const dv = new DataView(out.buffer)
+  dv.setUint32(0, MAGIC, true)
+  out[4] = FLG
+  out[5] = BD
+  out[6] = HC
+  let d = 7
+  for (let p = 0; p < data.length; p += BLOCK) {
+    const end = Math.min(data.length, p + BLOCK)
+    const at = d
+    d = compressBlock(data, p, end, out, d + 4)
+    const len = d - at - 4
+    if (len >= end - p) {
+      // incompressible: the block goes out stored, as the spec's high bit says
+      out.set(data.subarray(p, end), at + 4)
+      d = at + 4 + end - p
+      dv.setUint32(at, (end - p) | 0x80000000, true)
+    } else dv.setUint32(at, len, true)
+  }
+  dv.setUint32(d, 0, true)
+  return out.subarray(0, d + 4)
+}
+
+class Lz4Error extends Error {}
+
+function decompressBlock(src: Uint8Array, o: Uint8Array, outStart: number, outCap: number): number {
+  let s = 0
+  let d = outStart
+  for (;;) {
+    if (s >= src.length) throw new Lz4Error('lz4: truncated block')
+    const token = src[s++]!
+    let lit = token >>> 4
+    if (lit === 15) for (let b = 255; b === 255; lit += b) b = src[s++]!
+    if (s + lit > src.length || d + lit > outCap) throw new Lz4Error('lz4: literal out of range')
+    o.set(src.subarray(s, s + lit), d)
+    s += lit
+    d += lit
+    if (s === src.length) return d
+    const offset = src[s]! | (src[s + 1]! << 8)
+    s += 2
+    let len = token & 15
+    if (len === 15) for (let b = 255; b === 255; len += b) b = src[s++]!
+    len += MIN_MATCH
+    if (offset === 0 || d - offset < outStart || d + len > outCap) throw new Lz4Error('lz4: match out of range')
+    for (let k = 0; k < len; k++, d++) o[d] = o[d - offset]!
+  }
+}
+
+/** One LZ4 frame of independent blocks (as Kafka's writers make them); checksums are skipped, not checked. */
+export function lz4Decompress(data: Uint8Array): Uint8Array {
+  const dv = new DataView(data.buffer, data.byteOffset, data.byteLength)
+  if (data.length < 7 || dv.getUint32(0, true) !== MAGIC) throw new Lz4Error('lz4: not an LZ4 frame')
+  const flg = data[4]!
+  const maxBlock = 1 << (8 + 2 * ((data[5]! >>> 4) & 7))
+  let p = 7 + (flg & 0x08 ? 8 : 0) + (flg & 0x01 ? 4 : 0)
+  const parts: Uint8Array[] = []
+  let total = 0
+  for (;;) {
+    if (p + 4 > data.length) throw new Lz4Error('lz4: truncated frame')
+    const word = dv.getUint32(p, true)
+    p += 4
+    if (word === 0) break
+    const size = word & 0x7fffffff
+    if (p + size > data.length) throw new Lz4Error('lz4: truncated block')
+    const body = data.subarray(p, p + size)
+    p += size + (flg & 0x10 ? 4 : 0)
+    let part: Uint8Array
+    if (word & 0x80000000) part = body.slice()
+    else {
+      const buf = new Uint8Array(maxBlock)
+      part = buf.subarray(0, decompressBlock(body, buf, 0, maxBlock))
+    }
+    parts.push(part)
+    total += part.length
+  }
+  const out = new Uint8Array(total)
+  let d = 0
+  for (const part of parts) {
+    out.set(part, d)
+    d += part.length
+  }
+  return out
+}
