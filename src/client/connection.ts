@@ -40,6 +40,8 @@ export class BrokerConnection {
   private readonly pending: Pending[] = []
   private nextCorrelationId = 1
   private versions = new Map<number, { min: number; max: number }>()
+  /** The broker's finalized feature levels (ApiVersions v3+), e.g. transaction.version. */
+  finalizedFeatures = new Map<string, number>()
   private closedError: Error | null = null
   private onCloseListeners: Array<(err: Error) => void> = []
   /** While the transport is connecting: when that must be over (else -1), and how to give up on it. */
@@ -116,6 +118,7 @@ export class BrokerConnection {
       }
       if (res.errorCode !== 0) throw brokerError(res.errorCode, 'ApiVersions')
       this.versions = new Map(res.apiKeys.map((k) => [k.apiKey, { min: k.minVersion, max: k.maxVersion }]))
+      if (res.finalizedFeatures) this.finalizedFeatures = res.finalizedFeatures
       return
     }
     throw new UnsupportedVersionError(`${this.address}: could not agree on an ApiVersions version`)

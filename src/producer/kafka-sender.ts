@@ -9,6 +9,7 @@ import { compressRecords, kafkaRecordFormat, sealBatch, type RecordBatchBuilder 
 import type { PartitionQueue, ProducerBatch, RecordAccumulator } from './accumulator.js'
 import type { ResolvedOptions } from './options.js'
 import type { BackendFactory } from './producer.js'
+import { TransactionManager } from './transactions.js'
 import type { SocketTransport } from '../transport.js'
 import { brokerError } from '../protocol/error-messages.js'
 
@@ -20,6 +21,8 @@ const FATAL_ERRORS = new Set([31, 47, 49, 53, 90])
 const DUPLICATE_SEQUENCE_NUMBER = 46
 const OUT_OF_ORDER_SEQUENCE_NUMBER = 45
 const UNKNOWN_PRODUCER_ID = 59
+/** A transactional producer's Produce errors that end it (the rest make the transaction abortable). */
+const TXN_PRODUCE_FATAL = new Set([31, 35, 47, 49, 53, 90])
 
 /**
  * Drains ready batches from the accumulator to partition leaders over the Kafka protocol: one Produce request per
@@ -49,6 +52,8 @@ export class KafkaSender {
   saturated = false
   /** Called after every pass (the producer hands out turns with it). */
   onPass: () => void = () => {}
+  /** Set for a transactional producer: it owns the producer id/epoch and says when a partition's batch may go. */
+  txn: TransactionManager | null = null
 
   constructor(
     private readonly cluster: KafkaCluster,
@@ -105,7 +110,7 @@ export class KafkaSender {
     if (this.options.idempotent) {
       if (this.needsReset && this.accumulator.queues.every((q) => q.inFlight === 0)) this.resetProducerId()
       if (this.producerId < 0) {
-        if (this.accumulator.incomplete.size > 0) this.initProducerId()
+        if (this.accumulator.incomplete.size > 0 && !this.txn) this.initProducerId() // a transactional id's comes from initTransactions()
         this.saturated = this.initializing !== null // its end runs a pass
         this.wakeAt(nextWake)
         return
@@ -135,6 +140,10 @@ export class KafkaSender {
       }
       // a retried idempotent batch goes alone, once everything before it has resolved, to keep sequence order
       if (this.options.idempotent && head.baseSequence >= 0 && q.inFlight > 0) continue
+      if (this.txn && !this.txn.mayDrain(q.topic, q.partition)) {
+        this.saturated = true // AddPartitionsToTxn's end runs a pass
+        continue
+      }
       const leader = this.cluster.leaderFor(q.topic, q.partition)
       if (leader < 0) {
         this.cluster.requestRefresh()
@@ -243,6 +252,7 @@ export class KafkaSender {
           producerId: this.options.idempotent ? batch.producerId : -1,
           producerEpoch: this.options.idempotent ? batch.producerEpoch : -1,
           baseSequence: this.options.idempotent ? batch.baseSequence : -1,
+          transactional: this.txn !== null,
         }
         batch.sealed = this.codec
           ? sealBatch(b.recordsBytes(), b.count, b.firstTimestamp, b.maxTimestamp, fields, await compressRecords(this.codec, b.recordsBytes()))
@@ -254,7 +264,7 @@ export class KafkaSender {
       size += batch.sealed.length + batch.topic.length + 16
     }
     const request: ProduceRequest = {
-      transactionalId: null,
+      transactionalId: this.txn?.transactionalId ?? null,
       acks: this.options.acks,
       timeoutMs: this.options.requestTimeoutMs,
       topics: [...byTopic.values()],
@@ -263,7 +273,7 @@ export class KafkaSender {
       await conn.requestNoResponse(Produce, request, size)
       return { response: Promise.resolve(null) }
     }
-    const pending = conn.request(Produce, request, { sizeHint: size })
+    const pending = conn.request(this.txn?.produceApi ?? Produce, request, { sizeHint: size })
     pending.catch(() => {})
     const response = pending.then((res) => {
       const map = new Map<ProducerBatch, ProducePartitionResponse>()
@@ -308,10 +318,14 @@ export class KafkaSender {
       const detail = [p.errorMessage, ...p.recordErrors.map((e) => e.message)].filter(Boolean).join('; ')
       const err = brokerError(p.errorCode, `${batch.topic}-${batch.partition}${detail ? `: ${detail}` : ''}`)
       if (METADATA_ERRORS.has(p.errorCode)) this.cluster.requestRefresh()
-      if (FATAL_ERRORS.has(p.errorCode)) {
+      if (this.txn ? TXN_PRODUCE_FATAL.has(p.errorCode) : FATAL_ERRORS.has(p.errorCode)) {
         this.setFatal(new ProducerFatalError(`the producer cannot continue: ${err.message}`, { cause: err }))
         batch.fail(this.fatal!)
         this.accumulator.release(batch)
+        continue
+      }
+      if (this.txn && (p.errorCode === OUT_OF_ORDER_SEQUENCE_NUMBER || p.errorCode === UNKNOWN_PRODUCER_ID)) {
+        this.failBatch(batch, err) // the transaction is to be aborted (and, in v1, the epoch bumped)
         continue
       }
       if (p.errorCode === OUT_OF_ORDER_SEQUENCE_NUMBER && this.options.idempotent) {
@@ -379,9 +393,40 @@ export class KafkaSender {
 
   private failBatch(batch: ProducerBatch, err: Error): void {
     // a batch that went out with a sequence and is given up leaves a gap: the next batches need a new producer id
-    if (this.options.idempotent && batch.baseSequence >= 0) this.needsReset = true
+    if (this.options.idempotent && batch.baseSequence >= 0) {
+      if (this.txn) this.txn.epochBumpRequired = true // bumped after the abort, not mid-transaction
+      else this.needsReset = true
+    }
     batch.fail(err)
     this.accumulator.release(batch)
+    this.txn?.batchFailed(err)
+  }
+
+  // ---- the transaction manager's hooks ----
+
+  /** A producer id/epoch from the transaction coordinator: sequences start again (called with nothing in flight). */
+  setProducerIdAndEpoch(producerId: number, epoch: number): void {
+    this.resetProducerId()
+    this.producerId = producerId
+    this.producerEpoch = epoch
+    this.wake()
+  }
+
+  /** Fails the batches never sent; sent ones (in flight or waiting to be retried) still resolve. */
+  failUnsent(err: Error): void {
+    for (const q of this.accumulator.queues) {
+      const keep = q.batches.filter((b) => b.baseSequence >= 0)
+      for (const b of q.batches) {
+        if (b.baseSequence >= 0) continue
+        b.fail(err)
+        this.accumulator.release(b)
+      }
+      q.batches.splice(0, q.batches.length, ...keep)
+    }
+  }
+
+  fail(err: Error): void {
+    this.setFatal(err)
   }
 
   private initProducerId(): void {
@@ -463,5 +508,10 @@ export const kafkaBackend: BackendFactory = ({ transport, accumulator, options, 
   if (transport.kind !== 'socket') throw new TypeError('kafkaBackend needs a byte-stream (socket) transport')
   const cluster = new KafkaCluster(transport as SocketTransport, options)
   accumulator.format = kafkaRecordFormat
-  return { backend: cluster, sender: new KafkaSender(cluster, accumulator, options, resolveCodec(options.compression, options.compressionLevel), onFatal) }
+  const sender = new KafkaSender(cluster, accumulator, options, resolveCodec(options.compression), onFatal)
+  if (options.transactionalId === null) return { backend: cluster, sender }
+  const transactions = new TransactionManager(options.transactionalId, cluster, options)
+  transactions.attach(sender)
+  sender.txn = transactions
+  return { backend: cluster, sender, transactions }
 }

@@ -37,6 +37,14 @@ export interface ProducerOptions<K = Uint8Array | string | null | undefined, V =
   /** Default true. Needs acks 'all' and maxInFlight ≤ 5. */
   enableIdempotence?: boolean
   /**
+   * Makes the producer transactional (Java's transactional.id): initTransactions(), then sends only inside
+   * beginTransaction() … commitTransaction()/abortTransaction(). Implies idempotence (acks 'all', maxInFlight ≤ 5).
+   * Kafka-protocol transports only.
+   */
+  transactionalId?: string
+  /** How long the coordinator lets a transaction stay open before it aborts it. Default 60000. */
+  transactionTimeoutMs?: number
+  /**
    * Batch compression: 'none' (default), 'gzip', 'snappy', 'lz4', 'zstd' or a CompressionCodec. A named codec is
    * loaded on the first batch it compresses. In Cloudflare Workers pass zstd as `zstd({ wasm })` from 'isokafka/zstd'.
    */
@@ -80,6 +88,8 @@ export interface ResolvedOptions {
   requestTimeoutMs: number
   maxInFlight: number
   idempotent: boolean
+  transactionalId: string | null
+  transactionTimeoutMs: number
   metadataMaxAgeMs: number
   metadataMaxIdleMs: number
   allowAutoTopicCreation: boolean
@@ -112,7 +122,15 @@ export function resolveOptions(o: ProducerOptions<any, any>): ResolvedOptions {
   if (explicitIdempotence === true && !compatible) {
     throw new InvalidArgumentError('INVALID_CONFIG', "enableIdempotence needs acks 'all' and maxInFlightRequestsPerConnection ≤ 5")
   }
-  const idempotent = explicitIdempotence ?? compatible
+  const transactionalId = o.transactionalId ?? null
+  if (transactionalId !== null) {
+    // Java: a transactional id implies idempotence, and refuses a config that rules it out
+    if (typeof transactionalId !== 'string' || transactionalId === '') throw new InvalidArgumentError('INVALID_CONFIG', 'transactionalId must be a non-empty string')
+    if (explicitIdempotence === false) throw new InvalidArgumentError('INVALID_CONFIG', 'transactionalId needs idempotence: enableIdempotence must not be false')
+    if (!compatible) throw new InvalidArgumentError('INVALID_CONFIG', "transactionalId needs acks 'all' and maxInFlightRequestsPerConnection ≤ 5")
+    if (o.transport.kind !== 'socket') throw new InvalidArgumentError('INVALID_CONFIG', 'transactionalId needs a Kafka-protocol (socket) transport')
+  }
+  const idempotent = transactionalId !== null || (explicitIdempotence ?? compatible)
   const lingerMs = num('lingerMs', o.lingerMs, 5, 0)
   const requestTimeoutMs = num('requestTimeoutMs', o.requestTimeoutMs, 30000, 1)
   let deliveryTimeoutMs = num('deliveryTimeoutMs', o.deliveryTimeoutMs, 120000, 1)
@@ -150,6 +168,8 @@ export function resolveOptions(o: ProducerOptions<any, any>): ResolvedOptions {
     requestTimeoutMs,
     maxInFlight,
     idempotent,
+    transactionalId,
+    transactionTimeoutMs: num('transactionTimeoutMs', o.transactionTimeoutMs, 60000, 1),
     metadataMaxAgeMs: num('metadataMaxAgeMs', o.metadataMaxAgeMs, 300000, 0),
     metadataMaxIdleMs: num('metadataMaxIdleMs', o.metadataMaxIdleMs, 300000, 5000),
     allowAutoTopicCreation: o.allowAutoTopicCreation ?? true,

@@ -1,12 +1,13 @@
 import { burstClock, systemClock } from '../clock.js'
 import type { Transport } from '../transport.js'
-import { InvalidArgumentError, KafkaProtocolError, MaxBlockTimeoutError, ProducerClosedError, RecordTooLargeError, type IsoKafkaError } from '../errors.js'
+import { InvalidArgumentError, KafkaProtocolError, MaxBlockTimeoutError, ProducerClosedError, RecordTooLargeError, TransactionStateError, type IsoKafkaError } from '../errors.js'
 import { APPENDED, RecordAccumulator, type DeliveryCallback, type RecordMetadata } from './accumulator.js'
 import { Fifo } from './fifo.js'
 import { blankPendingSend, encodeHeaders, ignoreOutcome, partitionerFailed, refuse, validateTopic, type PendingSend } from './pending-send.js'
 import { resolveOptions, type ProducerOptions, type ResolvedOptions } from './options.js'
 import { createPartitioner, type Partitioner } from './partitioners.js'
 import { defaultSerializer, runSerializer, type Serializer } from './serializers.js'
+import type { GroupMetadata, TransactionManager, TransactionOffset } from './transactions.js'
 
 export type HeaderValue = string | Uint8Array | null
 export type RecordHeaders = Record<string, HeaderValue> | ReadonlyArray<readonly [string, HeaderValue]>
@@ -58,6 +59,22 @@ export interface Producer<K, V> {
   describeTopic(topic: string, options?: { timeoutMs?: number }): Promise<TopicDescription>
   /** Refreshes metadata now (at most `timeoutMs`, default maxBlockMs) and returns the cluster id it named. */
   describeCluster(options?: { timeoutMs?: number }): Promise<{ clusterId: string | null }>
+  /**
+   * Transactional producers (`transactionalId`), as Java's: once, before the first transaction. Takes the id's
+   * producer id and epoch from its coordinator, fencing any earlier producer with the same id (its open transaction
+   * is aborted).
+   */
+  initTransactions(): Promise<void>
+  /** Starts a transaction; sends are refused outside one (INVALID_TRANSACTION_STATE). */
+  beginTransaction(): void
+  /** Flushes, then commits. A record that failed makes it reject with TRANSACTION_ABORTABLE: abort, then retry. */
+  commitTransaction(): Promise<void>
+  /** Fails the records not yet sent (TRANSACTION_ABORTED), waits for the ones sent, then aborts. */
+  abortTransaction(): Promise<void>
+  /** Commits a consumer group's offsets as part of the transaction (consume-transform-produce). */
+  sendOffsetsToTransaction(offsets: readonly TransactionOffset[], group: GroupMetadata): Promise<void>
+  /** begin, `fn`, commit; aborts (and rethrows) when `fn` or the commit throws. */
+  transaction<T>(fn: (producer: Producer<K, V>) => Promise<T>): Promise<T>
 }
 
 export interface TopicDescription {
@@ -94,7 +111,7 @@ export type BackendFactory = (context: {
   accumulator: RecordAccumulator
   options: ResolvedOptions
   onFatal: (err: Error) => void
-}) => { backend: ProducerBackend; sender: Sender }
+}) => { backend: ProducerBackend; sender: Sender; transactions?: TransactionManager }
 
 export interface Sender {
   flushing: number
@@ -134,7 +151,8 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
   if (typeof options.transport.backend !== 'function') {
     throw new InvalidArgumentError('INVALID_CONFIG', "the transport has no backend: a custom transport sets `backend: kafkaBackend` (byte stream) or `backend: gatewayBackend` (from 'isokafka')")
   }
-  const { backend, sender } = options.transport.backend({ transport: options.transport, accumulator, options: o, onFatal })
+  const { backend, sender, transactions: txn = null } = options.transport.backend({ transport: options.transport, accumulator, options: o, onFatal })
+  if (o.transactionalId !== null && !txn) throw new InvalidArgumentError('INVALID_CONFIG', 'this transport\'s backend has no transactions (transactionalId)')
   // the backend set the batches' wire form; a record's size estimate is that form's (read once, used per record)
   const estimateSize = accumulator.format.estimate
 
@@ -387,6 +405,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     if (closed) return Promise.reject(new ProducerClosedError())
     let e: PendingSend
     try {
+      txn?.checkSend()
       e = prepare(record)
     } catch (err) {
       return Promise.reject(err)
@@ -402,6 +421,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     if (fatal) throw fatal
     if (closed) throw new ProducerClosedError()
     if (callback !== undefined && typeof callback !== 'function') throw new InvalidArgumentError('INVALID_RECORD', 'produce() takes a callback function')
+    txn?.checkSend()
     const e = prepare(record)
     if (callback) e.callback = callback
     return submit(e)
@@ -505,7 +525,37 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     return Promise.race([p, timeout]).finally(() => o.clock.clearTimeout(timer))
   }
 
-  return {
+  function transactional(): TransactionManager {
+    if (closed) throw new ProducerClosedError()
+    if (!txn) throw new TransactionStateError('transactional calls need the transactionalId option')
+    return txn
+  }
+  const commitTransaction = async () => transactional().commitTransaction(flush)
+  const abortTransaction = async () =>
+    transactional().abortTransaction(flush, (err) => {
+      for (const e of blocked.drain()) refuse(e, err)
+      flushWaiters()
+    })
+
+  const producer: Producer<K, V> = {
+    initTransactions: async () => transactional().initTransactions(),
+    beginTransaction: () => transactional().beginTransaction(),
+    commitTransaction,
+    abortTransaction,
+    sendOffsetsToTransaction: async (offsets, group) => transactional().sendOffsetsToTransaction(offsets, group),
+    async transaction<T>(fn: (producer: Producer<K, V>) => Promise<T>): Promise<T> {
+      const t = transactional()
+      t.beginTransaction()
+      try {
+        const result = await fn(producer)
+        await commitTransaction()
+        return result
+      } catch (err) {
+        // a fenced producer cannot abort, and a commit that timed out must be retried, not aborted
+        if (t.state !== 'fatal-error' && t.state !== 'committing') await abortTransaction().catch(() => {})
+        throw err
+      }
+    },
     describeTopic,
     describeCluster,
     send,
@@ -516,4 +566,5 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     close,
     partitionsFor,
   }
+  return producer
 }

@@ -1,5 +1,6 @@
 import type { ServerKafkaApi } from '../api.js'
 import { ApiKey } from '../api.js'
+import { Reader, Writer } from '../codec.js'
 
 /*
  * ApiVersions (key 18), versions 0–4 (the client uses 0–3; v4 only changes how brokers fill the features tags),
@@ -12,7 +13,14 @@ import { ApiKey } from '../api.js'
  *          v3+:  client_software_name COMPACT_STRING, client_software_version COMPACT_STRING, TAG_BUFFER
  * Response:      error_code INT16,
  *                api_keys [api_key INT16, min_version INT16, max_version INT16, TAG_BUFFER(v3+)],
- *                throttle_time_ms INT32 (v1+), TAG_BUFFER (v3+: supported/finalized features, skipped; none written)
+ *                throttle_time_ms INT32 (v1+),
+ *                TAG_BUFFER (v3+: tag 0 supported_features [name COMPACT_STRING, min_version INT16, max_version INT16, TAG_BUFFER],
+ *                            tag 1 finalized_features_epoch INT64,
+ *                            tag 2 finalized_features [name COMPACT_STRING, max_version_level INT16, min_version_level INT16, TAG_BUFFER],
+ *                            tag 3 zk_migration_ready BOOLEAN)
+ *
+ * Only tag 2 is read: the finalized `transaction.version` (≥ 2: KIP-890 transactions) decides the transaction
+ * protocol. The other tags are skipped.
  */
 export interface ApiVersionsRequest {
   clientSoftwareName: string
@@ -27,6 +35,8 @@ export interface ApiVersionsResponse {
   errorCode: number
   apiKeys: ApiVersionRange[]
   throttleTimeMs: number
+  /** Finalized feature levels (tag 2, v3+): name → max version level. */
+  finalizedFeatures?: Map<string, number>
 }
 
 const UNSUPPORTED_VERSION = 35
@@ -53,8 +63,24 @@ export const ApiVersions: ServerKafkaApi<ApiVersionsRequest, ApiVersionsResponse
       return range
     })
     const throttleTimeMs = v >= 1 ? r.int32() : 0
-    if (flexible) r.skipTags()
-    return { errorCode, apiKeys, throttleTimeMs }
+    const res: ApiVersionsResponse = { errorCode, apiKeys, throttleTimeMs }
+    if (flexible) {
+      const count = r.uvarint()
+      for (let i = 0; i < count; i++) {
+        const tag = r.uvarint()
+        const bytes = r.raw(r.uvarint())
+        if (tag !== 2) continue
+        const t = new Reader(bytes)
+        res.finalizedFeatures = new Map(t.array(true, (t) => {
+          const name = t.compactString()
+          const maxLevel = t.int16()
+          t.int16() // min level
+          t.skipTags()
+          return [name, maxLevel] as const
+        }))
+      }
+    }
+    return res
   },
   decodeRequest(r, v) {
     if (v < 3) return { clientSoftwareName: '', clientSoftwareVersion: '' }
@@ -70,6 +96,18 @@ export const ApiVersions: ServerKafkaApi<ApiVersionsRequest, ApiVersionsResponse
       if (flexible) w.emptyTags()
     })
     if (v >= 1) w.int32(res.throttleTimeMs)
-    if (flexible) w.emptyTags()
+    if (flexible) writeFeatures(w, res.finalizedFeatures)
   },
+}
+
+/** The response's tag section: tag 2 (finalized features) when there are any, else empty. */
+function writeFeatures(w: Writer, features: Map<string, number> | undefined): void {
+  if (!features || features.size === 0) {
+    w.emptyTags()
+    return
+  }
+  const f = new Writer(64)
+  f.array([...features], true, (f, [name, level]) => f.compactString(name).int16(level).int16(1).emptyTags())
+  const bytes = f.finish()
+  w.uvarint(1).uvarint(2).uvarint(bytes.length).raw(bytes)
 }
