@@ -508,7 +508,7 @@ export const kafkaBackend: BackendFactory = ({ transport, accumulator, options, 
   if (transport.kind !== 'socket') throw new TypeError('kafkaBackend needs a byte-stream (socket) transport')
   const cluster = new KafkaCluster(transport as SocketTransport, options)
   accumulator.format = kafkaRecordFormat
-  const sender = new KafkaSender(cluster, accumulator, options, resolveCodec(options.compression), onFatal)
+  const sender = new KafkaSender(cluster, accumulator, options, resolveCodec(options.compression, options.compressionLevel), onFatal)
   if (options.transactionalId === null) return { backend: cluster, sender }
   const transactions = new TransactionManager(options.transactionalId, cluster, options)
   transactions.attach(sender)
