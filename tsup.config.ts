@@ -1,3 +1,4 @@
+import { copyFileSync } from 'node:fs'
 import { defineConfig } from 'tsup'
 
 export default defineConfig({
@@ -11,6 +12,10 @@ export default defineConfig({
     gateway: 'adapters/gateway/index.ts',
     testing: 'src/testing/index.ts',
     'testing-node': 'adapters/testing-node/index.ts',
+    zstd: 'src/codecs/zstd.ts',
+    'zstd-wasm': 'src/codecs/zstd-wasm.ts',
+    'zstd-wasm-absent': 'src/codecs/zstd-wasm-absent.ts',
+    cli: 'adapters/cli/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,
@@ -22,4 +27,16 @@ export default defineConfig({
   external: [/^node:/, /^cloudflare:/, 'ws', '@msgpack/msgpack'],
   treeshake: true,
   splitting: true,
+  esbuildPlugins: [
+    {
+      // zstd.ts loads its embedded WebAssembly through '#zstd-wasm' in the package (package.json "imports"): the bytes
+      // in Node and browsers, a stub under the workerd/worker conditions, so Worker bundles do not carry 330 KB of base64
+      name: 'zstd-wasm-import',
+      setup(b) {
+        b.onResolve({ filter: /^\.\/zstd-wasm\.js$/ }, (args) => (args.kind === 'dynamic-import' ? { path: '#zstd-wasm', external: true } : undefined))
+      },
+    },
+  ],
+  // the zstd WebAssembly as a file too, for runtimes that import modules rather than compile bytes (Workers)
+  onSuccess: async () => copyFileSync('src/codecs/zstd.wasm', 'dist/zstd.wasm'),
 })

@@ -3,11 +3,15 @@
 //
 //   isokafka gateway [--config FILE] [--port N] [--bootstrap B] [--secret S]... [settings]   (isokafka gateway --help)
 //   isokafka token --secret S --topics T1,T2 [--expires SECONDS] [--subject NAME]
+//   isokafka produce -b BROKERS -t TOPIC [flags] [FILE ...]      (kcat -P style; isokafka produce --help)
+//   isokafka perf --topic T --num-records N --record-size S --throughput R [--producer-props K=V ...]
+//                                                          (Java's ProducerPerformance flags and output)
 //
 // Gateway settings come from flags, environment variables (ISOKAFKA_GATEWAY_*, KAFKA_BOOTSTRAP, KAFKA_SASL_PASSWORD)
 // and a JSON config file, in that order of precedence (adapters/gateway/config.ts, docs/deploying-gateway.md).
 // Secrets belong in the environment or the file, not on the command line (`ps` shows flags). The gateway module is the
-// built package (dist/gateway.js): run `npm run build` in a checkout.
+// built package (dist/gateway.js): run `npm run build` in a checkout. produce and perf live in dist/cli.js
+// (adapters/cli/); this file only dispatches.
 import { parseArgs } from 'node:util'
 
 const USAGE = `usage:
@@ -16,7 +20,12 @@ const USAGE = `usage:
       required: --bootstrap (or KAFKA_BOOTSTRAP) and a token secret (ISOKAFKA_GATEWAY_SECRET)
   isokafka token --secret S --topics T1,T2 [--expires SECONDS] [--subject NAME]
       prints a gateway token (HS256 JWT) allowing those topics ('prefix*' and '*' patterns work)
-      the secret can come from ISOKAFKA_GATEWAY_SECRET instead of --secret`
+      the secret can come from ISOKAFKA_GATEWAY_SECRET instead of --secret
+  isokafka produce -b BROKERS -t TOPIC [flags] [FILE ...]
+      produces lines (or --json / --binary records) from files or stdin, like kcat -P; a summary on stderr
+  isokafka perf --topic T --num-records N --record-size S --throughput R --producer-props K=V ...
+      producer benchmark with the flags and output lines of Java's ProducerPerformance
+  (every command takes --help; docs/cli.md)`
 
 function fail(message, usage = true) {
   process.stderr.write(`isokafka: ${message}\n${usage ? `${USAGE}\n` : ''}`)
@@ -30,15 +39,35 @@ function int(name, value, min = 0) {
   return n
 }
 
-async function loadGateway() {
+async function loadBuilt(file) {
   let mod
   try {
-    mod = await import(new URL('../dist/gateway.js', import.meta.url).href)
+    mod = await import(new URL(`../dist/${file}`, import.meta.url).href)
   } catch (err) {
-    if (err && err.code === 'ERR_MODULE_NOT_FOUND') fail('dist/gateway.js is missing: run `npm run build` first', false)
+    if (err && err.code === 'ERR_MODULE_NOT_FOUND') fail(`dist/${file} is missing: run \`npm run build\` first`, false)
     throw err
   }
   return mod
+}
+
+const loadGateway = () => loadBuilt('gateway.js')
+
+/** produce / perf: the command resolves to an exit status; bad flags are a UsageError (status 2). */
+async function cliCommand(name, argv) {
+  const cli = await loadBuilt('cli.js')
+  let status
+  try {
+    status = await cli[`${name}Command`](cli.processIo(argv))
+  } catch (err) {
+    if (err instanceof cli.UsageError || (err && err.code === 'INVALID_CONFIG')) {
+      process.stderr.write(`isokafka ${name}: ${err.message.replace(new RegExp(`^${name}: `), '')}\n(isokafka ${name} --help lists the flags)\n`)
+      process.exit(2)
+    }
+    throw err
+  }
+  // stdin may still be open (an early stop): exit rather than wait for it
+  process.exitCode = status
+  process.stdout.write('', () => process.exit(status))
 }
 
 async function gatewayCommand(argv) {
@@ -132,6 +161,7 @@ const [command, ...rest] = process.argv.slice(2)
 try {
   if (command === 'gateway') await gatewayCommand(rest)
   else if (command === 'token') await tokenCommand(rest)
+  else if (command === 'produce' || command === 'perf') await cliCommand(command, rest)
   else if (command === undefined || command === '--help' || command === '-h' || command === 'help') process.stdout.write(`${USAGE}\n`)
   else fail(`unknown command ${command}`)
 } catch (err) {

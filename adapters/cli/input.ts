@@ -1,0 +1,305 @@
+// Record readers for `isokafka produce`: bytes in (chunks of a stream, as they come), records out, pulled one at a
+// time with next() so the caller can stop between two records when the producer asks it to wait. Nothing here holds
+// more than the chunk being read and one partial record.
+
+export interface CliRecord {
+  key: Uint8Array | null
+  value: Uint8Array | null
+  headers?: Array<[string, Uint8Array | null]>
+  partition?: number
+  timestamp?: number
+  topic?: string
+}
+
+/** A piece of input that is not a record (bad JSON, a truncated frame): counted as an INVALID_INPUT failure. */
+export class InputProblem {
+  constructor(readonly message: string) {}
+}
+
+export interface RecordReader {
+  push(chunk: Uint8Array): void
+  /** No more input (end of a file): next() returns what the last bytes hold. */
+  end(): void
+  /** The next record, a problem, or null when it needs more input (or, after end(), when it is done). */
+  next(): CliRecord | InputProblem | null
+}
+
+export type InputFormat = 'lines' | 'json' | 'binary' | 'binary-kv'
+
+function asBuffer(c: Uint8Array): Buffer {
+  return Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength)
+}
+
+/**
+ * Splits input at a delimiter (one or more bytes), as kcat -D does: empty pieces are skipped, the bytes after the
+ * last delimiter are a record too. A piece that runs over chunks is joined; one inside a chunk is a view of it.
+ */
+export class DelimitedReader {
+  private carry: Buffer | null = null
+  private cur: Buffer = Buffer.alloc(0)
+  private pos = 0
+  private ended = false
+  /** Number of pieces returned so far (1-based line number of the last one, for messages). */
+  count = 0
+
+  constructor(private readonly delimiter: Uint8Array) {}
+
+  push(chunk: Uint8Array): void {
+    const rest = this.cur.subarray(this.pos)
+    if (rest.length > 0) this.carry = this.carry ? Buffer.concat([this.carry, rest]) : Buffer.from(rest)
+    this.cur = asBuffer(chunk)
+    this.pos = 0
+  }
+
+  end(): void {
+    this.ended = true
+  }
+
+  /** The next non-empty piece, or null. */
+  nextPiece(): Buffer | null {
+    const d = this.delimiter
+    for (;;) {
+      let piece: Buffer | null = null
+      const carry = this.carry
+      if (carry !== null) {
+        if (d.length > 1 && this.pos === 0) {
+          // a delimiter may start in the carried bytes and end in this chunk
+          const tail = carry.subarray(Math.max(0, carry.length - (d.length - 1)))
+          const probe = Buffer.concat([tail, this.cur.subarray(0, d.length - 1)])
+          const at = probe.indexOf(d)
+          if (at >= 0 && at < tail.length) {
+            piece = carry.subarray(0, carry.length - tail.length + at)
+            this.pos = at + d.length - tail.length
+          }
+        }
+        if (piece === null) {
+          const at = this.cur.indexOf(d, this.pos)
+          if (at >= 0) {
+            piece = Buffer.concat([carry, this.cur.subarray(this.pos, at)])
+            this.pos = at + d.length
+          } else if (this.ended) {
+            piece = Buffer.concat([carry, this.cur.subarray(this.pos)])
+            this.pos = this.cur.length
+          } else return null
+        }
+        this.carry = null
+      } else {
+        const at = this.cur.indexOf(d, this.pos)
+        if (at >= 0) {
+          piece = this.cur.subarray(this.pos, at)
+          this.pos = at + d.length
+        } else if (this.ended && this.pos < this.cur.length) {
+          piece = this.cur.subarray(this.pos)
+          this.pos = this.cur.length
+        } else return null
+      }
+      this.count++
+      if (piece.length > 0) return piece
+    }
+  }
+}
+
+/** Lines (or -D pieces); with a key delimiter, the bytes before its first occurrence are the key (kcat -K). */
+export function lineReader(delimiter: Uint8Array, keyDelimiter: Uint8Array | null): RecordReader {
+  const r = new DelimitedReader(delimiter)
+  return {
+    push: (c) => r.push(c),
+    end: () => r.end(),
+    next() {
+      const line = r.nextPiece()
+      if (line === null) return null
+      if (keyDelimiter === null) return { key: null, value: line }
+      const at = line.indexOf(keyDelimiter)
+      // no key delimiter in the line: the whole line is the value and the key is null, as kcat does
+      if (at < 0) return { key: null, value: line }
+      return { key: line.subarray(0, at), value: line.subarray(at + keyDelimiter.length) }
+    },
+  }
+}
+
+const utf8 = new TextEncoder()
+const text = new TextDecoder()
+
+function bytesField(o: Record<string, unknown>, name: string, alt?: string): Uint8Array | null {
+  const b64 = o[`${name}Base64`]
+  if (typeof b64 === 'string') return Buffer.from(b64, 'base64')
+  const v = alt !== undefined && !(name in o) ? o[alt] : o[name]
+  if (v === undefined || v === null) return null
+  if (typeof v === 'string') return utf8.encode(v)
+  return utf8.encode(JSON.stringify(v)) // an object, array, number or boolean: its JSON text
+}
+
+function headerValue(v: unknown): Uint8Array | null {
+  if (v === null || v === undefined) return null
+  return utf8.encode(typeof v === 'string' ? v : JSON.stringify(v))
+}
+
+function jsonHeaders(h: unknown): Array<[string, Uint8Array | null]> | string {
+  if (h === undefined || h === null) return []
+  if (Array.isArray(h)) {
+    if (h.every((e) => Array.isArray(e))) {
+      // [[name, value], ...]
+      const out: Array<[string, Uint8Array | null]> = []
+      for (const e of h as unknown[][]) {
+        if (typeof e[0] !== 'string') return 'a header name is not a string'
+        out.push([e[0], headerValue(e[1])])
+      }
+      return out
+    }
+    // kcat -J's flat form: [name, value, name, value, ...]
+    if (h.length % 2 !== 0) return 'a flat headers array needs name, value pairs'
+    const out: Array<[string, Uint8Array | null]> = []
+    for (let i = 0; i < h.length; i += 2) {
+      if (typeof h[i] !== 'string') return 'a header name is not a string'
+      out.push([h[i] as string, headerValue(h[i + 1])])
+    }
+    return out
+  }
+  if (typeof h === 'object') return Object.entries(h as Record<string, unknown>).map(([k, v]) => [k, headerValue(v)])
+  return 'headers must be an object or an array'
+}
+
+/**
+ * One JSON object per line: key, value (or kcat's payload), keyBase64/valueBase64 for binary, headers, partition,
+ * timestamp (or kcat's ts), topic. So `kcat -C -J` output can be produced again as it is.
+ */
+export function jsonReader(): RecordReader {
+  const r = new DelimitedReader(Uint8Array.of(0x0a))
+  return {
+    push: (c) => r.push(c),
+    end: () => r.end(),
+    next() {
+      const line = r.nextPiece()
+      if (line === null) return null
+      const where = `line ${r.count}`
+      let o: unknown
+      try {
+        o = JSON.parse(text.decode(line))
+      } catch (err) {
+        return new InputProblem(`${where}: not JSON (${(err as Error).message})`)
+      }
+      if (o === null || typeof o !== 'object' || Array.isArray(o)) return new InputProblem(`${where}: not a JSON object`)
+      const obj = o as Record<string, unknown>
+      const headers = jsonHeaders(obj.headers)
+      if (typeof headers === 'string') return new InputProblem(`${where}: ${headers}`)
+      const rec: CliRecord = { key: bytesField(obj, 'key'), value: bytesField(obj, 'value', 'payload'), headers }
+      if (obj.partition !== undefined && obj.partition !== null) {
+        if (!Number.isInteger(obj.partition) || (obj.partition as number) < 0) return new InputProblem(`${where}: partition must be an integer ≥ 0`)
+        rec.partition = obj.partition as number
+      }
+      const ts = obj.timestamp ?? obj.ts
+      if (ts !== undefined && ts !== null) {
+        if (!Number.isInteger(ts) || (ts as number) < 0) return new InputProblem(`${where}: timestamp must be ms since the epoch`)
+        rec.timestamp = ts as number
+      }
+      if (typeof obj.topic === 'string') rec.topic = obj.topic
+      return rec
+    },
+  }
+}
+
+/**
+ * Length-prefixed frames: [int32 big-endian length][bytes], length -1 for null. `binary` has one frame per record
+ * (the value); `binary-kv` two (key, then value).
+ */
+export function binaryReader(withKeys: boolean): RecordReader {
+  const chunks: Buffer[] = []
+  let head = 0 // read offset in chunks[0]
+  let available = 0
+  let ended = false
+  let records = 0
+  let offset = 0 // input bytes consumed, for messages
+
+  const take = (n: number): Buffer => {
+    const first = chunks[0]!
+    if (first.length - head >= n) {
+      const out = first.subarray(head, head + n)
+      head += n
+      if (head === first.length) {
+        chunks.shift()
+        head = 0
+      }
+      available -= n
+      return out
+    }
+    const out = Buffer.allocUnsafe(n)
+    let filled = 0
+    while (filled < n) {
+      const c = chunks[0]!
+      const m = Math.min(n - filled, c.length - head)
+      c.copy(out, filled, head, head + m)
+      filled += m
+      head += m
+      if (head === c.length) {
+        chunks.shift()
+        head = 0
+      }
+    }
+    available -= n
+    return out
+  }
+  const peekLength = (at: number): number => {
+    const b = Buffer.allocUnsafe(4)
+    let k = 0
+    let ci = 0
+    let p = head + at
+    while (k < 4) {
+      const c = chunks[ci]!
+      if (p >= c.length) {
+        p -= c.length
+        ci++
+        continue
+      }
+      b[k++] = c[p++]!
+    }
+    return b.readInt32BE(0)
+  }
+  return {
+    push(c) {
+      if (c.length === 0) return
+      chunks.push(asBuffer(c))
+      available += c.length
+    },
+    end() {
+      ended = true
+    },
+    next() {
+      if (available === 0) return null
+      const frames = withKeys ? 2 : 1
+      let need = 0
+      const lengths: number[] = []
+      for (let f = 0; f < frames; f++) {
+        if (available < need + 4) return ended ? truncated() : null
+        const len = peekLength(need)
+        if (len < -1) {
+          available = 0
+          chunks.length = 0
+          return new InputProblem(`record ${records + 1} (byte ${offset + need}): frame length ${len} is not -1 or more`)
+        }
+        lengths.push(len)
+        need += 4 + Math.max(0, len)
+      }
+      if (available < need) return ended ? truncated() : null
+      const parts = lengths.map((len) => {
+        take(4)
+        return len < 0 ? null : take(len)
+      })
+      records++
+      offset += need
+      return withKeys ? { key: parts[0]!, value: parts[1]! } : { key: null, value: parts[0]! }
+    },
+  }
+  function truncated(): InputProblem {
+    const left = available
+    available = 0
+    chunks.length = 0
+    return new InputProblem(`record ${records + 1} (byte ${offset}): input ends inside a frame (${left} bytes left over)`)
+  }
+}
+
+export function makeReader(format: InputFormat, delimiter: Uint8Array, keyDelimiter: Uint8Array | null): RecordReader {
+  if (format === 'json') return jsonReader()
+  if (format === 'binary') return binaryReader(false)
+  if (format === 'binary-kv') return binaryReader(true)
+  return lineReader(delimiter, keyDelimiter)
+}
