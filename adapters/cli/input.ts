@@ -211,6 +211,7 @@ export function binaryReader(withKeys: boolean): RecordReader {
   let offset = 0 // input bytes consumed, for messages
 
   const take = (n: number): Buffer => {
+    if (n === 0) return Buffer.alloc(0) // the last frame may be empty with nothing left after it
     const first = chunks[0]!
     if (first.length - head >= n) {
       const out = first.subarray(head, head + n)

@@ -1,0 +1,259 @@
+/// <reference types="node" />
+// `isokafka produce` and `isokafka perf` end to end: the real bin/isokafka.mjs (over the built dist/cli.js) against
+// the test run's broker, every record read back by kcat and compared byte for byte with the input.
+// ISOKAFKA_CLI_BIN runs another copy of the bin (a private build while the shared dist/ is being rebuilt).
+import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { murmur2Partition } from '../../src/producer/murmur2.js'
+import { createTopic, readAllWithKcat, uniqueTopic, type KcatRecord } from '../helpers/kafka-tools.js'
+import { xorshift32 } from '../helpers/xorshift.js'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+const bin = process.env.ISOKAFKA_CLI_BIN ?? path.join(root, 'bin/isokafka.mjs')
+const bootstrap: string = inject('kafkaBootstrap') ?? process.env.KAFKA_BOOTSTRAP ?? ''
+const enc = new TextEncoder()
+let dir = ''
+// Topics made once, side by side (each creation starts a JVM: TopicCommand): lines (3 partitions), json (3), misc (one
+// partition per case: 0 binary, 1 errors, 2 SASL/TLS), perf (2)
+const topics = { lines: uniqueTopic('cli-lines'), json: uniqueTopic('cli-json'), misc: uniqueTopic('cli-misc'), perf: uniqueTopic('cli-perf') }
+
+interface Run {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+function cli(args: string[], input?: Uint8Array | string, env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+    child.stdin.on('error', () => {}) // the command may stop reading early (an unknown topic)
+    child.stdin.end(input ?? '')
+  })
+}
+
+const hex = (b: Uint8Array | null) => (b === null ? null : Buffer.from(b).toString('hex'))
+const utf8 = (b: Uint8Array | null) => (b === null ? null : Buffer.from(b).toString('utf8'))
+
+beforeAll(async () => {
+  if (!existsSync(path.join(path.dirname(bin), '../dist/cli.js'))) throw new Error('dist/cli.js is missing: npm run build first')
+  dir = mkdtempSync(path.join(os.tmpdir(), 'isokafka-cli-test-'))
+  await Promise.all([createTopic(bootstrap, topics.lines, 3), createTopic(bootstrap, topics.json, 3), createTopic(bootstrap, topics.misc, 3), createTopic(bootstrap, topics.perf, 2)])
+})
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true })
+})
+
+describe('isokafka --help', () => {
+  it('every command prints its help and exits 0; bad flags exit 2', async () => {
+    const top = await cli(['--help'])
+    expect(top.code).toBe(0)
+    expect(top.stdout).toMatch(/isokafka produce/)
+    const produce = await cli(['produce', '--help'])
+    expect([produce.code, produce.stdout]).toEqual([0, expect.stringMatching(/--key-delimiter[\s\S]*--binary-kv[\s\S]*--sasl-mechanism/)])
+    const perf = await cli(['perf', '--help'])
+    expect([perf.code, perf.stdout]).toEqual([0, expect.stringMatching(/--num-records[\s\S]*--producer-props[\s\S]*99\.9th/)])
+    const bad = await cli(['produce', '-b', bootstrap, '-t', 'x', '--no-such-flag'])
+    expect([bad.code, bad.stderr]).toEqual([2, expect.stringMatching(/no-such-flag/)])
+    const codec = await cli(['produce', '-b', bootstrap, '-t', 'x', '-z', 'no-such-codec'])
+    expect([codec.code, codec.stderr]).toEqual([2, expect.stringMatching(/compression "no-such-codec" is not available/)])
+  })
+})
+
+describe('isokafka produce', () => {
+  it('a 100k-line file with -k and -H: every record read back by kcat byte-exact, in order per partition', async () => {
+    const topic = topics.lines
+    const rnd = xorshift32(1234)
+    const byte = (avoid: number[]) => {
+      for (;;) {
+        const b = Math.floor(rnd() * 256)
+        if (!avoid.includes(b)) return b
+      }
+    }
+    // every value starts with its line number (fixed width), so each record read back maps to its input line
+    type Line = { key: Uint8Array | null; value: Uint8Array }
+    const lines: Line[] = []
+    const parts: Uint8Array[] = []
+    const N = 100_000
+    for (let i = 0; i < N; i++) {
+      const id = String(i).padStart(6, '0')
+      const noise = Uint8Array.from({ length: Math.floor(rnd() * 24) }, () => byte([0x0a, 0x3a])) // no \n, no ':'
+      let line: Uint8Array
+      if (i % 97 === 5) {
+        // no key delimiter: the whole line is the value, the key null
+        line = Buffer.concat([enc.encode(`n${id}`), noise])
+        lines.push({ key: null, value: line })
+      } else {
+        const key = enc.encode(`key-${Math.floor(rnd() * 300)}`)
+        const value = Buffer.concat([enc.encode(`${id}:`), noise, i % 3 === 0 ? enc.encode(':more') : new Uint8Array(0)]) // later ':' stay in the value
+        line = Buffer.concat([key, enc.encode(':'), value])
+        lines.push({ key, value })
+      }
+      parts.push(line, enc.encode(i % 1000 === 7 ? '\n\n' : '\n')) // empty lines are skipped, as kcat does
+    }
+    parts.pop() // the last line has no newline: still a record
+    const file = path.join(dir, 'lines.txt')
+    writeFileSync(file, Buffer.concat(parts))
+
+    const t0 = performance.now()
+    const run = await cli(['produce', '-b', bootstrap, '-t', topic, '-k', ':', '-H', 'source=cli-test', '-H', 'empty=', '-H', 'nullvalue', file])
+    const ms = performance.now() - t0
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stderr).toMatch(new RegExp(`isokafka produce: ${N} records \\(.*\\) acknowledged in .*; 0 failed`))
+    process.stderr.write(`[cli.test] produce of ${N} lines: ${ms.toFixed(0)} ms (${run.stderr.trim()})\n`)
+
+    const read = await readAllWithKcat(bootstrap, topic, N, 60_000)
+    expect(read).toHaveLength(N)
+    const seen = new Array<boolean>(N).fill(false)
+    const lastIndex = [-1, -1, -1]
+    const mismatches: string[] = []
+    for (const r of read) {
+      const text = Buffer.from(r.value!).toString('latin1')
+      const i = Number(r.key === null ? text.slice(1, 7) : text.slice(0, 6))
+      const want = lines[i]
+      if (!want || seen[i]) {
+        mismatches.push(`unexpected or duplicate record ${text.slice(0, 12)} at ${r.partition}/${r.offset}`)
+        continue
+      }
+      seen[i] = true
+      if (hex(r.key) !== hex(want.key) || hex(r.value) !== hex(want.value)) mismatches.push(`line ${i}: key/value differ`)
+      if (JSON.stringify(r.headers.map(([k, v]) => [k, utf8(v)])) !== JSON.stringify([['source', 'cli-test'], ['empty', ''], ['nullvalue', null]])) {
+        mismatches.push(`line ${i}: headers ${JSON.stringify(r.headers)}`)
+      }
+      // keyed records go where Java's default partitioner puts them; every partition keeps the input order
+      if (want.key !== null && r.partition !== murmur2Partition(want.key, 3)) mismatches.push(`line ${i}: partition ${r.partition}`)
+      if (i <= lastIndex[r.partition]!) mismatches.push(`line ${i} after line ${lastIndex[r.partition]} in partition ${r.partition}`)
+      lastIndex[r.partition] = i
+      if (mismatches.length > 10) break
+    }
+    expect(mismatches).toEqual([])
+    expect(seen.every(Boolean)).toBe(true)
+  })
+
+  it('--json: key, value, base64, headers (object, pairs, kcat flat form), partition, timestamp, null value', async () => {
+    const topic = topics.json
+    const allBytes = Uint8Array.from({ length: 256 }, (_, i) => i)
+    const input = [
+      { key: 'a', value: 'v1 ✓', headers: { h1: 'x', h2: null }, partition: 1, timestamp: 1700000000123 },
+      { key: null, valueBase64: Buffer.from(allBytes).toString('base64'), partition: 0, timestamp: 1700000000456 },
+      { keyBase64: 'AAE=', value: { nested: [1, 2] }, headers: [['a', '1'], ['a', '2']], partition: 2 },
+      { payload: 'kcat-shaped', ts: 1600000000000, headers: ['k', 'v'], partition: 0, topic: 'not-this-one' },
+      { key: 'tombstone', value: null, partition: 1, timestamp: 1700000000789 },
+    ]
+    const run = await cli(['produce', '-b', bootstrap, '-t', topic, '--json', '-H', 'via=json'], input.map((o) => JSON.stringify(o)).join('\n') + '\n')
+    expect(run.code, run.stderr).toBe(0)
+    const read = await readAllWithKcat(bootstrap, topic, 5)
+    const got = read.map((r) => ({ p: r.partition, ts: r.timestamp, key: hex(r.key), value: hex(r.value), headers: r.headers.map(([k, v]) => [k, utf8(v)]) }))
+    const h = (s: string) => Buffer.from(s).toString('hex')
+    expect(got).toEqual([
+      { p: 0, ts: 1700000000456, key: null, value: Buffer.from(allBytes).toString('hex'), headers: [['via', 'json']] },
+      { p: 0, ts: 1600000000000, key: null, value: h('kcat-shaped'), headers: [['via', 'json'], ['k', 'v']] },
+      { p: 1, ts: 1700000000123, key: h('a'), value: h('v1 ✓'), headers: [['via', 'json'], ['h1', 'x'], ['h2', null]] },
+      { p: 1, ts: 1700000000789, key: h('tombstone'), value: null, headers: [['via', 'json']] },
+      { p: 2, ts: expect.any(Number), key: '0001', value: h('{"nested":[1,2]}'), headers: [['via', 'json'], ['a', '1'], ['a', '2']] },
+    ])
+  })
+
+  it('--binary-kv and --binary: length-prefixed frames byte-exact; a truncated frame fails with INVALID_INPUT', async () => {
+    const topic = topics.misc
+    const rnd = xorshift32(99)
+    const frame = (b: Uint8Array | null) => {
+      const len = Buffer.alloc(4)
+      len.writeInt32BE(b === null ? -1 : b.length)
+      return b === null ? len : Buffer.concat([len, b])
+    }
+    const records: Array<[Uint8Array | null, Uint8Array | null]> = [
+      [null, enc.encode('line\nbreaks\ninside')],
+      [new Uint8Array(0), null],
+      ...Array.from({ length: 60 }, (_, i): [Uint8Array, Uint8Array] => [
+        Uint8Array.from({ length: 1 + (i % 7) }, () => Math.floor(rnd() * 256)),
+        Uint8Array.from({ length: Math.floor(rnd() * 9000) }, () => Math.floor(rnd() * 256)),
+      ]),
+    ]
+    const kv = await cli(['produce', '-b', bootstrap, '-t', topic, '-p', '0', '--binary-kv'], Buffer.concat(records.flatMap(([k, v]) => [frame(k), frame(v)])))
+    expect(kv.code, kv.stderr).toBe(0)
+    // values only, then a frame that says 100 bytes and has 3
+    const values = [enc.encode('first'), null, enc.encode('third')]
+    const truncated = Buffer.concat([...values.map(frame), Buffer.from([0, 0, 0, 100, 1, 2, 3])])
+    const v = await cli(['produce', '-b', bootstrap, '-t', topic, '-p', '0', '--binary'], truncated)
+    expect(v.code).toBe(1)
+    expect(v.stderr).toMatch(/3 records .* acknowledged .*; 1 failed/)
+    expect(v.stderr).toMatch(/failed INVALID_INPUT: 1 \(first: stdin: record 4 \(byte 22\): input ends inside a frame/)
+    const read = await readAllWithKcat(bootstrap, topic, records.length + 3, 30_000, { partition: 0 })
+    expect(read.map((r) => [hex(r.key), hex(r.value)])).toEqual([...records, ...values.map((x) => [null, x])].map(([k, x]) => [hex(k), hex(x)]))
+  })
+
+  it('failures: a record over max.request.size fails alone (exit 1, summary by code); an unknown topic fails fast', async () => {
+    const topic = topics.misc
+    const big = 'X'.repeat(1_100_000)
+    const run = await cli(['produce', '-b', bootstrap, '-t', topic, '-p', '1', '--linger', '20'], `before\n${big}\nafter\n`)
+    expect(run.code).toBe(1)
+    expect(run.stderr).toMatch(/isokafka produce: 2 records \(11 B\) acknowledged in .*; 1 failed\n  failed RECORD_TOO_LARGE: 1 \(first: /)
+    const read = await readAllWithKcat(bootstrap, topic, 2, 30_000, { partition: 1 })
+    expect(read.map((r) => utf8(r.value))).toEqual(['before', 'after'])
+
+    const t0 = performance.now()
+    const unknown = await cli(['produce', '-b', bootstrap, '-t', uniqueTopic('cli-missing')], 'x\ny\n')
+    expect(unknown.code).toBe(1)
+    expect(unknown.stderr).toMatch(/0 records .*; 1 failed\n  failed UNKNOWN_TOPIC_OR_PARTITION: 1 \(first: topic cli-missing-.*does not exist/)
+    expect(performance.now() - t0).toBeLessThan(10_000) // not maxBlockMs (60 s)
+  })
+
+  it('SASL (SCRAM-SHA-256, password from the environment) and TLS (--ca) listeners', async () => {
+    const sasl = process.env.KAFKA_SASL_BOOTSTRAP
+    const tlsBootstrap = process.env.KAFKA_TLS_BOOTSTRAP
+    const ca = process.env.KAFKA_TLS_CA
+    if (!sasl || !tlsBootstrap || !ca) return // a KAFKA_BOOTSTRAP given from outside may have neither listener
+    const topic = topics.misc
+    const s = await cli(['produce', '-b', sasl, '-t', topic, '-p', '2', '--sasl-mechanism', 'scram-sha-256', '--sasl-username', 'alice'], 'over-sasl\n', { KAFKA_SASL_PASSWORD: 'alice-secret' })
+    expect(s.code, s.stderr).toBe(0)
+    const t = await cli(['produce', '-b', tlsBootstrap, '-t', topic, '-p', '2', '--ca', ca], 'over-tls\n')
+    expect(t.code, t.stderr).toBe(0)
+    const wrong = await cli(['produce', '-b', sasl, '-t', topic, '--sasl-mechanism', 'plain', '--sasl-username', 'alice'], 'no\n', { KAFKA_SASL_PASSWORD: 'wrong' })
+    expect([wrong.code, wrong.stderr]).toEqual([1, expect.stringMatching(/failed AUTHENTICATION_FAILED/)])
+    const read = await readAllWithKcat(bootstrap, topic, 2, 30_000, { partition: 2 })
+    expect(read.map((r) => utf8(r.value))).toEqual(['over-sasl', 'over-tls'])
+  })
+})
+
+describe('isokafka perf', () => {
+  // Java's ProducerPerformance format strings (Stats.printWindow / printTotal)
+  const WINDOW = /^(\d+) records sent, (\d+\.\d) records\/sec \((\d+\.\d\d) MB\/sec\), (\d+\.\d) ms avg latency, (\d+\.\d) ms max latency\.$/
+  const TOTAL =
+    /^(\d+) records sent, (\d+\.\d{6}) records\/sec \((\d+\.\d\d) MB\/sec\), (\d+\.\d\d) ms avg latency, (\d+\.\d\d) ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, (\d+) ms 99\.9th\.$/
+
+  it('prints window and total lines in Java’s format; the records are in Kafka', async () => {
+    const topic = topics.perf
+    const N = 3000
+    const run = await cli([
+      'perf', '--topic', topic, '--num-records', String(N), '--record-size', '64', '--throughput', '6000', '--reporting-interval', '100',
+      '--key-distribution', 'range', '--record-key-range', '10', '--producer-props', `bootstrap.servers=${bootstrap}`, 'acks=all', 'linger.ms=2',
+    ])
+    expect(run.code, run.stderr).toBe(0)
+    const lines = run.stdout.trim().split('\n')
+    const total = TOTAL.exec(lines.at(-1)!)
+    expect(total, lines.at(-1)).not.toBeNull()
+    expect(Number(total![1])).toBe(N)
+    const [p50, p95, p99, p999, max] = [6, 7, 8, 9, 5].map((g) => Number(total![g]))
+    expect(p50 <= p95 && p95 <= p99 && p99 <= p999 && p999 <= max).toBe(true)
+    // paced at 6000/s, 3000 records take about 0.5 s: several 100 ms windows
+    const windows = lines.slice(0, -1)
+    expect(windows.length).toBeGreaterThanOrEqual(2)
+    for (const w of windows) expect(w).toMatch(WINDOW)
+    expect(windows.reduce((n, w) => n + Number(WINDOW.exec(w)![1]), 0)).toBeLessThanOrEqual(N)
+    expect(Number(total![2])).toBeLessThan(6000 * 1.3)
+
+    const read = await readAllWithKcat(bootstrap, topic, N)
+    expect(read).toHaveLength(N)
+    expect(read.every((r: KcatRecord) => /^[A-Z]{64}$/.test(utf8(r.value)!) && /^[0-9]$/.test(utf8(r.key)!))).toBe(true)
+  })
+})
