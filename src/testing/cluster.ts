@@ -9,6 +9,7 @@ import type { FakeSaslConfig } from './handlers/sasl.js'
 import { FakePartition, type FakeBatch, type FakeRecord, type TimestampType } from './partition.js'
 import { FakeServerConnection, type ConnectionIO } from './server-connection.js'
 import { inMemoryTransport, type FakeTransportOptions } from './transport.js'
+import { FakeTransactions } from './transactions.js'
 
 /** Version ranges a Kafka 4.x broker advertises for the APIs the fake serves. */
 export const DEFAULT_API_VERSIONS: Readonly<Record<number, readonly [number, number]>> = Object.freeze({
@@ -17,6 +18,11 @@ export const DEFAULT_API_VERSIONS: Readonly<Record<number, readonly [number, num
   [ApiKey.SaslHandshake]: [0, 1],
   [ApiKey.ApiVersions]: [0, 4],
   [ApiKey.InitProducerId]: [0, 4],
+  [ApiKey.FindCoordinator]: [1, 6],
+  [ApiKey.AddPartitionsToTxn]: [0, 3], // 4+ are broker-to-broker (not served here)
+  [ApiKey.AddOffsetsToTxn]: [0, 4],
+  [ApiKey.EndTxn]: [0, 5],
+  [ApiKey.TxnOffsetCommit]: [0, 5],
   [ApiKey.SaslAuthenticate]: [0, 2],
 })
 
@@ -49,6 +55,10 @@ export interface FakeClusterOptions {
   codecs?: CompressionCodec[]
   /** First producer id handed out. Default 1000. */
   firstProducerId?: number
+  /** The finalized `transaction.version` feature: 2 (KIP-890, Kafka 4.x's default) or 1. Default 2. */
+  transactionVersion?: number
+  /** The broker that coordinates transactions and groups (FindCoordinator). Default: the first live broker. */
+  coordinator?: number
 }
 
 export interface FakeTopic {
@@ -107,6 +117,10 @@ export class FakeCluster {
   private readonly transactional = new Map<string, { producerId: number; producerEpoch: number }>()
   private readonly fencedBelow = new Map<number, number>()
   private work = 0
+  /** The transaction coordinator's state (transactional ids, open transactions, group offsets). */
+  readonly transactions: FakeTransactions
+  /** Set to move coordination to another broker (FindCoordinator answers it; the others answer NOT_COORDINATOR). */
+  coordinator: number | null
 
   constructor(options: FakeClusterOptions = {}) {
     const b = options.brokers ?? 1
@@ -118,6 +132,8 @@ export class FakeCluster {
     this.sasl = options.sasl ?? null
     this.autoCreate = options.autoCreateTopics ? (options.autoCreateTopics === true ? {} : options.autoCreateTopics) : null
     this.nextProducerId = options.firstProducerId ?? 1000
+    this.transactions = new FakeTransactions(this, options.transactionVersion ?? 2)
+    this.coordinator = options.coordinator ?? null
     this.versions = new Map()
     const table: Record<number, readonly [number, number] | null> = { ...DEFAULT_API_VERSIONS, ...options.apiVersions }
     for (const [key, range] of Object.entries(table)) {
@@ -268,7 +284,20 @@ export class FakeCluster {
     return this.fencedBelow.get(producerId) ?? 0
   }
 
+  /** The broker coordinating transactions and groups now. */
+  coordinatorId(): number {
+    return this.coordinator ?? this.liveBrokers()[0] ?? this.brokers[0]!
+  }
+
   // ---- inspection ----
+
+  /** What a read_committed consumer reads: committed and non-transactional records, up to the first open transaction. */
+  readCommitted(topic: string, partition?: number): FakeRecord[] {
+    const t = this.topicMap.get(topic)
+    if (!t) throw new RangeError(`no topic ${topic}`)
+    const parts = partition === undefined ? t.partitions : [this.partitionOf(topic, partition)]
+    return parts.flatMap((p) => FakeTransactions.readCommitted(p.records, p.batches))
+  }
 
   /** Records of a partition in offset order (or of every partition of the topic, partition by partition). */
   records(topic: string, partition?: number): FakeRecord[] {

@@ -32,6 +32,8 @@ export interface FakeBatch {
   appendTime: number
   /** Size of the batch as produced. */
   sizeInBytes: number
+  /** Transactional batches: whether its transaction is still open, committed or aborted (EndTxn marks it). */
+  transaction?: 'ongoing' | 'committed' | 'aborted'
 }
 
 export type TimestampType = 'CreateTime' | 'LogAppendTime'

@@ -24,7 +24,7 @@ function precheck(ctx: HandlerContext, topic: string, partition: number): Prepar
 }
 
 /** Decodes the partition's records: exactly one valid RecordBatch v2, within the topic's size limit. */
-async function decode(ctx: HandlerContext, topic: string, partition: number, records: Uint8Array): Promise<Prepared> {
+async function decode(ctx: HandlerContext, topic: string, partition: number, records: Uint8Array, transactionalId: string | null): Promise<Prepared> {
   const maxBytes = ctx.cluster.topic(topic)!.maxMessageBytes
   if (records.length > maxBytes) {
     return failed(topic, partition, ErrorCode.MESSAGE_TOO_LARGE, `${records.length} bytes exceed max.message.bytes ${maxBytes}`)
@@ -50,13 +50,31 @@ async function decode(ctx: HandlerContext, topic: string, partition: number, rec
     return failed(topic, partition, ErrorCode.INVALID_RECORD, `a Produce request must carry exactly one record batch per partition, got ${batches.length}`)
   }
   const batch = batches[0]!
-  if ((batch.attributes & 0x30) !== 0) {
-    return failed(topic, partition, ErrorCode.INVALID_RECORD, 'transactional and control batches are not supported by the fake cluster')
+  if ((batch.attributes & 0x20) !== 0) return failed(topic, partition, ErrorCode.INVALID_RECORD, 'a producer does not write control batches')
+  if (((batch.attributes & 0x10) !== 0) !== (transactionalId !== null)) {
+    return failed(topic, partition, ErrorCode.INVALID_RECORD, 'a batch is transactional exactly when the request names a transactional id')
   }
   if (batch.producerId >= 0 && batch.producerEpoch < ctx.cluster.minProducerEpoch(batch.producerId)) {
     return failed(topic, partition, ErrorCode.INVALID_PRODUCER_EPOCH, `producer ${batch.producerId} epoch ${batch.producerEpoch} is fenced`)
   }
   return { topic, partition, errorCode: 0, batch }
+}
+
+/**
+ * A transactional batch: its producer must hold the transactional id at this epoch, and the partition must be in the
+ * transaction: added by AddPartitionsToTxn (v1), or added now by Produce v12+ on a transaction.version 2 cluster.
+ */
+function transactionError(ctx: HandlerContext, transactionalId: string, batch: DecodedBatch, topic: string, partition: number): number {
+  const txns = ctx.cluster.transactions
+  const txn = txns.get(transactionalId)
+  if (!txn || txn.producerId !== batch.producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING
+  if (batch.producerEpoch < txn.producerEpoch) return ErrorCode.INVALID_PRODUCER_EPOCH
+  if (txn.partitions.has(`${topic}:${partition}`)) return 0
+  if (ctx.version >= 12 && txns.transactionVersion >= 2) {
+    txns.addPartition(txn, topic, partition)
+    return 0
+  }
+  return ErrorCode.INVALID_TXN_STATE
 }
 
 function errorResponse(p: { partition: number; errorCode: number; errorMessage: string | null }): ProducePartitionResponse {
@@ -96,16 +114,13 @@ export const produceHandler: FakeApiHandler<ProduceRequest, ProduceResponse> = {
     let requestMessage: string | null = null
     if (req.acks !== 0 && req.acks !== 1 && req.acks !== -1) {
       requestError = ErrorCode.INVALID_REQUIRED_ACKS
-    } else if (req.transactionalId !== null) {
-      requestError = ErrorCode.INVALID_REQUEST
-      requestMessage = 'transactions are not supported by the fake cluster'
     }
     const prepared: Prepared[][] = await Promise.all(
       req.topics.map((t) =>
         Promise.all(
           t.partitions.map(async (p) => {
             if (requestError) return failed(t.topic, p.partition, requestError, requestMessage)
-            return precheck(ctx, t.topic, p.partition) ?? decode(ctx, t.topic, p.partition, p.records)
+            return precheck(ctx, t.topic, p.partition) ?? decode(ctx, t.topic, p.partition, p.records, req.transactionalId)
           }),
         ),
       ),
@@ -132,7 +147,17 @@ export const produceHandler: FakeApiHandler<ProduceRequest, ProduceResponse> = {
           return res
         }
         const t = cluster.topic(p.topic)!
+        const refused = req.transactionalId === null ? 0 : transactionError(ctx, req.transactionalId, result.batch, p.topic, p.partition)
+        if (refused) {
+          anyError = true
+          return errorResponse({ partition: p.partition, errorCode: refused, errorMessage: null })
+        }
         const appended = t.partitions[p.partition]!.append(result.batch, now, t.timestampType)
+        if (appended.errorCode === 0 && req.transactionalId !== null && !appended.duplicate) {
+          const stored = t.partitions[p.partition]!.batches.at(-1)!
+          stored.transaction = 'ongoing'
+          cluster.transactions.get(req.transactionalId)!.batches.push(stored)
+        }
         if (appended.errorCode !== 0) anyError = true
         return {
           partition: p.partition,
