@@ -6,12 +6,11 @@ import { browserCommands } from './test/setup/gateway-global-setup.js'
 // `npx vitest run -c vitest.browser.config.ts`. The kafka global setup starts (or reuses) the broker, the gateway
 // global setup starts a gateway that allows this server's origin. Browser code reaches Node through commands:
 // `commands.createTopic(name, partitions)` and `commands.readTopic(name, expectedCount)` (kcat read-back, hex).
-// test/browser/web-app.test.ts drives Chromium from Node with Playwright instead: it runs in vitest.contract.config.ts.
+// Tests that drive Chromium from Node with Playwright (the web-app example, the outbox end to end) are in test/contract.
 export default defineConfig({
   test: {
     name: 'browser',
     include: ['test/browser/**/*.test.ts'],
-    exclude: ['test/browser/web-app.test.ts', 'test/browser/outbox-e2e.test.ts', '**/node_modules/**'],
     globalSetup: ['test/setup/kafka-global-setup.ts', 'test/setup/gateway-global-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,

@@ -17,7 +17,7 @@ import type { Miniflare as MiniflareType } from 'miniflare'
 import { murmur2Partition } from '../../src/producer/murmur2.js'
 import { createTopic, readAllWithKcat, uniqueTopic, type KcatRecord } from '../helpers/kafka-tools.js'
 import { loadRecord } from '../../examples/cloudflare-worker/src/records.js'
-import { casesFor, checkTopicHoldsExactly, knownFailure, type ExpectedRecord, type TransportKind } from './producer-contract.js'
+import { casesFor, checkTopicHoldsExactly, knownFailure, type ExpectedRecord, type TransportKind } from '../contract/producer-contract.js'
 import { startGateway, token, type RunningGateway } from '../gateway/helpers.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')

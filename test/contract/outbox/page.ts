@@ -1,4 +1,4 @@
-// The page of the outbox end-to-end test (test/browser/outbox-e2e.test.ts), bundled with esbuild from the sources.
+// The page of the outbox end-to-end test (test/contract/outbox-e2e.test.ts), bundled with esbuild from the sources.
 // Configuration comes from the query string: transport (ws | fetch), url (the gateway, ws:// or http://), token,
 // topic, db (the outbox's database name). The test drives it through `window.outboxPage` (page.evaluate).
 import { createProducer, stringSerializer } from '../../../src/index.js'

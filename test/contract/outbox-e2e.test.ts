@@ -1,6 +1,6 @@
 /// <reference types="node" />
 // The durable outbox end to end (issue 15 §3), driven from Node with Playwright in Debian's Chromium (runs in
-// vitest.contract.config.ts): a page bundled from the sources (test/browser/outbox/page.ts) produces through a
+// vitest.contract.config.ts): a page bundled from the sources (test/contract/outbox/page.ts) produces through a
 // gateway (adapters/gateway, in this process) with `indexedDbOutbox`, over websocket() or fetchTransport(). Between
 // the page and the gateway sits a TCP proxy that can swallow the gateway's answers (batches reach Kafka, the page
 // never hears of it: what a lost ack looks like). One persistent browser profile, so IndexedDB and Web Locks behave
@@ -175,7 +175,7 @@ const log = (line: string) => console.log(`[outbox-e2e +${((Date.now() - t0) / 1
 
 beforeAll(async () => {
   const bundle = await build({
-    entryPoints: [path.join(root, 'test/browser/outbox/page.ts')],
+    entryPoints: [path.join(root, 'test/contract/outbox/page.ts')],
     bundle: true,
     write: false,
     format: 'esm',
