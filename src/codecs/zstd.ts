@@ -13,6 +13,7 @@
  * its exports are minified names, mapped below as the package's own glue maps them.
  */
 import type { CompressionCodec } from '../compression.js'
+import { InvalidArgumentError } from '../errors.js'
 
 export interface ZstdOptions {
   /** 1–22 (negative levels are the fast modes). Default 3, as Java's compression.zstd.level and librdkafka. */
@@ -155,7 +156,9 @@ function instanceFor(wasm: ZstdOptions['wasm']): Promise<ZstdInstance> {
       .then((x) => new ZstdInstance(x))
       .catch((cause: unknown) => {
         embedded = undefined
-        throw new Error(
+        // a setting this runtime cannot honour, not a passing failure: non-retriable INVALID_CONFIG on the sends
+        throw new InvalidArgumentError(
+          'INVALID_CONFIG',
           'zstd: could not compile the embedded WebAssembly (Cloudflare Workers cannot compile from bytes: pass ' +
             "compression: zstd({ wasm }) from 'isokafka/zstd' with `import wasm from 'isokafka/zstd.wasm'`)",
           { cause },
