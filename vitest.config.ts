@@ -7,6 +7,15 @@ export default defineConfig({
   test: {
     maxWorkers: 1,
     fileParallelism: false,
+    // `npm test` and `npm run coverage` measure V8 line coverage of src/ and adapters/ in every Node-side and Chromium
+    // project (code running inside workerd or in child processes is not seen: see docs/testing.md)
+    coverage: {
+      provider: 'v8',
+      include: ['src/**/*.ts', 'adapters/**/*.ts'],
+      exclude: ['**/*.d.ts'],
+      reporter: ['text-summary', 'json-summary', ['text', { skipFull: true }]],
+      reportsDirectory: 'test-results/coverage',
+    },
     projects: [
       {
         test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' },
