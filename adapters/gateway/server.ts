@@ -27,7 +27,7 @@ import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions
 import { KafkaSide } from './producing.js'
 import { Requests, type Authenticate } from './requests.js'
 import { RestProxy } from './rest-proxy.js'
-import { verifyGatewayToken } from './token.js'
+import { VerifiedTokens, verifyGatewayToken } from './token.js'
 import { BadFrame } from './validate.js'
 import { parseProduceFast } from './fast-produce.js'
 import { FAST_FRAME } from './requests.js'
@@ -77,8 +77,9 @@ class GatewayServer implements Gateway {
     const backpressure = new Backpressure(this.o.maxPendingBytes)
     const ledger = new BatchLedger(this.o.dedupEntries, this.o.maxRunningBatches)
     this.requests = new Requests(this.kafka, ledger, backpressure, this.stats, this.o.limits, this.o.allowAutoTopicCreation, this.log)
+    const tokens = new VerifiedTokens((token) => verifyGatewayToken(token, this.o.secrets, { leewaySec: 0 }))
     const authenticate: Authenticate = async (token) => {
-      const check = await verifyGatewayToken(token, this.o.secrets, { leewaySec: 0 })
+      const check = await tokens.check(token)
       if (check.ok) return { claims: check.claims }
       if (check.reason === 'expired') return this.requests.errorFrame('TOKEN_EXPIRED', 'the token has expired')
       const why = check.reason === 'missing' ? 'no token was presented' : check.reason === 'bad-signature' ? 'the token signature is not valid' : `the token is ${check.reason}`

@@ -11,6 +11,7 @@ import { Budget, RECORD_OVERHEAD_BYTES, TokenBucket, recordCost } from '../../ad
 import { LimitExceeded, parseProduce, decodePathPart } from '../../adapters/gateway/validate.js'
 import { safeMessage } from '../../adapters/gateway/producing.js'
 import { ConnectionError, KafkaProtocolError } from '../../src/errors.js'
+import { VerifiedTokens, createGatewayToken, verifyGatewayToken } from '../../adapters/gateway/token.js'
 
 const forever = new Promise<void>(() => {})
 const entry = (running: boolean): LedgerEntry => ({
@@ -154,5 +155,41 @@ describe('producer metadata for the gateway', () => {
     expect(Date.now() - t0).toBeLessThan(2000)
     expect(await producer.describeCluster()).toEqual({ clusterId: 'fake-cluster' })
     await producer.close()
+  })
+})
+
+describe('VerifiedTokens (the gateway checks a token signature once)', () => {
+  const secret = 'verified-tokens-secret'
+  const counting = () => {
+    let calls = 0
+    const tokens = new VerifiedTokens((t) => (calls++, verifyGatewayToken(t, secret, { nowSec: 1_000 })), 2)
+    return { tokens, calls: () => calls }
+  }
+  const mint = (exp: number, subject: string) => createGatewayToken({ secret, topics: ['a'], expiresInSec: exp - 900, nowSec: 900, subject })
+
+  it('verifies a valid token once, answers it from memory after that, and honours its expiry on every hit', async () => {
+    const { tokens, calls } = counting()
+    const t = await mint(2_000, 'one')
+    for (let i = 0; i < 3; i++) expect(await tokens.check(t, 1_500)).toMatchObject({ ok: true, claims: { sub: 'one', exp: 2_000 } })
+    expect(calls()).toBe(1)
+    expect(await tokens.check(t, 2_000)).toEqual({ ok: false, reason: 'expired' })
+    expect(tokens.size).toBe(0)
+  })
+
+  it('never keeps what failed (junk cannot fill it) and keeps at most maxEntries tokens, dropping the oldest', async () => {
+    const { tokens, calls } = counting()
+    const good = await mint(2_000, 'g')
+    const forged = good.slice(0, -2) + (good.endsWith('AA') ? 'BB' : 'AA')
+    for (let i = 0; i < 3; i++) expect((await tokens.check(forged, 1_500)).ok).toBe(false)
+    expect(await tokens.check('not.a.token', 1_500)).toMatchObject({ ok: false })
+    expect(tokens.size).toBe(0)
+    expect(calls()).toBe(4)
+    const [a, b, c] = await Promise.all([mint(2_000, 'a'), mint(2_000, 'b'), mint(2_000, 'c')])
+    for (const t of [a, b, c]) await tokens.check(t, 1_500)
+    expect(tokens.size).toBe(2)
+    const before = calls()
+    await tokens.check(c, 1_500) // still kept
+    await tokens.check(a, 1_500) // dropped: verified again
+    expect(calls() - before).toBe(1)
   })
 })
