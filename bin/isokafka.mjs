@@ -63,7 +63,8 @@ async function cliCommand(name, argv) {
       process.stderr.write(`isokafka ${name}: ${err.message.replace(new RegExp(`^${name}: `), '')}\n(isokafka ${name} --help lists the flags)\n`)
       process.exit(2)
     }
-    throw err
+    process.stderr.write(`isokafka ${name}: ${err && err.code ? `${err.code}: ` : ''}${err && err.message ? err.message : err}\n`)
+    process.exit(1)
   }
   // stdin may still be open (an early stop): exit rather than wait for it
   process.exitCode = status

@@ -35,12 +35,14 @@ and at the end:
   --key-distribution D          none (null keys, default) | range (i mod R) | random (in [0, R)); keys are decimal text
   --record-key-range R
   --random-seed S               seed for payloads and random keys (default 0; sequences differ from Java's)
+  --transactional-id ID         transactional producer (also transactional.id), a commit every
+  --transaction-duration-ms MS    MS ms (default 3000; either flag turns transactions on, as in Java's tool)
   --print-metrics               not available (isokafka has no metrics registry): a note on stderr
 
 ${CONNECTION_HELP}
 
 Failed records are not counted in the lines (as in Java); they are summed up on stderr by error code, and the exit
-status is 1. Transactions (--transactional-id, --transaction-duration-ms) are not available.
+status is 1.
 
 example:
   isokafka perf --topic bench --num-records 1000000 --record-size 100 --throughput -1 \\
@@ -92,9 +94,6 @@ export async function perfCommand(io: CliIo): Promise<number> {
     return 0
   }
   if (positionals.length > 0) throw new UsageError(`perf: unexpected argument ${JSON.stringify(positionals[0])}`)
-  if (values['transactional-id'] !== undefined || values['transaction-duration-ms'] !== undefined) {
-    throw new UsageError('perf: isokafka has no transactions (--transactional-id, --transaction-duration-ms)')
-  }
   const topic = str(values, 'topic')
   if (!topic) throw new UsageError('perf: --topic is required')
   const numRecords = intFlag('num-records', str(values, 'num-records'), 1)
@@ -128,6 +127,14 @@ export async function perfCommand(io: CliIo): Promise<number> {
   applyConnectionFlags(settings, values, io.env)
   const bootstrapServer = str(values, 'bootstrap-server')
   if (bootstrapServer) settings.bootstrap = bootstrapServer
+  // transactions as Java's tool: on with any of the three; the id defaults to performance-producer-<uuid>, a commit
+  // every --transaction-duration-ms (default 3000)
+  const durationFlag = intFlag('transaction-duration-ms', str(values, 'transaction-duration-ms'), 1)
+  const idFlag = str(values, 'transactional-id')
+  if (idFlag) settings.producer.transactionalId = idFlag
+  const transactional = durationFlag !== undefined || settings.producer.transactionalId !== undefined
+  if (transactional) settings.producer.transactionalId ??= `performance-producer-${crypto.randomUUID()}`
+  const transactionDurationMs = durationFlag ?? 3000
   if (values['print-metrics']) io.stderr.write('isokafka perf: --print-metrics is not available (no metrics registry); ignored\n')
 
   let payloads: Uint8Array[] = []
@@ -172,6 +179,9 @@ export async function perfCommand(io: CliIo): Promise<number> {
     keyDistribution === 'range' ? utf8.encode(String(i % keyRange!)) : keyDistribution === 'random' ? utf8.encode(String(random(keyRange!))) : null
 
   const producer = openProducer(settings)
+  if (transactional) await producer.initTransactions()
+  let inTransaction = 0 // records in the open transaction
+  let transactionStart = 0
   const failures = new Tally()
   if (warmup > 0) print(`Warmup first ${warmup} records. Steady state results will print after the complete test summary.`)
   const stats = new PerfStats(numRecords, false, interval, print)
@@ -187,6 +197,10 @@ export async function perfCommand(io: CliIo): Promise<number> {
     for (let i = 0; i < numRecords && !stopped; i++) {
       const value = payloadFor(i)
       const key = keyFor(i)
+      if (transactional && inTransaction === 0) {
+        producer.beginTransaction()
+        transactionStart = Date.now()
+      }
       const sendStart = Date.now()
       if (warmup > 0 && i === warmup) {
         steady = new PerfStats(numRecords - warmup, true, interval, print)
@@ -208,6 +222,11 @@ export async function perfCommand(io: CliIo): Promise<number> {
         continue
       }
       if (!more) await producer.ready()
+      inTransaction++
+      if (transactional && sendStart - transactionStart >= transactionDurationMs) {
+        await producer.commitTransaction()
+        inTransaction = 0
+      }
       if (throughput > 0) {
         // as Java's ThroughputThrottler: once ahead of T records/s, wait until the schedule catches up
         const elapsed = sendStart - startMs
@@ -218,6 +237,7 @@ export async function perfCommand(io: CliIo): Promise<number> {
         }
       }
     }
+    if (transactional && inTransaction > 0) await producer.commitTransaction()
     await producer.close()
   } finally {
     process.off('SIGINT', onSigint)

@@ -33,7 +33,8 @@ producer:
   --linger MS               linger.ms (default 5)
   --batch-size BYTES        batch.size (default 16384)
   --auto-create             let brokers that allow it create a missing topic (default: a missing topic fails fast)
-  -X, --property K=V        any Java producer property (max.request.size=..., enable.idempotence=false, ...)
+  -X, --property K=V        any Java producer property (max.request.size=..., enable.idempotence=false, ...);
+                            transactional.id=ID makes the whole input one transaction (aborted if anything fails)
   -q, --quiet               print the summary only when something failed
 
 ${CONNECTION_HELP}
@@ -118,6 +119,9 @@ export async function produceCommand(io: CliIo): Promise<number> {
   }
 
   const producer = openProducer(settings)
+  // with transactional.id, the whole input is one transaction: committed when every record made it, else aborted
+  const transactional = settings.producer.transactionalId !== undefined
+  let aborted = false
   const tally = new Tally()
   const started = performance.now()
   const stopProgress = startProgress(io.stderr, tally, started)
@@ -142,6 +146,10 @@ export async function produceCommand(io: CliIo): Promise<number> {
   }
 
   try {
+    if (transactional) {
+      await producer.initTransactions()
+      producer.beginTransaction()
+    }
     if (topic) {
       const problem = await checkTopic(topic)
       if (problem) {
@@ -208,6 +216,16 @@ export async function produceCommand(io: CliIo): Promise<number> {
       await drain()
     }
     await producer.flush()
+    await tally.settled()
+    if (transactional) {
+      if (tally.failed === 0) await producer.commitTransaction()
+      else {
+        await producer.abortTransaction()
+        aborted = true
+      }
+    }
+  } catch (err) {
+    tally.fail(err) // initTransactions, commit or abort failed
   } finally {
     await producer.close().catch((err) => tally.fail(err))
     await tally.settled()
@@ -216,6 +234,7 @@ export async function produceCommand(io: CliIo): Promise<number> {
   }
   const seconds = (performance.now() - started) / 1000
   if (!values.quiet || tally.failed > 0) io.stderr.write(summaryLines('produce', tally, seconds))
+  if (aborted) io.stderr.write(`  transaction aborted: none of the ${tally.acked} acknowledged records is visible to read_committed consumers\n`)
   return tally.failed > 0 ? 1 : 0
 }
 

@@ -22,6 +22,7 @@ const INT_PROPS: Record<string, keyof ClientSettings['producer']> = {
   'metadata.max.age.ms': 'metadataMaxAgeMs',
   'metadata.max.idle.ms': 'metadataMaxIdleMs',
   'socket.connection.setup.timeout.ms': 'connectTimeoutMs',
+  'transaction.timeout.ms': 'transactionTimeoutMs',
 }
 
 const SILENT = new Set(['key.serializer', 'value.serializer'])
@@ -107,7 +108,8 @@ export function applyJavaProps(s: ClientSettings, props: ReadonlyArray<readonly 
         if (value.trim() === '') s.tlsOptions.checkServerIdentity = () => undefined
         break
       case 'transactional.id':
-        throw new UsageError('transactional.id: isokafka has no transactions')
+        s.producer.transactionalId = value
+        break
       default:
         if (!SILENT.has(name)) skipped.push(name)
     }

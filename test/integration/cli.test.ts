@@ -192,14 +192,22 @@ describe('isokafka produce', () => {
     expect(read.map((r) => [hex(r.key), hex(r.value)])).toEqual([...records, ...values.map((x) => [null, x])].map(([k, x]) => [hex(k), hex(x)]))
   })
 
-  it('failures: a record over max.request.size fails alone (exit 1, summary by code); an unknown topic fails fast', async () => {
+  it('failures: a record over max.request.size fails alone (exit 1, summary by code), or aborts a transactional input; an unknown topic fails fast', async () => {
     const topic = topics.misc
     const big = 'X'.repeat(1_100_000)
     const run = await cli(['produce', '-b', bootstrap, '-t', topic, '-p', '1', '--linger', '20'], `before\n${big}\nafter\n`)
     expect(run.code).toBe(1)
     expect(run.stderr).toMatch(/isokafka produce: 2 records \(11 B\) acknowledged in .*; 1 failed\n  failed RECORD_TOO_LARGE: 1 \(first: /)
-    const read = await readAllWithKcat(bootstrap, topic, 2, 30_000, { partition: 1 })
-    expect(read.map((r) => utf8(r.value))).toEqual(['before', 'after'])
+    // transactional.id: the input is one transaction, committed when all went through, aborted when one failed
+    const tx = ['-b', bootstrap, '-t', topic, '-p', '1', '-X', 'transactional.id=cli-test-tx']
+    const ok = await cli(['produce', ...tx], 'tx-ok-1\ntx-ok-2\n')
+    expect(ok.code, ok.stderr).toBe(0)
+    const failed = await cli(['produce', ...tx], `tx-lost-1\n${big}\ntx-lost-2\n`)
+    expect([failed.code, failed.stderr]).toEqual([1, expect.stringMatching(/failed RECORD_TOO_LARGE: 1[\s\S]*transaction aborted/)])
+    const committed = await readAllWithKcat(bootstrap, topic, 4, 30_000, { partition: 1 })
+    expect(committed.map((r) => utf8(r.value))).toEqual(['before', 'after', 'tx-ok-1', 'tx-ok-2'])
+    const all = await readAllWithKcat(bootstrap, topic, 6, 30_000, { partition: 1, isolationLevel: 'read_uncommitted' })
+    expect(all.map((r) => utf8(r.value))).toEqual(['before', 'after', 'tx-ok-1', 'tx-ok-2', 'tx-lost-1', 'tx-lost-2'])
 
     const t0 = performance.now()
     const unknown = await cli(['produce', '-b', bootstrap, '-t', uniqueTopic('cli-missing')], 'x\ny\n')
