@@ -140,7 +140,7 @@ export class KafkaSender {
       }
       // a retried idempotent batch goes alone, once everything before it has resolved, to keep sequence order
       if (this.options.idempotent && head.baseSequence >= 0 && q.inFlight > 0) continue
-      if (this.txn && !this.txn.mayDrain(q.topic, q.partition)) {
+      if (this.txn && !this.txn.mayDrain(q.topic, q.partition, q.inFlight)) {
         this.saturated = true // AddPartitionsToTxn's end runs a pass
         continue
       }
@@ -196,6 +196,7 @@ export class KafkaSender {
       if (head.attempts > 0 && head.retryAtMs > now) continue
       if (!head.closed && !urgent && head.attempts === 0 && now < head.createdMs + this.options.lingerMs) continue
       if (this.options.idempotent && head.baseSequence >= 0 && q.inFlight > 0) continue
+      if (this.txn && !this.txn.mayDrain(q.topic, q.partition, q.inFlight)) continue
       const batchSize = head.builder.sizeInBytes + q.topic.length + 16
       if (out.length > 0 && size + batchSize > this.options.maxRequestSize) break
       q.batches.shift()
@@ -369,6 +370,7 @@ export class KafkaSender {
     }
     batch.complete(baseOffset, logAppendTime)
     this.accumulator.release(batch, baseOffset >= 0) // -1: acks=0, the request may still be in the socket
+    this.txn?.batchAcked(batch.topic, batch.partition)
   }
 
   private retryOrFail(q: PartitionQueue, batch: ProducerBatch, err: Error, forceRetriable = false): void {

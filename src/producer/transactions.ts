@@ -91,7 +91,8 @@ export class TransactionManager {
   epochBumpRequired = false
   private lastError: Error | null = null
   private started = false
-  private readonly added = new Map<string, Set<number>>()
+  /** Partitions in the transaction: true once added (v1) or once their first batch was acknowledged (v2). */
+  private readonly added = new Map<string, Map<number, boolean>>()
   private pendingAdds: Array<{ topic: string; partition: number }> = []
   private adding = false
   private coordinators = new Map<string, { host: string; port: number }>()
@@ -210,20 +211,29 @@ export class TransactionManager {
   // ---- the sender's hooks ----
 
   /**
-   * May a batch of this partition be sent now? v2: yes (Produce adds it). v1: once AddPartitionsToTxn added it; the
-   * first ask queues the add, whose end wakes the sender.
+   * May a batch of this partition be sent now (`inFlight`: its batches in flight)? v1: once AddPartitionsToTxn added
+   * it; the first ask queues the add, whose end wakes the sender. v2: Produce adds it, but the partition's first batch
+   * of the transaction goes alone: the broker adds the partition while it handles that request, and a second request
+   * arriving meanwhile fails OUT_OF_ORDER_SEQUENCE_NUMBER (seen against Kafka 4.4 with 5 requests in flight).
    */
-  mayDrain(topic: string, partition: number): boolean {
-    const set = this.added.get(topic)
-    if (set?.has(partition)) return true
+  mayDrain(topic: string, partition: number, inFlight: number): boolean {
+    const known = this.added.get(topic)?.get(partition)
+    if (known) return true
+    if (known === false) return inFlight === 0 // the first batch is back unacknowledged (to be retried)
     if (this.state !== 'in-transaction' && this.state !== 'committing') return false
     if (this.v2) {
-      this.markAdded(topic, partition)
+      this.markAdded(topic, partition, false)
       return true
     }
     if (!this.pendingAdds.some((p) => p.topic === topic && p.partition === partition)) this.pendingAdds.push({ topic, partition })
     void this.addPartitions()
     return false
+  }
+
+  /** A batch was acknowledged: in v2 its partition is now in the transaction. */
+  batchAcked(topic: string, partition: number): void {
+    const parts = this.added.get(topic)
+    if (parts?.get(partition) === false) parts.set(partition, true)
   }
 
   /** A batch failed for good: the transaction cannot commit (Java's transition to an abortable error). */
@@ -234,10 +244,10 @@ export class TransactionManager {
 
   // ---- internals ----
 
-  private markAdded(topic: string, partition: number): void {
-    let set = this.added.get(topic)
-    if (!set) this.added.set(topic, (set = new Set()))
-    set.add(partition)
+  private markAdded(topic: string, partition: number, acknowledged = true): void {
+    let parts = this.added.get(topic)
+    if (!parts) this.added.set(topic, (parts = new Map()))
+    parts.set(partition, acknowledged)
     this.started = true
   }
 

@@ -282,3 +282,23 @@ describe('error classification', () => {
     expect(committed('t')).toEqual(['successor'])
   })
 })
+
+describe('v2: a partition\'s first batch of a transaction goes alone', () => {
+  it('the next Produce for that partition waits for the first one\'s answer (the broker adds the partition meanwhile)', async () => {
+    const p = setup(2, { lingerMs: 0, batchSize: 100 })
+    await h.run(p.initTransactions())
+    for (let txn = 0; txn < 2; txn++) {
+      p.beginTransaction()
+      const before = h.cluster.requests.length
+      h.cluster.delayNext(ApiKey.Produce, 50)
+      const sends = Array.from({ length: 20 }, (_, i) => p.send({ topic: 't', partition: 0, value: `v${txn}-${i}-${'x'.repeat(60)}` }))
+      await h.run(Promise.all(sends))
+      await h.run(p.commitTransaction())
+      const produces = h.cluster.requests.slice(before).filter((r) => r.apiKey === ApiKey.Produce)
+      expect(produces.length).toBeGreaterThan(2)
+      expect(produces[1]!.at - produces[0]!.at).toBeGreaterThanOrEqual(50) // sent after the delayed first answer
+      expect(Math.max(...produces.slice(2).map((r) => r.pipelined))).toBeGreaterThan(0) // then pipelined again
+    }
+    expect(committed('t')).toHaveLength(40)
+  })
+})
