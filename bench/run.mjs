@@ -209,6 +209,7 @@ function quietLog4j() {
 }
 
 function producerCommand(producer, s, bootstrap, topic, round) {
+  if (s.kind === 'transactions') return transactionsCommand(producer, s, bootstrap, topic)
   const cfg = {
     bootstrap, topic, records: s.records, size: s.size, acks: s.acks, idempotent: s.idempotent, lingerMs: s.lingerMs,
     batchSize: s.batchSize, bufferMemory: s.bufferMemory, partitions: s.partitions, rate: s.rate ?? 0,
@@ -258,6 +259,16 @@ function producerCommand(producer, s, bootstrap, topic, round) {
     default:
       throw new Error(`unknown producer ${producer}`)
   }
+}
+
+/** The transactions scenario: isokafka-txn.mjs, or Java's KafkaProducer in JavaTxn.java (a single-file program). */
+function transactionsCommand(producer, s, bootstrap, topic) {
+  const cfg = JSON.stringify({ bootstrap, topic, records: s.records, txnRecords: s.txnRecords, size: s.size, lingerMs: s.lingerMs, batchSize: s.batchSize, bufferMemory: s.bufferMemory })
+  if (producer === 'isokafka') return [process.execPath, [path.join(BENCH_DIR, 'producers', 'isokafka-txn.mjs'), cfg]]
+  if (producer === 'java') {
+    return [tools.java.java, [...JAVA_PERF_JVM, `-Dlog4j2.configurationFile=${quietLog4j()}`, '-cp', path.join(tools.java.libs, '*'), path.join(BENCH_DIR, 'producers', 'JavaTxn.java'), cfg]]
+  }
+  throw new Error(`no transactions producer for ${producer}`)
 }
 
 function parseJava(stdout, s) {
@@ -486,7 +497,7 @@ async function runOne(s, producer, round) {
   const r = await runChild(cmd, argv, { timeoutMs })
   const brokerCpuSeconds = kafka.pid && s.kind !== 'sink' ? procCpuSeconds(kafka.pid) - broker0 : null
   const sinkCpuSeconds = s.kind === 'sink' ? procCpuSeconds(sink.child.pid) - sink0 : null
-  const res = producer === 'java' ? parseJava(r.stdout, s) : lastJson(r.stdout)
+  const res = producer === 'java' && s.kind !== 'transactions' ? parseJava(r.stdout, s) : lastJson(r.stdout)
   const run = {
     scenario: s.id,
     producer,
@@ -514,7 +525,7 @@ async function runOne(s, producer, round) {
   // independent check: what the broker (or the sink) holds for the topic
   try {
     run.storedRecords = s.kind === 'sink' ? await sinkRecords(topic) : await topicRecords(topic)
-    const exact = s.idempotent
+    const exact = s.idempotent && s.kind !== 'transactions' // a transaction's commit markers take offsets too
     if (!run.error && (exact ? run.storedRecords !== s.records : run.storedRecords < s.records)) {
       run.error = `the ${s.kind === 'sink' ? 'sink' : 'broker'} holds ${run.storedRecords} records, expected ${s.records}`
     }

@@ -111,6 +111,21 @@ export function specialScenarios() {
       bufferMemory: 32 * 1024 * 1024,
       producers: ['isokafka', 'isokafka-send'],
     },
+    {
+      id: 'txn',
+      kind: 'transactions',
+      what: '100 B, transactions of 1,000 records (commit per transaction), 6 partitions, linger 5 ms, batch 16 KiB',
+      records: 200_000,
+      txnRecords: 1000,
+      size: 100,
+      acks: 'all',
+      idempotent: true,
+      partitions: 6,
+      batchSize: 16384,
+      lingerMs: 5,
+      bufferMemory: 32 * 1024 * 1024,
+      producers: ['isokafka', 'java'],
+    },
   ]
 }
 
