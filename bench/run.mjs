@@ -8,6 +8,7 @@
 //   npm run bench -- --quick               default scenarios at 1/10 of the records, 1 round
 //   npm run bench -- --scenarios '100B-all-*,latency' --producers isokafka,java --rounds 5
 //   npm run bench:smoke                    tiny counts, 1 round, 3 producers, < 2 min; exits 1 if anything fails
+//   npm run bench -- --scenarios 'codec-*' compression: none/snappy/lz4/zstd, isokafka beside franz-go and Java
 //
 // Options: --rounds N, --headline-rounds N (the headline scenario's rounds: default 7, at least --rounds), --scale F (multiply record counts), --bootstrap host:port (use a running broker: no start/stop),
 // --out FILE, --docs / --no-docs (docs/benchmarks.md is written by default and --full runs only), --window N
@@ -19,7 +20,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { startKafka, stopKafka, createTopic } from '../scripts/kafka.mjs'
-import { allScenarios, DEFAULT_IDS, HEADLINE_ID, PRODUCERS, selectScenarios, withTitle } from './lib/scenarios.mjs'
+import { allScenarios, DEFAULT_IDS, eventPayloads, HEADLINE_ID, PRODUCERS, selectScenarios, withTitle } from './lib/scenarios.mjs'
 import {
   BENCH_DIR, REPO_DIR, buildSink, franzGoTool, isokafkaTool, javaTool, kafkajsTool, librdkafkaTool, machineInfo, platformaticTool,
 } from './lib/tools.mjs'
@@ -122,6 +123,15 @@ const tools = {}
   if (!tools.isokafka.ok) throw new Error(tools.isokafka.reason)
 }
 const runnable = (p) => tools[p]?.ok
+// the codec scenarios' records: one payload file every client reads (bench/lib/scenarios.mjs eventPayloads)
+let payloadFile = null
+let payloadMean = 0
+if (scenarios.some((s) => s.codec)) {
+  const lines = eventPayloads()
+  payloadFile = path.join(os.tmpdir(), 'isokafka-bench-events.txt')
+  fs.writeFileSync(payloadFile, lines.join('\n') + '\n')
+  payloadMean = lines.reduce((n, l) => n + Buffer.byteLength(l), 0) / lines.length
+}
 let sinkBundle = null
 if (scenarios.some((s) => s.kind === 'sink')) sinkBundle = await buildSink()
 
@@ -215,6 +225,7 @@ function producerCommand(producer, s, bootstrap, topic, round) {
     batchSize: s.batchSize, bufferMemory: s.bufferMemory, partitions: s.partitions, rate: s.rate ?? 0,
     window: s.window ?? Number(args.window), mode: s.kind === 'memory' ? 'memory' : s.rate ? 'paced' : 'throughput',
     maxSeconds: s.maxSeconds,
+    ...(s.codec ? { codec: s.codec, payloadFile } : {}),
   }
   const nodeFlags = []
   if (args['cpu-prof'] && producer.startsWith('isokafka')) {
@@ -243,16 +254,17 @@ function producerCommand(producer, s, bootstrap, topic, round) {
         '-batch-bytes', String(s.batchSize), '-buffer-bytes', String(s.bufferMemory),
         // one promise for every record, latency from the record's timestamp: as isokafka's produce() is driven
         `-shared-callback=${s.kind === 'throughput' || s.kind === 'sink'}`,
+        ...(s.codec ? ['-codec', s.codec, '-payload-file', payloadFile] : []),
       ]]
     case 'java': {
       const props = [
         `acks=${s.acks}`, `enable.idempotence=${Boolean(s.idempotent)}`, `linger.ms=${s.lingerMs}`, `batch.size=${s.batchSize}`,
-        `buffer.memory=${s.bufferMemory}`, 'max.in.flight.requests.per.connection=5', 'compression.type=none', 'client.id=java-bench',
+        `buffer.memory=${s.bufferMemory}`, 'max.in.flight.requests.per.connection=5', `compression.type=${s.codec ?? 'none'}`, 'client.id=java-bench',
       ]
       return [tools.java.java, [
         ...JAVA_PERF_JVM, `-Dlog4j2.configurationFile=${quietLog4j()}`, '-cp', path.join(tools.java.libs, '*'),
         'org.apache.kafka.tools.ProducerPerformance', '--bootstrap-server', bootstrap, '--topic', topic,
-        '--num-records', String(s.records), '--record-size', String(s.size), '--throughput', String(s.rate || -1),
+        '--num-records', String(s.records), ...(s.codec ? ['--payload-file', payloadFile] : ['--record-size', String(s.size)]), '--throughput', String(s.rate || -1),
         '--command-property', ...props,
       ]]
     }
@@ -299,13 +311,13 @@ let sink = null // { child, port, lines }
 
 async function startBroker() {
   if (args.bootstrap) {
-    kafka = { bootstrap: args.bootstrap, pid: null, version: tools.java?.kafkaVersion ?? '?', external: true }
+    kafka = { bootstrap: args.bootstrap, pid: null, version: tools.java?.kafkaVersion ?? '?', external: true, dataDir: localDataDir(args.bootstrap) }
     say(`using the running broker at ${kafka.bootstrap} (no start/stop)`)
   } else {
     await stopKafka({ name: clusterName }).catch(() => {})
     // a deleted topic's files go within a second (default 60 s), in the pause after its run rather than during a later one
     const state = await startKafka({ name: clusterName, overrides: ['file.delete.delay.ms=1000'] })
-    kafka = { bootstrap: state.bootstrap, pid: state.nodes[0].pid, version: state.version, external: false }
+    kafka = { bootstrap: state.bootstrap, pid: state.nodes[0].pid, version: state.version, external: false, dataDir: state.nodes[0].dataDir }
     say(`Kafka ${state.version} started at ${kafka.bootstrap} (pid ${kafka.pid}, cluster "${clusterName}")`)
   }
   const { default: kafkajs } = await import('kafkajs')
@@ -534,8 +546,38 @@ async function runOne(s, producer, round) {
     if (!run.error) run.error = `could not count the topic's records: ${err.message}`
   }
   run.ok = !run.error
+  if (s.codec && kafka.dataDir) {
+    // compression ratio: the topic's log on the broker over the raw value bytes (Java picks payloads at random: its
+    // raw bytes are the records times the payloads' mean)
+    run.logBytes = topicLogBytes(topic, s.partitions)
+    run.rawValueBytes ??= s.records * payloadMean
+    run.logToRaw = run.logBytes / run.rawValueBytes
+  }
   if (s.kind !== 'sink') await deleteTopic(topic)
   return run
+}
+
+function topicLogBytes(topic, partitions) {
+  let n = 0
+  for (let p = 0; p < partitions; p++) {
+    const dir = path.join(kafka.dataDir, `${topic}-${p}`)
+    for (const f of fs.readdirSync(dir)) if (f.endsWith('.log')) n += fs.statSync(path.join(dir, f)).size
+  }
+  return n
+}
+
+/** The data directory of a running one-node scripts/kafka.mjs cluster at `bootstrap` (for --bootstrap), or null. */
+function localDataDir(bootstrap) {
+  const root = path.join(process.env.TMPDIR || '/tmp', 'isokafka-kafka')
+  for (const name of fs.existsSync(root) ? fs.readdirSync(root) : []) {
+    try {
+      const st = JSON.parse(fs.readFileSync(path.join(root, name, 'state.json'), 'utf8'))
+      if (st.bootstrap === bootstrap && st.nodes?.length === 1) return st.nodes[0].dataDir
+    } catch {
+      /* not a cluster */
+    }
+  }
+  return null
 }
 
 function describe(run) {
@@ -544,7 +586,8 @@ function describe(run) {
   const mem = run.rssOverIdleBytes != null ? `, RSS over idle ${fmt(run.rssOverIdleBytes / 1e6, 1)} MB (idle ${fmt(run.idleRssBytes / 1e6, 1)})` : ''
   return (
     `${fmt(run.recordsPerSec)} rec/s, ${fmt(run.mbPerSec, 1)} MB/s, ${lat}, CPU ${fmt(run.cpuSeconds, 2)} s` +
-    `${run.brokerCpuSeconds != null ? ` (broker ${fmt(run.brokerCpuSeconds, 2)} s)` : ''}, peak RSS ${fmt(run.peakRssBytes / 1e6)} MB${mem}`
+    `${run.brokerCpuSeconds != null ? ` (broker ${fmt(run.brokerCpuSeconds, 2)} s)` : ''}, peak RSS ${fmt(run.peakRssBytes / 1e6)} MB${mem}` +
+    `${run.logToRaw != null ? `, log/raw ${fmt(run.logToRaw, 3)}` : ''}`
   )
 }
 
@@ -616,6 +659,40 @@ async function runGateway() {
     }
   }
   return out
+}
+
+/** The codec scenarios' medians per producer and isokafka's ratios to franz-go (records/s, log/raw, CPU per 1M). */
+function codecSummary(results) {
+  const median = (xs) => {
+    const v = xs.filter(Number.isFinite).sort((a, b) => a - b)
+    return v.length ? (v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2) : NaN
+  }
+  const rows = []
+  for (const s of scenarios.filter((x) => x.codec)) {
+    const by = {}
+    for (const p of s.producers) {
+      const runs = results.runs.filter((r) => r.scenario === s.id && r.producer === p && r.ok)
+      if (!runs.length) continue
+      by[p] = {
+        rounds: runs.length,
+        recordsPerSec: median(runs.map((r) => r.recordsPerSec)),
+        logToRaw: median(runs.map((r) => r.logToRaw)),
+        cpuSecondsPerMillion: median(runs.map((r) => (r.cpuSeconds / s.records) * 1e6)),
+      }
+    }
+    const iso = by.isokafka
+    const fg = by['franz-go']
+    rows.push({
+      codec: s.codec,
+      producers: by,
+      isokafkaToFranzGo: iso && fg ? { recordsPerSec: iso.recordsPerSec / fg.recordsPerSec, logToRaw: iso.logToRaw / fg.logToRaw, cpuPerMillion: iso.cpuSecondsPerMillion / fg.cpuSecondsPerMillion } : null,
+    })
+  }
+  for (const r of rows) {
+    say(`codec ${r.codec}: ${Object.entries(r.producers).map(([p, v]) => `${p} ${fmt(v.recordsPerSec)} rec/s, log/raw ${fmt(v.logToRaw, 3)}, ${fmt(v.cpuSecondsPerMillion, 2)} CPU-s/M`).join('; ')}` +
+      (r.isokafkaToFranzGo ? ` | isokafka/franz-go: rate ${r.isokafkaToFranzGo.recordsPerSec.toFixed(2)}x, log/raw ${r.isokafkaToFranzGo.logToRaw.toFixed(3)}x, CPU ${r.isokafkaToFranzGo.cpuPerMillion.toFixed(2)}x` : ''))
+  }
+  return rows
 }
 
 async function main() {
@@ -696,6 +773,7 @@ async function main() {
     stopSink()
     await stopBroker()
   }
+  if (scenarios.some((s) => s.codec)) results.codecs = codecSummary(results)
   results.finishedAt = new Date().toISOString()
   results.machine.loadAtEnd = os.loadavg()
   for (const [p, t] of Object.entries(tools)) {

@@ -2,11 +2,13 @@
 // with the same settings as the other producers (linger, batch size, acks, idempotence, in-flight 5, 32 MiB buffer),
 // measures send→ack latency per record and prints one JSON line on stdout. -shared-callback: one promise function for
 // every record, latency from the record's timestamp (as bench/producers/isokafka.mjs drives produce()); otherwise a
-// closure per record that keeps time.Now() at the call. Built by bench/lib/producers.mjs with
+// closure per record that keeps time.Now() at the call. -codec/-level compress batches (the codec scenarios);
+// -payload-file takes the values from a file, one per line, cycled (realistic records instead of a fixed value). Built by bench/lib/producers.mjs with
 // `go build` into ~/.cache/isokafka/bench/.
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -33,6 +35,30 @@ type result struct {
 	MBPerSec      float64            `json:"mbPerSec"`
 	Latency       map[string]float64 `json:"latencyMs"`
 	PhaseCPU      float64            `json:"phaseCpuSeconds"`
+	RawBytes      int64              `json:"rawValueBytes"`
+}
+
+func compression(codec string, level int) kgo.CompressionCodec {
+	var c kgo.CompressionCodec
+	switch codec {
+	case "none":
+		return kgo.NoCompression()
+	case "gzip":
+		c = kgo.GzipCompression()
+	case "snappy":
+		c = kgo.SnappyCompression()
+	case "lz4":
+		c = kgo.Lz4Compression()
+	case "zstd":
+		c = kgo.ZstdCompression()
+	default:
+		fmt.Fprintln(os.Stderr, "unknown -codec", codec)
+		os.Exit(2)
+	}
+	if level != 0 {
+		c = c.WithLevel(level)
+	}
+	return c
 }
 
 func cpuSeconds() float64 {
@@ -51,6 +77,9 @@ func main() {
 	lingerMs := flag.Int("linger-ms", 5, "linger")
 	batchBytes := flag.Int("batch-bytes", 16384, "max batch bytes (batch.size)")
 	bufferBytes := flag.Int("buffer-bytes", 32<<20, "max buffered bytes (buffer.memory)")
+	codec := flag.String("codec", "none", "batch compression: none, gzip, snappy, lz4, zstd")
+	level := flag.Int("level", 0, "compression level as franz-go takes it (0: the codec's default: zstd is klauspost SpeedDefault, about zstd level 3; lz4 pierrec's fast mode)")
+	payloadFile := flag.String("payload-file", "", "values from this file, one per line, cycled (else -size bytes)")
 	sharedCallback := flag.Bool("shared-callback", false, "one promise for every record; latency from the record's timestamp (ms, as kgo stamps it)")
 	flag.Parse()
 	if *topic == "" {
@@ -64,7 +93,7 @@ func main() {
 		kgo.DefaultProduceTopic(*topic),
 		kgo.ProducerLinger(time.Duration(*lingerMs) * time.Millisecond),
 		kgo.ProducerBatchMaxBytes(int32(*batchBytes)),
-		kgo.ProducerBatchCompression(kgo.NoCompression()),
+		kgo.ProducerBatchCompression(compression(*codec, *level)),
 		kgo.MaxBufferedBytes(*bufferBytes),
 		kgo.MaxBufferedRecords(*records + 1),
 		// Java's KIP-794 sticky partitioner switches partition after batch.size bytes; do the same.
@@ -96,6 +125,19 @@ func main() {
 	for i := range value {
 		value[i] = byte('a' + i%26)
 	}
+	values := [][]byte{value}
+	if *payloadFile != "" {
+		data, err := os.ReadFile(*payloadFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		values = bytes.Split(bytes.TrimRight(data, "\n"), []byte("\n"))
+	}
+	var rawBytes int64
+	for i := 0; i < *records; i++ {
+		rawBytes += int64(len(values[i%len(values)]))
+	}
 	lat := make([]float64, *records)
 	var acked, failed atomic.Int64
 	var firstErr sync.Once
@@ -117,12 +159,12 @@ func main() {
 	}
 	for i := 0; i < *records; i++ {
 		if *sharedCallback {
-			cl.Produce(ctx, &kgo.Record{Value: value}, shared)
+			cl.Produce(ctx, &kgo.Record{Value: values[i%len(values)]}, shared)
 			continue
 		}
 		t := time.Now()
 		idx := i
-		cl.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
+		cl.Produce(ctx, &kgo.Record{Value: values[i%len(values)]}, func(_ *kgo.Record, err error) {
 			if err != nil {
 				failed.Add(1)
 				firstErr.Do(func() { firstError = err.Error() })
@@ -174,7 +216,8 @@ func main() {
 		FirstError:    firstError,
 		Seconds:       seconds,
 		RecordsPerSec: float64(*records) / seconds,
-		MBPerSec:      float64(*records) * float64(*size) / seconds / 1e6,
+		MBPerSec:      float64(rawBytes) / seconds / 1e6,
+		RawBytes:      rawBytes,
 		Latency:       map[string]float64{"avg": avg, "p50": pct(50), "p99": pct(99), "max": pct(100)},
 		PhaseCPU:      phaseCPU,
 	}

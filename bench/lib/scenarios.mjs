@@ -131,7 +131,7 @@ export function specialScenarios() {
 
 /** Every scenario, with `title` = record count + what it is (call again after changing `records`). */
 export function allScenarios() {
-  return [...throughputScenarios(), ...windowScenarios(), ...specialScenarios()].map(withTitle)
+  return [...throughputScenarios(), ...windowScenarios(), ...specialScenarios(), ...codecScenarios()].map(withTitle)
 }
 
 export function withTitle(s) {
@@ -154,4 +154,73 @@ export function selectScenarios(spec, catalogue) {
     for (const h of hits) if (!picked.includes(h)) picked.push(h)
   }
   return picked
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Compression codecs: isokafka beside franz-go and Java, each with the same codec at its default level (zstd 3; lz4's
+// fast mode for isokafka and franz-go), on realistic records: JSON events of 290–1,000 bytes (mean 609) from one payload file
+// (isokafka and franz-go cycle through it, Java's ProducerPerformance picks from it at random). The ratio is the
+// topic's log bytes on the broker over the raw value bytes. `none` is the baseline.
+export const CODECS = ['none', 'snappy', 'lz4', 'zstd']
+export const CODEC_PAYLOADS = 10_000
+
+export function codecScenarios() {
+  return CODECS.map((codec) => ({
+    id: `codec-${codec}`,
+    kind: 'throughput',
+    codec,
+    what: `JSON events of 290–1,000 B, ${codec === 'none' ? 'no compression' : `${codec}${codec === 'zstd' ? ' level 3' : ''}`}, acks=all, idempotent, 6 partitions, batch 16 KiB`,
+    records: 200_000,
+    size: 609, // the payloads' mean (bytes), for MB/s
+    acks: 'all',
+    idempotent: true,
+    partitions: 6,
+    batchSize: 16384,
+    lingerMs: 5,
+    bufferMemory: 32 * 1024 * 1024,
+    producers: ['isokafka', 'franz-go', 'java'],
+  }))
+}
+
+/** `n` JSON events of 290–1,000 bytes, one per line: ids, users, pages, devices, a text of common words. Deterministic. */
+export function eventPayloads(n = CODEC_PAYLOADS, seed = 42) {
+  let s = seed >>> 0
+  const rnd = () => {
+    s = (s + 0x6d2b79f5) >>> 0
+    let t = Math.imul(s ^ (s >>> 15), 1 | s)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  const int = (k) => Math.floor(rnd() * k)
+  const pick = (a) => a[int(a.length)]
+  const hex = (k) => Array.from({ length: k }, () => int(16).toString(16)).join('')
+  const types = ['page_view', 'click', 'add_to_cart', 'purchase', 'search', 'signup', 'logout']
+  const pages = ['/', '/products', '/products/item', '/cart', '/checkout', '/account', '/search', '/blog/post']
+  const words = 'the of and to in is you that it he was for on are as with his they at be this have from or one had by word but not what all were we when your can said there use an each which she do how their if will up other about out many then them these so some her would make like him into time has look two more write go see number no way could people my than first water been call who oil its now find long down day did get come made may part'.split(' ')
+  const oses = ['iOS 18.1', 'Android 15', 'Windows 11', 'macOS 15.2', 'Linux']
+  const browsers = ['Chrome 131', 'Safari 18', 'Firefox 133', 'Edge 131']
+  const countries = ['DE', 'FR', 'US', 'GB', 'JP', 'BR', 'IN', 'NL']
+  const out = []
+  for (let i = 0; i < n; i++) {
+    const target = 200 + int(800)
+    const ev = {
+      eventId: `${hex(8)}-${hex(4)}-4${hex(3)}-${hex(4)}-${hex(12)}`,
+      type: pick(types),
+      ts: 1_764_000_000_000 + i * 37 + int(1000),
+      userId: `user-${int(100_000)}`,
+      sessionId: hex(16),
+      page: `${pick(pages)}?ref=${pick(['email', 'ad', 'direct', 'social'])}&id=${int(10_000)}`,
+      device: { os: pick(oses), browser: pick(browsers), screen: pick(['390x844', '1920x1080', '1440x900', '412x915']) },
+      geo: { country: pick(countries), lat: Math.round(rnd() * 180_000 - 90_000) / 1000, lon: Math.round(rnd() * 360_000 - 180_000) / 1000 },
+      ...(rnd() < 0.3 ? { amount: int(50_000) / 100, currency: pick(['EUR', 'USD', 'GBP']) } : {}),
+      text: '',
+    }
+    let line = JSON.stringify(ev)
+    const text = []
+    while (line.length + text.join(' ').length < target) text.push(pick(words))
+    ev.text = text.join(' ')
+    line = JSON.stringify(ev)
+    out.push(line)
+  }
+  return out
 }

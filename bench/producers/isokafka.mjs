@@ -14,12 +14,15 @@
 //            record in the benchmark process: the closure, two clock reads, and GC of closures alive until acked)
 // config.transport: 'tcp' (default: Node TCP straight to Kafka), or 'websocket' / 'fetch' through an isokafka gateway
 // at config.gatewayUrl with config.token (the gateway benchmark's single-client runs: the same loop, the same records)
+// config.codec / config.payloadFile (the codec scenarios): compression, and values taken from the file (one per line,
+// cycled) instead of a fixed `size`-byte value
 // Modes (config.mode):
 //   throughput  as fast as the API allows; send→ack latency per record (performance.now() at the call and in the
 //               callback / when the promise resolves)
 //   paced       `rate` records/s (the latency scenario: like ProducerPerformance --throughput)
 //   memory      idle RSS vs peak RSS while 1M records go through a 32 MiB buffer: produce() as fast as it takes
 //               them (api produce), or every send() queued at once with no window (api send)
+import { readFileSync } from 'node:fs'
 import { createProducer } from 'isokafka'
 import { tcp } from 'isokafka/node'
 import { cpuSecondsSince, fail, finish, latencySummary, payload, readConfig, resetPeakRss, rssNow, sleep } from '../lib/child.mjs'
@@ -36,10 +39,14 @@ try {
     lingerMs: c.lingerMs,
     batchSize: c.batchSize,
     bufferMemory: c.bufferMemory,
+    compression: c.codec ?? 'none',
   })
   // warm up: connection and topic metadata before the clock starts (as ProducerPerformance's first send does)
   await producer.partitionsFor(c.topic)
   const value = payload(c.size)
+  const values = c.payloadFile ? readFileSync(c.payloadFile, 'utf8').trimEnd().split('\n').map((l) => Buffer.from(l)) : null
+  const nv = values?.length ?? 1
+  const rawValueBytes = values ? Array.from({ length: N }, (_, i) => values[i % nv].length).reduce((a, b) => a + b, 0) : N * c.size
   const topic = c.topic
 
   let acked = 0
@@ -121,9 +128,9 @@ try {
     }
     const closures = c.callback === 'closure' || c.rate > 0
     const produce = (i) => {
-      if (!closures) return producer.produce({ topic, value }, sharedCallback)
+      if (!closures) return producer.produce({ topic, value: values === null ? value : values[i % nv] }, sharedCallback)
       const t = performance.now()
-      return producer.produce({ topic, value }, (err) => {
+      return producer.produce({ topic, value: values === null ? value : values[i % nv] }, (err) => {
         if (err) {
           firstError ??= err
           if (acked + ++failed === N) allDone()
@@ -136,7 +143,7 @@ try {
     const send = (i) => {
       const t = performance.now()
       outstanding++
-      producer.send({ topic, value }).then(
+      producer.send({ topic, value: values === null ? value : values[i % nv] }).then(
         () => {
           lat[i] = performance.now() - t
           outstanding--
@@ -196,7 +203,8 @@ try {
     firstError: firstError ? String(firstError?.code ?? '') + ' ' + String(firstError?.message ?? firstError) : null,
     seconds,
     recordsPerSec: unfinished ? acked / seconds : N / seconds,
-    mbPerSec: ((unfinished ? acked : N) * c.size) / seconds / 1e6,
+    mbPerSec: ((unfinished ? (acked / N) * rawValueBytes : rawValueBytes)) / seconds / 1e6,
+    rawValueBytes,
     latencyMs: lat ? latencySummary(lat) : null,
     unfinished,
     phaseCpuSeconds,
