@@ -6,11 +6,12 @@
 //   isokafka produce -b BROKERS -t TOPIC [flags] [FILE ...]      (kcat -P style; isokafka produce --help)
 //   isokafka perf --topic T --num-records N --record-size S --throughput R [--producer-props K=V ...]
 //                                                          (Java's ProducerPerformance flags and output)
+//   isokafka topics list | describe [TOPIC ...] | create TOPIC [--partitions N] [--replication-factor R]
 //
 // Gateway settings come from flags, environment variables (ISOKAFKA_GATEWAY_*, KAFKA_BOOTSTRAP, KAFKA_SASL_PASSWORD)
 // and a JSON config file, in that order of precedence (adapters/gateway/config.ts, docs/deploying-gateway.md).
 // Secrets belong in the environment or the file, not on the command line (`ps` shows flags). The gateway module is the
-// built package (dist/gateway.js): run `npm run build` in a checkout. produce and perf live in dist/cli.js
+// built package (dist/gateway.js): run `npm run build` in a checkout. produce, perf and topics live in dist/cli.js
 // (adapters/cli/); this file only dispatches.
 import { parseArgs } from 'node:util'
 
@@ -25,6 +26,8 @@ const USAGE = `usage:
       produces lines (or --json / --binary records) from files or stdin, like kcat -P; a summary on stderr
   isokafka perf --topic T --num-records N --record-size S --throughput R --producer-props K=V ...
       producer benchmark with the flags and output lines of Java's ProducerPerformance
+  isokafka topics list | describe [TOPIC ...] | create TOPIC --partitions N --replication-factor R
+      topic names, partitions and replicas; CreateTopics
   (every command takes --help; docs/cli.md)`
 
 function fail(message, usage = true) {
@@ -162,7 +165,7 @@ const [command, ...rest] = process.argv.slice(2)
 try {
   if (command === 'gateway') await gatewayCommand(rest)
   else if (command === 'token') await tokenCommand(rest)
-  else if (command === 'produce' || command === 'perf') await cliCommand(command, rest)
+  else if (command === 'produce' || command === 'perf' || command === 'topics') await cliCommand(command, rest)
   else if (command === undefined || command === '--help' || command === '-h' || command === 'help') process.stdout.write(`${USAGE}\n`)
   else fail(`unknown command ${command}`)
 } catch (err) {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import type { ConnectionOptions } from 'node:tls'
 import { createProducer, type Producer, type ProducerOptions } from '../../src/index.js'
-import type { SaslOptions } from '../../src/transport.js'
+import type { SaslOptions, SocketTransport } from '../../src/transport.js'
 import { tcp } from '../node-tcp/index.js'
 import { UsageError, intFlag, str, type Parsed } from './args.js'
 
@@ -96,16 +96,20 @@ function sasl(s: ClientSettings): SaslOptions | undefined {
   return { mechanism: m, username: s.saslUsername, password: s.saslPassword }
 }
 
-/** A producer over Node TCP from the settings; createProducer's own validation (INVALID_CONFIG) speaks for options. */
-export function openProducer(s: ClientSettings, extra: Settable = {}): Producer<Uint8Array | null, Uint8Array | null> {
+/** Node TCP (or TLS, SASL) to the brokers the settings name. */
+export function transportFor(s: ClientSettings): SocketTransport {
   if (!s.bootstrap) throw new UsageError('no brokers: pass -b/--bootstrap (or set KAFKA_BOOTSTRAP)')
-  const transport = tcp({
+  return tcp({
     bootstrap: s.bootstrap.split(',').map((b) => b.trim()).filter(Boolean),
     tls: s.tls ? s.tlsOptions : undefined,
     sasl: sasl(s),
     clientId: s.producer.clientId,
   })
-  return createProducer<Uint8Array | null, Uint8Array | null>({ ...s.producer, ...extra, transport })
+}
+
+/** A producer over Node TCP from the settings; createProducer's own validation (INVALID_CONFIG) speaks for options. */
+export function openProducer(s: ClientSettings, extra: Settable = {}): Producer<Uint8Array | null, Uint8Array | null> {
+  return createProducer<Uint8Array | null, Uint8Array | null>({ ...s.producer, ...extra, transport: transportFor(s) })
 }
 
 /** `--acks`: 0, 1, all or -1. */

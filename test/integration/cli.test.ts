@@ -9,7 +9,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { murmur2Partition } from '../../src/producer/murmur2.js'
-import { createTopic, readAllWithKcat, uniqueTopic, type KcatRecord } from '../helpers/kafka-tools.js'
+import { readAllWithKcat, uniqueTopic, type KcatRecord } from '../helpers/kafka-tools.js'
 import { xorshift32 } from '../helpers/xorshift.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -17,8 +17,8 @@ const bin = process.env.ISOKAFKA_CLI_BIN ?? path.join(root, 'bin/isokafka.mjs')
 const bootstrap: string = inject('kafkaBootstrap') ?? process.env.KAFKA_BOOTSTRAP ?? ''
 const enc = new TextEncoder()
 let dir = ''
-// Topics made once, side by side (each creation starts a JVM: TopicCommand): lines (3 partitions), json (3), misc (one
-// partition per case: 0 binary, 1 errors, 2 SASL/TLS), perf (2)
+// Topics made once, by `isokafka topics create` (checked below against kcat -L; Kafka's TopicCommand would start a JVM
+// per topic), 3 partitions each: lines, json, misc (one partition per case: 0 binary, 1 errors, 2 SASL/TLS), perf
 const topics = { lines: uniqueTopic('cli-lines'), json: uniqueTopic('cli-json'), misc: uniqueTopic('cli-misc'), perf: uniqueTopic('cli-perf') }
 
 interface Run {
@@ -47,7 +47,8 @@ const utf8 = (b: Uint8Array | null) => (b === null ? null : Buffer.from(b).toStr
 beforeAll(async () => {
   if (!existsSync(path.join(path.dirname(bin), '../dist/cli.js'))) throw new Error('dist/cli.js is missing: npm run build first')
   dir = mkdtempSync(path.join(os.tmpdir(), 'isokafka-cli-test-'))
-  await Promise.all([createTopic(bootstrap, topics.lines, 3), createTopic(bootstrap, topics.json, 3), createTopic(bootstrap, topics.misc, 3), createTopic(bootstrap, topics.perf, 2)])
+  const created = await cli(['topics', 'create', ...Object.values(topics), '--partitions', '3', '--replication-factor', '1', '-b', bootstrap])
+  if (created.code !== 0) throw new Error(`isokafka topics create failed: ${created.stderr}`)
 })
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true })
@@ -58,6 +59,8 @@ describe('isokafka --help', () => {
     const top = await cli(['--help'])
     expect(top.code).toBe(0)
     expect(top.stdout).toMatch(/isokafka produce/)
+    const topicsHelp = await cli(['topics', '--help'])
+    expect([topicsHelp.code, topicsHelp.stdout]).toEqual([0, expect.stringMatching(/create TOPIC[\s\S]*--replication-factor/)])
     const produce = await cli(['produce', '--help'])
     expect([produce.code, produce.stdout]).toEqual([0, expect.stringMatching(/--key-delimiter[\s\S]*--binary-kv[\s\S]*--sasl-mechanism/)])
     const perf = await cli(['perf', '--help'])
@@ -230,6 +233,40 @@ describe('isokafka produce', () => {
     expect([wrong.code, wrong.stderr]).toEqual([1, expect.stringMatching(/failed AUTHENTICATION_FAILED/)])
     const read = await readAllWithKcat(bootstrap, topic, 2, 30_000, { partition: 2 })
     expect(read.map((r) => utf8(r.value))).toEqual(['over-sasl', 'over-tls'])
+  })
+})
+
+describe('isokafka topics', () => {
+  it('create made the topics kcat sees; list, describe; existing and unknown topics', async () => {
+    // kcat -L (librdkafka's metadata) as the independent view of what create made
+    const meta = await new Promise<string>((resolve, reject) => {
+      const child = spawn('kcat', ['-L', '-b', bootstrap, '-t', topics.misc])
+      let out = ''
+      child.stdout.on('data', (d) => (out += d))
+      child.on('error', reject)
+      child.on('close', () => resolve(out))
+    })
+    expect(meta).toContain(`topic "${topics.misc}" with 3 partitions`)
+    const list = await cli(['topics', 'list', '-b', bootstrap])
+    expect(list.code).toBe(0)
+    expect(list.stdout.split('\n')).toEqual(expect.arrayContaining(Object.values(topics)))
+    const described = await cli(['topics', 'describe', topics.misc, '-b', bootstrap])
+    expect([described.code, described.stdout.trim().split('\n')]).toEqual([
+      0,
+      [
+        `Topic: ${topics.misc}\tPartitionCount: 3\tReplicationFactor: 1`,
+        ...[0, 1, 2].map((p) => expect.stringMatching(new RegExp(`^\tTopic: ${topics.misc}\tPartition: ${p}\tLeader: \\d+\tReplicas: \\d+\tIsr: \\d+$`))),
+      ],
+    ])
+    const again = await cli(['topics', 'create', topics.misc, '-b', bootstrap])
+    expect([again.code, again.stderr]).toEqual([1, expect.stringMatching(/TOPIC_ALREADY_EXISTS/)])
+    expect((await cli(['topics', 'create', topics.misc, '--if-not-exists', '-b', bootstrap])).code).toBe(0)
+    const missing = uniqueTopic('cli-never')
+    const unknown = await cli(['topics', 'describe', missing, '-b', bootstrap])
+    expect([unknown.code, unknown.stderr]).toEqual([1, expect.stringMatching(/UNKNOWN_TOPIC_OR_PARTITION/)])
+    const dry = await cli(['topics', 'create', missing, '--validate-only', '--partitions', '2', '-b', bootstrap])
+    expect([dry.code, dry.stdout]).toEqual([0, expect.stringMatching(/Would create topic/)])
+    expect((await cli(['topics', 'list', '-b', bootstrap])).stdout.split('\n')).not.toContain(missing)
   })
 })
 
