@@ -3,13 +3,13 @@ import { KafkaCluster } from '../client/cluster.js'
 import type { BrokerConnection } from '../client/connection.js'
 import { resolveCodec, type CompressionCodec } from '../compression.js'
 import { DeliveryTimeoutError, IsoKafkaError, MalformedResponseError, ProducerFatalError } from '../errors.js'
-import { InitProducerId } from '../protocol/messages/init-producer-id.js'
-import { Produce, type ProducePartitionResponse, type ProduceRequest } from '../protocol/messages/produce.js'
-import { compressRecords, kafkaRecordFormat, sealBatch, type RecordBatchBuilder } from '../protocol/record-batch.js'
+import { Produce, type ProducePartitionResponse } from '../protocol/messages/produce.js'
+import { kafkaRecordFormat } from '../protocol/record-batch.js'
 import type { PartitionQueue, ProducerBatch, RecordAccumulator } from './accumulator.js'
 import type { ResolvedOptions } from './options.js'
 import type { BackendFactory } from './producer.js'
-import { TransactionManager } from './transactions.js'
+import { TransactionManager, TXN_PRODUCE_FATAL } from './transactions.js'
+import { buildProduceRequest, fetchProducerId, responsesByBatch } from './produce-request.js'
 import type { SocketTransport } from '../transport.js'
 import { brokerError } from '../protocol/error-messages.js'
 
@@ -21,8 +21,6 @@ const FATAL_ERRORS = new Set([31, 47, 49, 53, 90])
 const DUPLICATE_SEQUENCE_NUMBER = 46
 const OUT_OF_ORDER_SEQUENCE_NUMBER = 45
 const UNKNOWN_PRODUCER_ID = 59
-/** A transactional producer's Produce errors that end it (the rest make the transaction abortable). */
-const TXN_PRODUCE_FATAL = new Set([31, 35, 47, 49, 53, 90])
 
 /**
  * Drains ready batches from the accumulator to partition leaders over the Kafka protocol: one Produce request per
@@ -244,47 +242,14 @@ export class KafkaSender {
 
   /** Seals the batches and writes the request; returns (after the write) a promise of the response, boxed so it is not flattened. */
   private async produce(conn: BrokerConnection, batches: ProducerBatch[]): Promise<{ response: Promise<Map<ProducerBatch, ProducePartitionResponse> | null> }> {
-    const byTopic = new Map<string, ProduceRequest['topics'][number]>()
-    let size = 128
-    for (const batch of batches) {
-      if (!batch.sealed) {
-        const b = batch.builder as RecordBatchBuilder // kafkaBackend set the accumulator's format (below)
-        const fields = {
-          producerId: this.options.idempotent ? batch.producerId : -1,
-          producerEpoch: this.options.idempotent ? batch.producerEpoch : -1,
-          baseSequence: this.options.idempotent ? batch.baseSequence : -1,
-          transactional: this.txn !== null,
-        }
-        batch.sealed = this.codec
-          ? sealBatch(b.recordsBytes(), b.count, b.firstTimestamp, b.maxTimestamp, fields, await compressRecords(this.codec, b.recordsBytes()))
-          : b.sealInPlace(fields)
-      }
-      let t = byTopic.get(batch.topic)
-      if (!t) byTopic.set(batch.topic, (t = { topic: batch.topic, partitions: [] }))
-      t.partitions.push({ partition: batch.partition, records: batch.sealed })
-      size += batch.sealed.length + batch.topic.length + 16
-    }
-    const request: ProduceRequest = {
-      transactionalId: this.txn?.transactionalId ?? null,
-      acks: this.options.acks,
-      timeoutMs: this.options.requestTimeoutMs,
-      topics: [...byTopic.values()],
-    }
+    const { request, size } = await buildProduceRequest(batches, this.options, this.codec, this.txn?.transactionalId ?? null)
     if (this.options.acks === 0) {
       await conn.requestNoResponse(Produce, request, size)
       return { response: Promise.resolve(null) }
     }
     const pending = conn.request(this.txn?.produceApi ?? Produce, request, { sizeHint: size })
     pending.catch(() => {})
-    const response = pending.then((res) => {
-      const map = new Map<ProducerBatch, ProducePartitionResponse>()
-      for (const batch of batches) {
-        const p = res.topics.find((t) => t.topic === batch.topic)?.partitions.find((p) => p.partition === batch.partition)
-        if (p) map.set(batch, p)
-      }
-      return map
-    })
-    return { response }
+    return { response: pending.then((res) => responsesByBatch(batches, res)) }
   }
 
   private onResponse(batches: ProducerBatch[], res: Map<ProducerBatch, ProducePartitionResponse> | null): void {
@@ -433,30 +398,12 @@ export class KafkaSender {
 
   private initProducerId(): void {
     if (this.initializing) return
-    const { clock } = this.options
-    this.initializing = (async () => {
-      for (let attempt = 1; !this.fatal; attempt++) {
-        try {
-          const conn = await this.cluster.anyConnection()
-          const res = await conn.request(InitProducerId, { transactionalId: null, transactionTimeoutMs: 60000, producerId: -1, producerEpoch: -1 })
-          if (res.errorCode === 0) {
-            this.producerId = res.producerId
-            this.producerEpoch = res.producerEpoch
-            return
-          }
-          const err = brokerError(res.errorCode, 'InitProducerId')
-          if (!err.retriable) throw err
-        } catch (err) {
-          if (err instanceof IsoKafkaError && !err.retriable) {
-            this.setFatal(new ProducerFatalError(`could not get a producer id: ${err.message}`, { cause: err }))
-            return
-          }
-        }
-        const wait = backoffMs(attempt, this.options.retryBackoffMs, this.options.retryBackoffMaxMs, clock.random)
-        await new Promise<void>((resolve) => clock.setTimeout(resolve, wait))
-        if (this.accumulator.incomplete.size === 0) return
-      }
-    })().finally(() => {
+    this.initializing = fetchProducerId(this.cluster, this.options, () => !this.fatal && this.accumulator.incomplete.size > 0).then(
+      (id) => {
+        if (id) [this.producerId, this.producerEpoch] = [id.producerId, id.producerEpoch]
+      },
+      (err: Error) => this.setFatal(new ProducerFatalError(`could not get a producer id: ${err.message}`, { cause: err })),
+    ).finally(() => {
       this.initializing = null
       this.wake()
     })
