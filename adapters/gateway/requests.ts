@@ -215,6 +215,9 @@ export class Requests {
       entry ??= { topic: b.topic, partition: b.partition, count: b.count, digest, offsets: new Array(b.count), logAppendTime: -1, pending: null, result: null }
       this.runBatch(key, entry, b)
     }
+    // The producer copied the records: let go of the frame's bytes now rather than when Kafka answers (a frame's
+    // buffer would otherwise stay alive, through this batch, for as long as its slowest batch waits).
+    releaseRecords(b)
     if (acks === 0) return { ...base, errorCode: 0 }
     if (entry.pending) {
       let timer: NodeJS.Timeout | undefined
@@ -228,7 +231,7 @@ export class Requests {
         return { ...base, errorCode: 7, message: `Kafka did not acknowledge within ${timeoutMs} ms; resend the same batch id` }
       }
     }
-    return { ...entry.result!, batchId: b.batchId }
+    return { ...entry.result!, batchId: base.batchId }
   }
 
   /** The record handed to produce(), reused (produce() copies what it keeps). */
@@ -321,6 +324,15 @@ export class Requests {
     record.value = null
     record.headers = undefined
   }
+}
+
+const NO_BYTES = new Uint8Array(0)
+const NO_RECORDS: WireRecord[] = []
+
+/** Drops a batch's reference to its frame's records once they were handed to the producer (or not needed). */
+function releaseRecords(b: InBatch): void {
+  if (isDecoded(b)) b.records = NO_RECORDS
+  else b.src = NO_BYTES
 }
 
 /** A decoded client batch with its digest and cost. */
