@@ -72,7 +72,7 @@ async function coordinatorEpoch(bootstrap: string, transactionalId: string): Pro
   return Number(row![header!.indexOf('ProducerEpoch')])
 }
 
-/** Commit, abort and transaction(fn) on one broker: what each isolation level sees, and which protocol version ran. */
+/** Commit, abort, offsets and transaction(fn) on one broker: what each isolation level sees, the group's committed offset, and which protocol version ran. */
 async function commitAndAbort(bootstrap: string, v2: boolean): Promise<void> {
   const topic = v2 ? topics.v2 : topics.v1
   const pre = prefix('basic')
@@ -84,6 +84,8 @@ async function commitAndAbort(bootstrap: string, v2: boolean): Promise<void> {
 
   p.beginTransaction()
   const committed = Array.from({ length: 30 }, (_, i) => p.send({ topic, key: `k${i}`, value: `${pre}committed-${i}` }))
+  const group = `${id}-group`
+  await p.sendOffsetsToTransaction([{ topic, partition: 0, offset: 42 }], { groupId: group })
   await p.commitTransaction()
   await Promise.all(committed)
 
@@ -91,6 +93,7 @@ async function commitAndAbort(bootstrap: string, v2: boolean): Promise<void> {
   const aborted = Array.from({ length: 20 }, (_, i) => p.send({ topic, key: `k${i}`, value: `${pre}aborted-${i}` }))
   await p.flush() // written to the log, then aborted: read_committed must skip them
   await Promise.all(aborted)
+  await p.sendOffsetsToTransaction([{ topic, partition: 0, offset: 99 }], group) // aborted with the records
   await p.abortTransaction()
 
   await p.transaction(async (tx) => {
@@ -104,11 +107,15 @@ async function commitAndAbort(bootstrap: string, v2: boolean): Promise<void> {
   await p.close()
 
   const want = [...Array.from({ length: 30 }, (_, i) => `committed-${i}`), ...Array.from({ length: 10 }, (_, i) => `fn-${i}`)].sort()
-  const [committedView, all, epoch] = await Promise.all([
+  const [committedView, all, epoch, offsets] = await Promise.all([
     values(bootstrap, topic, 'read_committed', pre, want.length),
     values(bootstrap, topic, 'read_uncommitted', pre, 61),
     coordinatorEpoch(bootstrap, id),
+    java('org.apache.kafka.tools.consumer.group.ConsumerGroupCommand', ['--bootstrap-server', bootstrap, '--describe', '--group', group]),
   ])
+  // the group's committed offset is the committed transaction's (42), not the aborted one's (99)
+  const row = offsets.split('\n').map((l) => l.trim().split(/\s+/)).find((c) => c[0] === group && c[1] === topic && c[2] === '0')
+  expect(row?.[3]).toBe('42')
   expect(committedView).toEqual(want)
   expect(all.length).toBe(61)
   expect(all.filter((v) => v.startsWith('aborted-')).length).toBe(20)
