@@ -20,7 +20,7 @@ const BD = 0x40
 const MIN_MATCH = 4
 const LAST_LITERALS = 5
 const MF_LIMIT = 12
-const TABLE_BITS = 12
+const MAX_TABLE_BITS = 14
 
 const PRIME1 = 0x9e3779b1
 const PRIME2 = 0x85ebca77
@@ -57,7 +57,7 @@ export function xxhash32(data: Uint8Array, seed = 0): number {
 }
 
 const HC = (xxhash32(new Uint8Array([FLG, BD])) >>> 8) & 0xff
-const table = new Int32Array(1 << TABLE_BITS)
+const table = new Uint16Array(1 << MAX_TABLE_BITS)
 
 function writeLength(dst: Uint8Array, d: number, rest: number): number {
   for (; rest >= 255; rest -= 255) dst[d++] = 255
@@ -69,23 +69,25 @@ function writeLength(dst: Uint8Array, d: number, rest: number): number {
 function compressBlock(src: Uint8Array, start: number, end: number, dst: Uint8Array, d: number): number {
   let anchor = start
   if (end - start >= MF_LIMIT + 1) {
-    // positions + 1 relative to the block start, so 0 means empty and a refill per block is enough
-    table.fill(0)
-    const hash = (i: number): number => Math.imul(load32(src, i), 0x9e3779b1) >>> (32 - TABLE_BITS)
+    // positions relative to the block start (a block is ≤ 64 KiB: 16 bits); an empty slot reads as the block start,
+    // which the 4-byte comparison then accepts or not like any other candidate. Sized to the block, as Snappy does.
+    let bits = 8
+    while (bits < MAX_TABLE_BITS && 1 << bits < end - start) bits++
+    const shift = 32 - bits
+    table.fill(0, 0, 1 << bits)
+    const hash = (i: number): number => Math.imul(load32(src, i), 0x9e3779b1) >>> shift
     const mfLimit = end - MF_LIMIT
     const matchLimit = end - LAST_LITERALS
     let s = start + 1
-    table[hash(start)] = 1
     for (;;) {
       let ref = 0
       let attempts = 1 << 6
       for (;;) {
         if (s >= mfLimit) break
         const h = hash(s)
-        const entry = table[h]!
-        table[h] = s - start + 1
-        ref = start + entry - 1
-        if (entry !== 0 && s - ref < 0x10000 && load32(src, ref) === load32(src, s)) break
+        ref = start + table[h]!
+        table[h] = s - start
+        if (load32(src, ref) === load32(src, s)) break
         s += attempts++ >> 6
       }
       if (s >= mfLimit) break
@@ -115,7 +117,7 @@ function compressBlock(src: Uint8Array, start: number, end: number, dst: Uint8Ar
       s = m
       anchor = s
       if (s >= mfLimit) break
-      table[hash(s - 2)] = s - 2 - start + 1
+      table[hash(s - 2)] = s - 2 - start
     }
   }
   const litLen = end - anchor
@@ -128,7 +130,9 @@ function compressBlock(src: Uint8Array, start: number, end: number, dst: Uint8Ar
 /** `data` as one LZ4 frame (what Kafka calls lz4). */
 export function lz4Compress(data: Uint8Array): Uint8Array {
   const blocks = Math.max(1, Math.ceil(data.length / BLOCK))
-  const out = new Uint8Array(7 + blocks * (4 + BLOCK + Math.ceil(BLOCK / 255) + 16) + 4)
+  // worst case: every block stored, or sequences that grow it by 1/255 plus a token (compressBlock writes before the
+  // stored fallback replaces it)
+  const out = new Uint8Array(7 + blocks * (4 + 16) + data.length + Math.ceil(data.length / 255) + 4)
   const dv = new DataView(out.buffer)
   dv.setUint32(0, MAGIC, true)
   out[4] = FLG
