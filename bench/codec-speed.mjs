@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+// The codecs alone, no broker: MB/s of CPU time and compressed/raw over 16 KiB batches of the codec scenarios' JSON
+// events (bench/lib/scenarios.mjs), for isokafka's snappy, lz4, zstd (level 3) and gzip, and for the npm libraries
+// weighed against them (snappyjs, lz4js) when they can be required here or from the current directory (`npm i --no-save snappyjs lz4js`).
+// The figures behind docs/architecture.md's "Codecs" table.   node bench/codec-speed.mjs [--rounds 5]
+import { createRequire } from 'node:module'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
+import { eventPayloads } from './lib/scenarios.mjs'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const rounds = Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 5
+
+// the sources, bundled for Node (the codecs are TypeScript)
+const out = await build({
+  stdin: {
+    contents: `export { snappyCompress } from './src/codecs/snappy.ts'\nexport { lz4Compress } from './src/codecs/lz4.ts'\nexport { zstd } from './src/codecs/zstd.ts'\nexport { gzip } from './src/compression.ts'\n`,
+    resolveDir: root, loader: 'ts',
+  },
+  bundle: true, format: 'esm', platform: 'node', write: false, logLevel: 'silent',
+})
+const codecs = await import(`data:text/javascript;base64,${Buffer.from(out.outputFiles[0].text).toString('base64')}`)
+
+const enc = new TextEncoder()
+const batches = []
+let cur = []
+let len = 0
+for (const line of eventPayloads()) {
+  cur.push(line)
+  len += line.length
+  if (len >= 16384) {
+    batches.push(enc.encode(cur.join('')))
+    cur = []
+    len = 0
+  }
+}
+const total = batches.reduce((n, b) => n + b.length, 0)
+
+const z = codecs.zstd({ level: 3 })
+const candidates = [
+  ['isokafka snappy', (b) => codecs.snappyCompress(b)],
+  ['isokafka lz4', (b) => codecs.lz4Compress(b)],
+  ['isokafka zstd 3', (b) => z.compress(b)],
+  ['gzip (CompressionStream)', (b) => codecs.gzip.compress(b)],
+]
+for (const [name, spec, fn] of [['snappyjs', 'snappyjs', (m) => (b) => new Uint8Array(m.compress(b))], ['lz4js', 'lz4js', (m) => (b) => m.compress(b)]]) {
+  try {
+    // CommonJS packages, from the repo or from the current directory's node_modules
+    let m
+    try {
+      m = createRequire(import.meta.url)(spec)
+    } catch {
+      m = createRequire(path.join(process.cwd(), 'index.js'))(spec)
+    }
+    candidates.push([name, fn(m)])
+  } catch {
+    process.stderr.write(`(${name} not installed: skipped)\n`)
+  }
+}
+
+console.log(`${batches.length} batches of ~16 KiB (${(total / 1e6).toFixed(1)} MB), ${rounds} rounds after 2 warm-up rounds; MB/s of CPU time`)
+for (const [name, f] of candidates) {
+  for (let w = 0; w < 2; w++) for (const b of batches) await f(b)
+  const c0 = process.cpuUsage()
+  let bytes = 0
+  for (let r = 0; r < rounds; r++) for (const b of batches) bytes += (await f(b)).length
+  const c = process.cpuUsage(c0)
+  const seconds = (c.user + c.system) / 1e6
+  console.log(`${name.padEnd(26)} ${((rounds * total) / 1e6 / seconds).toFixed(0).padStart(5)} MB/s   compressed/raw ${(bytes / rounds / total).toFixed(3)}`)
+}
