@@ -7,7 +7,8 @@
  *   BD 0x40: 64 KiB blocks | HC: second byte of xxHash32(FLG, BD; seed 0)
  *   blocks  [uint32 LE size, high bit = stored uncompressed][data]...   then the end mark 0x00000000
  *
- * Java's reader refuses dependent blocks, so each 64 KiB block is compressed on its own. A block is LZ4 sequences:
+ * Java's reader decodes every block on its own (no window into the previous one), so each 64 KiB block is compressed
+ * independently. A block is LZ4 sequences:
  * token (literal length, match length − 4; 15 = more bytes follow), literals, 16-bit LE offset. The matcher is LZ4's
  * fast one (a hash table of 4-byte sequences, lookups that skip faster while nothing matches); the format's rules
  * hold: the last 5 bytes are literals and no match starts within the last 12.

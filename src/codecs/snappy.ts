@@ -26,7 +26,7 @@ const maxBlockLength = (n: number): number => 32 + n + Math.floor(n / 6)
 
 const load32 = (a: Uint8Array, i: number): number => a[i]! | (a[i + 1]! << 8) | (a[i + 2]! << 16) | (a[i + 3]! << 24)
 
-let table = new Uint16Array(1 << MAX_TABLE_BITS)
+const table = new Uint16Array(1 << MAX_TABLE_BITS)
 
 function emitLiteral(dst: Uint8Array, d: number, src: Uint8Array, from: number, to: number): number {
   const n = to - from - 1
