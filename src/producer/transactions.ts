@@ -64,11 +64,20 @@ export class TransactionManager {
 
   // ---- the producer's calls ----
 
-  async initTransactions(): Promise<void> {
+  initTransactions(): Promise<void> {
     this.throwIfFatal()
+    if (this.pending) return this.pending
     if (this.state !== 'uninitialized') throw new TransactionStateError(`initTransactions() was already called (state: ${this.state})`)
-    await this.initProducerId(-1, -1)
-    this.state = 'ready'
+    return this.once(this.initProducerId(-1, -1).then(() => void (this.state = 'ready')))
+  }
+
+  /** A call under way: the same call again joins it (two EndTxn for one transaction would be refused). */
+  private pending: Promise<void> | null = null
+  private once(p: Promise<void>): Promise<void> {
+    const run = p.finally(() => {
+      if (this.pending === run) this.pending = null
+    })
+    return (this.pending = run)
   }
 
   beginTransaction(): void {
@@ -94,9 +103,14 @@ export class TransactionManager {
   /** Commits: `flush` sends every record first; a record that failed makes the transaction abortable instead. */
   async commitTransaction(flush: () => Promise<void>): Promise<void> {
     this.throwIfFatal()
+    if (this.state === 'committing' && this.pending) return this.pending
     if (this.state === 'abortable-error') throw this.abortableError()
     if (this.state !== 'in-transaction' && this.state !== 'committing') throw new TransactionStateError(`no transaction to commit (state: ${this.state})`)
     this.state = 'committing'
+    return this.once(this.commit(flush))
+  }
+
+  private async commit(flush: () => Promise<void>): Promise<void> {
     await flush()
     this.throwIfFatal()
     if ((this.state as TransactionState) === 'abortable-error') throw this.abortableError() // a record failed while flushing
@@ -106,10 +120,15 @@ export class TransactionManager {
   /** Aborts: unsent records fail with TRANSACTION_ABORTED, records already sent are waited for, then EndTxn. */
   async abortTransaction(flush: () => Promise<void>, dropWaiting: (err: Error) => void): Promise<void> {
     this.throwIfFatal()
+    if (this.state === 'aborting' && this.pending) return this.pending
     if (this.state !== 'in-transaction' && this.state !== 'abortable-error' && this.state !== 'aborting') {
       throw new TransactionStateError(this.state === 'committing' ? 'a commit is under way: call commitTransaction() again' : `no transaction to abort (state: ${this.state})`)
     }
     this.state = 'aborting'
+    return this.once(this.abort(flush, dropWaiting))
+  }
+
+  private async abort(flush: () => Promise<void>, dropWaiting: (err: Error) => void): Promise<void> {
     const aborted = new TransactionAbortedError()
     dropWaiting(aborted)
     this.sender!.failUnsent(aborted)

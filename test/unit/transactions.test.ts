@@ -302,3 +302,20 @@ describe('v2: a partition\'s first batch of a transaction goes alone', () => {
     expect(committed('t')).toHaveLength(40)
   })
 })
+
+describe('calls made again while under way', () => {
+  it('join the call in progress: one InitProducerId, one EndTxn', async () => {
+    const p = setup(2)
+    await h.run(Promise.all([p.initTransactions(), p.initTransactions()]))
+    expect(h.cluster.requestCount(ApiKey.InitProducerId)).toBe(1)
+    p.beginTransaction()
+    void p.send({ topic: 't', value: 'a' })
+    await h.run(Promise.all([p.commitTransaction(), p.commitTransaction()]))
+    expect(h.cluster.requestCount(ApiKey.EndTxn)).toBe(1)
+    p.beginTransaction()
+    await h.run(p.send({ topic: 't', value: 'b' }))
+    await h.run(Promise.all([p.abortTransaction(), p.abortTransaction()]))
+    expect(h.cluster.requestCount(ApiKey.EndTxn)).toBe(2)
+    expect(h.cluster.transactions.get('tx-1')!.ended).toEqual([true, false])
+  })
+})
