@@ -139,6 +139,12 @@ async function gatewayCommand(argv) {
 }
 
 async function tokenCommand(argv) {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write('usage: isokafka token --secret S --topics T1,T2 [--expires SECONDS] [--subject NAME]\n' +
+      "prints a gateway token (HS256 JWT) allowing those topics ('prefix*' and '*' patterns work); default --expires 3600\n" +
+      'the secret can come from ISOKAFKA_GATEWAY_SECRET instead of --secret\n')
+    return
+  }
   const { values } = parseArgs({
     args: argv,
     options: { secret: { type: 'string' }, topics: { type: 'string' }, expires: { type: 'string' }, subject: { type: 'string' } },
