@@ -1,4 +1,3 @@
-import { kafkaErrorBasics } from './protocol/error-codes.js'
 
 /**
  * Every error isokafka raises is an IsoKafkaError: a string `code` to switch on, `retriable` to say whether trying
@@ -16,15 +15,29 @@ export class IsoKafkaError extends Error {
 }
 
 /**
+ * Kafka's error codes whose exception class is a `RetriableException` (Errors.java), so that an error a gateway relays
+ * knows whether to retry without the table of every name (protocol/error-codes.ts, which only the Kafka path loads).
+ */
+export const RETRIABLE_CODES: readonly number[] = [2, 3, 5, 6, 7, 9, 13, 14, 15, 16, 19, 20, 41, 51, 56, 70, 71, 72, 74, 75, 78, 80, 83, 84, 88, 89, 100, 103, 106, 122, 123, 133]
+
+/** Names of the codes a gateway client makes up itself (a REST proxy's HTTP status, a missing topic). */
+const CLIENT_CODE_NAMES: Record<number, string> = {
+  [-1]: 'UNKNOWN_SERVER_ERROR', 3: 'UNKNOWN_TOPIC_OR_PARTITION', 5: 'LEADER_NOT_AVAILABLE', 7: 'REQUEST_TIMED_OUT',
+  10: 'MESSAGE_TOO_LARGE', 13: 'NETWORK_EXCEPTION', 29: 'TOPIC_AUTHORIZATION_FAILED', 87: 'INVALID_RECORD',
+}
+
+/**
  * An error code a broker (or gateway) returned. `code` is Kafka's name for it, `errorCode` the number. The message
  * is `text` (Kafka's message for the code: see brokerError() in protocol/error-messages.ts) or the name, then `detail`.
+ * The name comes with the error (`options.name`: brokerError() and kafkaError() look it up in Kafka's table, a gateway
+ * sends it); without one, a few common codes are named here and any other is `KAFKA_ERROR_<code>`.
  */
 export class KafkaProtocolError extends IsoKafkaError {
   readonly errorCode: number
-  constructor(errorCode: number, detail?: string, options: { cause?: unknown; text?: string } = {}) {
-    const info = kafkaErrorBasics(errorCode)
-    const text = options.text || info.name
-    super(info.name, detail ? `${text} (${detail})` : text, { retriable: info.retriable, cause: options.cause })
+  constructor(errorCode: number, detail?: string, options: { cause?: unknown; text?: string; name?: string } = {}) {
+    const name = options.name || CLIENT_CODE_NAMES[errorCode] || `KAFKA_ERROR_${errorCode}`
+    const text = options.text || name
+    super(name, detail ? `${text} (${detail})` : text, { retriable: RETRIABLE_CODES.includes(errorCode), cause: options.cause })
     this.errorCode = errorCode
   }
 }

@@ -67,6 +67,8 @@ export interface GatewayTopicMetadata {
   partitions: number
   /** A Kafka error code when the topic could not be described (0 when fine). */
   errorCode: number
+  /** Kafka's name for the error code (an isokafka gateway sends it, so clients need not carry Kafka's table). */
+  error?: string
 }
 
 export interface GatewayRecord {
@@ -97,6 +99,8 @@ export interface GatewayPartitionResult {
   batchId: string
   /** Kafka error code; 0 on success. */
   errorCode: number
+  /** Kafka's name for the error code, when the gateway sent it. */
+  error?: string
   baseOffset: number
   /** Log-append time if the topic uses it, else -1. */
   logAppendTime: number

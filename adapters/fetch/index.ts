@@ -188,7 +188,7 @@ class FetchTransport implements GatewayTransport {
   private async gatewayMetadata(topics: string[], signal?: AbortSignal): Promise<GatewayTopicMetadata[]> {
     const frame = await this.frameExchange('/v1/metadata', encodeFrame({ t: 'metadata', id: this.nextId++, topics }), 30_000, signal)
     if (frame.t !== 'metadata') throw new IsoKafkaError('MALFORMED_RESPONSE', `expected a metadata frame, got ${frame.t}`, { retriable: true })
-    return frame.topics.map((t) => ({ topic: t.topic, partitions: t.partitions, errorCode: t.errorCode }))
+    return frame.topics.map((t) => ({ topic: t.topic, partitions: t.partitions, errorCode: t.errorCode, error: t.error }))
   }
 
   private gatewayProduce(batches: GatewayPartitionBatch[], o: { acks: -1 | 0 | 1; timeoutMs: number }): Promise<GatewayPartitionResult[]> {

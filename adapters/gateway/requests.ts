@@ -14,6 +14,7 @@ import { forEachFastRecord, type FastBatch, type FastProduce, type RecordSink } 
 import { Backpressure, TokenBucket, recordCost } from './limits.js'
 import type { GatewayLog } from './log.js'
 import type { MetricsRegistry } from './metrics.js'
+import { kafkaErrorBasics } from '../../src/protocol/error-codes.js'
 import { errorCodeOf, safeMessage, type KafkaSide } from './producing.js'
 import { topicAllowed, type GatewayTokenClaims } from './token.js'
 import { BadFrame, LimitExceeded, parseMetadataTopics, parseProduce } from './validate.js'
@@ -155,6 +156,7 @@ export class Requests {
     session.inFlightBatches += n
     try {
       const results = await Promise.all(frame.batches.map((b) => this.produceBatch(session, b, frame.acks, frame.timeoutMs)))
+      for (const r of results) if (r.errorCode !== 0) r.error = kafkaErrorBasics(r.errorCode).name
       return { t: 'ack', id, results } satisfies AckFrame
     } finally {
       session.inFlightBatches -= n
@@ -178,10 +180,10 @@ export class Requests {
     const out = await Promise.all(topics.map(async (topic) => {
       if (!wanted.has(topic)) {
         this.metrics.refuse('TOPIC_AUTHORIZATION_FAILED')
-        return { topic, partitions: 0, errorCode: 29, message: 'this token may not produce to this topic' }
+        return { topic, partitions: 0, errorCode: 29, error: 'TOPIC_AUTHORIZATION_FAILED', message: 'this token may not produce to this topic' }
       }
       const meta = await this.kafka.lookupTopic(topic)
-      return { topic, partitions: meta.partitions, errorCode: meta.errorCode }
+      return { topic, partitions: meta.partitions, errorCode: meta.errorCode, ...(meta.errorCode !== 0 ? { error: kafkaErrorBasics(meta.errorCode).name } : {}) }
     }))
     return { t: 'metadata', id, topics: out } satisfies MetadataResponseFrame
   }

@@ -110,7 +110,7 @@ class WebSocketTransport implements GatewayTransport {
     const bytes = encodeFrame({ t: 'metadata', id, topics })
     return this.request(id, bytes, 0, 0, 30_000, signal).then((f) => {
       if (f.t !== 'metadata') throw new IsoKafkaError('MALFORMED_RESPONSE', `expected a metadata frame, got ${f.t}`, { retriable: true })
-      return f.topics.map((t) => ({ topic: t.topic, partitions: t.partitions, errorCode: t.errorCode }))
+      return f.topics.map((t) => ({ topic: t.topic, partitions: t.partitions, errorCode: t.errorCode, error: t.error }))
     })
   }
 

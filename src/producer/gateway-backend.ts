@@ -15,7 +15,7 @@ const METADATA_ERRORS = new Set([3, 5, 6, 56, 74, 75, 100, 103])
 
 /** The error of a batch (ours: topic and partition as we sent it) the gateway answered with a Kafka error code. */
 function resultError(b: { topic: string; partition: number }, r: GatewayPartitionResult): KafkaProtocolError {
-  return new KafkaProtocolError(r.errorCode, `${b.topic}-${b.partition}${r.message ? `: ${r.message}` : ''}`)
+  return new KafkaProtocolError(r.errorCode, `${b.topic}-${b.partition}${r.message ? `: ${r.message}` : ''}`, { name: r.error })
 }
 
 /** 128 random bits, base64url: names this producer instance in its batch ids. */

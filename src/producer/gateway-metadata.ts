@@ -1,6 +1,5 @@
 import { backoffMs, DueTimer } from '../clock.js'
-import { IsoKafkaError, KafkaProtocolError, RequestTimeoutError } from '../errors.js'
-import { kafkaErrorBasics } from '../protocol/error-codes.js'
+import { IsoKafkaError, KafkaProtocolError, RETRIABLE_CODES, RequestTimeoutError } from '../errors.js'
 import type { GatewayTopicMetadata, GatewayTransport } from '../transport.js'
 import type { RecordAccumulator } from './accumulator.js'
 import type { ResolvedOptions } from './options.js'
@@ -9,6 +8,8 @@ import type { TopicInfo } from './producer.js'
 interface TopicState {
   info: TopicInfo | null
   errorCode: number
+  /** Kafka's name for errorCode, when the gateway sent it. */
+  error?: string
   fetchedAt: number
 }
 
@@ -62,8 +63,8 @@ export class GatewayMetadata {
     const t = this.topics.get(name)
     if (t?.info) return null
     if (this.metadataError) return this.metadataError
-    if (!t || t.errorCode === 0 || kafkaErrorBasics(t.errorCode).retriable) return null
-    return new KafkaProtocolError(t.errorCode, `topic ${name}`)
+    if (!t || t.errorCode === 0 || RETRIABLE_CODES.includes(t.errorCode)) return null
+    return new KafkaProtocolError(t.errorCode, `topic ${name}`, { name: t.error })
   }
 
   lastTopicErrorCode(name: string): number {
@@ -130,7 +131,7 @@ export class GatewayMetadata {
         // for good (not authorized, invalid) is not polled
         const retryTopics = [...this.wanted].some((n) => {
           const t = this.topics.get(n)
-          return !t?.info && (!t || kafkaErrorBasics(t.errorCode).retriable)
+          return !t?.info && (!t || RETRIABLE_CODES.includes(t.errorCode))
         })
         if (!this.closed) this.onChange()
         if (this.needRefresh || retryTopics) {
@@ -159,8 +160,8 @@ export class GatewayMetadata {
       if (t.errorCode !== 0 || !(t.partitions > 0)) {
         const code = t.errorCode || 3
         // keep what we knew through a transient error
-        if (previous?.info && kafkaErrorBasics(code).retriable) continue
-        this.topics.set(t.topic, { info: null, errorCode: code, fetchedAt: now })
+        if (previous?.info && RETRIABLE_CODES.includes(code)) continue
+        this.topics.set(t.topic, { info: null, errorCode: code, error: t.error, fetchedAt: now })
         continue
       }
       if (previous?.info && previous.info.partitionCount === t.partitions) {

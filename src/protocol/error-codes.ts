@@ -19,6 +19,8 @@
  * INVALID_PRODUCER_EPOCH). Producer retry policy belongs to the producer.
  */
 
+import { KafkaProtocolError, RETRIABLE_CODES } from '../errors.js';
+
 /** Name and retriable flag of a Kafka error code. */
 export interface KafkaErrorBasics {
   /** The int16 error code on the wire. */
@@ -69,9 +71,6 @@ INVALID_VOTER_KEY DUPLICATE_VOTER VOTER_NOT_FOUND INVALID_REGULAR_EXPRESSION REB
 STREAMS_INVALID_TOPOLOGY STREAMS_INVALID_TOPOLOGY_EPOCH STREAMS_TOPOLOGY_FENCED SHARE_SESSION_LIMIT_REACHED \
 GROUP_DELETION_FAILED STREAMS_TOPOLOGY_DESCRIPTION_UPDATE_FAILED CONTROLLER_ID_NOT_REGISTERED`;
 
-/** The codes whose exception class is a RetriableException. */
-const RETRIABLE: readonly number[] = [2, 3, 5, 6, 7, 9, 13, 14, 15, 16, 19, 20, 41, 51, 56, 70, 71, 72, 74, 75, 78, 80, 83, 84, 88, 89, 100, 103, 106, 122, 123, 133];
-
 type Split<S extends string, Acc extends string[] = []> = S extends `${infer H} ${infer T}` ? Split<T, [...Acc, H]> : [...Acc, S];
 /** A Kafka error name, e.g. `'NOT_LEADER_OR_FOLLOWER'`. */
 export type ErrorCodeName = Split<typeof NAMES>[number];
@@ -81,7 +80,7 @@ let rows: readonly KafkaErrorBasics[] | null = null;
 /** Every entry, in code order (-1 first). */
 export function errorRows(): readonly KafkaErrorBasics[] {
   return (rows ??= Object.freeze(
-    NAMES.split(' ').map((name, i) => Object.freeze({ code: i - 1, name, retriable: RETRIABLE.includes(i - 1) })),
+    NAMES.split(' ').map((name, i) => Object.freeze({ code: i - 1, name, retriable: RETRIABLE_CODES.includes(i - 1) })),
   ));
 }
 
@@ -97,4 +96,9 @@ export const ErrorCode: { readonly [N in ErrorCodeName]: number } = /* @__PURE__
  */
 export function kafkaErrorBasics(code: number): KafkaErrorBasics {
   return errorRows()[code + 1] ?? { code, name: `UNKNOWN_ERROR_CODE_${code}`, retriable: false };
+}
+
+/** A KafkaProtocolError for `code` named from this table (`detail` says where). */
+export function kafkaError(code: number, detail?: string, options: { cause?: unknown; text?: string } = {}): KafkaProtocolError {
+  return new KafkaProtocolError(code, detail, { ...options, name: kafkaErrorBasics(code).name });
 }

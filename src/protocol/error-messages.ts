@@ -185,5 +185,5 @@ export function kafkaErrorInfo(code: number): KafkaErrorInfo {
 
 /** A KafkaProtocolError whose message is Kafka's text for the code (`detail` says where). */
 export function brokerError(code: number, detail?: string, options: { cause?: unknown } = {}): KafkaProtocolError {
-  return new KafkaProtocolError(code, detail, { ...options, text: kafkaErrorMessage(code) });
+  return new KafkaProtocolError(code, detail, { ...options, text: kafkaErrorMessage(code), name: kafkaErrorBasics(code).name });
 }

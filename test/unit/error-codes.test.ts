@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { errorRows, ErrorCode, kafkaErrorBasics } from '../../src/protocol/error-codes';
+import { errorRows, ErrorCode, kafkaError, kafkaErrorBasics } from '../../src/protocol/error-codes';
 import { KAFKA_ERRORS, brokerError, kafkaErrorInfo } from '../../src/protocol/error-messages';
 import { KafkaProtocolError } from '../../src/errors';
 
@@ -112,9 +112,14 @@ describe('Kafka error table', () => {
     expect(withText).toBeInstanceOf(KafkaProtocolError);
     expect(withText).toMatchObject({ code: 'NOT_LEADER_OR_FOLLOWER', errorCode: 6, retriable: true });
     expect(withText.message).toBe(`${kafkaErrorInfo(6).message} (events-3)`);
-    const bare = new KafkaProtocolError(6, 'events-3: from the gateway');
-    expect(bare).toMatchObject({ code: 'NOT_LEADER_OR_FOLLOWER', errorCode: 6, retriable: true });
-    expect(bare.message).toBe('NOT_LEADER_OR_FOLLOWER (events-3: from the gateway)');
+    // a gateway sends the name along; the client keeps no table of names (browser bundles), only Kafka's retriable codes
+    const named = new KafkaProtocolError(6, 'events-3: from the gateway', { name: 'NOT_LEADER_OR_FOLLOWER' });
+    expect(named).toMatchObject({ code: 'NOT_LEADER_OR_FOLLOWER', errorCode: 6, retriable: true });
+    expect(named.message).toBe('NOT_LEADER_OR_FOLLOWER (events-3: from the gateway)');
+    expect(new KafkaProtocolError(6)).toMatchObject({ code: 'KAFKA_ERROR_6', errorCode: 6, retriable: true });
+    expect(new KafkaProtocolError(29)).toMatchObject({ code: 'TOPIC_AUTHORIZATION_FAILED', retriable: false });
+    expect(kafkaError(6, 'x')).toMatchObject({ code: 'NOT_LEADER_OR_FOLLOWER', errorCode: 6, retriable: true });
+    for (const e of KAFKA_ERRORS) expect(new KafkaProtocolError(e.code).retriable).toBe(e.retriable);
     expect(brokerError(999).message).toContain('999');
   });
 });

@@ -47,17 +47,26 @@ describe('batch ledger', () => {
     expect(ledger.hasRoomFor(0)).toBe(true)
   })
 
-  it('is O(1): 200,000 inserts into a ledger full of running batches take well under a second', () => {
-    const ledger = new BatchLedger(1000, 1_000_000)
-    for (let i = 0; i < 100_000; i++) ledger.start(`run${i}`, entry(true))
-    const t0 = performance.now()
-    for (let i = 0; i < 200_000; i++) {
-      const e = entry(false)
-      ledger.start(`k${i}`, e)
-      ledger.finish(`k${i}`, e)
+  it('is O(1): inserts into a ledger full of running batches cost what they cost into an empty one', () => {
+    // a ratio of two timings taken side by side, not a wall-clock bound: the machine may be busy with other work;
+    // a scan of the running batches per insert would make the full ledger thousands of times slower
+    const timeInserts = (running: number) => {
+      const ledger = new BatchLedger(1000, 1_000_000)
+      for (let i = 0; i < running; i++) ledger.start(`run${i}`, entry(true))
+      const t0 = performance.now()
+      for (let i = 0; i < 100_000; i++) {
+        const e = entry(false)
+        ledger.start(`k${i}`, e)
+        ledger.finish(`k${i}`, e)
+      }
+      const ms = performance.now() - t0
+      expect(ledger.size).toBe(running + 1000)
+      return ms
     }
-    expect(performance.now() - t0).toBeLessThan(1000)
-    expect(ledger.size).toBe(101_000)
+    timeInserts(0) // warm up
+    const empty = Math.min(timeInserts(0), timeInserts(0))
+    const full = Math.min(timeInserts(100_000), timeInserts(100_000))
+    expect(full / empty).toBeLessThan(5)
   })
 
   it('keys are unambiguous: a newline in the subject or the batch id cannot make two batches collide', () => {
