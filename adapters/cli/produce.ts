@@ -126,12 +126,14 @@ export async function produceCommand(io: CliIo): Promise<number> {
   const started = performance.now()
   const stopProgress = startProgress(io.stderr, tally, started)
   let stop = false
+  let interrupted = false
   let current: NodeJS.ReadableStream | null = null
   const onSigint = () => {
-    if (stop) process.exit(130)
-    stop = true
+    if (interrupted) process.exit(130)
+    stop = interrupted = true
     io.stderr.write('\nisokafka produce: interrupted; waiting for the records sent so far (Ctrl-C again to quit now)\n')
-    if (current !== io.stdin) (current as { destroy?: () => void } | null)?.destroy?.()
+    // ends the read loop even while it waits for input that may never come (a terminal's stdin)
+    ;(current as { destroy?: () => void } | null)?.destroy?.()
   }
   process.on('SIGINT', onSigint)
 
@@ -235,7 +237,7 @@ export async function produceCommand(io: CliIo): Promise<number> {
   const seconds = (performance.now() - started) / 1000
   if (!values.quiet || tally.failed > 0) io.stderr.write(summaryLines('produce', tally, seconds))
   if (aborted) io.stderr.write(`  transaction aborted: none of the ${tally.acked} acknowledged records is visible to read_committed consumers\n`)
-  return tally.failed > 0 ? 1 : 0
+  return tally.failed > 0 ? 1 : interrupted ? 130 : 0
 }
 
 /** null when the topic can take records; else why not (unknown topic with auto-creation off, no access, ...). */
