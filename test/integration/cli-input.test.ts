@@ -1,10 +1,12 @@
 /// <reference types="node" />
 // The readers behind `isokafka produce` (adapters/cli/input.ts) fed the same bytes in random chunk sizes: records
 // must not depend on where chunks end (a delimiter or a length prefix split over two chunks); and the CreateTopics
-// message behind `isokafka topics create` through both directions of its codec. No broker needed; it sits beside
+// message behind `isokafka topics create` through both directions of its codec; `isokafka perf`'s number formatting
+// and statistics. No broker needed; it sits beside
 // cli.test.ts, which runs the same code end to end against a real broker.
 import { describe, expect, it } from 'vitest'
 import { InputProblem, makeReader, type CliRecord, type InputFormat } from '../../adapters/cli/input.js'
+import { PerfStats, javaFixed } from '../../adapters/cli/perf-stats.js'
 import { Reader, Writer } from '../../src/protocol/codec.js'
 import { CreateTopics, type CreateTopicsRequest, type CreateTopicsResponse } from '../../src/protocol/messages/create-topics.js'
 import { xorshift32 } from '../helpers/xorshift.js'
@@ -127,5 +129,44 @@ describe('CreateTopics codec (isokafka topics create)', () => {
       expect(CreateTopics.decode(rr, v), `v${v}`).toEqual(want)
       expect(rr.remaining).toBe(0)
     }
+  })
+})
+
+describe('isokafka perf: numbers as Java prints them', () => {
+  it('javaFixed rounds as Java\'s String.format (%.1f, %.2f, %f)', () => {
+    // printed by String.format("%.1f|%.2f|%f", x, x, x) on OpenJDK 17 (1.005 and 2.675 differ from toFixed)
+    const java: Array<[number, string]> = [
+      [1.005, '1.0|1.01|1.005000'],
+      [0.125, '0.1|0.13|0.125000'],
+      [2.675, '2.7|2.68|2.675000'],
+      [1234.5678, '1234.6|1234.57|1234.567800'],
+      [0.05, '0.1|0.05|0.050000'],
+      [99.95, '100.0|99.95|99.950000'],
+      [1e-7, '0.0|0.00|0.000000'],
+      [123456789.123456789, '123456789.1|123456789.12|123456789.123457'],
+      [2.5, '2.5|2.50|2.500000'],
+      [0, '0.0|0.00|0.000000'],
+    ]
+    for (const [x, want] of java) expect([javaFixed(x, 1), javaFixed(x, 2), javaFixed(x, 6)].join('|'), String(x)).toBe(want)
+    expect(javaFixed(NaN, 1)).toBe('NaN')
+  })
+
+  it('windows and the total line from known latencies and a fake clock', () => {
+    let now = 1_000_000
+    const lines: string[] = []
+    const stats = new PerfStats(1000, false, 5000, (l) => lines.push(l), () => now)
+    // 1000 records of 100 bytes over 10 s, latency i mod 100 ms: windows at 5 s and 10 s (the record that finds the
+    // window 5000 ms old prints it, as Java's Stats.record does), then the total
+    for (let i = 0; i < 1000; i++) {
+      now += 10
+      stats.record(i % 100, 100, now)
+    }
+    stats.printTotal()
+    expect(lines).toEqual([
+      '500 records sent, 100.0 records/sec (0.01 MB/sec), 49.5 ms avg latency, 99.0 ms max latency.',
+      '500 records sent, 100.0 records/sec (0.01 MB/sec), 49.5 ms avg latency, 99.0 ms max latency.',
+      // sorted latencies: ten of each 0..99; p50 = element 500 = 50, p95 = 950 -> 95, p99 = 990 -> 99, p99.9 = 999 -> 99
+      '1000 records sent, 100.000000 records/sec (0.01 MB/sec), 49.50 ms avg latency, 99.00 ms max latency, 50 ms 50th, 95 ms 95th, 99 ms 99th, 99 ms 99.9th.',
+    ])
   })
 })
