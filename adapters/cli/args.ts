@@ -127,7 +127,3 @@ export function keyValues(flag: string, pairs: readonly string[]): Array<[string
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
-export function write(stream: NodeJS.WritableStream, text: string): void {
-  stream.write(text)
-}

@@ -3,7 +3,7 @@ import type { ConnectionOptions } from 'node:tls'
 import { createProducer, type Producer, type ProducerOptions } from '../../src/index.js'
 import type { SaslOptions, SocketTransport } from '../../src/transport.js'
 import { tcp } from '../node-tcp/index.js'
-import { UsageError, intFlag, str, type Parsed } from './args.js'
+import { UsageError, str, type Parsed } from './args.js'
 
 type Settable = Omit<ProducerOptions, 'transport' | 'keySerializer' | 'valueSerializer' | 'clock' | 'outbox'>
 
@@ -137,4 +137,3 @@ export function parsePartitioner(value: string): ProducerOptions['partitioner'] 
   }
 }
 
-export { intFlag }

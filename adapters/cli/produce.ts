@@ -152,6 +152,8 @@ export async function produceCommand(io: CliIo): Promise<number> {
       await producer.initTransactions()
       producer.beginTransaction()
     }
+    // brokers that do not answer fail here, once, rather than each topic lookup waiting maxBlockMs
+    await producer.describeCluster({ timeoutMs: Math.min(p.maxBlockMs ?? 60000, 15000) })
     if (topic) {
       const problem = await checkTopic(topic)
       if (problem) {

@@ -237,7 +237,7 @@ describe('isokafka produce', () => {
     expect(read.map((r) => [hex(r.key), hex(r.value)])).toEqual([...records, ...values.map((x) => [null, x])].map(([k, x]) => [hex(k), hex(x)]))
   })
 
-  it('failures: a record over max.request.size fails alone (exit 1, summary by code), or aborts a transactional input; an unknown topic fails fast', async () => {
+  it('failures: a record over max.request.size fails alone (exit 1, summary by code), or aborts a transactional input; an unknown topic and a refused connection fail fast', async () => {
     const topic = topics.misc
     const big = 'X'.repeat(1_100_000)
     const run = await cli(['produce', '-b', bootstrap, '-t', topic, '-p', '1', '--linger', '20'], `before\n${big}\nafter\n`)
@@ -259,6 +259,10 @@ describe('isokafka produce', () => {
     expect(unknown.code).toBe(1)
     expect(unknown.stderr).toMatch(/0 records .*; 1 failed\n  failed UNKNOWN_TOPIC_OR_PARTITION: 1 \(first: topic cli-missing-.*does not exist/)
     expect(performance.now() - t0).toBeLessThan(10_000) // not maxBlockMs (60 s)
+    const t1 = performance.now()
+    const refused = await cli(['produce', '-b', '127.0.0.1:1', '-t', topic], 'x\n')
+    expect([refused.code, refused.stderr]).toEqual([1, expect.stringMatching(/failed CONNECTION_ERROR: 1 \(first: could not connect to 127\.0\.0\.1:1/)])
+    expect(performance.now() - t1).toBeLessThan(10_000)
   })
 
   it('SASL (SCRAM-SHA-256, password from the environment) and TLS (--ca) listeners', async () => {
