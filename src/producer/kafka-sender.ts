@@ -128,6 +128,11 @@ export class KafkaSender {
       const q = queues[(k + this.rotate) % n]!
       const head = q.batches[0]
       if (!head) continue
+      // asked before linger ends, so that AddPartitionsToTxn (v1) runs while the batch fills
+      if (this.txn && !this.txn.mayDrain(q.topic, q.partition, q.inFlight)) {
+        this.saturated = true // AddPartitionsToTxn's end runs a pass
+        continue
+      }
       if (head.attempts > 0 && head.retryAtMs > now) {
         nextWake = Math.min(nextWake, head.retryAtMs)
         continue
@@ -138,10 +143,6 @@ export class KafkaSender {
       }
       // a retried idempotent batch goes alone, once everything before it has resolved, to keep sequence order
       if (this.options.idempotent && head.baseSequence >= 0 && q.inFlight > 0) continue
-      if (this.txn && !this.txn.mayDrain(q.topic, q.partition, q.inFlight)) {
-        this.saturated = true // AddPartitionsToTxn's end runs a pass
-        continue
-      }
       const leader = this.cluster.leaderFor(q.topic, q.partition)
       if (leader < 0) {
         this.cluster.requestRefresh()

@@ -193,8 +193,11 @@ export class TransactionManager {
       this.markAdded(topic, partition, false)
       return true
     }
-    if (!this.pendingAdds.some((p) => p.topic === topic && p.partition === partition)) this.pendingAdds.push({ topic, partition })
-    void this.addPartitions()
+    if (!this.pendingAdds.some((p) => p.topic === topic && p.partition === partition)) {
+      // one request for the partitions a sender pass asks for (the add starts after the pass)
+      if (this.pendingAdds.length === 0) queueMicrotask(() => void this.addPartitions())
+      this.pendingAdds.push({ topic, partition })
+    }
     return false
   }
 
