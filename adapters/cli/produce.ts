@@ -148,12 +148,12 @@ export async function produceCommand(io: CliIo): Promise<number> {
   }
 
   try {
+    // brokers that do not answer fail here, once, rather than each topic lookup waiting maxBlockMs
+    await producer.describeCluster({ timeoutMs: Math.min(p.maxBlockMs ?? 60000, 15000) })
     if (transactional) {
       await producer.initTransactions()
       producer.beginTransaction()
     }
-    // brokers that do not answer fail here, once, rather than each topic lookup waiting maxBlockMs
-    await producer.describeCluster({ timeoutMs: Math.min(p.maxBlockMs ?? 60000, 15000) })
     if (topic) {
       const problem = await checkTopic(topic)
       if (problem) {
@@ -222,7 +222,8 @@ export async function produceCommand(io: CliIo): Promise<number> {
     await producer.flush()
     await tally.settled()
     if (transactional) {
-      if (tally.failed === 0) await producer.commitTransaction()
+      // an interrupted input is not all of it: abort
+      if (tally.failed === 0 && !interrupted) await producer.commitTransaction()
       else {
         await producer.abortTransaction()
         aborted = true
