@@ -16,6 +16,7 @@ export default defineConfig({
     'zstd-wasm': 'src/codecs/zstd-wasm.ts',
     'zstd-wasm-absent': 'src/codecs/zstd-wasm-absent.ts',
     cli: 'adapters/cli/index.ts',
+    otel: 'adapters/otel/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,
