@@ -140,12 +140,12 @@ export function resolveOptions(o: ProducerOptions<any, any>): ResolvedOptions {
   }
   const retryBackoffMs = num('retryBackoffMs', o.retryBackoffMs, 100, 0)
   const c = o.compression
-  if (c !== undefined && !(typeof c === 'string' ? ['none', 'gzip', 'snappy', 'lz4', 'zstd'].includes(c) : typeof c === 'object' && c !== null && typeof c.compress === 'function')) {
-    throw new InvalidArgumentError('INVALID_CONFIG', `compression ${JSON.stringify(c)} is not available: 'none', 'gzip', 'snappy', 'lz4', 'zstd' or a CompressionCodec object`)
+  if (c !== undefined && !(typeof c === 'string' ? /^(none|gzip|snappy|lz4|zstd)$/.test(c) : typeof c?.compress === 'function')) {
+    throw new InvalidArgumentError('INVALID_CONFIG', `compression ${JSON.stringify(c)}: none, gzip, snappy, lz4, zstd or a CompressionCodec`)
   }
   const level = o.compressionLevel
   if (level !== undefined && (c !== 'zstd' || !Number.isInteger(level) || level < -131072 || level > 22)) {
-    throw new InvalidArgumentError('INVALID_CONFIG', `compressionLevel ${JSON.stringify(level)}: only compression 'zstd' takes a level, an integer up to 22`)
+    throw new InvalidArgumentError('INVALID_CONFIG', `compressionLevel ${level}: zstd's only, an integer ≤ 22`)
   }
   const outbox = o.outbox ?? null
   if (outbox !== null) {
