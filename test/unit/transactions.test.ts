@@ -319,3 +319,19 @@ describe('calls made again while under way', () => {
     expect(h.cluster.transactions.get('tx-1')!.ended).toEqual([true, false])
   })
 })
+
+describe('v1: a sequence gap left by a failed batch', () => {
+  it('abort bumps the epoch (InitProducerId with the current id/epoch), so the next transaction starts at sequence 0', async () => {
+    const p = setup(1)
+    await h.run(p.initTransactions())
+    await h.run(p.transaction(async (tx) => void (await tx.send({ topic: 't', partition: 0, value: 'a' }))))
+    p.beginTransaction()
+    h.cluster.failNext(ApiKey.Produce, ErrorCode.INVALID_RECORD, { topic: 't', partition: 0 })
+    expect(await h.rejection(p.send({ topic: 't', partition: 0, value: 'lost' }))).toMatchObject({ code: 'INVALID_RECORD' })
+    await h.run(p.abortTransaction())
+    expect(h.cluster.requestCount(ApiKey.InitProducerId)).toBe(2)
+    await h.run(p.transaction(async (tx) => void (await tx.send({ topic: 't', partition: 0, value: 'b' }))))
+    expect(h.cluster.batches('t', 0).map((b) => [b.producerEpoch, b.baseSequence])).toEqual([[0, 0], [1, 0]])
+    expect(committed('t')).toEqual(['a', 'b'])
+  })
+})
