@@ -41,23 +41,40 @@ export function find(hay: Uint8Array, needle: Uint8Array, from = 0): number {
   return asBuffer(hay).indexOf(needle, from)
 }
 
+/** The longest record the readers assemble (far above any broker's message.max.bytes): input is not held whole. */
+export const MAX_RECORD_BYTES = 64 * 1024 * 1024
+
 /**
  * Splits input at a delimiter (one or more bytes), as kcat -D does: empty pieces are skipped, the bytes after the
- * last delimiter are a record too. A piece that runs over chunks is joined; one inside a chunk is a view of it.
+ * last delimiter are a record too. A piece inside a chunk is a view of it; one that runs over chunks is kept as views
+ * and joined once its end is found. A piece longer than MAX_RECORD_BYTES is dropped up to the next delimiter and
+ * reported (as an InputProblem from next()), so a file without delimiters is never held whole.
  */
 export class DelimitedReader {
-  private carry: Uint8Array | null = null
+  private pieces: Uint8Array[] = []
+  private carried = 0
   private cur: Uint8Array = new Uint8Array(0)
   private pos = 0
   private ended = false
-  /** Number of pieces returned so far (1-based line number of the last one, for messages). */
+  private skipping = false
+  private problem: InputProblem | null = null
+  /** Number of pieces returned or dropped so far (1-based line number of the last one, for messages). */
   count = 0
 
   constructor(private readonly delimiter: Uint8Array) {}
 
   push(chunk: Uint8Array): void {
     const rest = this.cur.subarray(this.pos)
-    if (rest.length > 0) this.carry = this.carry ? Buffer.concat([this.carry, rest]) : rest.slice()
+    if (rest.length > 0 && !this.skipping) {
+      this.pieces.push(rest)
+      this.carried += rest.length
+      if (this.carried > MAX_RECORD_BYTES) {
+        this.problem = new InputProblem(`line ${this.count + 1}: longer than ${MAX_RECORD_BYTES} bytes: dropped up to the next delimiter`)
+        this.skipping = true
+        this.pieces = []
+        this.carried = 0
+      }
+    }
     this.cur = plain(chunk)
     this.pos = 0
   }
@@ -66,34 +83,68 @@ export class DelimitedReader {
     this.ended = true
   }
 
-  /** The next non-empty piece, or null. */
-  nextPiece(): Uint8Array | null {
+  /** The last n carried bytes. */
+  private tail(n: number): Uint8Array {
+    const parts: Uint8Array[] = []
+    for (let i = this.pieces.length - 1, need = n; i >= 0 && need > 0; i--) {
+      const p = this.pieces[i]!
+      parts.unshift(p.subarray(Math.max(0, p.length - need)))
+      need -= p.length
+    }
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+  }
+
+  private takeCarried(last: Uint8Array, dropEnd = 0): Uint8Array {
+    const parts = last.length > 0 ? [...this.pieces, last] : this.pieces
+    this.pieces = []
+    this.carried = 0
+    const whole = parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+    return dropEnd > 0 ? whole.subarray(0, whole.length - dropEnd) : whole
+  }
+
+  /** The next non-empty piece, a problem, or null. */
+  nextPiece(): Uint8Array | InputProblem | null {
     const d = this.delimiter
     for (;;) {
+      if (this.problem !== null) {
+        const p = this.problem
+        this.problem = null
+        return p
+      }
+      if (this.skipping) {
+        // (a multi-byte delimiter split over two chunks is not seen while skipping: the drop runs to the next one)
+        const at = find(this.cur, d, this.pos)
+        if (at < 0) {
+          this.pos = this.cur.length
+          if (this.ended) this.skipping = false
+          return null
+        }
+        this.pos = at + d.length
+        this.skipping = false
+        this.count++
+        continue
+      }
       let piece: Uint8Array | null = null
-      const carry = this.carry
-      if (carry !== null) {
+      if (this.carried > 0) {
         if (d.length > 1 && this.pos === 0) {
           // a delimiter may start in the carried bytes and end in this chunk
-          const tail = carry.subarray(Math.max(0, carry.length - (d.length - 1)))
-          const probe = Buffer.concat([tail, this.cur.subarray(0, d.length - 1)])
-          const at = find(probe, d)
+          const tail = this.tail(d.length - 1)
+          const at = find(Buffer.concat([tail, this.cur.subarray(0, d.length - 1)]), d)
           if (at >= 0 && at < tail.length) {
-            piece = carry.subarray(0, carry.length - tail.length + at)
+            piece = this.takeCarried(new Uint8Array(0), tail.length - at)
             this.pos = at + d.length - tail.length
           }
         }
         if (piece === null) {
           const at = find(this.cur, d, this.pos)
           if (at >= 0) {
-            piece = Buffer.concat([carry, this.cur.subarray(this.pos, at)])
+            piece = this.takeCarried(this.cur.subarray(this.pos, at))
             this.pos = at + d.length
           } else if (this.ended) {
-            piece = Buffer.concat([carry, this.cur.subarray(this.pos)])
+            piece = this.takeCarried(this.cur.subarray(this.pos))
             this.pos = this.cur.length
           } else return null
         }
-        this.carry = null
       } else {
         const at = find(this.cur, d, this.pos)
         if (at >= 0) {
@@ -118,7 +169,7 @@ export function lineReader(delimiter: Uint8Array, keyDelimiter: Uint8Array | nul
     end: () => r.end(),
     next() {
       const line = r.nextPiece()
-      if (line === null) return null
+      if (line === null || line instanceof InputProblem) return line
       if (keyDelimiter === null) return { key: null, value: line }
       const at = find(line, keyDelimiter)
       // no key delimiter in the line: the whole line is the value and the key is null, as kcat does
@@ -181,7 +232,7 @@ export function jsonReader(): RecordReader {
     end: () => r.end(),
     next() {
       const line = r.nextPiece()
-      if (line === null) return null
+      if (line === null || line instanceof InputProblem) return line
       const where = `line ${r.count}`
       let o: unknown
       try {
@@ -266,9 +317,10 @@ export function binaryReader(withKeys: boolean): RecordReader {
     }
     return b.readInt32BE(0)
   }
+  let broken = false // after a bad length nothing further can be framed: the rest of the input is ignored
   return {
     push(c) {
-      if (c.length === 0) return
+      if (c.length === 0 || broken) return
       chunks.push(asBuffer(c))
       available += c.length
     },
@@ -283,10 +335,11 @@ export function binaryReader(withKeys: boolean): RecordReader {
       for (let f = 0; f < frames; f++) {
         if (available < need + 4) return ended ? truncated() : null
         const len = peekLength(need)
-        if (len < -1) {
+        if (len < -1 || len > MAX_RECORD_BYTES) {
           available = 0
           chunks.length = 0
-          return new InputProblem(`record ${records + 1} (byte ${offset + need}): frame length ${len} is not -1 or more`)
+          broken = true
+          return new InputProblem(`record ${records + 1} (byte ${offset + need}): frame length ${len} is not in [-1, ${MAX_RECORD_BYTES}]: the rest of the input is ignored`)
         }
         lengths.push(len)
         need += 4 + Math.max(0, len)

@@ -5,7 +5,7 @@
 // and statistics. No broker needed; it sits beside
 // cli.test.ts, which runs the same code end to end against a real broker.
 import { describe, expect, it } from 'vitest'
-import { InputProblem, makeReader, type CliRecord, type InputFormat } from '../../adapters/cli/input.js'
+import { InputProblem, MAX_RECORD_BYTES, makeReader, type CliRecord, type InputFormat } from '../../adapters/cli/input.js'
 import { PerfStats, javaFixed } from '../../adapters/cli/perf-stats.js'
 import { Reader, Writer } from '../../src/protocol/codec.js'
 import { CreateTopics, type CreateTopicsRequest, type CreateTopicsResponse } from '../../src/protocol/messages/create-topics.js'
@@ -84,6 +84,23 @@ describe('produce input readers over arbitrary chunk boundaries', () => {
       const got = readAll('binary', cut, () => Math.floor(rnd() * 7))
       expect(got.at(-1)).toMatch(/^problem: record \d+ \(byte \d+\): input ends inside a frame/)
     }
+  })
+
+  it('a line or frame longer than MAX_RECORD_BYTES is dropped and reported, never held whole', () => {
+    const big = new Uint8Array(MAX_RECORD_BYTES + 300_000).fill(0x61)
+    const input = Buffer.concat([Buffer.from('first\n'), big, Buffer.from('\nlast')])
+    let i = 0
+    const got = readAll('lines', input, () => (i++ === 0 ? 6 : 256 * 1024))
+    expect(got).toEqual([
+      { key: null, value: Buffer.from('first').toString('hex') },
+      `problem: line 2: longer than ${MAX_RECORD_BYTES} bytes: dropped up to the next delimiter`,
+      { key: null, value: Buffer.from('last').toString('hex') },
+    ])
+    const frame = Buffer.alloc(8)
+    frame.writeInt32BE(MAX_RECORD_BYTES + 1)
+    expect(readAll('binary', Buffer.concat([frame, Buffer.from('more input')]), () => 3)).toEqual([
+      `problem: record 1 (byte 0): frame length ${MAX_RECORD_BYTES + 1} is not in [-1, ${MAX_RECORD_BYTES}]: the rest of the input is ignored`,
+    ])
   })
 
   it('JSON lines: fields, kcat -J names, and bad lines as problems with their line number', () => {
