@@ -47,6 +47,8 @@ export class TransactionManager {
   private coordinators = new Map<string, { host: string; port: number }>()
   private txnConnection: BrokerConnection | null = null
   private sender: TransactionSender | null = null
+  /** A call under way: the same call again joins it (two EndTxn for one transaction would be refused). */
+  private pending: Promise<void> | null = null
 
   constructor(
     readonly transactionalId: string,
@@ -71,8 +73,6 @@ export class TransactionManager {
     return this.once(this.initProducerId(-1, -1).then(() => void (this.state = 'ready')))
   }
 
-  /** A call under way: the same call again joins it (two EndTxn for one transaction would be refused). */
-  private pending: Promise<void> | null = null
   private once(p: Promise<void>): Promise<void> {
     const run = p.finally(() => {
       if (this.pending === run) this.pending = null
