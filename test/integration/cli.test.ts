@@ -114,7 +114,7 @@ describe('isokafka --help', () => {
     const bad = await cli(['produce', '-b', bootstrap, '-t', 'x', '--no-such-flag'])
     expect([bad.code, bad.stderr]).toEqual([2, expect.stringMatching(/no-such-flag/)])
     const codec = await cli(['produce', '-b', bootstrap, '-t', 'x', '-z', 'no-such-codec'])
-    expect([codec.code, codec.stderr]).toEqual([2, expect.stringMatching(/compression "no-such-codec" is not available/)])
+    expect([codec.code, codec.stderr]).toEqual([2, expect.stringMatching(/compression "no-such-codec"/)])
   })
 })
 
