@@ -28,7 +28,8 @@ records:
 producer:
   --partitioner P           murmur2 (default: murmur2 of the key, sticky without a key) | sticky (same) |
                             round-robin | sha256
-  -z, --compression C       none | gzip | any other codec name this build of isokafka has
+  -z, --compression C       none | gzip | any other codec name this build of isokafka has (snappy, lz4, zstd)
+  --compression-level N     zstd's level
   --acks A                  0 | 1 | all (default all)
   --linger MS               linger.ms (default 5)
   --batch-size BYTES        batch.size (default 16384)
@@ -53,6 +54,7 @@ const FLAGS = {
   partition: { type: 'string', short: 'p' },
   partitioner: { type: 'string' },
   compression: { type: 'string', short: 'z' },
+  'compression-level': { type: 'string' },
   acks: { type: 'string' },
   linger: { type: 'string' },
   'batch-size': { type: 'string' },
@@ -107,6 +109,7 @@ export async function produceCommand(io: CliIo): Promise<number> {
   if (values['batch-size'] !== undefined) p.batchSize = intFlag('batch-size', str(values, 'batch-size'), 0)
   if (values.partitioner !== undefined) p.partitioner = parsePartitioner(str(values, 'partitioner')!)
   if (values.compression !== undefined) p.compression = str(values, 'compression') as typeof p.compression
+  if (values['compression-level'] !== undefined) p.compressionLevel = Number(str(values, 'compression-level'))
 
   const files = positionals.length > 0 ? positionals : ['-']
   for (const f of files) {

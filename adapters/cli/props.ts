@@ -23,6 +23,8 @@ const INT_PROPS: Record<string, keyof ClientSettings['producer']> = {
   'metadata.max.idle.ms': 'metadataMaxIdleMs',
   'socket.connection.setup.timeout.ms': 'connectTimeoutMs',
   'transaction.timeout.ms': 'transactionTimeoutMs',
+  // isokafka's compressionLevel is zstd's (gzip and lz4 have one setting each here: their *.level are reported skipped)
+  'compression.zstd.level': 'compressionLevel',
 }
 
 const SILENT = new Set(['key.serializer', 'value.serializer'])
