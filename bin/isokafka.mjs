@@ -55,7 +55,7 @@ async function loadBuilt(file) {
 
 const loadGateway = () => loadBuilt('gateway.js')
 
-/** produce / perf: the command resolves to an exit status; bad flags are a UsageError (status 2). */
+/** produce / perf / topics: the command resolves to an exit status; bad flags are a UsageError (status 2), anything thrown else 1. */
 async function cliCommand(name, argv) {
   const cli = await loadBuilt('cli.js')
   let status
