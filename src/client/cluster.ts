@@ -1,6 +1,7 @@
 import { backoffMs, DueTimer, type Clock } from '../clock.js'
 import { ConnectionError, InvalidArgumentError, IsoKafkaError } from '../errors.js'
 import { Metadata, type MetadataResponse } from '../protocol/messages/metadata.js'
+import type { ProducePartitionResponse, ProduceResponse } from '../protocol/messages/produce.js'
 import type { SocketTransport } from '../transport.js'
 import { BrokerConnection } from './connection.js'
 import { brokerError } from '../protocol/error-messages.js'
@@ -29,6 +30,8 @@ export interface TopicMetadata {
   leaders: number[]
   /** Partitions that have a leader (the sticky and round-robin partitioners choose among these). */
   available: number[]
+  /** Leader epoch per partition (-1 unknown): a leader learned from a newer epoch is not undone by older metadata. */
+  epochs?: number[]
   fetchedAt: number
 }
 
@@ -307,11 +310,55 @@ export class KafkaCluster {
       }
       const count = t.partitions.reduce((m, p) => Math.max(m, p.partition + 1), 0)
       const leaders = new Array<number>(count).fill(-1)
-      for (const p of t.partitions) leaders[p.partition] = p.errorCode === 0 || p.leaderId >= 0 ? p.leaderId : -1
-      const available: number[] = []
-      for (let i = 0; i < count; i++) if (leaders[i]! >= 0 && this.brokers.has(leaders[i]!)) available.push(i)
-      this.topics.set(t.name, { name: t.name, errorCode: 0, partitionCount: count, leaders, available, fetchedAt: now })
+      const epochs = new Array<number>(count).fill(-1)
+      for (const p of t.partitions) {
+        const known = previous?.epochs?.[p.partition] ?? -1
+        if (p.leaderEpoch >= 0 && known > p.leaderEpoch && this.brokers.has(previous!.leaders[p.partition]!)) {
+          // this broker's metadata is older than a leader we learned from a Produce response (KIP-951): keep ours
+          leaders[p.partition] = previous!.leaders[p.partition]!
+          epochs[p.partition] = known
+          continue
+        }
+        leaders[p.partition] = p.errorCode === 0 || p.leaderId >= 0 ? p.leaderId : -1
+        epochs[p.partition] = p.leaderEpoch
+      }
+      this.topics.set(t.name, { name: t.name, errorCode: 0, partitionCount: count, leaders, available: this.availableOf(leaders), epochs, fetchedAt: now })
     }
+  }
+
+  private availableOf(leaders: readonly number[]): number[] {
+    const available: number[] = []
+    for (let i = 0; i < leaders.length; i++) if (leaders[i]! >= 0 && this.brokers.has(leaders[i]!)) available.push(i)
+    return available
+  }
+
+  /**
+   * Leader hints (KIP-951): a Produce v10+ response that refuses a partition with NOT_LEADER_OR_FOLLOWER names the
+   * new leader and its epoch, and the endpoints of such leaders. A hint newer than what we know moves the partition
+   * at once, without a metadata round trip. Returns the response entries whose hint moved a partition.
+   */
+  applyLeaderHints(res: ProduceResponse): ProducePartitionResponse[] {
+    const moved: ProducePartitionResponse[] = []
+    for (const t of res.topics) {
+      const meta = this.topics.get(t.topic)
+      if (!meta) continue
+      for (const p of t.partitions) {
+        const hint = p.currentLeader
+        if (!hint || hint.leaderId < 0 || hint.leaderEpoch < 0 || p.partition >= meta.partitionCount) continue
+        const epochs = (meta.epochs ??= new Array<number>(meta.partitionCount).fill(-1))
+        if ((epochs[p.partition] ?? -1) >= hint.leaderEpoch) continue
+        if (!this.brokers.has(hint.leaderId)) {
+          const node = res.nodeEndpoints?.find((n) => n.nodeId === hint.leaderId)
+          if (!node) continue // nowhere to connect: the metadata refresh will tell
+          this.brokers.set(node.nodeId, { host: node.host, port: node.port })
+        }
+        meta.leaders[p.partition] = hint.leaderId
+        epochs[p.partition] = hint.leaderEpoch
+        meta.available = this.availableOf(meta.leaders)
+        moved.push(p)
+      }
+    }
+    return moved
   }
 
   /** The error to give sends to this topic, if its metadata says it cannot be produced to. */

@@ -39,6 +39,8 @@ export class KafkaSender {
   private rotate = 0
   /** The error behind each batch's latest retry (the cause if it then expires while waiting). */
   private readonly lastErrors = new WeakMap<ProducerBatch, Error>()
+  /** Produce response entries whose leader hint moved their partition (KIP-951): retried at once, see onResponse. */
+  private readonly leaderMoved = new WeakSet<ProducePartitionResponse>()
   /** > 0 while flush() or close() wants every batch sent now. */
   flushing = 0
   /** Sends waiting for memory make batches ready at once (Java: "exhausted"). */
@@ -250,7 +252,13 @@ export class KafkaSender {
     }
     const pending = conn.request(this.txn?.produceApi ?? Produce, request, { sizeHint: size })
     pending.catch(() => {})
-    return { response: pending.then((res) => responsesByBatch(batches, res)) }
+    return {
+      response: pending.then((res) => {
+        // KIP-951: a refusal that names the new leader moves the partition now (endpoints come only with hints)
+        if (res.nodeEndpoints !== undefined) for (const p of this.cluster.applyLeaderHints(res)) this.leaderMoved.add(p)
+        return responsesByBatch(batches, res)
+      }),
+    }
   }
 
   private onResponse(batches: ProducerBatch[], res: Map<ProducerBatch, ProducePartitionResponse> | null): void {
@@ -284,7 +292,11 @@ export class KafkaSender {
       }
       const detail = [p.errorMessage, ...p.recordErrors.map((e) => e.message)].filter(Boolean).join('; ')
       const err = brokerError(p.errorCode, `${batch.topic}-${batch.partition}${detail ? `: ${detail}` : ''}`)
-      if (METADATA_ERRORS.has(p.errorCode)) this.cluster.requestRefresh()
+      // the broker named a newer leader for the partition and the cluster moved it (applyLeaderHints): resend there at
+      // once, without a metadata round trip or a backoff, as Java does since KIP-951 (only when the epoch advanced,
+      // so a hint that leads nowhere backs off like any other retry)
+      const moved = this.leaderMoved.has(p)
+      if (METADATA_ERRORS.has(p.errorCode) && !moved) this.cluster.requestRefresh()
       if (this.txn ? TXN_PRODUCE_FATAL.has(p.errorCode) : FATAL_ERRORS.has(p.errorCode)) {
         this.setFatal(new ProducerFatalError(`the producer cannot continue: ${err.message}`, { cause: err }))
         batch.fail(this.fatal!)
@@ -312,7 +324,7 @@ export class KafkaSender {
         this.retryOrFail(q, batch, err, true)
         continue
       }
-      this.retryOrFail(q, batch, err)
+      this.retryOrFail(q, batch, err, false, moved)
     }
     this.wake()
   }
@@ -339,14 +351,14 @@ export class KafkaSender {
     this.txn?.batchAcked(batch.topic, batch.partition)
   }
 
-  private retryOrFail(q: PartitionQueue, batch: ProducerBatch, err: Error, forceRetriable = false): void {
+  private retryOrFail(q: PartitionQueue, batch: ProducerBatch, err: Error, forceRetriable = false, noBackoff = false): void {
     const now = this.options.clock.now()
     const retriable = forceRetriable || (err instanceof IsoKafkaError && err.retriable)
     const expired = now - batch.createdMs >= this.options.deliveryTimeoutMs
     if (retriable && !expired && batch.attempts < this.options.retries && !this.fatal) {
       this.lastErrors.set(batch, err)
       batch.attempts++
-      batch.retryAtMs = now + backoffMs(batch.attempts, this.options.retryBackoffMs, this.options.retryBackoffMaxMs, this.options.clock.random)
+      batch.retryAtMs = noBackoff ? now : now + backoffMs(batch.attempts, this.options.retryBackoffMs, this.options.retryBackoffMaxMs, this.options.clock.random)
       q.reenqueue(batch)
       return
     }
