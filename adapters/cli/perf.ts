@@ -145,7 +145,12 @@ export async function perfCommand(io: CliIo): Promise<number> {
       size = statSync(payloadFile).size
     } catch {}
     if (size === 0) throw new UsageError('perf: File does not exist or empty file provided.')
-    const delimiter = new RegExp(str(values, 'payload-delimiter') ?? '\n')
+    let delimiter: RegExp
+    try {
+      delimiter = new RegExp(str(values, 'payload-delimiter') ?? '\n') // a regular expression, as Java's Scanner takes it
+    } catch (err) {
+      throw new UsageError(`perf: --payload-delimiter: ${(err as Error).message}`)
+    }
     const utf8 = new TextEncoder()
     payloads = readFileSync(payloadFile, 'utf8').split(delimiter).filter((p) => p.length > 0).map((p) => utf8.encode(p))
     print(`Number of messages read: ${payloads.length}`)
