@@ -141,7 +141,7 @@ export function withTitle(s) {
 /** The default run: the issue's headline scenario plus the ones that move the most, ~10–15 min with 3 rounds. */
 export const DEFAULT_IDS = [
   '100B-all-p6-16k', '100B-all-p1-16k', '100B-all-p6-1m', '100B-acks1-p6-16k', '1KiB-all-p6-16k', '1KiB-all-p6-1m',
-  'window-1k', 'window-4k', 'window-16k', 'window-64k', 'sink', 'latency', 'memory',
+  'window-1k', 'window-4k', 'window-16k', 'window-64k', 'sink', 'latency', 'memory', 'txn',
 ]
 
 /** Pick scenarios: exact ids, or patterns with `*` (e.g. `100B-*`, `*-p6-*`), comma separated. */
