@@ -2,7 +2,9 @@
 // Failover drill against a real 3-node Kafka cluster (replication 3, min.insync.replicas 2): produce N keyed records
 // with acks=all and idempotence while the broker leading the most partitions is SIGKILLed mid-stream and restarted
 // later; then read everything back with kcat (librdkafka) and count lost, duplicated and reordered records.
-// Usage: node scripts/failover.mjs [--records 1000000] [--kill-at 0.3] [--down-ms 15000] [--json] [--keep]
+// Usage: node scripts/failover.mjs [--records 1000000] [--kill-at 0.3] [--down-ms 15000] [--signal KILL|TERM] [--json] [--keep]
+// --signal TERM stops the broker gracefully instead (controlled shutdown: its partitions get new leaders before it
+// goes, and it refuses Produce naming them, which the producer follows at once: KIP-951 leader hints).
 import { spawn } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import { createProducer } from 'isokafka'
@@ -15,6 +17,7 @@ const { values: args } = parseArgs({
     partitions: { type: 'string', default: '6' },
     'kill-at': { type: 'string', default: '0.3' },
     'down-ms': { type: 'string', default: '15000' },
+    signal: { type: 'string', default: 'KILL' },
     name: { type: 'string', default: 'failover' },
     json: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
@@ -72,8 +75,8 @@ const outage = (async () => {
   killedNode = [...count.entries()].sort((a, b) => b[1] - a[1])[0][0]
   killedPartitions = new Set(ls.filter((l) => l.leader === killedNode).map((l) => l.partition))
   killAt = Date.now()
-  await killNode(killedNode, { name: args.name })
-  log(`[failover] SIGKILLed broker ${killedNode} (leader of partitions ${[...killedPartitions].join(',')}) after ${acked} acks`)
+  await killNode(killedNode, { name: args.name, signal: `SIG${args.signal}` })
+  log(`[failover] SIG${args.signal}ed broker ${killedNode} (leader of partitions ${[...killedPartitions].join(',')}) after ${acked} acks`)
   await new Promise((r) => setTimeout(r, Number(args['down-ms'])))
   restartAt = Date.now()
   await restartNode(killedNode, { name: args.name })
