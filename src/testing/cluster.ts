@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from '../clock.js'
-import { gzip, type CompressionCodec } from '../compression.js'
+import { gzip, resolveCodec, type CompressionCodec } from '../compression.js'
 import { ApiKey } from '../protocol/api.js'
 import type { RequestHeader } from '../protocol/framing.js'
 import type { ApiVersionRange } from '../protocol/messages/api-versions.js'
@@ -51,7 +51,7 @@ export interface FakeClusterOptions {
   apiVersions?: Record<number, readonly [number, number] | null>
   /** Require SASL on every connection. */
   sasl?: FakeSaslConfig
-  /** Codecs for compressed batches. Default [gzip]. */
+  /** Codecs for compressed batches. Default: gzip, snappy, lz4 and zstd (each loaded when a batch first needs it), as a broker. */
   codecs?: CompressionCodec[]
   /** First producer id handed out. Default 1000. */
   firstProducerId?: number
@@ -128,7 +128,7 @@ export class FakeCluster {
     if (this.brokers.length === 0) throw new RangeError('a fake cluster needs at least one broker')
     this.clock = options.clock ?? systemClock
     this.clusterId = options.clusterId ?? 'fake-cluster'
-    this.codecs = options.codecs ?? [gzip]
+    this.codecs = options.codecs ?? [gzip, resolveCodec('snappy')!, resolveCodec('lz4')!, resolveCodec('zstd')!]
     this.sasl = options.sasl ?? null
     this.autoCreate = options.autoCreateTopics ? (options.autoCreateTopics === true ? {} : options.autoCreateTopics) : null
     this.nextProducerId = options.firstProducerId ?? 1000

@@ -211,3 +211,19 @@ describe('the codecs by name (lazy)', () => {
     expect(l19.length).toBeLessThan(l1.length)
   })
 })
+
+describe('a producer with each codec, against the fake cluster (which decodes them all by default)', () => {
+  it.each([['snappy', 2], ['lz4', 3], ['zstd', 4]] as const)('%s', async (compression, id) => {
+    const { createProducer } = await import('../../src/index.js')
+    const { FakeCluster } = await import('../../src/testing/index.js')
+    const cluster = new FakeCluster({ topics: { t: 2 } })
+    const producer = createProducer({ transport: cluster.transport(), compression, lingerMs: 1 })
+    const values = Array.from({ length: 500 }, (_, i) => `{"i":${i},"event":"click","note":"${'lorem ipsum '.repeat(i % 20)}"}`)
+    await Promise.all(values.map((value, i) => producer.send({ topic: 't', key: `k${i % 7}`, value })))
+    await producer.close()
+    const stored = [...cluster.records('t', 0), ...cluster.records('t', 1)].map((r) => new TextDecoder().decode(r.value!))
+    expect(stored.sort()).toEqual([...values].sort())
+    const codecs = new Set([...cluster.batches('t', 0), ...cluster.batches('t', 1)].map((b) => b.codecId))
+    expect(codecs).toEqual(new Set([id]))
+  })
+})

@@ -162,11 +162,11 @@ describe('FakeCluster: Produce', () => {
     expect(await closed).toBeInstanceOf(ConnectionError)
   })
 
-  it('gzip batches are decompressed; an unknown codec is UNSUPPORTED_COMPRESSION_TYPE', async () => {
-    const cluster = new FakeCluster({ topics: { t: 1 } })
-    const conn = await connect(cluster)
+  it('gzip batches are decompressed; a codec not enabled is UNSUPPORTED_COMPRESSION_TYPE', async () => {
     const { compressRecords } = await import('../../src/protocol/record-batch.js')
     const { gzip } = await import('../../src/compression.js')
+    const cluster = new FakeCluster({ topics: { t: 1 }, codecs: [gzip] })
+    const conn = await connect(cluster)
     const b = new RecordBatchBuilder(64)
     b.append({ timestamp: 5, key: enc.encode('k'), value: enc.encode('zipped'), headers: [{ key: enc.encode('h'), value: null }] })
     const zipped = sealBatch(b.recordsBytes(), 1, 5, 5, { producerId: -1, producerEpoch: -1, baseSequence: -1 }, await compressRecords(gzip, b.recordsBytes()))
