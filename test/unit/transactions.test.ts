@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { Harness, text } from '../helpers/producer-harness.js'
 import { ApiKey, ErrorCode } from '../../src/testing/index.js'
 import { classifyTxnError } from '../../src/producer/transactions.js'
-import type { Producer } from '../../src/producer/producer.js'
+import { createProducer, type Producer } from '../../src/producer/producer.js'
 
 let h: Harness
 afterEach(async () => {
@@ -149,6 +149,8 @@ describe('state errors (Java IllegalStateException → INVALID_TRANSACTION_STATE
     expect(() => h.producer({ transactionalId: 'x', acks: 1 })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }))
     expect(() => h.producer({ transactionalId: 'x', maxInFlightRequestsPerConnection: 6 })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }))
     expect(() => h.producer({ transactionalId: '' })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }))
+    // a gateway carries no transactions (it is not a Kafka-protocol transport)
+    expect(() => createProducer({ transport: { kind: 'gateway' } as any, transactionalId: 'x' })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }))
   })
 })
 
