@@ -1,7 +1,9 @@
 // Java's KafkaProducer as the transactions scenario's producer (run as a single-file source program:
 // java -cp '<kafka libs>/*' bench/producers/JavaTxn.java '<config json>'). The same loop as isokafka-txn.mjs:
 // transactions of txnRecords records, send(record, callback) with one callback, commitTransaction() per transaction.
-// Prints one JSON line in the benchmark children's result format.
+// Prints one JSON line in the benchmark children's result format. Optional config: transactionalId (default
+// java-bench-<pid>) and value (the records' value as text instead of random letters), used by
+// test/integration/transactions.test.ts to fence an isokafka producer with Java's.
 import java.util.*;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.*;
@@ -26,7 +28,8 @@ public class JavaTxn {
     String topic = str(c, "topic");
     Properties p = new Properties();
     p.put("bootstrap.servers", str(c, "bootstrap"));
-    p.put("transactional.id", "java-bench-" + ProcessHandle.current().pid());
+    String id = str(c, "transactionalId");
+    p.put("transactional.id", id != null ? id : "java-bench-" + ProcessHandle.current().pid());
     p.put("linger.ms", String.valueOf(num(c, "lingerMs")));
     p.put("batch.size", String.valueOf(num(c, "batchSize")));
     p.put("buffer.memory", String.valueOf(num(c, "bufferMemory")));
@@ -35,6 +38,7 @@ public class JavaTxn {
     byte[] value = new byte[size];
     Random r = new Random(1);
     for (int i = 0; i < size; i++) value[i] = (byte) ('A' + r.nextInt(26));
+    if (str(c, "value") != null) value = str(c, "value").getBytes(java.nio.charset.StandardCharsets.UTF_8);
     AtomicLong acked = new AtomicLong(), failed = new AtomicLong();
     Callback cb = (meta, err) -> { if (err != null) failed.incrementAndGet(); else acked.incrementAndGet(); };
     try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {

@@ -1,6 +1,7 @@
 /// <reference types="node" />
 import { execFile } from 'node:child_process'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createProducer, systemClock, type IsoKafkaError, type Producer } from '../../src/index.js'
 import { KafkaCluster } from '../../src/client/cluster.js'
@@ -195,6 +196,25 @@ describe('transactions against Kafka', () => {
     await successor.close()
     expect(await values(bootstrap, topic, 'read_committed', pre, 1)).toEqual(['successor'])
     expect(await values(bootstrap, topic, 'read_uncommitted', pre, 4)).toHaveLength(4)
+  })
+
+  it('a Java KafkaProducer taking over the transactional id fences isokafka (v2)', async () => {
+    const bootstrap = v2Bootstrap()
+    const topic = topics.v2
+    const pre = prefix('java-fence')
+    const id = `${topic}-${pre}`
+    const zombie = txnProducer(bootstrap, id)
+    await zombie.initTransactions()
+    zombie.beginTransaction()
+    await Promise.all([0, 1, 2].map((i) => zombie.send({ topic, value: `${pre}isokafka-${i}` })))
+    // Java's initTransactions() bumps the epoch and aborts isokafka's open transaction; then it commits 5 records
+    const config = { bootstrap, topic, transactionalId: id, value: `${pre}java`, records: 5, txnRecords: 5, size: 1, lingerMs: 5, batchSize: 16384, bufferMemory: 33554432 }
+    const out = await java(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench/producers/JavaTxn.java'), [JSON.stringify(config)])
+    expect(JSON.parse(out.trim().split('\n').pop()!)).toMatchObject({ acked: 5, failed: 0 })
+    const commit = await zombie.commitTransaction().catch((e: IsoKafkaError) => e)
+    expect(commit).toMatchObject({ code: 'PRODUCER_FATAL' })
+    await zombie.close()
+    expect(await values(bootstrap, topic, 'read_committed', pre, 5)).toEqual(['java', 'java', 'java', 'java', 'java'])
   })
 
   it('a transaction left open past transactionTimeoutMs is aborted by the broker (v1 cluster, 1 s sweep)', async () => {
