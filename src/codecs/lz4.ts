@@ -85,10 +85,11 @@ function compressBlock(src: Uint8Array, start: number, end: number, dst: Uint8Ar
       let attempts = 1 << 6
       for (;;) {
         if (s >= mfLimit) break
-        const h = hash(s)
+        const word = load32(src, s) // loaded once, for its hash and the comparison
+        const h = Math.imul(word, 0x9e3779b1) >>> shift
         ref = start + table[h]!
         table[h] = s - start
-        if (load32(src, ref) === load32(src, s)) break
+        if (load32(src, ref) === word) break
         s += attempts++ >> 6
       }
       if (s >= mfLimit) break
@@ -108,7 +109,8 @@ function compressBlock(src: Uint8Array, start: number, end: number, dst: Uint8Ar
       const token = d++
       dst[token] = ((litLen >= 15 ? 15 : litLen) << 4) | (matchLen >= 15 ? 15 : matchLen)
       if (litLen >= 15) d = writeLength(dst, d, litLen - 15)
-      if (litLen > 16) dst.set(src.subarray(anchor, s), d)
+      // short literals byte by byte: a subarray per literal (an object) costs more than copying up to ~64 bytes
+      if (litLen > 64) dst.set(src.subarray(anchor, s), d)
       else for (let i = 0; i < litLen; i++) dst[d + i] = src[anchor + i]!
       d += litLen
       const offset = s - ref

@@ -40,7 +40,8 @@ function emitLiteral(dst: Uint8Array, d: number, src: Uint8Array, from: number, 
     dst[d++] = n & 0xff
     dst[d++] = n >>> 8
   }
-  if (to - from > 16) dst.set(src.subarray(from, to), d)
+  // short literals byte by byte: a subarray per literal (an object) costs more than copying up to ~64 bytes
+  if (to - from > 64) dst.set(src.subarray(from, to), d)
   else for (let i = from; i < to; i++) dst[d + i - from] = src[i]!
   return d + to - from
 }
@@ -90,21 +91,26 @@ function compressBlock(src: Uint8Array, start: number, end: number, dst: Uint8Ar
   const sLimit = end - INPUT_MARGIN
   let nextEmit = start
   let s = start + 1
-  let nextHash = hash(s)
+  // the 4 bytes at the next position to probe, loaded once for its hash and its comparison
+  let nextWord = load32(src, s)
+  let nextHash = Math.imul(nextWord, 0x1e35a7bd) >>> shift
   outer: for (;;) {
     let skip = 32
     let nextS = s
     let candidate = 0
+    let word = 0
     do {
       s = nextS
+      word = nextWord
       const step = skip >> 5
       nextS = s + step
       skip += step
       if (nextS > sLimit) break outer
       candidate = start + table[nextHash]!
       table[nextHash] = s - start
-      nextHash = hash(nextS)
-    } while (load32(src, s) !== load32(src, candidate))
+      nextWord = load32(src, nextS)
+      nextHash = Math.imul(nextWord, 0x1e35a7bd) >>> shift
+    } while (word !== load32(src, candidate))
     d = emitLiteral(dst, d, src, nextEmit, s)
     for (;;) {
       const base = s
@@ -118,11 +124,13 @@ function compressBlock(src: Uint8Array, start: number, end: number, dst: Uint8Ar
       nextEmit = s
       if (s >= sLimit) break outer
       table[hash(s - 1)] = s - 1 - start
-      const h = hash(s)
+      const cur = load32(src, s)
+      const h = Math.imul(cur, 0x1e35a7bd) >>> shift
       candidate = start + table[h]!
       table[h] = s - start
-      if (load32(src, s) !== load32(src, candidate)) {
-        nextHash = hash(++s)
+      if (cur !== load32(src, candidate)) {
+        nextWord = load32(src, ++s)
+        nextHash = Math.imul(nextWord, 0x1e35a7bd) >>> shift
         break
       }
     }
