@@ -1,4 +1,4 @@
-import { burstClock, systemClock } from '../clock.js'
+import { backoffMs, burstClock, systemClock } from '../clock.js'
 import type { Transport } from '../transport.js'
 import { InvalidArgumentError, KafkaProtocolError, MaxBlockTimeoutError, ProducerClosedError, RecordTooLargeError, TransactionStateError, type IsoKafkaError } from '../errors.js'
 import { APPENDED, RecordAccumulator, type DeliveryCallback, type RecordMetadata } from './accumulator.js'
@@ -489,6 +489,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     const timeoutMs = options.timeoutMs ?? o.maxBlockMs
     const deadline = o.clock.now() + timeoutMs
     let asked = false
+    let failures = 0
     for (;;) {
       const t = backend.topic(topic)
       if (t) return { topic, errorCode: 0, partitions: t.partitionCount, leaders: t.leaders ?? [] }
@@ -503,8 +504,14 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
       }
       const now = o.clock.now()
       if (now >= deadline) throw new MaxBlockTimeoutError(`topic ${topic} not present in metadata after ${timeoutMs} ms`)
-      if (backend.refresh) await raceDeadline(backend.refresh(), deadline - now).catch(() => {})
-      else await waitForChange(deadline - now)
+      if (backend.refresh) {
+        const answered = await raceDeadline(backend.refresh().then(() => true, () => false), deadline - now)
+        // a refresh that failed (no broker reachable) is tried again after a backoff, not at once in a loop
+        if (!answered) {
+          const wait = backoffMs(++failures, o.retryBackoffMs, o.retryBackoffMaxMs, o.clock.random)
+          await raceDeadline(new Promise<never>(() => {}), Math.min(wait, deadline - o.clock.now()))
+        }
+      } else await waitForChange(deadline - now)
       asked = true
     }
   }
