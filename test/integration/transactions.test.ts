@@ -20,7 +20,7 @@ let v1Bootstrap: string
 let startedV1 = false
 const v2Bootstrap = (): string => inject('kafkaBootstrap')
 // one topic per broker (TopicCommand is a JVM start each): every case writes values with a prefix of its own
-const topics = { v1: uniqueTopic('txn-v1'), v2: uniqueTopic('txn-v2') }
+const topics = { v1: uniqueTopic('txn-v1'), v2: uniqueTopic('txn-v2'), java: uniqueTopic('txn-java') }
 let prefixes = 0
 const prefix = (what: string) => `${what}${++prefixes}:`
 
@@ -37,7 +37,7 @@ beforeAll(async () => {
     v1Bootstrap = state.bootstrap
     startedV1 = !(state as { reused?: boolean }).reused
   }
-  await Promise.all([createTopic(v1Bootstrap, topics.v1, 3), createTopic(v2Bootstrap(), topics.v2, 3)])
+  await Promise.all([createTopic(v1Bootstrap, topics.v1, 3), createTopic(v2Bootstrap(), topics.v2, 3), createTopic(v2Bootstrap(), topics.java, 1)])
 })
 afterAll(async () => {
   if (startedV1) await kafka.stopKafka({ name: V1_NAME })
@@ -155,7 +155,7 @@ describe('transactions against Kafka', () => {
 
   it('the Java ConsoleConsumer (read_committed) sees the committed transactions only', async () => {
     const bootstrap = v2Bootstrap()
-    const topic = topics.v2
+    const topic = topics.java // one partition: offset order is send order
     const pre = prefix('java')
     const p = txnProducer(bootstrap, `${topic}-${pre}`)
     await p.initTransactions()
@@ -165,9 +165,12 @@ describe('transactions against Kafka', () => {
     await p.abortTransaction()
     await p.transaction(async (tx) => void (await tx.send({ topic, value: `${pre}yes-last` })))
     await p.close()
-    const consume = (level: string) =>
-      java('org.apache.kafka.tools.consumer.ConsoleConsumer', ['--bootstrap-server', bootstrap, '--topic', topic, '--from-beginning', '--isolation-level', level, '--timeout-ms', '3000'])
-    const [committed, uncommitted] = await Promise.all([consume('read_committed'), consume('read_uncommitted')])
+    // it stops after n records: the first 6 a read_committed consumer gets must be the committed ones, whatever follows
+    const consume = (level: string, n: number) =>
+      java('org.apache.kafka.tools.consumer.ConsoleConsumer', [
+        '--bootstrap-server', bootstrap, '--topic', topic, '--from-beginning', '--isolation-level', level, '--max-messages', String(n), '--timeout-ms', '30000',
+      ])
+    const [committed, uncommitted] = await Promise.all([consume('read_committed', 6), consume('read_uncommitted', 9)])
     const lines = (s: string) => s.split('\n').filter((l) => l.startsWith(pre)).map((l) => l.slice(pre.length)).sort()
     expect(lines(committed)).toEqual(['yes-0', 'yes-1', 'yes-2', 'yes-3', 'yes-4', 'yes-last'])
     expect(lines(uncommitted)).toEqual(['no-0', 'no-1', 'no-2', 'yes-0', 'yes-1', 'yes-2', 'yes-3', 'yes-4', 'yes-last'])
