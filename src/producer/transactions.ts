@@ -43,7 +43,8 @@ export class TransactionManager {
   /** Partitions in the transaction: true once added (v1) or once their first batch was acknowledged (v2). */
   private readonly added = new Map<string, Map<number, boolean>>()
   private pendingAdds: Array<{ topic: string; partition: number }> = []
-  private adding = false
+  /** The AddPartitionsToTxn requests under way (v1): EndTxn waits for them. */
+  private adding: Promise<void> | null = null
   private coordinators = new Map<string, { host: string; port: number }>()
   private txnConnection: BrokerConnection | null = null
   private sender: TransactionSender | null = null
@@ -195,7 +196,7 @@ export class TransactionManager {
     }
     if (!this.pendingAdds.some((p) => p.topic === topic && p.partition === partition)) {
       // one request for the partitions a sender pass asks for (the add starts after the pass)
-      if (this.pendingAdds.length === 0) queueMicrotask(() => void this.addPartitions())
+      if (this.pendingAdds.length === 0) queueMicrotask(() => this.addPartitions())
       this.pendingAdds.push({ topic, partition })
     }
     return false
@@ -222,10 +223,9 @@ export class TransactionManager {
     this.started = true
   }
 
-  private async addPartitions(): Promise<void> {
+  private addPartitions(): void {
     if (this.adding) return
-    this.adding = true
-    try {
+    this.adding = (async () => {
       while (this.pendingAdds.length > 0 && (this.state === 'in-transaction' || this.state === 'committing')) {
         const batch = this.pendingAdds
         this.pendingAdds = []
@@ -239,15 +239,16 @@ export class TransactionManager {
         }), (r) => firstError(r.results), this.options.clock.now() + this.options.deliveryTimeoutMs)
         for (const p of batch) this.markAdded(p.topic, p.partition)
       }
-    } catch (err) {
-      this.failTransaction(err)
-    } finally {
-      this.adding = false
+    })().catch((err) => {
+      if (this.state === 'in-transaction' || this.state === 'committing') this.failTransaction(err)
+    }).finally(() => {
+      this.adding = null
       this.sender?.wake()
-    }
+    })
   }
 
   private async endTxn(committed: boolean): Promise<void> {
+    if (this.adding) await this.adding // an add under way decides whether the coordinator has a transaction to end
     if (!this.started) {
       this.finish() // nothing reached the coordinator: nothing to end (Java sends no EndTxn either)
       return

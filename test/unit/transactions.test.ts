@@ -337,3 +337,21 @@ describe('v1: a sequence gap left by a failed batch', () => {
     expect(committed('t')).toEqual(['a', 'b'])
   })
 })
+
+describe('v1: abort while AddPartitionsToTxn is under way', () => {
+  it('waits for the add, then ends the transaction the coordinator now has (no transaction left open)', async () => {
+    const p = setup(1)
+    await h.run(p.initTransactions())
+    p.beginTransaction()
+    h.cluster.delayNext(ApiKey.AddPartitionsToTxn, 100)
+    const sent = p.send({ topic: 't', partition: 0, value: 'a' }).then(() => null, (e: Error) => e)
+    await h.advance(10) // the add is at the coordinator, its answer 90 ms away
+    expect(h.cluster.requestCount(ApiKey.AddPartitionsToTxn)).toBe(1)
+    await h.run(p.abortTransaction())
+    expect(await sent).toMatchObject({ code: 'TRANSACTION_ABORTED' })
+    expect(h.cluster.requestCount(ApiKey.EndTxn)).toBe(1)
+    expect(h.cluster.transactions.get('tx-1')!.state).toBe('empty')
+    await h.run(p.transaction(async (tx) => void (await tx.send({ topic: 't', partition: 0, value: 'b' }))))
+    expect(committed('t')).toEqual(['b'])
+  })
+})
