@@ -23,6 +23,8 @@ export { injectHeaders } from './headers.js'
 /** The instrumentation scope name spans are created under. */
 export const TRACER_NAME = 'isokafka'
 
+const INVALID_TRACE_ID = '00000000000000000000000000000000'
+
 export interface InstrumentOptions {
   /** Where spans go; default the global one (`trace.getTracerProvider()`, a no-op until an SDK registers). */
   tracerProvider?: TracerProvider
@@ -97,6 +99,8 @@ export function instrumentProducer<K, V>(producer: Producer<K, V>, options: Inst
   // the record as sent: with the span's context in its headers when asked for, else the caller's own object
   const withContext = (record: ProducerRecord<K, V>, span: Span): ProducerRecord<K, V> => {
     if (!inject || record === null || typeof record !== 'object') return record
+    // nothing to propagate (the no-op provider and no incoming trace): skip the context and the propagator
+    if (span.spanContext().traceId === INVALID_TRACE_ID) return record
     const headers = injectHeaders(propagator, trace.setSpan(otelContext.active(), span), record.headers)
     return headers === record.headers ? record : { ...record, headers }
   }
