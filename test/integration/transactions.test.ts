@@ -18,6 +18,8 @@ const V1_NAME = 'vitest-txn1'
 let kafka: KafkaScript
 let v1Bootstrap: string
 let startedV1 = false
+/** The v1 cluster starts (~10 s) while the shared-broker cases run; its cases wait for it. */
+let v1Ready: Promise<void>
 const v2Bootstrap = (): string => inject('kafkaBootstrap')
 // one topic per broker (TopicCommand is a JVM start each): every case writes values with a prefix of its own
 const topics = { v1: uniqueTopic('txn-v1'), v2: uniqueTopic('txn-v2'), java: uniqueTopic('txn-java') }
@@ -26,20 +28,25 @@ const prefix = (what: string) => `${what}${++prefixes}:`
 
 beforeAll(async () => {
   kafka = await kafkaScript()
-  v1Bootstrap = process.env.KAFKA_TXN1_BOOTSTRAP ?? ''
-  if (!v1Bootstrap) {
-    const state = await kafka.startKafka({
-      name: V1_NAME,
-      nodes: 1,
-      transactionVersion: 1,
-      overrides: ['transaction.abort.timed.out.transaction.cleanup.interval.ms=1000'],
-    } as Parameters<KafkaScript['startKafka']>[0])
-    v1Bootstrap = state.bootstrap
-    startedV1 = !(state as { reused?: boolean }).reused
-  }
-  await Promise.all([createTopic(v1Bootstrap, topics.v1, 3), createTopic(v2Bootstrap(), topics.v2, 3), createTopic(v2Bootstrap(), topics.java, 1)])
+  v1Ready = (async () => {
+    v1Bootstrap = process.env.KAFKA_TXN1_BOOTSTRAP ?? ''
+    if (!v1Bootstrap) {
+      const state = await kafka.startKafka({
+        name: V1_NAME,
+        nodes: 1,
+        transactionVersion: 1,
+        overrides: ['transaction.abort.timed.out.transaction.cleanup.interval.ms=1000'],
+      } as Parameters<KafkaScript['startKafka']>[0])
+      v1Bootstrap = state.bootstrap
+      startedV1 = !(state as { reused?: boolean }).reused
+    }
+    await createTopic(v1Bootstrap, topics.v1, 3)
+  })()
+  v1Ready.catch(() => {}) // awaited by the v1 cases
+  await Promise.all([createTopic(v2Bootstrap(), topics.v2, 3), createTopic(v2Bootstrap(), topics.java, 1)])
 })
 afterAll(async () => {
+  await v1Ready?.catch(() => {})
   if (startedV1) await kafka.stopKafka({ name: V1_NAME })
 })
 
@@ -149,10 +156,6 @@ describe('transactions against Kafka', () => {
     await commitAndAbort(v2Bootstrap(), 'shared')
   })
 
-  it('v1 broker (AddPartitionsToTxn): the same, one epoch', async () => {
-    await commitAndAbort(v1Bootstrap, 'v1')
-  })
-
   it('the Java ConsoleConsumer (read_committed) sees the committed transactions only', async () => {
     const bootstrap = v2Bootstrap()
     const topic = topics.java // one partition: offset order is send order
@@ -177,6 +180,7 @@ describe('transactions against Kafka', () => {
   })
 
   it.each([['v2', true], ['v1', false]])('a zombie with the same transactional id is fenced (%s)', async (_name, v2) => {
+    if (!v2) await v1Ready
     const bootstrap = v2 ? v2Bootstrap() : v1Bootstrap
     const topic = v2 ? topics.v2 : topics.v1
     const pre = prefix('fence')
@@ -201,6 +205,11 @@ describe('transactions against Kafka', () => {
     expect(await values(bootstrap, topic, 'read_uncommitted', pre, 4)).toHaveLength(4)
   })
 
+  it('v1 broker (AddPartitionsToTxn): the same, one epoch', async () => {
+    await v1Ready
+    await commitAndAbort(v1Bootstrap, 'v1')
+  })
+
   it('a Java KafkaProducer taking over the transactional id fences isokafka (v2)', async () => {
     const bootstrap = v2Bootstrap()
     const topic = topics.v2
@@ -221,6 +230,7 @@ describe('transactions against Kafka', () => {
   })
 
   it('a transaction left open past transactionTimeoutMs is aborted by the broker (v1 cluster, 1 s sweep)', async () => {
+    await v1Ready
     const topic = topics.v1
     const pre = prefix('timeout')
     const p = txnProducer(v1Bootstrap, `${topic}-${pre}`, { transactionTimeoutMs: 1500 })
@@ -242,6 +252,7 @@ describe('transactions against Kafka', () => {
 
   // ~25 s (the broker takes ~15 s to come back): run with ISOKAFKA_TXN_RESTART=1; needs the v1 cluster of its own
   it.runIf(process.env.ISOKAFKA_TXN_RESTART === '1')('a commit racing a broker restart ends committed or aborted, never half', async () => {
+    await v1Ready
     if (!startedV1) return // KAFKA_TXN1_BOOTSTRAP: not ours to kill
     const topic = topics.v1
     const pre = prefix('restart')
