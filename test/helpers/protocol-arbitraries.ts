@@ -5,6 +5,11 @@ import { InitProducerId, type InitProducerIdRequest, type InitProducerIdResponse
 import { Metadata, type MetadataRequest, type MetadataResponse } from '../../src/protocol/messages/metadata.js'
 import { Produce, type ProduceRequest, type ProduceResponse } from '../../src/protocol/messages/produce.js'
 import { SaslAuthenticate, SaslHandshake } from '../../src/protocol/messages/sasl.js'
+import { FindCoordinator, type FindCoordinatorRequest, type FindCoordinatorResponse } from '../../src/protocol/messages/find-coordinator.js'
+import { AddPartitionsToTxn, type AddPartitionsToTxnRequest, type AddPartitionsToTxnResponse } from '../../src/protocol/messages/add-partitions-to-txn.js'
+import { AddOffsetsToTxn, type AddOffsetsToTxnRequest, type AddOffsetsToTxnResponse } from '../../src/protocol/messages/add-offsets-to-txn.js'
+import { EndTxn, type EndTxnRequest, type EndTxnResponse } from '../../src/protocol/messages/end-txn.js'
+import { TxnOffsetCommit, type TxnOffsetCommitRequest, type TxnOffsetCommitResponse } from '../../src/protocol/messages/txn-offset-commit.js'
 
 /**
  * fast-check arbitraries for every message, both directions, normalized per version: a field a version does not
@@ -36,7 +41,11 @@ const apiVersions: MessageCase<ApiVersionsRequest, ApiVersionsResponse> = {
       errorCode: int16.filter((c) => v === 0 || c !== 35),
       apiKeys: fc.array(fc.record({ apiKey: int16, minVersion: int16, maxVersion: int16 }), { maxLength: 8 }),
       throttleTimeMs: v >= 1 ? int32 : fc.constant(0),
-    }),
+      // tag 2 (v3+): absent, or a non-empty name → max level map
+      finalizedFeatures: v >= 3
+        ? fc.option(fc.array(fc.tuple(str, int16), { minLength: 1, maxLength: 4 }).map((a) => new Map(a)), { nil: undefined })
+        : fc.constant(undefined),
+    }, { requiredKeys: ['errorCode', 'apiKeys', 'throttleTimeMs'] }),
 }
 
 const metadata: MessageCase<MetadataRequest, MetadataResponse> = {
@@ -148,7 +157,63 @@ function strip<T>(value: T): T {
   return value
 }
 
-export const MESSAGE_CASES: Array<MessageCase<any, any>> = [apiVersions, metadata, initProducerId, produce, saslHandshake, saslAuthenticate]
+const partitionErrors = fc.array(fc.record({ topic: str, partitions: fc.array(fc.record({ partition: int32, errorCode: int16 }), { maxLength: 4 }) }), { maxLength: 3 })
+
+const findCoordinator: MessageCase<FindCoordinatorRequest, FindCoordinatorResponse> = {
+  api: FindCoordinator,
+  versions: [1, 6],
+  request: (v) => fc.record({ keyType: fc.integer({ min: 0, max: 2 }), keys: v >= 4 ? fc.array(str, { maxLength: 4 }) : fc.tuple(str) }),
+  response: (v) => {
+    const c = (key: fc.Arbitrary<string>) => fc.record({ key, nodeId: int32, host: str, port: int32, errorCode: int16, errorMessage: nstr })
+    return fc.record({ coordinators: v >= 4 ? fc.array(c(str), { maxLength: 4 }) : fc.tuple(c(fc.constant(''))) })
+  },
+}
+
+const addPartitionsToTxn: MessageCase<AddPartitionsToTxnRequest, AddPartitionsToTxnResponse> = {
+  api: AddPartitionsToTxn,
+  versions: [0, 3],
+  request: () => fc.record({ transactionalId: str, producerId: int64, producerEpoch: int16, topics: fc.array(fc.record({ topic: str, partitions: fc.array(int32, { maxLength: 4 }) }), { maxLength: 3 }) }),
+  response: () => fc.record({ results: partitionErrors }),
+}
+
+const addOffsetsToTxn: MessageCase<AddOffsetsToTxnRequest, AddOffsetsToTxnResponse> = {
+  api: AddOffsetsToTxn,
+  versions: [0, 4],
+  request: () => fc.record({ transactionalId: str, producerId: int64, producerEpoch: int16, groupId: str }),
+  response: () => fc.record({ errorCode: int16 }),
+}
+
+const endTxn: MessageCase<EndTxnRequest, EndTxnResponse> = {
+  api: EndTxn,
+  versions: [0, 5],
+  request: () => fc.record({ transactionalId: str, producerId: int64, producerEpoch: int16, committed: fc.boolean() }),
+  response: (v) => fc.record({ errorCode: int16, producerId: v >= 5 ? int64 : fc.constant(-1), producerEpoch: v >= 5 ? int16 : fc.constant(-1) }),
+}
+
+const txnOffsetCommit: MessageCase<TxnOffsetCommitRequest, TxnOffsetCommitResponse> = {
+  api: TxnOffsetCommit,
+  versions: [0, 5],
+  request: (v) =>
+    fc.record({
+      transactionalId: str,
+      groupId: str,
+      producerId: int64,
+      producerEpoch: int16,
+      generationId: v >= 3 ? int32 : fc.constant(-1),
+      memberId: v >= 3 ? str : fc.constant(''),
+      groupInstanceId: v >= 3 ? nstr : fc.constant(null),
+      topics: fc.array(fc.record({
+        topic: str,
+        partitions: fc.array(fc.record({ partition: int32, offset: int64, leaderEpoch: v >= 2 ? int32 : fc.constant(-1), metadata: nstr }), { maxLength: 3 }),
+      }), { maxLength: 3 }),
+    }),
+  response: () => fc.record({ results: partitionErrors }),
+}
+
+export const MESSAGE_CASES: Array<MessageCase<any, any>> = [
+  apiVersions, metadata, initProducerId, produce, saslHandshake, saslAuthenticate,
+  findCoordinator, addPartitionsToTxn, addOffsetsToTxn, endTxn, txnOffsetCommit,
+]
 
 /** A list of byte-level mutations: overwrite, truncate, insert, delete, plant a huge or negative length. */
 export const mutations = fc.array(
