@@ -219,3 +219,42 @@ describe('isokafka/otel on a real broker', () => {
     for (const r of mine) expect(r.headers).toEqual([])
   })
 })
+
+describe('isokafka/otel without a broker (stub producer)', () => {
+  // records as the wrapper hands them to the producer, acknowledged at once
+  function stub() {
+    const seen: Array<{ headers?: unknown; key?: unknown }> = []
+    let n = 0
+    const p = {
+      send: async (r: { headers?: unknown; key?: unknown }) => (seen.push(r), { topic: 't', partition: 0, offset: n++, timestamp: 0 }),
+      transaction: async (fn: (p: unknown) => Promise<unknown>) => fn(p),
+      flush: async () => {},
+    }
+    return { seen, producer: p as unknown as Producer<unknown, unknown> }
+  }
+
+  it('merges the context into object or pair headers without overwriting (any case) or mutating; traces sends inside transaction(fn)', async () => {
+    exporter.reset()
+    const { seen, producer: inner } = stub()
+    const producer = instrumentProducer(inner, { tracerProvider: provider, injectContext: true, propagator })
+    const objHeaders = { a: '1' }
+    const pairHeaders: Array<[string, string]> = [['a', '1']]
+    await producer.send({ topic: 't', value: 'x', headers: objHeaders, key: 42 })
+    await producer.send({ topic: 't', value: 'x', headers: pairHeaders })
+    await producer.send({ topic: 't', value: 'x', headers: { TraceParent: 'mine' } })
+    await producer.transaction(async (tx) => {
+      await tx.send({ topic: 't', value: 'in-tx' })
+    })
+    await producer.flush() // not wrapped: the producer's own
+    expect(objHeaders).toEqual({ a: '1' })
+    expect(pairHeaders).toEqual([['a', '1']])
+    const spans = exporter.getFinishedSpans()
+    expect(spans).toHaveLength(4)
+    const tp = (i: number) => `00-${spans[i]!.spanContext().traceId}-${spans[i]!.spanContext().spanId}-01`
+    expect(seen[0]!.headers).toEqual({ a: '1', traceparent: tp(0) })
+    expect(seen[1]!.headers).toEqual([['a', '1'], ['traceparent', tp(1)]])
+    expect(seen[2]!.headers).toEqual({ TraceParent: 'mine' })
+    expect(seen[3]!.headers).toEqual({ traceparent: tp(3) })
+    expect(spans[0]!.attributes['messaging.kafka.message.key']).toBe('42')
+  })
+})
