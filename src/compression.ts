@@ -49,9 +49,6 @@ export const gzip: CompressionCodec = {
 export type CompressionName = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd'
 export type CompressionOption = CompressionName | CompressionCodec
 
-/** The names `compression` accepts (options.ts checks against this list at createProducer). */
-export const compressionNames: readonly string[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd']
-
 /** A codec whose implementation is imported when it first compresses (or decompresses). */
 function lazy(name: string, id: CompressionCodec['id'], load: () => Promise<CompressionCodec>): CompressionCodec {
   let codec: Promise<CompressionCodec> | undefined
