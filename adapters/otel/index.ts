@@ -9,6 +9,7 @@ import {
   trace,
   type Attributes,
   type Span,
+  type SpanOptions,
   type TextMapPropagator,
   type Tracer,
   type TracerProvider,
@@ -64,17 +65,31 @@ export function instrumentProducer<K, V>(producer: Producer<K, V>, options: Inst
   const bodySize = options.bodySize !== false
   const fixed: StaticAttributes = { clientId: options.clientId, ...parseServer(options.server) }
 
-  // the attributes a sampler sees (the conventions ask for these at creation); the rest only on recording spans
-  const start = (record: ProducerRecord<K, V>): Span => {
-    const a: Attributes = {
-      [ATTR.system]: 'kafka',
-      [ATTR.operationType]: 'send',
-      [ATTR.operationName]: 'send',
-      [ATTR.destination]: record.topic,
+  // the span name and the attributes a sampler sees (the conventions ask for these at creation) depend only on the
+  // topic: made once per topic, so a send with nothing recording allocates little beyond the no-op span. Tracers copy
+  // the attributes they are given (the SDK sanitizes them into the span's own object), so sharing them is safe.
+  const perTopic = new Map<string, { name: string; options: SpanOptions }>()
+  const spanStart = (topic: string) => {
+    let s = perTopic.get(topic)
+    if (s === undefined) {
+      const a: Attributes = {
+        [ATTR.system]: 'kafka',
+        [ATTR.operationType]: 'send',
+        [ATTR.operationName]: 'send',
+        [ATTR.destination]: topic,
+      }
+      if (fixed.serverAddress !== undefined) a[ATTR.serverAddress] = fixed.serverAddress
+      if (fixed.serverPort !== undefined) a[ATTR.serverPort] = fixed.serverPort
+      s = { name: `send ${topic}`, options: { kind: SpanKind.PRODUCER, attributes: a } }
+      if (perTopic.size < 4096) perTopic.set(topic, s)
     }
-    if (fixed.serverAddress !== undefined) a[ATTR.serverAddress] = fixed.serverAddress
-    if (fixed.serverPort !== undefined) a[ATTR.serverPort] = fixed.serverPort
-    const span = tracer.startSpan(`send ${record.topic}`, { kind: SpanKind.PRODUCER, attributes: a }, otelContext.active())
+    return s
+  }
+
+  // the rest only on recording spans
+  const start = (record: ProducerRecord<K, V>): Span => {
+    const { name, options } = spanStart(record.topic)
+    const span = tracer.startSpan(name, options, otelContext.active())
     if (span.isRecording()) span.setAttributes(detail(record))
     return span
   }

@@ -26,24 +26,23 @@ interface WorkerSpan {
 
 beforeAll(async () => {
   const { Miniflare } = await import('miniflare')
-  const [result] = await Promise.all([
-    build({
-      entryPoints: [path.join(root, 'test/workers/otel-worker.ts')],
-      // platform 'browser' as wrangler bundles: the OTel packages map their Node platform files away through the
-      // package.json "browser" field, which esbuild applies only there
-      bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, logLevel: 'silent',
-      conditions: ['workerd', 'worker', 'browser'],
-      external: ['cloudflare:*'],
-    }),
-    createTopic(bootstrap, topic, 2),
-  ])
+  // the topic (a JVM start) while the bundle builds and workerd starts
+  const topicReady = createTopic(bootstrap, topic, 2)
+  const result = await build({
+    entryPoints: [path.join(root, 'test/workers/otel-worker.ts')],
+    // platform 'browser' as wrangler bundles: the OTel packages map their Node platform files away through the
+    // package.json "browser" field, which esbuild applies only there
+    bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, logLevel: 'silent',
+    conditions: ['workerd', 'worker', 'browser'],
+    external: ['cloudflare:*'],
+  })
   bundleBytes = result.outputFiles[0]!.contents.byteLength
   mf = new Miniflare({
     modules: [{ type: 'ESModule', path: 'index.js', contents: result.outputFiles[0]!.text }],
     compatibilityDate: '2025-09-01',
     bindings: { KAFKA_BOOTSTRAP: bootstrap },
   })
-  await mf.ready
+  await Promise.all([mf.ready, topicReady])
 })
 
 afterAll(async () => {
