@@ -1,8 +1,8 @@
 // Span attributes of a Kafka send, after the OpenTelemetry messaging semantic conventions (messaging spans + the
 // Kafka page). Those conventions are still in development: these are the names of the generation since v1.27
 // (`messaging.operation.type`, `messaging.destination.partition.id`, `messaging.kafka.offset`), the ones the OTel JS
-// semantic-conventions package exports. Later drafts rename the Kafka-specific ones (`kafka.offset`,
-// `kafka.message.key`, `messaging.system.name`); docs/otel.md lists both.
+// semantic-conventions package exports. v1.45 renames the Kafka-specific ones (`kafka.offset`,
+// `kafka.message.key`) and `messaging.system` (`messaging.system.name`); docs/otel.md says which.
 
 export const ATTR = {
   system: 'messaging.system',
