@@ -55,20 +55,10 @@ async function loadBuilt(file) {
 
 const loadGateway = () => loadBuilt('gateway.js')
 
-/** produce / perf / topics: the command resolves to an exit status; bad flags are a UsageError (status 2), anything thrown else 1. */
+/** produce / perf / topics: an exit status (adapters/cli runCommand: 2 for bad flags, 1 when anything failed). */
 async function cliCommand(name, argv) {
   const cli = await loadBuilt('cli.js')
-  let status
-  try {
-    status = await cli[`${name}Command`](cli.processIo(argv))
-  } catch (err) {
-    if (err instanceof cli.UsageError || (err && err.code === 'INVALID_CONFIG')) {
-      process.stderr.write(`isokafka ${name}: ${err.message.replace(new RegExp(`^${name}: `), '')}\n(isokafka ${name} --help lists the flags)\n`)
-      process.exit(2)
-    }
-    process.stderr.write(`isokafka ${name}: ${err && err.code ? `${err.code}: ` : ''}${err && err.message ? err.message : err}\n`)
-    process.exit(1)
-  }
+  const status = await cli.runCommand(name, cli.processIo(argv))
   // stdin may still be open (an early stop): exit rather than wait for it
   process.exitCode = status
   process.stdout.write('', () => process.exit(status))

@@ -1,15 +1,17 @@
 /// <reference types="node" />
-// `isokafka produce`, `perf` and `topics` end to end: bin/isokafka.mjs as a child process against the test run's
-// broker, every record read back by kcat and compared byte for byte with the input. The bin runs from a temporary
-// folder beside adapters/cli bundled to dist/cli.js as tsup builds it, so the test needs no `npm run build` and does
-// not race one (the shared dist/ is wiped while it is rebuilt).
+// `isokafka produce`, `perf` and `topics` end to end against the test run's broker, every record read back by kcat and
+// compared byte for byte with the input. The commands run in this process through adapters/cli's runCommand (as the
+// bin runs them); the bin's own dispatch runs as a child process from a temporary folder beside adapters/cli bundled
+// to dist/cli.js as tsup builds it, so the test needs no `npm run build` and does not race one.
 import { spawn } from 'node:child_process'
+import { Readable, Writable } from 'node:stream'
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { build } from 'esbuild'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { runCommand } from '../../adapters/cli/index.js'
 import { murmur2Partition } from '../../src/producer/murmur2.js'
 import { readAllWithKcat, uniqueTopic, type KcatRecord } from '../helpers/kafka-tools.js'
 import { xorshift32 } from '../helpers/xorshift.js'
@@ -29,7 +31,28 @@ interface Run {
   stderr: string
 }
 
-function cli(args: string[], input?: Uint8Array | string, env: Record<string, string> = {}): Promise<Run> {
+const COMMANDS = new Set(['produce', 'perf', 'topics'])
+
+/**
+ * produce / perf / topics run in this process through runCommand (what the bin calls after loading dist/cli.js), so
+ * coverage sees them; anything else (the bin's own dispatch: --help, token) runs the bin as a child process.
+ */
+async function cli(args: string[], input?: Uint8Array | string, env: Record<string, string> = {}): Promise<Run> {
+  if (!COMMANDS.has(args[0]!)) return spawnCli(args, input, env)
+  let stdout = ''
+  let stderr = ''
+  const sink = (append: (s: string) => void) => new Writable({ write: (chunk, _enc, done) => (append(String(chunk)), done()) })
+  const code = await runCommand(args[0] as 'produce' | 'perf' | 'topics', {
+    argv: args.slice(1),
+    env: { ...process.env, ...env },
+    stdin: Readable.from(input === undefined ? [] : [Buffer.from(input)]),
+    stdout: sink((s) => (stdout += s)),
+    stderr: sink((s) => (stderr += s)),
+  })
+  return { code, stdout, stderr }
+}
+
+function spawnCli(args: string[], input?: Uint8Array | string, env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
     let stdout = ''
