@@ -34,7 +34,9 @@ export default defineConfig({
       // in Node and browsers, a stub under the workerd/worker conditions, so Worker bundles do not carry 330 KB of base64
       name: 'zstd-wasm-import',
       setup(b) {
-        b.onResolve({ filter: /^\.\/zstd-wasm\.js$/ }, (args) => (args.kind === 'dynamic-import' ? { path: '#zstd-wasm', external: true } : undefined))
+        b.onResolve({ filter: /^\.\/zstd-wasm\.js$/ }, (args) =>
+          args.kind === 'dynamic-import' ? { path: '#zstd-wasm', external: true } : undefined,
+        )
       },
     },
   ],

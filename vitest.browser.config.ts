@@ -24,7 +24,16 @@ export default defineConfig({
       provider: playwright({
         launchOptions: {
           executablePath: process.env.CHROME_BIN ?? '/usr/bin/chromium',
-          args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+          args: [
+            '--headless',
+            '--no-sandbox',
+            '--disable-gpu',
+            '--disable-background-networking',
+            '--disable-component-update',
+            '--disable-sync',
+            '--no-first-run',
+            '--disable-quic',
+          ],
         },
       }),
       instances: [{ browser: 'chromium' }],

@@ -16,9 +16,14 @@ const rounds = Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 5
 const out = await build({
   stdin: {
     contents: `export { snappyCompress } from './src/codecs/snappy.ts'\nexport { lz4Compress } from './src/codecs/lz4.ts'\nexport { zstd } from './src/codecs/zstd.ts'\nexport { gzip } from './src/compression.ts'\n`,
-    resolveDir: root, loader: 'ts',
+    resolveDir: root,
+    loader: 'ts',
   },
-  bundle: true, format: 'esm', platform: 'node', write: false, logLevel: 'silent',
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  write: false,
+  logLevel: 'silent',
 })
 const codecs = await import(`data:text/javascript;base64,${Buffer.from(out.outputFiles[0].text).toString('base64')}`)
 
@@ -44,7 +49,10 @@ const candidates = [
   ['isokafka zstd 3', (b) => z.compress(b)],
   ['gzip (CompressionStream)', (b) => codecs.gzip.compress(b)],
 ]
-for (const [name, spec, fn] of [['snappyjs', 'snappyjs', (m) => (b) => new Uint8Array(m.compress(b))], ['lz4js', 'lz4js', (m) => (b) => m.compress(b)]]) {
+for (const [name, spec, fn] of [
+  ['snappyjs', 'snappyjs', (m) => (b) => new Uint8Array(m.compress(b))],
+  ['lz4js', 'lz4js', (m) => (b) => m.compress(b)],
+]) {
   try {
     // CommonJS packages, from the repo or from the current directory's node_modules
     let m
@@ -59,7 +67,9 @@ for (const [name, spec, fn] of [['snappyjs', 'snappyjs', (m) => (b) => new Uint8
   }
 }
 
-console.log(`${batches.length} batches of ~16 KiB (${(total / 1e6).toFixed(1)} MB), ${rounds} rounds after 2 warm-up rounds; MB/s of CPU time`)
+console.log(
+  `${batches.length} batches of ~16 KiB (${(total / 1e6).toFixed(1)} MB), ${rounds} rounds after 2 warm-up rounds; MB/s of CPU time`,
+)
 for (const [name, f] of candidates) {
   for (let w = 0; w < 2; w++) for (const b of batches) await f(b)
   const c0 = process.cpuUsage()
@@ -67,5 +77,7 @@ for (const [name, f] of candidates) {
   for (let r = 0; r < rounds; r++) for (const b of batches) bytes += (await f(b)).length
   const c = process.cpuUsage(c0)
   const seconds = (c.user + c.system) / 1e6
-  console.log(`${name.padEnd(26)} ${((rounds * total) / 1e6 / seconds).toFixed(0).padStart(5)} MB/s   compressed/raw ${(bytes / rounds / total).toFixed(3)}`)
+  console.log(
+    `${name.padEnd(26)} ${((rounds * total) / 1e6 / seconds).toFixed(0).padStart(5)} MB/s   compressed/raw ${(bytes / rounds / total).toFixed(3)}`,
+  )
 }

@@ -15,7 +15,11 @@ const FAKE_ROUNDS = Number(process.env.FAKE_ROUNDS ?? 10)
 const STUB_ROUNDS = Number(process.env.STUB_ROUNDS ?? 40)
 const meta = { topic: 't', partition: 0, offset: 1, timestamp: 0 }
 const done = Promise.resolve(meta)
-const stub = { send: () => done, produce: (_r, cb) => (cb && queueMicrotask(() => cb(null, meta)), true), transaction: (fn) => fn() }
+const stub = {
+  send: () => done,
+  produce: (_r, cb) => (cb && queueMicrotask(() => cb(null, meta)), true),
+  transaction: (fn) => fn(),
+}
 // a recording span that goes nowhere: what the SDK costs before any exporter
 const sdk = new BasicTracerProvider({ spanProcessors: [new NoopSpanProcessor()] })
 const w3c = new W3CTraceContextPropagator()
@@ -60,7 +64,10 @@ console.log(`wrapper alone, ns added per record (fastest of ${STUB_ROUNDS} inter
 for (const [name, opts] of cases) {
   for (const produce of [false, true]) {
     const [bare, ns] = await added(opts, produce)
-    console.log(`  ${(produce ? 'produce, ' : 'send, ') + name}`.padEnd(52) + `${ns.toFixed(0).padStart(6)} ns   (stub alone ${bare.toFixed(0)} ns)`)
+    console.log(
+      `  ${(produce ? 'produce, ' : 'send, ') + name}`.padEnd(52) +
+        `${ns.toFixed(0).padStart(6)} ns   (stub alone ${bare.toFixed(0)} ns)`,
+    )
   }
 }
 
@@ -74,9 +81,22 @@ async function fakeRate(wrap, produce) {
 }
 // interleaved, best of each: the machine is shared, so a slow spell hits every variant alike
 console.log(`fake cluster, records/s (best of ${FAKE_ROUNDS} interleaved runs, each the faster of 2 × ${N})`)
-const variants = [['bare', null], ['wrapped, no-op provider', {}], ['wrapped, SDK span + W3C inject', { tracerProvider: sdk, injectContext: true, propagator: w3c }]]
+const variants = [
+  ['bare', null],
+  ['wrapped, no-op provider', {}],
+  ['wrapped, SDK span + W3C inject', { tracerProvider: sdk, injectContext: true, propagator: w3c }],
+]
 for (const produce of [false, true]) {
   const best = variants.map(() => 0)
-  for (let r = 0; r < FAKE_ROUNDS; r++) for (const [i, [, wrap]] of variants.entries()) best[i] = Math.max(best[i], await fakeRate(wrap, produce))
-  console.log(`  ${produce ? 'produce' : 'send'}: ` + variants.map(([name], i) => `${name} ${best[i].toFixed(0)}${i ? ` (${((best[i] / best[0] - 1) * 100).toFixed(1)} %)` : ''}`).join(', '))
+  for (let r = 0; r < FAKE_ROUNDS; r++)
+    for (const [i, [, wrap]] of variants.entries()) best[i] = Math.max(best[i], await fakeRate(wrap, produce))
+  console.log(
+    `  ${produce ? 'produce' : 'send'}: ` +
+      variants
+        .map(
+          ([name], i) =>
+            `${name} ${best[i].toFixed(0)}${i ? ` (${((best[i] / best[0] - 1) * 100).toFixed(1)} %)` : ''}`,
+        )
+        .join(', '),
+  )
 }

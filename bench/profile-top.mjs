@@ -30,4 +30,5 @@ for (const [id, us] of self) {
 }
 const rows = [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top)
 console.log(`${file}: ${(total / 1e6).toFixed(2)} s sampled`)
-for (const [k, us] of rows) console.log(`${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`)
+for (const [k, us] of rows)
+  console.log(`${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`)

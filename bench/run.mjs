@@ -20,9 +20,26 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { startKafka, stopKafka, createTopic } from '../scripts/kafka.mjs'
-import { allScenarios, DEFAULT_IDS, eventPayloads, HEADLINE_ID, PRODUCERS, selectScenarios, withTitle } from './lib/scenarios.mjs'
 import {
-  BENCH_DIR, REPO_DIR, buildSink, franzGoTool, isokafkaTool, javaTool, kafkajsTool, librdkafkaTool, machineInfo, platformaticTool,
+  allScenarios,
+  DEFAULT_IDS,
+  eventPayloads,
+  HEADLINE_ID,
+  PRODUCERS,
+  selectScenarios,
+  withTitle,
+} from './lib/scenarios.mjs'
+import {
+  BENCH_DIR,
+  REPO_DIR,
+  buildSink,
+  franzGoTool,
+  isokafkaTool,
+  javaTool,
+  kafkajsTool,
+  librdkafkaTool,
+  machineInfo,
+  platformaticTool,
 } from './lib/tools.mjs'
 import { summarize, writeReport } from './lib/report.mjs'
 
@@ -58,14 +75,16 @@ const { values: args } = parseArgs({
 
 const say = (msg) => process.stderr.write(`[bench] ${msg}\n`)
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a')
+const fmt = (n, d = 0) =>
+  Number.isFinite(n) ? n.toLocaleString('en', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a'
 
 // ---------------------------------------------------------------------------------------------------------------
 // What to run
 
 const catalogue = allScenarios()
 if (args.list) {
-  for (const s of catalogue) console.log(`${s.id.padEnd(20)} ${DEFAULT_IDS.includes(s.id) ? '(default) ' : ''}${s.title}`)
+  for (const s of catalogue)
+    console.log(`${s.id.padEnd(20)} ${DEFAULT_IDS.includes(s.id) ? '(default) ' : ''}${s.title}`)
   process.exit(0)
 }
 const mode = args.smoke ? 'smoke' : args.quick ? 'quick' : args.full ? 'full' : 'default'
@@ -79,25 +98,44 @@ let scenarios = args.scenarios
 const rounds = Number(args.rounds ?? (mode === 'smoke' || mode === 'quick' ? 1 : 3))
 // The headline scenario carries the targets and swings most with the broker's state: it gets more rounds (default 5,
 // never fewer than --rounds), every producer the same number.
-const headlineRounds = Math.max(rounds, Number(args['headline-rounds'] ?? (mode === 'smoke' || mode === 'quick' ? rounds : 7)))
+const headlineRounds = Math.max(
+  rounds,
+  Number(args['headline-rounds'] ?? (mode === 'smoke' || mode === 'quick' ? rounds : 7)),
+)
 const scale = Number(args.scale ?? (mode === 'quick' ? 0.1 : 1))
-const wantProducers = args.producers ? args.producers.split(',').map((s) => s.trim()) : mode === 'smoke' ? ['isokafka', 'isokafka-send', 'kafkajs', 'java'] : PRODUCERS
-for (const p of wantProducers) if (!PRODUCERS.includes(p)) throw new Error(`unknown producer ${p}; known: ${PRODUCERS.join(', ')}`)
-scenarios = scenarios.map((s) => {
-  const smoke = mode === 'smoke'
-  let records = Math.max(1, Math.round(s.records * scale))
-  if (smoke) records = s.kind === 'latency' ? 20_000 : s.kind === 'memory' ? 200_000 : 20_000
-  return withTitle({ ...s, records, producers: s.producers.filter((p) => wantProducers.includes(p)) })
-}).filter((s) => s.producers.length > 0)
+const wantProducers = args.producers
+  ? args.producers.split(',').map((s) => s.trim())
+  : mode === 'smoke'
+    ? ['isokafka', 'isokafka-send', 'kafkajs', 'java']
+    : PRODUCERS
+for (const p of wantProducers)
+  if (!PRODUCERS.includes(p)) throw new Error(`unknown producer ${p}; known: ${PRODUCERS.join(', ')}`)
+scenarios = scenarios
+  .map((s) => {
+    const smoke = mode === 'smoke'
+    let records = Math.max(1, Math.round(s.records * scale))
+    if (smoke) records = s.kind === 'latency' ? 20_000 : s.kind === 'memory' ? 200_000 : 20_000
+    return withTitle({ ...s, records, producers: s.producers.filter((p) => wantProducers.includes(p)) })
+  })
+  .filter((s) => s.producers.length > 0)
 if (scenarios.length === 0) throw new Error('nothing to run (scenario/producer filters exclude everything)')
-const writeDocs = args.docs ?? (!args['no-docs'] && (mode === 'default' || mode === 'full') && !args.scenarios && !args.producers && !args.bootstrap)
+const writeDocs =
+  args.docs ??
+  (!args['no-docs'] && (mode === 'default' || mode === 'full') && !args.scenarios && !args.producers && !args.bootstrap)
 
-const stamp = new Date().toISOString().replace(/:\d\d\.\d+Z$/, 'Z').replace(/:/g, '')
+const stamp = new Date()
+  .toISOString()
+  .replace(/:\d\d\.\d+Z$/, 'Z')
+  .replace(/:/g, '')
 const outFile = args.out
   ? path.resolve(args.out)
   : mode === 'smoke'
     ? path.join(os.tmpdir(), 'isokafka-bench-smoke', `${stamp}.json`)
-    : path.join(BENCH_DIR, 'results', `${stamp}${mode === 'quick' ? '-quick' : args.scenarios || args.producers ? '-partial' : mode === 'full' ? '-full' : ''}.json`)
+    : path.join(
+        BENCH_DIR,
+        'results',
+        `${stamp}${mode === 'quick' ? '-quick' : args.scenarios || args.producers ? '-partial' : mode === 'full' ? '-full' : ''}.json`,
+      )
 const clusterName = mode === 'smoke' ? 'bench-smoke' : 'bench'
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -147,7 +185,11 @@ function runChild(cmd, argv, { timeoutMs, env } = {}) {
   const full = TIME ? [TIME, ['-f', '%e %U %S %M', '-o', tfile, cmd, ...argv]] : [cmd, argv]
   return new Promise((resolve) => {
     const t0 = performance.now()
-    const child = spawn(full[0], full[1], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
+    const child = spawn(full[0], full[1], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    })
     current.add(child)
     let stdout = ''
     let stderr = ''
@@ -172,7 +214,14 @@ function runChild(cmd, argv, { timeoutMs, env } = {}) {
       try {
         const lines = fs.readFileSync(tfile, 'utf8').trim().split('\n')
         const [wall, user, sys, maxKb] = lines[lines.length - 1].split(' ').map(Number)
-        if (Number.isFinite(user)) usage = { wallSeconds: wall, cpuSeconds: user + sys, userSeconds: user, sysSeconds: sys, peakRssBytes: maxKb * 1024 }
+        if (Number.isFinite(user))
+          usage = {
+            wallSeconds: wall,
+            cpuSeconds: user + sys,
+            userSeconds: user,
+            sysSeconds: sys,
+            peakRssBytes: maxKb * 1024,
+          }
         fs.rmSync(tfile, { force: true })
       } catch {
         /* killed before time wrote it */
@@ -183,7 +232,11 @@ function runChild(cmd, argv, { timeoutMs, env } = {}) {
 }
 
 function lastJson(stdout) {
-  const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'))
+  const line = stdout
+    .trim()
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('{'))
   if (!line) return null
   try {
     return JSON.parse(line)
@@ -207,10 +260,15 @@ function procCpuSeconds(pid) {
 // One producer run
 
 const JAVA_PERF_JVM = [
-  '-Xmx512m', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:InitiatingHeapOccupancyPercent=35',
-  '-XX:+ExplicitGCInvokesConcurrent', '-Djava.awt.headless=true',
+  '-Xmx512m',
+  '-XX:+UseG1GC',
+  '-XX:MaxGCPauseMillis=20',
+  '-XX:InitiatingHeapOccupancyPercent=35',
+  '-XX:+ExplicitGCInvokesConcurrent',
+  '-Djava.awt.headless=true',
 ] // as kafka-producer-perf-test.sh / kafka-run-class.sh
-const JAVA_SUMMARY = /(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\), ([\d.]+) ms avg latency, ([\d.]+) ms max latency, ([\d.]+) ms 50th, ([\d.]+) ms 95th, ([\d.]+) ms 99th, ([\d.]+) ms 99.9th/
+const JAVA_SUMMARY =
+  /(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\), ([\d.]+) ms avg latency, ([\d.]+) ms max latency, ([\d.]+) ms 50th, ([\d.]+) ms 95th, ([\d.]+) ms 99th, ([\d.]+) ms 99.9th/
 
 function quietLog4j() {
   const f = path.join(os.tmpdir(), 'isokafka-bench-log4j2.properties')
@@ -221,9 +279,19 @@ function quietLog4j() {
 function producerCommand(producer, s, bootstrap, topic, round) {
   if (s.kind === 'transactions') return transactionsCommand(producer, s, bootstrap, topic)
   const cfg = {
-    bootstrap, topic, records: s.records, size: s.size, acks: s.acks, idempotent: s.idempotent, lingerMs: s.lingerMs,
-    batchSize: s.batchSize, bufferMemory: s.bufferMemory, partitions: s.partitions, rate: s.rate ?? 0,
-    window: s.window ?? Number(args.window), mode: s.kind === 'memory' ? 'memory' : s.rate ? 'paced' : 'throughput',
+    bootstrap,
+    topic,
+    records: s.records,
+    size: s.size,
+    acks: s.acks,
+    idempotent: s.idempotent,
+    lingerMs: s.lingerMs,
+    batchSize: s.batchSize,
+    bufferMemory: s.bufferMemory,
+    partitions: s.partitions,
+    rate: s.rate ?? 0,
+    window: s.window ?? Number(args.window),
+    mode: s.kind === 'memory' ? 'memory' : s.rate ? 'paced' : 'throughput',
     maxSeconds: s.maxSeconds,
     ...(s.codec ? { codec: s.codec, payloadFile } : {}),
   }
@@ -237,36 +305,89 @@ function producerCommand(producer, s, bootstrap, topic, round) {
     case 'isokafka':
     case 'isokafka-closure':
     case 'isokafka-send':
-      return [process.execPath, [
-        ...nodeFlags, ...(s.kind === 'memory' ? ['--expose-gc'] : []), path.join(BENCH_DIR, 'producers', 'isokafka.mjs'),
-        JSON.stringify({ ...cfg, api: producer === 'isokafka-send' ? 'send' : 'produce', callback: producer === 'isokafka-closure' ? 'closure' : 'shared' }),
-      ]]
+      return [
+        process.execPath,
+        [
+          ...nodeFlags,
+          ...(s.kind === 'memory' ? ['--expose-gc'] : []),
+          path.join(BENCH_DIR, 'producers', 'isokafka.mjs'),
+          JSON.stringify({
+            ...cfg,
+            api: producer === 'isokafka-send' ? 'send' : 'produce',
+            callback: producer === 'isokafka-closure' ? 'closure' : 'shared',
+          }),
+        ],
+      ]
     case 'kafkajs':
       return [process.execPath, [path.join(BENCH_DIR, 'producers', 'kafkajs.mjs'), JSON.stringify(cfg)]]
     case 'platformatic':
-      return [tools.platformatic.node, [path.join(BENCH_DIR, 'producers', 'platformatic.mjs'), JSON.stringify({ ...cfg, platformaticDir: tools.platformatic.dir })]]
+      return [
+        tools.platformatic.node,
+        [
+          path.join(BENCH_DIR, 'producers', 'platformatic.mjs'),
+          JSON.stringify({ ...cfg, platformaticDir: tools.platformatic.dir }),
+        ],
+      ]
     case 'librdkafka':
       return [tools.librdkafka.python, [path.join(BENCH_DIR, 'producers', 'confluent.py'), JSON.stringify(cfg)]]
     case 'franz-go':
-      return [tools['franz-go'].bin, [
-        '-bootstrap', bootstrap, '-topic', topic, '-records', String(s.records), '-size', String(s.size),
-        '-acks', String(s.acks), `-idempotent=${Boolean(s.idempotent)}`, '-linger-ms', String(s.lingerMs),
-        '-batch-bytes', String(s.batchSize), '-buffer-bytes', String(s.bufferMemory),
-        // one promise for every record, latency from the record's timestamp: as isokafka's produce() is driven
-        `-shared-callback=${s.kind === 'throughput' || s.kind === 'sink'}`,
-        ...(s.codec ? ['-codec', s.codec, '-payload-file', payloadFile] : []),
-      ]]
+      return [
+        tools['franz-go'].bin,
+        [
+          '-bootstrap',
+          bootstrap,
+          '-topic',
+          topic,
+          '-records',
+          String(s.records),
+          '-size',
+          String(s.size),
+          '-acks',
+          String(s.acks),
+          `-idempotent=${Boolean(s.idempotent)}`,
+          '-linger-ms',
+          String(s.lingerMs),
+          '-batch-bytes',
+          String(s.batchSize),
+          '-buffer-bytes',
+          String(s.bufferMemory),
+          // one promise for every record, latency from the record's timestamp: as isokafka's produce() is driven
+          `-shared-callback=${s.kind === 'throughput' || s.kind === 'sink'}`,
+          ...(s.codec ? ['-codec', s.codec, '-payload-file', payloadFile] : []),
+        ],
+      ]
     case 'java': {
       const props = [
-        `acks=${s.acks}`, `enable.idempotence=${Boolean(s.idempotent)}`, `linger.ms=${s.lingerMs}`, `batch.size=${s.batchSize}`,
-        `buffer.memory=${s.bufferMemory}`, 'max.in.flight.requests.per.connection=5', `compression.type=${s.codec ?? 'none'}`, 'client.id=java-bench',
+        `acks=${s.acks}`,
+        `enable.idempotence=${Boolean(s.idempotent)}`,
+        `linger.ms=${s.lingerMs}`,
+        `batch.size=${s.batchSize}`,
+        `buffer.memory=${s.bufferMemory}`,
+        'max.in.flight.requests.per.connection=5',
+        `compression.type=${s.codec ?? 'none'}`,
+        'client.id=java-bench',
       ]
-      return [tools.java.java, [
-        ...JAVA_PERF_JVM, `-Dlog4j2.configurationFile=${quietLog4j()}`, '-cp', path.join(tools.java.libs, '*'),
-        'org.apache.kafka.tools.ProducerPerformance', '--bootstrap-server', bootstrap, '--topic', topic,
-        '--num-records', String(s.records), ...(s.codec ? ['--payload-file', payloadFile] : ['--record-size', String(s.size)]), '--throughput', String(s.rate || -1),
-        '--command-property', ...props,
-      ]]
+      return [
+        tools.java.java,
+        [
+          ...JAVA_PERF_JVM,
+          `-Dlog4j2.configurationFile=${quietLog4j()}`,
+          '-cp',
+          path.join(tools.java.libs, '*'),
+          'org.apache.kafka.tools.ProducerPerformance',
+          '--bootstrap-server',
+          bootstrap,
+          '--topic',
+          topic,
+          '--num-records',
+          String(s.records),
+          ...(s.codec ? ['--payload-file', payloadFile] : ['--record-size', String(s.size)]),
+          '--throughput',
+          String(s.rate || -1),
+          '--command-property',
+          ...props,
+        ],
+      ]
     }
     default:
       throw new Error(`unknown producer ${producer}`)
@@ -275,10 +396,29 @@ function producerCommand(producer, s, bootstrap, topic, round) {
 
 /** The transactions scenario: isokafka-txn.mjs, or Java's KafkaProducer in JavaTxn.java (a single-file program). */
 function transactionsCommand(producer, s, bootstrap, topic) {
-  const cfg = JSON.stringify({ bootstrap, topic, records: s.records, txnRecords: s.txnRecords, size: s.size, lingerMs: s.lingerMs, batchSize: s.batchSize, bufferMemory: s.bufferMemory })
+  const cfg = JSON.stringify({
+    bootstrap,
+    topic,
+    records: s.records,
+    txnRecords: s.txnRecords,
+    size: s.size,
+    lingerMs: s.lingerMs,
+    batchSize: s.batchSize,
+    bufferMemory: s.bufferMemory,
+  })
   if (producer === 'isokafka') return [process.execPath, [path.join(BENCH_DIR, 'producers', 'isokafka-txn.mjs'), cfg]]
   if (producer === 'java') {
-    return [tools.java.java, [...JAVA_PERF_JVM, `-Dlog4j2.configurationFile=${quietLog4j()}`, '-cp', path.join(tools.java.libs, '*'), path.join(BENCH_DIR, 'producers', 'JavaTxn.java'), cfg]]
+    return [
+      tools.java.java,
+      [
+        ...JAVA_PERF_JVM,
+        `-Dlog4j2.configurationFile=${quietLog4j()}`,
+        '-cp',
+        path.join(tools.java.libs, '*'),
+        path.join(BENCH_DIR, 'producers', 'JavaTxn.java'),
+        cfg,
+      ],
+    ]
   }
   throw new Error(`no transactions producer for ${producer}`)
 }
@@ -297,7 +437,14 @@ function parseJava(stdout, s) {
     seconds: records / recordsPerSec,
     recordsPerSec,
     mbPerSec: (recordsPerSec * s.size) / 1e6,
-    latencyMs: { avg: Number(avg), p50: Number(p50), p95: Number(p95), p99: Number(p99), p999: Number(p999), max: Number(max) },
+    latencyMs: {
+      avg: Number(avg),
+      p50: Number(p50),
+      p95: Number(p95),
+      p99: Number(p99),
+      p999: Number(p999),
+      max: Number(max),
+    },
     phaseCpuSeconds: null,
   }
 }
@@ -311,17 +458,33 @@ let sink = null // { child, port, lines }
 
 async function startBroker() {
   if (args.bootstrap) {
-    kafka = { bootstrap: args.bootstrap, pid: null, version: tools.java?.kafkaVersion ?? '?', external: true, dataDir: localDataDir(args.bootstrap) }
+    kafka = {
+      bootstrap: args.bootstrap,
+      pid: null,
+      version: tools.java?.kafkaVersion ?? '?',
+      external: true,
+      dataDir: localDataDir(args.bootstrap),
+    }
     say(`using the running broker at ${kafka.bootstrap} (no start/stop)`)
   } else {
     await stopKafka({ name: clusterName }).catch(() => {})
     // a deleted topic's files go within a second (default 60 s), in the pause after its run rather than during a later one
     const state = await startKafka({ name: clusterName, overrides: ['file.delete.delay.ms=1000'] })
-    kafka = { bootstrap: state.bootstrap, pid: state.nodes[0].pid, version: state.version, external: false, dataDir: state.nodes[0].dataDir }
+    kafka = {
+      bootstrap: state.bootstrap,
+      pid: state.nodes[0].pid,
+      version: state.version,
+      external: false,
+      dataDir: state.nodes[0].dataDir,
+    }
     say(`Kafka ${state.version} started at ${kafka.bootstrap} (pid ${kafka.pid}, cluster "${clusterName}")`)
   }
   const { default: kafkajs } = await import('kafkajs')
-  admin = new kafkajs.Kafka({ clientId: 'bench-admin', brokers: kafka.bootstrap.split(','), logLevel: kafkajs.logLevel.NOTHING }).admin()
+  admin = new kafkajs.Kafka({
+    clientId: 'bench-admin',
+    brokers: kafka.bootstrap.split(','),
+    logLevel: kafkajs.logLevel.NOTHING,
+  }).admin()
   await admin.connect()
 }
 
@@ -342,7 +505,11 @@ async function stopBroker() {
 async function makeTopic(name, partitions) {
   let created
   try {
-    created = await admin.createTopics({ topics: [{ topic: name, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: false, timeout: 30000 })
+    created = await admin.createTopics({
+      topics: [{ topic: name, numPartitions: partitions, replicationFactor: 1 }],
+      waitForLeaders: false,
+      timeout: 30000,
+    })
   } catch (err) {
     say(`admin createTopics failed (${err.message}); falling back to scripts/kafka.mjs createTopic`)
     await createTopic(kafka.bootstrap, name, partitions, 1)
@@ -355,7 +522,12 @@ async function makeTopic(name, partitions) {
     try {
       const md = await admin.fetchTopicMetadata({ topics: [name] })
       const t = md.topics.find((x) => x.name === name)
-      if (t && t.partitions.length === partitions && t.partitions.every((p) => p.leader >= 0 && p.partitionErrorCode === 0)) return
+      if (
+        t &&
+        t.partitions.length === partitions &&
+        t.partitions.every((p) => p.leader >= 0 && p.partitionErrorCode === 0)
+      )
+        return
     } catch {
       /* not there yet */
     }
@@ -378,7 +550,9 @@ async function deleteTopic(name) {
 }
 
 async function startSink(partitions) {
-  const child = spawn(process.execPath, [sinkBundle, '--partitions', String(partitions)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [sinkBundle, '--partitions', String(partitions)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   const lines = []
   let waiters = []
   let buf = ''
@@ -460,7 +634,9 @@ async function warmUpBroker() {
     const [acks, idempotent] = pass % 2 === 0 ? ['all', true] : [1, false]
     out.push(await unmeasuredRun(producer, { records, acks, idempotent }, `${acks}`, 180_000))
   }
-  say(`broker warm-up (${producer}, ${out.length} × ${fmt(records)} records, not measured): ${out.map((w) => `${fmt(w.recordsPerSec)} rec/s`).join(', ')} in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+  say(
+    `broker warm-up (${producer}, ${out.length} × ${fmt(records)} records, not measured): ${out.map((w) => `${fmt(w.recordsPerSec)} rec/s`).join(', ')} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  )
   return out
 }
 
@@ -474,13 +650,26 @@ async function warmUpClients(producers) {
     if (aborted) break
     out.push(await unmeasuredRun(producer, { records, acks: 'all', idempotent: true }, producer, 120_000))
   }
-  say(`client warm-up (${fmt(records)} records each, not measured): ${out.map((w) => `${w.producer} ${fmt(w.recordsPerSec)} rec/s`).join(', ')}`)
+  say(
+    `client warm-up (${fmt(records)} records each, not measured): ${out.map((w) => `${w.producer} ${fmt(w.recordsPerSec)} rec/s`).join(', ')}`,
+  )
   return out
 }
 
 // 100 B records on a throw-away topic of 6 partitions; returns the client's rate and the broker's CPU for the run
 async function unmeasuredRun(producer, { records, acks, idempotent }, topicTag, timeoutMs) {
-  const s = { id: 'warmup', kind: 'throughput', records, size: 100, acks, idempotent, partitions: 6, batchSize: 16384, lingerMs: 5, bufferMemory: 32 << 20 }
+  const s = {
+    id: 'warmup',
+    kind: 'throughput',
+    records,
+    size: 100,
+    acks,
+    idempotent,
+    partitions: 6,
+    batchSize: 16384,
+    lingerMs: 5,
+    bufferMemory: 32 << 20,
+  }
   const topic = `bench-warmup-${topicTag}-${Date.now().toString(36)}`
   await makeTopic(topic, s.partitions)
   const [cmd, argv] = producerCommand(producer, s, kafka.bootstrap, topic, 0)
@@ -529,10 +718,12 @@ async function runOne(s, producer, round) {
   }
   delete run.client
   if (r.timedOut) run.error = `timed out after ${timeoutMs / 1000} s`
-  else if (!res) run.error = `no result (exit ${r.code ?? r.signal}): ${(r.stderr || r.stdout).trim().split('\n').slice(-8).join(' | ')}`
+  else if (!res)
+    run.error = `no result (exit ${r.code ?? r.signal}): ${(r.stderr || r.stdout).trim().split('\n').slice(-8).join(' | ')}`
   else if (res.error) run.error = res.error.split('\n').slice(0, 6).join(' | ')
   else if (res.unfinished) run.error = res.firstError
-  else if (res.failed > 0 || res.acked < s.records) run.error = `${res.failed} of ${s.records} records failed: ${res.firstError ?? '?'}`
+  else if (res.failed > 0 || res.acked < s.records)
+    run.error = `${res.failed} of ${s.records} records failed: ${res.firstError ?? '?'}`
   else if (r.code !== 0) run.error = `exit ${r.code ?? r.signal}: ${r.stderr.trim().split('\n').slice(-4).join(' | ')}`
   // independent check: what the broker (or the sink) holds for the topic
   try {
@@ -581,9 +772,13 @@ function localDataDir(bootstrap) {
 }
 
 function describe(run) {
-  if (!run.ok) return `FAILED: ${run.error}${run.rssOverIdleBytes != null ? ` (RSS over idle ${fmt(run.rssOverIdleBytes / 1e6, 1)} MB, idle ${fmt(run.idleRssBytes / 1e6, 1)} MB)` : ''}`
+  if (!run.ok)
+    return `FAILED: ${run.error}${run.rssOverIdleBytes != null ? ` (RSS over idle ${fmt(run.rssOverIdleBytes / 1e6, 1)} MB, idle ${fmt(run.idleRssBytes / 1e6, 1)} MB)` : ''}`
   const lat = run.latencyMs ? `p50 ${fmt(run.latencyMs.p50, 1)} / p99 ${fmt(run.latencyMs.p99, 1)} ms` : ''
-  const mem = run.rssOverIdleBytes != null ? `, RSS over idle ${fmt(run.rssOverIdleBytes / 1e6, 1)} MB (idle ${fmt(run.idleRssBytes / 1e6, 1)})` : ''
+  const mem =
+    run.rssOverIdleBytes != null
+      ? `, RSS over idle ${fmt(run.rssOverIdleBytes / 1e6, 1)} MB (idle ${fmt(run.idleRssBytes / 1e6, 1)})`
+      : ''
   return (
     `${fmt(run.recordsPerSec)} rec/s, ${fmt(run.mbPerSec, 1)} MB/s, ${lat}, CPU ${fmt(run.cpuSeconds, 2)} s` +
     `${run.brokerCpuSeconds != null ? ` (broker ${fmt(run.brokerCpuSeconds, 2)} s)` : ''}, peak RSS ${fmt(run.peakRssBytes / 1e6)} MB${mem}` +
@@ -593,14 +788,26 @@ function describe(run) {
 
 // The edge paths (scripts/transports.mjs): Node TCP, Workers TCP in workerd, WebSocket and fetch through the gateway,
 // REST v3; once per round in a child process against the bench broker, read back by kcat; medians and ratios to Node TCP.
-const runEdge = !args['no-edge'] && !args.scenarios && !args.producers && (mode === 'default' || mode === 'full' || mode === 'quick')
+const runEdge =
+  !args['no-edge'] && !args.scenarios && !args.producers && (mode === 'default' || mode === 'full' || mode === 'quick')
 
 async function runEdgePaths() {
   const records = Math.max(1000, Math.round(Number(args['edge-records']) * scale))
   const runs = []
   for (let round = 1; round <= rounds && !aborted; round++) {
     say(`round ${round}/${rounds} edge paths (${fmt(records)} records per transport)...`)
-    const r = await runChild(process.execPath, [path.join(REPO_DIR, 'scripts', 'transports.mjs'), '--bootstrap', kafka.bootstrap, '--records', String(records), '--json'], { timeoutMs: 600_000 })
+    const r = await runChild(
+      process.execPath,
+      [
+        path.join(REPO_DIR, 'scripts', 'transports.mjs'),
+        '--bootstrap',
+        kafka.bootstrap,
+        '--records',
+        String(records),
+        '--json',
+      ],
+      { timeoutMs: 600_000 },
+    )
     let rows = null
     try {
       rows = JSON.parse(r.stdout.slice(r.stdout.indexOf('[')))
@@ -608,7 +815,10 @@ async function runEdgePaths() {
       say(`  edge paths failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`)
     }
     if (rows) {
-      for (const row of rows) say(`  ${row.transport}: ${fmt(Math.round(row.recordsPerSec))} rec/s (${row.ratioToNodeTcp?.toFixed(2)}× Node TCP), read back ${fmt(row.readBack)}`)
+      for (const row of rows)
+        say(
+          `  ${row.transport}: ${fmt(Math.round(row.recordsPerSec))} rec/s (${row.ratioToNodeTcp?.toFixed(2)}× Node TCP), read back ${fmt(row.readBack)}`,
+        )
       runs.push({ round, rows })
     }
   }
@@ -641,7 +851,9 @@ async function runGateway() {
       } catch (err) {
         run = { round, transport, ok: false, error: err.message }
       }
-      say(`  ${transport}: ${run.ok ? `${fmt(Math.round(run.recordsPerSec))} rec/s, read back ${fmt(run.inKafka)}` : `FAILED ${run.error ?? `acked ${run.acked}, in Kafka ${run.inKafka}`}`}`)
+      say(
+        `  ${transport}: ${run.ok ? `${fmt(Math.round(run.recordsPerSec))} rec/s, read back ${fmt(run.inKafka)}` : `FAILED ${run.error ?? `acked ${run.acked}, in Kafka ${run.inKafka}`}`}`,
+      )
       out.single.push(run)
     }
     for (const n of round % 2 ? clients : [...clients].reverse()) {
@@ -654,7 +866,9 @@ async function runGateway() {
       } catch (err) {
         run = { round, clients: n, ok: false, error: err.message }
       }
-      say(`  ${fmt(n)} clients: ${run.ok ? `${fmt(Math.round(run.recordsPerSec))} acked rec/s, gateway ${run.gatewayCpuPerMillion.toFixed(2)} CPU-s/M, p99 ack ${fmt(run.p99FrameAckMs, 1)} ms, peak RSS ${fmt(run.gatewayRssMB.peak)} MB, ${fmt(run.ackedChecked)} acked records read back by id` : `FAILED ${run.error ?? `lost ${run.lost}, duplicates ${run.duplicates}`}`}`)
+      say(
+        `  ${fmt(n)} clients: ${run.ok ? `${fmt(Math.round(run.recordsPerSec))} acked rec/s, gateway ${run.gatewayCpuPerMillion.toFixed(2)} CPU-s/M, p99 ack ${fmt(run.p99FrameAckMs, 1)} ms, peak RSS ${fmt(run.gatewayRssMB.peak)} MB, ${fmt(run.ackedChecked)} acked records read back by id` : `FAILED ${run.error ?? `lost ${run.lost}, duplicates ${run.duplicates}`}`}`,
+      )
       out.load.push(run)
     }
   }
@@ -685,12 +899,28 @@ function codecSummary(results) {
     rows.push({
       codec: s.codec,
       producers: by,
-      isokafkaToFranzGo: iso && fg ? { recordsPerSec: iso.recordsPerSec / fg.recordsPerSec, logToRaw: iso.logToRaw / fg.logToRaw, cpuPerMillion: iso.cpuSecondsPerMillion / fg.cpuSecondsPerMillion } : null,
+      isokafkaToFranzGo:
+        iso && fg
+          ? {
+              recordsPerSec: iso.recordsPerSec / fg.recordsPerSec,
+              logToRaw: iso.logToRaw / fg.logToRaw,
+              cpuPerMillion: iso.cpuSecondsPerMillion / fg.cpuSecondsPerMillion,
+            }
+          : null,
     })
   }
   for (const r of rows) {
-    say(`codec ${r.codec}: ${Object.entries(r.producers).map(([p, v]) => `${p} ${fmt(v.recordsPerSec)} rec/s, log/raw ${fmt(v.logToRaw, 3)}, ${fmt(v.cpuSecondsPerMillion, 2)} CPU-s/M`).join('; ')}` +
-      (r.isokafkaToFranzGo ? ` | isokafka/franz-go: rate ${r.isokafkaToFranzGo.recordsPerSec.toFixed(2)}x, log/raw ${r.isokafkaToFranzGo.logToRaw.toFixed(3)}x, CPU ${r.isokafkaToFranzGo.cpuPerMillion.toFixed(2)}x` : ''))
+    say(
+      `codec ${r.codec}: ${Object.entries(r.producers)
+        .map(
+          ([p, v]) =>
+            `${p} ${fmt(v.recordsPerSec)} rec/s, log/raw ${fmt(v.logToRaw, 3)}, ${fmt(v.cpuSecondsPerMillion, 2)} CPU-s/M`,
+        )
+        .join('; ')}` +
+        (r.isokafkaToFranzGo
+          ? ` | isokafka/franz-go: rate ${r.isokafkaToFranzGo.recordsPerSec.toFixed(2)}x, log/raw ${r.isokafkaToFranzGo.logToRaw.toFixed(3)}x, CPU ${r.isokafkaToFranzGo.cpuPerMillion.toFixed(2)}x`
+          : ''),
+    )
   }
   return rows
 }
@@ -698,8 +928,16 @@ function codecSummary(results) {
 async function main() {
   const startedAt = new Date()
   const machine = machineInfo()
-  say(`${mode} run: ${scenarios.length} scenario(s) × ${rounds} round(s); ${machine.cores} cores (${machine.cpuModel}), load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`)
-  for (const s of scenarios) say(`  ${s.id.padEnd(18)} ${fmt(s.records)} records; ${s.producers.map((p) => (runnable(p) ? p : `${p} (skipped)`)).join(', ')}`)
+  say(
+    `${mode} run: ${scenarios.length} scenario(s) × ${rounds} round(s); ${machine.cores} cores (${machine.cpuModel}), load ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  )
+  for (const s of scenarios)
+    say(
+      `  ${s.id.padEnd(18)} ${fmt(s.records)} records; ${s.producers.map((p) => (runnable(p) ? p : `${p} (skipped)`)).join(', ')}`,
+    )
   const results = {
     kind: 'isokafka-bench',
     version: 1,
@@ -715,8 +953,21 @@ async function main() {
       loadAtEnd: null,
       note: 'client and broker share the same cores',
     },
-    clients: Object.fromEntries(Object.entries(tools).filter(([k]) => k !== 'isokafka-send' && k !== 'isokafka-closure').map(([k, t]) => [k, t.ok ? t.version : `skipped: ${t.reason}`])),
-    options: { rounds, headlineRounds, scale, window: Number(args.window), scenarios: scenarios.map((s) => s.id), producers: wantProducers, syncBeforeEachRun: true, order: 'forwards, backwards, then rotated by one, and so on' },
+    clients: Object.fromEntries(
+      Object.entries(tools)
+        .filter(([k]) => k !== 'isokafka-send' && k !== 'isokafka-closure')
+        .map(([k, t]) => [k, t.ok ? t.version : `skipped: ${t.reason}`]),
+    ),
+    options: {
+      rounds,
+      headlineRounds,
+      scale,
+      window: Number(args.window),
+      scenarios: scenarios.map((s) => s.id),
+      producers: wantProducers,
+      syncBeforeEachRun: true,
+      order: 'forwards, backwards, then rotated by one, and so on',
+    },
     scenarios,
     runs: [],
     summary: null,
@@ -731,7 +982,9 @@ async function main() {
   try {
     if (!args['no-warmup'] && scenarios.some((s) => s.kind !== 'sink')) {
       results.warmup = await warmUpBroker()
-      const clients = [...new Set(scenarios.filter((s) => s.kind !== 'sink').flatMap((s) => s.producers))].filter(runnable)
+      const clients = [...new Set(scenarios.filter((s) => s.kind !== 'sink').flatMap((s) => s.producers))].filter(
+        runnable,
+      )
       results.warmupClients = await warmUpClients(clients)
     }
     const sinkScenario = scenarios.find((s) => s.kind === 'sink')
@@ -777,7 +1030,8 @@ async function main() {
   results.finishedAt = new Date().toISOString()
   results.machine.loadAtEnd = os.loadavg()
   for (const [p, t] of Object.entries(tools)) {
-    if (!t.ok && scenarios.some((s) => s.producers.includes(p))) results.runs.push({ producer: p, skipped: true, reason: t.reason })
+    if (!t.ok && scenarios.some((s) => s.producers.includes(p)))
+      results.runs.push({ producer: p, skipped: true, reason: t.reason })
   }
   // the smoke run proves the harness works: a producer it cannot run is a failure there
   const skippedFail = mode === 'smoke' ? results.runs.filter((r) => r.skipped) : []

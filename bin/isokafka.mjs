@@ -66,19 +66,23 @@ async function cliCommand(name, argv) {
 
 async function gatewayCommand(argv) {
   const gw = await loadGateway()
-  if (typeof gw.loadGatewayConfig !== 'function') fail('dist/gateway.js is older than this command (no loadGatewayConfig): run `npm run build`', false)
+  if (typeof gw.loadGatewayConfig !== 'function')
+    fail('dist/gateway.js is older than this command (no loadGatewayConfig): run `npm run build`', false)
   if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(`usage: isokafka gateway [settings]\n` +
-      `precedence: --flag > environment variable > config file (--config FILE or ISOKAFKA_GATEWAY_CONFIG) > default\n` +
-      `config file: JSON, keys as in the third column of the table in docs/deploying-gateway.md ("limits" nested or flat)\n\n` +
-      `${gw.gatewaySettingsHelp()}\n`)
+    process.stdout.write(
+      `usage: isokafka gateway [settings]\n` +
+        `precedence: --flag > environment variable > config file (--config FILE or ISOKAFKA_GATEWAY_CONFIG) > default\n` +
+        `config file: JSON, keys as in the third column of the table in docs/deploying-gateway.md ("limits" nested or flat)\n\n` +
+        `${gw.gatewaySettingsHelp()}\n`,
+    )
     return
   }
   let config
   try {
     config = gw.loadGatewayConfig({ argv, env: process.env })
   } catch (err) {
-    if (err && err.code === 'INVALID_CONFIG') fail(`gateway: ${err.message}\n(isokafka gateway --help lists the settings)`, false)
+    if (err && err.code === 'INVALID_CONFIG')
+      fail(`gateway: ${err.message}\n(isokafka gateway --help lists the settings)`, false)
     throw err
   }
   const logger = gw.jsonLogger(config.options.logLevel)
@@ -119,25 +123,48 @@ async function gatewayCommand(argv) {
   try {
     listening = await gateway.listen(config.port, config.host)
   } catch (err) {
-    logger({ level: 'error', msg: 'cannot listen', host: config.host, port: config.port, error: err && err.code ? err.code : String(err && err.message) })
-    process.stderr.write(`isokafka: gateway: cannot listen on ${config.host}:${config.port}: ${err && err.message ? err.message : err}\n`)
+    logger({
+      level: 'error',
+      msg: 'cannot listen',
+      host: config.host,
+      port: config.port,
+      error: err && err.code ? err.code : String(err && err.message),
+    })
+    process.stderr.write(
+      `isokafka: gateway: cannot listen on ${config.host}:${config.port}: ${err && err.message ? err.message : err}\n`,
+    )
     process.exit(1)
   }
   const { url } = listening
-  logger({ level: 'info', msg: 'gateway started', url, bootstrap: config.options.bootstrap, settings: config.effective })
-  process.stdout.write(`isokafka gateway listening on ${url} (WebSocket ${url.replace(/^http/, 'ws')}/v1/ws), Kafka ${config.options.bootstrap}\n`)
+  logger({
+    level: 'info',
+    msg: 'gateway started',
+    url,
+    bootstrap: config.options.bootstrap,
+    settings: config.effective,
+  })
+  process.stdout.write(
+    `isokafka gateway listening on ${url} (WebSocket ${url.replace(/^http/, 'ws')}/v1/ws), Kafka ${config.options.bootstrap}\n`,
+  )
 }
 
 async function tokenCommand(argv) {
   if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write('usage: isokafka token --secret S --topics T1,T2 [--expires SECONDS] [--subject NAME]\n' +
-      "prints a gateway token (HS256 JWT) allowing those topics ('prefix*' and '*' patterns work); default --expires 3600\n" +
-      'the secret can come from ISOKAFKA_GATEWAY_SECRET instead of --secret\n')
+    process.stdout.write(
+      'usage: isokafka token --secret S --topics T1,T2 [--expires SECONDS] [--subject NAME]\n' +
+        "prints a gateway token (HS256 JWT) allowing those topics ('prefix*' and '*' patterns work); default --expires 3600\n" +
+        'the secret can come from ISOKAFKA_GATEWAY_SECRET instead of --secret\n',
+    )
     return
   }
   const { values } = parseArgs({
     args: argv,
-    options: { secret: { type: 'string' }, topics: { type: 'string' }, expires: { type: 'string' }, subject: { type: 'string' } },
+    options: {
+      secret: { type: 'string' },
+      topics: { type: 'string' },
+      expires: { type: 'string' },
+      subject: { type: 'string' },
+    },
   })
   const secret = values.secret ?? process.env.ISOKAFKA_GATEWAY_SECRET
   if (!secret) fail('--secret (or ISOKAFKA_GATEWAY_SECRET) is required')
@@ -145,7 +172,10 @@ async function tokenCommand(argv) {
   const { createGatewayToken } = await loadGateway()
   const token = await createGatewayToken({
     secret,
-    topics: values.topics.split(',').map((s) => s.trim()).filter(Boolean),
+    topics: values.topics
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     expiresInSec: int('expires', values.expires ?? '3600', 1),
     subject: values.subject,
   })
@@ -153,7 +183,9 @@ async function tokenCommand(argv) {
 }
 
 process.on('uncaughtException', (err) => {
-  process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), level: 'error', msg: 'uncaught exception', error: err && err.message ? err.message : String(err), stack: err && err.stack })}\n`)
+  process.stderr.write(
+    `${JSON.stringify({ ts: new Date().toISOString(), level: 'error', msg: 'uncaught exception', error: err && err.message ? err.message : String(err), stack: err && err.stack })}\n`,
+  )
   process.exit(1)
 })
 
@@ -162,7 +194,8 @@ try {
   if (command === 'gateway') await gatewayCommand(rest)
   else if (command === 'token') await tokenCommand(rest)
   else if (command === 'produce' || command === 'perf' || command === 'topics') await cliCommand(command, rest)
-  else if (command === undefined || command === '--help' || command === '-h' || command === 'help') process.stdout.write(`${USAGE}\n`)
+  else if (command === undefined || command === '--help' || command === '-h' || command === 'help')
+    process.stdout.write(`${USAGE}\n`)
   else fail(`unknown command ${command}`)
 } catch (err) {
   fail(err && err.message ? err.message : String(err), false)

@@ -35,7 +35,9 @@ if (!bootstrap) {
 }
 const topic = `demo-${Date.now().toString(36)}`
 await createTopic(bootstrap, topic, PARTITIONS, 1)
-console.log(`topic ${topic} (${PARTITIONS} partitions); producing ${N.toLocaleString('en')} records of ${SIZE} B, acks=all, idempotent`)
+console.log(
+  `topic ${topic} (${PARTITIONS} partitions); producing ${N.toLocaleString('en')} records of ${SIZE} B, acks=all, idempotent`,
+)
 
 const producer = createProducer({ transport: tcp({ bootstrap }), acks: 'all', lingerMs: 5 })
 const value = new Uint8Array(SIZE).fill(120)
@@ -46,7 +48,9 @@ await producer.partitionsFor(topic) // connect and fetch metadata before the clo
 const start = performance.now()
 const progress = setInterval(() => {
   const s = (performance.now() - start) / 1000
-  process.stdout.write(`\r  ${acked.toLocaleString('en')} / ${N.toLocaleString('en')} acked  ${Math.round(acked / s).toLocaleString('en')} records/s   `)
+  process.stdout.write(
+    `\r  ${acked.toLocaleString('en')} / ${N.toLocaleString('en')} acked  ${Math.round(acked / s).toLocaleString('en')} records/s   `,
+  )
 }, 200)
 
 // at most this many sends unsettled at a time (a sliding window, as an app would keep): enough to fill batches on
@@ -89,7 +93,9 @@ await producer.close()
 process.stdout.write(`\r  ${acked.toLocaleString('en')} / ${N.toLocaleString('en')} acked${' '.repeat(30)}\n`)
 
 // independent read-back: count the records kcat (librdkafka) sees in the topic
-const kcat = spawnSync('kcat', ['-C', '-b', bootstrap, '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '.'], { maxBuffer: 64 * 1024 * 1024 })
+const kcat = spawnSync('kcat', ['-C', '-b', bootstrap, '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '.'], {
+  maxBuffer: 64 * 1024 * 1024,
+})
 const readBack = kcat.status === 0 ? kcat.stdout.length : NaN
 
 const sorted = latencies.slice(0, N).sort()
@@ -105,9 +111,14 @@ console.log(`
 let transportsOk = true
 const perTransport = Number(args['transport-records'])
 if (perTransport > 0) {
-  console.log(`\nevery transport, ${perTransport.toLocaleString('en')} records of ${SIZE} B each (acks=all, idempotent, 6 partitions; gateway in-process):`)
+  console.log(
+    `\nevery transport, ${perTransport.toLocaleString('en')} records of ${SIZE} B each (acks=all, idempotent, 6 partitions; gateway in-process):`,
+  )
   const results = await runTransports({ bootstrap, records: perTransport, size: SIZE })
-  for (const r of results) console.log(`  ${r.transport.padEnd(22)} ${r.ratioToNodeTcp == null ? '–' : `${r.ratioToNodeTcp.toFixed(2)}×`} Node TCP`)
+  for (const r of results)
+    console.log(
+      `  ${r.transport.padEnd(22)} ${r.ratioToNodeTcp == null ? '–' : `${r.ratioToNodeTcp.toFixed(2)}×`} Node TCP`,
+    )
   transportsOk = results.every((r) => r.acked === r.records && r.readBack === r.records)
 }
 

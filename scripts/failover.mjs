@@ -76,7 +76,9 @@ const outage = (async () => {
   killedPartitions = new Set(ls.filter((l) => l.leader === killedNode).map((l) => l.partition))
   killAt = Date.now()
   await killNode(killedNode, { name: args.name, signal: `SIG${args.signal}` })
-  log(`[failover] SIG${args.signal}ed broker ${killedNode} (leader of partitions ${[...killedPartitions].join(',')}) after ${acked} acks`)
+  log(
+    `[failover] SIG${args.signal}ed broker ${killedNode} (leader of partitions ${[...killedPartitions].join(',')}) after ${acked} acks`,
+  )
   await new Promise((r) => setTimeout(r, Number(args['down-ms'])))
   restartAt = Date.now()
   await restartNode(killedNode, { name: args.name })
@@ -116,7 +118,8 @@ await producer.close()
 // failover: acks on the killed broker's partitions stall while it is down; the stall ends when a new leader acks.
 // failoverMs = from the kill to the end of the longest stall (acks already in flight at the kill may land just after it)
 const killedAcks = []
-for (let i = 0; i < N; i++) if (ackPartition[i] >= 0 && killedPartitions.has(ackPartition[i])) killedAcks.push(ackTime[i])
+for (let i = 0; i < N; i++)
+  if (ackPartition[i] >= 0 && killedPartitions.has(ackPartition[i])) killedAcks.push(ackTime[i])
 killedAcks.sort((a, b) => a - b)
 let stallStart = 0
 let stallEnd = 0

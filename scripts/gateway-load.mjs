@@ -40,11 +40,15 @@ await createTopic(bootstrap, topic, Number(args.partitions), 1)
 
 // the gateway in its own process, so its memory is its own
 const secret = 'load-secret-' + Math.random().toString(36).slice(2)
-const gw = spawn(process.execPath, ['bin/isokafka.mjs', 'gateway', '--port', '0', '--host', '127.0.0.1', '--bootstrap', bootstrap], {
-  cwd: new URL('..', import.meta.url).pathname,
-  env: { ...process.env, ISOKAFKA_GATEWAY_SECRET: secret },
-  stdio: ['ignore', 'pipe', 'inherit'],
-})
+const gw = spawn(
+  process.execPath,
+  ['bin/isokafka.mjs', 'gateway', '--port', '0', '--host', '127.0.0.1', '--bootstrap', bootstrap],
+  {
+    cwd: new URL('..', import.meta.url).pathname,
+    env: { ...process.env, ISOKAFKA_GATEWAY_SECRET: secret },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  },
+)
 const url = await new Promise((resolve, reject) => {
   let out = ''
   gw.stdout.on('data', (d) => {
@@ -62,7 +66,11 @@ const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssOf(gw.pid))), 
 
 const token = await createGatewayToken({ secret, topics: [topic], expiresInSec: 3600, subject: 'load' })
 const producers = Array.from({ length: CLIENTS }, () =>
-  createProducer({ transport: websocket({ url: wsUrl, token, WebSocket, tokenIn: 'protocol' }), lingerMs: 20, deliveryTimeoutMs: 120_000 }),
+  createProducer({
+    transport: websocket({ url: wsUrl, token, WebSocket, tokenIn: 'protocol' }),
+    lingerMs: 20,
+    deliveryTimeoutMs: 120_000,
+  }),
 )
 log(`[load] ${CLIENTS} clients connecting to ${wsUrl}`)
 await Promise.all(producers.map((p) => p.partitionsFor(topic)))
@@ -142,8 +150,17 @@ const result = {
   misplaced,
   duplicates,
   recordsPerSecond: Math.round(acked.size / seconds),
-  gatewayRssMB: { idle: +(idleRss / 1e6).toFixed(1), connected: +(connectedRss / 1e6).toFixed(1), peak: +(peakRss / 1e6).toFixed(1) },
-  gatewayMetrics: { connectionsTotal: metrics.connections?.total, recordsIn: metrics.records?.in, recordsOut: metrics.records?.out, pauses: metrics.pauses },
+  gatewayRssMB: {
+    idle: +(idleRss / 1e6).toFixed(1),
+    connected: +(connectedRss / 1e6).toFixed(1),
+    peak: +(peakRss / 1e6).toFixed(1),
+  },
+  gatewayMetrics: {
+    connectionsTotal: metrics.connections?.total,
+    recordsIn: metrics.records?.in,
+    recordsOut: metrics.records?.out,
+    pauses: metrics.pauses,
+  },
 }
 console.log(args.json ? JSON.stringify(result) : result)
 process.exit(result.lost === 0 && result.duplicates === 0 && result.misplaced === 0 && result.failed === 0 ? 0 : 1)

@@ -61,26 +61,45 @@ function bundles() {
   return [
     { name: 'websocket', what: 'createProducer + websocket', budgeted: true, platform: 'browser', source: ws },
     {
-      name: 'fetch', what: 'createProducer + fetchTransport', budgeted: true, platform: 'browser',
+      name: 'fetch',
+      what: 'createProducer + fetchTransport',
+      budgeted: true,
+      platform: 'browser',
       source: `export { createProducer } from 'isokafka'\nexport { fetchTransport } from 'isokafka/fetch'\n`,
     },
-    { name: 'outbox', what: 'websocket + indexedDbOutbox', platform: 'browser', source: `${ws}export { indexedDbOutbox } from 'isokafka/outbox'\n` },
     {
-      name: 'worker', what: 'createProducer + workersSocket', platform: 'browser', external: ['cloudflare:sockets'],
+      name: 'outbox',
+      what: 'websocket + indexedDbOutbox',
+      platform: 'browser',
+      source: `${ws}export { indexedDbOutbox } from 'isokafka/outbox'\n`,
+    },
+    {
+      name: 'worker',
+      what: 'createProducer + workersSocket',
+      platform: 'browser',
+      external: ['cloudflare:sockets'],
       conditions: ['workerd', 'worker', 'browser'],
       source: `export { createProducer } from 'isokafka'\nexport { workersSocket } from 'isokafka/workers'\n`,
     },
     {
-      name: 'node', what: 'createProducer + tcp', platform: 'node',
+      name: 'node',
+      what: 'createProducer + tcp',
+      platform: 'node',
       source: `export { createProducer } from 'isokafka'\nexport { tcp } from 'isokafka/node'\n`,
     },
-    { name: 'core', what: 'createProducer alone', platform: 'neutral', source: `export { createProducer } from 'isokafka'\n` },
+    {
+      name: 'core',
+      what: 'createProducer alone',
+      platform: 'neutral',
+      source: `export { createProducer } from 'isokafka'\n`,
+    },
   ]
 }
 
 /** A directory whose node_modules/isokafka is this package: imports resolve through package.json "exports" to dist/. */
 function consumerDir() {
-  if (!fs.existsSync(path.join(root, 'dist/index.js'))) throw new Error('dist/ is missing: run `npm run build` first (or `npm run size`)')
+  if (!fs.existsSync(path.join(root, 'dist/index.js')))
+    throw new Error('dist/ is missing: run `npm run build` first (or `npm run size`)')
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isokafka-size-'))
   fs.mkdirSync(path.join(dir, 'node_modules'))
   fs.symlinkSync(root, path.join(dir, 'node_modules', 'isokafka'), 'dir')
@@ -113,7 +132,10 @@ function modulesOf(metafile) {
   const output = Object.values(metafile.outputs)[0]
   const total = output.bytes
   return Object.entries(output.inputs)
-    .map(([file, info]) => ({ file: path.relative(root, path.resolve(root, file)).replace(/^.*node_modules\//, 'node_modules/'), bytes: info.bytesInOutput }))
+    .map(([file, info]) => ({
+      file: path.relative(root, path.resolve(root, file)).replace(/^.*node_modules\//, 'node_modules/'),
+      bytes: info.bytesInOutput,
+    }))
     .filter((m) => m.bytes > 0)
     .sort((a, b) => b.bytes - a.bytes)
     .map((m) => ({ ...m, share: Math.round((m.bytes / total) * 1000) / 10 }))
@@ -145,7 +167,8 @@ function table(results, opts) {
   if (opts.top > 0) {
     for (const r of results) {
       out.push('', `${r.name}: largest modules (minified bytes in the bundle, share)`)
-      for (const m of r.modules.slice(0, opts.top)) out.push(`  ${String(m.bytes).padStart(7)}  ${String(m.share).padStart(5)} %  ${m.file}`)
+      for (const m of r.modules.slice(0, opts.top))
+        out.push(`  ${String(m.bytes).padStart(7)}  ${String(m.share).padStart(5)} %  ${m.file}`)
     }
   }
   return out.join('\n')
@@ -166,7 +189,10 @@ async function main() {
   if (opts.json) {
     const doc = {
       esbuild: (await import('esbuild')).version,
-      budget: opts.budget === null ? null : { gzipBytes: opts.budget, bundles: results.filter((r) => r.budgeted).map((r) => r.name), ok: !overBudget },
+      budget:
+        opts.budget === null
+          ? null
+          : { gzipBytes: opts.budget, bundles: results.filter((r) => r.budgeted).map((r) => r.name), ok: !overBudget },
       bundles: results.map((r) => ({ ...r, modules: opts.top > 0 ? r.modules.slice(0, opts.top) : r.modules })),
     }
     process.stdout.write(JSON.stringify(doc, null, 2) + '\n')
@@ -175,7 +201,9 @@ async function main() {
     if (opts.budget !== null) {
       for (const r of results.filter((x) => x.budgeted)) {
         const bad = r.gzip > opts.budget
-        process.stdout.write(`\nbudget: ${r.name} ${kb(r.gzip)} gzipped ${bad ? '>' : '<='} ${kb(opts.budget)}: ${bad ? 'OVER BUDGET' : 'ok'}`)
+        process.stdout.write(
+          `\nbudget: ${r.name} ${kb(r.gzip)} gzipped ${bad ? '>' : '<='} ${kb(opts.budget)}: ${bad ? 'OVER BUDGET' : 'ok'}`,
+        )
       }
       process.stdout.write('\n')
     }

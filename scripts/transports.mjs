@@ -23,7 +23,9 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 
 /** Count the records kcat sees in a topic (an independent reader). */
 export function kcatCount(bootstrap, topic) {
-  const r = spawnSync('kcat', ['-C', '-b', bootstrap, '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '.'], { maxBuffer: 64 << 20 })
+  const r = spawnSync('kcat', ['-C', '-b', bootstrap, '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '.'], {
+    maxBuffer: 64 << 20,
+  })
   return r.status === 0 ? r.stdout.length : NaN
 }
 
@@ -49,7 +51,12 @@ async function produceWith(transport, topic, n, size, window = 8192) {
   const all = []
   for (let i = 0; i < n; i++) {
     outstanding++
-    all.push(producer.send({ topic, value }).then(() => (acked++, settle()), (err) => ((firstError ??= err), failed++, settle())))
+    all.push(
+      producer.send({ topic, value }).then(
+        () => (acked++, settle()),
+        (err) => ((firstError ??= err), failed++, settle()),
+      ),
+    )
     if (outstanding >= window) await new Promise((r) => (resume = r))
   }
   await Promise.all(all)
@@ -89,7 +96,13 @@ export default {
 }`
   const bundled = await build({
     stdin: { contents: source, resolveDir: root, loader: 'js' },
-    bundle: true, format: 'esm', platform: 'neutral', target: 'es2022', write: false, external: ['cloudflare:*'], logLevel: 'silent',
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    write: false,
+    external: ['cloudflare:*'],
+    logLevel: 'silent',
   })
   const mf = new Miniflare({
     modules: [{ type: 'ESModule', path: 'index.js', contents: bundled.outputFiles[0].text }],
@@ -109,7 +122,11 @@ export default {
 export async function runTransports({ bootstrap, records = 20_000, size = 100, partitions = 6, log = console.log }) {
   const secret = crypto.getRandomValues(new Uint8Array(32)).reduce((s, b) => s + b.toString(16).padStart(2, '0'), '')
   // limits raised so the gateway's per-connection rate limit (default 200k records/s) does not set the figure
-  const gateway = createGateway({ bootstrap, secret, limits: { recordsPerSecond: 10_000_000, maxInFlightBatches: 1024 } })
+  const gateway = createGateway({
+    bootstrap,
+    secret,
+    limits: { recordsPerSecond: 10_000_000, maxInFlightBatches: 1024 },
+  })
   const { url } = await gateway.listen(0, '127.0.0.1')
   const prefix = `transports-${Date.now().toString(36)}`
   const token = await createGatewayToken({ secret, topics: [`${prefix}-*`], expiresInSec: 3600 })
@@ -122,7 +139,10 @@ export async function runTransports({ bootstrap, records = 20_000, size = 100, p
   const paths = [
     { name: 'Node TCP', run: twice(() => tcp({ bootstrap })) },
     { name: 'Workers TCP (workerd)', run: (topic) => produceInWorkerd(bootstrap, topic, warm, records, size) },
-    { name: 'WebSocket → gateway', run: twice(() => websocket({ url: `${url.replace(/^http/, 'ws')}/v1/ws`, token, WebSocket })) },
+    {
+      name: 'WebSocket → gateway',
+      run: twice(() => websocket({ url: `${url.replace(/^http/, 'ws')}/v1/ws`, token, WebSocket })),
+    },
     { name: 'fetch → gateway', run: twice(() => fetchTransport({ url, token, mode: 'gateway' })) },
     { name: 'fetch → REST v3', run: twice(() => fetchTransport({ url, token, mode: 'rest-v3' })) },
   ]
@@ -138,9 +158,20 @@ export async function runTransports({ bootstrap, records = 20_000, size = 100, p
         r = { acked: 0, failed: records, seconds: NaN, firstError: err }
       }
       const readBack = kcatCount(bootstrap, topic) - warm // what the topic holds beyond the warm-up
-      const row = { transport: p.name, records, acked: r.acked, failed: r.failed, readBack, seconds: r.seconds, recordsPerSec: r.acked / r.seconds, firstError: r.firstError ? String(r.firstError?.message ?? r.firstError) : null }
+      const row = {
+        transport: p.name,
+        records,
+        acked: r.acked,
+        failed: r.failed,
+        readBack,
+        seconds: r.seconds,
+        recordsPerSec: r.acked / r.seconds,
+        firstError: r.firstError ? String(r.firstError?.message ?? r.firstError) : null,
+      }
       results.push(row)
-      log(`  ${p.name.padEnd(22)} ${Math.round(row.recordsPerSec).toLocaleString('en').padStart(9)} records/s   acked ${row.acked.toLocaleString('en')}, read back by kcat ${row.readBack.toLocaleString('en')}${row.firstError ? `   first error: ${row.firstError}` : ''}`)
+      log(
+        `  ${p.name.padEnd(22)} ${Math.round(row.recordsPerSec).toLocaleString('en').padStart(9)} records/s   acked ${row.acked.toLocaleString('en')}, read back by kcat ${row.readBack.toLocaleString('en')}${row.firstError ? `   first error: ${row.firstError}` : ''}`,
+      )
     }
   } finally {
     await gateway.close({ timeoutMs: 5000 })
@@ -151,9 +182,20 @@ export async function runTransports({ bootstrap, records = 20_000, size = 100, p
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { bootstrap: { type: 'string' }, records: { type: 'string', default: '20000' }, json: { type: 'boolean', default: false } } })
-  if (!values.bootstrap) throw new Error('--bootstrap host:port is required (npm run demo starts a broker and runs this)')
-  const results = await runTransports({ bootstrap: values.bootstrap, records: Number(values.records), log: values.json ? () => {} : console.log })
+  const { values } = parseArgs({
+    options: {
+      bootstrap: { type: 'string' },
+      records: { type: 'string', default: '20000' },
+      json: { type: 'boolean', default: false },
+    },
+  })
+  if (!values.bootstrap)
+    throw new Error('--bootstrap host:port is required (npm run demo starts a broker and runs this)')
+  const results = await runTransports({
+    bootstrap: values.bootstrap,
+    records: Number(values.records),
+    log: values.json ? () => {} : console.log,
+  })
   if (values.json) console.log(JSON.stringify(results, null, 2))
   else for (const r of results) console.log(`  ${r.transport.padEnd(22)} ${r.ratioToNodeTcp?.toFixed(2)}× Node TCP`)
   process.exit(results.every((r) => r.acked === r.records && r.readBack === r.records) ? 0 : 1)

@@ -24,7 +24,11 @@ export const systemClock: Clock = {
  * reads the clock until calls are fast again (`burst` reads in a row in the same ms): a record's time is then never
  * staler than the few microseconds of a hot loop. `schedule` is queueMicrotask outside tests.
  */
-export function burstClock(read: () => number, burst = 16, schedule: (fn: () => void) => void = queueMicrotask): () => number {
+export function burstClock(
+  read: () => number,
+  burst = 16,
+  schedule: (fn: () => void) => void = queueMicrotask,
+): () => number {
   let cached = 0
   let left = 0 // calls the cached reading still serves
   let limit = burst // calls one reading serves in this run
@@ -85,11 +89,14 @@ export class DueTimer {
   set(at: number, fn: () => void): void {
     this.clear()
     this.at = at
-    this.handle = this.clock.setTimeout(() => {
-      this.handle = null
-      this.at = Infinity
-      fn()
-    }, Math.max(0, at - this.clock.now()))
+    this.handle = this.clock.setTimeout(
+      () => {
+        this.handle = null
+        this.at = Infinity
+        fn()
+      },
+      Math.max(0, at - this.clock.now()),
+    )
   }
 
   clear(): void {
@@ -108,7 +115,10 @@ export class PassScheduler {
   private readonly timer: DueTimer
   private stopped = false
 
-  constructor(clock: Clock, private readonly pass: () => void) {
+  constructor(
+    clock: Clock,
+    private readonly pass: () => void,
+  ) {
     this.timer = new DueTimer(clock)
   }
 

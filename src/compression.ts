@@ -13,7 +13,10 @@ export interface CompressionCodec {
   decompress(data: Uint8Array): Promise<Uint8Array>
 }
 
-async function pipe(data: Uint8Array, stream: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> }): Promise<Uint8Array> {
+async function pipe(
+  data: Uint8Array,
+  stream: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> },
+): Promise<Uint8Array> {
   const writer = stream.writable.getWriter()
   const written = writer.write(data).then(() => writer.close())
   // on corrupt input both sides fail with the same error: the read loop below throws it, and this promise must not
@@ -42,8 +45,22 @@ async function pipe(data: Uint8Array, stream: { readable: ReadableStream<Uint8Ar
 export const gzip: CompressionCodec = {
   name: 'gzip',
   id: 1,
-  compress: (data) => pipe(data, new CompressionStream('gzip') as unknown as { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> }),
-  decompress: (data) => pipe(data, new DecompressionStream('gzip') as unknown as { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> }),
+  compress: (data) =>
+    pipe(
+      data,
+      new CompressionStream('gzip') as unknown as {
+        readable: ReadableStream<Uint8Array>
+        writable: WritableStream<Uint8Array>
+      },
+    ),
+  decompress: (data) =>
+    pipe(
+      data,
+      new DecompressionStream('gzip') as unknown as {
+        readable: ReadableStream<Uint8Array>
+        writable: WritableStream<Uint8Array>
+      },
+    ),
 }
 
 export type CompressionName = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd'
@@ -72,12 +89,22 @@ export function resolveCodec(option: CompressionOption | undefined, level?: numb
     case 'snappy':
       return lazy('snappy', 2, async () => {
         const m = await import('./codecs/snappy.js')
-        return { name: 'snappy', id: 2, compress: async (d) => m.snappyCompress(d), decompress: async (d) => m.snappyDecompress(d) }
+        return {
+          name: 'snappy',
+          id: 2,
+          compress: async (d) => m.snappyCompress(d),
+          decompress: async (d) => m.snappyDecompress(d),
+        }
       })
     case 'lz4':
       return lazy('lz4', 3, async () => {
         const m = await import('./codecs/lz4.js')
-        return { name: 'lz4', id: 3, compress: async (d) => m.lz4Compress(d), decompress: async (d) => m.lz4Decompress(d) }
+        return {
+          name: 'lz4',
+          id: 3,
+          compress: async (d) => m.lz4Compress(d),
+          decompress: async (d) => m.lz4Decompress(d),
+        }
       })
     case 'zstd':
       return lazy('zstd', 4, async () => (await import('./codecs/zstd.js')).zstd(level === undefined ? {} : { level }))

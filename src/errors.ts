@@ -1,4 +1,3 @@
-
 /**
  * Every error isokafka raises is an IsoKafkaError: a string `code` to switch on, `retriable` to say whether trying
  * again may succeed, and `cause` for whatever lay underneath.
@@ -18,12 +17,21 @@ export class IsoKafkaError extends Error {
  * Kafka's error codes whose exception class is a `RetriableException` (Errors.java), so that an error a gateway relays
  * knows whether to retry without the table of every name (protocol/error-codes.ts, which only the Kafka path loads).
  */
-export const RETRIABLE_CODES: readonly number[] = [2, 3, 5, 6, 7, 9, 13, 14, 15, 16, 19, 20, 41, 51, 56, 70, 71, 72, 74, 75, 78, 80, 83, 84, 88, 89, 100, 103, 106, 122, 123, 133]
+export const RETRIABLE_CODES: readonly number[] = [
+  2, 3, 5, 6, 7, 9, 13, 14, 15, 16, 19, 20, 41, 51, 56, 70, 71, 72, 74, 75, 78, 80, 83, 84, 88, 89, 100, 103, 106, 122,
+  123, 133,
+]
 
 /** Names of the codes a gateway client makes up itself (a REST proxy's HTTP status, a missing topic). */
 const CLIENT_CODE_NAMES: Record<number, string> = {
-  [-1]: 'UNKNOWN_SERVER_ERROR', 3: 'UNKNOWN_TOPIC_OR_PARTITION', 5: 'LEADER_NOT_AVAILABLE', 7: 'REQUEST_TIMED_OUT',
-  10: 'MESSAGE_TOO_LARGE', 13: 'NETWORK_EXCEPTION', 29: 'TOPIC_AUTHORIZATION_FAILED', 87: 'INVALID_RECORD',
+  [-1]: 'UNKNOWN_SERVER_ERROR',
+  3: 'UNKNOWN_TOPIC_OR_PARTITION',
+  5: 'LEADER_NOT_AVAILABLE',
+  7: 'REQUEST_TIMED_OUT',
+  10: 'MESSAGE_TOO_LARGE',
+  13: 'NETWORK_EXCEPTION',
+  29: 'TOPIC_AUTHORIZATION_FAILED',
+  87: 'INVALID_RECORD',
 }
 
 /**
@@ -37,7 +45,10 @@ export class KafkaProtocolError extends IsoKafkaError {
   constructor(errorCode: number, detail?: string, options: { cause?: unknown; text?: string; name?: string } = {}) {
     const name = options.name || CLIENT_CODE_NAMES[errorCode] || `KAFKA_ERROR_${errorCode}`
     const text = options.text || name
-    super(name, detail ? `${text} (${detail})` : text, { retriable: RETRIABLE_CODES.includes(errorCode), cause: options.cause })
+    super(name, detail ? `${text} (${detail})` : text, {
+      retriable: RETRIABLE_CODES.includes(errorCode),
+      cause: options.cause,
+    })
     this.errorCode = errorCode
   }
 }

@@ -2,7 +2,14 @@ export { createProducer } from './producer/producer.js'
 export { kafkaBackend } from './producer/kafka-sender.js'
 export { gatewayBackend } from './producer/gateway-backend.js'
 export type { BackendFactory } from './producer/producer.js'
-export type { Producer, ProducerRecord, RecordHeaders, HeaderValue, CloseOptions, TopicDescription } from './producer/producer.js'
+export type {
+  Producer,
+  ProducerRecord,
+  RecordHeaders,
+  HeaderValue,
+  CloseOptions,
+  TopicDescription,
+} from './producer/producer.js'
 export type { DeliveryCallback, RecordMetadata } from './producer/accumulator.js'
 export type { ProducerOptions, Acks } from './producer/options.js'
 export type { TransactionOffset, GroupMetadata, TransactionState } from './producer/transactions.js'
@@ -17,6 +24,17 @@ export { kafkaErrorInfo, type KafkaErrorInfo } from './protocol/error-messages.j
 export { crc32c } from './protocol/crc32c.js'
 export { decodeRecordBatches, type DecodedBatch, type DecodedRecord } from './protocol/record-batch.js'
 export type {
-  Transport, SocketTransport, GatewayTransport, ByteStream, ByteStreamHandlers, SocketConnectOptions, SaslOptions,
-  GatewayTopicMetadata, GatewayRecord, GatewayPartitionBatch, GatewayPartitionResult, Outbox, OutboxBatch,
+  Transport,
+  SocketTransport,
+  GatewayTransport,
+  ByteStream,
+  ByteStreamHandlers,
+  SocketConnectOptions,
+  SaslOptions,
+  GatewayTopicMetadata,
+  GatewayRecord,
+  GatewayPartitionBatch,
+  GatewayPartitionResult,
+  Outbox,
+  OutboxBatch,
 } from './transport.js'

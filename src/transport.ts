@@ -117,7 +117,10 @@ export interface GatewayTransport {
   /** `gatewayBackend` (exported by the core). */
   readonly backend: BackendFactory
   metadata(topics: string[], signal?: AbortSignal): Promise<GatewayTopicMetadata[]>
-  produce(batches: GatewayPartitionBatch[], options: { acks: -1 | 0 | 1; timeoutMs: number }): Promise<GatewayPartitionResult[]>
+  produce(
+    batches: GatewayPartitionBatch[],
+    options: { acks: -1 | 0 | 1; timeoutMs: number },
+  ): Promise<GatewayPartitionResult[]>
   close(): Promise<void>
 }
 

@@ -28,7 +28,13 @@ export function parseFlags(argv: string[], options: Options, command: string): P
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!
     const next = argv[i + 1]
-    if (a.startsWith('--') && !a.includes('=') && options[a.slice(2)]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+    if (
+      a.startsWith('--') &&
+      !a.includes('=') &&
+      options[a.slice(2)]?.type === 'string' &&
+      next !== undefined &&
+      /^-\d/.test(next)
+    ) {
       args.push(`${a}=${next}`)
       i++
     } else args.push(a)
@@ -55,14 +61,16 @@ export function list(values: Parsed['values'], name: string): string[] {
 export function intFlag(name: string, value: string | undefined, min = 0): number | undefined {
   if (value === undefined) return undefined
   const n = Number(value)
-  if (value.trim() === '' || !Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(value)}`)
+  if (value.trim() === '' || !Number.isInteger(n) || n < min)
+    throw new UsageError(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(value)}`)
   return n
 }
 
 export function numberFlag(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined
   const n = Number(value)
-  if (value.trim() === '' || Number.isNaN(n)) throw new UsageError(`--${name} must be a number, got ${JSON.stringify(value)}`)
+  if (value.trim() === '' || Number.isNaN(n))
+    throw new UsageError(`--${name} must be a number, got ${JSON.stringify(value)}`)
   return n
 }
 
@@ -97,7 +105,10 @@ export function unescapeDelimiter(flag: string, text: string): Uint8Array {
  * Java-style multi-value options (`--producer-props a=1 b=2 --topic t`): everything after the flag up to the next
  * token starting with `-` belongs to it. Returns the argv without them and the values per flag.
  */
-export function takeMultiValued(argv: string[], flags: readonly string[]): { rest: string[]; taken: Map<string, string[]> } {
+export function takeMultiValued(
+  argv: string[],
+  flags: readonly string[],
+): { rest: string[]; taken: Map<string, string[]> } {
   const rest: string[] = []
   const taken = new Map<string, string[]>()
   for (let i = 0; i < argv.length; i++) {

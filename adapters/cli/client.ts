@@ -88,10 +88,14 @@ function sasl(s: ClientSettings): SaslOptions | undefined {
     return { mechanism: 'oauthbearer', token: () => token }
   }
   if (m !== 'plain' && m !== 'scram-sha-256' && m !== 'scram-sha-512') {
-    throw new UsageError(`--sasl-mechanism must be plain, scram-sha-256, scram-sha-512 or oauthbearer, got ${JSON.stringify(s.saslMechanism)}`)
+    throw new UsageError(
+      `--sasl-mechanism must be plain, scram-sha-256, scram-sha-512 or oauthbearer, got ${JSON.stringify(s.saslMechanism)}`,
+    )
   }
   if (!s.saslUsername || s.saslPassword === undefined) {
-    throw new UsageError(`SASL ${m} needs a username and password (--sasl-username/--sasl-password or KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD)`)
+    throw new UsageError(
+      `SASL ${m} needs a username and password (--sasl-username/--sasl-password or KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD)`,
+    )
   }
   return { mechanism: m, username: s.saslUsername, password: s.saslPassword }
 }
@@ -100,7 +104,10 @@ function sasl(s: ClientSettings): SaslOptions | undefined {
 export function transportFor(s: ClientSettings): SocketTransport {
   if (!s.bootstrap) throw new UsageError('no brokers: pass -b/--bootstrap (or set KAFKA_BOOTSTRAP)')
   return tcp({
-    bootstrap: s.bootstrap.split(',').map((b) => b.trim()).filter(Boolean),
+    bootstrap: s.bootstrap
+      .split(',')
+      .map((b) => b.trim())
+      .filter(Boolean),
     tls: s.tls ? s.tlsOptions : undefined,
     sasl: sasl(s),
     clientId: s.producer.clientId,
@@ -136,4 +143,3 @@ export function parsePartitioner(value: string): ProducerOptions['partitioner'] 
       throw new UsageError(`--partitioner must be murmur2, sticky, round-robin or sha256, got ${JSON.stringify(value)}`)
   }
 }
-

@@ -11,7 +11,6 @@ export { topicsCommand, TOPICS_HELP } from './topics.js'
 export { UsageError, processIo, type CliIo } from './args.js'
 export { PerfStats, javaFixed } from './perf-stats.js'
 
-
 const COMMANDS = { produce: produceCommand, perf: perfCommand, topics: topicsCommand }
 
 /**
@@ -24,7 +23,9 @@ export async function runCommand(name: keyof typeof COMMANDS, io: CliIo): Promis
   } catch (err) {
     const e = err as { code?: string; message?: string } | undefined
     if (err instanceof UsageError || e?.code === 'INVALID_CONFIG') {
-      io.stderr.write(`isokafka ${name}: ${String(e?.message).replace(new RegExp(`^${name}: `), '')}\n(isokafka ${name} --help lists the flags)\n`)
+      io.stderr.write(
+        `isokafka ${name}: ${String(e?.message).replace(new RegExp(`^${name}: `), '')}\n(isokafka ${name} --help lists the flags)\n`,
+      )
       return 2
     }
     io.stderr.write(`isokafka ${name}: ${e?.code ? `${e.code}: ` : ''}${e?.message ?? String(err)}\n`)

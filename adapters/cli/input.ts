@@ -69,7 +69,9 @@ export class DelimitedReader {
       this.pieces.push(rest)
       this.carried += rest.length
       if (this.carried > MAX_RECORD_BYTES) {
-        this.problem = new InputProblem(`line ${this.count + 1}: longer than ${MAX_RECORD_BYTES} bytes: dropped up to the next delimiter`)
+        this.problem = new InputProblem(
+          `line ${this.count + 1}: longer than ${MAX_RECORD_BYTES} bytes: dropped up to the next delimiter`,
+        )
         this.skipping = true
         this.pieces = []
         this.carried = 0
@@ -240,18 +242,21 @@ export function jsonReader(): RecordReader {
       } catch (err) {
         return new InputProblem(`${where}: not JSON (${(err as Error).message})`)
       }
-      if (o === null || typeof o !== 'object' || Array.isArray(o)) return new InputProblem(`${where}: not a JSON object`)
+      if (o === null || typeof o !== 'object' || Array.isArray(o))
+        return new InputProblem(`${where}: not a JSON object`)
       const obj = o as Record<string, unknown>
       const headers = jsonHeaders(obj.headers)
       if (typeof headers === 'string') return new InputProblem(`${where}: ${headers}`)
       const rec: CliRecord = { key: bytesField(obj, 'key'), value: bytesField(obj, 'value', 'payload'), headers }
       if (obj.partition !== undefined && obj.partition !== null) {
-        if (!Number.isInteger(obj.partition) || (obj.partition as number) < 0) return new InputProblem(`${where}: partition must be an integer ≥ 0`)
+        if (!Number.isInteger(obj.partition) || (obj.partition as number) < 0)
+          return new InputProblem(`${where}: partition must be an integer ≥ 0`)
         rec.partition = obj.partition as number
       }
       const ts = obj.timestamp ?? obj.ts
       if (ts !== undefined && ts !== null) {
-        if (!Number.isInteger(ts) || (ts as number) < 0) return new InputProblem(`${where}: timestamp must be ms since the epoch`)
+        if (!Number.isInteger(ts) || (ts as number) < 0)
+          return new InputProblem(`${where}: timestamp must be ms since the epoch`)
         rec.timestamp = ts as number
       }
       if (typeof obj.topic === 'string') rec.topic = obj.topic
@@ -339,7 +344,9 @@ export function binaryReader(withKeys: boolean): RecordReader {
           available = 0
           chunks.length = 0
           broken = true
-          return new InputProblem(`record ${records + 1} (byte ${offset + need}): frame length ${len} is not in [-1, ${MAX_RECORD_BYTES}]: the rest of the input is ignored`)
+          return new InputProblem(
+            `record ${records + 1} (byte ${offset + need}): frame length ${len} is not in [-1, ${MAX_RECORD_BYTES}]: the rest of the input is ignored`,
+          )
         }
         lengths.push(len)
         need += 4 + Math.max(0, len)
@@ -358,7 +365,9 @@ export function binaryReader(withKeys: boolean): RecordReader {
     const left = available
     available = 0
     chunks.length = 0
-    return new InputProblem(`record ${records + 1} (byte ${offset}): input ends inside a frame (${left} bytes left over)`)
+    return new InputProblem(
+      `record ${records + 1} (byte ${offset}): input ends inside a frame (${left} bytes left over)`,
+    )
   }
 }
 

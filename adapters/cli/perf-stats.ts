@@ -84,7 +84,8 @@ export class PerfStats {
     this.windowBytes += bytes
     this.windowTotalLatency += latency
     if (latency > this.windowMaxLatency) this.windowMaxLatency = latency
-    if (this.iteration % this.sampling === 0 && this.index < this.latencies.length) this.latencies[this.index++] = latency
+    if (this.iteration % this.sampling === 0 && this.index < this.latencies.length)
+      this.latencies[this.index++] = latency
     if (time - this.windowStart >= this.reportingIntervalMs) {
       if (this.steadyState && this.count === this.windowCount) this.print('In steady state.')
       if (!this.suppressed) this.printWindow()

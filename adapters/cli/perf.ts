@@ -1,6 +1,16 @@
 import { readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
-import { UsageError, intFlag, keyValues, numberFlag, parseFlags, sleep, str, takeMultiValued, type CliIo } from './args.js'
+import {
+  UsageError,
+  intFlag,
+  keyValues,
+  numberFlag,
+  parseFlags,
+  sleep,
+  str,
+  takeMultiValued,
+  type CliIo,
+} from './args.js'
 import { CONNECTION_FLAGS, CONNECTION_HELP, applyConnectionFlags, emptySettings, openProducer } from './client.js'
 import { PerfStats } from './perf-stats.js'
 import { applyJavaProps, readPropertiesFile } from './props.js'
@@ -108,22 +118,27 @@ export async function perfCommand(io: CliIo): Promise<number> {
     throw new UsageError('perf: give exactly one of --record-size, --payload-file or --payload-monotonic')
   }
   const warmup = intFlag('warmup-records', str(values, 'warmup-records'), 0) ?? 0
-  if (warmup > 0 && warmup >= numRecords) throw new UsageError('perf: --warmup-records must be fewer than --num-records')
+  if (warmup > 0 && warmup >= numRecords)
+    throw new UsageError('perf: --warmup-records must be fewer than --num-records')
   const interval = intFlag('reporting-interval', str(values, 'reporting-interval'), 1) ?? 5000
   const keyDistribution = str(values, 'key-distribution') ?? 'none'
-  if (!['none', 'range', 'random'].includes(keyDistribution)) throw new UsageError('perf: --key-distribution is none, range or random')
+  if (!['none', 'range', 'random'].includes(keyDistribution))
+    throw new UsageError('perf: --key-distribution is none, range or random')
   const keyRange = intFlag('record-key-range', str(values, 'record-key-range'), 1)
-  if (keyDistribution !== 'none' && keyRange === undefined) throw new UsageError(`perf: --key-distribution ${keyDistribution} needs --record-key-range`)
+  if (keyDistribution !== 'none' && keyRange === undefined)
+    throw new UsageError(`perf: --key-distribution ${keyDistribution} needs --record-key-range`)
   const random = rng(intFlag('random-seed', str(values, 'random-seed'), 0) ?? 0)
   const print = (line: string) => io.stdout.write(`${line}\n`)
 
   const settings = emptySettings()
   settings.producer.clientId = 'perf-producer-client' // Java's default for this tool
   const props: Array<[string, string]> = []
-  for (const file of [str(values, 'producer.config'), str(values, 'command-config')]) if (file) props.push(...readPropertiesFile(file))
+  for (const file of [str(values, 'producer.config'), str(values, 'command-config')])
+    if (file) props.push(...readPropertiesFile(file))
   for (const flag of MULTI) props.push(...keyValues(flag, taken.get(flag) ?? []))
   const skipped = applyJavaProps(settings, props)
-  if (skipped.length > 0) io.stderr.write(`isokafka perf: ignoring properties isokafka does not use: ${skipped.join(', ')}\n`)
+  if (skipped.length > 0)
+    io.stderr.write(`isokafka perf: ignoring properties isokafka does not use: ${skipped.join(', ')}\n`)
   applyConnectionFlags(settings, values, io.env)
   const bootstrapServer = str(values, 'bootstrap-server')
   if (bootstrapServer) settings.bootstrap = bootstrapServer
@@ -135,7 +150,8 @@ export async function perfCommand(io: CliIo): Promise<number> {
   const transactional = durationFlag !== undefined || settings.producer.transactionalId !== undefined
   if (transactional) settings.producer.transactionalId ??= `performance-producer-${crypto.randomUUID()}`
   const transactionDurationMs = durationFlag ?? 3000
-  if (values['print-metrics']) io.stderr.write('isokafka perf: --print-metrics is not available (no metrics registry); ignored\n')
+  if (values['print-metrics'])
+    io.stderr.write('isokafka perf: --print-metrics is not available (no metrics registry); ignored\n')
 
   let payloads: Uint8Array[] = []
   if (payloadFile) {
@@ -152,7 +168,10 @@ export async function perfCommand(io: CliIo): Promise<number> {
       throw new UsageError(`perf: --payload-delimiter: ${(err as Error).message}`)
     }
     const utf8 = new TextEncoder()
-    payloads = readFileSync(payloadFile, 'utf8').split(delimiter).filter((p) => p.length > 0).map((p) => utf8.encode(p))
+    payloads = readFileSync(payloadFile, 'utf8')
+      .split(delimiter)
+      .filter((p) => p.length > 0)
+      .map((p) => utf8.encode(p))
     print(`Number of messages read: ${payloads.length}`)
     if (payloads.length === 0) throw new UsageError('perf: the payload file has no payloads')
   }
@@ -181,14 +200,19 @@ export async function perfCommand(io: CliIo): Promise<number> {
     return arena.subarray(arenaAt - size, arenaAt)
   }
   const keyFor = (i: number): Uint8Array | null =>
-    keyDistribution === 'range' ? utf8.encode(String(i % keyRange!)) : keyDistribution === 'random' ? utf8.encode(String(random(keyRange!))) : null
+    keyDistribution === 'range'
+      ? utf8.encode(String(i % keyRange!))
+      : keyDistribution === 'random'
+        ? utf8.encode(String(random(keyRange!)))
+        : null
 
   const producer = openProducer(settings)
   if (transactional) await producer.initTransactions()
   let inTransaction = 0 // records in the open transaction
   let transactionStart = 0
   const failures = new Tally()
-  if (warmup > 0) print(`Warmup first ${warmup} records. Steady state results will print after the complete test summary.`)
+  if (warmup > 0)
+    print(`Warmup first ${warmup} records. Steady state results will print after the complete test summary.`)
   const stats = new PerfStats(numRecords, false, interval, print)
   let steady: PerfStats | null = null
   const startMs = Date.now()
@@ -223,7 +247,11 @@ export async function perfCommand(io: CliIo): Promise<number> {
         })
       } catch (err) {
         failures.fail(err)
-        if ((err as { code?: string }).code === 'PRODUCER_FATAL' || (err as { code?: string }).code === 'PRODUCER_CLOSED') break
+        if (
+          (err as { code?: string }).code === 'PRODUCER_FATAL' ||
+          (err as { code?: string }).code === 'PRODUCER_CLOSED'
+        )
+          break
         continue
       }
       if (!more) await producer.ready()
@@ -251,7 +279,8 @@ export async function perfCommand(io: CliIo): Promise<number> {
   steady?.printTotal()
   if (failures.failed > 0) {
     io.stderr.write(`isokafka perf: ${failures.failed} of ${numRecords} records failed\n`)
-    for (const [code, { count, first }] of failures.errors) io.stderr.write(`  failed ${code}: ${count} (first: ${first})\n`)
+    for (const [code, { count, first }] of failures.errors)
+      io.stderr.write(`  failed ${code}: ${count} (first: ${first})\n`)
     return 1
   }
   return 0

@@ -1,7 +1,15 @@
 import { accessSync, constants, createReadStream } from 'node:fs'
 import { kafkaErrorInfo, type Producer, type ProducerRecord } from '../../src/index.js'
 import { UsageError, intFlag, keyValues, list, parseFlags, str, unescapeDelimiter, type CliIo } from './args.js'
-import { CONNECTION_FLAGS, CONNECTION_HELP, applyConnectionFlags, emptySettings, openProducer, parseAcks, parsePartitioner } from './client.js'
+import {
+  CONNECTION_FLAGS,
+  CONNECTION_HELP,
+  applyConnectionFlags,
+  emptySettings,
+  openProducer,
+  parseAcks,
+  parsePartitioner,
+} from './client.js'
 import { InputProblem, makeReader, type CliRecord, type InputFormat } from './input.js'
 import { applyJavaProps } from './props.js'
 import { Tally, startProgress, summaryLines } from './summary.js'
@@ -86,10 +94,12 @@ export async function produceCommand(io: CliIo): Promise<number> {
   const topic = str(values, 'topic')
   if (!topic && format !== 'json') throw new UsageError('produce: -t/--topic is required')
   const keyDelimiterText = str(values, 'key-delimiter')
-  if (keyDelimiterText !== undefined && format !== 'lines') throw new UsageError('produce: -k/--key-delimiter applies to line input only')
+  if (keyDelimiterText !== undefined && format !== 'lines')
+    throw new UsageError('produce: -k/--key-delimiter applies to line input only')
   const keyDelimiter = keyDelimiterText === undefined ? null : unescapeDelimiter('-k', keyDelimiterText)
   const delimiterText = str(values, 'delimiter')
-  if (delimiterText !== undefined && format !== 'lines') throw new UsageError('produce: -D/--delimiter applies to line input only')
+  if (delimiterText !== undefined && format !== 'lines')
+    throw new UsageError('produce: -D/--delimiter applies to line input only')
   const delimiter = unescapeDelimiter('-D', delimiterText ?? '\n')
   const headers: Array<[string, Uint8Array | null]> = list(values, 'header').map((h) => {
     const eq = h.indexOf('=')
@@ -101,7 +111,8 @@ export async function produceCommand(io: CliIo): Promise<number> {
   const settings = emptySettings()
   settings.producer.allowAutoTopicCreation = values['auto-create'] === true
   const skipped = applyJavaProps(settings, keyValues('-X', list(values, 'property')))
-  if (skipped.length > 0) io.stderr.write(`isokafka produce: ignoring properties isokafka does not use: ${skipped.join(', ')}\n`)
+  if (skipped.length > 0)
+    io.stderr.write(`isokafka produce: ignoring properties isokafka does not use: ${skipped.join(', ')}\n`)
   applyConnectionFlags(settings, values, io.env)
   const p = settings.producer
   if (values.acks !== undefined) p.acks = parseAcks(str(values, 'acks')!)
@@ -117,7 +128,9 @@ export async function produceCommand(io: CliIo): Promise<number> {
     try {
       accessSync(f, constants.R_OK)
     } catch (err) {
-      throw new UsageError(`produce: cannot read ${f}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+      throw new UsageError(
+        `produce: cannot read ${f}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      )
     }
   }
 
@@ -167,7 +180,8 @@ export async function produceCommand(io: CliIo): Promise<number> {
     const send = (r: CliRecord, t: string): boolean => {
       const size = (r.key?.length ?? 0) + (r.value?.length ?? 0)
       const rec: ProducerRecord<Uint8Array | null, Uint8Array | null> = { topic: t, key: r.key, value: r.value }
-      if (headers.length > 0 || (r.headers && r.headers.length > 0)) rec.headers = r.headers ? [...headers, ...r.headers] : headers
+      if (headers.length > 0 || (r.headers && r.headers.length > 0))
+        rec.headers = r.headers ? [...headers, ...r.headers] : headers
       if (r.partition !== undefined) rec.partition = r.partition
       else if (partition !== undefined) rec.partition = partition
       if (r.timestamp !== undefined) rec.timestamp = r.timestamp
@@ -184,7 +198,8 @@ export async function produceCommand(io: CliIo): Promise<number> {
     for (const file of files) {
       if (stop) break
       const reader = makeReader(format, delimiter, keyDelimiter)
-      const stream: NodeJS.ReadableStream = file === '-' ? io.stdin : createReadStream(file, { highWaterMark: 256 * 1024 })
+      const stream: NodeJS.ReadableStream =
+        file === '-' ? io.stdin : createReadStream(file, { highWaterMark: 256 * 1024 })
       current = stream
       const drain = async () => {
         for (;;) {
@@ -242,12 +257,18 @@ export async function produceCommand(io: CliIo): Promise<number> {
   }
   const seconds = (performance.now() - started) / 1000
   if (!values.quiet || tally.failed > 0) io.stderr.write(summaryLines('produce', tally, seconds))
-  if (aborted) io.stderr.write(`  transaction aborted: none of the ${tally.acked} acknowledged records is visible to read_committed consumers\n`)
+  if (aborted)
+    io.stderr.write(
+      `  transaction aborted: none of the ${tally.acked} acknowledged records is visible to read_committed consumers\n`,
+    )
   return tally.failed > 0 ? 1 : interrupted ? 130 : 0
 }
 
 /** null when the topic can take records; else why not (unknown topic with auto-creation off, no access, ...). */
-async function describe(producer: Producer<Uint8Array | null, Uint8Array | null>, topic: string): Promise<Error | null> {
+async function describe(
+  producer: Producer<Uint8Array | null, Uint8Array | null>,
+  topic: string,
+): Promise<Error | null> {
   try {
     const d = await producer.describeTopic(topic)
     if (d.errorCode === 0) return null

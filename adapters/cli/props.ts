@@ -79,7 +79,10 @@ export function applyJavaProps(s: ClientSettings, props: ReadonlyArray<readonly 
         break
       case 'security.protocol': {
         const p = value.trim().toUpperCase()
-        if (!['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'].includes(p)) throw new UsageError(`security.protocol ${JSON.stringify(value)} is not PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL`)
+        if (!['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'].includes(p))
+          throw new UsageError(
+            `security.protocol ${JSON.stringify(value)} is not PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL`,
+          )
         s.tls = p === 'SSL' || p === 'SASL_SSL'
         if (p === 'SASL_PLAINTEXT' || p === 'SASL_SSL') s.saslMechanism ??= 'plain' // Java's default sasl.mechanism is GSSAPI; PLAIN is the nearest we have
         break
@@ -97,7 +100,8 @@ export function applyJavaProps(s: ClientSettings, props: ReadonlyArray<readonly 
         break
       case 'ssl.truststore.type':
       case 'ssl.keystore.type':
-        if (value.trim().toUpperCase() !== 'PEM') throw new UsageError(`${name}=${value}: only PEM stores are supported`)
+        if (value.trim().toUpperCase() !== 'PEM')
+          throw new UsageError(`${name}=${value}: only PEM stores are supported`)
         break
       case 'ssl.keystore.location': {
         // a PEM keystore holds the private key and the certificate chain; Node picks each block out of the same text

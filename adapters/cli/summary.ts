@@ -73,12 +73,18 @@ export function summaryLines(command: string, t: Tally, seconds: number): string
 }
 
 /** A progress line on stderr, rewritten in place every second; only on a terminal. */
-export function startProgress(stderr: NodeJS.WritableStream & { isTTY?: boolean }, t: Tally, started: number): () => void {
+export function startProgress(
+  stderr: NodeJS.WritableStream & { isTTY?: boolean },
+  t: Tally,
+  started: number,
+): () => void {
   if (!stderr.isTTY) return () => {}
   let shown = false
   const timer = setInterval(() => {
     const s = (performance.now() - started) / 1000
-    stderr.write(`\r\x1b[K${t.sent} sent, ${t.acked} acknowledged, ${t.failed} failed, ${Math.round(t.acked / s)} records/s`)
+    stderr.write(
+      `\r\x1b[K${t.sent} sent, ${t.acked} acknowledged, ${t.failed} failed, ${Math.round(t.acked / s)} records/s`,
+    )
     shown = true
   }, 1000)
   timer.unref()

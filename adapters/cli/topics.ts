@@ -38,11 +38,20 @@ const FLAGS = {
 const TOPIC_ALREADY_EXISTS = 36
 
 /** One connection to the first bootstrap broker that answers: enough for metadata and CreateTopics (KRaft brokers forward it to the controller). */
-async function connect(io: CliIo, values: Parameters<typeof applyConnectionFlags>[1], timeoutMs: number): Promise<BrokerConnection> {
+async function connect(
+  io: CliIo,
+  values: Parameters<typeof applyConnectionFlags>[1],
+  timeoutMs: number,
+): Promise<BrokerConnection> {
   const settings = emptySettings()
   applyConnectionFlags(settings, values, io.env)
   const transport = transportFor(settings)
-  const options = { clientId: settings.producer.clientId ?? 'isokafka', requestTimeoutMs: timeoutMs, connectTimeoutMs: 10000, clock: systemClock }
+  const options = {
+    clientId: settings.producer.clientId ?? 'isokafka',
+    requestTimeoutMs: timeoutMs,
+    connectTimeoutMs: 10000,
+    clock: systemClock,
+  }
   let last: unknown
   for (const address of parseBootstrap(settings.bootstrap, 'topics')) {
     const [host, port] = parseHostPort(address)
@@ -77,7 +86,8 @@ export async function topicsCommand(io: CliIo): Promise<number> {
     io.stdout.write(`${TOPICS_HELP}\n`)
     return values.help ? 0 : 2
   }
-  if (!['list', 'describe', 'create'].includes(action)) throw new UsageError(`topics: unknown action ${JSON.stringify(action)} (list, describe or create)`)
+  if (!['list', 'describe', 'create'].includes(action))
+    throw new UsageError(`topics: unknown action ${JSON.stringify(action)} (list, describe or create)`)
   const timeoutMs = intFlag('timeout', str(values, 'timeout'), 1) ?? 30000
   const partitions = intFlag('partitions', str(values, 'partitions'), 1)
   const replicationFactor = intFlag('replication-factor', str(values, 'replication-factor'), 1)
@@ -88,10 +98,15 @@ export async function topicsCommand(io: CliIo): Promise<number> {
 
   const conn = await connect(io, values, timeoutMs)
   try {
-    const metadata = (topics: string[] | null) => conn.request(Metadata, { topics, allowAutoTopicCreation: false }, { timeoutMs })
+    const metadata = (topics: string[] | null) =>
+      conn.request(Metadata, { topics, allowAutoTopicCreation: false }, { timeoutMs })
     if (action === 'list') {
       const res = await metadata(null)
-      for (const t of res.topics.filter((t) => values.internal || !t.isInternal).map((t) => t.name).sort()) out(t)
+      for (const t of res.topics
+        .filter((t) => values.internal || !t.isInternal)
+        .map((t) => t.name)
+        .sort())
+        out(t)
       return 0
     }
     if (action === 'describe') {
@@ -112,7 +127,16 @@ export async function topicsCommand(io: CliIo): Promise<number> {
     const validateOnly = values['validate-only'] === true
     const res = await conn.request(
       CreateTopics,
-      { topics: names.map((name) => ({ name, numPartitions: partitions ?? -1, replicationFactor: replicationFactor ?? -1, configs })), timeoutMs, validateOnly },
+      {
+        topics: names.map((name) => ({
+          name,
+          numPartitions: partitions ?? -1,
+          replicationFactor: replicationFactor ?? -1,
+          configs,
+        })),
+        timeoutMs,
+        validateOnly,
+      },
       { timeoutMs: timeoutMs + 5000 },
     )
     let status = 0
@@ -120,7 +144,9 @@ export async function topicsCommand(io: CliIo): Promise<number> {
     for (const t of res.topics) {
       if (t.errorCode === 0) {
         created.push(t.name)
-        out(`${validateOnly ? 'Would create' : 'Created'} topic ${t.name}${t.numPartitions > 0 ? ` (${t.numPartitions} partitions, replication factor ${t.replicationFactor})` : ''}.`)
+        out(
+          `${validateOnly ? 'Would create' : 'Created'} topic ${t.name}${t.numPartitions > 0 ? ` (${t.numPartitions} partitions, replication factor ${t.replicationFactor})` : ''}.`,
+        )
       } else if (t.errorCode === TOPIC_ALREADY_EXISTS && values['if-not-exists']) {
         out(`Topic ${t.name} already exists.`)
       } else {
@@ -135,7 +161,9 @@ export async function topicsCommand(io: CliIo): Promise<number> {
       const deadline = Date.now() + timeoutMs
       for (;;) {
         const m = await metadata(created)
-        const ready = m.topics.every((t) => t.errorCode === 0 && t.partitions.length > 0 && t.partitions.every((p) => p.leaderId >= 0))
+        const ready = m.topics.every(
+          (t) => t.errorCode === 0 && t.partitions.length > 0 && t.partitions.every((p) => p.leaderId >= 0),
+        )
         if (ready) break
         if (Date.now() >= deadline) {
           err(`created, but not every partition had a leader within ${timeoutMs} ms`)

@@ -15,13 +15,36 @@
  * then sent in requests of at most that size (one that is larger goes as a normal request).
  */
 import { gatewayBackend } from '../../src/producer/gateway-backend.js'
-import { AuthenticationError, ConnectionError, IsoKafkaError, RecordTooLargeError, RequestTimeoutError } from '../../src/errors.js'
+import {
+  AuthenticationError,
+  ConnectionError,
+  IsoKafkaError,
+  RecordTooLargeError,
+  RequestTimeoutError,
+} from '../../src/errors.js'
 import type {
-  GatewayPartitionBatch, GatewayPartitionResult, GatewayRecord, GatewayTopicMetadata, GatewayTransport,
+  GatewayPartitionBatch,
+  GatewayPartitionResult,
+  GatewayRecord,
+  GatewayTopicMetadata,
+  GatewayTransport,
 } from '../../src/transport.js'
 import {
-  DEFAULT_MAX_IN_FLIGHT_BATCHES, DEFAULT_MAX_RECORDS_PER_FRAME, MSGPACK_CONTENT_TYPE, decodeServerFrame, encodeFrame, errorFromFrame, messageTooLarge, splitJsonStream, toBase64, toWireBatch, recordCount, decodeWireRecords, fromWireRecord,
-  type ServerFrame, type WireResult,
+  DEFAULT_MAX_IN_FLIGHT_BATCHES,
+  DEFAULT_MAX_RECORDS_PER_FRAME,
+  MSGPACK_CONTENT_TYPE,
+  decodeServerFrame,
+  encodeFrame,
+  errorFromFrame,
+  messageTooLarge,
+  splitJsonStream,
+  toBase64,
+  toWireBatch,
+  recordCount,
+  decodeWireRecords,
+  fromWireRecord,
+  type ServerFrame,
+  type WireResult,
 } from '../gateway-wire/index.js'
 
 export type TokenSource = string | (() => string | Promise<string>)
@@ -74,10 +97,12 @@ class FetchTransport implements GatewayTransport {
   private closed = false
 
   constructor(private readonly options: FetchTransportOptions) {
-    if (!options.url || !/^https?:\/\//i.test(options.url)) throw new IsoKafkaError('INVALID_CONFIG', 'fetchTransport(): url must start with http:// or https://')
+    if (!options.url || !/^https?:\/\//i.test(options.url))
+      throw new IsoKafkaError('INVALID_CONFIG', 'fetchTransport(): url must start with http:// or https://')
     this.base = options.url.replace(/\/+$/, '')
     this.mode = options.mode ?? 'gateway'
-    if (!['gateway', 'rest-v3', 'rest-v2'].includes(this.mode)) throw new IsoKafkaError('INVALID_CONFIG', `fetchTransport(): unknown mode ${String(this.mode)}`)
+    if (!['gateway', 'rest-v3', 'rest-v2'].includes(this.mode))
+      throw new IsoKafkaError('INVALID_CONFIG', `fetchTransport(): unknown mode ${String(this.mode)}`)
     if (!options.fetch && typeof (globalThis as { fetch?: typeof fetch }).fetch !== 'function') {
       throw new IsoKafkaError('INVALID_CONFIG', 'fetchTransport(): no global fetch here; pass one')
     }
@@ -104,7 +129,15 @@ class FetchTransport implements GatewayTransport {
   }
 
   /** One HTTP exchange with a timeout; network failures become retriable ConnectionErrors. */
-  private async http(method: 'GET' | 'POST', path: string, body: Uint8Array | string | null, contentType: string | undefined, timeoutMs: number, accept: string, signal?: AbortSignal): Promise<{ status: number; bytes: Uint8Array; headers: Headers }> {
+  private async http(
+    method: 'GET' | 'POST',
+    path: string,
+    body: Uint8Array | string | null,
+    contentType: string | undefined,
+    timeoutMs: number,
+    accept: string,
+    signal?: AbortSignal,
+  ): Promise<{ status: number; bytes: Uint8Array; headers: Headers }> {
     if (this.closed) throw new ConnectionError('the fetch transport is closed')
     const size = body === null ? 0 : typeof body === 'string' ? body.length * 3 : body.length
     const wanted = this.options.keepalive === true || (this.options.keepalive !== false && pageIsHidden())
@@ -135,7 +168,9 @@ class FetchTransport implements GatewayTransport {
     } catch (err) {
       if (timedOut) throw new RequestTimeoutError(`${method} ${path}: no answer within ${timeoutMs} ms`)
       if (signal?.aborted) throw new RequestTimeoutError(`${method} ${path} was aborted`)
-      throw new ConnectionError(`${method} ${this.base}${path} failed: ${String((err as Error)?.message ?? err)}`, { cause: err })
+      throw new ConnectionError(`${method} ${this.base}${path} failed: ${String((err as Error)?.message ?? err)}`, {
+        cause: err,
+      })
     } finally {
       clearTimeout(timer)
       if (keepalive) keepaliveInFlight -= size
@@ -149,7 +184,9 @@ class FetchTransport implements GatewayTransport {
     const detail = text.length > 300 ? `${text.slice(0, 300)}...` : text
     if (status === 401) return new AuthenticationError(`${what}: HTTP 401 ${detail}`)
     if (status === 413) return new RecordTooLargeError(`${what}: HTTP 413 ${detail}`)
-    return new IsoKafkaError(`HTTP_${status}`, `${what}: HTTP ${status} ${detail}`, { retriable: RETRIABLE_HTTP.has(status) })
+    return new IsoKafkaError(`HTTP_${status}`, `${what}: HTTP ${status} ${detail}`, {
+      retriable: RETRIABLE_HTTP.has(status),
+    })
   }
 
   // ---- GatewayTransport ----
@@ -159,7 +196,10 @@ class FetchTransport implements GatewayTransport {
     return Promise.all(topics.map((t) => this.restPartitions(t, signal)))
   }
 
-  produce(batches: GatewayPartitionBatch[], options: { acks: -1 | 0 | 1; timeoutMs: number }): Promise<GatewayPartitionResult[]> {
+  produce(
+    batches: GatewayPartitionBatch[],
+    options: { acks: -1 | 0 | 1; timeoutMs: number },
+  ): Promise<GatewayPartitionResult[]> {
     // Encode now: the records are views into producer buffers, valid only during this call.
     try {
       if (this.mode === 'gateway') return this.gatewayProduce(batches, options)
@@ -172,7 +212,12 @@ class FetchTransport implements GatewayTransport {
 
   // ---- gateway mode ----
 
-  private async frameExchange(path: string, body: Uint8Array, timeoutMs: number, signal?: AbortSignal): Promise<ServerFrame> {
+  private async frameExchange(
+    path: string,
+    body: Uint8Array,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<ServerFrame> {
     const res = await this.http('POST', path, body, MSGPACK_CONTENT_TYPE, timeoutMs, MSGPACK_CONTENT_TYPE, signal)
     let frame: ServerFrame | null = null
     try {
@@ -181,17 +226,32 @@ class FetchTransport implements GatewayTransport {
       /* not a frame: a proxy's error page, say */
     }
     if (frame?.t === 'error') throw errorFromFrame(frame, typeof this.options.token === 'function')
-    if (res.status < 200 || res.status >= 300 || !frame) throw this.httpError(res.status, new TextDecoder().decode(res.bytes), `POST ${path}`)
+    if (res.status < 200 || res.status >= 300 || !frame)
+      throw this.httpError(res.status, new TextDecoder().decode(res.bytes), `POST ${path}`)
     return frame
   }
 
   private async gatewayMetadata(topics: string[], signal?: AbortSignal): Promise<GatewayTopicMetadata[]> {
-    const frame = await this.frameExchange('/v1/metadata', encodeFrame({ t: 'metadata', id: this.nextId++, topics }), 30_000, signal)
-    if (frame.t !== 'metadata') throw new IsoKafkaError('MALFORMED_RESPONSE', `expected a metadata frame, got ${frame.t}`, { retriable: true })
-    return frame.topics.map((t) => ({ topic: t.topic, partitions: t.partitions, errorCode: t.errorCode, error: t.error }))
+    const frame = await this.frameExchange(
+      '/v1/metadata',
+      encodeFrame({ t: 'metadata', id: this.nextId++, topics }),
+      30_000,
+      signal,
+    )
+    if (frame.t !== 'metadata')
+      throw new IsoKafkaError('MALFORMED_RESPONSE', `expected a metadata frame, got ${frame.t}`, { retriable: true })
+    return frame.topics.map((t) => ({
+      topic: t.topic,
+      partitions: t.partitions,
+      errorCode: t.errorCode,
+      error: t.error,
+    }))
   }
 
-  private gatewayProduce(batches: GatewayPartitionBatch[], o: { acks: -1 | 0 | 1; timeoutMs: number }): Promise<GatewayPartitionResult[]> {
+  private gatewayProduce(
+    batches: GatewayPartitionBatch[],
+    o: { acks: -1 | 0 | 1; timeoutMs: number },
+  ): Promise<GatewayPartitionResult[]> {
     const max = this.options.maxFrameBytes ?? 1 << 20
     const timeoutMs = Math.max(100, Math.floor(o.timeoutMs * 0.9))
     type Wire = ReturnType<typeof toWireBatch>
@@ -225,15 +285,21 @@ class FetchTransport implements GatewayTransport {
     const send = async (body: Uint8Array, group: Wire[]): Promise<WireResult[]> => {
       try {
         const a = await this.frameExchange('/v1/produce', body, o.timeoutMs)
-        if (a.t !== 'ack') throw new IsoKafkaError('MALFORMED_RESPONSE', `expected an ack frame, got ${a.t}`, { retriable: true })
+        if (a.t !== 'ack')
+          throw new IsoKafkaError('MALFORMED_RESPONSE', `expected an ack frame, got ${a.t}`, { retriable: true })
         return a.results
       } catch (err) {
-        const overLimit = err instanceof RecordTooLargeError || (err instanceof IsoKafkaError && err.code === 'LIMIT_EXCEEDED')
+        const overLimit =
+          err instanceof RecordTooLargeError || (err instanceof IsoKafkaError && err.code === 'LIMIT_EXCEEDED')
         if (!overLimit || group.length < 2) throw err
         // the gateway's limit is below ours: split in two and try again (the records stay valid until we settle)
         const half = Math.ceil(group.length / 2)
         const parts = [group.slice(0, half), group.slice(half)]
-        const answers = await Promise.all(parts.map((g) => send(encodeFrame({ t: 'produce', id: this.nextId++, acks: o.acks, timeoutMs, batches: g }), g)))
+        const answers = await Promise.all(
+          parts.map((g) =>
+            send(encodeFrame({ t: 'produce', id: this.nextId++, acks: o.acks, timeoutMs, batches: g }), g),
+          ),
+        )
         return answers.flat()
       }
     }
@@ -255,7 +321,10 @@ class FetchTransport implements GatewayTransport {
 
   private async restPartitions(topic: string, signal?: AbortSignal): Promise<GatewayTopicMetadata> {
     const t = encodeURIComponent(topic)
-    const path = this.mode === 'rest-v3' ? `/v3/clusters/${encodeURIComponent(await this.v3ClusterId(signal))}/topics/${t}/partitions` : `/topics/${t}/partitions`
+    const path =
+      this.mode === 'rest-v3'
+        ? `/v3/clusters/${encodeURIComponent(await this.v3ClusterId(signal))}/topics/${t}/partitions`
+        : `/topics/${t}/partitions`
     const accept = this.mode === 'rest-v3' ? 'application/json' : 'application/vnd.kafka.v2+json'
     const res = await this.http('GET', path, null, undefined, 30_000, accept, signal)
     const text = new TextDecoder().decode(res.bytes)
@@ -269,7 +338,8 @@ class FetchTransport implements GatewayTransport {
     } catch {
       list = null
     }
-    if (!Array.isArray(list)) throw new IsoKafkaError('MALFORMED_RESPONSE', `GET ${path} did not list partitions`, { retriable: true })
+    if (!Array.isArray(list))
+      throw new IsoKafkaError('MALFORMED_RESPONSE', `GET ${path} did not list partitions`, { retriable: true })
     return { topic, partitions: list.length, errorCode: list.length > 0 ? 0 : 5 }
   }
 
@@ -279,7 +349,8 @@ class FetchTransport implements GatewayTransport {
     for (let i = 0; i < records.length; i++) {
       const r: GatewayRecord = fromWireRecord(records[i]!)
       const rec: Record<string, unknown> = { partition_id: b.partition }
-      if (r.headers.length > 0) rec.headers = r.headers.map(([name, value]) => ({ name, value: value === null ? null : toBase64(value) }))
+      if (r.headers.length > 0)
+        rec.headers = r.headers.map(([name, value]) => ({ name, value: value === null ? null : toBase64(value) }))
       if (r.key !== null) rec.key = { type: 'BINARY', data: toBase64(r.key) }
       if (r.value !== null) rec.value = { type: 'BINARY', data: toBase64(r.value) }
       rec.timestamp = new Date(r.timestamp).toISOString()
@@ -301,13 +372,24 @@ class FetchTransport implements GatewayTransport {
       if (answers.length !== b.count) {
         // one error for the whole request (auth, unknown topic, too large, rate limited, ...)
         const code = answers[0]?.error_code ?? res.status
-        if (answers.length === 1 && code !== 200) return { ...base, baseOffset: -1, errorCode: kafkaCodeForHttp(code), message: answers[0]!.message ?? `HTTP ${code}` }
+        if (answers.length === 1 && code !== 200)
+          return {
+            ...base,
+            baseOffset: -1,
+            errorCode: kafkaCodeForHttp(code),
+            message: answers[0]!.message ?? `HTTP ${code}`,
+          }
         throw this.httpError(res.status, text, `POST ${path} (${answers.length} answers for ${b.count} records)`)
       }
       const offsets: number[] = []
       for (const a of answers) {
         if (a.error_code !== 200 || typeof a.offset !== 'number') {
-          return { ...base, baseOffset: -1, errorCode: kafkaCodeForHttp(a.error_code ?? res.status), message: a.message ?? `error ${a.error_code}` }
+          return {
+            ...base,
+            baseOffset: -1,
+            errorCode: kafkaCodeForHttp(a.error_code ?? res.status),
+            message: a.message ?? `error ${a.error_code}`,
+          }
         }
         offsets.push(a.offset)
       }
@@ -319,18 +401,38 @@ class FetchTransport implements GatewayTransport {
     const base = { topic: b.topic, partition: b.partition, batchId: b.batchId, logAppendTime: -1 }
     const records = decodeWireRecords(b.records).map(fromWireRecord)
     if (records.some((r) => r.headers.length > 0)) {
-      const result: WireResult = { ...base, baseOffset: -1, errorCode: 87, message: 'REST Proxy v2 cannot carry record headers (use mode rest-v3 or gateway)' }
+      const result: WireResult = {
+        ...base,
+        baseOffset: -1,
+        errorCode: 87,
+        message: 'REST Proxy v2 cannot carry record headers (use mode rest-v3 or gateway)',
+      }
       return () => Promise.resolve(result)
     }
     const body = JSON.stringify({
-      records: records.map((r) => ({ key: r.key === null ? null : toBase64(r.key), value: r.value === null ? null : toBase64(r.value), partition: b.partition })),
+      records: records.map((r) => ({
+        key: r.key === null ? null : toBase64(r.key),
+        value: r.value === null ? null : toBase64(r.value),
+        partition: b.partition,
+      })),
     })
     return async (timeoutMs) => {
       const path = `/topics/${encodeURIComponent(b.topic)}`
-      const res = await this.http('POST', path, body, 'application/vnd.kafka.binary.v2+json', timeoutMs, 'application/vnd.kafka.v2+json')
+      const res = await this.http(
+        'POST',
+        path,
+        body,
+        'application/vnd.kafka.binary.v2+json',
+        timeoutMs,
+        'application/vnd.kafka.v2+json',
+      )
       const text = new TextDecoder().decode(res.bytes)
       if (res.status === 401) throw this.httpError(401, text, `POST ${path}`)
-      let doc: { offsets?: Array<{ offset?: number | null; error_code?: number | null; error?: string | null }>; error_code?: number; message?: string }
+      let doc: {
+        offsets?: Array<{ offset?: number | null; error_code?: number | null; error?: string | null }>
+        error_code?: number
+        message?: string
+      }
       try {
         doc = JSON.parse(text)
       } catch {
@@ -338,14 +440,25 @@ class FetchTransport implements GatewayTransport {
       }
       if (res.status !== 200 || !Array.isArray(doc.offsets)) {
         if (RETRIABLE_HTTP.has(res.status)) throw this.httpError(res.status, text, `POST ${path}`)
-        return { ...base, baseOffset: -1, errorCode: kafkaCodeForHttp(res.status), message: doc.message ?? `HTTP ${res.status}` }
+        return {
+          ...base,
+          baseOffset: -1,
+          errorCode: kafkaCodeForHttp(res.status),
+          message: doc.message ?? `HTTP ${res.status}`,
+        }
       }
-      if (doc.offsets.length !== b.count) throw this.httpError(res.status, text, `POST ${path} (${doc.offsets.length} offsets for ${b.count} records)`)
+      if (doc.offsets.length !== b.count)
+        throw this.httpError(res.status, text, `POST ${path} (${doc.offsets.length} offsets for ${b.count} records)`)
       const offsets: number[] = []
       for (const o of doc.offsets) {
         if (o.error_code !== null && o.error_code !== undefined) {
           // v2: 1 = non-retriable Kafka exception, 2 = retriable
-          return { ...base, baseOffset: -1, errorCode: o.error_code === 2 ? 7 : -1, message: o.error ?? `error ${o.error_code}` }
+          return {
+            ...base,
+            baseOffset: -1,
+            errorCode: o.error_code === 2 ? 7 : -1,
+            message: o.error ?? `error ${o.error_code}`,
+          }
         }
         offsets.push(o.offset as number)
       }
@@ -390,9 +503,17 @@ interface EventTargetLike {
  * Best effort: a browser may still drop what does not fit the keepalive budget; records already in flight on a
  * WebSocket are not resent after unload.
  */
-export function flushOnPageHide(producer: Flushable, target?: { window?: EventTargetLike; document?: EventTargetLike & { visibilityState?: string } }): () => void {
-  const g = globalThis as unknown as { addEventListener?: EventTargetLike['addEventListener']; removeEventListener?: EventTargetLike['removeEventListener']; document?: EventTargetLike & { visibilityState?: string } }
-  const win: EventTargetLike | undefined = target?.window ?? (typeof g.addEventListener === 'function' ? (g as EventTargetLike) : undefined)
+export function flushOnPageHide(
+  producer: Flushable,
+  target?: { window?: EventTargetLike; document?: EventTargetLike & { visibilityState?: string } },
+): () => void {
+  const g = globalThis as unknown as {
+    addEventListener?: EventTargetLike['addEventListener']
+    removeEventListener?: EventTargetLike['removeEventListener']
+    document?: EventTargetLike & { visibilityState?: string }
+  }
+  const win: EventTargetLike | undefined =
+    target?.window ?? (typeof g.addEventListener === 'function' ? (g as EventTargetLike) : undefined)
   const doc = target?.document ?? g.document
   const flush = () => {
     void producer.flush().catch(() => {})

@@ -9,7 +9,12 @@
 import { decode, encode, MsgpackRaw, type DecodeLimits } from './msgpack.js'
 export { MsgpackError, MsgpackRaw } from './msgpack.js'
 import { AuthenticationError, IsoKafkaError, RecordTooLargeError } from '../../src/errors.js'
-import type { GatewayPartitionBatch, GatewayPartitionResult, GatewayRecord, GatewayTopicMetadata } from '../../src/transport.js'
+import type {
+  GatewayPartitionBatch,
+  GatewayPartitionResult,
+  GatewayRecord,
+  GatewayTopicMetadata,
+} from '../../src/transport.js'
 
 export const PROTOCOL_VERSION = 1
 /** WebSocket subprotocol the gateway selects. */
@@ -59,18 +64,53 @@ export interface GatewayLimits {
 export const DEFAULT_MAX_IN_FLIGHT_BATCHES = 256
 export const DEFAULT_MAX_RECORDS_PER_FRAME = 10_000
 
-export interface HelloFrame { t: 'hello'; v: number; token?: string }
-export interface WelcomeFrame { t: 'welcome'; v: number; session: string; subject: string | null; expiresAt: number; limits: GatewayLimits }
-export interface MetadataRequestFrame { t: 'metadata'; id: number; topics: string[] }
-export interface MetadataResponseFrame { t: 'metadata'; id: number; topics: Array<GatewayTopicMetadata & { message?: string }> }
-export interface ProduceFrame { t: 'produce'; id: number; acks: -1 | 0 | 1; timeoutMs: number; batches: WireBatch[] }
+export interface HelloFrame {
+  t: 'hello'
+  v: number
+  token?: string
+}
+export interface WelcomeFrame {
+  t: 'welcome'
+  v: number
+  session: string
+  subject: string | null
+  expiresAt: number
+  limits: GatewayLimits
+}
+export interface MetadataRequestFrame {
+  t: 'metadata'
+  id: number
+  topics: string[]
+}
+export interface MetadataResponseFrame {
+  t: 'metadata'
+  id: number
+  topics: Array<GatewayTopicMetadata & { message?: string }>
+}
+export interface ProduceFrame {
+  t: 'produce'
+  id: number
+  acks: -1 | 0 | 1
+  timeoutMs: number
+  batches: WireBatch[]
+}
 /** The same frame as a client encodes it. */
-export interface OutgoingProduceFrame { t: 'produce'; id: number; acks: -1 | 0 | 1; timeoutMs: number; batches: OutgoingBatch[] }
+export interface OutgoingProduceFrame {
+  t: 'produce'
+  id: number
+  acks: -1 | 0 | 1
+  timeoutMs: number
+  batches: OutgoingBatch[]
+}
 export interface WireResult extends GatewayPartitionResult {
   /** Present only when the batch's offsets are not consecutive. */
   offsets?: number[]
 }
-export interface AckFrame { t: 'ack'; id: number; results: WireResult[] }
+export interface AckFrame {
+  t: 'ack'
+  id: number
+  results: WireResult[]
+}
 export interface ErrorFrame {
   t: 'error'
   /** The request this answers, when known. */
@@ -144,7 +184,10 @@ export function decodeServerFrame(bytes: Uint8Array): ServerFrame {
     // the decoder itself checks the frame's shape (depth, lengths against the bytes left) before allocating
     v = decode(bytes, CLIENT_LIMITS)
   } catch (cause) {
-    throw new IsoKafkaError('MALFORMED_RESPONSE', 'the gateway sent a frame that is not MessagePack', { retriable: true, cause })
+    throw new IsoKafkaError('MALFORMED_RESPONSE', 'the gateway sent a frame that is not MessagePack', {
+      retriable: true,
+      cause,
+    })
   }
   if (!v || typeof v !== 'object' || typeof (v as { t?: unknown }).t !== 'string') {
     throw new IsoKafkaError('MALFORMED_RESPONSE', 'the gateway sent a frame without a type', { retriable: true })
@@ -181,7 +224,9 @@ export function errorFromFrame(f: ErrorFrame, tokenRefreshable = false): IsoKafk
       return new AuthenticationError(message)
     case 'TOKEN_EXPIRED':
       // with a token provider a reconnect fetches a fresh token: worth retrying
-      return tokenRefreshable ? new IsoKafkaError('TOKEN_EXPIRED', message, { retriable: true }) : new AuthenticationError(message)
+      return tokenRefreshable
+        ? new IsoKafkaError('TOKEN_EXPIRED', message, { retriable: true })
+        : new AuthenticationError(message)
     case 'FRAME_TOO_LARGE':
       return new RecordTooLargeError(message)
     default:
@@ -190,6 +235,17 @@ export function errorFromFrame(f: ErrorFrame, tokenRefreshable = false): IsoKafk
 }
 
 /** The result for a batch that cannot fit in any frame: Kafka's MESSAGE_TOO_LARGE (10), for that batch alone. */
-export function messageTooLarge(b: { topic: string; partition: number; batchId: string }, message: string): GatewayPartitionResult {
-  return { topic: b.topic, partition: b.partition, batchId: b.batchId, errorCode: 10, baseOffset: -1, logAppendTime: -1, message }
+export function messageTooLarge(
+  b: { topic: string; partition: number; batchId: string },
+  message: string,
+): GatewayPartitionResult {
+  return {
+    topic: b.topic,
+    partition: b.partition,
+    batchId: b.batchId,
+    errorCode: 10,
+    baseOffset: -1,
+    logAppendTime: -1,
+    message,
+  }
 }

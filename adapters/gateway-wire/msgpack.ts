@@ -44,7 +44,10 @@ export interface DecodeLimits {
 /** Bytes that already are one MessagePack value (a producer batch's records): encode() copies them as they are. */
 export class MsgpackRaw {
   /** `count`: what the value holds (the records of a batch), for the encoder's caller; not encoded. */
-  constructor(readonly bytes: Uint8Array, readonly count = 0) {}
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly count = 0,
+  ) {}
 }
 
 const textEncoder = new TextEncoder()
@@ -104,10 +107,26 @@ function value(v: unknown, depth: number): void {
       out[pos++] = 0xcb
       outView.setFloat64(pos, v)
       pos += 8
-    } else if (v >= -32 && v < 128) out[pos++] = v & 255 // positive / negative fixint
+    } else if (v >= -32 && v < 128)
+      out[pos++] = v & 255 // positive / negative fixint
     else {
       // uint 8/16/32/64 (0xcc..0xcf) for positives, int 8/16/32/64 (0xd0..0xd3) for negatives
-      const k = v >= 0 ? (v < 256 ? 0 : v < 65536 ? 1 : v < 4294967296 ? 2 : 3) : v >= -128 ? 0 : v >= -32768 ? 1 : v >= -2147483648 ? 2 : 3
+      const k =
+        v >= 0
+          ? v < 256
+            ? 0
+            : v < 65536
+              ? 1
+              : v < 4294967296
+                ? 2
+                : 3
+          : v >= -128
+            ? 0
+            : v >= -32768
+              ? 1
+              : v >= -2147483648
+                ? 2
+                : 3
       out[pos++] = (v >= 0 ? 0xcc : 0xd0) + k
       be(v, 1 << k)
     }
@@ -189,33 +208,54 @@ function item(depth: number): unknown {
   if (c < 0xa0) return container(1, c & 15, depth)
   if (c < 0xc0) return text(c & 31)
   switch (c) {
-    case 0xc0: return null
-    case 0xc2: return false
-    case 0xc3: return true
-    case 0xc4: case 0xc5: case 0xc6: {
+    case 0xc0:
+      return null
+    case 0xc2:
+      return false
+    case 0xc3:
+      return true
+    case 0xc4:
+    case 0xc5:
+    case 0xc6: {
       const n = uint(1 << (c - 0xc4))
       if (n > maxBin) fail(`a bin of ${n} bytes is above the limit of ${maxBin}`)
       const p = take(n)
       return src.subarray(p, at)
     }
-    case 0xca: return view.getFloat32(take(4))
-    case 0xcb: return view.getFloat64(take(8))
-    case 0xcc: case 0xcd: case 0xce: return uint(1 << (c - 0xcc))
-    case 0xd0: return view.getInt8(take(1))
-    case 0xd1: return view.getInt16(take(2))
-    case 0xd2: return view.getInt32(take(4))
-    case 0xcf: case 0xd3: {
+    case 0xca:
+      return view.getFloat32(take(4))
+    case 0xcb:
+      return view.getFloat64(take(8))
+    case 0xcc:
+    case 0xcd:
+    case 0xce:
+      return uint(1 << (c - 0xcc))
+    case 0xd0:
+      return view.getInt8(take(1))
+    case 0xd1:
+      return view.getInt16(take(2))
+    case 0xd2:
+      return view.getInt32(take(4))
+    case 0xcf:
+    case 0xd3: {
       const p = take(8)
       // exact below 2^53 in magnitude; beyond, rounding keeps it beyond, so the safe-integer check is exact
       const v = (c === 0xcf ? view.getUint32(p) : view.getInt32(p)) * 4294967296 + view.getUint32(p + 4)
       if (!Number.isSafeInteger(v)) fail('a 64-bit integer outside ±(2^53 − 1)')
       return v
     }
-    case 0xd9: case 0xda: case 0xdb: return text(uint(1 << (c - 0xd9)))
-    case 0xdc: return container(1, uint(2), depth)
-    case 0xdd: return container(1, uint(4), depth)
-    case 0xde: return container(2, uint(2), depth)
-    case 0xdf: return container(2, uint(4), depth)
+    case 0xd9:
+    case 0xda:
+    case 0xdb:
+      return text(uint(1 << (c - 0xd9)))
+    case 0xdc:
+      return container(1, uint(2), depth)
+    case 0xdd:
+      return container(1, uint(4), depth)
+    case 0xde:
+      return container(2, uint(2), depth)
+    case 0xdf:
+      return container(2, uint(4), depth)
   }
   return fail(c === 0xc1 ? 'byte 0xc1 (never used)' : `ext type 0x${c.toString(16)} (not supported)`)
 }
@@ -237,7 +277,8 @@ function text(n: number): string {
 /** An array (`per` 1) or map (`per` 2) of `n` items / entries. */
 function container(per: 1 | 2, n: number, depth: number): unknown {
   if (depth >= maxDepth) fail(`containers nested more than ${maxDepth} deep`)
-  if (n > (per === 1 ? maxArray : maxMap)) fail(`${per === 1 ? 'an array' : 'a map'} of ${n} items is above the limit of ${per === 1 ? maxArray : maxMap}`)
+  if (n > (per === 1 ? maxArray : maxMap))
+    fail(`${per === 1 ? 'an array' : 'a map'} of ${n} items is above the limit of ${per === 1 ? maxArray : maxMap}`)
   // every item takes at least one byte: a header cannot declare more than the rest of the input could hold
   if (n * per > src.length - at) fail(`${per === 1 ? 'an array' : 'a map'} of ${n} items in ${src.length - at} bytes`)
   if (per === 1) {

@@ -42,4 +42,3 @@ export function splitJsonStream(text: string, maxValues = Infinity): unknown[] {
   if (depth !== 0 || inString) throw new SyntaxError('truncated JSON stream')
   return out
 }
-

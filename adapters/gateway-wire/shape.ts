@@ -38,27 +38,84 @@ export function msgpackShapeOk(b: Uint8Array, maxDepth = 10): boolean {
     else if (c <= 0xbf) skip = c & 0x1f
     else {
       switch (c) {
-        case 0xc0: case 0xc2: case 0xc3: skip = 0; break
-        case 0xc4: case 0xd9: skip = uint(1); break
-        case 0xc5: case 0xda: skip = uint(2); break
-        case 0xc6: case 0xdb: skip = uint(4); break
-        case 0xc7: skip = uint(1); if (skip >= 0) skip += 1; break
-        case 0xc8: skip = uint(2); if (skip >= 0) skip += 1; break
-        case 0xc9: skip = uint(4); if (skip >= 0) skip += 1; break
-        case 0xca: case 0xce: case 0xd2: skip = 4; break
-        case 0xcb: case 0xcf: case 0xd3: skip = 8; break
-        case 0xcc: case 0xd0: skip = 1; break
-        case 0xcd: case 0xd1: skip = 2; break
-        case 0xd4: skip = 2; break
-        case 0xd5: skip = 3; break
-        case 0xd6: skip = 5; break
-        case 0xd7: skip = 9; break
-        case 0xd8: skip = 17; break
-        case 0xdc: items = uint(2); break
-        case 0xdd: items = uint(4); break
-        case 0xde: items = uint(2); if (items >= 0) items *= 2; break
-        case 0xdf: items = uint(4); if (items >= 0) items *= 2; break
-        default: return false // 0xc1: never used
+        case 0xc0:
+        case 0xc2:
+        case 0xc3:
+          skip = 0
+          break
+        case 0xc4:
+        case 0xd9:
+          skip = uint(1)
+          break
+        case 0xc5:
+        case 0xda:
+          skip = uint(2)
+          break
+        case 0xc6:
+        case 0xdb:
+          skip = uint(4)
+          break
+        case 0xc7:
+          skip = uint(1)
+          if (skip >= 0) skip += 1
+          break
+        case 0xc8:
+          skip = uint(2)
+          if (skip >= 0) skip += 1
+          break
+        case 0xc9:
+          skip = uint(4)
+          if (skip >= 0) skip += 1
+          break
+        case 0xca:
+        case 0xce:
+        case 0xd2:
+          skip = 4
+          break
+        case 0xcb:
+        case 0xcf:
+        case 0xd3:
+          skip = 8
+          break
+        case 0xcc:
+        case 0xd0:
+          skip = 1
+          break
+        case 0xcd:
+        case 0xd1:
+          skip = 2
+          break
+        case 0xd4:
+          skip = 2
+          break
+        case 0xd5:
+          skip = 3
+          break
+        case 0xd6:
+          skip = 5
+          break
+        case 0xd7:
+          skip = 9
+          break
+        case 0xd8:
+          skip = 17
+          break
+        case 0xdc:
+          items = uint(2)
+          break
+        case 0xdd:
+          items = uint(4)
+          break
+        case 0xde:
+          items = uint(2)
+          if (items >= 0) items *= 2
+          break
+        case 0xdf:
+          items = uint(4)
+          if (items >= 0) items *= 2
+          break
+        default:
+          return false // 0xc1: never used
       }
     }
     if (items >= 0) {
@@ -116,8 +173,8 @@ export function peekFrameId(b: Uint8Array): number | undefined {
       return v < 0 ? null : v // cut off: no id rather than an invented one
     }
     if (c === 0xc0 || c === 0xc2 || c === 0xc3) return NaN
-    if ((c & 0xe0) === 0xa0) return (p += c & 0x1f), NaN
-    if (c === 0xd9) return (p += u8()), NaN
+    if ((c & 0xe0) === 0xa0) return ((p += c & 0x1f), NaN)
+    if (c === 0xd9) return ((p += u8()), NaN)
     return null
   }
   for (let i = 0; i < Math.min(entries, 4); i++) {

@@ -94,7 +94,10 @@ export function ledgerKey(namespace: string, batchId: string): string {
 export class BatchLedger {
   private readonly running = new Map<string, LedgerEntry>()
   private readonly done = new Map<string, LedgerEntry>()
-  constructor(private readonly maxDone: number, private readonly maxRunning: number) {}
+  constructor(
+    private readonly maxDone: number,
+    private readonly maxRunning: number,
+  ) {}
 
   get runningCount(): number {
     return this.running.size

@@ -10,21 +10,44 @@ import { readFileSync } from 'node:fs'
 import type { GatewayLimits } from '../gateway-wire/index.js'
 import type { GatewayOptions } from './options.js'
 import {
-  GATEWAY_SETTINGS, MIN_SECRET_CHARS, SASL_MECHANISMS, env,
-  type GatewayServiceLogLevel, type GatewaySetting, type GatewaySettingSource,
+  GATEWAY_SETTINGS,
+  MIN_SECRET_CHARS,
+  SASL_MECHANISMS,
+  env,
+  type GatewayServiceLogLevel,
+  type GatewaySetting,
+  type GatewaySettingSource,
 } from './settings.js'
 
 export {
-  GATEWAY_SETTINGS, gatewaySettingUsage, gatewaySettingsHelp, gatewaySettingsMarkdown,
-  type GatewayServiceLogLevel, type GatewaySetting, type GatewaySettingKind, type GatewaySettingSource,
+  GATEWAY_SETTINGS,
+  gatewaySettingUsage,
+  gatewaySettingsHelp,
+  gatewaySettingsMarkdown,
+  type GatewayServiceLogLevel,
+  type GatewaySetting,
+  type GatewaySettingKind,
+  type GatewaySettingSource,
 } from './settings.js'
 export { jsonLogger, type GatewayServiceLogEntry } from './log.js'
 
 /** What loadGatewayConfig gives createGateway: the options every setting maps to, each one present. */
-export type GatewayServiceOptions = Required<Pick<GatewayOptions,
-  | 'maxPendingBytes' | 'dedupEntries' | 'maxRunningBatches' | 'maxConnections' | 'maxUnauthenticated'
-  | 'maxUnauthenticatedPerAddress' | 'helloTimeoutMs' | 'httpTimeoutMs' | 'heartbeatMs' | 'maxBufferedBytes'
-  | 'allowAutoTopicCreation'>> & {
+export type GatewayServiceOptions = Required<
+  Pick<
+    GatewayOptions,
+    | 'maxPendingBytes'
+    | 'dedupEntries'
+    | 'maxRunningBatches'
+    | 'maxConnections'
+    | 'maxUnauthenticated'
+    | 'maxUnauthenticatedPerAddress'
+    | 'helloTimeoutMs'
+    | 'httpTimeoutMs'
+    | 'heartbeatMs'
+    | 'maxBufferedBytes'
+    | 'allowAutoTopicCreation'
+  >
+> & {
   bootstrap: string
   secret: string[]
   origins: '*' | string[]
@@ -96,7 +119,8 @@ function parseValue(setting: GatewaySetting, raw: unknown, where: string, fromFi
       else if (typeof raw === 'string' && /^\s*\d+\s*$/.test(raw)) n = Number(raw)
       else n = NaN
       const range = setting.max !== undefined ? `between ${setting.min} and ${setting.max}` : `≥ ${setting.min ?? 0}`
-      if (!Number.isSafeInteger(n) || n < (setting.min ?? 0) || (setting.max !== undefined && n > setting.max)) throw bad(`must be an integer ${range}`)
+      if (!Number.isSafeInteger(n) || n < (setting.min ?? 0) || (setting.max !== undefined && n > setting.max))
+        throw bad(`must be an integer ${range}`)
       return n
     }
     case 'boolean': {
@@ -118,13 +142,19 @@ function parseValue(setting: GatewaySetting, raw: unknown, where: string, fromFi
       return setting.kind === 'secret' ? raw : raw.trim()
     }
     case 'bootstrap': {
-      const list = typeof raw === 'string' ? raw.split(',') : Array.isArray(raw) && fromFile && raw.every((x) => typeof x === 'string') ? (raw as string[]) : null
+      const list =
+        typeof raw === 'string'
+          ? raw.split(',')
+          : Array.isArray(raw) && fromFile && raw.every((x) => typeof x === 'string')
+            ? (raw as string[])
+            : null
       if (!list) throw bad('must be HOST:PORT[,HOST:PORT...]')
       const entries = list.map((x) => x.trim()).filter(Boolean)
       if (entries.length === 0) throw bad('must name at least one HOST:PORT')
       for (const e of entries) {
         const m = /^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]/]+):(\d{1,5})$/.exec(e)
-        if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw bad(`must be HOST:PORT[,HOST:PORT...] (port 1-65535; ${JSON.stringify(e)} is not)`)
+        if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535)
+          throw bad(`must be HOST:PORT[,HOST:PORT...] (port 1-65535; ${JSON.stringify(e)} is not)`)
       }
       return entries.join(',')
     }
@@ -139,12 +169,18 @@ function parseValue(setting: GatewaySetting, raw: unknown, where: string, fromFi
         return '*'
       }
       for (const e of entries) {
-        if (!/^[a-z][a-z0-9+.-]*:\/\/[^/\s?#]+$/i.test(e)) throw bad(`must list origins as scheme://host[:port] without a path (${JSON.stringify(e)} is not)`)
+        if (!/^[a-z][a-z0-9+.-]*:\/\/[^/\s?#]+$/i.test(e))
+          throw bad(`must list origins as scheme://host[:port] without a path (${JSON.stringify(e)} is not)`)
       }
       return entries
     }
     case 'secrets': {
-      const list = typeof raw === 'string' ? [raw] : Array.isArray(raw) && fromFile && raw.every((x) => typeof x === 'string') ? (raw as string[]) : null
+      const list =
+        typeof raw === 'string'
+          ? [raw]
+          : Array.isArray(raw) && fromFile && raw.every((x) => typeof x === 'string')
+            ? (raw as string[])
+            : null
       if (!list || list.length === 0) throw bad('must be a string or a list of strings')
       return list
     }
@@ -164,7 +200,9 @@ function parseArgv(argv: readonly string[]): Map<GatewaySetting, { values: strin
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     if (!arg.startsWith('--') || arg === '--') {
-      throw new ConfigError(`unexpected argument ${JSON.stringify(arg.length > 40 ? `${arg.slice(0, 37)}...` : arg)} (settings are --name value)`)
+      throw new ConfigError(
+        `unexpected argument ${JSON.stringify(arg.length > 40 ? `${arg.slice(0, 37)}...` : arg)} (settings are --name value)`,
+      )
     }
     const eq = arg.indexOf('=')
     const name = arg.slice(2, eq < 0 ? undefined : eq)
@@ -175,7 +213,8 @@ function parseArgv(argv: readonly string[]): Map<GatewaySetting, { values: strin
       if (setting.kind === 'boolean') value = 'true'
       else {
         const next = argv[i + 1]
-        if (next === undefined || (next.startsWith('--') && next.length > 2)) throw new ConfigError(`--${name} needs a value`)
+        if (next === undefined || (next.startsWith('--') && next.length > 2))
+          throw new ConfigError(`--${name} needs a value`)
         value = next
         i++
       }
@@ -202,15 +241,22 @@ function parseJsonFile(text: string, file: string): Record<string, unknown> {
     }
     throw new ConfigError(`config file ${file} is not valid JSON${at}`)
   }
-  if (!data || typeof data !== 'object' || Array.isArray(data)) throw new ConfigError(`config file ${file} must hold a JSON object`)
+  if (!data || typeof data !== 'object' || Array.isArray(data))
+    throw new ConfigError(`config file ${file} must hold a JSON object`)
   return data as Record<string, unknown>
 }
 
-function flattenFile(obj: Record<string, unknown>, prefix: string, file: string, out: Map<GatewaySetting, Given>): void {
+function flattenFile(
+  obj: Record<string, unknown>,
+  prefix: string,
+  file: string,
+  out: Map<GatewaySetting, Given>,
+): void {
   for (const [k, v] of Object.entries(obj)) {
     const path = prefix ? `${prefix}.${k}` : k
     if (FILE_GROUPS.has(path)) {
-      if (!v || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`"${path}" in config file ${file} must be an object`)
+      if (!v || typeof v !== 'object' || Array.isArray(v))
+        throw new ConfigError(`"${path}" in config file ${file} must be an object`)
       flattenFile(v as Record<string, unknown>, path, file, out)
       continue
     }
@@ -251,7 +297,9 @@ export function loadGatewayConfig(input: GatewayConfigInput): GatewayServiceConf
       text = readFile(configFile)
     } catch (err) {
       const code = (err as { code?: string }).code
-      throw new ConfigError(`cannot read config file ${configFile} (from ${configFlag ? '--config' : configEnv})${code ? `: ${code}` : ''}`)
+      throw new ConfigError(
+        `cannot read config file ${configFile} (from ${configFlag ? '--config' : configEnv})${code ? `: ${code}` : ''}`,
+      )
     }
     flattenFile(parseJsonFile(text, configFile), '', configFile, fromFile)
   }
@@ -262,7 +310,17 @@ export function loadGatewayConfig(input: GatewayConfigInput): GatewayServiceConf
     if (flag) {
       const value =
         setting.kind === 'secrets'
-          ? flag.values.map((v, i) => (parseValue(setting, v, flag.values.length > 1 ? `${flag.where} (#${i + 1})` : flag.where, false) as string[])[0]!)
+          ? flag.values.map(
+              (v, i) =>
+                (
+                  parseValue(
+                    setting,
+                    v,
+                    flag.values.length > 1 ? `${flag.where} (#${i + 1})` : flag.where,
+                    false,
+                  ) as string[]
+                )[0]!,
+            )
           : parseValue(setting, flag.values.at(-1), flag.where, false)
       chosen.set(setting, { value, source: 'flag', where: flag.where })
       continue
@@ -271,7 +329,8 @@ export function loadGatewayConfig(input: GatewayConfigInput): GatewayServiceConf
       const [current, ...previous] = setting.env
       const set = setting.env.filter((n) => envOf(n) !== undefined)
       if (set.length > 0) {
-        if (envOf(current!) === undefined) throw new ConfigError(`${previous.join(', ')} is set but ${current} is not (the current secret goes there)`)
+        if (envOf(current!) === undefined)
+          throw new ConfigError(`${previous.join(', ')} is set but ${current} is not (the current secret goes there)`)
         chosen.set(setting, { value: set.map((n) => envOf(n)!), source: 'env', where: set.join(' / ') })
         continue
       }
@@ -305,7 +364,9 @@ export function loadGatewayConfig(input: GatewayConfigInput): GatewayServiceConf
   secrets.forEach((s, i) => {
     if (s.length < MIN_SECRET_CHARS) {
       const which = secrets.length > 1 ? ` (#${i + 1} of ${secrets.length})` : ''
-      throw new ConfigError(`the token secret from ${whereOf('secret')}${which} is shorter than ${MIN_SECRET_CHARS} characters (value not shown)`)
+      throw new ConfigError(
+        `the token secret from ${whereOf('secret')}${which} is shorter than ${MIN_SECRET_CHARS} characters (value not shown)`,
+      )
     }
   })
 
@@ -326,11 +387,17 @@ export function loadGatewayConfig(input: GatewayConfigInput): GatewayServiceConf
   const username = get<string>('kafka-sasl-username')
   const password = get<string>('kafka-sasl-password')
   if (mechanism !== undefined) {
-    if (username === undefined) throw new ConfigError(`${whereOf('kafka-sasl-mechanism')} needs --kafka-sasl-username (or ${env('kafka-sasl-username')})`)
-    if (password === undefined) throw new ConfigError(`${whereOf('kafka-sasl-mechanism')} needs --kafka-sasl-password (or KAFKA_SASL_PASSWORD)`)
+    if (username === undefined)
+      throw new ConfigError(
+        `${whereOf('kafka-sasl-mechanism')} needs --kafka-sasl-username (or ${env('kafka-sasl-username')})`,
+      )
+    if (password === undefined)
+      throw new ConfigError(`${whereOf('kafka-sasl-mechanism')} needs --kafka-sasl-password (or KAFKA_SASL_PASSWORD)`)
     kafka.sasl = { mechanism: mechanism as (typeof SASL_MECHANISMS)[number], username, password }
   } else if (username !== undefined || password !== undefined) {
-    throw new ConfigError(`${whereOf(username !== undefined ? 'kafka-sasl-username' : 'kafka-sasl-password')} is set but --kafka-sasl-mechanism is not`)
+    throw new ConfigError(
+      `${whereOf(username !== undefined ? 'kafka-sasl-username' : 'kafka-sasl-password')} is set but --kafka-sasl-mechanism is not`,
+    )
   }
 
   const options: GatewayServiceOptions = {
@@ -366,10 +433,21 @@ export function loadGatewayConfig(input: GatewayConfigInput): GatewayServiceConf
   const sources: Record<string, GatewaySettingSource> = {}
   const effective: GatewayServiceConfig['effective'] = {}
   for (const s of GATEWAY_SETTINGS) {
-    const c = s === configSetting ? (configFile !== undefined ? { source: configFlag ? 'flag' : 'env', value: configFile } as const : undefined) : chosen.get(s)
+    const c =
+      s === configSetting
+        ? configFile !== undefined
+          ? ({ source: configFlag ? 'flag' : 'env', value: configFile } as const)
+          : undefined
+        : chosen.get(s)
     sources[s.flag] = c?.source ?? 'default'
     if (c) effective[s.flag] = { source: c.source, value: s.sensitive ? '[redacted]' : c.value }
   }
-  return { options, port: get<number>('port')!, host: get<string>('host')!, drainTimeoutMs: get<number>('drain-timeout-ms')!, sources, effective }
+  return {
+    options,
+    port: get<number>('port')!,
+    host: get<string>('host')!,
+    drainTimeoutMs: get<number>('drain-timeout-ms')!,
+    sources,
+    effective,
+  }
 }
-

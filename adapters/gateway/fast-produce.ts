@@ -37,7 +37,13 @@ export interface FastProduce {
 }
 
 /** What a record hands over: views of the frame's bytes (valid as long as the frame is). */
-export type RecordSink = (i: number, timestamp: number, key: Uint8Array | null, value: Uint8Array | null, headers: Array<[string, Uint8Array | null]>) => void
+export type RecordSink = (
+  i: number,
+  timestamp: number,
+  key: Uint8Array | null,
+  value: Uint8Array | null,
+  headers: Array<[string, Uint8Array | null]>,
+) => void
 
 const NO_HEADERS: Array<[string, Uint8Array | null]> = []
 Object.freeze(NO_HEADERS)
@@ -113,7 +119,7 @@ function keyIndex(keys: readonly Uint8Array[]): number {
     const key = keys[k]!
     if (key.length !== n) continue
     let same = true
-    for (let i = 0; i < n; i++) if (src[pos + i] !== key[i]) (same = false)
+    for (let i = 0; i < n; i++) if (src[pos + i] !== key[i]) same = false
     if (same) {
       pos += n
       return k
@@ -128,16 +134,22 @@ function number(): number {
   if (c < 0x80) return c
   if (c >= 0xe0) return c - 256
   switch (c) {
-    case 0xcc: return uintN(1)
-    case 0xcd: return uintN(2)
-    case 0xce: return uintN(4)
+    case 0xcc:
+      return uintN(1)
+    case 0xcd:
+      return uintN(2)
+    case 0xce:
+      return uintN(4)
     case 0xcf: {
       const hi = uintN(4)
       return hi * 4294967296 + uintN(4)
     }
-    case 0xd0: return (uintN(1) << 24) >> 24
-    case 0xd1: return (uintN(2) << 16) >> 16
-    case 0xd2: return uintN(4) | 0
+    case 0xd0:
+      return (uintN(1) << 24) >> 24
+    case 0xd1:
+      return (uintN(2) << 16) >> 16
+    case 0xd2:
+      return uintN(4) | 0
     case 0xd3: {
       const hi = uintN(4) | 0
       return hi * 4294967296 + uintN(4)
@@ -154,7 +166,8 @@ function number(): number {
       pos += 8
       return v
     }
-    default: throw GIVE_UP
+    default:
+      throw GIVE_UP
   }
 }
 
@@ -188,7 +201,10 @@ function startsAsProduce(b: Uint8Array): boolean {
  * A produce frame read in place, or null when the general path must take it (see the file comment). `limits` as
  * parseProduce's: more batches or records than they allow → null (the general path answers LIMIT_EXCEEDED).
  */
-export function parseProduceFast(bytes: Uint8Array, limits: { maxInFlightBatches: number; maxRecordsPerFrame: number }): FastProduce | null {
+export function parseProduceFast(
+  bytes: Uint8Array,
+  limits: { maxInFlightBatches: number; maxRecordsPerFrame: number },
+): FastProduce | null {
   if (!startsAsProduce(bytes)) return null
   src = bytes
   view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
@@ -349,14 +365,22 @@ export function forEachFastRecord(b: FastBatch, sink: RecordSink, skip: ((i: num
     const c = s[p++]!
     if (c < 0x80) return c
     switch (c) {
-      case 0xcc: return u(1)
-      case 0xcd: return u(2)
-      case 0xce: return u(4)
-      case 0xcf: return u(4) * 4294967296 + u(4)
-      case 0xd0: return (u(1) << 24) >> 24
-      case 0xd1: return (u(2) << 16) >> 16
-      case 0xd2: return u(4) | 0
-      case 0xd3: return (u(4) | 0) * 4294967296 + u(4)
+      case 0xcc:
+        return u(1)
+      case 0xcd:
+        return u(2)
+      case 0xce:
+        return u(4)
+      case 0xcf:
+        return u(4) * 4294967296 + u(4)
+      case 0xd0:
+        return (u(1) << 24) >> 24
+      case 0xd1:
+        return (u(2) << 16) >> 16
+      case 0xd2:
+        return u(4) | 0
+      case 0xd3:
+        return (u(4) | 0) * 4294967296 + u(4)
       case 0xca: {
         const v = new DataView(buffer, base + p, 4).getFloat32(0)
         p += 4
@@ -367,7 +391,8 @@ export function forEachFastRecord(b: FastBatch, sink: RecordSink, skip: ((i: num
         p += 8
         return v
       }
-      default: return c - 256 // negative fixint (validated)
+      default:
+        return c - 256 // negative fixint (validated)
     }
   }
   const bin = (): Uint8Array | null => {

@@ -120,7 +120,11 @@ export class HttpFront {
   private async readyz(res: http.ServerResponse): Promise<void> {
     const kafka = await this.kafka.kafkaReachable()
     const ok = kafka && !this.draining
-    json(res, ok ? 200 : 503, { status: ok ? 'ready' : 'unavailable', kafka: kafka ? 'up' : 'down', draining: this.draining })
+    json(res, ok ? 200 : 503, {
+      status: ok ? 'ready' : 'unavailable',
+      kafka: kafka ? 'up' : 'down',
+      draining: this.draining,
+    })
   }
 
   private metricsEndpoint(req: http.IncomingMessage, res: http.ServerResponse, url: URL): void {
@@ -135,7 +139,11 @@ export class HttpFront {
       return json(res, 200, this.metrics.snapshot())
     }
     const text = this.metrics.prometheus()
-    res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' })
+    res.writeHead(200, {
+      'Content-Type': 'text/plain; version=0.0.4; charset=utf-8',
+      'Content-Length': Buffer.byteLength(text),
+      'Cache-Control': 'no-store',
+    })
     res.end(text)
   }
 
@@ -180,10 +188,20 @@ export class HttpFront {
     })
   }
 
-  private async frameEndpoint(req: http.IncomingMessage, res: http.ServerResponse, kind: 'produce' | 'metadata', token: string | null): Promise<void> {
+  private async frameEndpoint(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    kind: 'produce' | 'metadata',
+    token: string | null,
+  ): Promise<void> {
     const reply = (status: number, frame: ServerFrame, headers: Record<string, string> = {}) => {
       const body = encodeFrame(frame)
-      res.writeHead(status, { 'Content-Type': MSGPACK_CONTENT_TYPE, 'Content-Length': body.length, 'Cache-Control': 'no-store', ...headers })
+      res.writeHead(status, {
+        'Content-Type': MSGPACK_CONTENT_TYPE,
+        'Content-Length': body.length,
+        'Cache-Control': 'no-store',
+        ...headers,
+      })
       res.end(body)
     }
     const auth = await this.authenticate(token)
@@ -198,20 +216,36 @@ export class HttpFront {
       return reply(400, this.requests.errorFrame('MALFORMED', (err as Error).message, { id: peekFrameId(body) }))
     }
     this.metrics.frame(String(frame.t))
-    if (frame.t !== kind) return reply(400, this.requests.errorFrame('MALFORMED', `POST /v1/${kind} takes a ${kind} frame`))
+    if (frame.t !== kind)
+      return reply(400, this.requests.errorFrame('MALFORMED', `POST /v1/${kind} takes a ${kind} frame`))
     frame.id = Number.isSafeInteger(frame.id) ? (frame.id as number) : 0
     const session = this.session(auth.claims, token!)
-    const out = kind === 'produce' ? await this.requests.produce(session, frame) : await this.requests.metadata(session, frame)
+    const out =
+      kind === 'produce' ? await this.requests.produce(session, frame) : await this.requests.metadata(session, frame)
     if (out.t !== 'error') return reply(200, out)
-    const status = ({
-      RATE_LIMITED: 429, TOO_MANY_IN_FLIGHT: 429, MALFORMED: 400, UNSUPPORTED: 400, LIMIT_EXCEEDED: 413, TOKEN_EXPIRED: 401, UNAUTHENTICATED: 401, UNAVAILABLE: 503,
-    } as Record<string, number>)[out.code] ?? 500
+    const status =
+      (
+        {
+          RATE_LIMITED: 429,
+          TOO_MANY_IN_FLIGHT: 429,
+          MALFORMED: 400,
+          UNSUPPORTED: 400,
+          LIMIT_EXCEEDED: 413,
+          TOKEN_EXPIRED: 401,
+          UNAUTHENTICATED: 401,
+          UNAVAILABLE: 503,
+        } as Record<string, number>
+      )[out.code] ?? 500
     reply(status, out, out.retryAfterMs ? { 'Retry-After': String(Math.ceil(out.retryAfterMs / 1000)) } : {})
   }
 }
 
 export function json(res: http.ServerResponse, status: number, body: unknown, type = 'application/json'): void {
   const text = JSON.stringify(body)
-  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' })
+  res.writeHead(status, {
+    'Content-Type': type,
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+  })
   res.end(text)
 }

@@ -7,7 +7,11 @@
 export const RECORD_OVERHEAD_BYTES = 64
 
 /** Bytes a record holds while it waits for Kafka: key, value, every header name and value, and the overhead. */
-export function recordCost(key: Uint8Array | null, value: Uint8Array | null, headers: ReadonlyArray<readonly [string, Uint8Array | null]>): number {
+export function recordCost(
+  key: Uint8Array | null,
+  value: Uint8Array | null,
+  headers: ReadonlyArray<readonly [string, Uint8Array | null]>,
+): number {
   let n = RECORD_OVERHEAD_BYTES + (key?.length ?? 0) + (value?.length ?? 0)
   for (let i = 0; i < headers.length; i++) {
     const h = headers[i]!
@@ -23,7 +27,10 @@ export function recordCost(key: Uint8Array | null, value: Uint8Array | null, hea
 export class TokenBucket {
   private tokens: number
   private last: number
-  constructor(private readonly rate: number, private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly rate: number,
+    private readonly now: () => number = Date.now,
+  ) {
     this.tokens = rate
     this.last = now()
   }
@@ -51,7 +58,10 @@ export class TokenBucket {
 export class Budget {
   private readonly perKey = new Map<string, number>()
   total = 0
-  constructor(private readonly maxTotal: number, private readonly maxPerKey: number) {}
+  constructor(
+    private readonly maxTotal: number,
+    private readonly maxPerKey: number,
+  ) {}
 
   /** Takes a slot for `key`; false when either cap is reached. */
   take(key: string): boolean {

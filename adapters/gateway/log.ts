@@ -34,7 +34,11 @@ export function createGatewayLog(options: {
     try {
       logger?.(entry)
       if (log) {
-        const extra = fields ? Object.entries(fields).map(([k, v]) => ` ${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join('') : ''
+        const extra = fields
+          ? Object.entries(fields)
+              .map(([k, v]) => ` ${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+              .join('')
+          : ''
         log(`${msg}${extra}`)
       }
     } catch {
@@ -59,7 +63,11 @@ export function safePath(url: string | undefined): string {
 /** An error for a log line: name and message (no stack unless debug wants it). */
 export function errorFields(err: unknown): Record<string, unknown> {
   const e = err as { name?: string; message?: string; code?: string; stack?: string }
-  return { error: e?.name ?? 'Error', message: String(e?.message ?? err).slice(0, 500), ...(e?.code ? { code: e.code } : {}) }
+  return {
+    error: e?.name ?? 'Error',
+    message: String(e?.message ?? err).slice(0, 500),
+    ...(e?.code ? { code: e.code } : {}),
+  }
 }
 
 export interface GatewayServiceLogEntry {
@@ -73,7 +81,12 @@ const LEVEL_RANK = RANK
 
 function jsonSafe(_key: string, value: unknown): unknown {
   if (typeof value === 'bigint') return value.toString()
-  if (value instanceof Error) return { name: value.name, message: value.message, ...((value as { code?: unknown }).code !== undefined ? { code: (value as { code?: unknown }).code } : {}) }
+  if (value instanceof Error)
+    return {
+      name: value.name,
+      message: value.message,
+      ...((value as { code?: unknown }).code !== undefined ? { code: (value as { code?: unknown }).code } : {}),
+    }
   if (value instanceof Uint8Array) return `<${value.length} bytes>`
   return value
 }
@@ -82,7 +95,10 @@ function jsonSafe(_key: string, value: unknown): unknown {
  * A `logger` for createGateway: one JSON line per entry (`{"ts":...,"level":...,"msg":...,...fields}`), entries
  * below `level` dropped. Never throws (a field that cannot be serialized is replaced).
  */
-export function jsonLogger(level: LogLevel, write: (line: string) => void = (s) => void process.stderr.write(s)): (entry: GatewayServiceLogEntry) => void {
+export function jsonLogger(
+  level: LogLevel,
+  write: (line: string) => void = (s) => void process.stderr.write(s),
+): (entry: GatewayServiceLogEntry) => void {
   const min = LEVEL_RANK[level] ?? LEVEL_RANK.info
   return (entry) => {
     const rank = LEVEL_RANK[entry.level] ?? LEVEL_RANK.info
@@ -92,9 +108,13 @@ export function jsonLogger(level: LogLevel, write: (line: string) => void = (s) 
     try {
       line = JSON.stringify({ ts: ts ?? new Date().toISOString(), level: lv, msg, ...fields }, jsonSafe)
     } catch {
-      line = JSON.stringify({ ts: ts ?? new Date().toISOString(), level: lv, msg: String(msg), note: 'fields could not be serialized' })
+      line = JSON.stringify({
+        ts: ts ?? new Date().toISOString(),
+        level: lv,
+        msg: String(msg),
+        note: 'fields could not be serialized',
+      })
     }
     write(`${line}\n`)
   }
 }
-

@@ -90,10 +90,21 @@ export class MetricsRegistry {
     const unauthenticated = g?.unauthenticated() ?? 0
     return {
       uptimeSec: Math.round((Date.now() - this.started) / 1000),
-      connections: { current: authenticated + unauthenticated, authenticated, unauthenticated, total: this.connectionsTotal, httpRequests: this.httpRequests },
+      connections: {
+        current: authenticated + unauthenticated,
+        authenticated,
+        unauthenticated,
+        total: this.connectionsTotal,
+        httpRequests: this.httpRequests,
+      },
       frames: { ...this.frames },
       records: { in: this.recordsIn, out: this.recordsOut, failed: this.recordsFailed },
-      batches: { in: this.batchesIn, acked: this.batchesAcked, deduplicated: this.dedupHits, running: g?.runningBatches() ?? 0 },
+      batches: {
+        in: this.batchesIn,
+        acked: this.batchesAcked,
+        deduplicated: this.dedupHits,
+        running: g?.runningBatches() ?? 0,
+      },
       bytesIn: this.bytesIn,
       pendingBytes: g?.pendingBytes() ?? 0,
       paused: g?.paused() ?? false,
@@ -113,25 +124,52 @@ export class MetricsRegistry {
     }
     const label = (k: string, v: string) => `{${k}="${v.replace(/[\\"\n]/g, '_')}"}`
     metric('isokafka_gateway_connections', 'gauge', 'Open WebSocket connections.', [
-      [label('state', 'authenticated'), s.connections.authenticated], [label('state', 'unauthenticated'), s.connections.unauthenticated],
+      [label('state', 'authenticated'), s.connections.authenticated],
+      [label('state', 'unauthenticated'), s.connections.unauthenticated],
     ])
-    metric('isokafka_gateway_connections_total', 'counter', 'WebSocket connections accepted.', [['', s.connections.total]])
+    metric('isokafka_gateway_connections_total', 'counter', 'WebSocket connections accepted.', [
+      ['', s.connections.total],
+    ])
     metric('isokafka_gateway_http_requests_total', 'counter', 'HTTP requests.', [['', s.connections.httpRequests]])
-    metric('isokafka_gateway_frames_total', 'counter', 'Frames received, by type.', Object.entries(s.frames).map(([t, n]) => [label('type', t), n]))
-    metric('isokafka_gateway_records_in_total', 'counter', 'Records handed to the Kafka producer.', [['', s.records.in]])
+    metric(
+      'isokafka_gateway_frames_total',
+      'counter',
+      'Frames received, by type.',
+      Object.entries(s.frames).map(([t, n]) => [label('type', t), n]),
+    )
+    metric('isokafka_gateway_records_in_total', 'counter', 'Records handed to the Kafka producer.', [
+      ['', s.records.in],
+    ])
     metric('isokafka_gateway_records_out_total', 'counter', 'Records Kafka acknowledged.', [['', s.records.out]])
     metric('isokafka_gateway_records_failed_total', 'counter', 'Records that failed.', [['', s.records.failed]])
     metric('isokafka_gateway_bytes_in_total', 'counter', 'Frame and body bytes received.', [['', s.bytesIn]])
-    metric('isokafka_gateway_refusals_total', 'counter', 'Refusals and failures, by code.', Object.entries(s.errors).map(([c, n]) => [label('code', c), n]))
-    metric('isokafka_gateway_dedup_hits_total', 'counter', 'Resent batches answered from the batch ledger.', [['', s.batches.deduplicated]])
+    metric(
+      'isokafka_gateway_refusals_total',
+      'counter',
+      'Refusals and failures, by code.',
+      Object.entries(s.errors).map(([c, n]) => [label('code', c), n]),
+    )
+    metric('isokafka_gateway_dedup_hits_total', 'counter', 'Resent batches answered from the batch ledger.', [
+      ['', s.batches.deduplicated],
+    ])
     metric('isokafka_gateway_batches_in_total', 'counter', 'Client batches received.', [['', s.batches.in]])
     metric('isokafka_gateway_batches_acked_total', 'counter', 'Client batches acknowledged.', [['', s.batches.acked]])
     metric('isokafka_gateway_running_batches', 'gauge', 'Client batches waiting for Kafka.', [['', s.batches.running]])
-    metric('isokafka_gateway_paused_sockets', 'gauge', 'WebSocket connections not being read (backpressure).', [['', s.pausedSockets]])
-    metric('isokafka_gateway_backpressure_paused', 'gauge', '1 while the gateway stops reading because too many bytes wait for Kafka.', [['', s.paused ? 1 : 0]])
+    metric('isokafka_gateway_paused_sockets', 'gauge', 'WebSocket connections not being read (backpressure).', [
+      ['', s.pausedSockets],
+    ])
+    metric(
+      'isokafka_gateway_backpressure_paused',
+      'gauge',
+      '1 while the gateway stops reading because too many bytes wait for Kafka.',
+      [['', s.paused ? 1 : 0]],
+    )
     metric('isokafka_gateway_pauses_total', 'counter', 'Times the gateway paused for backpressure.', [['', s.pauses]])
     metric('isokafka_gateway_pending_bytes', 'gauge', 'Bytes of records waiting for Kafka.', [['', s.pendingBytes]])
-    out.push('# HELP isokafka_gateway_kafka_latency_seconds Client batch to Kafka acknowledgement.', '# TYPE isokafka_gateway_kafka_latency_seconds histogram')
+    out.push(
+      '# HELP isokafka_gateway_kafka_latency_seconds Client batch to Kafka acknowledgement.',
+      '# TYPE isokafka_gateway_kafka_latency_seconds histogram',
+    )
     let cumulative = 0
     LATENCY_BUCKETS.forEach((b, i) => {
       cumulative += this.latencyCounts[i]!
@@ -139,10 +177,18 @@ export class MetricsRegistry {
     })
     cumulative += this.latencyCounts[LATENCY_BUCKETS.length]!
     out.push(`isokafka_gateway_kafka_latency_seconds_bucket{le="+Inf"} ${cumulative}`)
-    out.push(`isokafka_gateway_kafka_latency_seconds_sum ${this.latencySum}`, `isokafka_gateway_kafka_latency_seconds_count ${this.latencyCount}`)
+    out.push(
+      `isokafka_gateway_kafka_latency_seconds_sum ${this.latencySum}`,
+      `isokafka_gateway_kafka_latency_seconds_count ${this.latencyCount}`,
+    )
     const lagMax = this.loop.max / 1e9
     this.loop.reset()
-    metric('isokafka_gateway_event_loop_lag_max_seconds', 'gauge', 'Longest event-loop delay since the previous scrape.', [['', Number.isFinite(lagMax) ? lagMax : 0]])
+    metric(
+      'isokafka_gateway_event_loop_lag_max_seconds',
+      'gauge',
+      'Longest event-loop delay since the previous scrape.',
+      [['', Number.isFinite(lagMax) ? lagMax : 0]],
+    )
     metric('process_resident_memory_bytes', 'gauge', 'Resident set size.', [['', process.memoryUsage.rss()]])
     metric('isokafka_gateway_uptime_seconds', 'gauge', 'Seconds since start.', [['', s.uptimeSec]])
     return out.join('\n') + '\n'

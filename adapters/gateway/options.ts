@@ -5,7 +5,11 @@
 import { InvalidArgumentError } from '../../src/errors.js'
 import type { ProducerOptions } from '../../src/producer/options.js'
 import type { SocketTransport } from '../../src/transport.js'
-import { DEFAULT_MAX_IN_FLIGHT_BATCHES, DEFAULT_MAX_RECORDS_PER_FRAME, type GatewayLimits } from '../gateway-wire/index.js'
+import {
+  DEFAULT_MAX_IN_FLIGHT_BATCHES,
+  DEFAULT_MAX_RECORDS_PER_FRAME,
+  type GatewayLimits,
+} from '../gateway-wire/index.js'
 import type { TcpOptions } from '../node-tcp/index.js'
 import type { GatewayLogEntry, LogLevel } from './log.js'
 import type { TokenSecret } from './token.js'
@@ -50,7 +54,10 @@ export interface GatewayOptions {
   /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`. Default: unset (open). */
   metricsToken?: string
   /** Settings for the gateway's Kafka producer (acks and idempotence are fixed: 'all', on). */
-  producer?: Omit<ProducerOptions<Uint8Array | null, Uint8Array | null>, 'transport' | 'acks' | 'enableIdempotence' | 'keySerializer' | 'valueSerializer'>
+  producer?: Omit<
+    ProducerOptions<Uint8Array | null, Uint8Array | null>,
+    'transport' | 'acks' | 'enableIdempotence' | 'keySerializer' | 'valueSerializer'
+  >
   /** Structured log entries at or above logLevel. Default: none (the CLI prints JSON lines). */
   logger?: (entry: GatewayLogEntry) => void
   /** Default 'info'. */
@@ -91,18 +98,26 @@ export interface ResolvedGatewayOptions {
 function int(name: string, value: unknown, fallback: number, min: number): number {
   if (value === undefined) return fallback
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new InvalidArgumentError('INVALID_CONFIG', `createGateway: ${name} must be an integer >= ${min}, got ${String(value)}`)
+    throw new InvalidArgumentError(
+      'INVALID_CONFIG',
+      `createGateway: ${name} must be an integer >= ${min}, got ${String(value)}`,
+    )
   }
   return value
 }
 
 export function resolveGatewayOptions(options: GatewayOptions): ResolvedGatewayOptions {
-  if (!options || (!options.secret && options.secret !== '')) throw new InvalidArgumentError('INVALID_CONFIG', 'createGateway: a token secret is required')
+  if (!options || (!options.secret && options.secret !== ''))
+    throw new InvalidArgumentError('INVALID_CONFIG', 'createGateway: a token secret is required')
   const secrets = (Array.isArray(options.secret) ? options.secret : [options.secret]) as TokenSecret[]
-  if (secrets.length === 0 || secrets.some((s) => s.length === 0)) throw new InvalidArgumentError('INVALID_CONFIG', 'createGateway: the token secret is empty')
+  if (secrets.length === 0 || secrets.some((s) => s.length === 0))
+    throw new InvalidArgumentError('INVALID_CONFIG', 'createGateway: the token secret is empty')
   // an HMAC key anyone could guess signs tokens anyone could forge
   if (secrets.some((s) => s.length < MIN_SECRET_LENGTH)) {
-    throw new InvalidArgumentError('INVALID_CONFIG', `createGateway: each token secret must be at least ${MIN_SECRET_LENGTH} characters (bytes)`)
+    throw new InvalidArgumentError(
+      'INVALID_CONFIG',
+      `createGateway: each token secret must be at least ${MIN_SECRET_LENGTH} characters (bytes)`,
+    )
   }
   const l = options.limits ?? {}
   const limits: Required<GatewayLimits> = {
@@ -110,10 +125,16 @@ export function resolveGatewayOptions(options: GatewayOptions): ResolvedGatewayO
     maxInFlightBatches: int('limits.maxInFlightBatches', l.maxInFlightBatches, DEFAULT_LIMITS.maxInFlightBatches, 1),
     recordsPerSecond: int('limits.recordsPerSecond', l.recordsPerSecond, DEFAULT_LIMITS.recordsPerSecond, 0),
     maxRecordsPerFrame: int('limits.maxRecordsPerFrame', l.maxRecordsPerFrame, DEFAULT_LIMITS.maxRecordsPerFrame, 1),
-    metadataTopicsPerSecond: int('limits.metadataTopicsPerSecond', l.metadataTopicsPerSecond, DEFAULT_LIMITS.metadataTopicsPerSecond, 0),
+    metadataTopicsPerSecond: int(
+      'limits.metadataTopicsPerSecond',
+      l.metadataTopicsPerSecond,
+      DEFAULT_LIMITS.metadataTopicsPerSecond,
+      0,
+    ),
   }
   // a frame the records/s bucket could never cover would wait for ever: the per-frame cap is the smaller of the two
-  if (limits.recordsPerSecond > 0) limits.maxRecordsPerFrame = Math.min(limits.maxRecordsPerFrame, limits.recordsPerSecond)
+  if (limits.recordsPerSecond > 0)
+    limits.maxRecordsPerFrame = Math.min(limits.maxRecordsPerFrame, limits.recordsPerSecond)
   const origins = options.origins === '*' ? '*' : new Set(options.origins ?? [])
   return {
     secrets,

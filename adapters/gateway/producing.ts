@@ -4,8 +4,14 @@
  * is told to clients: a Kafka error code and a safe message, never a broker address or a stack.
  */
 import {
-  ConnectionError, DeliveryTimeoutError, InvalidArgumentError, KafkaProtocolError, MaxBlockTimeoutError,
-  ProducerFatalError, RecordTooLargeError, RequestTimeoutError,
+  ConnectionError,
+  DeliveryTimeoutError,
+  InvalidArgumentError,
+  KafkaProtocolError,
+  MaxBlockTimeoutError,
+  ProducerFatalError,
+  RecordTooLargeError,
+  RequestTimeoutError,
 } from '../../src/errors.js'
 import type { RecordMetadata } from '../../src/producer/accumulator.js'
 import { createProducer, type Producer } from '../../src/producer/producer.js'
@@ -87,20 +93,30 @@ export class KafkaSide {
     if (cached && this.isCached(topic)) return Promise.resolve(cached)
     let p = this.lookups.get(topic)
     if (p) return p
-    p = this.producer.describeTopic(topic, { timeoutMs: LOOKUP_TIMEOUT_MS }).then(
-      (d) => ({ errorCode: d.errorCode, partitions: d.partitions, leaders: d.leaders, at: Date.now() }),
-      (err) => {
-        // Kafka unreachable: keep serving what we knew, else a retriable error
-        this.log.warn('topic metadata failed', { topic, ...errorFields(err) })
-        return cached ?? { errorCode: err instanceof KafkaProtocolError ? err.errorCode : 13, partitions: 0, leaders: [], at: Date.now() }
-      },
-    ).then((meta) => {
-      this.lookups.delete(topic)
-      this.cache.delete(topic)
-      this.cache.set(topic, meta)
-      if (this.cache.size > CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string)
-      return meta
-    })
+    p = this.producer
+      .describeTopic(topic, { timeoutMs: LOOKUP_TIMEOUT_MS })
+      .then(
+        (d) => ({ errorCode: d.errorCode, partitions: d.partitions, leaders: d.leaders, at: Date.now() }),
+        (err) => {
+          // Kafka unreachable: keep serving what we knew, else a retriable error
+          this.log.warn('topic metadata failed', { topic, ...errorFields(err) })
+          return (
+            cached ?? {
+              errorCode: err instanceof KafkaProtocolError ? err.errorCode : 13,
+              partitions: 0,
+              leaders: [],
+              at: Date.now(),
+            }
+          )
+        },
+      )
+      .then((meta) => {
+        this.lookups.delete(topic)
+        this.cache.delete(topic)
+        this.cache.set(topic, meta)
+        if (this.cache.size > CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string)
+        return meta
+      })
     this.lookups.set(topic, p)
     return p
   }
@@ -120,7 +136,13 @@ export class KafkaSide {
   /** Readiness: Kafka answered a metadata request within 3 s (probed at most once a second). */
   kafkaReachable(): Promise<boolean> {
     if (!this.ready || Date.now() - this.ready.at > 1000) {
-      this.ready = { at: Date.now(), ok: this.producer.describeCluster({ timeoutMs: 3000 }).then((c) => c.clusterId !== null, () => false) }
+      this.ready = {
+        at: Date.now(),
+        ok: this.producer.describeCluster({ timeoutMs: 3000 }).then(
+          (c) => c.clusterId !== null,
+          () => false,
+        ),
+      }
     }
     return this.ready.ok
   }
@@ -131,7 +153,14 @@ export class KafkaSide {
     const out: Array<Promise<RecordMetadata>> = new Array(records.length)
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!
-      out[i] = producer.send({ topic, partition, key: r.key ?? undefined, value: r.value, headers: r.headers, timestamp: r.timestamp })
+      out[i] = producer.send({
+        topic,
+        partition,
+        key: r.key ?? undefined,
+        value: r.value,
+        headers: r.headers,
+        timestamp: r.timestamp,
+      })
     }
     return out
   }
@@ -149,7 +178,8 @@ export class KafkaSide {
 /** The Kafka error code a failed send stands for. */
 export function errorCodeOf(err: unknown): number {
   if (err instanceof KafkaProtocolError) return err.errorCode
-  if (err instanceof DeliveryTimeoutError || err instanceof RequestTimeoutError || err instanceof MaxBlockTimeoutError) return 7
+  if (err instanceof DeliveryTimeoutError || err instanceof RequestTimeoutError || err instanceof MaxBlockTimeoutError)
+    return 7
   if (err instanceof RecordTooLargeError) return 10
   if (err instanceof ConnectionError) return 13
   if (err instanceof InvalidArgumentError) {
@@ -167,7 +197,8 @@ export function errorCodeOf(err: unknown): number {
  */
 export function safeMessage(err: unknown): string {
   if (err instanceof KafkaProtocolError) return `Kafka error ${err.errorCode} (${kafkaErrorBasics(err.errorCode).name})`
-  if (err instanceof DeliveryTimeoutError || err instanceof RequestTimeoutError || err instanceof MaxBlockTimeoutError) return 'Kafka did not acknowledge in time'
+  if (err instanceof DeliveryTimeoutError || err instanceof RequestTimeoutError || err instanceof MaxBlockTimeoutError)
+    return 'Kafka did not acknowledge in time'
   if (err instanceof RecordTooLargeError) return 'the record is larger than Kafka accepts'
   if (err instanceof ConnectionError) return 'Kafka is not reachable'
   if (err instanceof InvalidArgumentError) return `invalid record (${err.code})`

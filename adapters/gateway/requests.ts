@@ -6,8 +6,16 @@
 import type { RecordMetadata } from '../../src/producer/accumulator.js'
 import type { ProducerRecord } from '../../src/producer/producer.js'
 import {
-  isRetriableCode, type AckFrame, type ErrorFrame, type GatewayErrorCode, type GatewayLimits, type MetadataResponseFrame,
-  type ServerFrame, type WireBatch, type WireRecord, type WireResult,
+  isRetriableCode,
+  type AckFrame,
+  type ErrorFrame,
+  type GatewayErrorCode,
+  type GatewayLimits,
+  type MetadataResponseFrame,
+  type ServerFrame,
+  type WireBatch,
+  type WireRecord,
+  type WireResult,
 } from '../gateway-wire/index.js'
 import { BatchLedger, batchDigest, ledgerKey, type LedgerEntry } from './batch-ledger.js'
 import { forEachFastRecord, type FastBatch, type FastProduce, type RecordSink } from './fast-produce.js'
@@ -67,12 +75,21 @@ export class Requests {
 
   newSession(claims: GatewayTokenClaims, token: string): Session {
     const namespace = sessionNamespace(claims, token)
-    if (this.allowAutoTopicCreation && claims.topics.some((t) => t.endsWith('*')) && !this.warnedPatterns.has(namespace)) {
+    if (
+      this.allowAutoTopicCreation &&
+      claims.topics.some((t) => t.endsWith('*')) &&
+      !this.warnedPatterns.has(namespace)
+    ) {
       if (this.warnedPatterns.size < 10_000) this.warnedPatterns.add(namespace)
-      this.log.warn('a token with a topic pattern while auto-creation is on: its holder can create topics (bounded by metadataTopicsPerSecond)', { subject: claims.sub })
+      this.log.warn(
+        'a token with a topic pattern while auto-creation is on: its holder can create topics (bounded by metadataTopicsPerSecond)',
+        { subject: claims.sub },
+      )
     }
     return {
-      claims, namespace, inFlightBatches: 0,
+      claims,
+      namespace,
+      inFlightBatches: 0,
       records: new TokenBucket(this.limits.recordsPerSecond),
       lookups: new TokenBucket(this.limits.metadataTopicsPerSecond),
     }
@@ -80,7 +97,14 @@ export class Requests {
 
   errorFrame(code: GatewayErrorCode, message: string, extra: Partial<ErrorFrame> = {}): ErrorFrame {
     this.metrics.refuse(code)
-    return { t: 'error', ...(extra.id !== undefined ? { id: extra.id } : {}), code, message, retriable: isRetriableCode(code), ...extra }
+    return {
+      t: 'error',
+      ...(extra.id !== undefined ? { id: extra.id } : {}),
+      code,
+      message,
+      retriable: isRetriableCode(code),
+      ...extra,
+    }
   }
 
   /**
@@ -134,28 +158,45 @@ export class Requests {
         return this.errorFrame('MALFORMED', (err as Error).message, { id })
       }
     }
-    if (Date.now() / 1000 >= session.claims.exp) return this.errorFrame('TOKEN_EXPIRED', 'the token has expired; send a new hello', { id })
+    if (Date.now() / 1000 >= session.claims.exp)
+      return this.errorFrame('TOKEN_EXPIRED', 'the token has expired; send a new hello', { id })
     const n = frame.batches.length
     if (session.inFlightBatches + n > this.limits.maxInFlightBatches) {
-      return this.errorFrame('TOO_MANY_IN_FLIGHT', `at most ${this.limits.maxInFlightBatches} batches may wait for Kafka per connection`, { id, retryAfterMs: 50 })
+      return this.errorFrame(
+        'TOO_MANY_IN_FLIGHT',
+        `at most ${this.limits.maxInFlightBatches} batches may wait for Kafka per connection`,
+        { id, retryAfterMs: 50 },
+      )
     }
     if (!this.ledger.hasRoomFor(n)) {
-      return this.errorFrame('TOO_MANY_IN_FLIGHT', 'the gateway has as many batches waiting for Kafka as it takes; try again shortly', { id, retryAfterMs: 100 })
+      return this.errorFrame(
+        'TOO_MANY_IN_FLIGHT',
+        'the gateway has as many batches waiting for Kafka as it takes; try again shortly',
+        { id, retryAfterMs: 100 },
+      )
     }
     const allowed = new Set<string>()
     for (const b of frame.batches) if (topicAllowed(session.claims.topics, b.topic)) allowed.add(b.topic)
     const lookupWait = this.chargeLookups(session, allowed)
     if (lookupWait !== null) {
-      return this.errorFrame('RATE_LIMITED', `more than ${this.limits.metadataTopicsPerSecond} topic lookups/s`, { id, retryAfterMs: Number.isFinite(lookupWait) ? lookupWait : 1000 })
+      return this.errorFrame('RATE_LIMITED', `more than ${this.limits.metadataTopicsPerSecond} topic lookups/s`, {
+        id,
+        retryAfterMs: Number.isFinite(lookupWait) ? lookupWait : 1000,
+      })
     }
     const wait = session.records.take(frame.records)
     if (wait !== null) {
-      return this.errorFrame('RATE_LIMITED', `more than ${this.limits.recordsPerSecond} records/s on this connection`, { id, retryAfterMs: wait })
+      return this.errorFrame('RATE_LIMITED', `more than ${this.limits.recordsPerSecond} records/s on this connection`, {
+        id,
+        retryAfterMs: wait,
+      })
     }
     this.metrics.batchesIn += n
     session.inFlightBatches += n
     try {
-      const results = await Promise.all(frame.batches.map((b) => this.produceBatch(session, b, frame.acks, frame.timeoutMs)))
+      const results = await Promise.all(
+        frame.batches.map((b) => this.produceBatch(session, b, frame.acks, frame.timeoutMs)),
+      )
       for (const r of results) if (r.errorCode !== 0) r.error = kafkaErrorBasics(r.errorCode).name
       return { t: 'ack', id, results } satisfies AckFrame
     } finally {
@@ -171,20 +212,37 @@ export class Requests {
     } catch (err) {
       return this.errorFrame('MALFORMED', (err as BadFrame).message, { id })
     }
-    if (Date.now() / 1000 >= session.claims.exp) return this.errorFrame('TOKEN_EXPIRED', 'the token has expired; send a new hello', { id })
+    if (Date.now() / 1000 >= session.claims.exp)
+      return this.errorFrame('TOKEN_EXPIRED', 'the token has expired; send a new hello', { id })
     const wanted = new Set(topics.filter((t) => topicAllowed(session.claims.topics, t)))
     const wait = this.chargeLookups(session, wanted)
     if (wait !== null) {
-      return this.errorFrame('RATE_LIMITED', `more than ${this.limits.metadataTopicsPerSecond} topic lookups/s`, { id, retryAfterMs: Number.isFinite(wait) ? wait : 1000 })
+      return this.errorFrame('RATE_LIMITED', `more than ${this.limits.metadataTopicsPerSecond} topic lookups/s`, {
+        id,
+        retryAfterMs: Number.isFinite(wait) ? wait : 1000,
+      })
     }
-    const out = await Promise.all(topics.map(async (topic) => {
-      if (!wanted.has(topic)) {
-        this.metrics.refuse('TOPIC_AUTHORIZATION_FAILED')
-        return { topic, partitions: 0, errorCode: 29, error: 'TOPIC_AUTHORIZATION_FAILED', message: 'this token may not produce to this topic' }
-      }
-      const meta = await this.kafka.lookupTopic(topic)
-      return { topic, partitions: meta.partitions, errorCode: meta.errorCode, ...(meta.errorCode !== 0 ? { error: kafkaErrorBasics(meta.errorCode).name } : {}) }
-    }))
+    const out = await Promise.all(
+      topics.map(async (topic) => {
+        if (!wanted.has(topic)) {
+          this.metrics.refuse('TOPIC_AUTHORIZATION_FAILED')
+          return {
+            topic,
+            partitions: 0,
+            errorCode: 29,
+            error: 'TOPIC_AUTHORIZATION_FAILED',
+            message: 'this token may not produce to this topic',
+          }
+        }
+        const meta = await this.kafka.lookupTopic(topic)
+        return {
+          topic,
+          partitions: meta.partitions,
+          errorCode: meta.errorCode,
+          ...(meta.errorCode !== 0 ? { error: kafkaErrorBasics(meta.errorCode).name } : {}),
+        }
+      }),
+    )
     return { t: 'metadata', id, topics: out } satisfies MetadataResponseFrame
   }
 
@@ -202,19 +260,35 @@ export class Requests {
     }
     if (b.partition >= meta.partitions) {
       this.metrics.refuse('KAFKA_3')
-      return { ...base, errorCode: 3, message: `partition ${b.partition} is not in [0, ${meta.partitions}) for topic ${b.topic}` }
+      return {
+        ...base,
+        errorCode: 3,
+        message: `partition ${b.partition} is not in [0, ${meta.partitions}) for topic ${b.topic}`,
+      }
     }
     const key = ledgerKey(session.namespace, b.batchId)
     const digest = b.digest
     let entry = this.ledger.get(key)
-    if (entry && (entry.topic !== b.topic || entry.partition !== b.partition || entry.count !== b.count || entry.digest !== digest)) {
+    if (
+      entry &&
+      (entry.topic !== b.topic || entry.partition !== b.partition || entry.count !== b.count || entry.digest !== digest)
+    ) {
       this.metrics.refuse('BATCH_ID_REUSED')
       return { ...base, errorCode: 42, message: `batch id ${b.batchId} was already used for other records` }
     }
     if (entry && (entry.pending || entry.result?.errorCode === 0)) {
       this.metrics.dedupHits++
     } else {
-      entry ??= { topic: b.topic, partition: b.partition, count: b.count, digest, offsets: new Array(b.count), logAppendTime: -1, pending: null, result: null }
+      entry ??= {
+        topic: b.topic,
+        partition: b.partition,
+        count: b.count,
+        digest,
+        offsets: new Array(b.count),
+        logAppendTime: -1,
+        pending: null,
+        result: null,
+      }
       this.runBatch(key, entry, b)
     }
     // The producer copied the records: let go of the frame's bytes now rather than when Kafka answers (a frame's
@@ -230,7 +304,11 @@ export class Requests {
       clearTimeout(timer)
       if (timedOut) {
         this.metrics.refuse('KAFKA_7')
-        return { ...base, errorCode: 7, message: `Kafka did not acknowledge within ${timeoutMs} ms; resend the same batch id` }
+        return {
+          ...base,
+          errorCode: 7,
+          message: `Kafka did not acknowledge within ${timeoutMs} ms; resend the same batch id`,
+        }
       }
     }
     return { ...entry.result!, batchId: base.batchId }
@@ -238,7 +316,12 @@ export class Requests {
 
   /** The record handed to produce(), reused (produce() copies what it keeps). */
   private readonly record: ProducerRecord<Uint8Array | null, Uint8Array | null> = {
-    topic: '', partition: 0, key: undefined, value: null, headers: undefined, timestamp: 0,
+    topic: '',
+    partition: 0,
+    key: undefined,
+    value: null,
+    headers: undefined,
+    timestamp: 0,
   }
 
   /**
@@ -272,7 +355,12 @@ export class Requests {
         const code = errorCodeOf(firstError)
         this.metrics.refuse(`KAFKA_${code}`)
         entry.result = {
-          topic: entry.topic, partition: entry.partition, batchId: '', errorCode: code === 0 ? -1 : code, baseOffset: -1, logAppendTime: -1,
+          topic: entry.topic,
+          partition: entry.partition,
+          batchId: '',
+          errorCode: code === 0 ? -1 : code,
+          baseOffset: -1,
+          logAppendTime: -1,
           message: safeMessage(firstError),
         }
         return resolve()
@@ -283,8 +371,13 @@ export class Requests {
       entry.offsets = [] // the result says it all; keep remembered batches small
       this.metrics.batchesAcked++
       entry.result = {
-        topic: entry.topic, partition: entry.partition, batchId: '', errorCode: 0, baseOffset: done[0]!,
-        logAppendTime: entry.logAppendTime, ...(contiguous ? {} : { offsets: [...done] }),
+        topic: entry.topic,
+        partition: entry.partition,
+        batchId: '',
+        errorCode: 0,
+        baseOffset: done[0]!,
+        logAppendTime: entry.logAppendTime,
+        ...(contiguous ? {} : { offsets: [...done] }),
       }
       resolve()
     }
@@ -341,5 +434,13 @@ function releaseRecords(b: InBatch): void {
 function decodedBatch(b: WireBatch): DecodedBatch {
   let cost = 0
   for (const r of b.records) cost += recordCost(r[1], r[2], r[3])
-  return { topic: b.topic, partition: b.partition, batchId: b.batchId, count: b.records.length, digest: batchDigest(b.records), cost, records: b.records }
+  return {
+    topic: b.topic,
+    partition: b.partition,
+    batchId: b.batchId,
+    count: b.records.length,
+    digest: batchDigest(b.records),
+    cost,
+    records: b.records,
+  }
 }

@@ -38,7 +38,13 @@ export class RestProxy {
     private readonly authenticate: Authenticate,
   ) {}
 
-  async route(req: http.IncomingMessage, res: http.ServerResponse, method: string, path: string, token: string | null): Promise<void> {
+  async route(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    method: string,
+    path: string,
+    token: string | null,
+  ): Promise<void> {
     let m: RegExpExecArray | null
     const part = (s: string): string | null => {
       const d = decodePathPart(s)
@@ -59,7 +65,12 @@ export class RestProxy {
       const id = await this.kafka.clusterId()
       if (!id) return json(res, 503, { error_code: 503, message: 'Kafka is not reachable' })
       const cluster = { kind: 'KafkaCluster', metadata: { self: `/v3/clusters/${id}` }, cluster_id: id }
-      if (path === '/v3/clusters') return json(res, 200, { kind: 'KafkaClusterList', metadata: { self: '/v3/clusters', next: null }, data: [cluster] })
+      if (path === '/v3/clusters')
+        return json(res, 200, {
+          kind: 'KafkaClusterList',
+          metadata: { self: '/v3/clusters', next: null },
+          data: [cluster],
+        })
       if (wanted !== id) return json(res, 404, { error_code: 404, message: 'Cluster not found' })
       return json(res, 200, cluster)
     } else if ((m = /^\/topics\/([^/]+)(\/partitions)?$/.exec(path))) {
@@ -72,7 +83,12 @@ export class RestProxy {
   }
 
   /** Authentication, authorization and topic existence. */
-  private async preamble(res: http.ServerResponse, topic: string, token: string | null, v2: boolean): Promise<{ session: Session; meta: TopicMeta } | null> {
+  private async preamble(
+    res: http.ServerResponse,
+    topic: string,
+    token: string | null,
+    v2: boolean,
+  ): Promise<{ session: Session; meta: TopicMeta } | null> {
     const type = v2 ? V2_TYPE : 'application/json'
     const auth = await this.authenticate(token)
     if ('t' in auth) {
@@ -89,7 +105,12 @@ export class RestProxy {
     if (wait !== null) {
       this.metrics.refuse('RATE_LIMITED')
       res.setHeader('Retry-After', String(Math.ceil((Number.isFinite(wait) ? wait : 1000) / 1000)))
-      json(res, 429, { error_code: v2 ? 42902 : 429, message: `more than ${this.o.limits.metadataTopicsPerSecond} topic lookups/s` }, type)
+      json(
+        res,
+        429,
+        { error_code: v2 ? 42902 : 429, message: `more than ${this.o.limits.metadataTopicsPerSecond} topic lookups/s` },
+        type,
+      )
       return null
     }
     const meta = await this.kafka.lookupTopic(topic)
@@ -98,7 +119,12 @@ export class RestProxy {
       return null
     }
     if (meta.errorCode !== 0) {
-      json(res, 503, { error_code: v2 ? 50003 : 503, message: `topic ${topic} is not available (Kafka error ${meta.errorCode})` }, type)
+      json(
+        res,
+        503,
+        { error_code: v2 ? 50003 : 503, message: `topic ${topic} is not available (Kafka error ${meta.errorCode})` },
+        type,
+      )
       return null
     }
     return { session, meta }
@@ -118,12 +144,25 @@ export class RestProxy {
     if (wait === null) return true
     if (!Number.isFinite(wait)) {
       this.metrics.refuse('LIMIT_EXCEEDED')
-      json(res, 413, { error_code: v2 ? 41301 : 413, message: `${n} records in one request; the records/s limit is ${this.o.limits.recordsPerSecond}` }, type)
+      json(
+        res,
+        413,
+        {
+          error_code: v2 ? 41301 : 413,
+          message: `${n} records in one request; the records/s limit is ${this.o.limits.recordsPerSecond}`,
+        },
+        type,
+      )
       return false
     }
     this.metrics.refuse('RATE_LIMITED')
     res.setHeader('Retry-After', String(Math.ceil(wait / 1000)))
-    json(res, 429, { error_code: v2 ? 42901 : 429, message: `more than ${this.o.limits.recordsPerSecond} records/s` }, type)
+    json(
+      res,
+      429,
+      { error_code: v2 ? 42901 : 429, message: `more than ${this.o.limits.recordsPerSecond} records/s` },
+      type,
+    )
     return false
   }
 
@@ -131,7 +170,12 @@ export class RestProxy {
     const body = await this.deps.readBody(req, res, this.o.limits.maxFrameBytes)
     if (body) return body.toString('utf8')
     this.metrics.refuse('FRAME_TOO_LARGE')
-    json(res, 413, { error_code: v2 ? 41301 : 413, message: `the body is larger than ${this.o.limits.maxFrameBytes} bytes` }, v2 ? V2_TYPE : 'application/json')
+    json(
+      res,
+      413,
+      { error_code: v2 ? 41301 : 413, message: `the body is larger than ${this.o.limits.maxFrameBytes} bytes` },
+      v2 ? V2_TYPE : 'application/json',
+    )
     return null
   }
 
@@ -158,7 +202,12 @@ export class RestProxy {
     )
   }
 
-  private async v3Partitions(res: http.ServerResponse, clusterId: string, topic: string, token: string | null): Promise<void> {
+  private async v3Partitions(
+    res: http.ServerResponse,
+    clusterId: string,
+    topic: string,
+    token: string | null,
+  ): Promise<void> {
     const ok = await this.preamble(res, topic, token, false)
     if (!ok) return
     const id = await this.clusterOr503(res)
@@ -170,14 +219,24 @@ export class RestProxy {
       data: Array.from({ length: ok.meta.partitions }, (_, p) => {
         const leader = ok.meta.leaders[p] ?? -1
         return {
-          kind: 'KafkaPartition', cluster_id: id, topic_name: topic, partition_id: p,
-          leader: leader >= 0 ? { related: `/v3/clusters/${id}/topics/${topic}/partitions/${p}/replicas/${leader}` } : null,
+          kind: 'KafkaPartition',
+          cluster_id: id,
+          topic_name: topic,
+          partition_id: p,
+          leader:
+            leader >= 0 ? { related: `/v3/clusters/${id}/topics/${topic}/partitions/${p}/replicas/${leader}` } : null,
         }
       }),
     })
   }
 
-  private async v3Produce(req: http.IncomingMessage, res: http.ServerResponse, clusterId: string, topic: string, token: string | null): Promise<void> {
+  private async v3Produce(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    clusterId: string,
+    topic: string,
+    token: string | null,
+  ): Promise<void> {
     const ok = await this.preamble(res, topic, token, false)
     if (!ok) return
     const id = await this.clusterOr503(res)
@@ -195,7 +254,10 @@ export class RestProxy {
         return json(res, 413, { error_code: 413, message: `more than ${max} records in one request` })
       }
       this.metrics.refuse('MALFORMED')
-      return json(res, 400, { error_code: 400, message: `the body is not JSON: ${(err as Error).message.slice(0, 200)}` })
+      return json(res, 400, {
+        error_code: 400,
+        message: `the body is not JSON: ${(err as Error).message.slice(0, 200)}`,
+      })
     }
     if (items.length === 0) return json(res, 400, { error_code: 400, message: 'the body holds no record' })
     if (!this.charge(res, ok.session, items.length, false)) return
@@ -210,7 +272,11 @@ export class RestProxy {
       }
       return this.sendOne(topic, r).then(
         (meta) => ({
-          error_code: 200, cluster_id: id, topic_name: topic, partition_id: meta.partition, offset: meta.offset,
+          error_code: 200,
+          cluster_id: id,
+          topic_name: topic,
+          partition_id: meta.partition,
+          offset: meta.offset,
           timestamp: new Date(meta.timestamp).toISOString(),
           ...(r.keyType ? { key: { type: r.keyType, size: r.key?.length ?? 0 } } : {}),
           ...(r.valueType ? { value: { type: r.valueType, size: r.value?.length ?? 0 } } : {}),
@@ -238,17 +304,43 @@ export class RestProxy {
   private async v2Partitions(res: http.ServerResponse, topic: string, token: string | null): Promise<void> {
     const ok = await this.preamble(res, topic, token, true)
     if (!ok) return
-    json(res, 200, Array.from({ length: ok.meta.partitions }, (_, p) => {
-      const leader = ok.meta.leaders[p] ?? -1
-      return { partition: p, leader, replicas: leader >= 0 ? [{ broker: leader, leader: true, in_sync: true }] : [] }
-    }), V2_TYPE)
+    json(
+      res,
+      200,
+      Array.from({ length: ok.meta.partitions }, (_, p) => {
+        const leader = ok.meta.leaders[p] ?? -1
+        return { partition: p, leader, replicas: leader >= 0 ? [{ broker: leader, leader: true, in_sync: true }] : [] }
+      }),
+      V2_TYPE,
+    )
   }
 
-  private async v2Produce(req: http.IncomingMessage, res: http.ServerResponse, topic: string, token: string | null): Promise<void> {
-    const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
-    const embedded = type === 'application/vnd.kafka.binary.v2+json' ? 'binary' : type === 'application/vnd.kafka.json.v2+json' ? 'json' : null
+  private async v2Produce(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    topic: string,
+    token: string | null,
+  ): Promise<void> {
+    const type = String(req.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim()
+      .toLowerCase()
+    const embedded =
+      type === 'application/vnd.kafka.binary.v2+json'
+        ? 'binary'
+        : type === 'application/vnd.kafka.json.v2+json'
+          ? 'json'
+          : null
     if (!embedded) {
-      return json(res, 415, { error_code: 415, message: 'Content-Type must be application/vnd.kafka.binary.v2+json or application/vnd.kafka.json.v2+json' }, V2_TYPE)
+      return json(
+        res,
+        415,
+        {
+          error_code: 415,
+          message: 'Content-Type must be application/vnd.kafka.binary.v2+json or application/vnd.kafka.json.v2+json',
+        },
+        V2_TYPE,
+      )
     }
     const ok = await this.preamble(res, topic, token, true)
     if (!ok) return
@@ -258,7 +350,8 @@ export class RestProxy {
     let parsed: RestRecord[]
     try {
       const doc = JSON.parse(text) as { records?: unknown }
-      if (!doc || !Array.isArray(doc.records) || doc.records.length === 0) throw new Error('the body must be {"records": [...]} with at least one record')
+      if (!doc || !Array.isArray(doc.records) || doc.records.length === 0)
+        throw new Error('the body must be {"records": [...]} with at least one record')
       if (doc.records.length > max) {
         this.metrics.refuse('LIMIT_EXCEEDED')
         return json(res, 413, { error_code: 41301, message: `more than ${max} records in one request` }, V2_TYPE)
@@ -271,9 +364,11 @@ export class RestProxy {
     if (!this.charge(res, ok.session, parsed.length, true)) return
     const settled = await Promise.allSettled(parsed.map((r) => this.sendOne(topic, r)))
     const offsets = settled.map((s) => {
-      if (s.status === 'fulfilled') return { partition: s.value.partition, offset: s.value.offset, error_code: null, error: null }
+      if (s.status === 'fulfilled')
+        return { partition: s.value.partition, offset: s.value.offset, error_code: null, error: null }
       const code = errorCodeOf(s.reason)
-      const retriable = code === 7 || code === 13 || code === 3 || code === 5 || code === 6 || code === 19 || code === 20
+      const retriable =
+        code === 7 || code === 13 || code === 3 || code === 5 || code === 6 || code === 19 || code === 20
       return { partition: null, offset: null, error_code: retriable ? 2 : 1, error: safeMessage(s.reason) }
     })
     json(res, 200, { key_schema_id: null, value_schema_id: null, offsets }, V2_TYPE)

@@ -70,31 +70,71 @@ class GatewayServer implements Gateway {
     this.log = createGatewayLog(options)
     let transport: SocketTransport
     if (options.transport) transport = options.transport
-    else if (options.bootstrap) transport = tcp({ ...(options.kafka ?? {}), bootstrap: options.bootstrap, clientId: options.kafka?.clientId ?? 'isokafka-gateway' })
+    else if (options.bootstrap)
+      transport = tcp({
+        ...(options.kafka ?? {}),
+        bootstrap: options.bootstrap,
+        clientId: options.kafka?.clientId ?? 'isokafka-gateway',
+      })
     else throw new InvalidArgumentError('INVALID_CONFIG', 'createGateway: bootstrap (or transport) is required')
-    if (this.o.allowAutoTopicCreation) this.log.warn('allowAutoTopicCreation is on: token holders can create topics their allow-list matches')
+    if (this.o.allowAutoTopicCreation)
+      this.log.warn('allowAutoTopicCreation is on: token holders can create topics their allow-list matches')
     this.kafka = new KafkaSide(transport, options, this.o.allowAutoTopicCreation, this.log)
     const backpressure = new Backpressure(this.o.maxPendingBytes)
     const ledger = new BatchLedger(this.o.dedupEntries, this.o.maxRunningBatches)
-    this.requests = new Requests(this.kafka, ledger, backpressure, this.stats, this.o.limits, this.o.allowAutoTopicCreation, this.log)
+    this.requests = new Requests(
+      this.kafka,
+      ledger,
+      backpressure,
+      this.stats,
+      this.o.limits,
+      this.o.allowAutoTopicCreation,
+      this.log,
+    )
     const tokens = new VerifiedTokens((token) => verifyGatewayToken(token, this.o.secrets, { leewaySec: 0 }))
     const authenticate: Authenticate = async (token) => {
       const check = await tokens.check(token)
       if (check.ok) return { claims: check.claims }
       if (check.reason === 'expired') return this.requests.errorFrame('TOKEN_EXPIRED', 'the token has expired')
-      const why = check.reason === 'missing' ? 'no token was presented' : check.reason === 'bad-signature' ? 'the token signature is not valid' : `the token is ${check.reason}`
+      const why =
+        check.reason === 'missing'
+          ? 'no token was presented'
+          : check.reason === 'bad-signature'
+            ? 'the token signature is not valid'
+            : `the token is ${check.reason}`
       return this.requests.errorFrame('UNAUTHENTICATED', why)
     }
     const decode = frameDecoder(this.o.limits)
-    const originAllowed = (origin: string | undefined) => origin === undefined || this.o.origins === '*' || this.o.origins.has(origin)
+    const originAllowed = (origin: string | undefined) =>
+      origin === undefined || this.o.origins === '*' || this.o.origins.has(origin)
     const rest = new RestProxy(this.o, this.kafka, this.stats, backpressure, authenticate)
-    this.http = new HttpFront(this.o, this.requests, this.kafka, this.stats, this.log, backpressure, authenticate, decode, originAllowed, rest)
+    this.http = new HttpFront(
+      this.o,
+      this.requests,
+      this.kafka,
+      this.stats,
+      this.log,
+      backpressure,
+      authenticate,
+      decode,
+      originAllowed,
+      rest,
+    )
     rest.deps = {
       readBody: (req, res, max) => this.http.readBody(req, res, max),
       session: (c, t) => this.http.session(c, t),
       chargeLookups: (s, topics) => this.requests.chargeLookups(s, topics),
     }
-    this.ws = new WsFront(this.o, this.requests, this.stats, this.log, backpressure, authenticate, decode, originAllowed)
+    this.ws = new WsFront(
+      this.o,
+      this.requests,
+      this.stats,
+      this.log,
+      backpressure,
+      authenticate,
+      decode,
+      originAllowed,
+    )
     this.stats.setGauges({
       authenticated: () => this.ws.authenticated,
       unauthenticated: () => this.ws.unauthenticated,
@@ -190,14 +230,27 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
  * every other frame, and a produce frame the fast path does not take, gets the shape check first, then
  * @msgpack/msgpack with limits on top.
  */
-function frameDecoder(limits: { maxFrameBytes: number; maxInFlightBatches: number; maxRecordsPerFrame: number }): (bytes: Uint8Array) => Record<string, unknown> {
+function frameDecoder(limits: {
+  maxFrameBytes: number
+  maxInFlightBatches: number
+  maxRecordsPerFrame: number
+}): (bytes: Uint8Array) => Record<string, unknown> {
   const maxFrameBytes = limits.maxFrameBytes
   // no ext types, bounded strings and maps
-  const decoder = new MsgpackDecoder({ maxStrLength: 1 << 20, maxBinLength: maxFrameBytes, maxArrayLength: maxFrameBytes, maxMapLength: 64, maxExtLength: 0 })
+  const decoder = new MsgpackDecoder({
+    maxStrLength: 1 << 20,
+    maxBinLength: maxFrameBytes,
+    maxArrayLength: maxFrameBytes,
+    maxMapLength: 64,
+    maxExtLength: 0,
+  })
   return (bytes) => {
     const fast = parseProduceFast(bytes, limits)
     if (fast !== null) return { t: 'produce', id: fast.id, [FAST_FRAME]: fast }
-    if (!msgpackShapeOk(bytes)) throw new BadFrame('the frame is not valid MessagePack (truncated, nested too deeply, or lengths that do not fit the frame)')
+    if (!msgpackShapeOk(bytes))
+      throw new BadFrame(
+        'the frame is not valid MessagePack (truncated, nested too deeply, or lengths that do not fit the frame)',
+      )
     let v: unknown
     try {
       v = decoder.decode(bytes)
@@ -210,5 +263,3 @@ function frameDecoder(limits: { maxFrameBytes: number; maxInFlightBatches: numbe
     return v as Record<string, unknown>
   }
 }
-
-

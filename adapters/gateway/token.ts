@@ -70,7 +70,10 @@ function hmacKey(secret: TokenSecret): Promise<CryptoKey> {
 
 function importKey(raw: Uint8Array): Promise<CryptoKey> {
   if (raw.length === 0) return Promise.reject(new TypeError('the gateway token secret is empty'))
-  return crypto.subtle.importKey('raw', raw as BufferSource, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify'])
+  return crypto.subtle.importKey('raw', raw as BufferSource, { name: 'HMAC', hash: 'SHA-256' }, false, [
+    'sign',
+    'verify',
+  ])
 }
 
 const HEADER = b64url(utf8.encode(JSON.stringify({ alg: 'HS256', typ: 'JWT' })))
@@ -118,7 +121,8 @@ export async function verifyGatewayToken(
     return { ok: false, reason: 'malformed' }
   }
   // only HS256: never let the token pick its algorithm ("none", RS256 with the secret as a public key, ...)
-  if (!header || header.alg !== 'HS256' || !claims || typeof claims !== 'object') return { ok: false, reason: 'malformed' }
+  if (!header || header.alg !== 'HS256' || !claims || typeof claims !== 'object')
+    return { ok: false, reason: 'malformed' }
   const data = utf8.encode(`${h}.${p}`)
   let valid = false
   for (const secret of Array.isArray(secrets) ? secrets : [secrets as TokenSecret]) {
@@ -137,7 +141,15 @@ export async function verifyGatewayToken(
   const leeway = options.leewaySec ?? 0
   if (now >= exp + leeway) return { ok: false, reason: 'expired' }
   if (typeof nbf === 'number' && now + leeway < nbf) return { ok: false, reason: 'not-yet-valid' }
-  return { ok: true, claims: { sub: (sub as string | undefined) ?? null, topics: topics as string[], exp, iat: typeof iat === 'number' ? iat : null } }
+  return {
+    ok: true,
+    claims: {
+      sub: (sub as string | undefined) ?? null,
+      topics: topics as string[],
+      exp,
+      iat: typeof iat === 'number' ? iat : null,
+    },
+  }
 }
 
 /** Is `topic` on the allow-list? Entries: exact name, `prefix*`, or `*`. */

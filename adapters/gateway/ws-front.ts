@@ -11,8 +11,15 @@ import http from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
 import {
-  CLOSE_SHUTDOWN, CLOSE_UNAUTHENTICATED, PROTOCOL_VERSION, SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX, encodeFrame, peekFrameId,
-  type ErrorFrame, type ServerFrame,
+  CLOSE_SHUTDOWN,
+  CLOSE_UNAUTHENTICATED,
+  PROTOCOL_VERSION,
+  SUBPROTOCOL,
+  TOKEN_SUBPROTOCOL_PREFIX,
+  encodeFrame,
+  peekFrameId,
+  type ErrorFrame,
+  type ServerFrame,
 } from '../gateway-wire/index.js'
 import type { Backpressure } from './limits.js'
 import { Budget } from './limits.js'
@@ -145,19 +152,25 @@ export class WsFront {
     }
     if (token !== null) {
       // a token that came with the upgrade is checked before there is a WebSocket: a bad one gets 401, no socket
-      this.authenticate(token).then((auth) => {
-        if (socket.destroyed) return
-        if ('t' in auth) return no(401, auth.message, auth.code)
-        if (this.draining) return no(503, 'the gateway is shutting down', 'SHUTTING_DOWN')
-        if (this.authenticated >= this.o.maxConnections) return no(503, 'too many connections', 'TOO_MANY_CONNECTIONS')
-        this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, address, { claims: auth.claims, token: token! }))
-      }).catch((err) => {
-        this.log.error('upgrade failed', errorFields(err))
-        if (!socket.destroyed) no(400, 'bad request', 'BAD_REQUEST')
-      })
+      this.authenticate(token)
+        .then((auth) => {
+          if (socket.destroyed) return
+          if ('t' in auth) return no(401, auth.message, auth.code)
+          if (this.draining) return no(503, 'the gateway is shutting down', 'SHUTTING_DOWN')
+          if (this.authenticated >= this.o.maxConnections)
+            return no(503, 'too many connections', 'TOO_MANY_CONNECTIONS')
+          this.wss.handleUpgrade(req, socket, head, (ws) =>
+            this.onConnection(ws, address, { claims: auth.claims, token: token! }),
+          )
+        })
+        .catch((err) => {
+          this.log.error('upgrade failed', errorFields(err))
+          if (!socket.destroyed) no(400, 'bad request', 'BAD_REQUEST')
+        })
       return
     }
-    if (!this.unauth.take(address)) return no(503, 'too many connections waiting to authenticate', 'TOO_MANY_UNAUTHENTICATED')
+    if (!this.unauth.take(address))
+      return no(503, 'too many connections waiting to authenticate', 'TOO_MANY_UNAUTHENTICATED')
     let upgraded = false
     try {
       this.wss.handleUpgrade(req, socket, head, (ws) => {
@@ -172,11 +185,27 @@ export class WsFront {
 
   // ---- connections ----
 
-  private onConnection(ws: WebSocket, address: string, auth: { claims: GatewayTokenClaims; token: string } | null): void {
+  private onConnection(
+    ws: WebSocket,
+    address: string,
+    auth: { claims: GatewayTokenClaims; token: string } | null,
+  ): void {
     this.metrics.connectionsTotal++
     const conn: WsConn = {
-      id: randomUUID(), ws, address, session: null, authenticating: null, helloTimer: null, preAuthQueued: 0, heldUnauth: auth === null, closing: false,
-      queued: 0, outputPaused: false, queuedAtTick: Infinity, readPaused: false, pingNonce: null,
+      id: randomUUID(),
+      ws,
+      address,
+      session: null,
+      authenticating: null,
+      helloTimer: null,
+      preAuthQueued: 0,
+      heldUnauth: auth === null,
+      closing: false,
+      queued: 0,
+      outputPaused: false,
+      queuedAtTick: Infinity,
+      readPaused: false,
+      pingNonce: null,
     }
     this.conns.add(conn)
     ws.on('pong', (data: Buffer) => {
@@ -195,7 +224,14 @@ export class WsFront {
     } else {
       setMaxPayload(ws, PRE_AUTH_MAX_PAYLOAD)
       conn.helloTimer = setTimeout(() => {
-        if (!conn.session) this.closeFatal(conn, this.requests.errorFrame('UNAUTHENTICATED', `no hello with a valid token within ${this.o.helloTimeoutMs} ms`))
+        if (!conn.session)
+          this.closeFatal(
+            conn,
+            this.requests.errorFrame(
+              'UNAUTHENTICATED',
+              `no hello with a valid token within ${this.o.helloTimeoutMs} ms`,
+            ),
+          )
       }, this.o.helloTimeoutMs)
     }
     this.applyPause(conn)
@@ -222,7 +258,12 @@ export class WsFront {
     if (conn.helloTimer) clearTimeout(conn.helloTimer)
     conn.helloTimer = null
     this.send(conn, {
-      t: 'welcome', v: PROTOCOL_VERSION, session: conn.id, subject: claims.sub, expiresAt: claims.exp * 1000, limits: this.o.limits,
+      t: 'welcome',
+      v: PROTOCOL_VERSION,
+      session: conn.id,
+      subject: claims.sub,
+      expiresAt: claims.exp * 1000,
+      limits: this.o.limits,
     })
   }
 
@@ -264,35 +305,61 @@ export class WsFront {
       return e('MALFORMED', `${(err as Error).message}; send a hello first`)
     }
     this.metrics.frame(String(frame.t))
-    if (frame.t !== 'hello') return e('UNAUTHENTICATED', 'send a hello frame with a token first', Number.isSafeInteger(frame.id) ? (frame.id as number) : undefined)
+    if (frame.t !== 'hello')
+      return e(
+        'UNAUTHENTICATED',
+        'send a hello frame with a token first',
+        Number.isSafeInteger(frame.id) ? (frame.id as number) : undefined,
+      )
     this.startHello(conn, frame)
   }
 
   /** A hello frame: another protocol version ends the connection; else its token is checked (conn.authenticating). */
   private startHello(conn: WsConn, frame: Record<string, unknown>): void {
     if (frame.v !== undefined && frame.v !== PROTOCOL_VERSION) {
-      return this.closeFatal(conn, this.requests.errorFrame('UNSUPPORTED', `protocol version ${String(frame.v).slice(0, 20)} is not supported (${PROTOCOL_VERSION} is)`))
+      return this.closeFatal(
+        conn,
+        this.requests.errorFrame(
+          'UNSUPPORTED',
+          `protocol version ${String(frame.v).slice(0, 20)} is not supported (${PROTOCOL_VERSION} is)`,
+        ),
+      )
     }
-    conn.authenticating = this.hello(conn, typeof frame.token === 'string' ? frame.token : null).finally(() => (conn.authenticating = null))
+    conn.authenticating = this.hello(conn, typeof frame.token === 'string' ? frame.token : null).finally(
+      () => (conn.authenticating = null),
+    )
   }
 
   private async onFrame(conn: WsConn, bytes: Uint8Array, isBinary: boolean): Promise<void> {
     if (!conn.session) {
       // frames pipelined behind a hello wait for it, a few at most
-      if (++conn.preAuthQueued > PRE_AUTH_QUEUE) return this.closeFatal(conn, this.requests.errorFrame('UNAUTHENTICATED', 'too many frames before the hello was answered'))
+      if (++conn.preAuthQueued > PRE_AUTH_QUEUE)
+        return this.closeFatal(
+          conn,
+          this.requests.errorFrame('UNAUTHENTICATED', 'too many frames before the hello was answered'),
+        )
       await conn.authenticating
       if (!conn.session || conn.closing) return
     }
-    if (!isBinary) return this.send(conn, this.requests.errorFrame('MALFORMED', 'frames are binary MessagePack, not text'))
+    if (!isBinary)
+      return this.send(conn, this.requests.errorFrame('MALFORMED', 'frames are binary MessagePack, not text'))
     const max = this.o.limits.maxFrameBytes
     if (bytes.length > max) {
-      return this.send(conn, this.requests.errorFrame('FRAME_TOO_LARGE', `the frame is ${bytes.length} bytes; the limit is ${max}`, { id: peekFrameId(bytes) }))
+      return this.send(
+        conn,
+        this.requests.errorFrame('FRAME_TOO_LARGE', `the frame is ${bytes.length} bytes; the limit is ${max}`, {
+          id: peekFrameId(bytes),
+        }),
+      )
     }
     let frame: Record<string, unknown>
     try {
       frame = this.decode(bytes)
     } catch (err) {
-      return this.send(conn, this.requests.errorFrame('MALFORMED', (err as BadFrame).message, { id: peekFrameId(bytes) }))
+      return this.send(
+        conn,
+        this.requests.errorFrame('MALFORMED', (err as BadFrame).message, { id: peekFrameId(bytes) }),
+      )
     }
     this.metrics.frame(String(frame.t))
     if (frame.t === 'hello') {
@@ -303,10 +370,18 @@ export class WsFront {
     const session = conn.session
     if (!session || conn.closing) return
     const id = Number.isSafeInteger(frame.id) ? (frame.id as number) : undefined
-    if (id === undefined) return this.send(conn, this.requests.errorFrame('MALFORMED', `a ${String(frame.t).slice(0, 40)} frame needs a numeric id`))
+    if (id === undefined)
+      return this.send(
+        conn,
+        this.requests.errorFrame('MALFORMED', `a ${String(frame.t).slice(0, 40)} frame needs a numeric id`),
+      )
     if (frame.t === 'produce') this.send(conn, await this.requests.produce(session, frame))
     else if (frame.t === 'metadata') this.send(conn, await this.requests.metadata(session, frame))
-    else this.send(conn, this.requests.errorFrame('UNSUPPORTED', `unknown frame type ${JSON.stringify(frame.t).slice(0, 40)}`, { id }))
+    else
+      this.send(
+        conn,
+        this.requests.errorFrame('UNSUPPORTED', `unknown frame type ${JSON.stringify(frame.t).slice(0, 40)}`, { id }),
+      )
   }
 
   // ---- output and backpressure ----
@@ -385,7 +460,9 @@ export class WsFront {
 function refuse(socket: Duplex, status: number, text: string): void {
   if (socket.destroyed) return
   const body = text.replace(/[\r\n]/g, ' ')
-  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  )
   setTimeout(() => socket.destroy(), 1000).unref()
 }
 

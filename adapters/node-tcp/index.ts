@@ -5,7 +5,13 @@ import { kafkaBackend } from '../../src/producer/kafka-sender.js'
 import { parseBootstrap } from '../../src/client/cluster.js'
 
 const TLS_VERIFY_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME|HOSTNAME/
-import type { ByteStream, ByteStreamHandlers, SaslOptions, SocketConnectOptions, SocketTransport } from '../../src/transport.js'
+import type {
+  ByteStream,
+  ByteStreamHandlers,
+  SaslOptions,
+  SocketConnectOptions,
+  SocketTransport,
+} from '../../src/transport.js'
 
 export interface TcpOptions {
   /** `host:port` seeds, e.g. ['127.0.0.1:9092']. */
@@ -31,11 +37,19 @@ export function tcp(options: TcpOptions): SocketTransport {
     sasl: options.sasl,
     connectTimeoutMs: options.connectTimeoutMs,
     connect: (connectOptions, handlers) =>
-      connectNode({ ...connectOptions, connectTimeoutMs: options.connectTimeoutMs ?? connectOptions.connectTimeoutMs }, handlers, options.tls),
+      connectNode(
+        { ...connectOptions, connectTimeoutMs: options.connectTimeoutMs ?? connectOptions.connectTimeoutMs },
+        handlers,
+        options.tls,
+      ),
   }
 }
 
-function connectNode(o: SocketConnectOptions, handlers: ByteStreamHandlers, tlsOption: TcpOptions['tls']): Promise<ByteStream> {
+function connectNode(
+  o: SocketConnectOptions,
+  handlers: ByteStreamHandlers,
+  tlsOption: TcpOptions['tls'],
+): Promise<ByteStream> {
   return new Promise((resolve, reject) => {
     let settled = false
     let closed = false
@@ -84,7 +98,9 @@ function connectNode(o: SocketConnectOptions, handlers: ByteStreamHandlers, tlsO
       })
     }
     socket.once(tlsOption ? 'secureConnect' : 'connect', onConnected)
-    socket.on('data', (chunk: Buffer) => handlers.onData(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)))
+    socket.on('data', (chunk: Buffer) =>
+      handlers.onData(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)),
+    )
     socket.on('error', (cause: Error & { code?: string }) => {
       if (!settled) {
         settled = true
@@ -101,7 +117,12 @@ function connectNode(o: SocketConnectOptions, handlers: ByteStreamHandlers, tlsO
     socket.on('close', (hadError) => {
       const wasLocal = closed
       closed = true
-      if (settled) handlers.onClose(wasLocal ? undefined : new ConnectionError(`connection to ${address} ${hadError ? 'failed' : 'was closed by the broker'}`))
+      if (settled)
+        handlers.onClose(
+          wasLocal
+            ? undefined
+            : new ConnectionError(`connection to ${address} ${hadError ? 'failed' : 'was closed by the broker'}`),
+        )
     })
   })
 }

@@ -54,7 +54,10 @@ export function errorType(err: unknown): string {
 }
 
 /** Parses 'host:port', '[v6]:port' or a bare host into server.address / server.port. */
-export function parseServer(server: string | readonly string[] | undefined): { serverAddress?: string; serverPort?: number } {
+export function parseServer(server: string | readonly string[] | undefined): {
+  serverAddress?: string
+  serverPort?: number
+} {
   const first = typeof server === 'string' ? server.split(',')[0] : server?.[0]
   if (!first) return {}
   const s = first.trim()

@@ -131,11 +131,29 @@ export function indexedDbOutbox(options: IndexedDbOutboxOptions = {}): IndexedDb
   const toMemory = (reason: OutboxWarning['reason'], error: unknown, message: string) => {
     if (memory) return
     memory = true
-    call(options.onWarning, { reason, error, message: `isokafka outbox "${name}": ${message}; batches are kept in memory only` })
+    call(options.onWarning, {
+      reason,
+      error,
+      message: `isokafka outbox "${name}": ${message}; batches are kept in memory only`,
+    })
   }
   const drop = (b: OutboxBatch, reason: OutboxDrop['reason'], error?: Error) =>
-    call(options.onDrop, { reason, batchId: b.batchId, topic: b.topic, partition: b.partition, count: b.count, bytes: b.records.byteLength, error })
-  const plain = (s: Stored): OutboxBatch => ({ batchId: s.batchId, topic: s.topic, partition: s.partition, count: s.count, records: s.records })
+    call(options.onDrop, {
+      reason,
+      batchId: b.batchId,
+      topic: b.topic,
+      partition: b.partition,
+      count: b.count,
+      bytes: b.records.byteLength,
+      error,
+    })
+  const plain = (s: Stored): OutboxBatch => ({
+    batchId: s.batchId,
+    topic: s.topic,
+    partition: s.partition,
+    count: s.count,
+    records: s.records,
+  })
 
   /** One transaction over both stores; resolves when it committed. */
   const run = (mode: IDBTransactionMode, body: (batches: IDBObjectStore, meta: IDBObjectStore) => void) =>
@@ -309,7 +327,11 @@ export function indexedDbOutbox(options: IndexedDbOutboxOptions = {}): IndexedDb
         })
       } catch (error) {
         const quota = (error as Error | null)?.name === 'QuotaExceededError'
-        toMemory(quota ? 'quota' : 'error', error, quota ? 'storage quota exceeded' : `storing a batch failed (${String(error)})`)
+        toMemory(
+          quota ? 'quota' : 'error',
+          error,
+          quota ? 'storage quota exceeded' : `storing a batch failed (${String(error)})`,
+        )
         return
       }
       for (const v of dropped) drop(v, 'full')

@@ -46,7 +46,9 @@ export async function serveFakeCluster(cluster: FakeCluster, options: ServeOptio
           return
         }
         sockets.add(socket)
-        socket.on('data', (chunk: Buffer) => conn.receive(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)))
+        socket.on('data', (chunk: Buffer) =>
+          conn.receive(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)),
+        )
         socket.on('error', () => {})
         socket.on('close', () => {
           sockets.delete(socket)

@@ -13,13 +13,36 @@
  */
 import { backoffMs } from '../../src/clock.js'
 import { gatewayBackend } from '../../src/producer/gateway-backend.js'
-import { AuthenticationError, ConnectionError, IsoKafkaError, RecordTooLargeError, RequestTimeoutError } from '../../src/errors.js'
+import {
+  AuthenticationError,
+  ConnectionError,
+  IsoKafkaError,
+  RecordTooLargeError,
+  RequestTimeoutError,
+} from '../../src/errors.js'
 import type {
-  GatewayPartitionBatch, GatewayPartitionResult, GatewayTopicMetadata, GatewayTransport,
+  GatewayPartitionBatch,
+  GatewayPartitionResult,
+  GatewayTopicMetadata,
+  GatewayTransport,
 } from '../../src/transport.js'
 import {
-  CLOSE_UNAUTHENTICATED, DEFAULT_MAX_IN_FLIGHT_BATCHES, DEFAULT_MAX_RECORDS_PER_FRAME, PROTOCOL_VERSION, SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX, decodeServerFrame, encodeFrame,
-  errorFromFrame, messageTooLarge, recordCount, toWireBatch, type ErrorFrame, type GatewayLimits, type ServerFrame, type OutgoingBatch,
+  CLOSE_UNAUTHENTICATED,
+  DEFAULT_MAX_IN_FLIGHT_BATCHES,
+  DEFAULT_MAX_RECORDS_PER_FRAME,
+  PROTOCOL_VERSION,
+  SUBPROTOCOL,
+  TOKEN_SUBPROTOCOL_PREFIX,
+  decodeServerFrame,
+  encodeFrame,
+  errorFromFrame,
+  messageTooLarge,
+  recordCount,
+  toWireBatch,
+  type ErrorFrame,
+  type GatewayLimits,
+  type ServerFrame,
+  type OutgoingBatch,
 } from '../gateway-wire/index.js'
 
 /** The part of the WHATWG WebSocket API used here (the `ws` package implements it too). */
@@ -94,13 +117,21 @@ class WebSocketTransport implements GatewayTransport {
 
   constructor(private readonly options: WebSocketTransportOptions) {
     const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
-    if (!Ctor) throw new IsoKafkaError('INVALID_CONFIG', 'websocket(): no global WebSocket here; pass one, e.g. websocket({ url, token, WebSocket }) with WebSocket from the "ws" package')
-    if (!options.url || !/^wss?:\/\//i.test(options.url)) throw new IsoKafkaError('INVALID_CONFIG', 'websocket(): url must start with ws:// or wss://')
-    if (options.token === undefined || options.token === null || options.token === '') throw new IsoKafkaError('INVALID_CONFIG', 'websocket(): a token is required')
+    if (!Ctor)
+      throw new IsoKafkaError(
+        'INVALID_CONFIG',
+        'websocket(): no global WebSocket here; pass one, e.g. websocket({ url, token, WebSocket }) with WebSocket from the "ws" package',
+      )
+    if (!options.url || !/^wss?:\/\//i.test(options.url))
+      throw new IsoKafkaError('INVALID_CONFIG', 'websocket(): url must start with ws:// or wss://')
+    if (options.token === undefined || options.token === null || options.token === '')
+      throw new IsoKafkaError('INVALID_CONFIG', 'websocket(): a token is required')
     this.Ctor = Ctor as WebSocketConstructor
     // what a gateway allows by default, until its welcome says otherwise
     this.limits = {
-      maxFrameBytes: options.maxFrameBytes ?? 1 << 20, maxInFlightBatches: DEFAULT_MAX_IN_FLIGHT_BATCHES, recordsPerSecond: 0,
+      maxFrameBytes: options.maxFrameBytes ?? 1 << 20,
+      maxInFlightBatches: DEFAULT_MAX_IN_FLIGHT_BATCHES,
+      recordsPerSecond: 0,
       maxRecordsPerFrame: DEFAULT_MAX_RECORDS_PER_FRAME,
     }
   }
@@ -109,12 +140,16 @@ class WebSocketTransport implements GatewayTransport {
     const id = this.nextId++
     const bytes = encodeFrame({ t: 'metadata', id, topics })
     return this.request(id, bytes, 0, 0, 30_000, signal).then((f) => {
-      if (f.t !== 'metadata') throw new IsoKafkaError('MALFORMED_RESPONSE', `expected a metadata frame, got ${f.t}`, { retriable: true })
+      if (f.t !== 'metadata')
+        throw new IsoKafkaError('MALFORMED_RESPONSE', `expected a metadata frame, got ${f.t}`, { retriable: true })
       return f.topics.map((t) => ({ topic: t.topic, partitions: t.partitions, errorCode: t.errorCode, error: t.error }))
     })
   }
 
-  produce(batches: GatewayPartitionBatch[], options: { acks: -1 | 0 | 1; timeoutMs: number }): Promise<GatewayPartitionResult[]> {
+  produce(
+    batches: GatewayPartitionBatch[],
+    options: { acks: -1 | 0 | 1; timeoutMs: number },
+  ): Promise<GatewayPartitionResult[]> {
     if (this.closed) return Promise.reject(new ConnectionError('the websocket transport is closed'))
     // Encode now: the records are views into producer buffers, valid only during this call.
     let frames: Array<{ id: number; bytes: Uint8Array; batches: number; records: number }>
@@ -124,15 +159,18 @@ class WebSocketTransport implements GatewayTransport {
     } catch (err) {
       return Promise.reject(err)
     }
-    return Promise.all(frames.map((f) => this.request(f.id, f.bytes, f.batches, f.records, options.timeoutMs))).then((answers) => {
-      // a batch too large for any frame fails alone (MESSAGE_TOO_LARGE); its neighbours go on
-      const results: GatewayPartitionResult[] = [...tooLarge]
-      for (const a of answers) {
-        if (a.t !== 'ack') throw new IsoKafkaError('MALFORMED_RESPONSE', `expected an ack frame, got ${a.t}`, { retriable: true })
-        results.push(...a.results)
-      }
-      return results
-    })
+    return Promise.all(frames.map((f) => this.request(f.id, f.bytes, f.batches, f.records, options.timeoutMs))).then(
+      (answers) => {
+        // a batch too large for any frame fails alone (MESSAGE_TOO_LARGE); its neighbours go on
+        const results: GatewayPartitionResult[] = [...tooLarge]
+        for (const a of answers) {
+          if (a.t !== 'ack')
+            throw new IsoKafkaError('MALFORMED_RESPONSE', `expected an ack frame, got ${a.t}`, { retriable: true })
+          results.push(...a.results)
+        }
+        return results
+      },
+    )
   }
 
   /**
@@ -140,7 +178,9 @@ class WebSocketTransport implements GatewayTransport {
    * maxRecordsPerFrame records (halving; a single batch is never split).
    */
   private encodeProduce(
-    batches: OutgoingBatch[], o: { acks: -1 | 0 | 1; timeoutMs: number }, tooLarge: GatewayPartitionResult[],
+    batches: OutgoingBatch[],
+    o: { acks: -1 | 0 | 1; timeoutMs: number },
+    tooLarge: GatewayPartitionResult[],
   ): Array<{ id: number; bytes: Uint8Array; batches: number; records: number }> {
     let records = 0
     for (const b of batches) records += recordCount(b)
@@ -148,20 +188,39 @@ class WebSocketTransport implements GatewayTransport {
     const fits = batches.length <= this.limits.maxInFlightBatches && records <= maxRecords
     if (fits || batches.length === 1) {
       if (records > maxRecords) {
-        tooLarge.push(messageTooLarge(batches[0]!, `the batch has ${records} records; the gateway accepts at most ${maxRecords} in a frame`))
+        tooLarge.push(
+          messageTooLarge(
+            batches[0]!,
+            `the batch has ${records} records; the gateway accepts at most ${maxRecords} in a frame`,
+          ),
+        )
         return []
       }
       const id = this.nextId++
       // the gateway gets a little less time than we wait, so its REQUEST_TIMED_OUT answer arrives before our timer
-      const bytes = encodeFrame({ t: 'produce', id, acks: o.acks, timeoutMs: Math.max(100, Math.floor(o.timeoutMs * 0.9)), batches })
+      const bytes = encodeFrame({
+        t: 'produce',
+        id,
+        acks: o.acks,
+        timeoutMs: Math.max(100, Math.floor(o.timeoutMs * 0.9)),
+        batches,
+      })
       if (bytes.length <= this.limits.maxFrameBytes) return [{ id, bytes, batches: batches.length, records }]
       if (batches.length === 1) {
-        tooLarge.push(messageTooLarge(batches[0]!, `the batch is ${bytes.length} bytes as a frame; the gateway accepts at most ${this.limits.maxFrameBytes}`))
+        tooLarge.push(
+          messageTooLarge(
+            batches[0]!,
+            `the batch is ${bytes.length} bytes as a frame; the gateway accepts at most ${this.limits.maxFrameBytes}`,
+          ),
+        )
         return []
       }
     }
     const half = Math.ceil(batches.length / 2)
-    return [...this.encodeProduce(batches.slice(0, half), o, tooLarge), ...this.encodeProduce(batches.slice(half), o, tooLarge)]
+    return [
+      ...this.encodeProduce(batches.slice(0, half), o, tooLarge),
+      ...this.encodeProduce(batches.slice(half), o, tooLarge),
+    ]
   }
 
   async close(): Promise<void> {
@@ -186,7 +245,14 @@ class WebSocketTransport implements GatewayTransport {
 
   // ---- requests ----
 
-  private request(id: number, bytes: Uint8Array, batches: number, records: number, timeoutMs: number, signal?: AbortSignal): Promise<ServerFrame> {
+  private request(
+    id: number,
+    bytes: Uint8Array,
+    batches: number,
+    records: number,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<ServerFrame> {
     if (this.closed) return Promise.reject(new ConnectionError('the websocket transport is closed'))
     if (signal?.aborted) return Promise.reject(new RequestTimeoutError('the request was aborted'))
     return new Promise<ServerFrame>((resolve, reject) => {
@@ -195,7 +261,9 @@ class WebSocketTransport implements GatewayTransport {
         p.timer = null
         this.finish(p, new RequestTimeoutError(`no answer from the gateway within ${timeoutMs} ms`))
       }, timeoutMs)
-      signal?.addEventListener('abort', () => this.finish(p, new RequestTimeoutError('the request was aborted')), { once: true })
+      signal?.addEventListener('abort', () => this.finish(p, new RequestTimeoutError('the request was aborted')), {
+        once: true,
+      })
       this.pending.set(id, p)
       this.pump()
     })
@@ -228,13 +296,19 @@ class WebSocketTransport implements GatewayTransport {
         continue
       }
       if (this.inFlightBatches > 0 && this.inFlightBatches + p.batches > this.limits.maxInFlightBatches) break
-      const overRecords = p.records > (this.limits.maxRecordsPerFrame ?? Infinity) || p.batches > this.limits.maxInFlightBatches
+      const overRecords =
+        p.records > (this.limits.maxRecordsPerFrame ?? Infinity) || p.batches > this.limits.maxInFlightBatches
       if (p.bytes.length > this.limits.maxFrameBytes || overRecords) {
         // encoded before the gateway told its (smaller) limits: several batches are worth a retry, split this time
         const message = overRecords
           ? `a frame of ${p.batches} batches / ${p.records} records is above the gateway's limits`
           : `a frame of ${p.bytes.length} bytes is above the gateway's limit of ${this.limits.maxFrameBytes}`
-        this.finish(p, p.batches > 1 ? new IsoKafkaError('FRAME_TOO_LARGE', message, { retriable: true }) : new RecordTooLargeError(message))
+        this.finish(
+          p,
+          p.batches > 1
+            ? new IsoKafkaError('FRAME_TOO_LARGE', message, { retriable: true })
+            : new RecordTooLargeError(message),
+        )
         continue
       }
       try {
@@ -246,10 +320,13 @@ class WebSocketTransport implements GatewayTransport {
       this.inFlightBatches += p.batches
     }
     if (wakeAt !== Infinity && this.pumpTimer === null) {
-      this.pumpTimer = setTimeout(() => {
-        this.pumpTimer = null
-        this.pump()
-      }, Math.max(0, wakeAt - now))
+      this.pumpTimer = setTimeout(
+        () => {
+          this.pumpTimer = null
+          this.pump()
+        },
+        Math.max(0, wakeAt - now),
+      )
     }
   }
 
@@ -263,7 +340,12 @@ class WebSocketTransport implements GatewayTransport {
   private connect(): void {
     if (this.state !== 'idle' || this.closed || this.reconnectTimer !== null) return
     if (this.attempts > 0) {
-      const delay = backoffMs(this.attempts, this.options.reconnectBackoffMs ?? 100, this.options.reconnectBackoffMaxMs ?? 5000, Math.random)
+      const delay = backoffMs(
+        this.attempts,
+        this.options.reconnectBackoffMs ?? 100,
+        this.options.reconnectBackoffMaxMs ?? 5000,
+        Math.random,
+      )
       this.reconnectTimer = setTimeout(() => {
         this.reconnectTimer = null
         this.open()
@@ -279,7 +361,10 @@ class WebSocketTransport implements GatewayTransport {
     this.attempts++
     this.token().then(
       (token) => this.openWith(token),
-      (err) => this.connectFailed(new AuthenticationError(`could not get a gateway token: ${String(err?.message ?? err)}`, { cause: err })),
+      (err) =>
+        this.connectFailed(
+          new AuthenticationError(`could not get a gateway token: ${String(err?.message ?? err)}`, { cause: err }),
+        ),
     )
   }
 
@@ -293,7 +378,12 @@ class WebSocketTransport implements GatewayTransport {
     try {
       ws = new this.Ctor(url, protocols)
     } catch (err) {
-      this.connectFailed(new ConnectionError(`could not open a WebSocket to ${this.options.url}: ${String((err as Error)?.message ?? err)}`, { cause: err }))
+      this.connectFailed(
+        new ConnectionError(
+          `could not open a WebSocket to ${this.options.url}: ${String((err as Error)?.message ?? err)}`,
+          { cause: err },
+        ),
+      )
       return
     }
     this.socket = ws
@@ -427,7 +517,8 @@ class WebSocketTransport implements GatewayTransport {
     this.state = 'connecting' // nothing new is sent until the next welcome
     this.token().then(
       (token) => {
-        if (this.socket === ws && ws.readyState === OPEN) ws.send(encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, token }))
+        if (this.socket === ws && ws.readyState === OPEN)
+          ws.send(encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, token }))
       },
       () => ws.close(4001, 'no token'),
     )

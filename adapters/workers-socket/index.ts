@@ -3,7 +3,13 @@ import { connect, type Socket } from 'cloudflare:sockets'
 import { ConnectionError, InvalidArgumentError } from '../../src/errors.js'
 import { kafkaBackend } from '../../src/producer/kafka-sender.js'
 import { parseBootstrap } from '../../src/client/cluster.js'
-import type { ByteStream, ByteStreamHandlers, SaslOptions, SocketConnectOptions, SocketTransport } from '../../src/transport.js'
+import type {
+  ByteStream,
+  ByteStreamHandlers,
+  SaslOptions,
+  SocketConnectOptions,
+  SocketTransport,
+} from '../../src/transport.js'
 
 export interface WorkersSocketOptions {
   /** `host:port` seeds, e.g. ['broker-1.example.com:9093'], or one comma-separated string. */
@@ -38,7 +44,10 @@ const CROSS_REQUEST = /on behalf of a different request/i
 export function workersSocket(options: WorkersSocketOptions): SocketTransport {
   const bootstrap = parseBootstrap(options?.bootstrap, 'workersSocket()')
   if (options.tlsServerName !== undefined && options.tls !== 'starttls') {
-    throw new InvalidArgumentError('INVALID_CONFIG', "workersSocket(): tlsServerName needs tls: 'starttls' (secureTransport 'on' checks the connect hostname)")
+    throw new InvalidArgumentError(
+      'INVALID_CONFIG',
+      "workersSocket(): tlsServerName needs tls: 'starttls' (secureTransport 'on' checks the connect hostname)",
+    )
   }
   const tls = options.tls ?? false
   return {
@@ -49,7 +58,12 @@ export function workersSocket(options: WorkersSocketOptions): SocketTransport {
     sasl: options.sasl,
     connectTimeoutMs: options.connectTimeoutMs,
     connect: (connectOptions, handlers) =>
-      openSocket({ ...connectOptions, connectTimeoutMs: options.connectTimeoutMs ?? connectOptions.connectTimeoutMs }, handlers, tls, options.tlsServerName),
+      openSocket(
+        { ...connectOptions, connectTimeoutMs: options.connectTimeoutMs ?? connectOptions.connectTimeoutMs },
+        handlers,
+        tls,
+        options.tlsServerName,
+      ),
   }
 }
 
@@ -75,12 +89,20 @@ function closeQuietly(socket: Socket): void {
   }
 }
 
-async function openSocket(o: SocketConnectOptions, handlers: ByteStreamHandlers, tls: boolean | 'starttls', tlsServerName: string | undefined): Promise<ByteStream> {
+async function openSocket(
+  o: SocketConnectOptions,
+  handlers: ByteStreamHandlers,
+  tls: boolean | 'starttls',
+  tlsServerName: string | undefined,
+): Promise<ByteStream> {
   const address = `${o.host}:${o.port}`
   const hostname = o.host.startsWith('[') && o.host.endsWith(']') ? o.host.slice(1, -1) : o.host
   let socket: Socket
   try {
-    socket = connect({ hostname, port: o.port }, { secureTransport: tls === 'starttls' ? 'starttls' : tls ? 'on' : 'off', allowHalfOpen: false })
+    socket = connect(
+      { hostname, port: o.port },
+      { secureTransport: tls === 'starttls' ? 'starttls' : tls ? 'on' : 'off', allowHalfOpen: false },
+    )
   } catch (cause) {
     // e.g. a disallowed address or port 25: thrown synchronously by connect()
     throw new ConnectionError(`could not connect to ${address}: ${describe(cause)}`, { cause })
@@ -101,7 +123,9 @@ async function openSocket(o: SocketConnectOptions, handlers: ByteStreamHandlers,
     // workerd reports refused connections, unresolvable names and failed TLS handshakes (untrusted certificate,
     // wrong name) alike as "proxy request failed, cannot connect to the specified address"; the reason is only in
     // the runtime's log. So all are retriable here, unlike node:tls where a certificate error fails fast.
-    const hint = tls ? ' (with TLS: is the broker certificate trusted by the Workers runtime and valid for this host?)' : ''
+    const hint = tls
+      ? ' (with TLS: is the broker certificate trusted by the Workers runtime and valid for this host?)'
+      : ''
     throw new ConnectionError(`could not connect to ${address}: ${describe(cause)}${hint}`, { cause })
   } finally {
     timeout.cancel()
@@ -156,7 +180,10 @@ class WorkersByteStream implements ByteStream {
       )
     }
     // with 'starttls' a failed handshake only shows on the first read or write, as an "internal error"
-    const hint = this.tls && !this.received ? ' (TLS handshake failed? an untrusted certificate or a name mismatch is logged by the runtime)' : ''
+    const hint =
+      this.tls && !this.received
+        ? ' (TLS handshake failed? an untrusted certificate or a name mismatch is logged by the runtime)'
+        : ''
     return new ConnectionError(`${what} ${this.address} failed: ${message}${hint}`, { cause })
   }
 
@@ -187,7 +214,9 @@ class WorkersByteStream implements ByteStream {
     }
     // The promise resolves when the runtime took the bytes: the core awaits it where it wants backpressure.
     return written.catch((cause) => {
-      const err = this.closed ? new ConnectionError(`connection to ${this.address} is closed`, { cause }) : this.streamError('write to', cause)
+      const err = this.closed
+        ? new ConnectionError(`connection to ${this.address} is closed`, { cause })
+        : this.streamError('write to', cause)
       if (!this.closed) {
         // A socket of another request cannot be read here either (its reader loop runs in that request), so report
         // the end now: the core then reconnects within the current request.

@@ -28,29 +28,55 @@ function frameTemplate(conn) {
   const parts = []
   let len = 0
   const patches = { id: 0, batchIds: [], recordFrame: [], ts: [] }
-  const push = (bytes) => { parts.push(bytes); len += bytes.length }
+  const push = (bytes) => {
+    parts.push(bytes)
+    len += bytes.length
+  }
   const u8 = (...b) => push(Uint8Array.from(b))
-  const str = (s) => { const b = te.encode(s); if (b.length < 32) u8(0xa0 | b.length); else u8(0xd9, b.length); push(b) }
+  const str = (s) => {
+    const b = te.encode(s)
+    if (b.length < 32) u8(0xa0 | b.length)
+    else u8(0xd9, b.length)
+    push(b)
+  }
   u8(0x85)
-  str('t'); str('produce')
-  str('id'); u8(0xce); patches.id = len; u8(0, 0, 0, 0)
-  str('acks'); u8(0xff)
-  str('timeoutMs'); u8(0xcd, 30000 >> 8, 30000 & 255)
-  str('batches'); u8(0x90 | B)
+  str('t')
+  str('produce')
+  str('id')
+  u8(0xce)
+  patches.id = len
+  u8(0, 0, 0, 0)
+  str('acks')
+  u8(0xff)
+  str('timeoutMs')
+  u8(0xcd, 30000 >> 8, 30000 & 255)
+  str('batches')
+  u8(0x90 | B)
   const conn6 = String(conn).padStart(6, '0')
   for (let b = 0; b < B; b++) {
     u8(0x84)
-    str('topic'); str(c.topic)
-    str('partition'); u8(0) ; patches.partition ??= []; patches.partition.push(len - 1)
+    str('topic')
+    str(c.topic)
+    str('partition')
+    u8(0)
+    patches.partition ??= []
+    patches.partition.push(len - 1)
     // batch id: conn, frame, batch; the frame part is patched (fixed width)
-    str('batchId'); u8(0xd9, 24); const idAt = len; push(te.encode(`bench${conn6}-000000000-${String(b).padStart(2, '0')}`.padEnd(24, '-')))
+    str('batchId')
+    u8(0xd9, 24)
+    const idAt = len
+    push(te.encode(`bench${conn6}-000000000-${String(b).padStart(2, '0')}`.padEnd(24, '-')))
     patches.batchIds.push(idAt + 12)
-    str('records'); u8(0xdc, R >> 8, R & 255)
+    str('records')
+    u8(0xdc, R >> 8, R & 255)
     for (let r = 0; r < R; r++) {
       u8(0x94)
-      u8(0xcf); patches.ts.push(len); u8(0, 0, 0, 0, 0, 0, 0, 0)
+      u8(0xcf)
+      patches.ts.push(len)
+      u8(0, 0, 0, 0, 0, 0, 0, 0)
       u8(0xc0) // key nil
-      u8(0xc4, SIZE); const vAt = len
+      u8(0xc4, SIZE)
+      const vAt = len
       const v = new Uint8Array(SIZE).fill(120)
       v.set(te.encode(`c${conn6}f000000000b${String(b).padStart(2, '0')}r${String(r).padStart(4, '0')}`))
       push(v)
@@ -60,12 +86,18 @@ function frameTemplate(conn) {
   }
   const bytes = Buffer.alloc(len)
   let o = 0
-  for (const p of parts) { bytes.set(p, o); o += p.length }
+  for (const p of parts) {
+    bytes.set(p, o)
+    o += p.length
+  }
   return { bytes, patches }
 }
 
 function digits9(buf, at, n) {
-  for (let i = 8; i >= 0; i--) { buf[at + i] = 48 + (n % 10); n = Math.floor(n / 10) }
+  for (let i = 8; i >= 0; i--) {
+    buf[at + i] = 48 + (n % 10)
+    n = Math.floor(n / 10)
+  }
 }
 
 let stopAt = Infinity
@@ -80,14 +112,32 @@ const conns = []
 function openConn(i) {
   const conn = (c.connOffset ?? 0) + i
   const tpl = frameTemplate(conn)
-  const st = { conn, tpl, ws: null, nextFrame: 0, inFlight: new Map(), acked: [], done: null, partitionBase: conn % c.partitions }
+  const st = {
+    conn,
+    tpl,
+    ws: null,
+    nextFrame: 0,
+    inFlight: new Map(),
+    acked: [],
+    done: null,
+    partitionBase: conn % c.partitions,
+  }
   conns.push(st)
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(c.url, ['isokafka.v1', 'isokafka.token.' + c.token], { perMessageDeflate: false, maxPayload: 64 << 20 })
+    const ws = new WebSocket(c.url, ['isokafka.v1', 'isokafka.token.' + c.token], {
+      perMessageDeflate: false,
+      maxPayload: 64 << 20,
+    })
     st.ws = ws
     ws.binaryType = 'nodebuffer'
-    ws.on('error', (err) => { say(`conn ${conn} error ${err.message}`); reject(err) })
-    ws.on('close', (code) => { if (!stopping || st.inFlight.size) say(`conn ${conn} closed ${code} with ${st.inFlight.size} unanswered`); st.done?.() })
+    ws.on('error', (err) => {
+      say(`conn ${conn} error ${err.message}`)
+      reject(err)
+    })
+    ws.on('close', (code) => {
+      if (!stopping || st.inFlight.size) say(`conn ${conn} closed ${code} with ${st.inFlight.size} unanswered`)
+      st.done?.()
+    })
     ws.on('message', (data) => {
       const f = decode(data)
       if (f.t === 'welcome') return resolve(st)
@@ -95,8 +145,15 @@ function openConn(i) {
         const p = st.inFlight.get(f.id)
         if (!p) return
         let ok = true
-        for (const r of f.results) if (r.errorCode !== 0) { ok = false; refusals['kafka_' + r.errorCode] = (refusals['kafka_' + r.errorCode] ?? 0) + 1 }
-        if (!ok) { resends++; return setTimeout(() => resend(st, p), 100) }
+        for (const r of f.results)
+          if (r.errorCode !== 0) {
+            ok = false
+            refusals['kafka_' + r.errorCode] = (refusals['kafka_' + r.errorCode] ?? 0) + 1
+          }
+        if (!ok) {
+          resends++
+          return setTimeout(() => resend(st, p), 100)
+        }
         st.inFlight.delete(f.id)
         lat.push(performance.now() - p.sentAt)
         ackedRecords += R * B
@@ -107,8 +164,15 @@ function openConn(i) {
       if (f.t === 'error') {
         refusals[f.code] = (refusals[f.code] ?? 0) + 1
         const p = st.inFlight.get(f.id)
-        if (p && f.retriable) { resends++; return setTimeout(() => resend(st, p), f.retryAfterMs ?? 50) }
-        if (p) { st.inFlight.delete(f.id); failedRecords += R * B; pump(st) }
+        if (p && f.retriable) {
+          resends++
+          return setTimeout(() => resend(st, p), f.retryAfterMs ?? 50)
+        }
+        if (p) {
+          st.inFlight.delete(f.id)
+          failedRecords += R * B
+          pump(st)
+        }
       }
     })
   })
@@ -130,7 +194,8 @@ function pump(st) {
     for (const at of patches.recordFrame) digits9(bytes, at, frame)
     const now = Date.now()
     for (const at of patches.ts) bytes.writeUIntBE(now, at + 2, 6)
-    for (let b = 0; b < patches.partition.length; b++) bytes[patches.partition[b]] = (st.partitionBase + frame * B + b) % c.partitions
+    for (let b = 0; b < patches.partition.length; b++)
+      bytes[patches.partition[b]] = (st.partitionBase + frame * B + b) % c.partitions
     const p = { frame, bytes, sentAt: performance.now() }
     st.inFlight.set(frame + 1, p)
     st.ws.send(bytes)
@@ -161,10 +226,22 @@ const end = performance.now()
 lat.sort((a, b) => a - b)
 const pct = (p) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] : 0)
 for (const st of conns) st.ws.terminate()
-process.stdout.write(JSON.stringify({
-  connections: n, connOffset: c.connOffset ?? 0, recordsPerFrame: R * B, seconds: (end - start) / 1000, sendSeconds: (sendEnd - start) / 1000,
-  ackedRecords, ackedAtStop, failedRecords, unanswered: conns.reduce((s, st) => s + st.inFlight.size, 0), drained, resends, refusals,
-  frameLatencyMs: { p50: +pct(50).toFixed(2), p99: +pct(99).toFixed(2), max: +pct(100).toFixed(2) },
-  acked: conns.map((st) => [st.conn, st.acked]),
-}) + '\n')
+process.stdout.write(
+  JSON.stringify({
+    connections: n,
+    connOffset: c.connOffset ?? 0,
+    recordsPerFrame: R * B,
+    seconds: (end - start) / 1000,
+    sendSeconds: (sendEnd - start) / 1000,
+    ackedRecords,
+    ackedAtStop,
+    failedRecords,
+    unanswered: conns.reduce((s, st) => s + st.inFlight.size, 0),
+    drained,
+    resends,
+    refusals,
+    frameLatencyMs: { p50: +pct(50).toFixed(2), p99: +pct(99).toFixed(2), max: +pct(100).toFixed(2) },
+    acked: conns.map((st) => [st.conn, st.acked]),
+  }) + '\n',
+)
 process.exit(0)

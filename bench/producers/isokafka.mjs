@@ -25,7 +25,17 @@
 import { readFileSync } from 'node:fs'
 import { createProducer } from 'isokafka'
 import { tcp } from 'isokafka/node'
-import { cpuSecondsSince, fail, finish, latencySummary, payload, readConfig, resetPeakRss, rssNow, sleep } from '../lib/child.mjs'
+import {
+  cpuSecondsSince,
+  fail,
+  finish,
+  latencySummary,
+  payload,
+  readConfig,
+  resetPeakRss,
+  rssNow,
+  sleep,
+} from '../lib/child.mjs'
 
 const c = readConfig()
 const N = c.records
@@ -44,9 +54,16 @@ try {
   // warm up: connection and topic metadata before the clock starts (as ProducerPerformance's first send does)
   await producer.partitionsFor(c.topic)
   const value = payload(c.size)
-  const values = c.payloadFile ? readFileSync(c.payloadFile, 'utf8').trimEnd().split('\n').map((l) => Buffer.from(l)) : null
+  const values = c.payloadFile
+    ? readFileSync(c.payloadFile, 'utf8')
+        .trimEnd()
+        .split('\n')
+        .map((l) => Buffer.from(l))
+    : null
   const nv = values?.length ?? 1
-  const rawValueBytes = values ? Array.from({ length: N }, (_, i) => values[i % nv].length).reduce((a, b) => a + b, 0) : N * c.size
+  const rawValueBytes = values
+    ? Array.from({ length: N }, (_, i) => values[i % nv].length).reduce((a, b) => a + b, 0)
+    : N * c.size
   const topic = c.topic
 
   let acked = 0
@@ -196,14 +213,19 @@ try {
   if (!unfinished) await producer.close()
   finish({
     client: 'isokafka',
-    callback: c.api === 'produce' && c.mode !== 'memory' ? (c.callback === 'closure' || c.rate > 0 ? 'closure' : 'shared') : undefined,
+    callback:
+      c.api === 'produce' && c.mode !== 'memory'
+        ? c.callback === 'closure' || c.rate > 0
+          ? 'closure'
+          : 'shared'
+        : undefined,
     records: N,
     acked,
     failed,
     firstError: firstError ? String(firstError?.code ?? '') + ' ' + String(firstError?.message ?? firstError) : null,
     seconds,
     recordsPerSec: unfinished ? acked / seconds : N / seconds,
-    mbPerSec: ((unfinished ? (acked / N) * rawValueBytes : rawValueBytes)) / seconds / 1e6,
+    mbPerSec: (unfinished ? (acked / N) * rawValueBytes : rawValueBytes) / seconds / 1e6,
     rawValueBytes,
     latencyMs: lat ? latencySummary(lat) : null,
     unfinished,
@@ -218,7 +240,12 @@ async function transportFor(c) {
   if (!c.transport || c.transport === 'tcp') return tcp({ bootstrap: c.bootstrap, clientId: 'isokafka-bench' })
   if (c.transport === 'websocket') {
     const [{ websocket }, { default: WebSocket }] = await Promise.all([import('isokafka/websocket'), import('ws')])
-    return websocket({ url: c.gatewayUrl.replace(/^http/, 'ws') + '/v1/ws', token: c.token, WebSocket, tokenIn: 'protocol' })
+    return websocket({
+      url: c.gatewayUrl.replace(/^http/, 'ws') + '/v1/ws',
+      token: c.token,
+      WebSocket,
+      tokenIn: 'protocol',
+    })
   }
   if (c.transport === 'fetch') {
     const { fetchTransport } = await import('isokafka/fetch')

@@ -71,7 +71,10 @@ try {
     records: N,
     acked,
     failed,
-    firstError: firstError ? String(firstError.message ?? firstError) + (firstError.errors ? ' ' + firstError.errors.map((e) => e.message).join('; ') : '') : null,
+    firstError: firstError
+      ? String(firstError.message ?? firstError) +
+        (firstError.errors ? ' ' + firstError.errors.map((e) => e.message).join('; ') : '')
+      : null,
     seconds,
     recordsPerSec: N / seconds,
     mbPerSec: (N * c.size) / seconds / 1e6,

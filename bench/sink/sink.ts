@@ -86,28 +86,36 @@ function metadata(r: Reader, version: number, correlationId: number): Uint8Array
   const topics: string[] = []
   for (let i = 0; i < n; i++) topics.push(r.string())
   if (n < 0) topics.push(...offsets.keys())
-  return response(correlationId, (w) => {
-    if (version >= 3) w.int32(0) // throttle
-    w.array([0], false, (w) => {
-      w.int32(NODE_ID).string('127.0.0.1').int32(port)
-      w.nullableString(null) // rack
-    })
-    if (version >= 2) w.nullableString('isokafka-bench-sink')
-    w.int32(NODE_ID) // controller
-    w.array(topics, false, (w, name) => {
-      partitionOffsets(name)
-      w.int16(0).string(name).boolean(false)
-      w.array(Array.from({ length: PARTITIONS }, (_, i) => i), false, (w, p) => {
-        w.int16(0).int32(p).int32(NODE_ID)
-        if (version >= 7) w.int32(0) // leader epoch
-        w.int32(1).int32(NODE_ID) // replicas
-        w.int32(1).int32(NODE_ID) // isr
-        if (version >= 5) w.int32(0) // offline replicas
+  return response(
+    correlationId,
+    (w) => {
+      if (version >= 3) w.int32(0) // throttle
+      w.array([0], false, (w) => {
+        w.int32(NODE_ID).string('127.0.0.1').int32(port)
+        w.nullableString(null) // rack
       })
-      if (version >= 8) w.int32(-2147483648) // topic authorized operations: not requested
-    })
-    if (version >= 8) w.int32(-2147483648) // cluster authorized operations
-  }, 256)
+      if (version >= 2) w.nullableString('isokafka-bench-sink')
+      w.int32(NODE_ID) // controller
+      w.array(topics, false, (w, name) => {
+        partitionOffsets(name)
+        w.int16(0).string(name).boolean(false)
+        w.array(
+          Array.from({ length: PARTITIONS }, (_, i) => i),
+          false,
+          (w, p) => {
+            w.int16(0).int32(p).int32(NODE_ID)
+            if (version >= 7) w.int32(0) // leader epoch
+            w.int32(1).int32(NODE_ID) // replicas
+            w.int32(1).int32(NODE_ID) // isr
+            if (version >= 5) w.int32(0) // offline replicas
+          },
+        )
+        if (version >= 8) w.int32(-2147483648) // topic authorized operations: not requested
+      })
+      if (version >= 8) w.int32(-2147483648) // cluster authorized operations
+    },
+    256,
+  )
 }
 
 function initProducerId(correlationId: number): Uint8Array {
@@ -144,17 +152,24 @@ function produce(frame: Uint8Array, r: Reader, version: number, correlationId: n
     results.push([topic, parts])
   }
   if (acks === 0) return null
-  return response(correlationId, (w) => {
-    w.array(results, false, (w, [topic, parts]) => {
-      w.string(topic)
-      w.array(parts, false, (w, [partition, base]) => {
-        w.int32(partition).int16(partition < PARTITIONS ? 0 : 3).int64(base).int64(-1)
-        if (version >= 5) w.int64(0)
-        if (version >= 8) w.int32(0).nullableString(null)
+  return response(
+    correlationId,
+    (w) => {
+      w.array(results, false, (w, [topic, parts]) => {
+        w.string(topic)
+        w.array(parts, false, (w, [partition, base]) => {
+          w.int32(partition)
+            .int16(partition < PARTITIONS ? 0 : 3)
+            .int64(base)
+            .int64(-1)
+          if (version >= 5) w.int64(0)
+          if (version >= 8) w.int32(0).nullableString(null)
+        })
       })
-    })
-    w.int32(0) // throttle
-  }, 64 + results.length * 32)
+      w.int32(0) // throttle
+    },
+    64 + results.length * 32,
+  )
 }
 
 function handle(frame: Uint8Array): Uint8Array | null {

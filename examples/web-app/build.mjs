@@ -26,4 +26,6 @@ await build({
 })
 await copyFile(path.join(here, 'index.html'), path.join(dist, 'index.html'))
 const js = readFileSync(path.join(dist, 'main.js'))
-console.log(`web-app: dist/main.js ${(js.length / 1024).toFixed(1)} KiB (${(gzipSync(js).length / 1024).toFixed(1)} KiB gzipped), dist/index.html`)
+console.log(
+  `web-app: dist/main.js ${(js.length / 1024).toFixed(1)} KiB (${(gzipSync(js).length / 1024).toFixed(1)} KiB gzipped), dist/index.html`,
+)

@@ -35,7 +35,11 @@ if (!bootstrap) {
 // WEB_APP_DIR: where dist/ is, when this file runs from somewhere else (the repository's test bundles it)
 const root = process.env.WEB_APP_DIR ?? path.dirname(fileURLToPath(import.meta.url))
 const dist = path.join(root, 'dist')
-const types = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.map': 'application/json' }
+const types = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.map': 'application/json',
+}
 
 let gatewayWsUrl = ''
 const server = http.createServer(async (req, res) => {
@@ -46,7 +50,12 @@ const server = http.createServer(async (req, res) => {
     // deduplicates resent batches per subject, so the outbox's resends from a reloaded page or another tab must
     // come with the same one.
     const sid = /(?:^|;\s*)sid=([\w-]{8,64})/.exec(req.headers.cookie ?? '')?.[1] ?? randomUUID()
-    const token = await createGatewayToken({ secret, topics: [topic], expiresInSec: TOKEN_SECONDS, subject: `web-${sid}` })
+    const token = await createGatewayToken({
+      secret,
+      topics: [topic],
+      expiresInSec: TOKEN_SECONDS,
+      subject: `web-${sid}`,
+    })
     res.writeHead(200, {
       'content-type': 'application/json',
       'cache-control': 'no-store',
@@ -64,7 +73,9 @@ const server = http.createServer(async (req, res) => {
     const body = await readFile(path.join(dist, file))
     res.writeHead(200, { 'content-type': types[path.extname(file)] }).end(body)
   } catch {
-    res.writeHead(404, { 'content-type': 'text/plain' }).end(file === 'index.html' ? 'dist/ is missing: run node examples/web-app/build.mjs' : 'not found')
+    res
+      .writeHead(404, { 'content-type': 'text/plain' })
+      .end(file === 'index.html' ? 'dist/ is missing: run node examples/web-app/build.mjs' : 'not found')
   }
 })
 await new Promise((resolve) => server.listen(port, host, resolve))

@@ -67,7 +67,10 @@ export class KafkaCluster {
   /** Called after every metadata update (the sender re-routes) and after a connection closes. */
   onChange: () => void = () => {}
 
-  constructor(private readonly transport: SocketTransport, private readonly options: ClusterOptions) {
+  constructor(
+    private readonly transport: SocketTransport,
+    private readonly options: ClusterOptions,
+  ) {
     this.refreshTimer = new DueTimer(options.clock)
   }
 
@@ -176,9 +179,15 @@ export class KafkaCluster {
     }
     if (this.refreshTimer.pending() || this.closed) return
     const now = this.options.clock.now()
-    const wait = this.refreshAttempts === 0
-      ? Math.max(0, this.lastRefreshAt + this.options.retryBackoffMs - now)
-      : backoffMs(this.refreshAttempts, this.options.retryBackoffMs, this.options.retryBackoffMaxMs, this.options.clock.random)
+    const wait =
+      this.refreshAttempts === 0
+        ? Math.max(0, this.lastRefreshAt + this.options.retryBackoffMs - now)
+        : backoffMs(
+            this.refreshAttempts,
+            this.options.retryBackoffMs,
+            this.options.retryBackoffMaxMs,
+            this.options.clock.random,
+          )
     this.refreshTimer.set(now + wait, () => void this.refresh().catch(() => {}))
   }
 
@@ -245,7 +254,10 @@ export class KafkaCluster {
     for (const [host, port] of this.candidates()) {
       try {
         const conn = await this.connectionAt(host, port)
-        const res = await conn.request(Metadata, { topics, allowAutoTopicCreation: this.options.allowAutoTopicCreation })
+        const res = await conn.request(Metadata, {
+          topics,
+          allowAutoTopicCreation: this.options.allowAutoTopicCreation,
+        })
         this.apply(res)
         return
       } catch (err) {
@@ -281,7 +293,8 @@ export class KafkaCluster {
         out.push([host, port])
       }
     }
-    for (const id of this.brokers.keys()) if (this.readyConnection(id)) add(this.brokers.get(id)!.host, this.brokers.get(id)!.port)
+    for (const id of this.brokers.keys())
+      if (this.readyConnection(id)) add(this.brokers.get(id)!.host, this.brokers.get(id)!.port)
     const bootstrap = this.transport.bootstrap.map(parseHostPort)
     const start = this.bootstrapIndex++ % Math.max(1, bootstrap.length)
     const rotated = [...bootstrap.slice(start), ...bootstrap.slice(0, start)]
@@ -304,7 +317,14 @@ export class KafkaCluster {
       if (t.errorCode !== 0 && t.partitions.length === 0) {
         // keep what we knew through a transient error; record the error for topics never seen
         if (!previous || !RETRIABLE_TOPIC_ERRORS.has(t.errorCode)) {
-          this.topics.set(t.name, { name: t.name, errorCode: t.errorCode, partitionCount: 0, leaders: [], available: [], fetchedAt: now })
+          this.topics.set(t.name, {
+            name: t.name,
+            errorCode: t.errorCode,
+            partitionCount: 0,
+            leaders: [],
+            available: [],
+            fetchedAt: now,
+          })
         }
         continue
       }
@@ -322,7 +342,15 @@ export class KafkaCluster {
         leaders[p.partition] = p.errorCode === 0 || p.leaderId >= 0 ? p.leaderId : -1
         epochs[p.partition] = p.leaderEpoch
       }
-      this.topics.set(t.name, { name: t.name, errorCode: 0, partitionCount: count, leaders, available: this.availableOf(leaders), epochs, fetchedAt: now })
+      this.topics.set(t.name, {
+        name: t.name,
+        errorCode: 0,
+        partitionCount: count,
+        leaders,
+        available: this.availableOf(leaders),
+        epochs,
+        fetchedAt: now,
+      })
     }
   }
 
@@ -378,7 +406,11 @@ export class KafkaCluster {
   close(): void {
     this.closed = true
     this.refreshTimer.clear()
-    for (const p of this.connections.values()) p.then((c) => c.close(), () => {})
+    for (const p of this.connections.values())
+      p.then(
+        (c) => c.close(),
+        () => {},
+      )
     this.connections.clear()
   }
 }
@@ -386,7 +418,8 @@ export class KafkaCluster {
 export function parseHostPort(address: string): [string, number] {
   const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(address.trim())
   const port = m ? Number(m[2]) : 0
-  if (!m || port < 1 || port > 65535) throw new InvalidArgumentError('INVALID_CONFIG', `bootstrap address "${address}" is not host:port`)
+  if (!m || port < 1 || port > 65535)
+    throw new InvalidArgumentError('INVALID_CONFIG', `bootstrap address "${address}" is not host:port`)
   return [m[1]!, port]
 }
 
@@ -397,7 +430,8 @@ export function parseHostPort(address: string): [string, number] {
 export function parseBootstrap(bootstrap: string | readonly string[] | undefined, who: string): string[] {
   const list = typeof bootstrap === 'string' ? bootstrap.split(',') : (bootstrap ?? [])
   const out = list.map((s) => (typeof s === 'string' ? s.trim() : '')).filter((s) => s.length > 0)
-  if (out.length === 0) throw new InvalidArgumentError('INVALID_CONFIG', `${who}: bootstrap must name at least one host:port`)
+  if (out.length === 0)
+    throw new InvalidArgumentError('INVALID_CONFIG', `${who}: bootstrap must name at least one host:port`)
   for (const address of out) parseHostPort(address)
   return out
 }

@@ -1,9 +1,21 @@
 import type { KafkaApi } from '../protocol/api.js'
 import { ApiVersions } from '../protocol/messages/api-versions.js'
-import { decodeResponse, encodeRequest, encodeRequestChunks, FrameDecoder, readResponseHeader } from '../protocol/framing.js'
+import {
+  decodeResponse,
+  encodeRequest,
+  encodeRequestChunks,
+  FrameDecoder,
+  readResponseHeader,
+} from '../protocol/framing.js'
 import type { ByteStream, SocketTransport } from '../transport.js'
 import type { Clock } from '../clock.js'
-import { ConnectionError, IsoKafkaError, MalformedResponseError, RequestTimeoutError, UnsupportedVersionError } from '../errors.js'
+import {
+  ConnectionError,
+  IsoKafkaError,
+  MalformedResponseError,
+  RequestTimeoutError,
+  UnsupportedVersionError,
+} from '../errors.js'
 import { authenticateSasl } from './sasl.js'
 import { brokerError } from '../protocol/error-messages.js'
 
@@ -82,13 +94,20 @@ export class BrokerConnection {
       const abandoned = new Promise<never>((_, reject) => (this.abandonConnect = reject))
       connecting = this.transport.connect(
         { host: this.host, port: this.port, connectTimeoutMs },
-        { onData: (chunk) => this.onData(chunk), onClose: (err) => this.fail(err ?? new ConnectionError(`connection to ${this.address} closed`)) },
+        {
+          onData: (chunk) => this.onData(chunk),
+          onClose: (err) => this.fail(err ?? new ConnectionError(`connection to ${this.address} closed`)),
+        },
       )
       this.stream = await Promise.race([connecting, abandoned])
     } catch (cause) {
       // given up on: a stream that still turns up later is closed at once
-      void connecting?.then((late) => late.close(), () => {})
-      const err = cause instanceof IsoKafkaError ? cause : new ConnectionError(`could not connect to ${this.address}`, { cause })
+      void connecting?.then(
+        (late) => late.close(),
+        () => {},
+      )
+      const err =
+        cause instanceof IsoKafkaError ? cause : new ConnectionError(`could not connect to ${this.address}`, { cause })
       this.fail(err)
       throw err
     } finally {
@@ -130,13 +149,19 @@ export class BrokerConnection {
     if (!broker) throw new UnsupportedVersionError(`${this.address} does not support ${api.name}`)
     const v = Math.min(broker.max, api.maxVersion)
     if (v < Math.max(broker.min, api.minVersion)) {
-      throw new UnsupportedVersionError(`${this.address} supports ${api.name} v${broker.min}-${broker.max}, isokafka v${api.minVersion}-${api.maxVersion}`)
+      throw new UnsupportedVersionError(
+        `${this.address} supports ${api.name} v${broker.min}-${broker.max}, isokafka v${api.minVersion}-${api.maxVersion}`,
+      )
     }
     return v
   }
 
   /** Send a request with the negotiated version and wait for its response. */
-  request<Req, Res>(api: KafkaApi<Req, Res>, request: Req, options: { timeoutMs?: number; sizeHint?: number } = {}): Promise<Res> {
+  request<Req, Res>(
+    api: KafkaApi<Req, Res>,
+    request: Req,
+    options: { timeoutMs?: number; sizeHint?: number } = {},
+  ): Promise<Res> {
     return this.send(api, this.versionFor(api as KafkaApi<unknown, unknown>), request, options)
   }
 
@@ -151,8 +176,15 @@ export class BrokerConnection {
    * One request frame. A stream with writev gets it as chunks, with record batches (≥ SHARE_FROM bytes) referenced
    * rather than copied into the frame: a copy of every byte less per Produce request, and no frame-sized garbage.
    */
-  private encode<Req>(api: KafkaApi<Req, unknown>, version: number, correlationId: number, request: Req, sizeHint = 256): Uint8Array | Uint8Array[] {
-    if (this.stream?.writev) return encodeRequestChunks(api, version, correlationId, this.options.clientId, request, 512, SHARE_FROM)
+  private encode<Req>(
+    api: KafkaApi<Req, unknown>,
+    version: number,
+    correlationId: number,
+    request: Req,
+    sizeHint = 256,
+  ): Uint8Array | Uint8Array[] {
+    if (this.stream?.writev)
+      return encodeRequestChunks(api, version, correlationId, this.options.clientId, request, 512, SHARE_FROM)
     return encodeRequest(api, version, correlationId, this.options.clientId, request, sizeHint)
   }
 
@@ -167,7 +199,12 @@ export class BrokerConnection {
     return id
   }
 
-  private send<Req, Res>(api: KafkaApi<Req, Res>, version: number, request: Req, options: { timeoutMs?: number; sizeHint?: number } = {}): Promise<Res> {
+  private send<Req, Res>(
+    api: KafkaApi<Req, Res>,
+    version: number,
+    request: Req,
+    options: { timeoutMs?: number; sizeHint?: number } = {},
+  ): Promise<Res> {
     if (this.closedError) return Promise.reject(this.closedError)
     if (!this.stream) return Promise.reject(new ConnectionError(`${this.address}: not connected`))
     const correlationId = this.nextId()
@@ -194,7 +231,9 @@ export class BrokerConnection {
       this.pending.push(entry)
       const written = this.writeFrame(frame)
       if (written && typeof (written as Promise<void>).then === 'function') {
-        ;(written as Promise<void>).catch((cause) => this.fail(new ConnectionError(`write to ${this.address} failed`, { cause })))
+        ;(written as Promise<void>).catch((cause) =>
+          this.fail(new ConnectionError(`write to ${this.address} failed`, { cause })),
+        )
       }
     })
   }
@@ -217,7 +256,9 @@ export class BrokerConnection {
       try {
         const { correlationId, body } = readResponseHeader(frame, entry.api, entry.version)
         if (correlationId !== entry.correlationId) {
-          throw new MalformedResponseError(`${this.address}: correlation id ${correlationId}, expected ${entry.correlationId}`)
+          throw new MalformedResponseError(
+            `${this.address}: correlation id ${correlationId}, expected ${entry.correlationId}`,
+          )
         }
         entry.resolve(decodeResponse(entry.api, entry.version, body))
       } catch (err) {
@@ -242,7 +283,11 @@ export class BrokerConnection {
     }
     for (const p of this.pending) {
       if (now > p.deadline) {
-        this.fail(new RequestTimeoutError(`${p.api.name} to ${this.address} got no response in time (${now - p.deadline} ms past its deadline)`))
+        this.fail(
+          new RequestTimeoutError(
+            `${p.api.name} to ${this.address} got no response in time (${now - p.deadline} ms past its deadline)`,
+          ),
+        )
         return true
       }
     }

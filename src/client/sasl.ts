@@ -14,12 +14,16 @@ export async function authenticateSasl(conn: BrokerConnection, sasl: SaslOptions
   const mechanism = sasl.mechanism.toUpperCase()
   const hs = await conn.request(SaslHandshake, { mechanism })
   if (hs.errorCode !== 0) {
-    throw new AuthenticationError(`${conn.address} does not enable SASL mechanism ${mechanism} (enabled: ${hs.mechanisms.join(', ') || 'none'})`)
+    throw new AuthenticationError(
+      `${conn.address} does not enable SASL mechanism ${mechanism} (enabled: ${hs.mechanisms.join(', ') || 'none'})`,
+    )
   }
   const step = async (bytes: Uint8Array): Promise<Uint8Array> => {
     const res = await conn.request(SaslAuthenticate, { authBytes: bytes })
     if (res.errorCode !== 0) {
-      throw new AuthenticationError(`SASL ${mechanism} authentication with ${conn.address} failed: ${res.errorMessage ?? `error ${res.errorCode}`}`)
+      throw new AuthenticationError(
+        `SASL ${mechanism} authentication with ${conn.address} failed: ${res.errorMessage ?? `error ${res.errorCode}`}`,
+      )
     }
     return res.authBytes
   }

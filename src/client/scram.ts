@@ -37,9 +37,19 @@ export async function scramAuthenticate(
   if (!nonce || !salt || !Number.isInteger(iterations) || iterations < 1 || !nonce.startsWith(clientNonce)) {
     throw new AuthenticationError(`SCRAM: unexpected server-first message`)
   }
-  const pwKey = await crypto.subtle.importKey('raw', utf8.encode(password.normalize('NFKC')) as BufferSource, 'PBKDF2', false, ['deriveBits'])
+  const pwKey = await crypto.subtle.importKey(
+    'raw',
+    utf8.encode(password.normalize('NFKC')) as BufferSource,
+    'PBKDF2',
+    false,
+    ['deriveBits'],
+  )
   const salted = new Uint8Array(
-    await crypto.subtle.deriveBits({ name: 'PBKDF2', hash, salt: fromBase64(salt) as BufferSource, iterations }, pwKey, bits),
+    await crypto.subtle.deriveBits(
+      { name: 'PBKDF2', hash, salt: fromBase64(salt) as BufferSource, iterations },
+      pwKey,
+      bits,
+    ),
   )
   const clientKey = await hmac(hash, salted, utf8.encode('Client Key'))
   const storedKey = new Uint8Array(await crypto.subtle.digest(hash, clientKey as BufferSource))
@@ -51,6 +61,9 @@ export async function scramAuthenticate(
 
   const serverKey = await hmac(hash, salted, utf8.encode('Server Key'))
   const expected = toBase64(await hmac(hash, serverKey, authMessage))
-  const verifier = serverFinal.split(',').find((kv) => kv.startsWith('v='))?.slice(2)
+  const verifier = serverFinal
+    .split(',')
+    .find((kv) => kv.startsWith('v='))
+    ?.slice(2)
   if (verifier !== expected) throw new AuthenticationError('SCRAM: the server signature did not verify')
 }

@@ -29,7 +29,16 @@ interface ZstdExports {
   compressBound(n: number): number
   createCCtx(): number
   /** ZSTD_compress_usingDict(cctx, dst, cap, src, n, dict, dictSize, level): a frame with a reused context. */
-  compressCCtx(cctx: number, dst: number, cap: number, src: number, n: number, dict: number, dictSize: number, level: number): number
+  compressCCtx(
+    cctx: number,
+    dst: number,
+    cap: number,
+    src: number,
+    n: number,
+    dict: number,
+    dictSize: number,
+    level: number,
+  ): number
   getFrameContentSize(src: number, n: number): number
   decompress(dst: number, cap: number, src: number, n: number): number
   malloc(n: number): number
@@ -72,9 +81,10 @@ function importsFor(memory: () => WebAssembly.Memory): WebAssembly.Imports {
 async function instantiate(source: WebAssembly.Module | BufferSource): Promise<ZstdExports> {
   let memory: WebAssembly.Memory | undefined
   const imports = importsFor(() => memory!)
-  const instance = source instanceof WebAssembly.Module
-    ? await WebAssembly.instantiate(source, imports)
-    : (await WebAssembly.instantiate(source, imports)).instance
+  const instance =
+    source instanceof WebAssembly.Module
+      ? await WebAssembly.instantiate(source, imports)
+      : (await WebAssembly.instantiate(source, imports)).instance
   const e = instance.exports as Record<string, any>
   memory = e.f as WebAssembly.Memory
   const x: ZstdExports = {
@@ -177,7 +187,8 @@ function instanceFor(wasm: ZstdOptions['wasm']): Promise<ZstdInstance> {
 /** The zstd codec; the WebAssembly is compiled on the first batch, not here. */
 export function zstd(options: ZstdOptions = {}): CompressionCodec {
   const level = options.level ?? 3
-  if (!Number.isInteger(level) || level < -131072 || level > 22) throw new RangeError(`zstd level ${level} is not an integer from -131072 to 22`)
+  if (!Number.isInteger(level) || level < -131072 || level > 22)
+    throw new RangeError(`zstd level ${level} is not an integer from -131072 to 22`)
   return {
     name: 'zstd',
     id: 4,

@@ -81,7 +81,12 @@ export class ProducerBatch {
   done = false
   private waiters: Array<() => void> | null = null
 
-  constructor(readonly topic: string, readonly partition: number, readonly createdMs: number, builder: BatchBuilder) {
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly createdMs: number,
+    builder: BatchBuilder,
+  ) {
     this.builder = builder
   }
 
@@ -175,7 +180,10 @@ export class PartitionQueue {
   nextSequence = 0
   /** Highest sequence acknowledged by the broker (last record of the last acked batch), -1 for none. */
   lastAckedSequence = -1
-  constructor(readonly topic: string, readonly partition: number) {}
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+  ) {}
 
   /** Put a batch back in sequence order, ahead of newer batches (a retry). */
   reenqueue(batch: ProducerBatch): void {
@@ -243,7 +251,10 @@ export class RecordAccumulator {
   /** The wire form of batches: set by the backend factory (createProducer calls it before any send). */
   format!: RecordFormat
 
-  constructor(private readonly batchSize: number, readonly bufferMemory: number) {}
+  constructor(
+    private readonly batchSize: number,
+    readonly bufferMemory: number,
+  ) {}
 
   queue(topic: string, partition: number): PartitionQueue {
     let list = topic === this.lastTopic ? this.lastList : this.byTopic.get(topic)
@@ -278,7 +289,12 @@ export class RecordAccumulator {
     if (!batch || batch.closed || (batch.recordCount > 0 && batch.builder.sizeInBytes + estimate > this.batchSize)) {
       if (batch && !batch.closed) this.closeFull(batch)
       const pooled = estimate + 128 <= this.batchSize ? (this.pool.pop() ?? this.carve()) : undefined
-      batch = new ProducerBatch(topic, partition, record.now, this.format.builder(Math.max(this.batchSize, estimate + 128), pooled))
+      batch = new ProducerBatch(
+        topic,
+        partition,
+        record.now,
+        this.format.builder(Math.max(this.batchSize, estimate + 128), pooled),
+      )
       q.batches.push(batch)
       this.incomplete.add(batch)
       created = true
@@ -332,7 +348,12 @@ export class RecordAccumulator {
     this.usedBytes -= batch.reservedBytes
     batch.reservedBytes = 0
     const buffer = batch.builder.buffer
-    if (bufferIsFree && buffer.length === this.batchSize && this.batchSize >= 1024 && (this.pool.length + 1) * this.batchSize <= this.bufferMemory) {
+    if (
+      bufferIsFree &&
+      buffer.length === this.batchSize &&
+      this.batchSize >= 1024 &&
+      (this.pool.length + 1) * this.batchSize <= this.bufferMemory
+    ) {
       this.pool.push(buffer)
     }
     this.onMemoryFreed()

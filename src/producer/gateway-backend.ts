@@ -1,6 +1,10 @@
 import { backoffMs, PassScheduler } from '../clock.js'
 import {
-  DeliveryTimeoutError, IsoKafkaError, KafkaProtocolError, MalformedResponseError, RequestTimeoutError,
+  DeliveryTimeoutError,
+  IsoKafkaError,
+  KafkaProtocolError,
+  MalformedResponseError,
+  RequestTimeoutError,
 } from '../errors.js'
 import type { GatewayPartitionBatch, GatewayPartitionResult, GatewayTransport } from '../transport.js'
 import type { PartitionQueue, ProducerBatch, RecordAccumulator } from './accumulator.js'
@@ -15,7 +19,9 @@ const METADATA_ERRORS = new Set([3, 5, 6, 56, 74, 75, 100, 103])
 
 /** The error of a batch (ours: topic and partition as we sent it) the gateway answered with a Kafka error code. */
 function resultError(b: { topic: string; partition: number }, r: GatewayPartitionResult): KafkaProtocolError {
-  return new KafkaProtocolError(r.errorCode, `${b.topic}-${b.partition}${r.message ? `: ${r.message}` : ''}`, { name: r.error })
+  return new KafkaProtocolError(r.errorCode, `${b.topic}-${b.partition}${r.message ? `: ${r.message}` : ''}`, {
+    name: r.error,
+  })
 }
 
 /** 128 random bits, base64url: names this producer instance in its batch ids. */
@@ -127,7 +133,6 @@ export class GatewayBackend implements ProducerBackend, Sender {
     this.scheduler.stop(this.closed)
   }
 
-
   /** One pass: expire old batches, then ship what is ready. */
   run(): void {
     this.saturated = false
@@ -144,11 +149,20 @@ export class GatewayBackend implements ProducerBackend, Sender {
     for (const q of this.accumulator.queues) {
       while (q.batches.length > 0 && now - q.batches[0]!.createdMs >= deliveryTimeoutMs) {
         const batch = q.batches.shift()!
-        this.expire(batch, new DeliveryTimeoutError(`${batch.recordCount} record(s) for ${batch.topic}-${batch.partition} expired after ${deliveryTimeoutMs} ms`))
+        this.expire(
+          batch,
+          new DeliveryTimeoutError(
+            `${batch.recordCount} record(s) for ${batch.topic}-${batch.partition} expired after ${deliveryTimeoutMs} ms`,
+          ),
+        )
       }
       if (q.batches.length > 0) later(q.batches[0]!.createdMs + deliveryTimeoutMs)
     }
-    if (this.accumulator.queues.length > 0 && now - this.metadata.lastRefreshAt >= this.options.metadataMaxAgeMs && this.metadata.topics.size > 0) {
+    if (
+      this.accumulator.queues.length > 0 &&
+      now - this.metadata.lastRefreshAt >= this.options.metadataMaxAgeMs &&
+      this.metadata.topics.size > 0
+    ) {
       this.requestRefresh()
     }
     const lane = this.lane
@@ -278,7 +292,14 @@ export class GatewayBackend implements ProducerBackend, Sender {
       }
       // The transport should answer within requestTimeoutMs; if it does not, the batches are retried (same batch ids).
       deadline.at = clock.now() + requestTimeoutMs + 1000
-      deadline.expire = () => settle(() => this.onRequestError(batches, orphans, new RequestTimeoutError(`the gateway did not answer within ${requestTimeoutMs} ms`)))
+      deadline.expire = () =>
+        settle(() =>
+          this.onRequestError(
+            batches,
+            orphans,
+            new RequestTimeoutError(`the gateway did not answer within ${requestTimeoutMs} ms`),
+          ),
+        )
       this.deadlines.add(deadline)
       guard = clock.setTimeout(() => {
         guard = null
@@ -307,13 +328,23 @@ export class GatewayBackend implements ProducerBackend, Sender {
       const wire = this.wire.get(batch)!
       const r = byId.get(wire.batchId)
       if (!r) {
-        this.retryOrFail(q, batch, new MalformedResponseError(`the gateway's answer has no entry for batch ${wire.batchId} (${batch.topic}-${batch.partition})`))
+        this.retryOrFail(
+          q,
+          batch,
+          new MalformedResponseError(
+            `the gateway's answer has no entry for batch ${wire.batchId} (${batch.topic}-${batch.partition})`,
+          ),
+        )
         continue
       }
       if (r.errorCode === 0) {
         const offsets = Array.isArray(r.offsets) && r.offsets.length === batch.recordCount ? r.offsets : undefined
         acked.push(wire.batchId)
-        batch.complete(typeof r.baseOffset === 'number' ? r.baseOffset : -1, typeof r.logAppendTime === 'number' ? r.logAppendTime : -1, offsets)
+        batch.complete(
+          typeof r.baseOffset === 'number' ? r.baseOffset : -1,
+          typeof r.logAppendTime === 'number' ? r.logAppendTime : -1,
+          offsets,
+        )
         this.accumulator.release(batch, true) // gateway transports copy records into their frames
         continue
       }
@@ -348,7 +379,8 @@ export class GatewayBackend implements ProducerBackend, Sender {
     }
     const retriable = error instanceof IsoKafkaError && error.retriable
     for (const o of orphans) {
-      if (this.aborted) o.inFlight = false // a forced close: it stays stored for the next page
+      if (this.aborted)
+        o.inFlight = false // a forced close: it stays stored for the next page
       else this.lane!.failed(o, error, retriable)
     }
   }
@@ -365,7 +397,13 @@ export class GatewayBackend implements ProducerBackend, Sender {
       return
     }
     if (expired && retriable) {
-      this.expire(batch, new DeliveryTimeoutError(`${batch.recordCount} record(s) for ${batch.topic}-${batch.partition} not acknowledged within ${deliveryTimeoutMs} ms`, { cause: err }))
+      this.expire(
+        batch,
+        new DeliveryTimeoutError(
+          `${batch.recordCount} record(s) for ${batch.topic}-${batch.partition} not acknowledged within ${deliveryTimeoutMs} ms`,
+          { cause: err },
+        ),
+      )
       return
     }
     this.failBatch(batch, err)
@@ -380,7 +418,11 @@ export class GatewayBackend implements ProducerBackend, Sender {
     const wire = this.wire.get(batch)
     if (this.lane && wire && this.lane.isStored(wire.batchId) && !this.aborted) {
       this.lane.keep(wire)
-      batch.fail(new DeliveryTimeoutError(`${err.message}; the outbox keeps them and sends them when the gateway is reachable`, { cause: err.cause }))
+      batch.fail(
+        new DeliveryTimeoutError(`${err.message}; the outbox keeps them and sends them when the gateway is reachable`, {
+          cause: err.cause,
+        }),
+      )
       this.accumulator.release(batch)
       return
     }

@@ -93,9 +93,10 @@ export class GatewayMetadata {
     if (this.refreshTimer.pending() || this.closed) return
     const { clock, retryBackoffMs, retryBackoffMaxMs } = this.options
     const now = clock.now()
-    const wait = this.refreshAttempts === 0
-      ? Math.max(0, this.lastRefreshAt + retryBackoffMs - now)
-      : backoffMs(this.refreshAttempts, retryBackoffMs, retryBackoffMaxMs, clock.random)
+    const wait =
+      this.refreshAttempts === 0
+        ? Math.max(0, this.lastRefreshAt + retryBackoffMs - now)
+        : backoffMs(this.refreshAttempts, retryBackoffMs, retryBackoffMaxMs, clock.random)
     this.refreshTimer.set(now + wait, () => void this.fetchMetadata())
   }
 

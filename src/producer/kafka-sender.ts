@@ -101,7 +101,13 @@ export class KafkaSender {
       while (q.batches.length > 0 && now - q.batches[0]!.createdMs >= deliveryTimeoutMs) {
         const batch = q.batches.shift()!
         // a batch waiting out a retry backoff expires here: keep the error that made it wait as the cause
-        this.failBatch(batch, new DeliveryTimeoutError(`${batch.recordCount} record(s) for ${batch.topic}-${batch.partition} expired after ${deliveryTimeoutMs} ms`, { cause: this.lastErrors.get(batch) }))
+        this.failBatch(
+          batch,
+          new DeliveryTimeoutError(
+            `${batch.recordCount} record(s) for ${batch.topic}-${batch.partition} expired after ${deliveryTimeoutMs} ms`,
+            { cause: this.lastErrors.get(batch) },
+          ),
+        )
       }
       if (q.batches.length > 0) nextWake = Math.min(nextWake, q.batches[0]!.createdMs + deliveryTimeoutMs)
     }
@@ -244,8 +250,16 @@ export class KafkaSender {
   }
 
   /** Seals the batches and writes the request; returns (after the write) a promise of the response, boxed so it is not flattened. */
-  private async produce(conn: BrokerConnection, batches: ProducerBatch[]): Promise<{ response: Promise<Map<ProducerBatch, ProducePartitionResponse> | null> }> {
-    const { request, size } = await buildProduceRequest(batches, this.options, this.codec, this.txn?.transactionalId ?? null)
+  private async produce(
+    conn: BrokerConnection,
+    batches: ProducerBatch[],
+  ): Promise<{ response: Promise<Map<ProducerBatch, ProducePartitionResponse> | null> }> {
+    const { request, size } = await buildProduceRequest(
+      batches,
+      this.options,
+      this.codec,
+      this.txn?.transactionalId ?? null,
+    )
     if (this.options.acks === 0) {
       await conn.requestNoResponse(Produce, request, size)
       return { response: Promise.resolve(null) }
@@ -283,7 +297,11 @@ export class KafkaSender {
       }
       const p = res.get(batch)
       if (!p) {
-        this.retryOrFail(q, batch, new MalformedResponseError(`Produce response has no entry for ${batch.topic}-${batch.partition}`))
+        this.retryOrFail(
+          q,
+          batch,
+          new MalformedResponseError(`Produce response has no entry for ${batch.topic}-${batch.partition}`),
+        )
         continue
       }
       if (p.errorCode === 0 || p.errorCode === DUPLICATE_SEQUENCE_NUMBER) {
@@ -312,7 +330,12 @@ export class KafkaSender {
           // an earlier batch of this partition failed and will be resent first: this one follows it
           this.retryOrFail(q, batch, Object.assign(err, {}), true)
         } else {
-          this.setFatal(new ProducerFatalError(`the broker lost track of this producer's sequence for ${batch.topic}-${batch.partition}`, { cause: err }))
+          this.setFatal(
+            new ProducerFatalError(
+              `the broker lost track of this producer's sequence for ${batch.topic}-${batch.partition}`,
+              { cause: err },
+            ),
+          )
           batch.fail(this.fatal!)
           this.accumulator.release(batch)
         }
@@ -351,30 +374,49 @@ export class KafkaSender {
     this.txn?.batchAcked(batch.topic, batch.partition)
   }
 
-  private retryOrFail(q: PartitionQueue, batch: ProducerBatch, err: Error, forceRetriable = false, noBackoff = false): void {
+  private retryOrFail(
+    q: PartitionQueue,
+    batch: ProducerBatch,
+    err: Error,
+    forceRetriable = false,
+    noBackoff = false,
+  ): void {
     const now = this.options.clock.now()
     const retriable = forceRetriable || (err instanceof IsoKafkaError && err.retriable)
     const expired = now - batch.createdMs >= this.options.deliveryTimeoutMs
     if (retriable && !expired && batch.attempts < this.options.retries && !this.fatal) {
       this.lastErrors.set(batch, err)
       batch.attempts++
-      batch.retryAtMs = noBackoff ? now : now + backoffMs(batch.attempts, this.options.retryBackoffMs, this.options.retryBackoffMaxMs, this.options.clock.random)
+      batch.retryAtMs = noBackoff
+        ? now
+        : now +
+          backoffMs(
+            batch.attempts,
+            this.options.retryBackoffMs,
+            this.options.retryBackoffMaxMs,
+            this.options.clock.random,
+          )
       q.reenqueue(batch)
       return
     }
     // once the producer is fatal, a batch that would have been retried fails with the fatal error, like the queued ones
-    const final = retriable && this.fatal
-      ? this.fatal
-      : expired && retriable
-      ? new DeliveryTimeoutError(`${batch.recordCount} record(s) for ${batch.topic}-${batch.partition} not acknowledged within ${this.options.deliveryTimeoutMs} ms`, { cause: err })
-      : err
+    const final =
+      retriable && this.fatal
+        ? this.fatal
+        : expired && retriable
+          ? new DeliveryTimeoutError(
+              `${batch.recordCount} record(s) for ${batch.topic}-${batch.partition} not acknowledged within ${this.options.deliveryTimeoutMs} ms`,
+              { cause: err },
+            )
+          : err
     this.failBatch(batch, final)
   }
 
   private failBatch(batch: ProducerBatch, err: Error): void {
     // a batch that went out with a sequence and is given up leaves a gap: the next batches need a new producer id
     if (this.options.idempotent && batch.baseSequence >= 0) {
-      if (this.txn) this.txn.epochBumpRequired = true // bumped after the abort, not mid-transaction
+      if (this.txn)
+        this.txn.epochBumpRequired = true // bumped after the abort, not mid-transaction
       else this.needsReset = true
     }
     batch.fail(err)
@@ -411,15 +453,22 @@ export class KafkaSender {
 
   private initProducerId(): void {
     if (this.initializing) return
-    this.initializing = fetchProducerId(this.cluster, this.options, () => !this.fatal && this.accumulator.incomplete.size > 0).then(
-      (id) => {
-        if (id) [this.producerId, this.producerEpoch] = [id.producerId, id.producerEpoch]
-      },
-      (err: Error) => this.setFatal(new ProducerFatalError(`could not get a producer id: ${err.message}`, { cause: err })),
-    ).finally(() => {
-      this.initializing = null
-      this.wake()
-    })
+    this.initializing = fetchProducerId(
+      this.cluster,
+      this.options,
+      () => !this.fatal && this.accumulator.incomplete.size > 0,
+    )
+      .then(
+        (id) => {
+          if (id) [this.producerId, this.producerEpoch] = [id.producerId, id.producerEpoch]
+        },
+        (err: Error) =>
+          this.setFatal(new ProducerFatalError(`could not get a producer id: ${err.message}`, { cause: err })),
+      )
+      .finally(() => {
+        this.initializing = null
+        this.wake()
+      })
   }
 
   /** New producer id after a sequence gap; unsent batches get new sequences under it (KIP-360 in spirit). */
@@ -470,7 +519,13 @@ export const kafkaBackend: BackendFactory = ({ transport, accumulator, options, 
   if (transport.kind !== 'socket') throw new TypeError('kafkaBackend needs a byte-stream (socket) transport')
   const cluster = new KafkaCluster(transport as SocketTransport, options)
   accumulator.format = kafkaRecordFormat
-  const sender = new KafkaSender(cluster, accumulator, options, resolveCodec(options.compression, options.compressionLevel), onFatal)
+  const sender = new KafkaSender(
+    cluster,
+    accumulator,
+    options,
+    resolveCodec(options.compression, options.compressionLevel),
+    onFatal,
+  )
   if (options.transactionalId === null) return { backend: cluster, sender }
   const transactions = new TransactionManager(options.transactionalId, cluster, options)
   transactions.attach(sender)

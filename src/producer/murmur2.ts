@@ -5,41 +5,41 @@
  * same partition as they would from the Java client.
  */
 
-const SEED = 0x9747b28c;
-const M = 0x5bd1e995;
+const SEED = 0x9747b28c
+const M = 0x5bd1e995
 
 /** Java's `Utils.murmur2(byte[])`: the hash as a signed 32-bit int. */
 export function murmur2(data: Uint8Array): number {
-  const length = data.length;
-  let h = SEED ^ length;
-  const length4 = length & ~3;
+  const length = data.length
+  let h = SEED ^ length
+  const length4 = length & ~3
 
   for (let i = 0; i < length4; i += 4) {
-    let k = data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24);
-    k = Math.imul(k, M);
-    k ^= k >>> 24;
-    k = Math.imul(k, M);
-    h = Math.imul(h, M) ^ k;
+    let k = data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24)
+    k = Math.imul(k, M)
+    k ^= k >>> 24
+    k = Math.imul(k, M)
+    h = Math.imul(h, M) ^ k
   }
 
   // The tail, as Java's fall-through switch on length % 4 does it.
-  const tail = length & 3;
+  const tail = length & 3
   if (tail !== 0) {
-    if (tail === 3) h ^= data[length4 + 2]! << 16;
-    if (tail >= 2) h ^= data[length4 + 1]! << 8;
-    h ^= data[length4]!;
-    h = Math.imul(h, M);
+    if (tail === 3) h ^= data[length4 + 2]! << 16
+    if (tail >= 2) h ^= data[length4 + 1]! << 8
+    h ^= data[length4]!
+    h = Math.imul(h, M)
   }
 
-  h ^= h >>> 13;
-  h = Math.imul(h, M);
-  h ^= h >>> 15;
-  return h | 0;
+  h ^= h >>> 13
+  h = Math.imul(h, M)
+  h ^= h >>> 15
+  return h | 0
 }
 
 /** Java's `Utils.toPositive(int)`: clear the sign bit (not `Math.abs`). */
 export function toPositive(n: number): number {
-  return n & 0x7fffffff;
+  return n & 0x7fffffff
 }
 
 /**
@@ -48,7 +48,7 @@ export function toPositive(n: number): number {
  */
 export function murmur2Partition(keyBytes: Uint8Array, numPartitions: number): number {
   if (!Number.isInteger(numPartitions) || numPartitions <= 0) {
-    throw new RangeError(`numPartitions must be a positive integer, got ${numPartitions}`);
+    throw new RangeError(`numPartitions must be a positive integer, got ${numPartitions}`)
   }
-  return toPositive(murmur2(keyBytes)) % numPartitions;
+  return toPositive(murmur2(keyBytes)) % numPartitions
 }

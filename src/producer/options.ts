@@ -9,7 +9,10 @@ import type { Serializer } from './serializers.js'
 export type Acks = 0 | 1 | -1 | 'all'
 
 /** Producer settings. Names and defaults follow Java's ProducerConfig (camelCase). */
-export interface ProducerOptions<K = Uint8Array | string | null | undefined, V = Uint8Array | string | null | undefined> {
+export interface ProducerOptions<
+  K = Uint8Array | string | null | undefined,
+  V = Uint8Array | string | null | undefined,
+> {
   transport: Transport
   keySerializer?: Serializer<K>
   valueSerializer?: Serializer<V>
@@ -110,25 +113,40 @@ function num(name: string, value: number | undefined, fallback: number, min: num
 }
 
 export function resolveOptions(o: ProducerOptions<any, any>): ResolvedOptions {
-  if (!o || !o.transport) throw new InvalidArgumentError('INVALID_CONFIG', 'a transport is required (e.g. tcp({ bootstrap }))')
+  if (!o || !o.transport)
+    throw new InvalidArgumentError('INVALID_CONFIG', 'a transport is required (e.g. tcp({ bootstrap }))')
   const acksIn = o.acks ?? 'all'
   const acks = acksIn === 'all' ? -1 : acksIn
-  if (acks !== -1 && acks !== 0 && acks !== 1) throw new InvalidArgumentError('INVALID_CONFIG', `acks must be 0, 1 or 'all', got ${String(acksIn)}`)
+  if (acks !== -1 && acks !== 0 && acks !== 1)
+    throw new InvalidArgumentError('INVALID_CONFIG', `acks must be 0, 1 or 'all', got ${String(acksIn)}`)
   const maxInFlight = num('maxInFlightRequestsPerConnection', o.maxInFlightRequestsPerConnection, 5, 1)
   const explicitIdempotence = o.enableIdempotence
   // As in Java: idempotence is on by default, but only when the rest of the config allows it; asking for it
   // explicitly with an incompatible config is an error.
   const compatible = acks === -1 && maxInFlight <= 5
   if (explicitIdempotence === true && !compatible) {
-    throw new InvalidArgumentError('INVALID_CONFIG', "enableIdempotence needs acks 'all' and maxInFlightRequestsPerConnection ≤ 5")
+    throw new InvalidArgumentError(
+      'INVALID_CONFIG',
+      "enableIdempotence needs acks 'all' and maxInFlightRequestsPerConnection ≤ 5",
+    )
   }
   const transactionalId = o.transactionalId ?? null
   if (transactionalId !== null) {
     // Java: a transactional id implies idempotence, and refuses a config that rules it out
-    if (typeof transactionalId !== 'string' || transactionalId === '') throw new InvalidArgumentError('INVALID_CONFIG', 'transactionalId must be a non-empty string')
-    if (explicitIdempotence === false) throw new InvalidArgumentError('INVALID_CONFIG', 'transactionalId needs idempotence: enableIdempotence must not be false')
-    if (!compatible) throw new InvalidArgumentError('INVALID_CONFIG', "transactionalId needs acks 'all' and maxInFlightRequestsPerConnection ≤ 5")
-    if (o.transport.kind !== 'socket') throw new InvalidArgumentError('INVALID_CONFIG', 'transactionalId needs a Kafka-protocol (socket) transport')
+    if (typeof transactionalId !== 'string' || transactionalId === '')
+      throw new InvalidArgumentError('INVALID_CONFIG', 'transactionalId must be a non-empty string')
+    if (explicitIdempotence === false)
+      throw new InvalidArgumentError(
+        'INVALID_CONFIG',
+        'transactionalId needs idempotence: enableIdempotence must not be false',
+      )
+    if (!compatible)
+      throw new InvalidArgumentError(
+        'INVALID_CONFIG',
+        "transactionalId needs acks 'all' and maxInFlightRequestsPerConnection ≤ 5",
+      )
+    if (o.transport.kind !== 'socket')
+      throw new InvalidArgumentError('INVALID_CONFIG', 'transactionalId needs a Kafka-protocol (socket) transport')
   }
   const idempotent = transactionalId !== null || (explicitIdempotence ?? compatible)
   const lingerMs = num('lingerMs', o.lingerMs, 5, 0)
@@ -140,8 +158,14 @@ export function resolveOptions(o: ProducerOptions<any, any>): ResolvedOptions {
   }
   const retryBackoffMs = num('retryBackoffMs', o.retryBackoffMs, 100, 0)
   const c = o.compression
-  if (c !== undefined && !(typeof c === 'string' ? /^(none|gzip|snappy|lz4|zstd)$/.test(c) : typeof c?.compress === 'function')) {
-    throw new InvalidArgumentError('INVALID_CONFIG', `compression ${JSON.stringify(c)}: none, gzip, snappy, lz4, zstd or a CompressionCodec`)
+  if (
+    c !== undefined &&
+    !(typeof c === 'string' ? /^(none|gzip|snappy|lz4|zstd)$/.test(c) : typeof c?.compress === 'function')
+  ) {
+    throw new InvalidArgumentError(
+      'INVALID_CONFIG',
+      `compression ${JSON.stringify(c)}: none, gzip, snappy, lz4, zstd or a CompressionCodec`,
+    )
   }
   const level = o.compressionLevel
   if (level !== undefined && (c !== 'zstd' || !Number.isInteger(level) || level < -131072 || level > 22)) {
@@ -149,9 +173,14 @@ export function resolveOptions(o: ProducerOptions<any, any>): ResolvedOptions {
   }
   const outbox = o.outbox ?? null
   if (outbox !== null) {
-    if (o.transport.kind !== 'gateway') throw new InvalidArgumentError('INVALID_CONFIG', 'outbox needs a gateway transport (websocket or fetch)')
+    if (o.transport.kind !== 'gateway')
+      throw new InvalidArgumentError('INVALID_CONFIG', 'outbox needs a gateway transport (websocket or fetch)')
     for (const m of ['open', 'put', 'remove', 'reclaim', 'close', 'lane'] as const) {
-      if (typeof outbox[m] !== 'function') throw new InvalidArgumentError('INVALID_CONFIG', `outbox.${m} is not a function (a custom outbox sets lane: outboxLane from 'isokafka/outbox')`)
+      if (typeof outbox[m] !== 'function')
+        throw new InvalidArgumentError(
+          'INVALID_CONFIG',
+          `outbox.${m} is not a function (a custom outbox sets lane: outboxLane from 'isokafka/outbox')`,
+        )
     }
   }
   return {

@@ -38,7 +38,11 @@ export class OutboxLane {
   private timer: unknown = null
   private readonly onOnline = () => this.reclaim()
 
-  constructor(private readonly outbox: Outbox, private readonly options: ResolvedOptions, private readonly wake: () => void) {
+  constructor(
+    private readonly outbox: Outbox,
+    private readonly options: ResolvedOptions,
+    private readonly wake: () => void,
+  ) {
     const settle = (batches: OutboxBatch[] | void) => {
       this.ready = true
       this.adoptStored(batches)
@@ -72,7 +76,13 @@ export class OutboxLane {
       if (!put && !this.stored.has(b.batchId)) {
         this.stored.add(b.batchId)
         // a copy: the batch's buffer goes back to the pool after the ack, and the store may clone it later than now
-        const stored: OutboxBatch = { batchId: b.batchId, topic: b.topic, partition: b.partition, count: b.count, records: b.records.slice() }
+        const stored: OutboxBatch = {
+          batchId: b.batchId,
+          topic: b.topic,
+          partition: b.partition,
+          count: b.count,
+          records: b.records.slice(),
+        }
         const id = b.batchId
         put = Promise.resolve()
           .then(() => this.outbox.put(stored))
@@ -97,7 +107,10 @@ export class OutboxLane {
   /** Acknowledged, or failed for good: no longer kept. */
   forget(batchIds: readonly string[]): void {
     const ids = batchIds.filter((id) => this.stored.delete(id))
-    if (ids.length > 0) void Promise.resolve().then(() => this.outbox.remove(ids)).catch(() => {})
+    if (ids.length > 0)
+      void Promise.resolve()
+        .then(() => this.outbox.remove(ids))
+        .catch(() => {})
   }
 
   /** A live batch whose sends gave up (delivery timeout) stays stored: it goes on as an orphan. */
@@ -127,7 +140,8 @@ export class OutboxLane {
     if (retriable) {
       o.attempts++
       const { retryBackoffMs, clock } = this.options
-      o.retryAtMs = clock.now() + backoffMs(o.attempts, Math.max(1, retryBackoffMs), ORPHAN_BACKOFF_MAX_MS, clock.random)
+      o.retryAtMs =
+        clock.now() + backoffMs(o.attempts, Math.max(1, retryBackoffMs), ORPHAN_BACKOFF_MAX_MS, clock.random)
       return
     }
     this.drop(o)
@@ -145,7 +159,9 @@ export class OutboxLane {
     if (this.timer !== null) this.options.clock.clearTimeout(this.timer)
     const g = globalThis as { removeEventListener?: (type: string, fn: () => void) => void }
     g.removeEventListener?.('online', this.onOnline)
-    void Promise.resolve().then(() => this.outbox.close()).catch(() => {})
+    void Promise.resolve()
+      .then(() => this.outbox.close())
+      .catch(() => {})
   }
 
   private drop(o: Orphan): void {
@@ -156,11 +172,14 @@ export class OutboxLane {
   private adoptStored(batches: OutboxBatch[] | void): void {
     if (!Array.isArray(batches)) return
     for (const b of batches) {
-      if (!b || typeof b.batchId !== 'string' || this.stored.has(b.batchId) || !(b.records instanceof Uint8Array)) continue
+      if (!b || typeof b.batchId !== 'string' || this.stored.has(b.batchId) || !(b.records instanceof Uint8Array))
+        continue
       this.stored.add(b.batchId)
       this.orphans.push({
         wire: { topic: b.topic, partition: b.partition, batchId: b.batchId, count: b.count, records: b.records },
-        attempts: 0, retryAtMs: 0, inFlight: false,
+        attempts: 0,
+        retryAtMs: 0,
+        inFlight: false,
       })
     }
   }
@@ -170,7 +189,10 @@ export class OutboxLane {
     this.reclaiming = true
     Promise.resolve()
       .then(() => this.outbox.reclaim())
-      .then((batches) => this.adoptStored(batches), () => {})
+      .then(
+        (batches) => this.adoptStored(batches),
+        () => {},
+      )
       .finally(() => {
         this.reclaiming = false
         // the network is back or a tab went away: retry orphans now rather than at the end of their backoff

@@ -30,7 +30,10 @@ export class StickyPartitioner {
   // the last topic's state, so a run of sends to one topic skips the map lookups (two per record otherwise)
   private lastTopic: string | null = null
   private lastState: { partition: number; bytes: number } | undefined = undefined
-  constructor(private readonly batchSize: number, private readonly random: () => number) {}
+  constructor(
+    private readonly batchSize: number,
+    private readonly random: () => number,
+  ) {}
 
   private stateOf(topic: string): { partition: number; bytes: number } | undefined {
     if (topic !== this.lastTopic) {
@@ -74,7 +77,11 @@ async function sha256Partition(key: Uint8Array, partitionCount: number): Promise
   return n % partitionCount
 }
 
-export function createPartitioner(option: PartitionerOption | undefined, batchSize: number, random: () => number): Partitioner {
+export function createPartitioner(
+  option: PartitionerOption | undefined,
+  batchSize: number,
+  random: () => number,
+): Partitioner {
   const sticky = new StickyPartitioner(batchSize, random)
   const stickyPick = (record: PartitionerRecord, count: number, available: readonly number[]) =>
     sticky.partition(record.topic, count, available)
@@ -82,13 +89,15 @@ export function createPartitioner(option: PartitionerOption | undefined, batchSi
 
   if (option === undefined || option === 'default' || option === 'murmur2') {
     return {
-      partition: (record, count, available) => (record.key === null ? stickyPick(record, count, available) : murmur2Partition(record.key, count)),
+      partition: (record, count, available) =>
+        record.key === null ? stickyPick(record, count, available) : murmur2Partition(record.key, count),
       onAppend,
     }
   }
   if (option === 'sha256') {
     return {
-      partition: (record, count, available) => (record.key === null ? stickyPick(record, count, available) : sha256Partition(record.key, count)),
+      partition: (record, count, available) =>
+        record.key === null ? stickyPick(record, count, available) : sha256Partition(record.key, count),
       onAppend,
     }
   }

@@ -63,13 +63,17 @@ export function validateTopic(topic: unknown): string | null {
 }
 
 export function partitionerFailed(err: unknown): Error {
-  return err instanceof IsoKafkaError ? err : new InvalidArgumentError('PARTITIONER_FAILED', `the partitioner failed: ${String(err)}`, { cause: err })
+  return err instanceof IsoKafkaError
+    ? err
+    : new InvalidArgumentError('PARTITIONER_FAILED', `the partitioner failed: ${String(err)}`, { cause: err })
 }
 
 const NO_HEADERS: EncodedHeader[] = []
 export function encodeHeaders(headers: RecordHeaders | undefined): EncodedHeader[] {
   if (!headers) return NO_HEADERS
-  const entries = Array.isArray(headers) ? (headers as ReadonlyArray<readonly [string, HeaderValue]>) : Object.entries(headers)
+  const entries = Array.isArray(headers)
+    ? (headers as ReadonlyArray<readonly [string, HeaderValue]>)
+    : Object.entries(headers)
   const out: EncodedHeader[] = []
   for (const [name, value] of entries) {
     if (typeof name !== 'string') throw new InvalidArgumentError('INVALID_HEADER', 'header names must be strings')

@@ -14,7 +14,10 @@ import type { ResolvedOptions } from './options.js'
  * the same bytes), grouped by topic. `transactionalId` marks the request and its batches transactional.
  */
 export async function buildProduceRequest(
-  batches: ProducerBatch[], options: ResolvedOptions, codec: CompressionCodec | null, transactionalId: string | null,
+  batches: ProducerBatch[],
+  options: ResolvedOptions,
+  codec: CompressionCodec | null,
+  transactionalId: string | null,
 ): Promise<{ request: ProduceRequest; size: number }> {
   const byTopic = new Map<string, ProduceRequest['topics'][number]>()
   let size = 128
@@ -28,7 +31,14 @@ export async function buildProduceRequest(
         transactional: transactionalId !== null,
       }
       batch.sealed = codec
-        ? sealBatch(b.recordsBytes(), b.count, b.firstTimestamp, b.maxTimestamp, fields, await compressRecords(codec, b.recordsBytes()))
+        ? sealBatch(
+            b.recordsBytes(),
+            b.count,
+            b.firstTimestamp,
+            b.maxTimestamp,
+            fields,
+            await compressRecords(codec, b.recordsBytes()),
+          )
         : b.sealInPlace(fields)
     }
     let t = byTopic.get(batch.topic)
@@ -36,12 +46,20 @@ export async function buildProduceRequest(
     t.partitions.push({ partition: batch.partition, records: batch.sealed })
     size += batch.sealed.length + batch.topic.length + 16
   }
-  const request = { transactionalId, acks: options.acks, timeoutMs: options.requestTimeoutMs, topics: [...byTopic.values()] }
+  const request = {
+    transactionalId,
+    acks: options.acks,
+    timeoutMs: options.requestTimeoutMs,
+    topics: [...byTopic.values()],
+  }
   return { request, size }
 }
 
 /** Each batch's entry in a Produce response (a batch without one is missing from the map). */
-export function responsesByBatch(batches: ProducerBatch[], res: ProduceResponse): Map<ProducerBatch, ProducePartitionResponse> {
+export function responsesByBatch(
+  batches: ProducerBatch[],
+  res: ProduceResponse,
+): Map<ProducerBatch, ProducePartitionResponse> {
   const map = new Map<ProducerBatch, ProducePartitionResponse>()
   for (const batch of batches) {
     const p = res.topics.find((t) => t.topic === batch.topic)?.partitions.find((p) => p.partition === batch.partition)
@@ -54,12 +72,21 @@ export function responsesByBatch(batches: ProducerBatch[], res: ProduceResponse)
  * An idempotent (non-transactional) producer's id from any broker, retried with backoff while `wanted()`; null when
  * no longer wanted. Throws the broker's error when it is not retriable (the producer cannot go on without an id).
  */
-export async function fetchProducerId(cluster: KafkaCluster, options: ResolvedOptions, wanted: () => boolean): Promise<{ producerId: number; producerEpoch: number } | null> {
+export async function fetchProducerId(
+  cluster: KafkaCluster,
+  options: ResolvedOptions,
+  wanted: () => boolean,
+): Promise<{ producerId: number; producerEpoch: number } | null> {
   const { clock } = options
   for (let attempt = 1; wanted(); attempt++) {
     try {
       const conn = await cluster.anyConnection()
-      const res = await conn.request(InitProducerId, { transactionalId: null, transactionTimeoutMs: 60000, producerId: -1, producerEpoch: -1 })
+      const res = await conn.request(InitProducerId, {
+        transactionalId: null,
+        transactionTimeoutMs: 60000,
+        producerId: -1,
+        producerEpoch: -1,
+      })
       if (res.errorCode === 0) return res
       const err = brokerError(res.errorCode, 'InitProducerId')
       if (!err.retriable) throw err

@@ -1,9 +1,25 @@
 import { backoffMs, burstClock, systemClock } from '../clock.js'
 import type { Transport } from '../transport.js'
-import { InvalidArgumentError, KafkaProtocolError, MaxBlockTimeoutError, ProducerClosedError, RecordTooLargeError, TransactionStateError, type IsoKafkaError } from '../errors.js'
+import {
+  InvalidArgumentError,
+  KafkaProtocolError,
+  MaxBlockTimeoutError,
+  ProducerClosedError,
+  RecordTooLargeError,
+  TransactionStateError,
+  type IsoKafkaError,
+} from '../errors.js'
 import { APPENDED, RecordAccumulator, type DeliveryCallback, type RecordMetadata } from './accumulator.js'
 import { Fifo } from './fifo.js'
-import { blankPendingSend, encodeHeaders, ignoreOutcome, partitionerFailed, refuse, validateTopic, type PendingSend } from './pending-send.js'
+import {
+  blankPendingSend,
+  encodeHeaders,
+  ignoreOutcome,
+  partitionerFailed,
+  refuse,
+  validateTopic,
+  type PendingSend,
+} from './pending-send.js'
 import { resolveOptions, type ProducerOptions, type ResolvedOptions } from './options.js'
 import { createPartitioner, type Partitioner } from './partitioners.js'
 import { defaultSerializer, runSerializer, type Serializer } from './serializers.js'
@@ -149,10 +165,18 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     flushWaiters()
   }
   if (typeof options.transport.backend !== 'function') {
-    throw new InvalidArgumentError('INVALID_CONFIG', "the transport has no backend: a custom transport sets `backend: kafkaBackend` (byte stream) or `backend: gatewayBackend` (from 'isokafka')")
+    throw new InvalidArgumentError(
+      'INVALID_CONFIG',
+      "the transport has no backend: a custom transport sets `backend: kafkaBackend` (byte stream) or `backend: gatewayBackend` (from 'isokafka')",
+    )
   }
-  const { backend, sender, transactions: txn = null } = options.transport.backend({ transport: options.transport, accumulator, options: o, onFatal })
-  if (o.transactionalId !== null && !txn) throw new InvalidArgumentError('INVALID_CONFIG', 'this transport\'s backend has no transactions (transactionalId)')
+  const {
+    backend,
+    sender,
+    transactions: txn = null,
+  } = options.transport.backend({ transport: options.transport, accumulator, options: o, onFatal })
+  if (o.transactionalId !== null && !txn)
+    throw new InvalidArgumentError('INVALID_CONFIG', "this transport's backend has no transactions (transactionalId)")
   // the backend set the batches' wire form; a record's size estimate is that form's (read once, used per record)
   const estimateSize = accumulator.format.estimate
 
@@ -197,7 +221,13 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     }
     if (e.partition >= 0) {
       if (e.partition >= t.partitionCount) {
-        refuse(e, new InvalidArgumentError('INVALID_PARTITION', `partition ${e.partition} is not in [0, ${t.partitionCount}) for topic ${e.topic}`))
+        refuse(
+          e,
+          new InvalidArgumentError(
+            'INVALID_PARTITION',
+            `partition ${e.partition} is not in [0, ${t.partitionCount}) for topic ${e.topic}`,
+          ),
+        )
         return true
       }
     } else if (e.partitionPromise === null) {
@@ -216,7 +246,13 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
       // anything else that is not a valid partition (undefined, a string, 1.5) is refused below
       const p = result as number
       if (!Number.isInteger(p) || p < 0 || p >= t.partitionCount) {
-        refuse(e, new InvalidArgumentError('INVALID_PARTITION', `the partitioner returned ${p} for a topic with ${t.partitionCount} partitions`))
+        refuse(
+          e,
+          new InvalidArgumentError(
+            'INVALID_PARTITION',
+            `the partitioner returned ${p} for a topic with ${t.partitionCount} partitions`,
+          ),
+        )
         return true
       }
       e.partition = p
@@ -274,7 +310,10 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
             const p = await e.partitionPromise
             const count = backend.topic(e.topic)?.partitionCount ?? 0
             if (!Number.isInteger(p) || p < 0 || p >= count) {
-              throw new InvalidArgumentError('INVALID_PARTITION', `the partitioner returned ${p} for a topic with ${count} partitions`)
+              throw new InvalidArgumentError(
+                'INVALID_PARTITION',
+                `the partitioner returned ${p} for a topic with ${count} partitions`,
+              )
             }
             e.partition = p
           } catch (err) {
@@ -313,7 +352,9 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
         cause: code ? new KafkaProtocolError(code, `topic ${e.topic}`) : undefined,
       })
     }
-    return new MaxBlockTimeoutError(`no room in the ${o.bufferMemory}-byte buffer within ${o.maxBlockMs} ms (bufferMemory)`)
+    return new MaxBlockTimeoutError(
+      `no room in the ${o.bufferMemory}-byte buffer within ${o.maxBlockMs} ms (bufferMemory)`,
+    )
   }
 
   let pipelineWaiters: Array<{ seq: number; resolve: () => void }> = []
@@ -338,25 +379,41 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
 
   /** Validates and serializes a record into a pending send (the reused scratch object when free). Throws on bad input. */
   function prepare(record: ProducerRecord<K, V>): PendingSend {
-    if (!record || typeof record !== 'object') throw new InvalidArgumentError('INVALID_RECORD', 'send() takes a record object')
+    if (!record || typeof record !== 'object')
+      throw new InvalidArgumentError('INVALID_RECORD', 'send() takes a record object')
     const topicProblem = validateTopic(record.topic)
     if (topicProblem) throw new InvalidArgumentError('INVALID_TOPIC', topicProblem)
     const key = record.key === undefined ? null : runSerializer(keySerializer, record.key, record.topic, 'key')
     // bytes through the default serializer come out as they went in: skip the call and its checks
-    const value = rawValues && record.value instanceof Uint8Array ? record.value : runSerializer(valueSerializer, record.value, record.topic, 'value')
+    const value =
+      rawValues && record.value instanceof Uint8Array
+        ? record.value
+        : runSerializer(valueSerializer, record.value, record.topic, 'value')
     const headers = encodeHeaders(record.headers)
     const partition = record.partition ?? -1
     // -1 is the internal "let the partitioner choose": an explicit negative partition is an error, as in Java
-    if (!Number.isInteger(partition) || (partition < 0 && record.partition != null)) throw new InvalidArgumentError('INVALID_PARTITION', `partition must be a non-negative integer, got ${record.partition}`)
+    if (!Number.isInteger(partition) || (partition < 0 && record.partition != null))
+      throw new InvalidArgumentError(
+        'INVALID_PARTITION',
+        `partition must be a non-negative integer, got ${record.partition}`,
+      )
     const now = recordNow()
     const timestamp = record.timestamp ?? (o.clock === systemClock ? now : Date.now())
-    if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new InvalidArgumentError('INVALID_TIMESTAMP', `timestamp must be a non-negative integer (ms), got ${record.timestamp}`)
+    if (!Number.isSafeInteger(timestamp) || timestamp < 0)
+      throw new InvalidArgumentError(
+        'INVALID_TIMESTAMP',
+        `timestamp must be a non-negative integer (ms), got ${record.timestamp}`,
+      )
     const estimate = estimateSize(key, value, headers)
     if (estimate + 61 > o.maxRequestSize) {
-      throw new RecordTooLargeError(`the record is ${estimate} bytes when serialized, more than maxRequestSize (${o.maxRequestSize})`)
+      throw new RecordTooLargeError(
+        `the record is ${estimate} bytes when serialized, more than maxRequestSize (${o.maxRequestSize})`,
+      )
     }
     if (estimate > o.bufferMemory) {
-      throw new RecordTooLargeError(`the record is ${estimate} bytes when serialized, more than bufferMemory (${o.bufferMemory})`)
+      throw new RecordTooLargeError(
+        `the record is ${estimate} bytes when serialized, more than bufferMemory (${o.bufferMemory})`,
+      )
     }
     // The common case appends at once and keeps nothing of the entry: fill a reused scratch object, and copy it
     // only when the send has to wait. (A partitioner that calls send() re-entrantly gets a fresh object.)
@@ -420,7 +477,8 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
   function produce(record: ProducerRecord<K, V>, callback?: DeliveryCallback): boolean {
     if (fatal) throw fatal
     if (closed) throw new ProducerClosedError()
-    if (callback !== undefined && typeof callback !== 'function') throw new InvalidArgumentError('INVALID_RECORD', 'produce() takes a callback function')
+    if (callback !== undefined && typeof callback !== 'function')
+      throw new InvalidArgumentError('INVALID_RECORD', 'produce() takes a callback function')
     txn?.checkSend()
     const e = prepare(record)
     if (callback) e.callback = callback
@@ -456,7 +514,10 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     const timeoutMs = closeOptions.timeoutMs ?? Infinity
     let timer: unknown = null
     const flushed = flush().then(() => true)
-    const timedOut = timeoutMs === Infinity ? null : new Promise<boolean>((resolve) => (timer = o.clock.setTimeout(() => resolve(false), timeoutMs)))
+    const timedOut =
+      timeoutMs === Infinity
+        ? null
+        : new Promise<boolean>((resolve) => (timer = o.clock.setTimeout(() => resolve(false), timeoutMs)))
     const ok = timedOut ? await Promise.race([flushed, timedOut]) : await flushed
     if (timer !== null) o.clock.clearTimeout(timer)
     if (!ok) {
@@ -478,7 +539,8 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
       const err = backend.topicError(topic)
       if (err) throw err
       const now = o.clock.now()
-      if (now >= deadline) throw new MaxBlockTimeoutError(`topic ${topic} not present in metadata after ${o.maxBlockMs} ms`)
+      if (now >= deadline)
+        throw new MaxBlockTimeoutError(`topic ${topic} not present in metadata after ${o.maxBlockMs} ms`)
       await waitForChange(deadline - now)
     }
   }
@@ -503,9 +565,16 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
         return { topic, errorCode: code, partitions: 0, leaders: [] }
       }
       const now = o.clock.now()
-      if (now >= deadline) throw new MaxBlockTimeoutError(`topic ${topic} not present in metadata after ${timeoutMs} ms`)
+      if (now >= deadline)
+        throw new MaxBlockTimeoutError(`topic ${topic} not present in metadata after ${timeoutMs} ms`)
       if (backend.refresh) {
-        const answered = await raceDeadline(backend.refresh().then(() => true, () => false), deadline - now)
+        const answered = await raceDeadline(
+          backend.refresh().then(
+            () => true,
+            () => false,
+          ),
+          deadline - now,
+        )
         // a refresh that failed (no broker reachable) is tried again after a backoff, not at once in a loop
         if (!answered) {
           const wait = backoffMs(++failures, o.retryBackoffMs, o.retryBackoffMaxMs, o.clock.random)
@@ -519,7 +588,10 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
   async function describeCluster(options: { timeoutMs?: number } = {}): Promise<{ clusterId: string | null }> {
     const timeoutMs = options.timeoutMs ?? o.maxBlockMs
     if (backend.refresh) {
-      const done = await raceDeadline(backend.refresh().then(() => true), timeoutMs)
+      const done = await raceDeadline(
+        backend.refresh().then(() => true),
+        timeoutMs,
+      )
       if (!done) throw new MaxBlockTimeoutError(`no metadata answer within ${timeoutMs} ms`)
     }
     return { clusterId: backend.clusterId ?? null }

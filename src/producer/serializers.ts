@@ -31,7 +31,12 @@ function describe(data: unknown): string {
 }
 
 /** Runs a serializer and checks its result, wrapping anything it throws into a typed SerializationError. */
-export function runSerializer<T>(serializer: Serializer<T>, data: T, topic: string, what: 'key' | 'value'): Uint8Array | null {
+export function runSerializer<T>(
+  serializer: Serializer<T>,
+  data: T,
+  topic: string,
+  what: 'key' | 'value',
+): Uint8Array | null {
   let out: unknown
   try {
     out = serializer(data, topic)

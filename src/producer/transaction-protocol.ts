@@ -9,7 +9,13 @@ import { TxnOffsetCommit } from '../protocol/messages/txn-offset-commit.js'
 // producer keeps to (src/producer/transactions.ts has the state machine).
 
 export type TransactionState =
-  | 'uninitialized' | 'ready' | 'in-transaction' | 'committing' | 'aborting' | 'abortable-error' | 'fatal-error'
+  | 'uninitialized'
+  | 'ready'
+  | 'in-transaction'
+  | 'committing'
+  | 'aborting'
+  | 'abortable-error'
+  | 'fatal-error'
 
 /** Offsets a transaction commits for a consumer group (Java's Map<TopicPartition, OffsetAndMetadata>). */
 export interface TransactionOffset {
@@ -21,7 +27,9 @@ export interface TransactionOffset {
   leaderEpoch?: number
 }
 /** The consumer's group metadata (Java's ConsumerGroupMetadata); a group id alone skips the generation checks. */
-export type GroupMetadata = string | { groupId: string; generationId?: number; memberId?: string; groupInstanceId?: string | null }
+export type GroupMetadata =
+  | string
+  | { groupId: string; generationId?: number; memberId?: string; groupInstanceId?: string | null }
 
 /** What the transaction manager needs from the Kafka sender. */
 export interface TransactionSender {
@@ -55,7 +63,9 @@ export function classifyTxnError(code: number): TxnErrorClass {
 /** The most telling error of a per-partition answer: 0 when all went in (OPERATION_NOT_ATTEMPTED only follows another). */
 export function firstError(results: PartitionErrors[]): number {
   let code = 0
-  for (const t of results) for (const p of t.partitions) if (p.errorCode !== 0 && (code === 0 || code === OPERATION_NOT_ATTEMPTED)) code = p.errorCode
+  for (const t of results)
+    for (const p of t.partitions)
+      if (p.errorCode !== 0 && (code === 0 || code === OPERATION_NOT_ATTEMPTED)) code = p.errorCode
   return code
 }
 

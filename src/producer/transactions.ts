@@ -1,7 +1,15 @@
 import { backoffMs } from '../clock.js'
 import type { KafkaCluster } from '../client/cluster.js'
 import type { BrokerConnection } from '../client/connection.js'
-import { IsoKafkaError, KafkaProtocolError, MaxBlockTimeoutError, ProducerFatalError, TransactionAbortableError, TransactionAbortedError, TransactionStateError } from '../errors.js'
+import {
+  IsoKafkaError,
+  KafkaProtocolError,
+  MaxBlockTimeoutError,
+  ProducerFatalError,
+  TransactionAbortableError,
+  TransactionAbortedError,
+  TransactionStateError,
+} from '../errors.js'
 import type { KafkaApi } from '../protocol/api.js'
 import { brokerError } from '../protocol/error-messages.js'
 import { AddOffsetsToTxn } from '../protocol/messages/add-offsets-to-txn.js'
@@ -13,12 +21,26 @@ import { Produce, type ProduceRequest, type ProduceResponse } from '../protocol/
 import { TxnOffsetCommit } from '../protocol/messages/txn-offset-commit.js'
 import type { ResolvedOptions } from './options.js'
 import {
-  classifyTxnError, END_TXN_V1, firstError, PRODUCE_V1, TXN_OFFSET_COMMIT_V1,
-  type GroupMetadata, type TransactionOffset, type TransactionSender, type TransactionState, type TxnErrorClass,
+  classifyTxnError,
+  END_TXN_V1,
+  firstError,
+  PRODUCE_V1,
+  TXN_OFFSET_COMMIT_V1,
+  type GroupMetadata,
+  type TransactionOffset,
+  type TransactionSender,
+  type TransactionState,
+  type TxnErrorClass,
 } from './transaction-protocol.js'
 
 export { classifyTxnError, TXN_FATAL_ERRORS, TXN_PRODUCE_FATAL } from './transaction-protocol.js'
-export type { GroupMetadata, TransactionOffset, TransactionSender, TransactionState, TxnErrorClass } from './transaction-protocol.js'
+export type {
+  GroupMetadata,
+  TransactionOffset,
+  TransactionSender,
+  TransactionState,
+  TxnErrorClass,
+} from './transaction-protocol.js'
 
 /**
  * Kafka transactions for one transactional id: the state machine of Java's TransactionManager and its requests to
@@ -70,7 +92,8 @@ export class TransactionManager {
   initTransactions(): Promise<void> {
     this.throwIfFatal()
     if (this.pending) return this.pending
-    if (this.state !== 'uninitialized') throw new TransactionStateError(`initTransactions() was already called (state: ${this.state})`)
+    if (this.state !== 'uninitialized')
+      throw new TransactionStateError(`initTransactions() was already called (state: ${this.state})`)
     return this.once(this.initProducerId(-1, -1).then(() => void (this.state = 'ready')))
   }
 
@@ -84,7 +107,12 @@ export class TransactionManager {
   beginTransaction(): void {
     this.throwIfFatal()
     if (this.state === 'abortable-error') throw this.abortableError()
-    if (this.state !== 'ready') throw new TransactionStateError(this.state === 'uninitialized' ? 'call initTransactions() first' : `a transaction is already under way (state: ${this.state})`)
+    if (this.state !== 'ready')
+      throw new TransactionStateError(
+        this.state === 'uninitialized'
+          ? 'call initTransactions() first'
+          : `a transaction is already under way (state: ${this.state})`,
+      )
     this.v2 = this.detectV2()
     this.started = false
     this.added.clear()
@@ -96,9 +124,11 @@ export class TransactionManager {
     this.throwIfFatal()
     if (this.state === 'in-transaction') return
     if (this.state === 'abortable-error') throw this.abortableError()
-    throw new TransactionStateError(this.state === 'uninitialized'
-      ? 'a transactional producer sends inside a transaction: call initTransactions() and beginTransaction() first'
-      : `cannot send outside a transaction: call beginTransaction() first (state: ${this.state})`)
+    throw new TransactionStateError(
+      this.state === 'uninitialized'
+        ? 'a transactional producer sends inside a transaction: call initTransactions() and beginTransaction() first'
+        : `cannot send outside a transaction: call beginTransaction() first (state: ${this.state})`,
+    )
   }
 
   /** Commits: `flush` sends every record first; a record that failed makes the transaction abortable instead. */
@@ -106,7 +136,8 @@ export class TransactionManager {
     this.throwIfFatal()
     if (this.state === 'committing' && this.pending) return this.pending
     if (this.state === 'abortable-error') throw this.abortableError()
-    if (this.state !== 'in-transaction' && this.state !== 'committing') throw new TransactionStateError(`no transaction to commit (state: ${this.state})`)
+    if (this.state !== 'in-transaction' && this.state !== 'committing')
+      throw new TransactionStateError(`no transaction to commit (state: ${this.state})`)
     this.state = 'committing'
     return this.once(this.commit(flush))
   }
@@ -123,7 +154,11 @@ export class TransactionManager {
     this.throwIfFatal()
     if (this.state === 'aborting' && this.pending) return this.pending
     if (this.state !== 'in-transaction' && this.state !== 'abortable-error' && this.state !== 'aborting') {
-      throw new TransactionStateError(this.state === 'committing' ? 'a commit is under way: call commitTransaction() again' : `no transaction to abort (state: ${this.state})`)
+      throw new TransactionStateError(
+        this.state === 'committing'
+          ? 'a commit is under way: call commitTransaction() again'
+          : `no transaction to abort (state: ${this.state})`,
+      )
     }
     this.state = 'aborting'
     return this.once(this.abort(flush, dropWaiting))
@@ -146,32 +181,56 @@ export class TransactionManager {
   async sendOffsetsToTransaction(offsets: readonly TransactionOffset[], group: GroupMetadata): Promise<void> {
     this.throwIfFatal()
     if (this.state === 'abortable-error') throw this.abortableError()
-    if (this.state !== 'in-transaction') throw new TransactionStateError(`sendOffsetsToTransaction() needs a transaction under way (state: ${this.state})`)
+    if (this.state !== 'in-transaction')
+      throw new TransactionStateError(`sendOffsetsToTransaction() needs a transaction under way (state: ${this.state})`)
     const g = typeof group === 'string' ? { groupId: group } : group
-    if (!g || typeof g.groupId !== 'string' || g.groupId === '') throw new TransactionStateError('sendOffsetsToTransaction() needs a group id')
+    if (!g || typeof g.groupId !== 'string' || g.groupId === '')
+      throw new TransactionStateError('sendOffsetsToTransaction() needs a group id')
     const deadline = this.options.clock.now() + this.options.maxBlockMs
     try {
       if (!this.v2) {
-        await this.call(CoordinatorType.Transaction, this.transactionalId, AddOffsetsToTxn, () => ({
-          transactionalId: this.transactionalId, producerId: this.producerId, producerEpoch: this.producerEpoch, groupId: g.groupId,
-        }), (r) => r.errorCode, deadline)
+        await this.call(
+          CoordinatorType.Transaction,
+          this.transactionalId,
+          AddOffsetsToTxn,
+          () => ({
+            transactionalId: this.transactionalId,
+            producerId: this.producerId,
+            producerEpoch: this.producerEpoch,
+            groupId: g.groupId,
+          }),
+          (r) => r.errorCode,
+          deadline,
+        )
       }
       this.started = true
       const byTopic = new Map<string, TransactionOffset[]>()
       for (const o of offsets) byTopic.set(o.topic, [...(byTopic.get(o.topic) ?? []), o])
-      await this.call(CoordinatorType.Group, g.groupId, this.v2 ? TxnOffsetCommit : TXN_OFFSET_COMMIT_V1, () => ({
-        transactionalId: this.transactionalId,
-        groupId: g.groupId,
-        producerId: this.producerId,
-        producerEpoch: this.producerEpoch,
-        generationId: g.generationId ?? -1,
-        memberId: g.memberId ?? '',
-        groupInstanceId: g.groupInstanceId ?? null,
-        topics: [...byTopic].map(([topic, list]) => ({
-          topic,
-          partitions: list.map((o) => ({ partition: o.partition, offset: o.offset, leaderEpoch: o.leaderEpoch ?? -1, metadata: o.metadata ?? '' })),
-        })),
-      }), (r) => firstError(r.results), deadline)
+      await this.call(
+        CoordinatorType.Group,
+        g.groupId,
+        this.v2 ? TxnOffsetCommit : TXN_OFFSET_COMMIT_V1,
+        () => ({
+          transactionalId: this.transactionalId,
+          groupId: g.groupId,
+          producerId: this.producerId,
+          producerEpoch: this.producerEpoch,
+          generationId: g.generationId ?? -1,
+          memberId: g.memberId ?? '',
+          groupInstanceId: g.groupInstanceId ?? null,
+          topics: [...byTopic].map(([topic, list]) => ({
+            topic,
+            partitions: list.map((o) => ({
+              partition: o.partition,
+              offset: o.offset,
+              leaderEpoch: o.leaderEpoch ?? -1,
+              metadata: o.metadata ?? '',
+            })),
+          })),
+        }),
+        (r) => firstError(r.results),
+        deadline,
+      )
     } catch (err) {
       throw this.failTransaction(err)
     }
@@ -231,20 +290,29 @@ export class TransactionManager {
         this.pendingAdds = []
         const byTopic = new Map<string, number[]>()
         for (const p of batch) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p.partition])
-        await this.call(CoordinatorType.Transaction, this.transactionalId, AddPartitionsToTxn, () => ({
-          transactionalId: this.transactionalId,
-          producerId: this.producerId,
-          producerEpoch: this.producerEpoch,
-          topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
-        }), (r) => firstError(r.results), this.options.clock.now() + this.options.deliveryTimeoutMs)
+        await this.call(
+          CoordinatorType.Transaction,
+          this.transactionalId,
+          AddPartitionsToTxn,
+          () => ({
+            transactionalId: this.transactionalId,
+            producerId: this.producerId,
+            producerEpoch: this.producerEpoch,
+            topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+          }),
+          (r) => firstError(r.results),
+          this.options.clock.now() + this.options.deliveryTimeoutMs,
+        )
         for (const p of batch) this.markAdded(p.topic, p.partition)
       }
-    })().catch((err) => {
-      if (this.state === 'in-transaction' || this.state === 'committing') this.failTransaction(err)
-    }).finally(() => {
-      this.adding = null
-      this.sender?.wake()
-    })
+    })()
+      .catch((err) => {
+        if (this.state === 'in-transaction' || this.state === 'committing') this.failTransaction(err)
+      })
+      .finally(() => {
+        this.adding = null
+        this.sender?.wake()
+      })
   }
 
   private async endTxn(committed: boolean): Promise<void> {
@@ -256,9 +324,19 @@ export class TransactionManager {
     const deadline = this.options.clock.now() + this.options.maxBlockMs
     let res
     try {
-      res = await this.call(CoordinatorType.Transaction, this.transactionalId, this.v2 ? EndTxn : END_TXN_V1, () => ({
-        transactionalId: this.transactionalId, producerId: this.producerId, producerEpoch: this.producerEpoch, committed,
-      }), (r) => r.errorCode, deadline)
+      res = await this.call(
+        CoordinatorType.Transaction,
+        this.transactionalId,
+        this.v2 ? EndTxn : END_TXN_V1,
+        () => ({
+          transactionalId: this.transactionalId,
+          producerId: this.producerId,
+          producerEpoch: this.producerEpoch,
+          committed,
+        }),
+        (r) => r.errorCode,
+        deadline,
+      )
     } catch (err) {
       if (err instanceof MaxBlockTimeoutError) throw err // still committing/aborting: the same call may be made again
       throw this.failTransaction(err)
@@ -277,9 +355,19 @@ export class TransactionManager {
 
   private async initProducerId(producerId: number, producerEpoch: number): Promise<void> {
     const deadline = this.options.clock.now() + this.options.maxBlockMs
-    const res = await this.call(CoordinatorType.Transaction, this.transactionalId, InitProducerId, () => ({
-      transactionalId: this.transactionalId, transactionTimeoutMs: this.options.transactionTimeoutMs, producerId, producerEpoch,
-    }), (r) => r.errorCode, deadline).catch((err) => {
+    const res = await this.call(
+      CoordinatorType.Transaction,
+      this.transactionalId,
+      InitProducerId,
+      () => ({
+        transactionalId: this.transactionalId,
+        transactionTimeoutMs: this.options.transactionTimeoutMs,
+        producerId,
+        producerEpoch,
+      }),
+      (r) => r.errorCode,
+      deadline,
+    ).catch((err) => {
       // an answer that is neither retriable nor fencing still leaves this producer without an id: fatal, as in Java
       if (err instanceof KafkaProtocolError) throw this.fatal(err)
       throw err
@@ -309,7 +397,14 @@ export class TransactionManager {
    * the coordinator again, CONCURRENT_TRANSACTIONS and other retriable codes back off; fencing codes make the producer
    * fatal; anything else is thrown as the broker's error (the caller makes the transaction abortable).
    */
-  private async call<Req, Res>(type: number, key: string, api: KafkaApi<Req, Res>, request: () => Req, errorOf: (res: Res) => number, deadline: number): Promise<Res> {
+  private async call<Req, Res>(
+    type: number,
+    key: string,
+    api: KafkaApi<Req, Res>,
+    request: () => Req,
+    errorOf: (res: Res) => number,
+    deadline: number,
+  ): Promise<Res> {
     const { clock, retryBackoffMs, retryBackoffMaxMs } = this.options
     for (let attempt = 1; ; attempt++) {
       this.throwIfFatal()
@@ -324,7 +419,8 @@ export class TransactionManager {
         kind = classifyTxnError(code)
       } catch (err) {
         if (err instanceof KafkaProtocolError) kind = classifyTxnError(err.errorCode)
-        else if (err instanceof IsoKafkaError && err.retriable) kind = 'coordinator' // connection lost, request timed out
+        else if (err instanceof IsoKafkaError && err.retriable)
+          kind = 'coordinator' // connection lost, request timed out
         else throw err
         cause = err
       }
@@ -332,7 +428,8 @@ export class TransactionManager {
       if (kind === 'abortable') throw cause
       if (kind === 'coordinator') this.coordinators.delete(`${type}:${key}`)
       const wait = backoffMs(attempt, retryBackoffMs, retryBackoffMaxMs, clock.random)
-      if (clock.now() + wait >= deadline) throw new MaxBlockTimeoutError(`${api.name} did not succeed in time`, { cause })
+      if (clock.now() + wait >= deadline)
+        throw new MaxBlockTimeoutError(`${api.name} did not succeed in time`, { cause })
       await new Promise<void>((resolve) => clock.setTimeout(resolve, wait))
     }
   }
@@ -346,7 +443,8 @@ export class TransactionManager {
       const res = await any.request(FindCoordinator, { keyType: type, keys: [key] })
       const c = res.coordinators[0]
       if (!c) throw brokerError(15, `FindCoordinator for ${key} answered no coordinator`)
-      if (c.errorCode !== 0) throw brokerError(c.errorCode, `FindCoordinator for ${key}${c.errorMessage ? `: ${c.errorMessage}` : ''}`)
+      if (c.errorCode !== 0)
+        throw brokerError(c.errorCode, `FindCoordinator for ${key}${c.errorMessage ? `: ${c.errorMessage}` : ''}`)
       at = { host: c.host, port: c.port }
       this.coordinators.set(id, at)
     }
@@ -365,7 +463,10 @@ export class TransactionManager {
 
   private fatal(cause: Error): Error {
     this.state = 'fatal-error'
-    const err = new ProducerFatalError(`the transactional producer cannot continue (${this.transactionalId}): ${cause.message}`, { cause })
+    const err = new ProducerFatalError(
+      `the transactional producer cannot continue (${this.transactionalId}): ${cause.message}`,
+      { cause },
+    )
     this.sender!.fail(err)
     return this.sender!.fatalError ?? err
   }
@@ -389,6 +490,9 @@ export class TransactionManager {
 
   private abortableError(): TransactionAbortableError {
     const cause = this.lastError
-    return new TransactionAbortableError(`the transaction cannot commit${cause ? `: ${cause.message}` : ''}; abort it and begin a new one`, { cause })
+    return new TransactionAbortableError(
+      `the transaction cannot commit${cause ? `: ${cause.message}` : ''}; abort it and begin a new one`,
+      { cause },
+    )
   }
 }

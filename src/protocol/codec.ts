@@ -321,7 +321,8 @@ export class Reader {
     const n = compact ? this.uvarint() - 1 : this.int32()
     if (n < -1) throw new MalformedResponseError(`negative array length ${n}`)
     // every element takes at least one byte, so a length beyond the bytes left is garbage
-    if (n > this.remaining) throw new MalformedResponseError(`array length ${n} exceeds the ${this.remaining} bytes left`)
+    if (n > this.remaining)
+      throw new MalformedResponseError(`array length ${n} exceeds the ${this.remaining} bytes left`)
     return n
   }
   array<T>(compact: boolean, each: (r: Reader) => T): T[] {

@@ -31,9 +31,24 @@ export const WINDOW = 16384
 export const CHUNK = 2 * 65536 - WINDOW
 
 // opcodes (WebAssembly core spec, binary format)
-const BLOCK = 0x02, LOOP = 0x03, BR = 0x0c, BR_IF = 0x0d, END = 0x0b, VOID = 0x40
-const LOCAL_GET = 0x20, LOCAL_SET = 0x21, I32_LOAD = 0x28, I32_LOAD8_U = 0x2d, I32_CONST = 0x41
-const I32_GE_U = 0x4f, I32_ADD = 0x6a, I32_SUB = 0x6b, I32_AND = 0x71, I32_XOR = 0x73, I32_SHL = 0x74, I32_SHR_U = 0x76
+const BLOCK = 0x02,
+  LOOP = 0x03,
+  BR = 0x0c,
+  BR_IF = 0x0d,
+  END = 0x0b,
+  VOID = 0x40
+const LOCAL_GET = 0x20,
+  LOCAL_SET = 0x21,
+  I32_LOAD = 0x28,
+  I32_LOAD8_U = 0x2d,
+  I32_CONST = 0x41
+const I32_GE_U = 0x4f,
+  I32_ADD = 0x6a,
+  I32_SUB = 0x6b,
+  I32_AND = 0x71,
+  I32_XOR = 0x73,
+  I32_SHL = 0x74,
+  I32_SHR_U = 0x76
 const I32 = 0x7f
 
 function uleb(n: number): number[] {
@@ -85,7 +100,19 @@ function body(): number[] {
   code.push(...set(0), ...get(1), ...i32const(16), I32_ADD, ...set(1), BR, 0, END, END)
   code.push(BLOCK, VOID, LOOP, VOID)
   code.push(...get(1), ...get(3), I32_GE_U, BR_IF, 1)
-  code.push(...get(0), ...get(1), I32_LOAD8_U, 0, 0, I32_XOR, ...i32const(255), I32_AND, ...i32const(2), I32_SHL, ...load(0))
+  code.push(
+    ...get(0),
+    ...get(1),
+    I32_LOAD8_U,
+    0,
+    0,
+    I32_XOR,
+    ...i32const(255),
+    I32_AND,
+    ...i32const(2),
+    I32_SHL,
+    ...load(0),
+  )
   code.push(...get(0), ...i32const(8), I32_SHR_U, I32_XOR, ...set(0))
   code.push(...get(1), ...i32const(1), I32_ADD, ...set(1), BR, 0, END, END)
   code.push(...get(0), END)
@@ -97,7 +124,14 @@ function body(): number[] {
 export function crcKernelBytes(): Uint8Array<ArrayBuffer> {
   const name = (s: string) => [s.length, ...Array.from(s, (ch) => ch.charCodeAt(0))]
   return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00, // "\0asm", version 1
     ...section(1, [1, 0x60, 3, I32, I32, I32, 1, I32]), // type 0: (i32, i32, i32) -> i32
     ...section(3, [1, 0]), // function 0 has type 0
     ...section(5, [1, 0, 2]), // one memory, 2 pages, no maximum

@@ -19,16 +19,16 @@
  * INVALID_PRODUCER_EPOCH). Producer retry policy belongs to the producer.
  */
 
-import { KafkaProtocolError, RETRIABLE_CODES } from '../errors.js';
+import { KafkaProtocolError, RETRIABLE_CODES } from '../errors.js'
 
 /** Name and retriable flag of a Kafka error code. */
 export interface KafkaErrorBasics {
   /** The int16 error code on the wire. */
-  code: number;
+  code: number
   /** Kafka's `Errors` enum name, e.g. `NOT_LEADER_OR_FOLLOWER`. */
-  name: string;
+  name: string
   /** Whether Kafka's exception for this code is a `RetriableException`. */
-  retriable: boolean;
+  retriable: boolean
 }
 
 /**
@@ -69,25 +69,27 @@ UNKNOWN_CONTROLLER_ID UNKNOWN_SUBSCRIPTION_ID TELEMETRY_TOO_LARGE INVALID_REGIST
 INVALID_RECORD_STATE SHARE_SESSION_NOT_FOUND INVALID_SHARE_SESSION_EPOCH FENCED_STATE_EPOCH \
 INVALID_VOTER_KEY DUPLICATE_VOTER VOTER_NOT_FOUND INVALID_REGULAR_EXPRESSION REBOOTSTRAP_REQUIRED \
 STREAMS_INVALID_TOPOLOGY STREAMS_INVALID_TOPOLOGY_EPOCH STREAMS_TOPOLOGY_FENCED SHARE_SESSION_LIMIT_REACHED \
-GROUP_DELETION_FAILED STREAMS_TOPOLOGY_DESCRIPTION_UPDATE_FAILED CONTROLLER_ID_NOT_REGISTERED`;
+GROUP_DELETION_FAILED STREAMS_TOPOLOGY_DESCRIPTION_UPDATE_FAILED CONTROLLER_ID_NOT_REGISTERED`
 
-type Split<S extends string, Acc extends string[] = []> = S extends `${infer H} ${infer T}` ? Split<T, [...Acc, H]> : [...Acc, S];
+type Split<S extends string, Acc extends string[] = []> = S extends `${infer H} ${infer T}`
+  ? Split<T, [...Acc, H]>
+  : [...Acc, S]
 /** A Kafka error name, e.g. `'NOT_LEADER_OR_FOLLOWER'`. */
-export type ErrorCodeName = Split<typeof NAMES>[number];
+export type ErrorCodeName = Split<typeof NAMES>[number]
 
-let rows: readonly KafkaErrorBasics[] | null = null;
+let rows: readonly KafkaErrorBasics[] | null = null
 
 /** Every entry, in code order (-1 first). */
 export function errorRows(): readonly KafkaErrorBasics[] {
   return (rows ??= Object.freeze(
     NAMES.split(' ').map((name, i) => Object.freeze({ code: i - 1, name, retriable: RETRIABLE_CODES.includes(i - 1) })),
-  ));
+  ))
 }
 
 /** Kafka error name → numeric code, e.g. `ErrorCode.NOT_LEADER_OR_FOLLOWER === 6`. */
 export const ErrorCode: { readonly [N in ErrorCodeName]: number } = /* @__PURE__ */ Object.freeze(
   /* @__PURE__ */ Object.fromEntries(NAMES.split(' ').map((name, i) => [name, i - 1])),
-) as { readonly [N in ErrorCodeName]: number };
+) as { readonly [N in ErrorCodeName]: number }
 
 /**
  * Name and retriable flag for `code`. A code this table does not know (a newer
@@ -95,10 +97,14 @@ export const ErrorCode: { readonly [N in ErrorCodeName]: number } = /* @__PURE__
  * `UNKNOWN_ERROR_CODE_<code>`, so callers never have to handle `undefined`.
  */
 export function kafkaErrorBasics(code: number): KafkaErrorBasics {
-  return errorRows()[code + 1] ?? { code, name: `UNKNOWN_ERROR_CODE_${code}`, retriable: false };
+  return errorRows()[code + 1] ?? { code, name: `UNKNOWN_ERROR_CODE_${code}`, retriable: false }
 }
 
 /** A KafkaProtocolError for `code` named from this table (`detail` says where). */
-export function kafkaError(code: number, detail?: string, options: { cause?: unknown; text?: string } = {}): KafkaProtocolError {
-  return new KafkaProtocolError(code, detail, { ...options, name: kafkaErrorBasics(code).name });
+export function kafkaError(
+  code: number,
+  detail?: string,
+  options: { cause?: unknown; text?: string } = {},
+): KafkaProtocolError {
+  return new KafkaProtocolError(code, detail, { ...options, name: kafkaErrorBasics(code).name })
 }

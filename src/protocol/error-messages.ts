@@ -8,18 +8,18 @@
  * `brokerError()`, which adds the message; a gateway transport gets names, and
  * the gateway's own message text.
  */
-import { KafkaProtocolError } from '../errors.js';
-import { errorRows, kafkaErrorBasics } from './error-codes.js';
+import { KafkaProtocolError } from '../errors.js'
+import { errorRows, kafkaErrorBasics } from './error-codes.js'
 
 export interface KafkaErrorInfo {
   /** The int16 error code on the wire. */
-  code: number;
+  code: number
   /** Kafka's `Errors` enum name, e.g. `NOT_LEADER_OR_FOLLOWER`. */
-  name: string;
+  name: string
   /** Whether Kafka's exception for this code is a `RetriableException`. */
-  retriable: boolean;
+  retriable: boolean
   /** Kafka's default message for the code (empty for `NONE`). */
-  message: string;
+  message: string
 }
 
 // code → Kafka's default message (every code of ERROR_ROWS; NONE has none)
@@ -39,7 +39,7 @@ const MESSAGES: Readonly<Record<number, string>> = {
   [11]: 'The controller moved to another broker.',
   [12]: 'The metadata field of the offset request was too large.',
   [13]: 'The server disconnected before a response was received.',
-  [14]: 'The coordinator is loading and hence can\'t process requests.',
+  [14]: "The coordinator is loading and hence can't process requests.",
   [15]: 'The coordinator is not available.',
   [16]: 'This is not the correct coordinator.',
   [17]: 'The request attempted to perform an operation on an invalid topic.',
@@ -48,7 +48,7 @@ const MESSAGES: Readonly<Record<number, string>> = {
   [20]: 'Messages are written to the log, but to fewer in-sync replicas than required.',
   [21]: 'Produce request specified an invalid value for required acks.',
   [22]: 'Specified group generation id is not valid.',
-  [23]: 'The group member\'s supported protocols are incompatible with those of existing members or first group member tried to join with empty protocol type or empty protocol list.',
+  [23]: "The group member's supported protocols are incompatible with those of existing members or first group member tried to join with empty protocol type or empty protocol list.",
   [24]: 'The group id is invalid.',
   [25]: 'The coordinator is not aware of this member.',
   [26]: 'The session timeout is not within the range allowed by the broker (as configured by group.min.session.timeout.ms and group.max.session.timeout.ms).',
@@ -84,7 +84,7 @@ const MESSAGES: Readonly<Record<number, string>> = {
   [56]: 'Disk error when trying to access log file on the disk.',
   [57]: 'The user-specified log directory is not found in the broker config.',
   [58]: 'SASL Authentication failed.',
-  [59]: 'This exception is raised by the broker if it could not locate the producer metadata associated with the producerId in question. This could happen if, for instance, the producer\'s records were deleted because their retention time had elapsed. Once the last records of the producerId are removed, the producer\'s metadata is removed from the broker, and future appends by the producer will return this exception.',
+  [59]: "This exception is raised by the broker if it could not locate the producer metadata associated with the producerId in question. This could happen if, for instance, the producer's records were deleted because their retention time had elapsed. Once the last records of the producerId are removed, the producer's metadata is removed from the broker, and future appends by the producer will return this exception.",
   [60]: 'A partition reassignment is in progress.',
   [61]: 'Delegation Token feature is not enabled.',
   [62]: 'Delegation Token is not found on server.',
@@ -128,7 +128,7 @@ const MESSAGES: Readonly<Record<number, string>> = {
   [100]: 'This server does not host this topic ID.',
   [101]: 'This broker ID is already in use.',
   [102]: 'The given broker ID was not registered.',
-  [103]: 'The log\'s topic ID did not match the topic ID in the request.',
+  [103]: "The log's topic ID did not match the topic ID in the request.",
   [104]: 'The clusterId in the request does not match that found on the server.',
   [105]: 'The transactionalId could not be found.',
   [106]: 'The fetch session encountered inconsistent topic ID usage.',
@@ -138,19 +138,21 @@ const MESSAGES: Readonly<Record<number, string>> = {
   [110]: 'The member epoch is fenced by the group coordinator. The member must abandon all its partitions and rejoin.',
   [111]: 'The instance ID is still used by another member in the consumer group. That member must leave first.',
   [112]: 'The assignor or its version range is not supported by the consumer group.',
-  [113]: 'The member epoch is stale. The member must retry after receiving its updated member epoch via the ConsumerGroupHeartbeat API.',
+  [113]:
+    'The member epoch is stale. The member must retry after receiving its updated member epoch via the ConsumerGroupHeartbeat API.',
   [114]: 'The request was sent to an endpoint of the wrong type.',
   [115]: 'This endpoint type is not supported yet.',
   [116]: 'This controller ID is not known.',
   [117]: 'Client sent a push telemetry request with an invalid or outdated subscription ID.',
   [118]: 'Client sent a push telemetry request larger than the maximum size the broker will accept.',
   [119]: 'The controller has considered the broker registration to be invalid.',
-  [120]: 'The server encountered an error with the transaction. The client can abort the transaction to continue using this transactional ID.',
+  [120]:
+    'The server encountered an error with the transaction. The client can abort the transaction to continue using this transactional ID.',
   [121]: 'The record state is invalid. The acknowledgement of delivery could not be completed.',
   [122]: 'The share session was not found.',
   [123]: 'The share session epoch is invalid.',
   [124]: 'The share coordinator rejected the request because the share-group state epoch did not match.',
-  [125]: 'The voter key doesn\'t match the receiving replica\'s key.',
+  [125]: "The voter key doesn't match the receiving replica's key.",
   [126]: 'The voter is already part of the set of voters.',
   [127]: 'The voter is not part of the set of voters.',
   [128]: 'The regular expression is not valid.',
@@ -162,16 +164,18 @@ const MESSAGES: Readonly<Record<number, string>> = {
   [134]: 'DeleteGroups could not complete; see the error message on the per-group result for details.',
   [135]: 'The broker could not process the topology description update; see the error message for details.',
   [136]: 'The given controller ID was not registered.',
-};
+}
 
 /** Every Kafka error, in Kafka's enum order (code -1, then 0 upwards). */
 export const KAFKA_ERRORS: readonly KafkaErrorInfo[] = Object.freeze(
-  errorRows().map(({ code, name, retriable }): KafkaErrorInfo => Object.freeze({ code, name, retriable, message: MESSAGES[code]! })),
-);
+  errorRows().map(
+    ({ code, name, retriable }): KafkaErrorInfo => Object.freeze({ code, name, retriable, message: MESSAGES[code]! }),
+  ),
+)
 
 /** Kafka's default message for `code`; for a code this table does not know, a sentence that says so. */
 export function kafkaErrorMessage(code: number): string {
-  return MESSAGES[code] ?? `The broker returned error code ${code}, which this client does not know.`;
+  return MESSAGES[code] ?? `The broker returned error code ${code}, which this client does not know.`
 }
 
 /**
@@ -180,10 +184,14 @@ export function kafkaErrorMessage(code: number): string {
  * `UNKNOWN_ERROR_CODE_<code>`, so callers never have to handle `undefined`.
  */
 export function kafkaErrorInfo(code: number): KafkaErrorInfo {
-  return { ...kafkaErrorBasics(code), message: kafkaErrorMessage(code) };
+  return { ...kafkaErrorBasics(code), message: kafkaErrorMessage(code) }
 }
 
 /** A KafkaProtocolError whose message is Kafka's text for the code (`detail` says where). */
 export function brokerError(code: number, detail?: string, options: { cause?: unknown } = {}): KafkaProtocolError {
-  return new KafkaProtocolError(code, detail, { ...options, text: kafkaErrorMessage(code), name: kafkaErrorBasics(code).name });
+  return new KafkaProtocolError(code, detail, {
+    ...options,
+    text: kafkaErrorMessage(code),
+    name: kafkaErrorBasics(code).name,
+  })
 }

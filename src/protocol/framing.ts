@@ -14,7 +14,14 @@ import { MalformedResponseError } from '../errors.js'
  */
 
 /** INT32 size (0 here: the caller patches it), the request header for `version`, then the body. */
-function writeRequest<Req>(w: Writer, api: KafkaApi<Req, unknown>, version: number, correlationId: number, clientId: string | null, request: Req): void {
+function writeRequest<Req>(
+  w: Writer,
+  api: KafkaApi<Req, unknown>,
+  version: number,
+  correlationId: number,
+  clientId: string | null,
+  request: Req,
+): void {
   w.int32(0)
   w.int16(api.apiKey).int16(version).int32(correlationId).nullableString(clientId)
   if (version >= api.flexibleFrom) w.emptyTags()
@@ -60,7 +67,11 @@ export function encodeRequestChunks<Req>(
 }
 
 /** Reads the response header of a frame (without its size prefix) and returns a reader positioned at the body. */
-export function readResponseHeader(frame: Uint8Array, api: KafkaApi<unknown, unknown>, version: number): { correlationId: number; body: Reader } {
+export function readResponseHeader(
+  frame: Uint8Array,
+  api: KafkaApi<unknown, unknown>,
+  version: number,
+): { correlationId: number; body: Reader } {
   const r = new Reader(frame)
   const correlationId = r.int32()
   if (version >= api.flexibleFrom && !api.responseHeaderAlwaysV0) r.skipTags()
@@ -119,7 +130,8 @@ export class FrameDecoder {
     let p = 0
     while (end - p >= 4) {
       const size = ((data[p]! << 24) | (data[p + 1]! << 16) | (data[p + 2]! << 8) | data[p + 3]!) >>> 0
-      if (size > this.maxFrameBytes) throw new MalformedResponseError(`response frame of ${size} bytes exceeds the limit`)
+      if (size > this.maxFrameBytes)
+        throw new MalformedResponseError(`response frame of ${size} bytes exceeds the limit`)
       if (end - p - 4 < size) break
       // copy: the frame outlives the chunk (the runtime may reuse it)
       out.push(data.slice(p + 4, p + 4 + size))

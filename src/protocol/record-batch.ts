@@ -66,7 +66,11 @@ function putVarint(b: Uint8Array, p: number, v: number): number {
 }
 
 /** Upper bound of a record's encoded size before we know its deltas (used for memory and size checks). */
-export function estimateRecordSize(key: Uint8Array | null, value: Uint8Array | null, headers: readonly EncodedHeader[]): number {
+export function estimateRecordSize(
+  key: Uint8Array | null,
+  value: Uint8Array | null,
+  headers: readonly EncodedHeader[],
+): number {
   let size = 5 + 1 + 10 + 5 + 5 + (key?.length ?? 0) + 5 + (value?.length ?? 0) + 5
   for (const h of headers) size += 5 + h.key.length + 5 + (h.value?.length ?? 0)
   return size
@@ -108,7 +112,14 @@ export class RecordBatchBuilder {
       // the common record (time moving forward, no headers): sized and written straight into the buffer, one bounds
       // check; the delta is below 2^30 here, so it goes on as an int32
       const delta = tsDelta | 0
-      const body = 2 + varintSize(delta) + varintSize(offsetDelta) + varintSize(keyLen) + (key?.length ?? 0) + varintSize(valueLen) + (value?.length ?? 0)
+      const body =
+        2 +
+        varintSize(delta) +
+        varintSize(offsetDelta) +
+        varintSize(keyLen) +
+        (key?.length ?? 0) +
+        varintSize(valueLen) +
+        (value?.length ?? 0)
       w.ensure(body + 5)
       const b = w.buf
       let p = putVarint(b, w.pos, body)
@@ -167,7 +178,15 @@ export class RecordBatchBuilder {
   /** Writes the header in front of the records and returns the whole batch (uncompressed; no copy). */
   sealInPlace(fields: BatchHeaderFields): Uint8Array {
     const out = this.w.buf.subarray(0, this.w.pos)
-    writeHeader(new DataView(out.buffer, out.byteOffset, out.byteLength), out, this.count, this.firstTimestamp, this.maxTimestamp, fields, 0)
+    writeHeader(
+      new DataView(out.buffer, out.byteOffset, out.byteLength),
+      out,
+      this.count,
+      this.firstTimestamp,
+      this.maxTimestamp,
+      fields,
+      0,
+    )
     return out
   }
 }
@@ -178,7 +197,15 @@ export const kafkaRecordFormat = {
   estimate: estimateRecordSize,
 }
 
-function writeHeader(view: DataView, out: Uint8Array, count: number, firstTimestamp: number, maxTimestamp: number, fields: BatchHeaderFields, codecId: number): void {
+function writeHeader(
+  view: DataView,
+  out: Uint8Array,
+  count: number,
+  firstTimestamp: number,
+  maxTimestamp: number,
+  fields: BatchHeaderFields,
+  codecId: number,
+): void {
   const setInt64 = (pos: number, v: number) => {
     const hi = Math.floor(v / 4294967296)
     view.setInt32(pos, hi)
@@ -223,11 +250,22 @@ export function sealBatch(
   const body = compressed ? compressed.bytes : records
   const out = new Uint8Array(BATCH_HEADER_SIZE + body.length)
   out.set(body, BATCH_HEADER_SIZE)
-  writeHeader(new DataView(out.buffer), out, count, firstTimestamp, maxTimestamp, fields, compressed ? compressed.codecId : 0)
+  writeHeader(
+    new DataView(out.buffer),
+    out,
+    count,
+    firstTimestamp,
+    maxTimestamp,
+    fields,
+    compressed ? compressed.codecId : 0,
+  )
   return out
 }
 
-export async function compressRecords(codec: CompressionCodec, records: Uint8Array): Promise<{ codecId: number; bytes: Uint8Array }> {
+export async function compressRecords(
+  codec: CompressionCodec,
+  records: Uint8Array,
+): Promise<{ codecId: number; bytes: Uint8Array }> {
   return { codecId: codec.id, bytes: await codec.compress(records) }
 }
 
@@ -264,7 +302,10 @@ const headerKeyDecoder = new TextDecoder('utf-8', { fatal: true })
  * Decodes every batch in `bytes` (a Produce request's records field or a log segment slice). Validates magic,
  * lengths and CRC; decompresses with the codec whose id the attributes name.
  */
-export async function decodeRecordBatches(bytes: Uint8Array, codecs: readonly CompressionCodec[] = []): Promise<DecodedBatch[]> {
+export async function decodeRecordBatches(
+  bytes: Uint8Array,
+  codecs: readonly CompressionCodec[] = [],
+): Promise<DecodedBatch[]> {
   const out: DecodedBatch[] = []
   const r = new Reader(bytes)
   while (r.remaining > 0) {
@@ -280,7 +321,8 @@ export async function decodeRecordBatches(bytes: Uint8Array, codecs: readonly Co
     if (magic !== 2) throw new MalformedResponseError(`record batch magic ${magic} is not supported`)
     const crc = r.uint32()
     const actual = crc32c(bytes, r.pos, end)
-    if (crc !== actual) throw new MalformedResponseError(`record batch CRC mismatch (stored ${crc}, computed ${actual})`)
+    if (crc !== actual)
+      throw new MalformedResponseError(`record batch CRC mismatch (stored ${crc}, computed ${actual})`)
     const attributes = r.int16()
     const lastOffsetDelta = r.int32()
     const firstTimestamp = r.int64()
@@ -294,7 +336,8 @@ export async function decodeRecordBatches(bytes: Uint8Array, codecs: readonly Co
     let body = bytes.subarray(r.pos, end)
     if (codecId !== 0) {
       const codec = codecs.find((c) => c.id === codecId)
-      if (!codec) throw new MalformedResponseError(`record batch uses compression codec ${codecId}, which is not available`)
+      if (!codec)
+        throw new MalformedResponseError(`record batch uses compression codec ${codecId}, which is not available`)
       try {
         body = await codec.decompress(body)
       } catch (cause) {
@@ -316,7 +359,8 @@ export async function decodeRecordBatches(bytes: Uint8Array, codecs: readonly Co
       const valueLen = rr.varint()
       const value = valueLen < 0 ? null : rr.raw(valueLen)
       const headerCount = rr.varint()
-      if (headerCount < 0 || headerCount > recEnd - rr.pos) throw new MalformedResponseError(`header count ${headerCount} is invalid`)
+      if (headerCount < 0 || headerCount > recEnd - rr.pos)
+        throw new MalformedResponseError(`header count ${headerCount} is invalid`)
       const headers: Array<[string, Uint8Array | null]> = []
       for (let h = 0; h < headerCount; h++) {
         const hk = rr.varint()
@@ -336,8 +380,19 @@ export async function decodeRecordBatches(bytes: Uint8Array, codecs: readonly Co
     if (rr.remaining !== 0) throw new MalformedResponseError('record batch has trailing bytes')
     r.pos = end
     out.push({
-      baseOffset, partitionLeaderEpoch, attributes, codecId, lastOffsetDelta, firstTimestamp, maxTimestamp,
-      producerId, producerEpoch, baseSequence, recordCount, records, sizeInBytes: end - start,
+      baseOffset,
+      partitionLeaderEpoch,
+      attributes,
+      codecId,
+      lastOffsetDelta,
+      firstTimestamp,
+      maxTimestamp,
+      producerId,
+      producerEpoch,
+      baseSequence,
+      recordCount,
+      records,
+      sizeInBytes: end - start,
     })
   }
   return out

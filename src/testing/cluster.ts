@@ -90,7 +90,10 @@ export interface FakeRequestInfo {
 }
 
 /** In-memory addresses: broker 1 is fake-1:9092, broker 2 fake-2:9092, ... */
-export const IN_MEMORY_LISTENER: FakeListener = { name: 'memory', address: (nodeId) => ({ host: `fake-${nodeId}`, port: 9092 }) }
+export const IN_MEMORY_LISTENER: FakeListener = {
+  name: 'memory',
+  address: (nodeId) => ({ host: `fake-${nodeId}`, port: 9092 }),
+}
 
 /**
  * An in-process Kafka cluster for tests (in the spirit of franz-go's kfake): brokers, topics with partitions and
@@ -130,7 +133,11 @@ export class FakeCluster {
     this.clusterId = options.clusterId ?? 'fake-cluster'
     this.codecs = options.codecs ?? [gzip, resolveCodec('snappy')!, resolveCodec('lz4')!, resolveCodec('zstd')!]
     this.sasl = options.sasl ?? null
-    this.autoCreate = options.autoCreateTopics ? (options.autoCreateTopics === true ? {} : options.autoCreateTopics) : null
+    this.autoCreate = options.autoCreateTopics
+      ? options.autoCreateTopics === true
+        ? {}
+        : options.autoCreateTopics
+      : null
     this.nextProducerId = options.firstProducerId ?? 1000
     this.transactions = new FakeTransactions(this, options.transactionVersion ?? 2)
     this.coordinator = options.coordinator ?? null
@@ -196,14 +203,20 @@ export class FakeCluster {
   createTopic(name: string, config: FakeTopicConfig = this.autoCreate ?? {}): FakeTopic {
     if (this.topicMap.has(name)) throw new Error(`topic ${name} already exists`)
     const count = config.partitions ?? 1
-    if (!Number.isInteger(count) || count < 1) throw new RangeError(`partition count must be a positive integer, got ${count}`)
+    if (!Number.isInteger(count) || count < 1)
+      throw new RangeError(`partition count must be a positive integer, got ${count}`)
     const rf = Math.min(config.replicationFactor ?? 3, this.brokers.length)
     const partitions = Array.from({ length: count }, (_, i) => {
       const leader = config.leaders?.[i] ?? this.brokers[i % this.brokers.length]!
       if (leader !== -1) this.requireBroker(leader)
       const start = Math.max(0, this.brokers.indexOf(leader))
       const replicas = Array.from({ length: rf }, (_, k) => this.brokers[(start + k) % this.brokers.length]!)
-      return new FakePartition(name, i, leader, leader === -1 ? replicas : [leader, ...replicas.filter((r) => r !== leader)].slice(0, rf))
+      return new FakePartition(
+        name,
+        i,
+        leader,
+        leader === -1 ? replicas : [leader, ...replicas.filter((r) => r !== leader)].slice(0, rf),
+      )
     })
     const topic: FakeTopic = {
       name,
@@ -259,7 +272,9 @@ export class FakeCluster {
   initProducerId(transactionalId: string | null): { producerId: number; producerEpoch: number } {
     if (transactionalId === null) return { producerId: this.nextProducerId++, producerEpoch: 0 }
     const prev = this.transactional.get(transactionalId)
-    const next = prev ? { producerId: prev.producerId, producerEpoch: prev.producerEpoch + 1 } : { producerId: this.nextProducerId++, producerEpoch: 0 }
+    const next = prev
+      ? { producerId: prev.producerId, producerEpoch: prev.producerEpoch + 1 }
+      : { producerId: this.nextProducerId++, producerEpoch: 0 }
     this.transactional.set(transactionalId, next)
     this.fenceProducer(next.producerId, next.producerEpoch)
     return next
@@ -272,11 +287,13 @@ export class FakeCluster {
   fenceProducer(producerId: number, minEpoch?: number): void {
     let epoch = minEpoch
     if (epoch === undefined) {
-      epoch = (this.fencedBelow.get(producerId) ?? 0)
-      for (const t of this.topicMap.values()) for (const p of t.partitions) epoch = Math.max(epoch, p.producerEpoch(producerId) + 1)
+      epoch = this.fencedBelow.get(producerId) ?? 0
+      for (const t of this.topicMap.values())
+        for (const p of t.partitions) epoch = Math.max(epoch, p.producerEpoch(producerId) + 1)
     }
     this.fencedBelow.set(producerId, epoch)
-    for (const t of this.topicMap.values()) for (const p of t.partitions) if (p.producerEpoch(producerId) >= 0) p.bumpProducerEpoch(producerId, epoch)
+    for (const t of this.topicMap.values())
+      for (const p of t.partitions) if (p.producerEpoch(producerId) >= 0) p.bumpProducerEpoch(producerId, epoch)
   }
 
   /** The lowest epoch the cluster accepts from a producer (0 unless fenced). */
@@ -319,7 +336,8 @@ export class FakeCluster {
   /** Requests received, optionally of one API key and/or on one broker. */
   requestCount(apiKey?: number, broker?: number): number {
     let n = 0
-    for (const r of this.requests) if ((apiKey === undefined || r.apiKey === apiKey) && (broker === undefined || r.broker === broker)) n++
+    for (const r of this.requests)
+      if ((apiKey === undefined || r.apiKey === apiKey) && (broker === undefined || r.broker === broker)) n++
     return n
   }
 

@@ -70,7 +70,9 @@ export class MatchedFaults {
   noResponse = false
 
   get any(): boolean {
-    return this.errors.length > 0 || this.delayMs > 0 || this.disconnect !== null || this.corrupt !== null || this.noResponse
+    return (
+      this.errors.length > 0 || this.delayMs > 0 || this.disconnect !== null || this.corrupt !== null || this.noResponse
+    )
   }
 
   /** The injected error for a topic (and partition), 0 if none. A fault without a topic target covers everything. */
@@ -89,7 +91,11 @@ function touches(scope: RequestScope, target: FaultTarget): boolean {
   if (target.topic === undefined) return true
   if (scope.topics === null) return false
   if (scope.topics === 'all') return target.partition === undefined
-  return scope.topics.some((t) => t.topic === target.topic && (target.partition === undefined || !t.partitions || t.partitions.includes(target.partition)))
+  return scope.topics.some(
+    (t) =>
+      t.topic === target.topic &&
+      (target.partition === undefined || !t.partitions || t.partitions.includes(target.partition)),
+  )
 }
 
 export class FaultRegistry {
@@ -99,7 +105,15 @@ export class FaultRegistry {
   add(apiKey: number, action: FaultAction, target: FaultTarget = {}): Fault {
     const count = target.count ?? 1
     if (!(count > 0)) throw new RangeError(`fault count must be positive, got ${count}`)
-    const fault: Fault = { id: this.nextId++, apiKey, target: { ...target }, action, skip: target.skip ?? 0, remaining: count, hits: 0 }
+    const fault: Fault = {
+      id: this.nextId++,
+      apiKey,
+      target: { ...target },
+      action,
+      skip: target.skip ?? 0,
+      remaining: count,
+      hits: 0,
+    }
     this.faults.push(fault)
     return fault
   }
@@ -156,7 +170,11 @@ export class FaultRegistry {
 }
 
 /** Damages an encoded response frame (size prefix included) as `mode` says. */
-export function corruptFrame(frame: Uint8Array, mode: Exclude<CorruptMode, 'partial-frame'>, random: () => number): Uint8Array {
+export function corruptFrame(
+  frame: Uint8Array,
+  mode: Exclude<CorruptMode, 'partial-frame'>,
+  random: () => number,
+): Uint8Array {
   const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength)
   switch (mode) {
     case 'truncate': {

@@ -9,12 +9,32 @@
  * In Node, `serveFakeCluster` (isokafka/testing/node) serves the same cluster on 127.0.0.1 ports.
  */
 export {
-  FakeCluster, DEFAULT_API_VERSIONS, IN_MEMORY_LISTENER,
-  type FakeClusterOptions, type FakeTopicConfig, type FakeTopic, type FakeListener, type FakeRequestInfo,
+  FakeCluster,
+  DEFAULT_API_VERSIONS,
+  IN_MEMORY_LISTENER,
+  type FakeClusterOptions,
+  type FakeTopicConfig,
+  type FakeTopic,
+  type FakeListener,
+  type FakeRequestInfo,
 } from './cluster.js'
 export { FakeTransactions, type FakeTransaction } from './transactions.js'
-export { FakePartition, lastSequenceOf, type FakeRecord, type FakeBatch, type TimestampType, type AppendResult } from './partition.js'
-export { FaultRegistry, MatchedFaults, type Fault, type FaultAction, type FaultTarget, type CorruptMode } from './faults.js'
+export {
+  FakePartition,
+  lastSequenceOf,
+  type FakeRecord,
+  type FakeBatch,
+  type TimestampType,
+  type AppendResult,
+} from './partition.js'
+export {
+  FaultRegistry,
+  MatchedFaults,
+  type Fault,
+  type FaultAction,
+  type FaultTarget,
+  type CorruptMode,
+} from './faults.js'
 export { FakeServerConnection, type ConnectionIO } from './server-connection.js'
 export type { FakeTransportOptions } from './transport.js'
 export type { FakeSaslConfig, FakeSaslMechanism } from './handlers/sasl.js'

@@ -66,7 +66,9 @@ interface ProducerEntry {
 /** Sequence of the last record of a batch, wrapping after INT32_MAX as Kafka's DefaultRecordBatch does. */
 export function lastSequenceOf(baseSequence: number, lastOffsetDelta: number): number {
   if (baseSequence < 0) return -1
-  return baseSequence > INT32_MAX - lastOffsetDelta ? baseSequence - (INT32_MAX - lastOffsetDelta) - 1 : baseSequence + lastOffsetDelta
+  return baseSequence > INT32_MAX - lastOffsetDelta
+    ? baseSequence - (INT32_MAX - lastOffsetDelta) - 1
+    : baseSequence + lastOffsetDelta
 }
 
 function inSequence(lastSequence: number, nextSequence: number): boolean {
@@ -91,7 +93,12 @@ export class FakePartition {
   logStartOffset = 0
   private readonly producers = new Map<number, ProducerEntry>()
 
-  constructor(readonly topic: string, readonly index: number, leader: number, replicas: number[]) {
+  constructor(
+    readonly topic: string,
+    readonly index: number,
+    leader: number,
+    replicas: number[],
+  ) {
     this.leader = leader
     this.replicas = replicas
   }
@@ -121,10 +128,21 @@ export class FakePartition {
 
   /** Validates and appends one decoded batch. Synchronous: appends to one partition never interleave. */
   append(batch: DecodedBatch, now: number, timestampType: TimestampType): AppendResult {
-    const fail = (errorCode: number, errorMessage: string): AppendResult => ({ errorCode, baseOffset: -1, logAppendTimeMs: -1, errorMessage, duplicate: false })
-    if (batch.lastOffsetDelta !== batch.recordCount - 1) return fail(INVALID_RECORD, `lastOffsetDelta ${batch.lastOffsetDelta} does not match ${batch.recordCount} records`)
+    const fail = (errorCode: number, errorMessage: string): AppendResult => ({
+      errorCode,
+      baseOffset: -1,
+      logAppendTimeMs: -1,
+      errorMessage,
+      duplicate: false,
+    })
+    if (batch.lastOffsetDelta !== batch.recordCount - 1)
+      return fail(
+        INVALID_RECORD,
+        `lastOffsetDelta ${batch.lastOffsetDelta} does not match ${batch.recordCount} records`,
+      )
     for (let i = 0; i < batch.records.length; i++) {
-      if (batch.records[i]!.offset - batch.baseOffset !== i) return fail(INVALID_RECORD, `record ${i} has offset delta ${batch.records[i]!.offset - batch.baseOffset}`)
+      if (batch.records[i]!.offset - batch.baseOffset !== i)
+        return fail(INVALID_RECORD, `record ${i} has offset delta ${batch.records[i]!.offset - batch.baseOffset}`)
     }
     if (batch.recordCount === 0) return fail(INVALID_RECORD, 'empty record batch')
     const pid = batch.producerId
@@ -135,22 +153,37 @@ export class FakePartition {
       if (entry && entry.epoch === batch.producerEpoch) {
         const dup = entry.batches.find((b) => b.baseSequence === batch.baseSequence && b.lastSequence === lastSequence)
         if (dup) {
-          return { errorCode: 0, baseOffset: dup.baseOffset, logAppendTimeMs: timestampType === 'LogAppendTime' ? dup.appendTime : -1, errorMessage: null, duplicate: true }
+          return {
+            errorCode: 0,
+            baseOffset: dup.baseOffset,
+            logAppendTimeMs: timestampType === 'LogAppendTime' ? dup.appendTime : -1,
+            errorMessage: null,
+            duplicate: true,
+          }
         }
       }
       if (batch.baseSequence < 0) return fail(INVALID_RECORD, 'an idempotent batch needs a sequence number')
       const known = entry?.epoch ?? NO_EPOCH
       if (batch.producerEpoch < known) {
-        return fail(INVALID_PRODUCER_EPOCH, `producer ${pid} epoch ${batch.producerEpoch} is older than the current epoch ${known}`)
+        return fail(
+          INVALID_PRODUCER_EPOCH,
+          `producer ${pid} epoch ${batch.producerEpoch} is older than the current epoch ${known}`,
+        )
       }
       if (batch.producerEpoch !== known) {
         if (batch.baseSequence !== 0 && known !== NO_EPOCH) {
-          return fail(OUT_OF_ORDER_SEQUENCE_NUMBER, `producer ${pid}: new epoch ${batch.producerEpoch} must start at sequence 0, got ${batch.baseSequence}`)
+          return fail(
+            OUT_OF_ORDER_SEQUENCE_NUMBER,
+            `producer ${pid}: new epoch ${batch.producerEpoch} must start at sequence 0, got ${batch.baseSequence}`,
+          )
         }
       } else {
         const last = entry!.batches.length > 0 ? entry!.batches[entry!.batches.length - 1]!.lastSequence : -1
         if (!inSequence(last, batch.baseSequence)) {
-          return fail(OUT_OF_ORDER_SEQUENCE_NUMBER, `producer ${pid}: sequence ${batch.baseSequence} does not follow ${last}`)
+          return fail(
+            OUT_OF_ORDER_SEQUENCE_NUMBER,
+            `producer ${pid}: sequence ${batch.baseSequence} does not follow ${last}`,
+          )
         }
       }
     }
@@ -194,6 +227,12 @@ export class FakePartition {
       e.batches.push(stored)
       if (e.batches.length > BATCHES_RETAINED_PER_PRODUCER) e.batches.shift()
     }
-    return { errorCode: 0, baseOffset, logAppendTimeMs: timestampType === 'LogAppendTime' ? appendTime : -1, errorMessage: null, duplicate: false }
+    return {
+      errorCode: 0,
+      baseOffset,
+      logAppendTimeMs: timestampType === 'LogAppendTime' ? appendTime : -1,
+      errorMessage: null,
+      duplicate: false,
+    }
   }
 }

@@ -64,7 +64,11 @@ export class FakeServerConnection {
       return
     }
     for (const frame of frames) {
-      this.queue.push({ frame, token: this.waitingOnClock ? null : this.cluster.beginWork(), pipelined: this.unanswered++ })
+      this.queue.push({
+        frame,
+        token: this.waitingOnClock ? null : this.cluster.beginWork(),
+        pipelined: this.unanswered++,
+      })
     }
     if (!this.running) void this.run()
   }
@@ -124,7 +128,11 @@ export class FakeServerConnection {
     if (version < range.minVersion || version > range.maxVersion) {
       if (header.apiKey === ApiKey.ApiVersions) {
         // answered in v0 layout so any client can read which versions to use
-        const res = { errorCode: ErrorCode.UNSUPPORTED_VERSION, apiKeys: this.cluster.advertisedVersions(), throttleTimeMs: 0 }
+        const res = {
+          errorCode: ErrorCode.UNSUPPORTED_VERSION,
+          apiKeys: this.cluster.advertisedVersions(),
+          throttleTimeMs: 0,
+        }
         this.io.write(encodeResponseFrame(ApiVersions, 0, header.correlationId, res))
       } else this.close()
       return
@@ -135,7 +143,11 @@ export class FakeServerConnection {
     }
     const request = decodeRequestBody(api, version, body)
     if (handler.describe) Object.assign(info, handler.describe(request))
-    const faults = this.cluster.faults.match(header.apiKey, this.broker, handler.scope ? handler.scope(request) : { topics: null })
+    const faults = this.cluster.faults.match(
+      header.apiKey,
+      this.broker,
+      handler.scope ? handler.scope(request) : { topics: null },
+    )
     if (faults.noResponse) {
       this.stalled = true
       return
@@ -144,7 +156,15 @@ export class FakeServerConnection {
       this.close()
       return
     }
-    const ctx: HandlerContext = { cluster: this.cluster, connection: this, broker: this.broker, version, header, faults, closeConnection: false }
+    const ctx: HandlerContext = {
+      cluster: this.cluster,
+      connection: this,
+      broker: this.broker,
+      version,
+      header,
+      faults,
+      closeConnection: false,
+    }
     const response = await handler.handle(ctx, request)
     if (this.closed) return
     if (faults.disconnect === 'after-append') {

@@ -33,7 +33,10 @@ export class FakeTransactions {
   /** Committed consumer group offsets: group → `topic:partition` → offset. */
   readonly groupOffsets = new Map<string, Map<string, number>>()
 
-  constructor(private readonly cluster: FakeCluster, readonly transactionVersion: number) {}
+  constructor(
+    private readonly cluster: FakeCluster,
+    readonly transactionVersion: number,
+  ) {}
 
   get(transactionalId: string): FakeTransaction | undefined {
     return this.byId.get(transactionalId)
@@ -45,8 +48,16 @@ export class FakeTransactions {
     if (prev && prev.state === 'ongoing') this.complete(prev, false)
     const { producerId, producerEpoch } = this.cluster.initProducerId(transactionalId)
     const txn: FakeTransaction = prev ?? {
-      transactionalId, producerId, producerEpoch, timeoutMs, state: 'empty',
-      partitions: new Set(), groups: new Set(), pendingOffsets: new Map(), batches: [], ended: [],
+      transactionalId,
+      producerId,
+      producerEpoch,
+      timeoutMs,
+      state: 'empty',
+      partitions: new Set(),
+      groups: new Set(),
+      pendingOffsets: new Map(),
+      batches: [],
+      ended: [],
     }
     txn.producerId = producerId
     txn.producerEpoch = producerEpoch
@@ -56,10 +67,17 @@ export class FakeTransactions {
   }
 
   /** The error for a request naming this id/producer/epoch (0 when it is the current holder). */
-  check(transactionalId: string, producerId: number, producerEpoch: number, version: number, fencedFrom: number): number {
+  check(
+    transactionalId: string,
+    producerId: number,
+    producerEpoch: number,
+    version: number,
+    fencedFrom: number,
+  ): number {
     const txn = this.byId.get(transactionalId)
     if (!txn || txn.producerId !== producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING
-    if (producerEpoch !== txn.producerEpoch) return version >= fencedFrom ? ErrorCode.PRODUCER_FENCED : ErrorCode.INVALID_PRODUCER_EPOCH
+    if (producerEpoch !== txn.producerEpoch)
+      return version >= fencedFrom ? ErrorCode.PRODUCER_FENCED : ErrorCode.INVALID_PRODUCER_EPOCH
     return 0
   }
 

@@ -1,6 +1,12 @@
 import { ConnectionError } from '../errors.js'
 import { kafkaBackend } from '../producer/kafka-sender.js'
-import type { ByteStream, ByteStreamHandlers, SaslOptions, SocketConnectOptions, SocketTransport } from '../transport.js'
+import type {
+  ByteStream,
+  ByteStreamHandlers,
+  SaslOptions,
+  SocketConnectOptions,
+  SocketTransport,
+} from '../transport.js'
 import { IN_MEMORY_LISTENER, type FakeCluster } from './cluster.js'
 
 export interface FakeTransportOptions {
@@ -107,7 +113,12 @@ export function inMemoryTransport(cluster: FakeCluster, options: FakeTransportOp
   }
 }
 
-async function connect(cluster: FakeCluster, options: FakeTransportOptions, o: SocketConnectOptions, handlers: ByteStreamHandlers): Promise<ByteStream> {
+async function connect(
+  cluster: FakeCluster,
+  options: FakeTransportOptions,
+  o: SocketConnectOptions,
+  handlers: ByteStreamHandlers,
+): Promise<ByteStream> {
   await Promise.resolve()
   const address = `${o.host}:${o.port}`
   const broker = cluster.brokerIds.find((id) => {
@@ -116,12 +127,22 @@ async function connect(cluster: FakeCluster, options: FakeTransportOptions, o: S
   })
   if (broker === undefined) throw new ConnectionError(`could not connect to ${address}: no such fake broker`)
   let clientClosed = false
-  const toClient = new Pipe(cluster, options, (chunk) => handlers.onData(chunk), () => {
-    if (clientClosed) return
-    clientClosed = true
-    handlers.onClose(new ConnectionError(`connection to ${address} was closed by the broker`))
-  })
-  const toServer = new Pipe(cluster, options, (chunk) => server!.receive(chunk), () => server!.peerClosed())
+  const toClient = new Pipe(
+    cluster,
+    options,
+    (chunk) => handlers.onData(chunk),
+    () => {
+      if (clientClosed) return
+      clientClosed = true
+      handlers.onClose(new ConnectionError(`connection to ${address} was closed by the broker`))
+    },
+  )
+  const toServer = new Pipe(
+    cluster,
+    options,
+    (chunk) => server!.receive(chunk),
+    () => server!.peerClosed(),
+  )
   const server = cluster.accept(broker, IN_MEMORY_LISTENER, {
     write: (bytes) => toClient.push(bytes),
     close: () => {
@@ -129,7 +150,8 @@ async function connect(cluster: FakeCluster, options: FakeTransportOptions, o: S
       toClient.end()
     },
   })
-  if (!server) throw new ConnectionError(`could not connect to ${address}: connection refused (broker ${broker} is down)`)
+  if (!server)
+    throw new ConnectionError(`could not connect to ${address}: connection refused (broker ${broker} is down)`)
   return {
     write(data) {
       if (clientClosed) return Promise.reject(new ConnectionError(`connection to ${address} is closed`))

@@ -10,8 +10,16 @@ import type { Transport } from '../../src/index.js'
 import { websocket } from '../../adapters/websocket/index.js'
 import { fetchTransport } from '../../adapters/fetch/index.js'
 import {
-  casesFor, checkReadBack, checkSendOrder, checkTopicHoldsExactly, ContractFailure, knownFailure, runCase,
-  type ExpectedRecord, type HexRecord, type TransportKind,
+  casesFor,
+  checkReadBack,
+  checkSendOrder,
+  checkTopicHoldsExactly,
+  ContractFailure,
+  knownFailure,
+  runCase,
+  type ExpectedRecord,
+  type HexRecord,
+  type TransportKind,
 } from '../contract/producer-contract.js'
 
 const gatewayUrl = inject('gatewayUrl')
@@ -26,7 +34,8 @@ async function readPositions(topic: string, expected: readonly ExpectedRecord[])
   const deadline = Date.now() + 30_000
   for (;;) {
     const read = await commands.readTopic(topic, 1, 10_000)
-    if (read.filter((r) => wanted.has(`${r.partition}:${r.offset}`)).length === wanted.size || Date.now() > deadline) return read
+    if (read.filter((r) => wanted.has(`${r.partition}:${r.offset}`)).length === wanted.size || Date.now() > deadline)
+      return read
     await new Promise((r) => setTimeout(r, 200))
   }
 }
@@ -65,7 +74,8 @@ for (const t of transports) {
         const ms = Math.round(performance.now() - started)
         expect(result.ok).toBe(true)
         const { records, ok: _ok, ...info } = result
-        if (Object.keys(info).length > 0) console.log(`[contract] chromium ${t.name} ${name}: ${JSON.stringify(info).slice(0, 300)} (${ms} ms)`)
+        if (Object.keys(info).length > 0)
+          console.log(`[contract] chromium ${t.name} ${name}: ${JSON.stringify(info).slice(0, 300)} (${ms} ms)`)
         if (records) {
           reported.push(...records)
           expect(checkSendOrder(records)).toEqual([])

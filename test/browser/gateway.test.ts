@@ -48,7 +48,8 @@ function makeRecords(n: number, seed: number): Rec[] {
   })
 }
 
-const hex = (b: Uint8Array | null) => (b === null ? null : Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(''))
+const hex = (b: Uint8Array | null) =>
+  b === null ? null : Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')
 
 /** Problems between what was sent (and acked at `metas`) and what kcat read; empty when all is well. */
 function compare(sent: Rec[], metas: RecordMetadata[], read: HexReadRecord[]): string[] {
@@ -60,15 +61,18 @@ function compare(sent: Rec[], metas: RecordMetadata[], read: HexReadRecord[]): s
   sent.forEach((s, i) => {
     const m = metas[i]!
     const prev = last.get(m.partition)
-    if (prev !== undefined && m.offset <= prev) problems.push(`record ${i}: offset ${m.offset} after ${prev} in partition ${m.partition} (send order lost)`)
+    if (prev !== undefined && m.offset <= prev)
+      problems.push(`record ${i}: offset ${m.offset} after ${prev} in partition ${m.partition} (send order lost)`)
     last.set(m.partition, m.offset)
     const r = at.get(`${m.partition}:${m.offset}`)
     if (!r) return void problems.push(`record ${i} acked at ${m.partition}:${m.offset} is not in Kafka`)
     if (r.key !== hex(s.key)) problems.push(`record ${i}: key ${r.key} != ${hex(s.key)}`)
     if (r.value !== hex(s.value)) problems.push(`record ${i}: value differs`)
-    if (JSON.stringify(r.headers) !== JSON.stringify(s.headers.map(([k, v]) => [k, hex(v)]))) problems.push(`record ${i}: headers differ`)
+    if (JSON.stringify(r.headers) !== JSON.stringify(s.headers.map(([k, v]) => [k, hex(v)])))
+      problems.push(`record ${i}: headers differ`)
     if (r.timestamp !== s.timestamp) problems.push(`record ${i}: timestamp ${r.timestamp} != ${s.timestamp}`)
-    if (s.key !== null && s.key.length > 0 && m.partition !== murmur2Partition(s.key, PARTITIONS)) problems.push(`record ${i}: partition ${m.partition} is not murmur2(key)`)
+    if (s.key !== null && s.key.length > 0 && m.partition !== murmur2Partition(s.key, PARTITIONS))
+      problems.push(`record ${i}: partition ${m.partition} is not murmur2(key)`)
   })
   return problems.slice(0, 20)
 }
@@ -80,18 +84,23 @@ async function produceAndCheck(label: string, transport: Transport, n: number, s
   const producer = createProducer({ transport })
   await producer.partitionsFor(topic) // connect, authenticate, metadata: not part of the timing
   const started = performance.now()
-  const metas = await Promise.all(records.map((r) => producer.send({ topic, key: r.key ?? undefined, value: r.value, headers: r.headers, timestamp: r.timestamp })))
+  const metas = await Promise.all(
+    records.map((r) =>
+      producer.send({ topic, key: r.key ?? undefined, value: r.value, headers: r.headers, timestamp: r.timestamp }),
+    ),
+  )
   const ms = performance.now() - started
   await producer.close()
   const perSec = Math.round((n / ms) * 1000)
-  console.log(`[chromium] ${label}: ${n.toLocaleString('en')} records in ${Math.round(ms)} ms = ${perSec.toLocaleString('en')} records/s (in the browser, send() to last ack)`)
+  console.log(
+    `[chromium] ${label}: ${n.toLocaleString('en')} records in ${Math.round(ms)} ms = ${perSec.toLocaleString('en')} records/s (in the browser, send() to last ack)`,
+  )
   const read = await commands.readTopic(topic, n, 120_000)
   expect(compare(records, metas, read)).toEqual([])
   // null keys are spread by the sticky partitioner, keyed ones by murmur2: more than one partition is used
   expect(new Set(metas.map((m) => m.partition)).size).toBeGreaterThan(1)
   return perSec
 }
-
 
 describe('Chromium → gateway → Kafka, read back with kcat', () => {
   it('WebSocket transport: 10,000 records, byte-exact, in order per partition', async () => {

@@ -4,7 +4,15 @@
 // lease fallback without Web Locks. Several instances in one page stand for several tabs: each is an owner with its
 // own lock, and close() releases it as a closed tab would.
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { indexedDbOutbox, LEASE_MS, type IndexedDbOutbox, type IndexedDbOutboxOptions, type OutboxDepth, type OutboxDrop, type OutboxWarning } from '../../adapters/outbox/index.js'
+import {
+  indexedDbOutbox,
+  LEASE_MS,
+  type IndexedDbOutbox,
+  type IndexedDbOutboxOptions,
+  type OutboxDepth,
+  type OutboxDrop,
+  type OutboxWarning,
+} from '../../adapters/outbox/index.js'
 import type { OutboxBatch } from '../../src/transport.js'
 
 const opened: IndexedDbOutbox[] = []
@@ -180,10 +188,15 @@ describe('indexedDbOutbox', () => {
     expect(drops).toEqual([])
     const b4 = batch(250, 4)
     await a.put(b4) // 1150 > 1000: b1 goes
-    expect(drops).toEqual([{ reason: 'full', batchId: b1.batchId, topic: 't', partition: 1, count: 3, bytes: 300, error: undefined }])
+    expect(drops).toEqual([
+      { reason: 'full', batchId: b1.batchId, topic: 't', partition: 1, count: 3, bytes: 300, error: undefined },
+    ])
     const b5 = batch(700, 7) // needs b2 and b3 gone: 250 + 700 ≤ 1000
     await a.put(b5)
-    expect(drops.slice(1).map((d) => [d.reason, d.batchId])).toEqual([['full', b2.batchId], ['full', b3.batchId]])
+    expect(drops.slice(1).map((d) => [d.reason, d.batchId])).toEqual([
+      ['full', b2.batchId],
+      ['full', b3.batchId],
+    ])
     const huge = batch(1001, 9)
     await a.put(huge)
     expect(drops.at(-1)).toMatchObject({ reason: 'too-large', batchId: huge.batchId, count: 9, bytes: 1001 })
@@ -211,20 +224,32 @@ describe('indexedDbOutbox', () => {
     await a.remove([b.batchId])
     const error = new Error('TOPIC_AUTHORIZATION_FAILED')
     a.failed!(b, error)
-    expect(drops).toEqual([{ reason: 'failed', batchId: b.batchId, topic: 'clicks', partition: 0, count: 1, bytes: 10, error }])
+    expect(drops).toEqual([
+      { reason: 'failed', batchId: b.batchId, topic: 'clicks', partition: 0, count: 1, bytes: 10, error },
+    ])
   })
 
   it('IndexedDB missing or refusing: memory, with one warning; put/remove/depth still work', async () => {
     const cases: Array<[string, () => void]> = [
-      ['open throws', () => vi.spyOn(indexedDB, 'open').mockImplementation(() => { throw new DOMException('denied', 'SecurityError') })],
-      ['open fires error', () => vi.spyOn(indexedDB, 'open').mockImplementation(() => {
-        const req = {} as IDBOpenDBRequest
-        setTimeout(() => {
-          Object.defineProperty(req, 'error', { value: new DOMException('private mode', 'InvalidStateError') })
-          req.onerror?.(new Event('error'))
-        }, 5)
-        return req
-      })],
+      [
+        'open throws',
+        () =>
+          vi.spyOn(indexedDB, 'open').mockImplementation(() => {
+            throw new DOMException('denied', 'SecurityError')
+          }),
+      ],
+      [
+        'open fires error',
+        () =>
+          vi.spyOn(indexedDB, 'open').mockImplementation(() => {
+            const req = {} as IDBOpenDBRequest
+            setTimeout(() => {
+              Object.defineProperty(req, 'error', { value: new DOMException('private mode', 'InvalidStateError') })
+              req.onerror?.(new Event('error'))
+            }, 5)
+            return req
+          }),
+      ],
       ['no indexedDB', () => vi.stubGlobal('indexedDB', undefined)],
     ]
     for (const [label, stub] of cases) {
@@ -233,7 +258,10 @@ describe('indexedDbOutbox', () => {
       const a = outbox(dbName(), { onWarning: (w) => warnings.push(w) })
       expect(await a.open(), label).toEqual([])
       expect(a.storage, label).toBe('memory')
-      expect(warnings.map((w) => w.reason), label).toEqual(['unavailable'])
+      expect(
+        warnings.map((w) => w.reason),
+        label,
+      ).toEqual(['unavailable'])
       expect(warnings[0]!.message).toContain('memory')
       const b = batch(10, 2)
       await a.put(b)

@@ -13,7 +13,15 @@ import { websocket } from '../../adapters/websocket/index.js'
 import { fetchTransport } from '../../adapters/fetch/index.js'
 import { createTopic, readAllWithKcat, uniqueTopic, type KcatRecord } from '../helpers/kafka-tools.js'
 import {
-  casesFor, checkReadBack, ContractFailure, knownFailure, checkSendOrder, checkTopicHoldsExactly, runCase, type ExpectedRecord, type HexRecord,
+  casesFor,
+  checkReadBack,
+  ContractFailure,
+  knownFailure,
+  checkSendOrder,
+  checkTopicHoldsExactly,
+  runCase,
+  type ExpectedRecord,
+  type HexRecord,
   type TransportKind,
 } from './producer-contract.js'
 
@@ -25,7 +33,13 @@ const PARTITIONS = 6
 
 const hex = (b: Uint8Array | null) => (b === null ? null : Buffer.from(b).toString('hex'))
 function toHex(read: KcatRecord[]): HexRecord[] {
-  return read.map((r) => ({ partition: r.partition, offset: r.offset, key: hex(r.key), value: hex(r.value), headers: r.headers.map(([k, v]) => [k, hex(v)] as [string, string | null]) }))
+  return read.map((r) => ({
+    partition: r.partition,
+    offset: r.offset,
+    key: hex(r.key),
+    value: hex(r.value),
+    headers: r.headers.map(([k, v]) => [k, hex(v)] as [string, string | null]),
+  }))
 }
 
 /** Reads `topic` until every expected position is there (or 30 s passed). */
@@ -34,7 +48,8 @@ async function readPositions(topic: string, expected: readonly ExpectedRecord[])
   const deadline = Date.now() + 30_000
   for (;;) {
     const read = toHex(await readAllWithKcat(bootstrap, topic, 1, 10_000))
-    if (read.filter((r) => wanted.has(`${r.partition}:${r.offset}`)).length === wanted.size || Date.now() > deadline) return read
+    if (read.filter((r) => wanted.has(`${r.partition}:${r.offset}`)).length === wanted.size || Date.now() > deadline)
+      return read
     await new Promise((r) => setTimeout(r, 200))
   }
 }
@@ -73,7 +88,8 @@ for (const t of transports) {
         const ms = Math.round(performance.now() - started)
         expect(result.ok).toBe(true)
         const { records, ok: _ok, ...info } = result
-        if (Object.keys(info).length > 0) console.log(`[contract] node ${t.name} ${name}: ${JSON.stringify(info).slice(0, 300)} (${ms} ms)`)
+        if (Object.keys(info).length > 0)
+          console.log(`[contract] node ${t.name} ${name}: ${JSON.stringify(info).slice(0, 300)} (${ms} ms)`)
         if (records) {
           reported.push(...records)
           expect(checkSendOrder(records)).toEqual([])

@@ -28,7 +28,15 @@ import { createTopic, readAllWithKcat, uniqueTopic } from '../helpers/kafka-tool
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const bootstrap = inject('kafkaBootstrap')
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+]
 const SECRET = `outbox-e2e-${Math.random().toString(36).slice(2)}-${Date.now().toString(36)}`
 const PARTITIONS = 3
 
@@ -100,9 +108,20 @@ async function token(subject: string): Promise<string> {
   return createGatewayToken({ secret: SECRET, topics: ['outbox-*'], expiresInSec: 3600, subject })
 }
 
-async function openPage(opts: { transport: 'ws' | 'fetch'; topic: string; db: string; subject: string }): Promise<Page> {
+async function openPage(opts: {
+  transport: 'ws' | 'fetch'
+  topic: string
+  db: string
+  subject: string
+}): Promise<Page> {
   const url = opts.transport === 'ws' ? `ws://127.0.0.1:${proxy.port}/v1/ws` : `http://127.0.0.1:${proxy.port}`
-  const q = new URLSearchParams({ transport: opts.transport, url, token: await token(opts.subject), topic: opts.topic, db: opts.db })
+  const q = new URLSearchParams({
+    transport: opts.transport,
+    url,
+    token: await token(opts.subject),
+    topic: opts.topic,
+    db: opts.db,
+  })
   const page = await context.newPage()
   page.on('pageerror', (err) => console.error(`[outbox-e2e] page error: ${err.message}`))
   await page.goto(`${pageOrigin}/?${q}`)
@@ -112,14 +131,28 @@ async function openPage(opts: { transport: 'ws' | 'fetch'; topic: string; db: st
 
 type Api = Record<string, (...args: never[]) => unknown>
 function call<T>(page: Page, method: string, ...args: unknown[]): Promise<T> {
-  return page.evaluate(([m, a]) => ((window as unknown as { outboxPage: Api }).outboxPage[m as string] as (...x: unknown[]) => unknown)(...(a as unknown[])), [method, args] as const) as Promise<T>
+  return page.evaluate(
+    ([m, a]) =>
+      ((window as unknown as { outboxPage: Api }).outboxPage[m as string] as (...x: unknown[]) => unknown)(
+        ...(a as unknown[]),
+      ),
+    [method, args] as const,
+  ) as Promise<T>
 }
 const stateOf = (page: Page) => call<PageState>(page, 'state')
 
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 30_000, detail?: () => Promise<unknown>): Promise<void> {
+async function until(
+  what: string,
+  fn: () => Promise<boolean>,
+  timeoutMs = 30_000,
+  detail?: () => Promise<unknown>,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${detail ? `: ${JSON.stringify(await detail().catch((e) => String(e)))}` : ''}`)
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out waiting for ${what}${detail ? `: ${JSON.stringify(await detail().catch((e) => String(e)))}` : ''}`,
+      )
     await new Promise((r) => setTimeout(r, 50))
   }
 }
@@ -139,14 +172,21 @@ async function cdp(page: Page): Promise<CDPSession> {
 async function setOffline(page: Page, offline: boolean): Promise<void> {
   const session = await cdp(page)
   await session.send('Network.enable')
-  await session.send('Network.emulateNetworkConditions', { offline, latency: 0, downloadThroughput: -1, uploadThroughput: -1 })
+  await session.send('Network.emulateNetworkConditions', {
+    offline,
+    latency: 0,
+    downloadThroughput: -1,
+    uploadThroughput: -1,
+  })
 }
 
 /** Values of the records stored in the outbox (MessagePack `[timestamp, key, value, headers]` arrays). */
 function storedValues(rows: Array<{ records: number[] }>): string[] {
   const out: string[] = []
   for (const r of rows) {
-    for (const rec of decode(Uint8Array.from(r.records)) as Array<[number, Uint8Array | null, Uint8Array | null, unknown]>) {
+    for (const rec of decode(Uint8Array.from(r.records)) as Array<
+      [number, Uint8Array | null, Uint8Array | null, unknown]
+    >) {
       out.push(Buffer.from(rec[2]!).toString('utf8'))
     }
   }
@@ -154,7 +194,11 @@ function storedValues(rows: Array<{ records: number[] }>): string[] {
 }
 
 /** kcat reads the topic once everything should be there: every expected value once, no value twice, nothing else. */
-async function expectExactlyOnce(topic: string, expected: Iterable<string>, allowedExtra: ReadonlySet<string> = new Set()): Promise<string[]> {
+async function expectExactlyOnce(
+  topic: string,
+  expected: Iterable<string>,
+  allowedExtra: ReadonlySet<string> = new Set(),
+): Promise<string[]> {
   const want = new Set(expected)
   const read = await readAllWithKcat(bootstrap, topic, want.size, 30_000)
   const values = read.map((r) => Buffer.from(r.value!).toString('utf8'))
@@ -163,12 +207,17 @@ async function expectExactlyOnce(topic: string, expected: Iterable<string>, allo
   const twice = [...seen].filter(([, n]) => n > 1).map(([v, n]) => `${v}×${n}`)
   const missing = [...want].filter((v) => !seen.has(v))
   const unexpected = [...seen.keys()].filter((v) => !want.has(v) && !allowedExtra.has(v))
-  expect({ twice: twice.slice(0, 10), missing: missing.slice(0, 10), missingCount: missing.length, unexpected: unexpected.slice(0, 10) })
-    .toEqual({ twice: [], missing: [], missingCount: 0, unexpected: [] })
+  expect({
+    twice: twice.slice(0, 10),
+    missing: missing.slice(0, 10),
+    missingCount: missing.length,
+    unexpected: unexpected.slice(0, 10),
+  }).toEqual({ twice: [], missing: [], missingCount: 0, unexpected: [] })
   return values
 }
 
-const range = (prefix: string, from: number, count: number) => Array.from({ length: count }, (_, i) => `${prefix}${from + i}`)
+const range = (prefix: string, from: number, count: number) =>
+  Array.from({ length: count }, (_, i) => `${prefix}${from + i}`)
 const dedupHits = () => gateway.metrics().batches.deduplicated
 const t0 = Date.now()
 const log = (line: string) => console.log(`[outbox-e2e +${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}`)
@@ -186,7 +235,12 @@ beforeAll(async () => {
   pageJs = bundle.outputFiles[0]!.text
   pageServer = http.createServer((req, res) => {
     if (req.url?.startsWith('/page.js')) res.writeHead(200, { 'content-type': 'text/javascript' }).end(pageJs)
-    else res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><body><script type="module" src="/page.js"></script></body>')
+    else
+      res
+        .writeHead(200, { 'content-type': 'text/html' })
+        .end(
+          '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><body><script type="module" src="/page.js"></script></body>',
+        )
   })
   await new Promise<void>((resolve) => pageServer.listen(0, '127.0.0.1', resolve))
   pageOrigin = `http://127.0.0.1:${(pageServer.address() as AddressInfo).port}`
@@ -194,7 +248,11 @@ beforeAll(async () => {
   gatewayPort = Number(new URL((await gateway.listen(0, '127.0.0.1')).url).port)
   await startProxy()
   profileDir = mkdtempSync(path.join(os.tmpdir(), 'isokafka-outbox-profile-'))
-  context = await chromium.launchPersistentContext(profileDir, { executablePath: process.env.CHROME_BIN ?? '/usr/bin/chromium', args: CHROMIUM_ARGS, headless: true })
+  context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: process.env.CHROME_BIN ?? '/usr/bin/chromium',
+    args: CHROMIUM_ARGS,
+    headless: true,
+  })
 })
 
 afterAll(async () => {
@@ -225,9 +283,20 @@ describe('indexedDbOutbox end to end (Chromium, gateway, Kafka)', () => {
       await page.waitForTimeout(500)
       await setOffline(page, false)
       await call(page, 'send', 'a', 700, 300)
-      await until('1,000 acks', async () => (await stateOf(page)).acked === 1000, 60_000, async () => ({ ...(await stateOf(page)), failed: (await stateOf(page)).failed.slice(0, 5), gateway: gateway.metrics().batches }))
+      await until(
+        '1,000 acks',
+        async () => (await stateOf(page)).acked === 1000,
+        60_000,
+        async () => ({
+          ...(await stateOf(page)),
+          failed: (await stateOf(page)).failed.slice(0, 5),
+          gateway: gateway.metrics().batches,
+        }),
+      )
       const s = await stateOf(page)
-      log(`(a) ${transport}: 1,000 acked in ${Date.now() - started} ms; at the end of the cut ${offline.acked} acked, ${offline.depth.records} records in the outbox; dedup hits so far ${dedupHits()}`)
+      log(
+        `(a) ${transport}: 1,000 acked in ${Date.now() - started} ms; at the end of the cut ${offline.acked} acked, ${offline.depth.records} records in the outbox; dedup hits so far ${dedupHits()}`,
+      )
       expect(s.failed).toEqual([])
       expect(s.warnings).toEqual([])
       expect(s.depth).toEqual({ batches: 0, records: 0, bytes: 0 })
@@ -258,7 +327,12 @@ describe('indexedDbOutbox end to end (Chromium, gateway, Kafka)', () => {
       try {
         await call(first, 'send', 'b', 20, 300)
         // (fetch: Chromium asks the CORS preflight again, and its answer is swallowed too: nothing reaches Kafka)
-        if (transport === 'ws') await until('320 records in Kafka', async () => (await readAllWithKcat(bootstrap, topic, 320, 1000)).length >= 320, 20_000)
+        if (transport === 'ws')
+          await until(
+            '320 records in Kafka',
+            async () => (await readAllWithKcat(bootstrap, topic, 320, 1000)).length >= 320,
+            20_000,
+          )
         else await first.waitForTimeout(500)
         inKafka = (await readAllWithKcat(bootstrap, topic, 0, 1000)).length
         // 2: and then no network at all: records stay in the page
@@ -271,7 +345,9 @@ describe('indexedDbOutbox end to end (Chromium, gateway, Kafka)', () => {
       } finally {
         proxy.swallow = false
       }
-      log(`(b) ${transport}: closed with ${before.acked} of 520 acked, ${inKafka} in Kafka, ${before.depth.records} records in the outbox (${storedValues(rows).length} in its rows)`)
+      log(
+        `(b) ${transport}: closed with ${before.acked} of 520 acked, ${inKafka} in Kafka, ${before.depth.records} records in the outbox (${storedValues(rows).length} in its rows)`,
+      )
       expect(before.acked).toBe(20)
 
       const dedupBefore = dedupHits()
@@ -279,12 +355,18 @@ describe('indexedDbOutbox end to end (Chromium, gateway, Kafka)', () => {
       expect(await call<boolean>(second, 'locksReleased')).toBe(true)
       const left = storedValues(await call<Array<{ records: number[] }>>(second, 'rows'))
       await call(second, 'start')
-      await until('the outbox to drain', async () => {
-        const s = await stateOf(second)
-        return s.leftovers > 0 && s.depth.batches === 0
-      }, 30_000)
+      await until(
+        'the outbox to drain',
+        async () => {
+          const s = await stateOf(second)
+          return s.leftovers > 0 && s.depth.batches === 0
+        },
+        30_000,
+      )
       const s = await stateOf(second)
-      log(`(b) ${transport}: reopened: ${s.leftovers} leftover records resent, ${dedupHits() - dedupBefore} batches answered from the gateway's ledger`)
+      log(
+        `(b) ${transport}: reopened: ${s.leftovers} leftover records resent, ${dedupHits() - dedupBefore} batches answered from the gateway's ledger`,
+      )
       expect(s.leftovers).toBe(left.length)
       expect(s.warnings).toEqual([])
       await call(second, 'close')
@@ -329,19 +411,27 @@ describe('indexedDbOutbox end to end (Chromium, gateway, Kafka)', () => {
     expect(await call<boolean>(second, 'locksReleased')).toBe(true)
     const stored = storedValues(await call<Array<{ records: number[] }>>(second, 'rows'))
     log(`(c) ${stored.length} records stored`)
-    const kafkaBefore = (await readAllWithKcat(bootstrap, topic, 0, 1000)).map((r) => Buffer.from(r.value!).toString('utf8'))
+    const kafkaBefore = (await readAllWithKcat(bootstrap, topic, 0, 1000)).map((r) =>
+      Buffer.from(r.value!).toString('utf8'),
+    )
     await call(second, 'start', { lingerMs })
-    await until('the outbox to drain', async () => {
-      const s = await stateOf(second)
-      return s.leftovers > 0 && s.depth.batches === 0
-    }, 30_000)
+    await until(
+      'the outbox to drain',
+      async () => {
+        const s = await stateOf(second)
+        return s.leftovers > 0 && s.depth.batches === 0
+      },
+      30_000,
+    )
     await call(second, 'close')
     await second.close()
     // every record sent more than a linger before the crash was stored (or acknowledged); so was every one in Kafka
     const expected = new Set([...range('c', 0, sentBefore), ...stored, ...kafkaBefore])
     const possible = new Set(range('c', 0, sentBefore + 10_000)) // the loop ran on until the crash
     const values = await expectExactlyOnce(topic, expected, possible)
-    log(`(c) crash: ${sentBefore} records sent ≥ 400 ms before the crash, ${kafkaBefore.length} in Kafka then, ${stored.length} stored; after the resend ${values.length} in Kafka, each once`)
+    log(
+      `(c) crash: ${sentBefore} records sent ≥ 400 ms before the crash, ${kafkaBefore.length} in Kafka then, ${stored.length} stored; after the resend ${values.length} in Kafka, each once`,
+    )
   })
 
   it('(d) ws: two tabs open on the same leftovers (different token subjects): each stored batch is sent by one tab', async () => {
@@ -369,16 +459,24 @@ describe('indexedDbOutbox end to end (Chromium, gateway, Kafka)', () => {
       proxy.refuse = false
     }
     expect(gateway.metrics().batches.in).toBe(batchesBefore)
-    const tabs = await Promise.all(['d-tab1', 'd-tab2'].map((subject) => openPage({ transport: 'ws', topic, db, subject })))
+    const tabs = await Promise.all(
+      ['d-tab1', 'd-tab2'].map((subject) => openPage({ transport: 'ws', topic, db, subject })),
+    )
     expect(await call<boolean>(tabs[0]!, 'locksReleased')).toBe(true)
     const stored = storedValues(await call<Array<{ records: number[] }>>(tabs[0]!, 'rows'))
     await Promise.all(tabs.map((t) => call(t, 'start')))
-    await until('both outboxes to drain', async () => {
-      const s = await Promise.all(tabs.map(stateOf))
-      return s[0]!.leftovers + s[1]!.leftovers === stored.length && s.every((x) => x.depth.batches === 0)
-    }, 30_000)
+    await until(
+      'both outboxes to drain',
+      async () => {
+        const s = await Promise.all(tabs.map(stateOf))
+        return s[0]!.leftovers + s[1]!.leftovers === stored.length && s.every((x) => x.depth.batches === 0)
+      },
+      30_000,
+    )
     const s = await Promise.all(tabs.map(stateOf))
-    log(`(d) two tabs: ${before.depth.records} records left by the first page (${stored.length} stored), claimed ${s[0]!.leftovers} + ${s[1]!.leftovers}`)
+    log(
+      `(d) two tabs: ${before.depth.records} records left by the first page (${stored.length} stored), claimed ${s[0]!.leftovers} + ${s[1]!.leftovers}`,
+    )
     for (const t of tabs) {
       await call(t, 'close')
       await t.close()

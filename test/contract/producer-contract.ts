@@ -16,10 +16,21 @@
 // drives Miniflare) and checks it with `checkReadBack` / `checkSendOrder` / `checkTopicHoldsExactly` below.
 // A case that a transport kind fails today is listed in `knownFailures`: runners mark it `it.fails`.
 import {
-  ConnectionError, createProducer, defaultSerializer, InvalidArgumentError, IsoKafkaError, murmur2Partition,
-  ProducerClosedError, SerializationError,
-  type ByteStream, type ByteStreamHandlers, type GatewayTransport, type HeaderValue, type RecordMetadata,
-  type SocketTransport, type Transport,
+  ConnectionError,
+  createProducer,
+  defaultSerializer,
+  InvalidArgumentError,
+  IsoKafkaError,
+  murmur2Partition,
+  ProducerClosedError,
+  SerializationError,
+  type ByteStream,
+  type ByteStreamHandlers,
+  type GatewayTransport,
+  type HeaderValue,
+  type RecordMetadata,
+  type SocketTransport,
+  type Transport,
 } from '../../src/index.js'
 
 export type TransportKind = Transport['kind']
@@ -71,7 +82,8 @@ interface SentRecord {
 }
 
 const utf8 = new TextEncoder()
-const bytes = (v: Value): Uint8Array | null => (v === null || v === undefined ? null : typeof v === 'string' ? utf8.encode(v) : v)
+const bytes = (v: Value): Uint8Array | null =>
+  v === null || v === undefined ? null : typeof v === 'string' ? utf8.encode(v) : v
 export const hex = (v: Value): string | null => {
   const b = bytes(v)
   return b === null ? null : Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')
@@ -79,7 +91,10 @@ export const hex = (v: Value): string | null => {
 
 /** A broken expectation. `records` are the ones the case did get written before it failed (for the topic check). */
 export class ContractFailure extends Error {
-  constructor(message: string, readonly records?: ExpectedRecord[]) {
+  constructor(
+    message: string,
+    readonly records?: ExpectedRecord[],
+  ) {
     super(`contract: ${message}`)
     this.name = 'ContractFailure'
   }
@@ -98,7 +113,8 @@ function expectTrue(cond: boolean, what: string): void {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 function expected(record: SentRecord, meta: RecordMetadata): ExpectedRecord {
-  const entries = record.headers === undefined ? [] : Array.isArray(record.headers) ? record.headers : Object.entries(record.headers)
+  const entries =
+    record.headers === undefined ? [] : Array.isArray(record.headers) ? record.headers : Object.entries(record.headers)
   return {
     partition: meta.partition,
     offset: meta.offset,
@@ -131,7 +147,11 @@ function expectTyped(err: unknown, code: string, retriable: boolean, what: strin
 }
 
 type Settled = { ok: true; meta: RecordMetadata } | { ok: false; error: unknown }
-const settle = (p: Promise<RecordMetadata>): Promise<Settled> => p.then((meta) => ({ ok: true as const, meta }), (error: unknown) => ({ ok: false as const, error }))
+const settle = (p: Promise<RecordMetadata>): Promise<Settled> =>
+  p.then(
+    (meta) => ({ ok: true as const, meta }),
+    (error: unknown) => ({ ok: false as const, error }),
+  )
 
 async function sendAll(ctx: ContractContext, records: SentRecord[], options: { lingerMs?: number } = {}) {
   const producer = createProducer<Value, Value>({ transport: ctx.transport(), ...options })
@@ -284,7 +304,8 @@ export const contractCases: Record<string, ContractCase> = {
       expectEqual(acked.filter(Boolean).length, records.length, 'records acknowledged when flush() resolved')
       const metas = await Promise.all(sends)
       for (const m of metas) {
-        if (m.topic !== ctx.topic || m.offset < 0 || m.partition < 0 || m.partition >= ctx.partitions) fail(`bad metadata ${JSON.stringify(m)}`)
+        if (m.topic !== ctx.topic || m.offset < 0 || m.partition < 0 || m.partition >= ctx.partitions)
+          fail(`bad metadata ${JSON.stringify(m)}`)
       }
       await producer.close()
       const after = await rejection(producer.send({ topic: ctx.topic, value: 'after close' }))
@@ -300,14 +321,22 @@ export const contractCases: Record<string, ContractCase> = {
     kinds: BOTH,
     async run(ctx) {
       const producer = createProducer<Value, Value>({ transport: ctx.transport(), lingerMs: 50 })
-      const records: SentRecord[] = Array.from({ length: 20 }, (_, i) => ({ key: `sac-${i % 4}`, value: `before-close-${i}` }))
+      const records: SentRecord[] = Array.from({ length: 20 }, (_, i) => ({
+        key: `sac-${i % 4}`,
+        value: `before-close-${i}`,
+      }))
       const sends = records.map((r) => producer.send({ topic: ctx.topic, ...r }))
       await producer.close() // flushes first
       const metas = await Promise.all(sends) // already settled: close() waited for them
       expectOrderPerPartition(metas, 'records sent before close()')
       const errors = [
         await rejection(producer.send({ topic: ctx.topic, value: 'after close' })),
-        await rejection(producer.sendBatch([{ topic: ctx.topic, value: 'a' }, { topic: ctx.topic, value: 'b' }])),
+        await rejection(
+          producer.sendBatch([
+            { topic: ctx.topic, value: 'a' },
+            { topic: ctx.topic, value: 'b' },
+          ]),
+        ),
         await rejection(producer.send({ topic: 'not valid either', value: 'x' })), // closed wins over validation
       ]
       for (const [i, err] of errors.entries()) {
@@ -330,13 +359,27 @@ export const contractCases: Record<string, ContractCase> = {
         { key: '', value: '' },
         { key: new Uint8Array([0x00, 0xff]), value: new Uint8Array([0x00, 0xc3, 0x28, 0x0a]) },
         { key: 'h-object', value: 'v', headers: { a: 'x', b: new Uint8Array([0, 1, 255]), c: null, d: '' } },
-        { key: null, value: 'h-array', headers: [['h', '1'], ['h', '2'], ['h', null], ['ключ', 'значение ✓']] },
-        { key: null, value: new Uint8Array(256).map((_, i) => i), headers: [['all-bytes', new Uint8Array(256).map((_, i) => 255 - i)]] },
+        {
+          key: null,
+          value: 'h-array',
+          headers: [
+            ['h', '1'],
+            ['h', '2'],
+            ['h', null],
+            ['ключ', 'значение ✓'],
+          ],
+        },
+        {
+          key: null,
+          value: new Uint8Array(256).map((_, i) => i),
+          headers: [['all-bytes', new Uint8Array(256).map((_, i) => 255 - i)]],
+        },
       ]
       const metas = await sendAll(ctx, records)
       for (const [i, r] of records.entries()) {
         const k = bytes(r.key)
-        if (k !== null) expectEqual(metas[i]!.partition, murmur2Partition(k, ctx.partitions), `partition of keyed record ${i}`)
+        if (k !== null)
+          expectEqual(metas[i]!.partition, murmur2Partition(k, ctx.partitions), `partition of keyed record ${i}`)
       }
       return { ok: true, records: records.map((r, i) => expected(r, metas[i]!)) }
     },
@@ -347,7 +390,11 @@ export const contractCases: Record<string, ContractCase> = {
     kinds: BOTH,
     async run(ctx) {
       const records: SentRecord[] = Array.from({ length: 600 }, (_, i) =>
-        i % 3 === 0 ? { key: 'order-key', value: `k-${i}` } : i % 3 === 1 ? { partition: ctx.partitions - 1, value: `p-${i}` } : { value: `n-${i}` },
+        i % 3 === 0
+          ? { key: 'order-key', value: `k-${i}` }
+          : i % 3 === 1
+            ? { partition: ctx.partitions - 1, value: `p-${i}` }
+            : { value: `n-${i}` },
       )
       const metas = await sendAll(ctx, records, { lingerMs: 2 })
       expectOrderPerPartition(metas, 'ordering')
@@ -368,33 +415,49 @@ export const contractCases: Record<string, ContractCase> = {
       const net = instrument(ctx.transport())
       const bufferMemory = 16 * 1024
       const valueBytes = 1000
-      const producer = createProducer<Value, Value>({ transport: net.transport, bufferMemory, batchSize: 2048, lingerMs: 0, maxBlockMs: 800 })
+      const producer = createProducer<Value, Value>({
+        transport: net.transport,
+        bufferMemory,
+        batchSize: 2048,
+        lingerMs: 0,
+        maxBlockMs: 800,
+      })
       const value = (tag: string, i: number) => `${tag}-${String(i).padStart(5, '0')}-`.padEnd(valueBytes, 'x')
       const warm: SentRecord = { partition: 0, value: value('bp-warm', 0) }
       const warmMeta = await producer.send({ topic: ctx.topic, ...warm })
 
       // 1. acknowledgements held: the buffer fills, later sends block and time out
       net.pause()
-      const held: SentRecord[] = Array.from({ length: 40 }, (_, i) => ({ partition: i % ctx.partitions, value: value('bp-held', i) }))
+      const held: SentRecord[] = Array.from({ length: 40 }, (_, i) => ({
+        partition: i % ctx.partitions,
+        value: value('bp-held', i),
+      }))
       const heldResults: Array<Settled | undefined> = new Array(held.length)
-      const heldSends = held.map((r, i) => settle(producer.send({ topic: ctx.topic, ...r })).then((s) => (heldResults[i] = s)))
+      const heldSends = held.map((r, i) =>
+        settle(producer.send({ topic: ctx.topic, ...r })).then((s) => (heldResults[i] = s)),
+      )
       await sleep(800 + 700)
       const accepted = heldResults.findIndex((s) => s !== undefined)
       expectTrue(accepted > 0, `some records fit the ${bufferMemory}-byte buffer (first settled: ${accepted})`)
-      expectTrue(accepted * valueBytes <= bufferMemory, `${accepted} records of ${valueBytes} bytes were buffered: more than bufferMemory ${bufferMemory}`)
+      expectTrue(
+        accepted * valueBytes <= bufferMemory,
+        `${accepted} records of ${valueBytes} bytes were buffered: more than bufferMemory ${bufferMemory}`,
+      )
       for (let i = 0; i < held.length; i++) {
         const s = heldResults[i]
         if (i < accepted) {
           expectTrue(s === undefined, `record ${i} fitted the buffer: it waits for its ack while acks are held`)
         } else {
-          if (!s || s.ok) fail(`record ${i} did not fit the buffer: expected MAX_BLOCK_TIMEOUT, got ${s ? 'success' : 'nothing yet'}`)
+          if (!s || s.ok)
+            fail(`record ${i} did not fit the buffer: expected MAX_BLOCK_TIMEOUT, got ${s ? 'success' : 'nothing yet'}`)
           expectTyped(s.error, 'MAX_BLOCK_TIMEOUT', true, `record ${i} beyond the buffer`)
         }
       }
       net.resume()
       await Promise.all(heldSends)
       const heldMetas = heldResults.slice(0, accepted).map((s, i) => {
-        if (!s?.ok) fail(`record ${i} fitted the buffer but failed after acks resumed: ${String(s && !s.ok && s.error)}`)
+        if (!s?.ok)
+          fail(`record ${i} fitted the buffer but failed after acks resumed: ${String(s && !s.ok && s.error)}`)
         return s.meta
       })
       expectOrderPerPartition(heldMetas, 'records that fitted the buffer')
@@ -402,8 +465,16 @@ export const contractCases: Record<string, ContractCase> = {
       await producer.close()
 
       // 2. acknowledgements flowing: 25× the buffer passes through the same small buffer (default maxBlockMs)
-      const flowing: SentRecord[] = Array.from({ length: 400 }, (_, i) => ({ key: `bp-${i % 7}`, value: value('bp-flow', i) }))
-      const producer2 = createProducer<Value, Value>({ transport: ctx.transport(), bufferMemory, batchSize: 2048, lingerMs: 0 })
+      const flowing: SentRecord[] = Array.from({ length: 400 }, (_, i) => ({
+        key: `bp-${i % 7}`,
+        value: value('bp-flow', i),
+      }))
+      const producer2 = createProducer<Value, Value>({
+        transport: ctx.transport(),
+        bufferMemory,
+        batchSize: 2048,
+        lingerMs: 0,
+      })
       const flowStarted = Date.now()
       const flowMetas = await Promise.all(flowing.map((r) => producer2.send({ topic: ctx.topic, ...r })))
       const flowMs = Date.now() - flowStarted
@@ -414,7 +485,11 @@ export const contractCases: Record<string, ContractCase> = {
         bufferedWhileHeld: accepted,
         blockedWhileHeld: held.length - accepted,
         flowMs,
-        records: [expected(warm, warmMeta), ...held.slice(0, accepted).map((r, i) => expected(r, heldMetas[i]!)), ...flowing.map((r, i) => expected(r, flowMetas[i]!))],
+        records: [
+          expected(warm, warmMeta),
+          ...held.slice(0, accepted).map((r, i) => expected(r, heldMetas[i]!)),
+          ...flowing.map((r, i) => expected(r, flowMetas[i]!)),
+        ],
       }
     },
   },
@@ -429,7 +504,8 @@ export const contractCases: Record<string, ContractCase> = {
       const errors = []
       for (const topic of names) {
         const err = await rejection(producer.send({ topic, value: 'v' }))
-        if (!(err instanceof InvalidArgumentError) || !(err instanceof IsoKafkaError)) fail(`topic ${JSON.stringify(topic)}: ${String(err)}`)
+        if (!(err instanceof InvalidArgumentError) || !(err instanceof IsoKafkaError))
+          fail(`topic ${JSON.stringify(topic)}: ${String(err)}`)
         expectEqual([err.code, err.retriable], ['INVALID_TOPIC', false], `error for ${JSON.stringify(topic)}`)
         errors.push({ name: err.name, code: err.code })
       }
@@ -467,7 +543,9 @@ export const contractCases: Record<string, ContractCase> = {
         { key: { an: 'object' }, value: 'good-value-bad-key', fails: 'the default key serializer gets an object' },
         { key: 'ser-6', value: 'good-6' },
       ]
-      const results = await Promise.all(inputs.map((r) => settle(producer.send({ topic: ctx.topic, key: r.key, value: r.value }))))
+      const results = await Promise.all(
+        inputs.map((r) => settle(producer.send({ topic: ctx.topic, key: r.key, value: r.value }))),
+      )
       await producer.close()
       const delivered: ExpectedRecord[] = []
       const errors: Array<{ code: string; cause?: string }> = []
@@ -477,7 +555,8 @@ export const contractCases: Record<string, ContractCase> = {
           if (s.ok) fail(`record ${i} (${r.fails}) was sent`)
           if (!(s.error instanceof SerializationError)) fail(`record ${i} (${r.fails}): ${String(s.error)}`)
           expectTyped(s.error, 'SERIALIZATION_ERROR', false, `record ${i} (${r.fails})`)
-          if (r.value === 'throw') expectTrue((s.error as Error).cause === boom, 'the serializer\'s own error is the cause')
+          if (r.value === 'throw')
+            expectTrue((s.error as Error).cause === boom, "the serializer's own error is the cause")
           errors.push({ code: s.error.code, cause: (s.error.cause as Error | undefined)?.message })
         } else {
           if (!s.ok) fail(`record ${i} failed: ${String(s.error)}`)
@@ -499,7 +578,11 @@ export const contractCases: Record<string, ContractCase> = {
     async run(ctx) {
       // client side
       const net = instrument(ctx.transport())
-      const small = createProducer<Value, Value>({ transport: net.transport, maxRequestSize: 10_000, bufferMemory: 8_000 })
+      const small = createProducer<Value, Value>({
+        transport: net.transport,
+        maxRequestSize: 10_000,
+        bufferMemory: 8_000,
+      })
       const overRequest = await rejection(small.send({ topic: ctx.topic, value: new Uint8Array(12_000) }))
       expectTyped(overRequest, 'RECORD_TOO_LARGE', false, 'a record above maxRequestSize')
       const overBuffer = await rejection(small.send({ topic: ctx.topic, value: new Uint8Array(9_000) }))
@@ -511,9 +594,17 @@ export const contractCases: Record<string, ContractCase> = {
 
       // server side: 1.5 MB, above Kafka's default message.max.bytes (1 MiB) and the gateway producer's maxRequestSize
       const big = createProducer<Value, Value>({ transport: ctx.transport(), maxRequestSize: 4 << 20 })
-      const err = await rejection(big.send({ topic: ctx.topic, partition: 0, value: new Uint8Array(1_500_000).fill(0xab) }))
-      if (!(err instanceof IsoKafkaError) || !['MESSAGE_TOO_LARGE', 'RECORD_TOO_LARGE'].includes(err.code) || err.retriable) {
-        fail(`a record too large for the server: expected a non-retriable MESSAGE_TOO_LARGE or RECORD_TOO_LARGE, got ${String(err)} (${(err as IsoKafkaError)?.code})`)
+      const err = await rejection(
+        big.send({ topic: ctx.topic, partition: 0, value: new Uint8Array(1_500_000).fill(0xab) }),
+      )
+      if (
+        !(err instanceof IsoKafkaError) ||
+        !['MESSAGE_TOO_LARGE', 'RECORD_TOO_LARGE'].includes(err.code) ||
+        err.retriable
+      ) {
+        fail(
+          `a record too large for the server: expected a non-retriable MESSAGE_TOO_LARGE or RECORD_TOO_LARGE, got ${String(err)} (${(err as IsoKafkaError)?.code})`,
+        )
       }
       const next: SentRecord = { partition: 0, value: 'after the too-large record' }
       const nextMeta = await big.send({ topic: ctx.topic, ...next }) // the partition and the producer still work
@@ -531,12 +622,19 @@ export const contractCases: Record<string, ContractCase> = {
   'too-large-batch-alone': {
     kinds: BOTH,
     async run(ctx) {
-      const producer = createProducer<Value, Value>({ transport: ctx.transport(), maxRequestSize: 8 << 20, lingerMs: 1000 })
+      const producer = createProducer<Value, Value>({
+        transport: ctx.transport(),
+        maxRequestSize: 8 << 20,
+        lingerMs: 1000,
+      })
       const warm: SentRecord = { partition: 0, value: 'too-large-alone warm-up' }
       const warmMeta = await producer.send({ topic: ctx.topic, ...warm })
-      const bigSend = settle(producer.send({ topic: ctx.topic, partition: 0, value: new Uint8Array(2_500_000).fill(0xcd) }))
+      const bigSend = settle(
+        producer.send({ topic: ctx.topic, partition: 0, value: new Uint8Array(2_500_000).fill(0xcd) }),
+      )
       const neighbours: SentRecord[] = []
-      for (let p = 1; p < ctx.partitions; p++) for (let j = 0; j < 3; j++) neighbours.push({ partition: p, value: `neighbour-${p}-${j}` })
+      for (let p = 1; p < ctx.partitions; p++)
+        for (let j = 0; j < 3; j++) neighbours.push({ partition: p, value: `neighbour-${p}-${j}` })
       neighbours.push({ partition: 0, value: 'after-the-big-one' })
       const sends = neighbours.map((r) => settle(producer.send({ topic: ctx.topic, ...r })))
       await producer.flush() // everything goes now, in as few requests as the limits allow
@@ -544,12 +642,27 @@ export const contractCases: Record<string, ContractCase> = {
       await producer.close()
       if (bigR.ok) fail(`a 2.5 MB record was accepted at ${bigR.meta.partition}:${bigR.meta.offset}`)
       const err = bigR.error
-      if (!(err instanceof IsoKafkaError) || !['MESSAGE_TOO_LARGE', 'RECORD_TOO_LARGE'].includes(err.code) || err.retriable) {
-        fail(`the too-large record: expected a non-retriable MESSAGE_TOO_LARGE or RECORD_TOO_LARGE, got ${String(err)} (${(err as IsoKafkaError)?.code})`)
+      if (
+        !(err instanceof IsoKafkaError) ||
+        !['MESSAGE_TOO_LARGE', 'RECORD_TOO_LARGE'].includes(err.code) ||
+        err.retriable
+      ) {
+        fail(
+          `the too-large record: expected a non-retriable MESSAGE_TOO_LARGE or RECORD_TOO_LARGE, got ${String(err)} (${(err as IsoKafkaError)?.code})`,
+        )
       }
-      const delivered = [expected(warm, warmMeta), ...results.flatMap((s, i) => (s.ok ? [expected(neighbours[i]!, s.meta)] : []))]
-      const failed = results.flatMap((s, i) => (s.ok ? [] : [`${neighbours[i]!.value}: ${(s.error as IsoKafkaError)?.code ?? String(s.error)}`]))
-      if (failed.length > 0) fail(`${failed.length} of ${neighbours.length} neighbours of the too-large batch failed with it: ${failed.slice(0, 4).join('; ')}`, delivered)
+      const delivered = [
+        expected(warm, warmMeta),
+        ...results.flatMap((s, i) => (s.ok ? [expected(neighbours[i]!, s.meta)] : [])),
+      ]
+      const failed = results.flatMap((s, i) =>
+        s.ok ? [] : [`${neighbours[i]!.value}: ${(s.error as IsoKafkaError)?.code ?? String(s.error)}`],
+      )
+      if (failed.length > 0)
+        fail(
+          `${failed.length} of ${neighbours.length} neighbours of the too-large batch failed with it: ${failed.slice(0, 4).join('; ')}`,
+          delivered,
+        )
       return { ok: true, code: err.code, records: delivered }
     },
   },
@@ -558,7 +671,11 @@ export const contractCases: Record<string, ContractCase> = {
   'unknown-topic': {
     kinds: BOTH,
     async run(ctx) {
-      const producer = createProducer<Value, Value>({ transport: ctx.transport(), maxBlockMs: 1500, allowAutoTopicCreation: false })
+      const producer = createProducer<Value, Value>({
+        transport: ctx.transport(),
+        maxBlockMs: 1500,
+        allowAutoTopicCreation: false,
+      })
       const started = Date.now()
       const err = await rejection(producer.send({ topic: `${ctx.topic}-missing`, value: 'v' }))
       const ms = Date.now() - started
@@ -584,7 +701,11 @@ export const contractCases: Record<string, ContractCase> = {
       const warm: SentRecord = { key: 'lost-ack', value: 'warm-up' }
       const warmMeta = await producer.send({ topic: ctx.topic, ...warm })
       net.loseNextAck()
-      const records: SentRecord[] = Array.from({ length: 50 }, (_, i) => ({ key: `lost-ack-${i % 5}`, value: `lost-ack-${i}`, headers: { i: String(i) } }))
+      const records: SentRecord[] = Array.from({ length: 50 }, (_, i) => ({
+        key: `lost-ack-${i % 5}`,
+        value: `lost-ack-${i}`,
+        headers: { i: String(i) },
+      }))
       const metas = await Promise.all(records.map((r) => producer.send({ topic: ctx.topic, ...r })))
       await producer.close()
       expectEqual(net.lost, 1, 'acknowledgements lost')
@@ -603,7 +724,10 @@ export const contractCases: Record<string, ContractCase> = {
       const metas: RecordMetadata[] = []
       let afterFirstWave = 0
       for (let wave = 0; wave < 3; wave++) {
-        const records: SentRecord[] = Array.from({ length: 60 }, (_, i) => ({ partition: i % ctx.partitions, value: `wave-${wave}-${i}` }))
+        const records: SentRecord[] = Array.from({ length: 60 }, (_, i) => ({
+          partition: i % ctx.partitions,
+          value: `wave-${wave}-${i}`,
+        }))
         metas.push(...(await Promise.all(records.map((r) => producer.send({ topic: ctx.topic, ...r })))))
         all.push(...records)
         if (wave === 0) afterFirstWave = net.connects
@@ -641,8 +765,7 @@ export const contractCases: Record<string, ContractCase> = {
  * Cases known to fail on some transport kinds today, with the reason. Runners mark them as expected failures
  * (`it.fails`), so the suite stays green while the bug is open and turns red once it is fixed: then delete the entry.
  */
-export const knownFailures: Record<string, { kinds: readonly TransportKind[]; reason: string }> = {
-}
+export const knownFailures: Record<string, { kinds: readonly TransportKind[]; reason: string }> = {}
 
 /** Why a case is expected to fail on this transport kind, or null. */
 export function knownFailure(name: string, kind: TransportKind): string | null {
@@ -652,7 +775,9 @@ export function knownFailure(name: string, kind: TransportKind): string | null {
 
 /** The names of the cases that apply to a transport kind, in a stable order. */
 export function casesFor(kind: TransportKind): string[] {
-  return Object.entries(contractCases).filter(([, c]) => c.kinds.includes(kind)).map(([name]) => name)
+  return Object.entries(contractCases)
+    .filter(([, c]) => c.kinds.includes(kind))
+    .map(([name]) => name)
 }
 
 /** Run one case by name (throws for an unknown name or a case that does not apply to the transport's kind). */
@@ -660,7 +785,8 @@ export async function runCase(name: string, ctx: ContractContext): Promise<CaseR
   const c = contractCases[name]
   if (!c) throw new Error(`contract: no case ${name}`)
   const kind = ctx.transport().kind
-  if (!c.kinds.includes(kind)) throw new Error(`contract: case ${name} is for ${c.kinds.join('/')} transports, not ${kind}`)
+  if (!c.kinds.includes(kind))
+    throw new Error(`contract: case ${name} is for ${c.kinds.join('/')} transports, not ${kind}`)
   return c.run(ctx)
 }
 
@@ -672,7 +798,8 @@ export function checkSendOrder(positions: ReadonlyArray<{ partition: number; off
   const last = new Map<number, number>()
   for (const [i, e] of positions.entries()) {
     const prev = last.get(e.partition)
-    if (prev !== undefined && e.offset <= prev) problems.push(`record ${i} at offset ${e.offset} after ${prev} in partition ${e.partition}`)
+    if (prev !== undefined && e.offset <= prev)
+      problems.push(`record ${i} at offset ${e.offset} after ${prev} in partition ${e.partition}`)
     last.set(e.partition, e.offset)
   }
   return problems.slice(0, 20)
@@ -689,9 +816,12 @@ export function checkReadBack(read: readonly HexRecord[], expectedRecords: reado
       continue
     }
     if (r.key !== e.key) problems.push(`record ${i} at ${e.partition}:${e.offset}: key ${r.key} != ${e.key}`)
-    if (r.value !== e.value) problems.push(`record ${i} at ${e.partition}:${e.offset}: value ${short(r.value)} != ${short(e.value)}`)
+    if (r.value !== e.value)
+      problems.push(`record ${i} at ${e.partition}:${e.offset}: value ${short(r.value)} != ${short(e.value)}`)
     if (JSON.stringify(r.headers) !== JSON.stringify(e.headers)) {
-      problems.push(`record ${i} at ${e.partition}:${e.offset}: headers ${JSON.stringify(r.headers)} != ${JSON.stringify(e.headers)}`)
+      problems.push(
+        `record ${i} at ${e.partition}:${e.offset}: headers ${JSON.stringify(r.headers)} != ${JSON.stringify(e.headers)}`,
+      )
     }
     if (problems.length >= 20) break
   }
@@ -699,12 +829,17 @@ export function checkReadBack(read: readonly HexRecord[], expectedRecords: reado
 }
 
 /** The topic holds exactly these records: nothing missing, nothing extra (a duplicate shows up as extra). */
-export function checkTopicHoldsExactly(read: readonly HexRecord[], expectedRecords: readonly ExpectedRecord[]): string[] {
+export function checkTopicHoldsExactly(
+  read: readonly HexRecord[],
+  expectedRecords: readonly ExpectedRecord[],
+): string[] {
   const problems = checkReadBack(read, expectedRecords)
   const wanted = new Set(expectedRecords.map((e) => `${e.partition}:${e.offset}`))
-  if (wanted.size !== expectedRecords.length) problems.push(`${expectedRecords.length - wanted.size} records were reported at a position another record has`)
+  if (wanted.size !== expectedRecords.length)
+    problems.push(`${expectedRecords.length - wanted.size} records were reported at a position another record has`)
   for (const r of read) {
-    if (!wanted.has(`${r.partition}:${r.offset}`)) problems.push(`unexpected record at ${r.partition}:${r.offset} (value ${short(r.value)})`)
+    if (!wanted.has(`${r.partition}:${r.offset}`))
+      problems.push(`unexpected record at ${r.partition}:${r.offset} (value ${short(r.value)})`)
     if (problems.length >= 20) break
   }
   return problems

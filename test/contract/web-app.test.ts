@@ -22,7 +22,15 @@ const bootstrap = inject('kafkaBootstrap')
 const topic = uniqueTopic('web-app-clicks')
 const PARTITIONS = 3
 const CLICKS = 12
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+]
 
 /** `isokafka/*` → the sources, as `npm install isokafka` would resolve them to dist/. */
 const sourceAliases: Plugin = {
@@ -40,7 +48,9 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<
     child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')))
     child.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')))
     child.on('error', reject)
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}: ${out}`))))
+    child.on('close', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}: ${out}`)),
+    )
   })
 }
 
@@ -50,7 +60,9 @@ let pageUrl = ''
 let gatewayHttpUrl = ''
 /** WebSocket upgrades the example's gateway refused for their Origin (its /metrics). */
 async function forbiddenOrigins(): Promise<number> {
-  const metrics = (await (await fetch(`${gatewayHttpUrl}/metrics?format=json`)).json()) as { errors: Record<string, number> }
+  const metrics = (await (await fetch(`${gatewayHttpUrl}/metrics?format=json`)).json()) as {
+    errors: Record<string, number>
+  }
   return metrics.errors.FORBIDDEN_ORIGIN ?? 0
 }
 const serverOutput: string[] = []
@@ -91,7 +103,10 @@ beforeAll(async () => {
     server!.stderr!.on('data', (d: Buffer) => serverOutput.push(d.toString('utf8')))
     server!.on('exit', (code) => reject(new Error(`serve.mjs exited with ${code}: ${serverOutput.join('')}`)))
   })
-  browser = await chromium.launch({ executablePath: process.env.CHROME_BIN ?? '/usr/bin/chromium', args: CHROMIUM_ARGS })
+  browser = await chromium.launch({
+    executablePath: process.env.CHROME_BIN ?? '/usr/bin/chromium',
+    args: CHROMIUM_ARGS,
+  })
 })
 
 afterAll(async () => {
@@ -122,7 +137,11 @@ describe('examples/web-app in Chromium (Playwright)', () => {
     }
     await page.waitForFunction((n) => document.body.dataset.acked === String(n), CLICKS, { timeout: 30_000 })
     console.log(`[web-app] ${CLICKS} clicks acknowledged by Kafka within ${Date.now() - started} ms of the first click`)
-    const acked = (await page.evaluate(() => (window as unknown as { clicks: Array<{ n: number; partition: number; offset: number }> }).clicks)).slice()
+    const acked = (
+      await page.evaluate(
+        () => (window as unknown as { clicks: Array<{ n: number; partition: number; offset: number }> }).clicks,
+      )
+    ).slice()
     mkdirSync(path.join(root, 'test-results'), { recursive: true })
     await page.screenshot({ path: path.join(root, 'test-results/web-app.png'), fullPage: true })
     await page.close()
@@ -130,7 +149,16 @@ describe('examples/web-app in Chromium (Playwright)', () => {
 
     const read = await readAllWithKcat(bootstrap, topic, CLICKS, 30_000)
     expect(read).toHaveLength(CLICKS)
-    const events = read.map((r) => ({ r, v: JSON.parse(Buffer.from(r.value!).toString('utf8')) as { type: string; n: number; session: string; at: string; page: string } }))
+    const events = read.map((r) => ({
+      r,
+      v: JSON.parse(Buffer.from(r.value!).toString('utf8')) as {
+        type: string
+        n: number
+        session: string
+        at: string
+        page: string
+      },
+    }))
     const session = events[0]!.v.session
     // one session key → one partition (murmur2 of the key, as Java's producer), clicks 1..N in order
     expect(new Set(read.map((r) => r.partition))).toEqual(new Set([murmur2Partition(Buffer.from(session), PARTITIONS)]))
@@ -138,7 +166,10 @@ describe('examples/web-app in Chromium (Playwright)', () => {
     for (const { r, v } of events) {
       expect(v).toMatchObject({ type: 'click', session, page: '/' })
       expect(Buffer.from(r.key!).toString('utf8')).toBe(session)
-      expect(r.headers.map(([k, h]) => [k, h && Buffer.from(h).toString('utf8')])).toEqual([['source', 'web-app'], ['content-type', 'application/json']])
+      expect(r.headers.map(([k, h]) => [k, h && Buffer.from(h).toString('utf8')])).toEqual([
+        ['source', 'web-app'],
+        ['content-type', 'application/json'],
+      ])
       // where the page was told each click landed is where kcat found it
       expect(acked.find((a) => a.n === v.n)).toEqual({ n: v.n, partition: r.partition, offset: r.offset })
     }
@@ -158,7 +189,9 @@ describe('examples/web-app in Chromium (Playwright)', () => {
       page.on('console', (msg) => seen.push(`${msg.type()}: ${msg.text()}`))
       const before = await forbiddenOrigins()
       await page.goto(`http://127.0.0.1:${(proxy.address() as AddressInfo).port}/`)
-      await expect.poll(forbiddenOrigins, { timeout: 30_000, message: `refused upgrades (${seen.join(' | ')})` }).toBeGreaterThan(before)
+      await expect
+        .poll(forbiddenOrigins, { timeout: 30_000, message: `refused upgrades (${seen.join(' | ')})` })
+        .toBeGreaterThan(before)
       expect(await page.locator('#send').isEnabled()).toBe(false)
       expect(await page.locator('#status').textContent()).toBe('connecting…') // it keeps retrying, with backoff
     } finally {

@@ -5,9 +5,14 @@ import path from 'node:path'
 const root = path.resolve(import.meta.dirname, '../..')
 const RECORDS = Number(process.env.FAILOVER_RECORDS ?? 150_000)
 
-function runDrill(args: string[]): Promise<{ code: number | null; result: Record<string, unknown> | null; stderr: string }> {
+function runDrill(
+  args: string[],
+): Promise<{ code: number | null; result: Record<string, unknown> | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['scripts/failover.mjs', '--json', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, ['scripts/failover.mjs', '--json', ...args], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let out = ''
     let err = ''
     child.stdout.on('data', (d) => (out += d))
@@ -26,7 +31,14 @@ function runDrill(args: string[]): Promise<{ code: number | null; result: Record
 
 describe('failover on a real 3-node cluster (replication 3, min.insync.replicas 2)', () => {
   it(`${RECORDS} keyed records, acks=all, idempotent; the busiest leader is SIGKILLed mid-stream and restarted`, async () => {
-    const { code, result, stderr } = await runDrill(['--records', String(RECORDS), '--name', 'vitest-failover', '--down-ms', '18000'])
+    const { code, result, stderr } = await runDrill([
+      '--records',
+      String(RECORDS),
+      '--name',
+      'vitest-failover',
+      '--down-ms',
+      '18000',
+    ])
     expect(result, stderr).not.toBeNull()
     console.log('failover drill:', JSON.stringify(result))
     expect(result).toMatchObject({ lost: 0, duplicates: 0, reordered: 0, unresolved: 0 })

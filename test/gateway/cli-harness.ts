@@ -27,7 +27,11 @@ export async function bundleCli(prefix: string): Promise<BundledCli> {
   await build({
     entryPoints: [path.join(root, 'adapters/gateway/index.ts')], // as tsup builds dist/gateway.js (it re-exports ./config.js)
     outfile: path.join(dir, 'dist', 'gateway.js'),
-    bundle: true, platform: 'node', format: 'esm', external: ['ws', '@msgpack/msgpack'], logLevel: 'silent',
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    external: ['ws', '@msgpack/msgpack'],
+    logLevel: 'silent',
   })
   return { dir, bin, remove: () => rmSync(dir, { recursive: true, force: true }) }
 }
@@ -35,7 +39,8 @@ export async function bundleCli(prefix: string): Promise<BundledCli> {
 /** The runner's environment without its gateway/Kafka variables, plus `extra`. */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ISOKAFKA_GATEWAY_') && !k.startsWith('KAFKA_')) env[k] = v
+  for (const [k, v] of Object.entries(process.env))
+    if (!k.startsWith('ISOKAFKA_GATEWAY_') && !k.startsWith('KAFKA_')) env[k] = v
   return { ...env, ...extra }
 }
 
@@ -53,10 +58,16 @@ export interface RunningCli {
  * `onSpawn` sees the child at once (to kill it later even when it never started).
  */
 export function startGatewayCli(
-  bin: string, args: string[], env: Record<string, string> = {}, onSpawn?: (child: ChildProcess) => void,
+  bin: string,
+  args: string[],
+  env: Record<string, string> = {},
+  onSpawn?: (child: ChildProcess) => void,
 ): Promise<RunningCli> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, 'gateway', ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [bin, 'gateway', ...args], {
+      env: cleanEnv(env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     onSpawn?.(child)
     let out = ''
     let err = ''

@@ -39,7 +39,9 @@ function verifyJwt(token: string, secret: string): Record<string, unknown> | nul
 
 describe('isokafka CLI', () => {
   it('isokafka token prints a verifiable token', () => {
-    const r = run(['token', '--topics', 'a,b*', '--expires', '60', '--subject', 'cli'], { ISOKAFKA_GATEWAY_SECRET: CLI_SECRET })
+    const r = run(['token', '--topics', 'a,b*', '--expires', '60', '--subject', 'cli'], {
+      ISOKAFKA_GATEWAY_SECRET: CLI_SECRET,
+    })
     expect(r.status).toBe(0)
     const claims = verifyJwt(r.stdout.trim(), CLI_SECRET)
     expect(claims).toMatchObject({ sub: 'cli', topics: ['a', 'b*'] })
@@ -55,11 +57,31 @@ describe('isokafka CLI', () => {
     expect(noBootstrap.status).toBe(2)
     expect(noBootstrap.stderr).toMatch(/--bootstrap \(or ISOKAFKA_GATEWAY_BOOTSTRAP \/ KAFKA_BOOTSTRAP.*\) is required/)
     const cases: Array<[string[], Record<string, string>, RegExp]> = [
-      [['gateway', '--port', 'eighty'], { KAFKA_BOOTSTRAP: bootstrap, ISOKAFKA_GATEWAY_SECRET: CLI_SECRET }, /--port must be an integer between 0 and 65535, got "eighty"/],
-      [['gateway', '--bogus'], { KAFKA_BOOTSTRAP: bootstrap, ISOKAFKA_GATEWAY_SECRET: CLI_SECRET }, /unknown flag --bogus/],
-      [['gateway'], { KAFKA_BOOTSTRAP: bootstrap, ISOKAFKA_GATEWAY_SECRET: 'too-short-x' }, /shorter than 16 characters/],
-      [['gateway'], { KAFKA_BOOTSTRAP: bootstrap, ISOKAFKA_GATEWAY_SECRET: CLI_SECRET, ISOKAFKA_GATEWAY_LOG_LEVEL: 'chatty' }, /ISOKAFKA_GATEWAY_LOG_LEVEL must be one of/],
-      [['gateway', '--config', path.join(os.tmpdir(), 'no-such-isokafka.json')], { KAFKA_BOOTSTRAP: bootstrap, ISOKAFKA_GATEWAY_SECRET: CLI_SECRET }, /cannot read config file .*no-such-isokafka\.json \(from --config\): ENOENT/],
+      [
+        ['gateway', '--port', 'eighty'],
+        { KAFKA_BOOTSTRAP: bootstrap, ISOKAFKA_GATEWAY_SECRET: CLI_SECRET },
+        /--port must be an integer between 0 and 65535, got "eighty"/,
+      ],
+      [
+        ['gateway', '--bogus'],
+        { KAFKA_BOOTSTRAP: bootstrap, ISOKAFKA_GATEWAY_SECRET: CLI_SECRET },
+        /unknown flag --bogus/,
+      ],
+      [
+        ['gateway'],
+        { KAFKA_BOOTSTRAP: bootstrap, ISOKAFKA_GATEWAY_SECRET: 'too-short-x' },
+        /shorter than 16 characters/,
+      ],
+      [
+        ['gateway'],
+        { KAFKA_BOOTSTRAP: bootstrap, ISOKAFKA_GATEWAY_SECRET: CLI_SECRET, ISOKAFKA_GATEWAY_LOG_LEVEL: 'chatty' },
+        /ISOKAFKA_GATEWAY_LOG_LEVEL must be one of/,
+      ],
+      [
+        ['gateway', '--config', path.join(os.tmpdir(), 'no-such-isokafka.json')],
+        { KAFKA_BOOTSTRAP: bootstrap, ISOKAFKA_GATEWAY_SECRET: CLI_SECRET },
+        /cannot read config file .*no-such-isokafka\.json \(from --config\): ENOENT/,
+      ],
     ]
     for (const [args, env, re] of cases) {
       const r = run(args, env)
@@ -74,7 +96,18 @@ describe('isokafka CLI', () => {
   it('isokafka gateway --help lists every setting with its variable and default', () => {
     const r = run(['gateway', '--help'])
     expect(r.status).toBe(0)
-    for (const flag of ['--config', '--port', '--bootstrap', '--secret', '--origins', '--rate', '--max-unauthenticated-per-address', '--metrics-token', '--drain-timeout-ms', '--kafka-sasl-mechanism']) {
+    for (const flag of [
+      '--config',
+      '--port',
+      '--bootstrap',
+      '--secret',
+      '--origins',
+      '--rate',
+      '--max-unauthenticated-per-address',
+      '--metrics-token',
+      '--drain-timeout-ms',
+      '--kafka-sasl-mechanism',
+    ]) {
       expect(r.stdout).toContain(flag)
     }
     expect(r.stdout).toContain('ISOKAFKA_GATEWAY_MAX_FRAME_BYTES')
@@ -84,9 +117,15 @@ describe('isokafka CLI', () => {
   it('isokafka gateway serves producers, enforces --origins, and stops cleanly on SIGTERM', async () => {
     const topic = uniqueTopic('gw-cli')
     await createTopic(bootstrap, topic, 2)
-    const { child, url, wsUrl, err, exited } = await startGatewayCli(cli.bin, ['--port', '0', '--host', '127.0.0.1', '--bootstrap', bootstrap, '--origins', 'https://app.example'], { ISOKAFKA_GATEWAY_SECRET: CLI_SECRET })
+    const { child, url, wsUrl, err, exited } = await startGatewayCli(
+      cli.bin,
+      ['--port', '0', '--host', '127.0.0.1', '--bootstrap', bootstrap, '--origins', 'https://app.example'],
+      { ISOKAFKA_GATEWAY_SECRET: CLI_SECRET },
+    )
     try {
-      const tok = run(['token', '--topics', topic, '--subject', 'cli'], { ISOKAFKA_GATEWAY_SECRET: CLI_SECRET }).stdout.trim()
+      const tok = run(['token', '--topics', topic, '--subject', 'cli'], {
+        ISOKAFKA_GATEWAY_SECRET: CLI_SECRET,
+      }).stdout.trim()
       const producer = createProducer({ transport: websocket({ url: wsUrl, token: tok, WebSocket }) })
       await Promise.all(Array.from({ length: 1000 }, (_, i) => producer.send({ topic, key: `k${i}`, value: `v${i}` })))
       await producer.close()
@@ -99,7 +138,8 @@ describe('isokafka CLI', () => {
       child.kill('SIGTERM')
       expect(await exited).toBe(0)
     }
-    for (const line of err().split('\n').filter(Boolean)) expect(JSON.parse(line)).toMatchObject({ level: expect.any(String), msg: expect.any(String) })
+    for (const line of err().split('\n').filter(Boolean))
+      expect(JSON.parse(line)).toMatchObject({ level: expect.any(String), msg: expect.any(String) })
     expect(err()).not.toContain(CLI_SECRET)
   })
 })

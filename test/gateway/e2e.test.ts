@@ -19,8 +19,14 @@ afterAll(async () => {
   await gw?.close()
 })
 
-async function produceAll(producer: ReturnType<typeof createProducer>, topic: string, records: Sent[]): Promise<RecordMetadata[]> {
-  const acks = records.map((r) => producer.send({ topic, key: r.key ?? undefined, value: r.value, headers: r.headers, timestamp: r.timestamp }))
+async function produceAll(
+  producer: ReturnType<typeof createProducer>,
+  topic: string,
+  records: Sent[],
+): Promise<RecordMetadata[]> {
+  const acks = records.map((r) =>
+    producer.send({ topic, key: r.key ?? undefined, value: r.value, headers: r.headers, timestamp: r.timestamp }),
+  )
   const out = await Promise.all(acks)
   await producer.close()
   return out
@@ -46,7 +52,9 @@ describe('gateway end to end (real broker, kcat read-back)', () => {
     await createTopic(bootstrap, topic, 2)
     for (const tokenIn of ['protocol', 'query'] as const) {
       const records = makeRecords(500, tokenIn === 'protocol' ? 1 : 2)
-      const producer = createProducer({ transport: websocket({ url: gw.wsUrl, token: await token([topic]), WebSocket, tokenIn }) })
+      const producer = createProducer({
+        transport: websocket({ url: gw.wsUrl, token: await token([topic]), WebSocket, tokenIn }),
+      })
       await produceAll(producer, topic, records)
     }
     const read = await readAllWithKcat(bootstrap, topic, 1000, 30_000)
@@ -57,7 +65,9 @@ describe('gateway end to end (real broker, kcat read-back)', () => {
     const topic = uniqueTopic('gw-fetch')
     await createTopic(bootstrap, topic, PARTITIONS)
     const records = makeRecords(5_000, 12)
-    const producer = createProducer({ transport: fetchTransport({ url: gw.url, token: await token([topic]), mode: 'gateway' }) })
+    const producer = createProducer({
+      transport: fetchTransport({ url: gw.url, token: await token([topic]), mode: 'gateway' }),
+    })
     const acked = await produceAll(producer, topic, records)
     const read = await readAllWithKcat(bootstrap, topic, records.length, 60_000)
     expect(expectExactlyOnce(records, read, acked, { timestamps: true })).toEqual([])
@@ -67,7 +77,9 @@ describe('gateway end to end (real broker, kcat read-back)', () => {
     const topic = uniqueTopic('gw-v3')
     await createTopic(bootstrap, topic, PARTITIONS)
     const records = makeRecords(3_000, 13)
-    const producer = createProducer({ transport: fetchTransport({ url: gw.url, token: await token([topic]), mode: 'rest-v3' }) })
+    const producer = createProducer({
+      transport: fetchTransport({ url: gw.url, token: await token([topic]), mode: 'rest-v3' }),
+    })
     const acked = await produceAll(producer, topic, records)
     records.forEach((r, i) => {
       if (r.key !== null && r.key.length > 0) expect(acked[i]!.partition).toBe(murmur2Partition(r.key, PARTITIONS))
@@ -82,8 +94,13 @@ describe('gateway end to end (real broker, kcat read-back)', () => {
     const records = makeRecords(3_000, 14, { headers: false })
     const transport = fetchTransport({ url: gw.url, token: await token([topic]), mode: 'rest-v2' })
     const producer = createProducer({ transport })
-    const acked = await Promise.all(records.map((r) => producer.send({ topic, key: r.key ?? undefined, value: r.value })))
-    const withHeaders = await producer.send({ topic, value: 'x', headers: { h: 'v' } }).then(() => null, (e) => e)
+    const acked = await Promise.all(
+      records.map((r) => producer.send({ topic, key: r.key ?? undefined, value: r.value })),
+    )
+    const withHeaders = await producer.send({ topic, value: 'x', headers: { h: 'v' } }).then(
+      () => null,
+      (e) => e,
+    )
     await producer.close()
     expect(withHeaders?.code).toBe('INVALID_RECORD')
     const read = await readAllWithKcat(bootstrap, topic, records.length, 60_000)
@@ -92,8 +109,14 @@ describe('gateway end to end (real broker, kcat read-back)', () => {
 
   it('unknown topic: sends through the gateway wait for it (maxBlockMs), then fail with MAX_BLOCK_TIMEOUT', async () => {
     const topic = uniqueTopic('gw-missing')
-    const producer = createProducer({ transport: websocket({ url: gw.wsUrl, token: await token([topic]), WebSocket }), maxBlockMs: 1500 })
-    const err = await producer.send({ topic, value: 'x' }).then(() => null, (e) => e)
+    const producer = createProducer({
+      transport: websocket({ url: gw.wsUrl, token: await token([topic]), WebSocket }),
+      maxBlockMs: 1500,
+    })
+    const err = await producer.send({ topic, value: 'x' }).then(
+      () => null,
+      (e) => e,
+    )
     await producer.close()
     expect(err?.code).toBe('MAX_BLOCK_TIMEOUT')
     expect(String(err?.cause?.message ?? '')).toMatch(/UNKNOWN_TOPIC|does not host/i)
@@ -104,7 +127,10 @@ describe('gateway end to end (real broker, kcat read-back)', () => {
     await createTopic(bootstrap, topic, PARTITIONS)
     const N = 50_000
     const value = new Uint8Array(100).fill(7)
-    const producer = createProducer({ transport: websocket({ url: gw.wsUrl, token: await token([topic]), WebSocket }), lingerMs: 5 })
+    const producer = createProducer({
+      transport: websocket({ url: gw.wsUrl, token: await token([topic]), WebSocket }),
+      lingerMs: 5,
+    })
     await producer.partitionsFor(topic)
     const t0 = performance.now()
     const sends: Promise<RecordMetadata>[] = []
@@ -113,7 +139,9 @@ describe('gateway end to end (real broker, kcat read-back)', () => {
     const ms = performance.now() - t0
     await producer.close()
     const rate = Math.round(N / (ms / 1000))
-    console.log(`[gateway throughput] ${N} records of 100 B: ${ms.toFixed(0)} ms, ${rate} records/s (websocket → gateway → Kafka, acks=all)`)
+    console.log(
+      `[gateway throughput] ${N} records of 100 B: ${ms.toFixed(0)} ms, ${rate} records/s (websocket → gateway → Kafka, acks=all)`,
+    )
     const read = await readAllWithKcat(bootstrap, topic, N, 60_000)
     expect(read.length).toBe(N)
   })

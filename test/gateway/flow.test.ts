@@ -41,18 +41,25 @@ describe('flow control and page lifecycle', () => {
     try {
       const records = makeRecords(20_000, 31, { headers: false })
       const producers = [0, 1].map(async (k) => {
-        const p = createProducer({ transport: websocket({ url: gw.wsUrl, token: await token([topic], { subject: `bp${k}` }), WebSocket }), batchSize: 16384 })
+        const p = createProducer({
+          transport: websocket({ url: gw.wsUrl, token: await token([topic], { subject: `bp${k}` }), WebSocket }),
+          batchSize: 16384,
+        })
         return p
       })
       let maxPending = 0
       const sampler = setInterval(() => (maxPending = Math.max(maxPending, gw.gateway.metrics().pendingBytes)), 5)
       const [a, b] = await Promise.all(producers)
       const half = records.length / 2
-      const acked: RecordMetadata[] = await Promise.all(records.map((r, i) => (i < half ? a! : b!).send({ topic, key: r.key ?? undefined, value: r.value })))
+      const acked: RecordMetadata[] = await Promise.all(
+        records.map((r, i) => (i < half ? a! : b!).send({ topic, key: r.key ?? undefined, value: r.value })),
+      )
       clearInterval(sampler)
       await Promise.all([a!.close(), b!.close()])
       const m = gw.gateway.metrics()
-      console.log(`[backpressure] ${m.pauses} pauses, max ${maxPending} bytes waiting for Kafka (limit ${maxPendingBytes})`)
+      console.log(
+        `[backpressure] ${m.pauses} pauses, max ${maxPending} bytes waiting for Kafka (limit ${maxPendingBytes})`,
+      )
       expect(m.pauses).toBeGreaterThan(0)
       expect(m.pendingBytes).toBe(0)
       expect(m.paused).toBe(false)
@@ -74,7 +81,13 @@ describe('flow control and page lifecycle', () => {
     expect(await c.hello(await token([topic]))).toMatchObject({ t: 'welcome' })
     c.send({ t: 'metadata', id: 1, topics: [topic] })
     await c.next((f) => f.t === 'metadata')
-    c.send({ t: 'produce', id: 2, acks: -1, timeoutMs: 10_000, batches: [{ topic, partition: 0, batchId: 'last', records: [[Date.now(), null, new Uint8Array([1, 2, 3]), []]] }] })
+    c.send({
+      t: 'produce',
+      id: 2,
+      acks: -1,
+      timeoutMs: 10_000,
+      batches: [{ topic, partition: 0, batchId: 'last', records: [[Date.now(), null, new Uint8Array([1, 2, 3]), []]] }],
+    })
     await new Promise((r) => setTimeout(r, 50)) // the batch is now waiting for (slow) Kafka
     await gw.close()
     expect(await c.next((f) => f.t === 'ack')).toMatchObject({ id: 2, results: [{ errorCode: 0, baseOffset: 0 }] })
@@ -118,14 +131,21 @@ describe('flow control and page lifecycle', () => {
       const doc = Object.assign(new EventTarget(), { visibilityState: 'visible' })
       const seen: Array<{ keepalive: boolean; bytes: number }> = []
       const spy: typeof fetch = (input, init) => {
-        if (String(input).endsWith('/v1/produce')) seen.push({ keepalive: init?.keepalive === true, bytes: (init?.body as Uint8Array).length })
+        if (String(input).endsWith('/v1/produce'))
+          seen.push({ keepalive: init?.keepalive === true, bytes: (init?.body as Uint8Array).length })
         return fetch(input, init)
       }
-      const producer = createProducer({ transport: fetchTransport({ url: gw.url, token: await token([topic]), fetch: spy }), lingerMs: 60_000, batchSize: 64 * 1024 })
+      const producer = createProducer({
+        transport: fetchTransport({ url: gw.url, token: await token([topic]), fetch: spy }),
+        lingerMs: 60_000,
+        batchSize: 64 * 1024,
+      })
       await producer.partitionsFor(topic)
       const stop = flushOnPageHide(producer, { window: win, document: doc })
       const records = makeRecords(1500, 33) // ~75 KB: no batch fills up, but more than one keepalive request
-      const acks = records.map((r) => producer.send({ topic, key: r.key ?? undefined, value: r.value, headers: r.headers, timestamp: r.timestamp }))
+      const acks = records.map((r) =>
+        producer.send({ topic, key: r.key ?? undefined, value: r.value, headers: r.headers, timestamp: r.timestamp }),
+      )
       await new Promise((r) => setTimeout(r, 100))
       expect(seen).toHaveLength(0) // lingering
       doc.visibilityState = 'hidden'
@@ -145,7 +165,14 @@ describe('flow control and page lifecycle', () => {
       await producer.close()
       const read = await readAllWithKcat(bootstrap, topic, records.length + 1, 30_000)
       expect(read.length).toBe(records.length + 1)
-      expect(expectExactlyOnce(records, read.filter((r) => r.value === null || new TextDecoder().decode(r.value) !== 'after'), acked, { timestamps: true })).toEqual([])
+      expect(
+        expectExactlyOnce(
+          records,
+          read.filter((r) => r.value === null || new TextDecoder().decode(r.value) !== 'after'),
+          acked,
+          { timestamps: true },
+        ),
+      ).toEqual([])
     } finally {
       await gw.close()
     }
@@ -154,11 +181,20 @@ describe('flow control and page lifecycle', () => {
   it('the client adapters (websocket, fetch) are runtime-free: they bundle for "neutral" with only @msgpack/msgpack external', async () => {
     for (const entry of ['adapters/websocket/index.ts', 'adapters/fetch/index.ts', 'adapters/gateway/token.ts']) {
       const result = await build({
-        entryPoints: [path.join(root, entry)], bundle: true, platform: 'neutral', format: 'esm', write: false, logLevel: 'silent',
-        metafile: true, external: ['@msgpack/msgpack'],
+        entryPoints: [path.join(root, entry)],
+        bundle: true,
+        platform: 'neutral',
+        format: 'esm',
+        write: false,
+        logLevel: 'silent',
+        metafile: true,
+        external: ['@msgpack/msgpack'],
       })
       const imports = Object.values(result.metafile.outputs).flatMap((o) => o.imports.map((i) => i.path))
-      expect(imports.filter((p) => p !== '@msgpack/msgpack'), entry).toEqual([])
+      expect(
+        imports.filter((p) => p !== '@msgpack/msgpack'),
+        entry,
+      ).toEqual([])
       const text = result.outputFiles[0]!.text
       expect(text, entry).not.toMatch(/["']node:|\bBuffer\b|\bprocess\./)
     }

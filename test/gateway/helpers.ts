@@ -3,7 +3,12 @@
 // compare what kcat read back with what was sent, and a raw WebSocket client that speaks frames directly.
 import WebSocket from 'ws'
 import { createGateway, createGatewayToken, type Gateway, type GatewayOptions } from '../../adapters/gateway/index.js'
-import { decodeServerFrame, encodeFrame, type ClientFrame, type ServerFrame } from '../../adapters/gateway-wire/index.js'
+import {
+  decodeServerFrame,
+  encodeFrame,
+  type ClientFrame,
+  type ServerFrame,
+} from '../../adapters/gateway-wire/index.js'
 import type { KcatRecord } from '../helpers/kafka-tools.js'
 import { xorshift32 } from '../helpers/xorshift.js'
 
@@ -16,14 +21,27 @@ export interface RunningGateway {
   close(): Promise<void>
 }
 
-export async function startGateway(bootstrap: string, options: Partial<GatewayOptions> = {}, port = 0): Promise<RunningGateway> {
+export async function startGateway(
+  bootstrap: string,
+  options: Partial<GatewayOptions> = {},
+  port = 0,
+): Promise<RunningGateway> {
   const gateway = createGateway({ bootstrap, secret: SECRET, ...options })
   const { url } = await gateway.listen(port)
   return { gateway, url, wsUrl: `${url.replace(/^http/, 'ws')}/v1/ws`, close: () => gateway.close({ timeoutMs: 5000 }) }
 }
 
-export function token(topics: string[], opts: { subject?: string; expiresInSec?: number; secret?: string; nowSec?: number } = {}): Promise<string> {
-  return createGatewayToken({ secret: opts.secret ?? SECRET, topics, expiresInSec: opts.expiresInSec ?? 600, subject: opts.subject ?? 'tester', nowSec: opts.nowSec })
+export function token(
+  topics: string[],
+  opts: { subject?: string; expiresInSec?: number; secret?: string; nowSec?: number } = {},
+): Promise<string> {
+  return createGatewayToken({
+    secret: opts.secret ?? SECRET,
+    topics,
+    expiresInSec: opts.expiresInSec ?? 600,
+    subject: opts.subject ?? 'tester',
+    nowSec: opts.nowSec,
+  })
 }
 
 const enc = new TextEncoder()
@@ -72,7 +90,11 @@ export function sameBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {
 }
 
 const hex = (b: Uint8Array | null) => (b === null ? 'null' : Buffer.from(b).toString('hex'))
-export function fingerprint(r: { key: Uint8Array | null; value: Uint8Array | null; headers: Array<[string, Uint8Array | null]> }): string {
+export function fingerprint(r: {
+  key: Uint8Array | null
+  value: Uint8Array | null
+  headers: Array<[string, Uint8Array | null]>
+}): string {
   return `${hex(r.key)}|${hex(r.value)}|${r.headers.map(([k, v]) => `${k}=${hex(v)}`).join(',')}`
 }
 
@@ -81,7 +103,10 @@ export function fingerprint(r: { key: Uint8Array | null; value: Uint8Array | nul
  * partition and offset its send resolved with.
  */
 export function expectExactlyOnce(
-  sent: Sent[], read: KcatRecord[], acked: Array<{ partition: number; offset: number }> | null, opts: { timestamps?: boolean; headers?: boolean } = {},
+  sent: Sent[],
+  read: KcatRecord[],
+  acked: Array<{ partition: number; offset: number }> | null,
+  opts: { timestamps?: boolean; headers?: boolean } = {},
 ): string[] {
   const problems: string[] = []
   if (read.length !== sent.length) problems.push(`read ${read.length} records, sent ${sent.length}`)
@@ -94,15 +119,24 @@ export function expectExactlyOnce(
       if (!r) return void problems.push(`record ${i} acked at ${a.partition}:${a.offset} is not in Kafka`)
       if (!sameBytes(r.key, s.key)) problems.push(`record ${i}: key differs`)
       if (!sameBytes(r.value, s.value)) problems.push(`record ${i}: value differs`)
-      if ((opts.headers ?? true) && fingerprint({ key: null, value: null, headers: r.headers }) !== fingerprint({ key: null, value: null, headers: s.headers })) {
+      if (
+        (opts.headers ?? true) &&
+        fingerprint({ key: null, value: null, headers: r.headers }) !==
+          fingerprint({ key: null, value: null, headers: s.headers })
+      ) {
         problems.push(`record ${i}: headers differ`)
       }
-      if (opts.timestamps && r.timestamp !== s.timestamp) problems.push(`record ${i}: timestamp ${r.timestamp} != ${s.timestamp}`)
+      if (opts.timestamps && r.timestamp !== s.timestamp)
+        problems.push(`record ${i}: timestamp ${r.timestamp} != ${s.timestamp}`)
     })
   }
   // multiset comparison (catches duplicates even without acks)
   const want = new Map<string, number>()
-  for (const s of sent) want.set(fingerprint(opts.headers === false ? { ...s, headers: [] } : s), (want.get(fingerprint(opts.headers === false ? { ...s, headers: [] } : s)) ?? 0) + 1)
+  for (const s of sent)
+    want.set(
+      fingerprint(opts.headers === false ? { ...s, headers: [] } : s),
+      (want.get(fingerprint(opts.headers === false ? { ...s, headers: [] } : s)) ?? 0) + 1,
+    )
   for (const r of read) {
     const f = fingerprint(opts.headers === false ? { ...r, headers: [] } : r)
     const n = want.get(f)
@@ -134,10 +168,14 @@ export class RawClient {
 
   static open(url: string, opts: { protocols?: string[]; origin?: string } = {}): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, opts.protocols ?? ['isokafka.v1'], { headers: opts.origin ? { Origin: opts.origin } : {} })
+      const ws = new WebSocket(url, opts.protocols ?? ['isokafka.v1'], {
+        headers: opts.origin ? { Origin: opts.origin } : {},
+      })
       const client = new RawClient(ws)
       ws.once('open', () => resolve(client))
-      ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode })))
+      ws.once('unexpected-response', (_req, res) =>
+        reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode })),
+      )
       ws.once('error', reject)
     })
   }
@@ -152,7 +190,8 @@ export class RawClient {
     for (;;) {
       const i = this.frames.findIndex(pred)
       if (i >= 0) return this.frames.splice(i, 1)[0]!
-      if (this.closed) throw new Error(`connection closed (${this.closed.code} ${this.closed.reason}) before the frame arrived`)
+      if (this.closed)
+        throw new Error(`connection closed (${this.closed.code} ${this.closed.reason}) before the frame arrived`)
       const left = deadline - Date.now()
       if (left <= 0) throw new Error('timed out waiting for a frame')
       await new Promise<void>((resolve) => {

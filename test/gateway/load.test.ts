@@ -12,18 +12,33 @@ const SECONDS = Number(process.env.LOAD_SECONDS ?? 20)
 
 describe('gateway under load', () => {
   it(`${CLIENTS} WebSocket clients producing for ${SECONDS} s through one gateway`, async () => {
-    const { code, out, err } = await new Promise<{ code: number | null; out: string; err: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, ['scripts/gateway-load.mjs', '--json', '--clients', String(CLIENTS), '--seconds', String(SECONDS), '--bootstrap', bootstrap], {
-        cwd: root,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
-      let out = ''
-      let err = ''
-      child.stdout.on('data', (d) => (out += d))
-      child.stderr.on('data', (d) => (err += d))
-      child.on('error', reject)
-      child.on('close', (code) => resolve({ code, out, err }))
-    })
+    const { code, out, err } = await new Promise<{ code: number | null; out: string; err: string }>(
+      (resolve, reject) => {
+        const child = spawn(
+          process.execPath,
+          [
+            'scripts/gateway-load.mjs',
+            '--json',
+            '--clients',
+            String(CLIENTS),
+            '--seconds',
+            String(SECONDS),
+            '--bootstrap',
+            bootstrap,
+          ],
+          {
+            cwd: root,
+            stdio: ['ignore', 'pipe', 'pipe'],
+          },
+        )
+        let out = ''
+        let err = ''
+        child.stdout.on('data', (d) => (out += d))
+        child.stderr.on('data', (d) => (err += d))
+        child.on('error', reject)
+        child.on('close', (code) => resolve({ code, out, err }))
+      },
+    )
     const result = JSON.parse(out.trim().split('\n').pop() ?? 'null')
     expect(result, err).not.toBeNull()
     console.log('[gateway load]', JSON.stringify(result))

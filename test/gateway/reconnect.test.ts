@@ -35,7 +35,13 @@ describe('reconnect mid-stream', () => {
     }
     const records = makeRecords(30_000, 21)
     const producer = createProducer({
-      transport: websocket({ url: gw.wsUrl, token: await token([topic], { subject: 'chaos' }), WebSocket: TrackedWebSocket, reconnectBackoffMs: 10, reconnectBackoffMaxMs: 100 }),
+      transport: websocket({
+        url: gw.wsUrl,
+        token: await token([topic], { subject: 'chaos' }),
+        WebSocket: TrackedWebSocket,
+        reconnectBackoffMs: 10,
+        reconnectBackoffMaxMs: 100,
+      }),
       lingerMs: 2,
       batchSize: 8192,
     })
@@ -55,7 +61,10 @@ describe('reconnect mid-stream', () => {
     })()
     const acks: Promise<RecordMetadata>[] = []
     for (let i = 0; i < records.length; i += 500) {
-      for (const r of records.slice(i, i + 500)) acks.push(producer.send({ topic, key: r.key ?? undefined, value: r.value, headers: r.headers, timestamp: r.timestamp }))
+      for (const r of records.slice(i, i + 500))
+        acks.push(
+          producer.send({ topic, key: r.key ?? undefined, value: r.value, headers: r.headers, timestamp: r.timestamp }),
+        )
       await sleep(15)
     }
     const settled = await Promise.allSettled(acks)
@@ -73,7 +82,9 @@ describe('reconnect mid-stream', () => {
     const read = await readAllWithKcat(bootstrap, topic, records.length, 60_000)
     expect(expectExactlyOnce(records, read, acked, { timestamps: true })).toEqual([])
     const after = gw.gateway.metrics()
-    console.log(`[reconnect] ${kills} kills, ${sockets.length} connections, ${after.batches.deduplicated - before.batches.deduplicated} batches deduplicated`)
+    console.log(
+      `[reconnect] ${kills} kills, ${sockets.length} connections, ${after.batches.deduplicated - before.batches.deduplicated} batches deduplicated`,
+    )
   })
 
   it('fetch transport: a gateway that drops answers (connection reset after producing) → resend deduplicated', async () => {
@@ -90,8 +101,16 @@ describe('reconnect mid-stream', () => {
       return res
     }
     const records = makeRecords(4_000, 22)
-    const producer = createProducer({ transport: fetchTransport({ url: gw.url, token: await token([topic], { subject: 'lossy' }), fetch: lossy }), batchSize: 4096, retryBackoffMs: 10 })
-    const acked = await Promise.all(records.map((r) => producer.send({ topic, key: r.key ?? undefined, value: r.value, headers: r.headers, timestamp: r.timestamp })))
+    const producer = createProducer({
+      transport: fetchTransport({ url: gw.url, token: await token([topic], { subject: 'lossy' }), fetch: lossy }),
+      batchSize: 4096,
+      retryBackoffMs: 10,
+    })
+    const acked = await Promise.all(
+      records.map((r) =>
+        producer.send({ topic, key: r.key ?? undefined, value: r.value, headers: r.headers, timestamp: r.timestamp }),
+      ),
+    )
     await producer.close()
     expect(n).toBeGreaterThan(6)
     const read = await readAllWithKcat(bootstrap, topic, records.length, 60_000)

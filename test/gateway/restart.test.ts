@@ -20,7 +20,13 @@ describe('gateway restarted mid-stream under a WebSocket client', () => {
     const port = Number(new URL(gw.url).port)
     const records = makeRecords(30_000, 31)
     const producer = createProducer({
-      transport: websocket({ url: gw.wsUrl, token: await token([topic], { subject: 'restart' }), WebSocket, reconnectBackoffMs: 20, reconnectBackoffMaxMs: 200 }),
+      transport: websocket({
+        url: gw.wsUrl,
+        token: await token([topic], { subject: 'restart' }),
+        WebSocket,
+        reconnectBackoffMs: 20,
+        reconnectBackoffMaxMs: 200,
+      }),
       lingerMs: 2,
       batchSize: 8192,
     })
@@ -46,8 +52,17 @@ describe('gateway restarted mid-stream under a WebSocket client', () => {
     })()
     for (let i = 0; i < records.length; i += 300) {
       for (const r of records.slice(i, i + 300)) {
-        const ack = producer.send({ topic, key: r.key ?? undefined, value: r.value, headers: r.headers, timestamp: r.timestamp })
-        ack.then(() => ackedSoFar++, () => {})
+        const ack = producer.send({
+          topic,
+          key: r.key ?? undefined,
+          value: r.value,
+          headers: r.headers,
+          timestamp: r.timestamp,
+        })
+        ack.then(
+          () => ackedSoFar++,
+          () => {},
+        )
         acks.push(ack)
       }
       await sleep(10)
@@ -66,6 +81,8 @@ describe('gateway restarted mid-stream under a WebSocket client', () => {
     const acked = settled.map((s) => (s as PromiseFulfilledResult<RecordMetadata>).value)
     const read = await readAllWithKcat(bootstrap, topic, records.length, 60_000)
     expect(expectExactlyOnce(records, read, acked, { timestamps: true })).toEqual([])
-    console.log(`[gateway restart] 2 restarts (${restarts.join(', ')} ms) with ${inFlightAtRestart.join(', ')} records outstanding, ${records.length} records exactly once`)
+    console.log(
+      `[gateway restart] 2 restarts (${restarts.join(', ')} ms) with ${inFlightAtRestart.join(', ')} records outstanding, ${records.length} records exactly once`,
+    )
   })
 })

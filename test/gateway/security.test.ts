@@ -6,7 +6,13 @@ import WebSocket from 'ws'
 import { createProducer } from '../../src/index.js'
 import { websocket } from '../../adapters/websocket/index.js'
 import { fetchTransport } from '../../adapters/fetch/index.js'
-import { createGatewayToken, verifyGatewayToken, type ErrorFrame, type MetadataResponseFrame, type AckFrame } from '../../adapters/gateway/index.js'
+import {
+  createGatewayToken,
+  verifyGatewayToken,
+  type ErrorFrame,
+  type MetadataResponseFrame,
+  type AckFrame,
+} from '../../adapters/gateway/index.js'
 import { decodeServerFrame, encodeFrame, type WireRecord } from '../../adapters/gateway-wire/index.js'
 import { createTopic, readAllWithKcat, uniqueTopic } from '../helpers/kafka-tools.js'
 import { RawClient, SECRET, startGateway, token, type RunningGateway } from './helpers.js'
@@ -28,7 +34,12 @@ afterAll(async () => {
   await gw?.close()
 })
 
-const rec = (i: number, size = 10): WireRecord => [Date.now(), enc.encode(`k${i}`), new Uint8Array(size).fill(i & 0xff), [['i', enc.encode(String(i))]]]
+const rec = (i: number, size = 10): WireRecord => [
+  Date.now(),
+  enc.encode(`k${i}`),
+  new Uint8Array(size).fill(i & 0xff),
+  [['i', enc.encode(String(i))]],
+]
 const isError = (f: { t: string }): f is ErrorFrame => f.t === 'error'
 
 async function authed(tok?: string, url = gw.wsUrl): Promise<RawClient> {
@@ -45,7 +56,10 @@ describe('tokens', () => {
     const ok = await verifyGatewayToken(t, ['k0', 'k1'])
     expect(ok).toMatchObject({ ok: true, claims: { sub: 'me', topics: ['a', 'b*'] } })
     expect(await verifyGatewayToken(t, 'k2')).toEqual({ ok: false, reason: 'bad-signature' })
-    expect(await verifyGatewayToken(t, 'k1', { nowSec: Date.now() / 1000 + 61 })).toEqual({ ok: false, reason: 'expired' })
+    expect(await verifyGatewayToken(t, 'k1', { nowSec: Date.now() / 1000 + 61 })).toEqual({
+      ok: false,
+      reason: 'expired',
+    })
     // a payload swapped under a valid signature
     const [h, , s] = t.split('.')
     const evil = Buffer.from(JSON.stringify({ topics: ['*'], exp: 9e9, sub: 'me' })).toString('base64url')
@@ -94,7 +108,9 @@ describe('gateway authentication (WebSocket)', () => {
     expect(await c.hello(forged)).toMatchObject({ t: 'error', code: 'UNAUTHENTICATED' })
     expect((await c.next(() => true, 100).catch(() => null)) ?? null).toBeNull()
     // the same forged token presented at the upgrade: checked before upgrading, so no WebSocket at all (HTTP 401)
-    await expect(RawClient.open(gw.wsUrl, { protocols: ['isokafka.v1', `isokafka.token.${forged}`] })).rejects.toMatchObject({ status: 401 })
+    await expect(
+      RawClient.open(gw.wsUrl, { protocols: ['isokafka.v1', `isokafka.token.${forged}`] }),
+    ).rejects.toMatchObject({ status: 401 })
     await expect(RawClient.open(`${gw.wsUrl}?token=${forged}`)).rejects.toMatchObject({ status: 401 })
     // a good token presented at the upgrade: welcome without a hello
     const good = await token([topic])
@@ -106,9 +122,15 @@ describe('gateway authentication (WebSocket)', () => {
 
   it('a producer with a bad token fails its sends with AUTHENTICATION_FAILED (not a retry loop)', async () => {
     const forged = await token([topic], { secret: 'not-the-secret' })
-    const producer = createProducer({ transport: websocket({ url: gw.wsUrl, token: forged, WebSocket }), maxBlockMs: 10_000 })
+    const producer = createProducer({
+      transport: websocket({ url: gw.wsUrl, token: forged, WebSocket }),
+      maxBlockMs: 10_000,
+    })
     const t0 = Date.now()
-    const err = await producer.send({ topic, value: 'x' }).then(() => null, (e) => e)
+    const err = await producer.send({ topic, value: 'x' }).then(
+      () => null,
+      (e) => e,
+    )
     expect(err?.code).toBe('AUTHENTICATION_FAILED')
     expect(Date.now() - t0).toBeLessThan(5000)
     await producer.close()
@@ -124,17 +146,26 @@ describe('authorization, Origin, limits, malformed input', () => {
       { topic, partitions: 3, errorCode: 0 },
       expect.objectContaining({ topic: other, partitions: 0, errorCode: 29 }),
     ])
-    c.send({ t: 'produce', id: 2, acks: -1, timeoutMs: 10_000, batches: [
-      { topic: other, partition: 0, batchId: 'forbidden-1', records: [rec(1)] },
-      { topic, partition: 0, batchId: 'allowed-1', records: [rec(2)] },
-    ] })
+    c.send({
+      t: 'produce',
+      id: 2,
+      acks: -1,
+      timeoutMs: 10_000,
+      batches: [
+        { topic: other, partition: 0, batchId: 'forbidden-1', records: [rec(1)] },
+        { topic, partition: 0, batchId: 'allowed-1', records: [rec(2)] },
+      ],
+    })
     const ack = (await c.next((f) => f.t === 'ack')) as AckFrame
     expect(ack.results.find((r) => r.batchId === 'forbidden-1')).toMatchObject({ errorCode: 29 })
     expect(ack.results.find((r) => r.batchId === 'allowed-1')).toMatchObject({ errorCode: 0, partition: 0 })
     c.close()
     // through the producer: the send fails fast with the Kafka error name
     const producer = createProducer({ transport: websocket({ url: gw.wsUrl, token: await token([topic]), WebSocket }) })
-    const err = await producer.send({ topic: other, value: 'x' }).then(() => null, (e) => e)
+    const err = await producer.send({ topic: other, value: 'x' }).then(
+      () => null,
+      (e) => e,
+    )
     expect(err?.code).toBe('TOPIC_AUTHORIZATION_FAILED')
     await expect(producer.send({ topic, value: 'ok' })).resolves.toMatchObject({ topic })
     await producer.close()
@@ -154,14 +185,21 @@ describe('authorization, Origin, limits, malformed input', () => {
     expect(await good.hello(await token([topic]))).toMatchObject({ t: 'welcome' })
     good.close()
     const tok = await token([topic])
-    const bad = await fetch(`${gw.url}/topics/${topic}/partitions`, { headers: { Origin: 'https://evil.example', Authorization: `Bearer ${tok}` } })
+    const bad = await fetch(`${gw.url}/topics/${topic}/partitions`, {
+      headers: { Origin: 'https://evil.example', Authorization: `Bearer ${tok}` },
+    })
     expect(bad.status).toBe(403)
     expect(bad.headers.get('access-control-allow-origin')).toBeNull()
-    const pre = await fetch(`${gw.url}/v1/produce`, { method: 'OPTIONS', headers: { Origin: 'https://good.example', 'Access-Control-Request-Method': 'POST' } })
+    const pre = await fetch(`${gw.url}/v1/produce`, {
+      method: 'OPTIONS',
+      headers: { Origin: 'https://good.example', 'Access-Control-Request-Method': 'POST' },
+    })
     expect(pre.status).toBe(204)
     expect(pre.headers.get('access-control-allow-origin')).toBe('https://good.example')
     expect(pre.headers.get('access-control-allow-headers')).toMatch(/authorization/)
-    const ok = await fetch(`${gw.url}/topics/${topic}/partitions`, { headers: { Origin: 'https://good.example', Authorization: `Bearer ${tok}` } })
+    const ok = await fetch(`${gw.url}/topics/${topic}/partitions`, {
+      headers: { Origin: 'https://good.example', Authorization: `Bearer ${tok}` },
+    })
     expect(ok.status).toBe(200)
     expect(ok.headers.get('access-control-allow-origin')).toBe('https://good.example')
   })
@@ -170,14 +208,26 @@ describe('authorization, Origin, limits, malformed input', () => {
     const frame = encodeFrame({ t: 'metadata', id: 5, topics: [topic] }) as Uint8Array<ArrayBuffer>
     const none = await fetch(`${gw.url}/v1/metadata`, { method: 'POST', body: frame })
     expect(none.status).toBe(401)
-    expect(decodeServerFrame(new Uint8Array(await none.arrayBuffer()))).toMatchObject({ t: 'error', code: 'UNAUTHENTICATED' })
-    const forged = await fetch(`${gw.url}/v1/metadata?token=${await token([topic], { secret: 'x' })}`, { method: 'POST', body: frame })
+    expect(decodeServerFrame(new Uint8Array(await none.arrayBuffer()))).toMatchObject({
+      t: 'error',
+      code: 'UNAUTHENTICATED',
+    })
+    const forged = await fetch(`${gw.url}/v1/metadata?token=${await token([topic], { secret: 'x' })}`, {
+      method: 'POST',
+      body: frame,
+    })
     expect(forged.status).toBe(401)
-    const expired = await fetch(`${gw.url}/v3/clusters`, { headers: { Authorization: `Bearer ${await token([topic], { nowSec: 1000, expiresInSec: 1 })}` } })
+    const expired = await fetch(`${gw.url}/v3/clusters`, {
+      headers: { Authorization: `Bearer ${await token([topic], { nowSec: 1000, expiresInSec: 1 })}` },
+    })
     expect(expired.status).toBe(401)
     expect(await expired.json()).toMatchObject({ error_code: 401, message: expect.stringMatching(/expired/) })
     const forbidden = await fetch(`${gw.url}/topics/${other}`, {
-      method: 'POST', headers: { Authorization: `Bearer ${await token([topic])}`, 'Content-Type': 'application/vnd.kafka.binary.v2+json' },
+      method: 'POST',
+      headers: {
+        Authorization: `Bearer ${await token([topic])}`,
+        'Content-Type': 'application/vnd.kafka.binary.v2+json',
+      },
       body: JSON.stringify({ records: [{ value: 'eA==' }] }),
     })
     expect(forbidden.status).toBe(403)
@@ -187,30 +237,55 @@ describe('authorization, Origin, limits, malformed input', () => {
     const small = await startGateway(bootstrap, { limits: { maxFrameBytes: 64 * 1024 } })
     try {
       const c = await authed(await token([topic]), small.wsUrl)
-      c.send({ t: 'produce', id: 7, acks: -1, timeoutMs: 10_000, batches: [{ topic, partition: 0, batchId: 'big', records: [rec(1, 100_000)] }] })
+      c.send({
+        t: 'produce',
+        id: 7,
+        acks: -1,
+        timeoutMs: 10_000,
+        batches: [{ topic, partition: 0, batchId: 'big', records: [rec(1, 100_000)] }],
+      })
       expect(await c.next(isError)).toMatchObject({ code: 'FRAME_TOO_LARGE', id: 7, retriable: false })
       c.send({ t: 'metadata', id: 8, topics: [topic] })
       expect(await c.next((f) => f.t === 'metadata')).toMatchObject({ id: 8 })
       // the transport knows the limit from welcome and fails such a batch itself, without sending it, with the code
       // Kafka gives a batch above message.max.bytes (the record was within the producer's own maxRequestSize)
-      const producer = createProducer({ transport: websocket({ url: small.wsUrl, token: await token([topic]), WebSocket }), batchSize: 200_000 })
-      const err = await producer.send({ topic, value: new Uint8Array(100_000) }).then(() => null, (e) => e)
+      const producer = createProducer({
+        transport: websocket({ url: small.wsUrl, token: await token([topic]), WebSocket }),
+        batchSize: 200_000,
+      })
+      const err = await producer.send({ topic, value: new Uint8Array(100_000) }).then(
+        () => null,
+        (e) => e,
+      )
       expect(err?.code).toBe('MESSAGE_TOO_LARGE')
       expect(err?.retriable).toBe(false)
       await expect(producer.send({ topic, value: new Uint8Array(1000) })).resolves.toMatchObject({ topic })
       await producer.close()
       // HTTP: 413 — every time, even while the client is still uploading (the gateway reads and discards the body)
       const tok = await token([topic])
-      const statuses = await Promise.all(Array.from({ length: 20 }, async () => {
-        const res = await fetch(`${small.url}/v1/produce?token=${tok}`, { method: 'POST', body: new Uint8Array(100_000 + Math.floor(Math.random() * 100_000)) })
-        await res.arrayBuffer()
-        return res.status
-      }))
+      const statuses = await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          const res = await fetch(`${small.url}/v1/produce?token=${tok}`, {
+            method: 'POST',
+            body: new Uint8Array(100_000 + Math.floor(Math.random() * 100_000)),
+          })
+          await res.arrayBuffer()
+          return res.status
+        }),
+      )
       expect(statuses).toEqual(new Array(20).fill(413))
       // the fetch transport assumes 1 MiB; on 413 it splits a request of several batches instead of failing them
       const before = small.gateway.metrics().errors.FRAME_TOO_LARGE ?? 0
-      const viaFetch = createProducer({ transport: fetchTransport({ url: small.url, token: await token([topic]) }), batchSize: 40_000, lingerMs: 60_000 })
-      const pending = Promise.all(Array.from({ length: 450 }, (_, i) => viaFetch.send({ topic, partition: i % 3, value: new Uint8Array(200).fill(i & 0xff) })))
+      const viaFetch = createProducer({
+        transport: fetchTransport({ url: small.url, token: await token([topic]) }),
+        batchSize: 40_000,
+        lingerMs: 60_000,
+      })
+      const pending = Promise.all(
+        Array.from({ length: 450 }, (_, i) =>
+          viaFetch.send({ topic, partition: i % 3, value: new Uint8Array(200).fill(i & 0xff) }),
+        ),
+      )
       await viaFetch.flush() // all three ~32 KB batches ready at once: one ~96 KB request, above the 64 KiB limit
       const sent = await pending
       await viaFetch.close()
@@ -227,23 +302,41 @@ describe('authorization, Origin, limits, malformed input', () => {
     try {
       const c = await authed(await token([topic]), limited.wsUrl)
       const records = Array.from({ length: 1000 }, (_, i) => rec(i))
-      c.send({ t: 'produce', id: 1, acks: -1, timeoutMs: 10_000, batches: [{ topic, partition: 1, batchId: 'r1', records }] })
-      c.send({ t: 'produce', id: 2, acks: -1, timeoutMs: 10_000, batches: [{ topic, partition: 1, batchId: 'r2', records }] })
+      c.send({
+        t: 'produce',
+        id: 1,
+        acks: -1,
+        timeoutMs: 10_000,
+        batches: [{ topic, partition: 1, batchId: 'r1', records }],
+      })
+      c.send({
+        t: 'produce',
+        id: 2,
+        acks: -1,
+        timeoutMs: 10_000,
+        batches: [{ topic, partition: 1, batchId: 'r2', records }],
+      })
       expect(await c.next((f) => f.t === 'ack')).toMatchObject({ id: 1, results: [{ errorCode: 0 }] })
       const limitedFrame = await c.next(isError)
       expect(limitedFrame).toMatchObject({ code: 'RATE_LIMITED', id: 2, retriable: true })
       expect((limitedFrame as ErrorFrame).retryAfterMs).toBeGreaterThan(0)
       // another client (own connection, own bucket) is not affected
-      const other = createProducer({ transport: websocket({ url: limited.wsUrl, token: await token([topic], { subject: 'b' }), WebSocket }) })
+      const other = createProducer({
+        transport: websocket({ url: limited.wsUrl, token: await token([topic], { subject: 'b' }), WebSocket }),
+      })
       await Promise.all(Array.from({ length: 500 }, (_, i) => other.send({ topic, value: `b${i}` })))
       await other.close()
       // a producer above the limit is slowed down, not failed: 3 × 1000 records at 1000/s take ≥ 1.5 s (a frame
       // may overdraw the bucket once; the next frames wait the deficit out)
-      const p = createProducer({ transport: websocket({ url: limited.wsUrl, token: await token([topic], { subject: 'c' }), WebSocket }) })
+      const p = createProducer({
+        transport: websocket({ url: limited.wsUrl, token: await token([topic], { subject: 'c' }), WebSocket }),
+      })
       await p.partitionsFor(topic)
       const t0 = Date.now()
       for (let round = 0; round < 3; round++) {
-        const all = await Promise.all(Array.from({ length: 1000 }, (_, i) => p.send({ topic, value: `c${round}-${i}` })))
+        const all = await Promise.all(
+          Array.from({ length: 1000 }, (_, i) => p.send({ topic, value: `c${round}-${i}` })),
+        )
         expect(all).toHaveLength(1000)
       }
       expect(Date.now() - t0).toBeGreaterThan(1500)
@@ -261,10 +354,20 @@ describe('authorization, Origin, limits, malformed input', () => {
       const c = await authed(await token([topic]), tight.wsUrl)
       const batch = (id: string, p: number) => ({ topic, partition: p, batchId: id, records: [rec(1)] })
       // a frame of more batches than may ever be in flight: refused whole, whatever is in flight (even on a fresh connection)
-      c.ws.send(encodeFrame({ t: 'produce', id: 9, acks: -1, timeoutMs: 10_000, batches: [batch('x', 0), batch('y', 1), batch('z', 2)] }))
+      c.ws.send(
+        encodeFrame({
+          t: 'produce',
+          id: 9,
+          acks: -1,
+          timeoutMs: 10_000,
+          batches: [batch('x', 0), batch('y', 1), batch('z', 2)],
+        }),
+      )
       expect(await c.next(isError)).toMatchObject({ code: 'LIMIT_EXCEEDED', id: 9, retriable: false })
       // both frames arrive in one read: the second finds the first's batches still waiting for Kafka
-      c.ws.send(encodeFrame({ t: 'produce', id: 1, acks: -1, timeoutMs: 10_000, batches: [batch('a', 0), batch('b', 1)] }))
+      c.ws.send(
+        encodeFrame({ t: 'produce', id: 1, acks: -1, timeoutMs: 10_000, batches: [batch('a', 0), batch('b', 1)] }),
+      )
       c.ws.send(encodeFrame({ t: 'produce', id: 2, acks: -1, timeoutMs: 10_000, batches: [batch('d', 0)] }))
       expect(await c.next(isError)).toMatchObject({ code: 'TOO_MANY_IN_FLIGHT', id: 2, retriable: true })
       expect(await c.next((f) => f.t === 'ack')).toMatchObject({ id: 1 })
@@ -283,9 +386,21 @@ describe('authorization, Origin, limits, malformed input', () => {
     expect(await c.next(isError)).toMatchObject({ code: 'MALFORMED' })
     c.send(encodeFrame([1, 2, 3] as never)) // MessagePack, but not a map
     expect(await c.next(isError)).toMatchObject({ code: 'MALFORMED' })
-    c.send({ t: 'produce', id: 3, acks: -1, timeoutMs: 1000, batches: [{ topic, partition: 0, batchId: 'x', records: [['not', 'a', 'record', 1]] }] } as never)
+    c.send({
+      t: 'produce',
+      id: 3,
+      acks: -1,
+      timeoutMs: 1000,
+      batches: [{ topic, partition: 0, batchId: 'x', records: [['not', 'a', 'record', 1]] }],
+    } as never)
     expect(await c.next(isError)).toMatchObject({ code: 'MALFORMED', id: 3 })
-    c.send({ t: 'produce', id: 4, acks: -1, timeoutMs: 1000, batches: [{ topic: '../etc', partition: 0, batchId: 'y', records: [rec(1)] }] })
+    c.send({
+      t: 'produce',
+      id: 4,
+      acks: -1,
+      timeoutMs: 1000,
+      batches: [{ topic: '../etc', partition: 0, batchId: 'y', records: [rec(1)] }],
+    })
     expect(await c.next(isError)).toMatchObject({ code: 'MALFORMED', id: 4 })
     c.send({ t: 'subscribe', id: 5 } as never)
     expect(await c.next(isError)).toMatchObject({ code: 'UNSUPPORTED', id: 5 })
@@ -301,16 +416,24 @@ describe('authorization, Origin, limits, malformed input', () => {
     expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(200 << 20)
     for (const client of [c, bystander]) {
       client.send({ t: 'metadata', id: 9, topics: [topic] })
-      expect(await client.next((f) => f.t === 'metadata')).toMatchObject({ id: 9, topics: [{ topic, partitions: 3, errorCode: 0 }] })
+      expect(await client.next((f) => f.t === 'metadata')).toMatchObject({
+        id: 9,
+        topics: [{ topic, partitions: 3, errorCode: 0 }],
+      })
     }
     // HTTP gateway mode: 400 with an error frame
-    const res = await fetch(`${gw.url}/v1/produce?token=${await token([topic])}`, { method: 'POST', body: new Uint8Array([0xc1]) })
+    const res = await fetch(`${gw.url}/v1/produce?token=${await token([topic])}`, {
+      method: 'POST',
+      body: new Uint8Array([0xc1]),
+    })
     expect(res.status).toBe(400)
     expect(decodeServerFrame(new Uint8Array(await res.arrayBuffer()))).toMatchObject({ code: 'MALFORMED' })
     const v3 = await fetch(`${gw.url}/v3/clusters`, { headers: { Authorization: `Bearer ${await token([topic])}` } })
     const clusterId = ((await v3.json()) as { data: Array<{ cluster_id: string }> }).data[0]!.cluster_id
     const bad = await fetch(`${gw.url}/v3/clusters/${clusterId}/topics/${topic}/records`, {
-      method: 'POST', headers: { Authorization: `Bearer ${await token([topic])}`, 'Content-Type': 'application/json' }, body: '{"value": {"type": "BINARY", "data": "%%%"}}',
+      method: 'POST',
+      headers: { Authorization: `Bearer ${await token([topic])}`, 'Content-Type': 'application/json' },
+      body: '{"value": {"type": "BINARY", "data": "%%%"}}',
     })
     expect(bad.status).toBe(400)
     const health = await fetch(`${gw.url}/healthz`)
@@ -319,7 +442,10 @@ describe('authorization, Origin, limits, malformed input', () => {
     const ready = await fetch(`${gw.url}/readyz`)
     expect(ready.status).toBe(200)
     expect(await ready.json()).toMatchObject({ status: 'ready', kafka: 'up' })
-    const metrics = (await (await fetch(`${gw.url}/metrics?format=json`)).json()) as { errors: Record<string, number>; connections: { current: number } }
+    const metrics = (await (await fetch(`${gw.url}/metrics?format=json`)).json()) as {
+      errors: Record<string, number>
+      connections: { current: number }
+    }
     expect(metrics.errors.MALFORMED).toBeGreaterThanOrEqual(6)
     expect(metrics.connections.current).toBeGreaterThanOrEqual(2)
     c.close()
@@ -331,7 +457,12 @@ describe('authorization, Origin, limits, malformed input', () => {
     await createTopic(bootstrap, t, 1)
     const c = await authed(await token([t]))
     const records = Array.from({ length: 50 }, (_, i) => rec(i))
-    const frame = { t: 'produce' as const, acks: -1 as const, timeoutMs: 10_000, batches: [{ topic: t, partition: 0, batchId: 'same-id', records }] }
+    const frame = {
+      t: 'produce' as const,
+      acks: -1 as const,
+      timeoutMs: 10_000,
+      batches: [{ topic: t, partition: 0, batchId: 'same-id', records }],
+    }
     c.send({ ...frame, id: 1 })
     c.send({ ...frame, id: 2 }) // while the first may still be running
     const a1 = (await c.next((f) => f.t === 'ack' && f.id === 1)) as AckFrame
@@ -344,11 +475,18 @@ describe('authorization, Origin, limits, malformed input', () => {
     // the same id from another subject is another batch
     const c2 = await authed(await token([t], { subject: 'someone-else' }))
     c2.send({ ...frame, id: 1 })
-    expect(((await c2.next((f) => f.t === 'ack')) as AckFrame).results[0]).toMatchObject({ errorCode: 0, baseOffset: 50 })
+    expect(((await c2.next((f) => f.t === 'ack')) as AckFrame).results[0]).toMatchObject({
+      errorCode: 0,
+      baseOffset: 50,
+    })
     c.send({ ...frame, id: 4, batches: [{ topic: t, partition: 0, batchId: 'same-id', records: records.slice(1) }] })
     expect(((await c.next((f) => f.t === 'ack' && f.id === 4)) as AckFrame).results[0]).toMatchObject({ errorCode: 42 })
     // HTTP gateway mode shares the dedup memory (same subject)
-    const http = await fetch(`${gw.url}/v1/produce`, { method: 'POST', headers: { Authorization: `Bearer ${await token([t])}` }, body: encodeFrame({ ...frame, id: 9 }) as Uint8Array<ArrayBuffer> })
+    const http = await fetch(`${gw.url}/v1/produce`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${await token([t])}` },
+      body: encodeFrame({ ...frame, id: 9 }) as Uint8Array<ArrayBuffer>,
+    })
     expect((decodeServerFrame(new Uint8Array(await http.arrayBuffer())) as AckFrame).results[0]!.baseOffset).toBe(0)
     const read = await readAllWithKcat(bootstrap, t, 100, 30_000)
     expect(read.length).toBe(100)
@@ -358,8 +496,13 @@ describe('authorization, Origin, limits, malformed input', () => {
   })
 
   it('fetch transport surfaces HTTP auth failures as AUTHENTICATION_FAILED', async () => {
-    const producer = createProducer({ transport: fetchTransport({ url: gw.url, token: await token([topic], { secret: 'nope' }) }) })
-    const err = await producer.send({ topic, value: 'x' }).then(() => null, (e) => e)
+    const producer = createProducer({
+      transport: fetchTransport({ url: gw.url, token: await token([topic], { secret: 'nope' }) }),
+    })
+    const err = await producer.send({ topic, value: 'x' }).then(
+      () => null,
+      (e) => e,
+    )
     expect(err?.code).toBe('AUTHENTICATION_FAILED')
     await producer.close()
   })
@@ -392,7 +535,10 @@ describe('slow-loris HTTP clients', () => {
     const auth = `Authorization: Bearer ${await token([topic])}\r\n`
     const [headers, body, normal] = await Promise.all([
       trickle('POST /v1/produce HTTP/1.1\r\nHost: x\r\n', 'X-a: b\r\n'),
-      trickle(`POST /v1/produce HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/vnd.msgpack\r\nContent-Length: 100000\r\n\r\n`, 'x'),
+      trickle(
+        `POST /v1/produce HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/vnd.msgpack\r\nContent-Length: 100000\r\n\r\n`,
+        'x',
+      ),
       (async () => {
         const producer = createProducer({ transport: fetchTransport({ url: slow.url, token: await token([topic]) }) })
         const metas = await Promise.all(Array.from({ length: 50 }, (_, i) => producer.send({ topic, value: `v${i}` })))

@@ -40,17 +40,33 @@ afterAll(async () => {
   await clientQuota(THROTTLED_CLIENT, null).catch(() => {})
 })
 
-interface KafkaScript { ensureKafkaJars(): Promise<{ libs: string }>; cacheRoot(): string }
+interface KafkaScript {
+  ensureKafkaJars(): Promise<{ libs: string }>
+  cacheRoot(): string
+}
 
 /** Sets (or with null removes) a client id's producer_byte_rate quota with Kafka's ConfigCommand. */
 async function clientQuota(clientId: string, bytesPerSec: number | null): Promise<void> {
   const k = (await import(/* @vite-ignore */ path.join(root, 'scripts/kafka.mjs'))) as KafkaScript
   const { libs } = await k.ensureKafkaJars()
   const args = [
-    '-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', `-Dlog4j2.configurationFile=${path.join(k.cacheRoot(), 'log4j2-tools.properties')}`,
-    '-cp', path.join(libs, '*'), 'org.apache.kafka.tools.ConfigCommand', '--bootstrap-server', bootstrap, '--alter',
-    ...(bytesPerSec === null ? ['--delete-config', 'producer_byte_rate'] : ['--add-config', `producer_byte_rate=${bytesPerSec}`]),
-    '--entity-type', 'clients', '--entity-name', clientId,
+    '-Xmx256m',
+    '-XX:+UseSerialGC',
+    '-XX:TieredStopAtLevel=1',
+    `-Dlog4j2.configurationFile=${path.join(k.cacheRoot(), 'log4j2-tools.properties')}`,
+    '-cp',
+    path.join(libs, '*'),
+    'org.apache.kafka.tools.ConfigCommand',
+    '--bootstrap-server',
+    bootstrap,
+    '--alter',
+    ...(bytesPerSec === null
+      ? ['--delete-config', 'producer_byte_rate']
+      : ['--add-config', `producer_byte_rate=${bytesPerSec}`]),
+    '--entity-type',
+    'clients',
+    '--entity-name',
+    clientId,
   ]
   await new Promise<void>((resolve, reject) => {
     const p = spawn(process.env.JAVA || 'java', args, { stdio: ['ignore', 'ignore', 'pipe'] })
@@ -67,14 +83,23 @@ function startService(args: string[], env: Record<string, string>): Promise<Runn
 }
 
 function mintToken(topics: string[]): string {
-  const r = spawnSync(process.execPath, [cli.bin, 'token', '--topics', topics.join(','), '--subject', 'service-test', '--expires', '600'], {
-    env: cleanEnv({ ISOKAFKA_GATEWAY_SECRET: SECRET }), encoding: 'utf8',
-  })
+  const r = spawnSync(
+    process.execPath,
+    [cli.bin, 'token', '--topics', topics.join(','), '--subject', 'service-test', '--expires', '600'],
+    {
+      env: cleanEnv({ ISOKAFKA_GATEWAY_SECRET: SECRET }),
+      encoding: 'utf8',
+    },
+  )
   if (r.status !== 0) throw new Error(`isokafka token failed: ${r.stderr}`)
   return r.stdout.trim()
 }
 
-interface HttpAnswer { status: number; headers: http.IncomingHttpHeaders; body: string }
+interface HttpAnswer {
+  status: number
+  headers: http.IncomingHttpHeaders
+  body: string
+}
 
 /** One GET on a fresh connection (no keep-alive pool: a drain closes idle connections). */
 function get(url: string, headers: Record<string, string> = {}): Promise<HttpAnswer> {
@@ -141,7 +166,15 @@ class FrameClient {
 
   next(match: (f: Record<string, unknown>) => boolean, timeoutMs: number): Promise<Record<string, unknown>> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no matching frame in ${timeoutMs} ms; got ${JSON.stringify(this.frames.map((f) => f.t))}, close ${this.closeCode}`)), timeoutMs)
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `no matching frame in ${timeoutMs} ms; got ${JSON.stringify(this.frames.map((f) => f.t))}, close ${this.closeCode}`,
+            ),
+          ),
+        timeoutMs,
+      )
       const check = () => {
         const i = this.frames.findIndex(match)
         if (i >= 0) {
@@ -149,7 +182,11 @@ class FrameClient {
           resolve(this.frames.splice(i, 1)[0]!)
         } else if (this.closeCode !== null) {
           clearTimeout(timer)
-          reject(new Error(`the connection closed (${this.closeCode}) before a matching frame; got ${JSON.stringify(this.frames)}`))
+          reject(
+            new Error(
+              `the connection closed (${this.closeCode}) before a matching frame; got ${JSON.stringify(this.frames)}`,
+            ),
+          )
         } else this.waiters.push(check)
       }
       check()
@@ -157,13 +194,21 @@ class FrameClient {
   }
 }
 
-function produceFrame(id: number, batches: Array<{ topic: string; partition: number; batchId: string; values: string[] }>) {
+function produceFrame(
+  id: number,
+  batches: Array<{ topic: string; partition: number; batchId: string; values: string[] }>,
+) {
   const now = Date.now()
   return encode(
     {
-      t: 'produce', id, acks: -1, timeoutMs: 30_000,
+      t: 'produce',
+      id,
+      acks: -1,
+      timeoutMs: 30_000,
       batches: batches.map((b) => ({
-        topic: b.topic, partition: b.partition, batchId: b.batchId,
+        topic: b.topic,
+        partition: b.partition,
+        batchId: b.batchId,
         records: b.values.map((v, i) => [now + i, enc.encode(`k-${i}`), enc.encode(v), [['h', enc.encode('x')]]]),
       })),
     },
@@ -195,12 +240,24 @@ function checkLogs(stderr: string, secrets: string[]): Array<Record<string, unkn
 }
 
 const METRIC_NAMES = [
-  'isokafka_gateway_connections', 'isokafka_gateway_connections_total', 'isokafka_gateway_http_requests_total',
-  'isokafka_gateway_frames_total', 'isokafka_gateway_records_in_total', 'isokafka_gateway_records_out_total',
-  'isokafka_gateway_records_failed_total', 'isokafka_gateway_bytes_in_total', 'isokafka_gateway_refusals_total',
-  'isokafka_gateway_dedup_hits_total', 'isokafka_gateway_paused_sockets', 'isokafka_gateway_backpressure_paused',
-  'isokafka_gateway_pauses_total', 'isokafka_gateway_pending_bytes', 'isokafka_gateway_running_batches',
-  'isokafka_gateway_kafka_latency_seconds', 'isokafka_gateway_event_loop_lag_max_seconds', 'process_resident_memory_bytes',
+  'isokafka_gateway_connections',
+  'isokafka_gateway_connections_total',
+  'isokafka_gateway_http_requests_total',
+  'isokafka_gateway_frames_total',
+  'isokafka_gateway_records_in_total',
+  'isokafka_gateway_records_out_total',
+  'isokafka_gateway_records_failed_total',
+  'isokafka_gateway_bytes_in_total',
+  'isokafka_gateway_refusals_total',
+  'isokafka_gateway_dedup_hits_total',
+  'isokafka_gateway_paused_sockets',
+  'isokafka_gateway_backpressure_paused',
+  'isokafka_gateway_pauses_total',
+  'isokafka_gateway_pending_bytes',
+  'isokafka_gateway_running_batches',
+  'isokafka_gateway_kafka_latency_seconds',
+  'isokafka_gateway_event_loop_lag_max_seconds',
+  'process_resident_memory_bytes',
 ]
 
 describe('isokafka gateway as a service', () => {
@@ -217,13 +274,16 @@ describe('isokafka gateway as a service', () => {
 
   it('takes settings from a config file, the environment and flags; serves /healthz, /readyz and token-protected /metrics', async () => {
     const configFile = path.join(cli.dir, 'gateway.json')
-    writeFileSync(configFile, JSON.stringify({
-      bootstrap,
-      port: 1, // the flag --port 0 wins
-      logLevel: 'silent', // the flag --log-level debug wins (silent would leave stderr empty)
-      limits: { maxFrameBytes: 1 << 20, maxRecordsPerFrame: 5000 }, // the environment wins for maxFrameBytes
-      drainTimeoutMs: 5000,
-    }))
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        bootstrap,
+        port: 1, // the flag --port 0 wins
+        logLevel: 'silent', // the flag --log-level debug wins (silent would leave stderr empty)
+        limits: { maxFrameBytes: 1 << 20, maxRecordsPerFrame: 5000 }, // the environment wins for maxFrameBytes
+        drainTimeoutMs: 5000,
+      }),
+    )
     const svc = await startService(['--port', '0', '--host', '127.0.0.1', '--log-level', 'debug'], {
       ISOKAFKA_GATEWAY_CONFIG: configFile,
       ISOKAFKA_GATEWAY_SECRET: SECRET,
@@ -234,18 +294,32 @@ describe('isokafka gateway as a service', () => {
     try {
       expect(new URL(svc.url).port).not.toBe('1')
       expect(new URL(svc.url).hostname).toBe('127.0.0.1')
-      expect(svc.out()).toMatch(new RegExp(`^isokafka gateway listening on ${svc.url} \\(WebSocket ${svc.url.replace('http', 'ws')}/v1/ws\\), Kafka ${bootstrap}\\n$`))
+      expect(svc.out()).toMatch(
+        new RegExp(
+          `^isokafka gateway listening on ${svc.url} \\(WebSocket ${svc.url.replace('http', 'ws')}/v1/ws\\), Kafka ${bootstrap}\\n$`,
+        ),
+      )
 
       const health = await get(`${svc.url}/healthz`)
       expect(health.status).toBe(200)
       expect(JSON.parse(health.body)).toMatchObject({ status: 'ok' })
-      await until('/readyz 200', async () => ((await get(`${svc.url}/readyz`)).status === 200 ? true : undefined), 15_000, 200)
+      await until(
+        '/readyz 200',
+        async () => ((await get(`${svc.url}/readyz`)).status === 200 ? true : undefined),
+        15_000,
+        200,
+      )
 
       // the limits the gateway announces: env over file over default
       const topic = uniqueTopic('gw-svc')
       token = mintToken([topic])
       const { client, welcome } = await FrameClient.open(svc.wsUrl, token)
-      expect(welcome.limits).toMatchObject({ maxFrameBytes: 3 << 20, maxRecordsPerFrame: 5000, maxInFlightBatches: 256, recordsPerSecond: 200_000 })
+      expect(welcome.limits).toMatchObject({
+        maxFrameBytes: 3 << 20,
+        maxRecordsPerFrame: 5000,
+        maxInFlightBatches: 256,
+        recordsPerSecond: 200_000,
+      })
       client.ws.close()
 
       expect((await get(`${svc.url}/metrics`)).status).toBe(401)
@@ -253,7 +327,8 @@ describe('isokafka gateway as a service', () => {
       const metrics = await get(`${svc.url}/metrics`, { authorization: `Bearer ${METRICS_TOKEN}` })
       expect(metrics.status).toBe(200)
       expect(metrics.headers['content-type']).toMatch(/^text\/plain; ?version=0\.0\.4/)
-      for (const name of METRIC_NAMES) expect(metrics.body, name).toMatch(new RegExp(`^(# (TYPE|HELP) )?${name}[ {_]`, 'm'))
+      for (const name of METRIC_NAMES)
+        expect(metrics.body, name).toMatch(new RegExp(`^(# (TYPE|HELP) )?${name}[ {_]`, 'm'))
       expect(metrics.body).toMatch(/^isokafka_gateway_connections\{state="authenticated"\} /m)
       expect(metricValue(metrics.body, 'isokafka_gateway_connections_total')).toBeGreaterThanOrEqual(1)
     } finally {
@@ -272,11 +347,25 @@ describe('isokafka gateway as a service', () => {
     await drainTopicReady
     await throttled
     const DRAIN_MS = 12_000
-    const svc = await startService(['--port', '0', '--host', '127.0.0.1', '--drain-timeout-ms', String(DRAIN_MS), '--kafka-client-id', THROTTLED_CLIENT, '--log-level', 'debug'], {
-      KAFKA_BOOTSTRAP: bootstrap,
-      ISOKAFKA_GATEWAY_SECRET: SECRET,
-      ISOKAFKA_GATEWAY_METRICS_TOKEN: METRICS_TOKEN,
-    })
+    const svc = await startService(
+      [
+        '--port',
+        '0',
+        '--host',
+        '127.0.0.1',
+        '--drain-timeout-ms',
+        String(DRAIN_MS),
+        '--kafka-client-id',
+        THROTTLED_CLIENT,
+        '--log-level',
+        'debug',
+      ],
+      {
+        KAFKA_BOOTSTRAP: bootstrap,
+        ISOKAFKA_GATEWAY_SECRET: SECRET,
+        ISOKAFKA_GATEWAY_METRICS_TOKEN: METRICS_TOKEN,
+      },
+    )
     const auth = { authorization: `Bearer ${METRICS_TOKEN}` }
     const token = mintToken([topic])
     const { client } = await FrameClient.open(svc.wsUrl, token)
@@ -288,21 +377,31 @@ describe('isokafka gateway as a service', () => {
     // seconds, so the drain below lasts long enough to be looked at.
     const warm = Array.from({ length: WARM_RECORDS }, (_, i) => `warm-${i}-${'x'.repeat(1000)}`)
     client.ws.send(produceFrame(1, [{ topic, partition: 0, batchId: 'warm-0', values: warm }]))
-    expect(await client.next((f) => f.id === 1, 20_000).catch(fail)).toMatchObject({ t: 'ack', results: [{ errorCode: 0 }] })
+    expect(await client.next((f) => f.id === 1, 20_000).catch(fail)).toMatchObject({
+      t: 'ack',
+      results: [{ errorCode: 0 }],
+    })
 
     // A: a few thousand records, read by the gateway (records_in counts them) before the signal
     const N = 4000
     const values = Array.from({ length: N }, (_, i) => `drain-${i}`)
-    client.ws.send(produceFrame(2, [
-      { topic, partition: 0, batchId: 'a-0', values: values.filter((_, i) => i % 2 === 0) },
-      { topic, partition: 1, batchId: 'a-1', values: values.filter((_, i) => i % 2 === 1) },
-    ]))
+    client.ws.send(
+      produceFrame(2, [
+        { topic, partition: 0, batchId: 'a-0', values: values.filter((_, i) => i % 2 === 0) },
+        { topic, partition: 1, batchId: 'a-1', values: values.filter((_, i) => i % 2 === 1) },
+      ]),
+    )
     const ackA = client.next((f) => f.id === 2, DRAIN_MS + 5000)
     ackA.catch(() => {})
-    await until('frame A to be read', async () => {
-      const m = await get(`${svc.url}/metrics`, auth)
-      return (metricValue(m.body, 'isokafka_gateway_records_in_total') ?? 0) >= WARM_RECORDS + N ? true : undefined
-    }, 10_000, 10)
+    await until(
+      'frame A to be read',
+      async () => {
+        const m = await get(`${svc.url}/metrics`, auth)
+        return (metricValue(m.body, 'isokafka_gateway_records_in_total') ?? 0) >= WARM_RECORDS + N ? true : undefined
+      },
+      10_000,
+      10,
+    )
 
     // B: written, then SIGTERM at once; the gateway may or may not have read it
     const late = Array.from({ length: 1000 }, (_, i) => `late-${i}`)
@@ -319,14 +418,20 @@ describe('isokafka gateway as a service', () => {
 
     // while it drains the listener stays open: not ready (503), and new connections get 503, not a WebSocket
     await new Promise((r) => setTimeout(r, 100))
-    const readyz = await get(`${svc.url}/readyz`).then((r) => r.status, (e: Error & { code?: string }) => e.code ?? e.message)
+    const readyz = await get(`${svc.url}/readyz`).then(
+      (r) => r.status,
+      (e: Error & { code?: string }) => e.code ?? e.message,
+    )
     expect(readyz).toBe(503)
     expect(await upgradeStatus(svc.wsUrl)).toBe(503)
     expect(svc.child.exitCode, 'the drain was already over').toBeNull()
 
     const a = await ackA.catch(fail)
     const results = a.results as Array<{ batchId: string; errorCode: number }>
-    expect(results.map((r) => [r.batchId, r.errorCode]).sort()).toEqual([['a-0', 0], ['a-1', 0]])
+    expect(results.map((r) => [r.batchId, r.errorCode]).sort()).toEqual([
+      ['a-0', 0],
+      ['a-1', 0],
+    ])
     const b = await ackB
 
     expect(await svc.exited).toBe(0)
@@ -351,9 +456,13 @@ describe('isokafka gateway as a service', () => {
     const topic = drain2Topic
     await drain2TopicReady
     await throttled
-    const svc = await startService(['--port', '0', '--host', '127.0.0.1', '--drain-timeout-ms', '20000', '--kafka-client-id', THROTTLED_CLIENT], {
-      KAFKA_BOOTSTRAP: bootstrap, ISOKAFKA_GATEWAY_SECRET: SECRET,
-    })
+    const svc = await startService(
+      ['--port', '0', '--host', '127.0.0.1', '--drain-timeout-ms', '20000', '--kafka-client-id', THROTTLED_CLIENT],
+      {
+        KAFKA_BOOTSTRAP: bootstrap,
+        ISOKAFKA_GATEWAY_SECRET: SECRET,
+      },
+    )
     const { client } = await FrameClient.open(svc.wsUrl, mintToken([topic]))
     const warm = Array.from({ length: WARM_RECORDS }, (_, i) => `warm-${i}-${'x'.repeat(1000)}`)
     client.ws.send(produceFrame(1, [{ topic, partition: 0, batchId: 'warm-0', values: warm }]))

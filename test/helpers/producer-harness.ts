@@ -52,8 +52,15 @@ export class Harness {
     this.cluster = new FakeCluster({ clock: this.clock, ...options })
   }
 
-  producer<K = any, V = any>(options: Partial<ProducerOptions<K, V>> = {}, transport: FakeTransportOptions = {}): Producer<K, V> {
-    const p = createProducer<K, V>({ transport: this.cluster.transport(transport), clock: this.clock, ...options } as ProducerOptions<K, V>)
+  producer<K = any, V = any>(
+    options: Partial<ProducerOptions<K, V>> = {},
+    transport: FakeTransportOptions = {},
+  ): Producer<K, V> {
+    const p = createProducer<K, V>({
+      transport: this.cluster.transport(transport),
+      clock: this.clock,
+      ...options,
+    } as ProducerOptions<K, V>)
     this.producers.push(p)
     return p
   }
@@ -70,7 +77,8 @@ export class Harness {
   async advance(ms: number): Promise<void> {
     const end = this.clock.now() + ms
     for (let steps = 0; ; steps++) {
-      if (steps > MAX_STEPS) throw new Error(`more than ${MAX_STEPS} timer steps: is something retrying without backoff?`)
+      if (steps > MAX_STEPS)
+        throw new Error(`more than ${MAX_STEPS} timer steps: is something retrying without backoff?`)
       await this.settle()
       const next = this.clock.nextDue()
       if (next > end) break
@@ -83,10 +91,14 @@ export class Harness {
   /** Advance fake time until the promise settles (at most `maxMs`); returns its outcome without throwing. */
   async outcome<T>(promise: Promise<T>, maxMs = 600_000): Promise<Outcome<T>> {
     let result: Outcome<T> | null = null
-    promise.then((value) => (result = { ok: true, value }), (error) => (result = { ok: false, error }))
+    promise.then(
+      (value) => (result = { ok: true, value }),
+      (error) => (result = { ok: false, error }),
+    )
     const end = this.clock.now() + maxMs
     for (let steps = 0; ; steps++) {
-      if (steps > MAX_STEPS) throw new Error(`more than ${MAX_STEPS} timer steps: is something retrying without backoff?`)
+      if (steps > MAX_STEPS)
+        throw new Error(`more than ${MAX_STEPS} timer steps: is something retrying without backoff?`)
       await this.settle()
       if (result) return result
       const next = this.clock.nextDue()
@@ -102,7 +114,10 @@ export class Harness {
    */
   async runRealtime<T>(promise: Promise<T>, maxMs = 10_000): Promise<T> {
     let result: Outcome<T> | null = null
-    promise.then((value) => (result = { ok: true, value }), (error) => (result = { ok: false, error }))
+    promise.then(
+      (value) => (result = { ok: true, value }),
+      (error) => (result = { ok: false, error }),
+    )
     for (let i = 0; i < maxMs && !result; i++) {
       await this.settle()
       await new Promise((resolve) => setTimeout(resolve, 1))

@@ -19,10 +19,23 @@ describe('npm run bench:smoke', () => {
     const out = path.join(dir, 'smoke.json')
     try {
       const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve) => {
-        const child = spawn(process.execPath, [path.join(root, 'bench/run.mjs'), '--smoke', '--bootstrap', bootstrap, '--out', out, '--no-docs', '--no-warmup'], {
-          cwd: root,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        })
+        const child = spawn(
+          process.execPath,
+          [
+            path.join(root, 'bench/run.mjs'),
+            '--smoke',
+            '--bootstrap',
+            bootstrap,
+            '--out',
+            out,
+            '--no-docs',
+            '--no-warmup',
+          ],
+          {
+            cwd: root,
+            stdio: ['ignore', 'pipe', 'pipe'],
+          },
+        )
         let output = ''
         child.stdout.on('data', (d) => (output += d))
         child.stderr.on('data', (d) => (output += d))
@@ -30,12 +43,22 @@ describe('npm run bench:smoke', () => {
       })
       expect(code, output.slice(-3000)).toBe(0)
       const results = JSON.parse(readFileSync(out, 'utf8'))
-      const ran = new Set(results.runs.filter((r: { ok: boolean }) => r.ok).map((r: { producer: string }) => r.producer))
+      const ran = new Set(
+        results.runs.filter((r: { ok: boolean }) => r.ok).map((r: { producer: string }) => r.producer),
+      )
       expect([...ran].sort()).toEqual(['isokafka', 'isokafka-send', 'java', 'kafkajs'])
       expect(results.runs.every((r: { ok: boolean; skipped?: boolean }) => r.ok || r.skipped)).toBe(true)
       expect(results.summary.scenarios.memory.producers.isokafka.rssOverIdleBytes.median).toBeGreaterThan(0)
       // the gateway part: one client over each transport and a many-client load run, every ack read back by kcat
-      type GwRun = { ok: boolean; transport?: string; acked?: number; ackedRecords?: number; inKafka: number; lost?: number; duplicates?: number }
+      type GwRun = {
+        ok: boolean
+        transport?: string
+        acked?: number
+        ackedRecords?: number
+        inKafka: number
+        lost?: number
+        duplicates?: number
+      }
       const gw = results.gateway as { single: GwRun[]; load: GwRun[] }
       expect(gw.single.map((r) => r.transport).sort()).toEqual(['fetch', 'tcp', 'websocket'])
       for (const r of gw.single) expect([r.ok, r.inKafka]).toEqual([true, r.acked])

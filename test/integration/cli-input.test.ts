@@ -5,18 +5,35 @@
 // and statistics. No broker needed; it sits beside
 // cli.test.ts, which runs the same code end to end against a real broker.
 import { describe, expect, it } from 'vitest'
-import { InputProblem, MAX_RECORD_BYTES, makeReader, type CliRecord, type InputFormat } from '../../adapters/cli/input.js'
+import {
+  InputProblem,
+  MAX_RECORD_BYTES,
+  makeReader,
+  type CliRecord,
+  type InputFormat,
+} from '../../adapters/cli/input.js'
 import { PerfStats, javaFixed } from '../../adapters/cli/perf-stats.js'
 import { Reader, Writer } from '../../src/protocol/codec.js'
-import { CreateTopics, type CreateTopicsRequest, type CreateTopicsResponse } from '../../src/protocol/messages/create-topics.js'
+import {
+  CreateTopics,
+  type CreateTopicsRequest,
+  type CreateTopicsResponse,
+} from '../../src/protocol/messages/create-topics.js'
 import { xorshift32 } from '../helpers/xorshift.js'
 
-function readAll(format: InputFormat, input: Uint8Array, chunkSizes: () => number, delimiter = '\n', keyDelimiter: string | null = null) {
+function readAll(
+  format: InputFormat,
+  input: Uint8Array,
+  chunkSizes: () => number,
+  delimiter = '\n',
+  keyDelimiter: string | null = null,
+) {
   const enc = new TextEncoder()
   const reader = makeReader(format, enc.encode(delimiter), keyDelimiter === null ? null : enc.encode(keyDelimiter))
   const out: Array<CliRecord | string> = []
   const drain = () => {
-    for (let r = reader.next(); r !== null; r = reader.next()) out.push(r instanceof InputProblem ? `problem: ${r.message}` : r)
+    for (let r = reader.next(); r !== null; r = reader.next())
+      out.push(r instanceof InputProblem ? `problem: ${r.message}` : r)
   }
   for (let i = 0; i < input.length; ) {
     const n = Math.max(1, chunkSizes())
@@ -26,7 +43,11 @@ function readAll(format: InputFormat, input: Uint8Array, chunkSizes: () => numbe
   }
   reader.end()
   drain()
-  return out.map((r) => (typeof r === 'string' ? r : { key: r.key && Buffer.from(r.key).toString('hex'), value: r.value && Buffer.from(r.value).toString('hex') }))
+  return out.map((r) =>
+    typeof r === 'string'
+      ? r
+      : { key: r.key && Buffer.from(r.key).toString('hex'), value: r.value && Buffer.from(r.value).toString('hex') },
+  )
 }
 
 /** The same split done the plain way, on the whole input at once. */
@@ -43,21 +64,34 @@ function reference(input: Buffer, delimiter: Buffer, keyDelimiter: Buffer | null
   for (const p of pieces) {
     if (p.length === 0) continue
     const k = keyDelimiter ? p.indexOf(keyDelimiter) : -1
-    out.push(k < 0 ? { key: null, value: p.toString('hex') } : { key: p.subarray(0, k).toString('hex'), value: p.subarray(k + keyDelimiter!.length).toString('hex') })
+    out.push(
+      k < 0
+        ? { key: null, value: p.toString('hex') }
+        : { key: p.subarray(0, k).toString('hex'), value: p.subarray(k + keyDelimiter!.length).toString('hex') },
+    )
   }
   return out
 }
 
 describe('produce input readers over arbitrary chunk boundaries', () => {
   it('lines with one- and multi-byte delimiters and key delimiters', () => {
-    for (const [delimiter, keyDelimiter] of [['\n', null], ['\n', ':'], ['\r\n', '::'], ['|#|', '=']] as const) {
+    for (const [delimiter, keyDelimiter] of [
+      ['\n', null],
+      ['\n', ':'],
+      ['\r\n', '::'],
+      ['|#|', '='],
+    ] as const) {
       for (let seed = 1; seed <= 30; seed++) {
         const rnd = xorshift32(seed)
         // an alphabet dense in delimiter bytes, so delimiters and near-misses straddle chunk ends often
         const alphabet = Buffer.from(`ab${delimiter}${keyDelimiter ?? ''}\n\r|#:=`)
-        const input = Buffer.from(Array.from({ length: 1 + Math.floor(rnd() * 400) }, () => alphabet[Math.floor(rnd() * alphabet.length)]!))
+        const input = Buffer.from(
+          Array.from({ length: 1 + Math.floor(rnd() * 400) }, () => alphabet[Math.floor(rnd() * alphabet.length)]!),
+        )
         const got = readAll('lines', input, () => Math.floor(rnd() * 9), delimiter, keyDelimiter)
-        expect(got, `seed ${seed} ${JSON.stringify(delimiter)}`).toEqual(reference(input, Buffer.from(delimiter), keyDelimiter ? Buffer.from(keyDelimiter) : null))
+        expect(got, `seed ${seed} ${JSON.stringify(delimiter)}`).toEqual(
+          reference(input, Buffer.from(delimiter), keyDelimiter ? Buffer.from(keyDelimiter) : null),
+        )
       }
     }
   })
@@ -66,7 +100,10 @@ describe('produce input readers over arbitrary chunk boundaries', () => {
     for (let seed = 1; seed <= 30; seed++) {
       const rnd = xorshift32(seed)
       const records = Array.from({ length: 1 + Math.floor(rnd() * 20) }, () => {
-        const field = () => (rnd() < 0.15 ? null : Buffer.from(Array.from({ length: Math.floor(rnd() * 30) }, () => Math.floor(rnd() * 256))))
+        const field = () =>
+          rnd() < 0.15
+            ? null
+            : Buffer.from(Array.from({ length: Math.floor(rnd() * 30) }, () => Math.floor(rnd() * 256)))
         return { key: field(), value: field() }
       })
       const frame = (b: Buffer | null) => {
@@ -76,9 +113,13 @@ describe('produce input readers over arbitrary chunk boundaries', () => {
       }
       const hex = (b: Buffer | null) => (b === null ? null : b.toString('hex'))
       const kv = Buffer.concat(records.flatMap((r) => [frame(r.key), frame(r.value)]))
-      expect(readAll('binary-kv', kv, () => Math.floor(rnd() * 7))).toEqual(records.map((r) => ({ key: hex(r.key), value: hex(r.value) })))
+      expect(readAll('binary-kv', kv, () => Math.floor(rnd() * 7))).toEqual(
+        records.map((r) => ({ key: hex(r.key), value: hex(r.value) })),
+      )
       const values = Buffer.concat(records.map((r) => frame(r.value)))
-      expect(readAll('binary', values, () => Math.floor(rnd() * 7))).toEqual(records.map((r) => ({ key: null, value: hex(r.value) })))
+      expect(readAll('binary', values, () => Math.floor(rnd() * 7))).toEqual(
+        records.map((r) => ({ key: null, value: hex(r.value) })),
+      )
       // cut short: the whole records come out, then one problem
       const cut = values.subarray(0, values.length - 1)
       const got = readAll('binary', cut, () => Math.floor(rnd() * 7))
@@ -104,7 +145,9 @@ describe('produce input readers over arbitrary chunk boundaries', () => {
   })
 
   it('JSON lines: fields, kcat -J names, and bad lines as problems with their line number', () => {
-    const input = Buffer.from('{"key":"k","value":"v","headers":{"a":"1"}}\n\nnot json\n[1]\n{"payload":"p","ts":5,"partition":2}\n{"value":"x","partition":-1}')
+    const input = Buffer.from(
+      '{"key":"k","value":"v","headers":{"a":"1"}}\n\nnot json\n[1]\n{"payload":"p","ts":5,"partition":2}\n{"value":"x","partition":-1}',
+    )
     const got = readAll('json', input, () => 5)
     expect(got).toEqual([
       { key: Buffer.from('k').toString('hex'), value: Buffer.from('v').toString('hex') },
@@ -120,7 +163,15 @@ describe('CreateTopics codec (isokafka topics create)', () => {
   it('requests and responses read back as written in every version, flexible or not', () => {
     const req: CreateTopicsRequest = {
       topics: [
-        { name: 'a', numPartitions: 3, replicationFactor: 1, configs: [['cleanup.policy', 'compact'], ['retention.ms', null]] },
+        {
+          name: 'a',
+          numPartitions: 3,
+          replicationFactor: 1,
+          configs: [
+            ['cleanup.policy', 'compact'],
+            ['retention.ms', null],
+          ],
+        },
         { name: 'b', numPartitions: -1, replicationFactor: -1, configs: [] },
       ],
       timeoutMs: 30000,
@@ -129,7 +180,13 @@ describe('CreateTopics codec (isokafka topics create)', () => {
     const res: CreateTopicsResponse = {
       topics: [
         { name: 'a', errorCode: 0, errorMessage: null, numPartitions: 3, replicationFactor: 1 },
-        { name: 'b', errorCode: 36, errorMessage: "Topic 'b' already exists.", numPartitions: -1, replicationFactor: -1 },
+        {
+          name: 'b',
+          errorCode: 36,
+          errorMessage: "Topic 'b' already exists.",
+          numPartitions: -1,
+          replicationFactor: -1,
+        },
       ],
     }
     for (let v = CreateTopics.minVersion; v <= CreateTopics.maxVersion; v++) {
@@ -142,7 +199,8 @@ describe('CreateTopics codec (isokafka topics create)', () => {
       CreateTopics.encodeResponse(wr, v, res)
       const rr = new Reader(wr.finish())
       // before v5 the response has no partition count or replication factor
-      const want = v >= 5 ? res : { topics: res.topics.map((t) => ({ ...t, numPartitions: -1, replicationFactor: -1 })) }
+      const want =
+        v >= 5 ? res : { topics: res.topics.map((t) => ({ ...t, numPartitions: -1, replicationFactor: -1 })) }
       expect(CreateTopics.decode(rr, v), `v${v}`).toEqual(want)
       expect(rr.remaining).toBe(0)
     }
@@ -150,7 +208,7 @@ describe('CreateTopics codec (isokafka topics create)', () => {
 })
 
 describe('isokafka perf: numbers as Java prints them', () => {
-  it('javaFixed rounds as Java\'s String.format (%.1f, %.2f, %f)', () => {
+  it("javaFixed rounds as Java's String.format (%.1f, %.2f, %f)", () => {
     // printed by String.format("%.1f|%.2f|%f", x, x, x) on OpenJDK 17 (1.005 and 2.675 differ from toFixed)
     const java: Array<[number, string]> = [
       [1.005, '1.0|1.01|1.005000'],
@@ -164,14 +222,21 @@ describe('isokafka perf: numbers as Java prints them', () => {
       [2.5, '2.5|2.50|2.500000'],
       [0, '0.0|0.00|0.000000'],
     ]
-    for (const [x, want] of java) expect([javaFixed(x, 1), javaFixed(x, 2), javaFixed(x, 6)].join('|'), String(x)).toBe(want)
+    for (const [x, want] of java)
+      expect([javaFixed(x, 1), javaFixed(x, 2), javaFixed(x, 6)].join('|'), String(x)).toBe(want)
     expect(javaFixed(NaN, 1)).toBe('NaN')
   })
 
   it('windows and the total line from known latencies and a fake clock', () => {
     let now = 1_000_000
     const lines: string[] = []
-    const stats = new PerfStats(1000, false, 5000, (l) => lines.push(l), () => now)
+    const stats = new PerfStats(
+      1000,
+      false,
+      5000,
+      (l) => lines.push(l),
+      () => now,
+    )
     // 1000 records of 100 bytes over 10 s, latency i mod 100 ms: windows at 5 s and 10 s (the record that finds the
     // window 5000 ms old prints it, as Java's Stats.record does), then the total
     for (let i = 0; i < 1000; i++) {

@@ -23,7 +23,12 @@ const enc = new TextEncoder()
 let dir = ''
 // Topics made once, by `isokafka topics create` (checked below against kcat -L; Kafka's TopicCommand would start a JVM
 // per topic), 3 partitions each: lines, json, misc (one partition per case: 0 binary, 1 errors, 2 SASL/TLS), perf
-const topics = { lines: uniqueTopic('cli-lines'), json: uniqueTopic('cli-json'), misc: uniqueTopic('cli-misc'), perf: uniqueTopic('cli-perf') }
+const topics = {
+  lines: uniqueTopic('cli-lines'),
+  json: uniqueTopic('cli-json'),
+  misc: uniqueTopic('cli-misc'),
+  perf: uniqueTopic('cli-perf'),
+}
 
 interface Run {
   code: number | null
@@ -41,7 +46,8 @@ async function cli(args: string[], input?: Uint8Array | string, env: Record<stri
   if (!COMMANDS.has(args[0]!)) return spawnCli(args, input, env)
   let stdout = ''
   let stderr = ''
-  const sink = (append: (s: string) => void) => new Writable({ write: (chunk, _enc, done) => (append(String(chunk)), done()) })
+  const sink = (append: (s: string) => void) =>
+    new Writable({ write: (chunk, _enc, done) => (append(String(chunk)), done()) })
   const code = await runCommand(args[0] as 'produce' | 'perf' | 'topics', {
     argv: args.slice(1),
     env: { ...process.env, ...env },
@@ -54,7 +60,11 @@ async function cli(args: string[], input?: Uint8Array | string, env: Record<stri
 
 function spawnCli(args: string[], input?: Uint8Array | string, env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
@@ -71,11 +81,26 @@ function spawnCli(args: string[], input?: Uint8Array | string, env: Record<strin
  * and values like readAllWithKcat's -J reader, about ten times faster to parse for 100k records. Headers come as kcat's
  * %h text (`name=value,...`, a null value as NULL); the --json case checks null against empty header values exactly.
  */
-async function readFramedWithKcat(topic: string, expected: number): Promise<Array<{ partition: number; offset: number; key: Buffer | null; value: Buffer | null; headers: string }>> {
+async function readFramedWithKcat(
+  topic: string,
+  expected: number,
+): Promise<Array<{ partition: number; offset: number; key: Buffer | null; value: Buffer | null; headers: string }>> {
   const deadline = Date.now() + 60_000
   for (;;) {
     const out = await new Promise<Buffer>((resolve, reject) => {
-      const child = spawn('kcat', ['-C', '-b', bootstrap, '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%p %o %K %S %h\x01%k%s\n'])
+      const child = spawn('kcat', [
+        '-C',
+        '-b',
+        bootstrap,
+        '-t',
+        topic,
+        '-o',
+        'beginning',
+        '-e',
+        '-q',
+        '-f',
+        '%p %o %K %S %h\x01%k%s\n',
+      ])
       const chunks: Buffer[] = []
       child.stdout.on('data', (d: Buffer) => chunks.push(d))
       child.on('error', reject)
@@ -94,7 +119,8 @@ async function readFramedWithKcat(topic: string, expected: number): Promise<Arra
       at = pos + 1
       records.push({ partition: Number(p), offset: Number(o), key, value, headers: h.join(' ') })
     }
-    if (records.length >= expected || Date.now() > deadline) return records.sort((a, b) => a.partition - b.partition || a.offset - b.offset)
+    if (records.length >= expected || Date.now() > deadline)
+      return records.sort((a, b) => a.partition - b.partition || a.offset - b.offset)
     await new Promise((r) => setTimeout(r, 200))
   }
 }
@@ -111,9 +137,23 @@ beforeAll(async () => {
   await build({
     entryPoints: [path.join(root, 'adapters/cli/index.ts')],
     outfile: path.join(dir, 'dist', 'cli.js'),
-    bundle: true, platform: 'node', format: 'esm', target: 'es2022', logLevel: 'silent',
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'es2022',
+    logLevel: 'silent',
   })
-  const created = await cli(['topics', 'create', ...Object.values(topics), '--partitions', '3', '--replication-factor', '1', '-b', bootstrap])
+  const created = await cli([
+    'topics',
+    'create',
+    ...Object.values(topics),
+    '--partitions',
+    '3',
+    '--replication-factor',
+    '1',
+    '-b',
+    bootstrap,
+  ])
   if (created.code !== 0) throw new Error(`isokafka topics create failed: ${created.stderr}`)
 })
 afterAll(() => {
@@ -129,11 +169,20 @@ describe('isokafka --help', () => {
     const token = await cli(['token', '--help'])
     expect([token.code, token.stdout]).toEqual([0, expect.stringMatching(/usage: isokafka token/)])
     const topicsHelp = await cli(['topics', '--help'])
-    expect([topicsHelp.code, topicsHelp.stdout]).toEqual([0, expect.stringMatching(/create TOPIC[\s\S]*--replication-factor/)])
+    expect([topicsHelp.code, topicsHelp.stdout]).toEqual([
+      0,
+      expect.stringMatching(/create TOPIC[\s\S]*--replication-factor/),
+    ])
     const produce = await cli(['produce', '--help'])
-    expect([produce.code, produce.stdout]).toEqual([0, expect.stringMatching(/--key-delimiter[\s\S]*--binary-kv[\s\S]*--sasl-mechanism/)])
+    expect([produce.code, produce.stdout]).toEqual([
+      0,
+      expect.stringMatching(/--key-delimiter[\s\S]*--binary-kv[\s\S]*--sasl-mechanism/),
+    ])
     const perf = await cli(['perf', '--help'])
-    expect([perf.code, perf.stdout]).toEqual([0, expect.stringMatching(/--num-records[\s\S]*--producer-props[\s\S]*99\.9th/)])
+    expect([perf.code, perf.stdout]).toEqual([
+      0,
+      expect.stringMatching(/--num-records[\s\S]*--producer-props[\s\S]*99\.9th/),
+    ])
     const bad = await cli(['produce', '-b', bootstrap, '-t', 'x', '--no-such-flag'])
     expect([bad.code, bad.stderr]).toEqual([2, expect.stringMatching(/no-such-flag/)])
     const codec = await cli(['produce', '-b', bootstrap, '-t', 'x', '-z', 'no-such-codec'])
@@ -182,7 +231,22 @@ describe('isokafka produce', () => {
     writeFileSync(file, buf.subarray(0, at))
 
     const t0 = performance.now()
-    const run = await cli(['produce', '-b', bootstrap, '-t', topic, '-k', ':', '-H', 'source=cli-test', '-H', 'empty=', '-H', 'nullvalue', file])
+    const run = await cli([
+      'produce',
+      '-b',
+      bootstrap,
+      '-t',
+      topic,
+      '-k',
+      ':',
+      '-H',
+      'source=cli-test',
+      '-H',
+      'empty=',
+      '-H',
+      'nullvalue',
+      file,
+    ])
     const ms = performance.now() - t0
     expect(run.code, run.stderr).toBe(0)
     expect(run.stderr).toMatch(new RegExp(`isokafka produce: ${N} records \\(.*\\) acknowledged in .*; 0 failed`))
@@ -202,13 +266,16 @@ describe('isokafka produce', () => {
         continue
       }
       seen[i] = true
-      if (hex(r.key) !== hex(want.key) || hex(r.value) !== hex(want.value)) mismatches.push(`line ${i}: key/value differ`)
+      if (hex(r.key) !== hex(want.key) || hex(r.value) !== hex(want.value))
+        mismatches.push(`line ${i}: key/value differ`)
       if (r.headers !== 'source=cli-test,empty=,nullvalue=NULL') {
         mismatches.push(`line ${i}: headers ${JSON.stringify(r.headers)}`)
       }
       // keyed records go where Java's default partitioner puts them; every partition keeps the input order
-      if (want.key !== null && r.partition !== murmur2Partition(want.key, 3)) mismatches.push(`line ${i}: partition ${r.partition}`)
-      if (i <= lastIndex[r.partition]!) mismatches.push(`line ${i} after line ${lastIndex[r.partition]} in partition ${r.partition}`)
+      if (want.key !== null && r.partition !== murmur2Partition(want.key, 3))
+        mismatches.push(`line ${i}: partition ${r.partition}`)
+      if (i <= lastIndex[r.partition]!)
+        mismatches.push(`line ${i} after line ${lastIndex[r.partition]} in partition ${r.partition}`)
       lastIndex[r.partition] = i
       if (mismatches.length > 10) break
     }
@@ -222,21 +289,67 @@ describe('isokafka produce', () => {
     const input = [
       { key: 'a', value: 'v1 ✓', headers: { h1: 'x', h2: null }, partition: 1, timestamp: 1700000000123 },
       { key: null, valueBase64: Buffer.from(allBytes).toString('base64'), partition: 0, timestamp: 1700000000456 },
-      { keyBase64: 'AAE=', value: { nested: [1, 2] }, headers: [['a', '1'], ['a', '2']], partition: 2 },
+      {
+        keyBase64: 'AAE=',
+        value: { nested: [1, 2] },
+        headers: [
+          ['a', '1'],
+          ['a', '2'],
+        ],
+        partition: 2,
+      },
       { payload: 'kcat-shaped', ts: 1600000000000, headers: ['k', 'v'], partition: 0, topic: 'not-this-one' },
       { key: 'tombstone', value: null, partition: 1, timestamp: 1700000000789 },
     ]
-    const run = await cli(['produce', '-b', bootstrap, '-t', topic, '--json', '-H', 'via=json'], input.map((o) => JSON.stringify(o)).join('\n') + '\n')
+    const run = await cli(
+      ['produce', '-b', bootstrap, '-t', topic, '--json', '-H', 'via=json'],
+      input.map((o) => JSON.stringify(o)).join('\n') + '\n',
+    )
     expect(run.code, run.stderr).toBe(0)
     const read = await readAllWithKcat(bootstrap, topic, 5)
-    const got = read.map((r) => ({ p: r.partition, ts: r.timestamp, key: hex(r.key), value: hex(r.value), headers: r.headers.map(([k, v]) => [k, utf8(v)]) }))
+    const got = read.map((r) => ({
+      p: r.partition,
+      ts: r.timestamp,
+      key: hex(r.key),
+      value: hex(r.value),
+      headers: r.headers.map(([k, v]) => [k, utf8(v)]),
+    }))
     const h = (s: string) => Buffer.from(s).toString('hex')
     expect(got).toEqual([
       { p: 0, ts: 1700000000456, key: null, value: Buffer.from(allBytes).toString('hex'), headers: [['via', 'json']] },
-      { p: 0, ts: 1600000000000, key: null, value: h('kcat-shaped'), headers: [['via', 'json'], ['k', 'v']] },
-      { p: 1, ts: 1700000000123, key: h('a'), value: h('v1 ✓'), headers: [['via', 'json'], ['h1', 'x'], ['h2', null]] },
+      {
+        p: 0,
+        ts: 1600000000000,
+        key: null,
+        value: h('kcat-shaped'),
+        headers: [
+          ['via', 'json'],
+          ['k', 'v'],
+        ],
+      },
+      {
+        p: 1,
+        ts: 1700000000123,
+        key: h('a'),
+        value: h('v1 ✓'),
+        headers: [
+          ['via', 'json'],
+          ['h1', 'x'],
+          ['h2', null],
+        ],
+      },
       { p: 1, ts: 1700000000789, key: h('tombstone'), value: null, headers: [['via', 'json']] },
-      { p: 2, ts: expect.any(Number), key: '0001', value: h('{"nested":[1,2]}'), headers: [['via', 'json'], ['a', '1'], ['a', '2']] },
+      {
+        p: 2,
+        ts: expect.any(Number),
+        key: '0001',
+        value: h('{"nested":[1,2]}'),
+        headers: [
+          ['via', 'json'],
+          ['a', '1'],
+          ['a', '2'],
+        ],
+      },
     ])
   })
 
@@ -256,7 +369,10 @@ describe('isokafka produce', () => {
         Uint8Array.from({ length: Math.floor(rnd() * 9000) }, () => Math.floor(rnd() * 256)),
       ]),
     ]
-    const kv = await cli(['produce', '-b', bootstrap, '-t', topic, '-p', '0', '--binary-kv'], Buffer.concat(records.flatMap(([k, v]) => [frame(k), frame(v)])))
+    const kv = await cli(
+      ['produce', '-b', bootstrap, '-t', topic, '-p', '0', '--binary-kv'],
+      Buffer.concat(records.flatMap(([k, v]) => [frame(k), frame(v)])),
+    )
     expect(kv.code, kv.stderr).toBe(0)
     // values only, then a frame that says 100 bytes and has 3
     const values = [enc.encode('first'), null, enc.encode('third')]
@@ -266,21 +382,31 @@ describe('isokafka produce', () => {
     expect(v.stderr).toMatch(/3 records .* acknowledged .*; 1 failed/)
     expect(v.stderr).toMatch(/failed INVALID_INPUT: 1 \(first: stdin: record 4 \(byte 22\): input ends inside a frame/)
     const read = await readAllWithKcat(bootstrap, topic, records.length + 3, 30_000, { partition: 0 })
-    expect(read.map((r) => [hex(r.key), hex(r.value)])).toEqual([...records, ...values.map((x) => [null, x])].map(([k, x]) => [hex(k), hex(x)]))
+    expect(read.map((r) => [hex(r.key), hex(r.value)])).toEqual(
+      [...records, ...values.map((x) => [null, x])].map(([k, x]) => [hex(k), hex(x)]),
+    )
   })
 
   it('failures: a record over max.request.size fails alone (exit 1, summary by code), or aborts a transactional input; an unknown topic and a refused connection fail fast', async () => {
     const topic = topics.misc
     const big = 'X'.repeat(1_100_000)
-    const run = await cli(['produce', '-b', bootstrap, '-t', topic, '-p', '1', '--linger', '20'], `before\n${big}\nafter\n`)
+    const run = await cli(
+      ['produce', '-b', bootstrap, '-t', topic, '-p', '1', '--linger', '20'],
+      `before\n${big}\nafter\n`,
+    )
     expect(run.code).toBe(1)
-    expect(run.stderr).toMatch(/isokafka produce: 2 records \(11 B\) acknowledged in .*; 1 failed\n  failed RECORD_TOO_LARGE: 1 \(first: /)
+    expect(run.stderr).toMatch(
+      /isokafka produce: 2 records \(11 B\) acknowledged in .*; 1 failed\n  failed RECORD_TOO_LARGE: 1 \(first: /,
+    )
     // transactional.id: the input is one transaction, committed when all went through, aborted when one failed
     const tx = ['-b', bootstrap, '-t', topic, '-p', '1', '-X', 'transactional.id=cli-test-tx']
     const ok = await cli(['produce', ...tx], 'tx-ok-1\ntx-ok-2\n')
     expect(ok.code, ok.stderr).toBe(0)
     const failed = await cli(['produce', ...tx], `tx-lost-1\n${big}\ntx-lost-2\n`)
-    expect([failed.code, failed.stderr]).toEqual([1, expect.stringMatching(/failed RECORD_TOO_LARGE: 1[\s\S]*transaction aborted/)])
+    expect([failed.code, failed.stderr]).toEqual([
+      1,
+      expect.stringMatching(/failed RECORD_TOO_LARGE: 1[\s\S]*transaction aborted/),
+    ])
     const committed = await readAllWithKcat(bootstrap, topic, 4, 30_000, { partition: 1 })
     expect(committed.map((r) => utf8(r.value))).toEqual(['before', 'after', 'tx-ok-1', 'tx-ok-2'])
     const all = await readAllWithKcat(bootstrap, topic, 6, 30_000, { partition: 1, isolationLevel: 'read_uncommitted' })
@@ -289,11 +415,16 @@ describe('isokafka produce', () => {
     const t0 = performance.now()
     const unknown = await cli(['produce', '-b', bootstrap, '-t', uniqueTopic('cli-missing')], 'x\ny\n')
     expect(unknown.code).toBe(1)
-    expect(unknown.stderr).toMatch(/0 records .*; 1 failed\n  failed UNKNOWN_TOPIC_OR_PARTITION: 1 \(first: topic cli-missing-.*does not exist/)
+    expect(unknown.stderr).toMatch(
+      /0 records .*; 1 failed\n  failed UNKNOWN_TOPIC_OR_PARTITION: 1 \(first: topic cli-missing-.*does not exist/,
+    )
     expect(performance.now() - t0).toBeLessThan(10_000) // not maxBlockMs (60 s)
     const t1 = performance.now()
     const refused = await cli(['produce', '-b', '127.0.0.1:1', '-t', topic], 'x\n')
-    expect([refused.code, refused.stderr]).toEqual([1, expect.stringMatching(/failed CONNECTION_ERROR: 1 \(first: could not connect to 127\.0\.0\.1:1/)])
+    expect([refused.code, refused.stderr]).toEqual([
+      1,
+      expect.stringMatching(/failed CONNECTION_ERROR: 1 \(first: could not connect to 127\.0\.0\.1:1/),
+    ])
     expect(performance.now() - t1).toBeLessThan(10_000)
   })
 
@@ -303,11 +434,19 @@ describe('isokafka produce', () => {
     const ca = process.env.KAFKA_TLS_CA
     if (!sasl || !tlsBootstrap || !ca) return // a KAFKA_BOOTSTRAP given from outside may have neither listener
     const topic = topics.misc
-    const s = await cli(['produce', '-b', sasl, '-t', topic, '-p', '2', '--sasl-mechanism', 'scram-sha-256', '--sasl-username', 'alice'], 'over-sasl\n', { KAFKA_SASL_PASSWORD: 'alice-secret' })
+    const s = await cli(
+      ['produce', '-b', sasl, '-t', topic, '-p', '2', '--sasl-mechanism', 'scram-sha-256', '--sasl-username', 'alice'],
+      'over-sasl\n',
+      { KAFKA_SASL_PASSWORD: 'alice-secret' },
+    )
     expect(s.code, s.stderr).toBe(0)
     const t = await cli(['produce', '-b', tlsBootstrap, '-t', topic, '-p', '2', '--ca', ca], 'over-tls\n')
     expect(t.code, t.stderr).toBe(0)
-    const wrong = await cli(['produce', '-b', sasl, '-t', topic, '--sasl-mechanism', 'plain', '--sasl-username', 'alice'], 'no\n', { KAFKA_SASL_PASSWORD: 'wrong' })
+    const wrong = await cli(
+      ['produce', '-b', sasl, '-t', topic, '--sasl-mechanism', 'plain', '--sasl-username', 'alice'],
+      'no\n',
+      { KAFKA_SASL_PASSWORD: 'wrong' },
+    )
     expect([wrong.code, wrong.stderr]).toEqual([1, expect.stringMatching(/failed AUTHENTICATION_FAILED/)])
     const read = await readAllWithKcat(bootstrap, topic, 2, 30_000, { partition: 2 })
     expect(read.map((r) => utf8(r.value))).toEqual(['over-sasl', 'over-tls'])
@@ -333,7 +472,11 @@ describe('isokafka topics', () => {
       0,
       [
         `Topic: ${topics.misc}\tPartitionCount: 3\tReplicationFactor: 1`,
-        ...[0, 1, 2].map((p) => expect.stringMatching(new RegExp(`^\tTopic: ${topics.misc}\tPartition: ${p}\tLeader: \\d+\tReplicas: \\d+\tIsr: \\d+$`))),
+        ...[0, 1, 2].map((p) =>
+          expect.stringMatching(
+            new RegExp(`^\tTopic: ${topics.misc}\tPartition: ${p}\tLeader: \\d+\tReplicas: \\d+\tIsr: \\d+$`),
+          ),
+        ),
       ],
     ])
     const again = await cli(['topics', 'create', topics.misc, '-b', bootstrap])
@@ -350,7 +493,8 @@ describe('isokafka topics', () => {
 
 describe('isokafka perf', () => {
   // Java's ProducerPerformance format strings (Stats.printWindow / printTotal)
-  const WINDOW = /^(\d+) records sent, (\d+\.\d) records\/sec \((\d+\.\d\d) MB\/sec\), (\d+\.\d) ms avg latency, (\d+\.\d) ms max latency\.$/
+  const WINDOW =
+    /^(\d+) records sent, (\d+\.\d) records\/sec \((\d+\.\d\d) MB\/sec\), (\d+\.\d) ms avg latency, (\d+\.\d) ms max latency\.$/
   const TOTAL =
     /^(\d+) records sent, (\d+\.\d{6}) records\/sec \((\d+\.\d\d) MB\/sec\), (\d+\.\d\d) ms avg latency, (\d+\.\d\d) ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, (\d+) ms 99\.9th\.$/
 
@@ -358,8 +502,25 @@ describe('isokafka perf', () => {
     const topic = topics.perf
     const N = 3000
     const run = await cli([
-      'perf', '--topic', topic, '--num-records', String(N), '--record-size', '64', '--throughput', '6000', '--reporting-interval', '100',
-      '--key-distribution', 'range', '--record-key-range', '10', '--producer-props', `bootstrap.servers=${bootstrap}`, 'acks=all', 'linger.ms=2',
+      'perf',
+      '--topic',
+      topic,
+      '--num-records',
+      String(N),
+      '--record-size',
+      '64',
+      '--throughput',
+      '6000',
+      '--reporting-interval',
+      '100',
+      '--key-distribution',
+      'range',
+      '--record-key-range',
+      '10',
+      '--producer-props',
+      `bootstrap.servers=${bootstrap}`,
+      'acks=all',
+      'linger.ms=2',
     ])
     expect(run.code, run.stderr).toBe(0)
     const lines = run.stdout.trim().split('\n')

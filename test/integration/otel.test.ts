@@ -2,9 +2,22 @@
 // semantic conventions, for acknowledged records and for failures the broker and the producer report, and the
 // traceparent header read back from Kafka by kcat (an independent reader) matched to the span that sent the record.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type ContextManager } from '@opentelemetry/api'
+import {
+  context,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Context,
+  type ContextManager,
+} from '@opentelemetry/api'
 import { W3CTraceContextPropagator } from '@opentelemetry/core'
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base'
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  type ReadableSpan,
+} from '@opentelemetry/sdk-trace-base'
 import { createProducer, type Producer, type RecordMetadata } from '../../src/index.js'
 import { tcp } from '../../adapters/node-tcp/index.js'
 import { instrumentProducer } from '../../adapters/otel/index.js'
@@ -20,7 +33,12 @@ class StackContextManager implements ContextManager {
   active(): Context {
     return this.stack[this.stack.length - 1] ?? ROOT_CONTEXT
   }
-  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(ctx: Context, fn: F, thisArg?: ThisParameterType<F>, ...args: A): ReturnType<F> {
+  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
+    ctx: Context,
+    fn: F,
+    thisArg?: ThisParameterType<F>,
+    ...args: A
+  ): ReturnType<F> {
     this.stack.push(ctx)
     try {
       return fn.call(thisArg, ...args)
@@ -52,7 +70,9 @@ function header(rec: KcatRecord, name: string): string[] {
 
 function spanAt(spans: ReadableSpan[], partition: number, offset: number): ReadableSpan {
   const s = spans.find(
-    (x) => x.attributes['messaging.destination.partition.id'] === String(partition) && x.attributes['messaging.kafka.offset'] === offset,
+    (x) =>
+      x.attributes['messaging.destination.partition.id'] === String(partition) &&
+      x.attributes['messaging.kafka.offset'] === offset,
   )
   if (!s) throw new Error(`no span for ${partition}:${offset}`)
   return s
@@ -168,7 +188,9 @@ describe('isokafka/otel on a real broker', () => {
     const base = createProducer({ transport: tcp({ bootstrap }), maxBlockMs: 300, maxRequestSize: 4 << 20, retries: 0 })
     const producer = instrumentProducer(base, { tracerProvider: provider })
     const missing = uniqueTopic('otel-missing')
-    const big = await producer.send({ topic, value: new Uint8Array(1100_000), partition: 1 }).catch((e: { code: string }) => e)
+    const big = await producer
+      .send({ topic, value: new Uint8Array(1100_000), partition: 1 })
+      .catch((e: { code: string }) => e)
     expect((big as { code: string }).code).toBe('MESSAGE_TOO_LARGE')
     const unknown = await producer.send({ topic: missing, key: 'k', value: 'v' }).catch((e: { code: string }) => e)
     expect((unknown as { code: string }).code).toBe('MAX_BLOCK_TIMEOUT')
@@ -203,9 +225,12 @@ describe('isokafka/otel on a real broker', () => {
   it('no tracer provider registered: records go out unchanged, no spans, no headers added', async () => {
     exporter.reset()
     const plainTopic = topic
-    const producer: Producer<string | undefined, string> = instrumentProducer(createProducer({ transport: tcp({ bootstrap }) }), {
-      injectContext: true, // the global propagator is the API's no-op too
-    })
+    const producer: Producer<string | undefined, string> = instrumentProducer(
+      createProducer({ transport: tcp({ bootstrap }) }),
+      {
+        injectContext: true, // the global propagator is the API's no-op too
+      },
+    )
     const meta = await producer.send({ topic: plainTopic, value: 'untraced', partition: 0 })
     let cb: RecordMetadata | null = null
     producer.produce({ topic: plainTopic, value: 'untraced-2', partition: 0 }, (_e, m) => (cb = m))
@@ -226,7 +251,9 @@ describe('isokafka/otel without a broker (stub producer)', () => {
     const seen: Array<{ headers?: unknown; key?: unknown }> = []
     let n = 0
     const p = {
-      send: async (r: { headers?: unknown; key?: unknown }) => (seen.push(r), { topic: 't', partition: 0, offset: n++, timestamp: 0 }),
+      send: async (r: { headers?: unknown; key?: unknown }) => (
+        seen.push(r), { topic: 't', partition: 0, offset: n++, timestamp: 0 }
+      ),
       transaction: async (fn: (p: unknown) => Promise<unknown>) => fn(p),
       flush: async () => {},
     }
@@ -252,7 +279,10 @@ describe('isokafka/otel without a broker (stub producer)', () => {
     expect(spans).toHaveLength(4)
     const tp = (i: number) => `00-${spans[i]!.spanContext().traceId}-${spans[i]!.spanContext().spanId}-01`
     expect(seen[0]!.headers).toEqual({ a: '1', traceparent: tp(0) })
-    expect(seen[1]!.headers).toEqual([['a', '1'], ['traceparent', tp(1)]])
+    expect(seen[1]!.headers).toEqual([
+      ['a', '1'],
+      ['traceparent', tp(1)],
+    ])
     expect(seen[2]!.headers).toEqual({ TraceParent: 'mine' })
     expect(seen[3]!.headers).toEqual({ traceparent: tp(3) })
     expect(spans[0]!.attributes['messaging.kafka.message.key']).toBe('42')

@@ -51,7 +51,8 @@ async function produceAndVerify(compression: 'none' | 'gzip') {
   const records = makeRecords(N, compression === 'gzip' ? 7 : 3)
   const producer = createProducer({ transport: tcp({ bootstrap }), acks: 'all', enableIdempotence: true, compression })
   const metas: Promise<RecordMetadata>[] = []
-  for (const r of records) metas.push(producer.send({ topic, key: r.key ?? undefined, value: r.value, headers: r.headers }))
+  for (const r of records)
+    metas.push(producer.send({ topic, key: r.key ?? undefined, value: r.value, headers: r.headers }))
   const acked = await Promise.all(metas)
   await producer.close()
 
@@ -79,7 +80,10 @@ async function produceAndVerify(compression: 'none' | 'gzip') {
     expect(meta.offset).toBeGreaterThan(lastOffset[meta.partition]!)
     lastOffset[meta.partition] = meta.offset
     const got = byPosition.get(`${meta.partition}:${meta.offset}`)
-    const ok = got !== undefined && sameBytes(got.key, sent.key) && sameBytes(got.value, sent.value) &&
+    const ok =
+      got !== undefined &&
+      sameBytes(got.key, sent.key) &&
+      sameBytes(got.value, sent.value) &&
       got.headers.length === sent.headers.length &&
       got.headers.every(([name, value], h) => name === sent.headers[h]![0] && sameBytes(value, sent.headers[h]![1]))
     if (!ok) mismatches++

@@ -30,11 +30,15 @@ function unsecuredJwt(sub: string): string {
 async function produceAndReadBack(topic: string, transport: ReturnType<typeof tcp>, n = 200) {
   await kafka.createTopic(state.bootstrap, topic, 2)
   const producer = createProducer({ transport })
-  const metas = await Promise.all(Array.from({ length: n }, (_, i) => producer.send({ topic, key: `k${i}`, value: `v${i}` })))
+  const metas = await Promise.all(
+    Array.from({ length: n }, (_, i) => producer.send({ topic, key: `k${i}`, value: `v${i}` })),
+  )
   await producer.close()
   expect(metas).toHaveLength(n)
   const read = await readAllWithKcat(state.bootstrap, topic, n)
-  expect(read.map((r) => new TextDecoder().decode(r.value!)).sort()).toEqual(Array.from({ length: n }, (_, i) => `v${i}`).sort())
+  expect(read.map((r) => new TextDecoder().decode(r.value!)).sort()).toEqual(
+    Array.from({ length: n }, (_, i) => `v${i}`).sort(),
+  )
 }
 
 describe('SASL and TLS against real broker listeners', () => {
@@ -54,11 +58,17 @@ describe('SASL and TLS against real broker listeners', () => {
   })
 
   it('TLS with the self-signed CA passed in', async () => {
-    await produceAndReadBack('tls-topic', tcp({ bootstrap: state.tlsBootstrap!, tls: { ca: readFileSync(state.tls!.ca) } }))
+    await produceAndReadBack(
+      'tls-topic',
+      tcp({ bootstrap: state.tlsBootstrap!, tls: { ca: readFileSync(state.tls!.ca) } }),
+    )
   })
 
   it('TLS with an untrusted certificate fails fast with AUTHENTICATION_FAILED', async () => {
-    const producer = createProducer({ transport: tcp({ bootstrap: state.tlsBootstrap!, tls: true }), maxBlockMs: 10_000 })
+    const producer = createProducer({
+      transport: tcp({ bootstrap: state.tlsBootstrap!, tls: true }),
+      maxBlockMs: 10_000,
+    })
     const started = Date.now()
     const err = await producer.send({ topic: 'tls-topic', value: 'x' }).catch((e) => e)
     expect(Date.now() - started).toBeLessThan(5000)
@@ -71,7 +81,10 @@ describe('SASL and TLS against real broker listeners', () => {
     it(`a wrong ${mechanism} password fails fast with AUTHENTICATION_FAILED, without the secret, and no retry storm`, async () => {
       const secret = 'not-the-password-s3cr3t'
       let connects = 0
-      const base = tcp({ bootstrap: state.saslBootstrap!, sasl: { mechanism, username: USER, password: secret } as SaslOptions })
+      const base = tcp({
+        bootstrap: state.saslBootstrap!,
+        sasl: { mechanism, username: USER, password: secret } as SaslOptions,
+      })
       const counting = { ...base, connect: (...a: Parameters<typeof base.connect>) => (connects++, base.connect(...a)) }
       const producer = createProducer({ transport: counting, maxBlockMs: 10_000 })
       const started = Date.now()

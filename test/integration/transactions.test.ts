@@ -52,37 +52,71 @@ afterAll(async () => {
 
 const text = (b: Uint8Array | null) => (b ? new TextDecoder().decode(b) : '')
 /** The values starting with `pre` that kcat reads at this isolation level (waiting up to 10 s for `expected` of them). */
-async function values(bootstrap: string, topic: string, isolationLevel: 'read_committed' | 'read_uncommitted', pre: string, expected: number): Promise<string[]> {
+async function values(
+  bootstrap: string,
+  topic: string,
+  isolationLevel: 'read_committed' | 'read_uncommitted',
+  pre: string,
+  expected: number,
+): Promise<string[]> {
   const deadline = Date.now() + 10_000
   for (;;) {
     const all = await readAllWithKcat(bootstrap, topic, 0, 10_000, { isolationLevel })
-    const mine = all.map((r) => text(r.value)).filter((v) => v.startsWith(pre)).map((v) => v.slice(pre.length)).sort()
+    const mine = all
+      .map((r) => text(r.value))
+      .filter((v) => v.startsWith(pre))
+      .map((v) => v.slice(pre.length))
+      .sort()
     if (mine.length >= expected || Date.now() >= deadline) return mine
     await new Promise((r) => setTimeout(r, 300))
   }
 }
 
-function txnProducer(bootstrap: string, transactionalId: string, extra: Record<string, unknown> = {}): Producer<string, string> {
-  return createProducer<string, string>({ transport: tcp({ bootstrap }), transactionalId, lingerMs: 2, maxBlockMs: 20_000, ...extra })
+function txnProducer(
+  bootstrap: string,
+  transactionalId: string,
+  extra: Record<string, unknown> = {},
+): Producer<string, string> {
+  return createProducer<string, string>({
+    transport: tcp({ bootstrap }),
+    transactionalId,
+    lingerMs: 2,
+    maxBlockMs: 20_000,
+    ...extra,
+  })
 }
 
 async function java(mainClass: string, args: string[], timeoutMs = 60_000): Promise<string> {
   const { libs } = await (kafka as unknown as { ensureKafkaJars(): Promise<{ libs: string }> }).ensureKafkaJars()
   return new Promise((resolve, reject) => {
-    execFile(process.env.JAVA ?? 'java', ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', path.join(libs, '*'), mainClass, ...args], { timeout: timeoutMs, maxBuffer: 16 << 20 },
+    execFile(
+      process.env.JAVA ?? 'java',
+      ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', path.join(libs, '*'), mainClass, ...args],
+      { timeout: timeoutMs, maxBuffer: 16 << 20 },
       // ConsoleConsumer exits non-zero when its --timeout-ms ends the read: what it printed is still the answer
-      (err, stdout, stderr) => (err && !stdout ? reject(new Error(`${mainClass}: ${err.message}\n${stderr}`)) : resolve(stdout)))
+      (err, stdout, stderr) =>
+        err && !stdout ? reject(new Error(`${mainClass}: ${err.message}\n${stderr}`)) : resolve(stdout),
+    )
   })
 }
 
 /** The broker's finalized transaction.version (ApiVersions), read independently of the producer. */
 async function transactionVersion(bootstrap: string): Promise<number> {
   const cluster = new KafkaCluster(tcp({ bootstrap }), {
-    clientId: 'txn-test', requestTimeoutMs: 10_000, connectTimeoutMs: 10_000, retryBackoffMs: 100, retryBackoffMaxMs: 1000,
-    metadataMaxAgeMs: 300_000, allowAutoTopicCreation: false, clock: systemClock,
+    clientId: 'txn-test',
+    requestTimeoutMs: 10_000,
+    connectTimeoutMs: 10_000,
+    retryBackoffMs: 100,
+    retryBackoffMaxMs: 1000,
+    metadataMaxAgeMs: 300_000,
+    allowAutoTopicCreation: false,
+    clock: systemClock,
   })
   try {
-    const res = await (await cluster.anyConnection()).request(ApiVersions, { clientSoftwareName: 'txn-test', clientSoftwareVersion: '0' })
+    const res = await (await cluster.anyConnection()).request(ApiVersions, {
+      clientSoftwareName: 'txn-test',
+      clientSoftwareVersion: '0',
+    })
     return res.finalizedFeatures?.get('transaction.version') ?? 0
   } finally {
     cluster.close()
@@ -91,8 +125,17 @@ async function transactionVersion(bootstrap: string): Promise<number> {
 
 /** The producer epoch the coordinator holds for a transactional id (Kafka's TransactionsCommand describe). */
 async function coordinatorEpoch(bootstrap: string, transactionalId: string): Promise<number> {
-  const out = await java('org.apache.kafka.tools.TransactionsCommand', ['--bootstrap-server', bootstrap, 'describe', '--transactional-id', transactionalId])
-  const [header, row] = out.trim().split('\n').map((l) => l.trim().split(/\s{2,}|\t/))
+  const out = await java('org.apache.kafka.tools.TransactionsCommand', [
+    '--bootstrap-server',
+    bootstrap,
+    'describe',
+    '--transactional-id',
+    transactionalId,
+  ])
+  const [header, row] = out
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s{2,}|\t/))
   return Number(row![header!.indexOf('ProducerEpoch')])
 }
 
@@ -126,22 +169,36 @@ async function commitAndAbort(bootstrap: string, cluster: 'shared' | 'v1'): Prom
   await p.transaction(async (tx) => {
     await Promise.all(Array.from({ length: 10 }, (_, i) => tx.send({ topic, key: `k${i}`, value: `${pre}fn-${i}` })))
   })
-  const thrown = await p.transaction(async (tx) => {
-    await tx.send({ topic, value: `${pre}fn-aborted` })
-    throw new Error('boom')
-  }).catch((e: Error) => e)
+  const thrown = await p
+    .transaction(async (tx) => {
+      await tx.send({ topic, value: `${pre}fn-aborted` })
+      throw new Error('boom')
+    })
+    .catch((e: Error) => e)
   expect(thrown.message).toBe('boom')
   await p.close()
 
-  const want = [...Array.from({ length: 30 }, (_, i) => `committed-${i}`), ...Array.from({ length: 10 }, (_, i) => `fn-${i}`)].sort()
+  const want = [
+    ...Array.from({ length: 30 }, (_, i) => `committed-${i}`),
+    ...Array.from({ length: 10 }, (_, i) => `fn-${i}`),
+  ].sort()
   const [committedView, all, epoch, offsets] = await Promise.all([
     values(bootstrap, topic, 'read_committed', pre, want.length),
     values(bootstrap, topic, 'read_uncommitted', pre, 61),
     coordinatorEpoch(bootstrap, id),
-    java('org.apache.kafka.tools.consumer.group.ConsumerGroupCommand', ['--bootstrap-server', bootstrap, '--describe', '--group', group]),
+    java('org.apache.kafka.tools.consumer.group.ConsumerGroupCommand', [
+      '--bootstrap-server',
+      bootstrap,
+      '--describe',
+      '--group',
+      group,
+    ]),
   ])
   // the group's committed offset is the committed transaction's (42), not the aborted one's (99)
-  const row = offsets.split('\n').map((l) => l.trim().split(/\s+/)).find((c) => c[0] === group && c[1] === topic && c[2] === '0')
+  const row = offsets
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .find((c) => c[0] === group && c[1] === topic && c[2] === '0')
   expect(row?.[3]).toBe('42')
   expect(committedView).toEqual(want)
   expect(all.length).toBe(61)
@@ -162,7 +219,9 @@ describe('transactions against Kafka', () => {
     const pre = prefix('java')
     const p = txnProducer(bootstrap, `${topic}-${pre}`)
     await p.initTransactions()
-    await p.transaction(async (tx) => void (await Promise.all([0, 1, 2, 3, 4].map((i) => tx.send({ topic, value: `${pre}yes-${i}` })))))
+    await p.transaction(
+      async (tx) => void (await Promise.all([0, 1, 2, 3, 4].map((i) => tx.send({ topic, value: `${pre}yes-${i}` })))),
+    )
     p.beginTransaction()
     await Promise.all([0, 1, 2].map((i) => p.send({ topic, value: `${pre}no-${i}` })))
     await p.abortTransaction()
@@ -171,15 +230,43 @@ describe('transactions against Kafka', () => {
     // it stops after n records: the first 6 a read_committed consumer gets must be the committed ones, whatever follows
     const consume = (level: string, n: number) =>
       java('org.apache.kafka.tools.consumer.ConsoleConsumer', [
-        '--bootstrap-server', bootstrap, '--topic', topic, '--from-beginning', '--isolation-level', level, '--max-messages', String(n), '--timeout-ms', '30000',
+        '--bootstrap-server',
+        bootstrap,
+        '--topic',
+        topic,
+        '--from-beginning',
+        '--isolation-level',
+        level,
+        '--max-messages',
+        String(n),
+        '--timeout-ms',
+        '30000',
       ])
     const [committed, uncommitted] = await Promise.all([consume('read_committed', 6), consume('read_uncommitted', 9)])
-    const lines = (s: string) => s.split('\n').filter((l) => l.startsWith(pre)).map((l) => l.slice(pre.length)).sort()
+    const lines = (s: string) =>
+      s
+        .split('\n')
+        .filter((l) => l.startsWith(pre))
+        .map((l) => l.slice(pre.length))
+        .sort()
     expect(lines(committed)).toEqual(['yes-0', 'yes-1', 'yes-2', 'yes-3', 'yes-4', 'yes-last'])
-    expect(lines(uncommitted)).toEqual(['no-0', 'no-1', 'no-2', 'yes-0', 'yes-1', 'yes-2', 'yes-3', 'yes-4', 'yes-last'])
+    expect(lines(uncommitted)).toEqual([
+      'no-0',
+      'no-1',
+      'no-2',
+      'yes-0',
+      'yes-1',
+      'yes-2',
+      'yes-3',
+      'yes-4',
+      'yes-last',
+    ])
   })
 
-  it.each([['v2', true], ['v1', false]])('a zombie with the same transactional id is fenced (%s)', async (_name, v2) => {
+  it.each([
+    ['v2', true],
+    ['v1', false],
+  ])('a zombie with the same transactional id is fenced (%s)', async (_name, v2) => {
     if (!v2) await v1Ready
     const bootstrap = v2 ? v2Bootstrap() : v1Bootstrap
     const topic = v2 ? topics.v2 : topics.v1
@@ -196,7 +283,9 @@ describe('transactions against Kafka', () => {
 
     const commit = await zombie.commitTransaction().catch((e: IsoKafkaError) => e)
     expect(commit).toMatchObject({ code: 'PRODUCER_FATAL' })
-    expect(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH']).toContain(((commit as IsoKafkaError).cause as IsoKafkaError).code)
+    expect(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH']).toContain(
+      ((commit as IsoKafkaError).cause as IsoKafkaError).code,
+    )
     await expect(zombie.send({ topic, value: `${pre}after` })).rejects.toMatchObject({ code: 'PRODUCER_FATAL' })
     expect(() => zombie.beginTransaction()).toThrow(expect.objectContaining({ code: 'PRODUCER_FATAL' }))
     await zombie.close()
@@ -220,8 +309,22 @@ describe('transactions against Kafka', () => {
     zombie.beginTransaction()
     await Promise.all([0, 1, 2].map((i) => zombie.send({ topic, value: `${pre}isokafka-${i}` })))
     // Java's initTransactions() bumps the epoch and aborts isokafka's open transaction; then it commits 5 records
-    const config = { bootstrap, topic, transactionalId: id, value: `${pre}java`, records: 5, txnRecords: 5, size: 1, lingerMs: 5, batchSize: 16384, bufferMemory: 33554432 }
-    const out = await java(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench/producers/JavaTxn.java'), [JSON.stringify(config)])
+    const config = {
+      bootstrap,
+      topic,
+      transactionalId: id,
+      value: `${pre}java`,
+      records: 5,
+      txnRecords: 5,
+      size: 1,
+      lingerMs: 5,
+      batchSize: 16384,
+      bufferMemory: 33554432,
+    }
+    const out = await java(
+      path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench/producers/JavaTxn.java'),
+      [JSON.stringify(config)],
+    )
     expect(JSON.parse(out.trim().split('\n').pop()!)).toMatchObject({ acked: 5, failed: 0 })
     const commit = await zombie.commitTransaction().catch((e: IsoKafkaError) => e)
     expect(commit).toMatchObject({ code: 'PRODUCER_FATAL' })
@@ -251,36 +354,48 @@ describe('transactions against Kafka', () => {
   })
 
   // ~25 s (the broker takes ~15 s to come back): run with ISOKAFKA_TXN_RESTART=1; needs the v1 cluster of its own
-  it.runIf(process.env.ISOKAFKA_TXN_RESTART === '1')('a commit racing a broker restart ends committed or aborted, never half', async () => {
-    await v1Ready
-    if (!startedV1) return // KAFKA_TXN1_BOOTSTRAP: not ours to kill
-    const topic = topics.v1
-    const pre = prefix('restart')
-    const id = `${topic}-${pre}`
-    const p = txnProducer(v1Bootstrap, id, { transactionTimeoutMs: 10_000, requestTimeoutMs: 3000, maxBlockMs: 30_000 })
-    await p.initTransactions()
-    p.beginTransaction()
-    const n = 3000
-    const sends = Array.from({ length: n }, (_, i) => p.send({ topic, key: `k${i}`, value: `${pre}r-${i}` }).catch(() => null))
-    // the commit (its flush, then EndTxn) is under way while the broker dies
-    const commit = p.commitTransaction().then(() => 'committed', (e: IsoKafkaError) => e.code)
-    await kafka.killNode(1, { name: V1_NAME })
-    await new Promise((r) => setTimeout(r, 1500))
-    await kafka.restartNode(1, { name: V1_NAME })
-    const outcome = await commit
-    process.stderr.write(`[transactions] commit across the restart: ${outcome}\n`)
-    await Promise.all(sends)
-    await p.close()
-    // a new producer with the same id makes the coordinator finish whatever the first one left
-    const next = txnProducer(v1Bootstrap, id)
-    await next.initTransactions()
-    await next.transaction(async (tx) => void (await tx.send({ topic, value: `${pre}~marker` })))
-    await next.close()
-    const read = await values(v1Bootstrap, topic, 'read_committed', pre, outcome === 'committed' ? n + 1 : 1)
-    expect(read).toContain('~marker') // read_committed got past the first transaction, whatever its end
-    const seen = read.filter((v) => v !== '~marker')
-    expect([0, n]).toContain(seen.length)
-    if (outcome === 'committed') expect(seen.length).toBe(n)
-    if (seen.length === n) expect(new Set(seen).size).toBe(n)
-  })
+  it.runIf(process.env.ISOKAFKA_TXN_RESTART === '1')(
+    'a commit racing a broker restart ends committed or aborted, never half',
+    async () => {
+      await v1Ready
+      if (!startedV1) return // KAFKA_TXN1_BOOTSTRAP: not ours to kill
+      const topic = topics.v1
+      const pre = prefix('restart')
+      const id = `${topic}-${pre}`
+      const p = txnProducer(v1Bootstrap, id, {
+        transactionTimeoutMs: 10_000,
+        requestTimeoutMs: 3000,
+        maxBlockMs: 30_000,
+      })
+      await p.initTransactions()
+      p.beginTransaction()
+      const n = 3000
+      const sends = Array.from({ length: n }, (_, i) =>
+        p.send({ topic, key: `k${i}`, value: `${pre}r-${i}` }).catch(() => null),
+      )
+      // the commit (its flush, then EndTxn) is under way while the broker dies
+      const commit = p.commitTransaction().then(
+        () => 'committed',
+        (e: IsoKafkaError) => e.code,
+      )
+      await kafka.killNode(1, { name: V1_NAME })
+      await new Promise((r) => setTimeout(r, 1500))
+      await kafka.restartNode(1, { name: V1_NAME })
+      const outcome = await commit
+      process.stderr.write(`[transactions] commit across the restart: ${outcome}\n`)
+      await Promise.all(sends)
+      await p.close()
+      // a new producer with the same id makes the coordinator finish whatever the first one left
+      const next = txnProducer(v1Bootstrap, id)
+      await next.initTransactions()
+      await next.transaction(async (tx) => void (await tx.send({ topic, value: `${pre}~marker` })))
+      await next.close()
+      const read = await values(v1Bootstrap, topic, 'read_committed', pre, outcome === 'committed' ? n + 1 : 1)
+      expect(read).toContain('~marker') // read_committed got past the first transaction, whatever its end
+      const seen = read.filter((v) => v !== '~marker')
+      expect([0, n]).toContain(seen.length)
+      if (outcome === 'committed') expect(seen.length).toBe(n)
+      if (seen.length === n) expect(new Set(seen).size).toBe(n)
+    },
+  )
 })

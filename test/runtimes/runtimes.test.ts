@@ -84,22 +84,24 @@ function ensureBuilt(): void {
 }
 
 function run(cmd: string, args: string[], env: Record<string, string>, timeoutMs: number) {
-  return new Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    child.on('error', (e) => {
-      clearTimeout(timer)
-      reject(new Error(`cannot run ${cmd}: ${e.message}`))
-    })
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code, signal, stdout, stderr })
-    })
-  })
+  return new Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>(
+    (resolve, reject) => {
+      const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+      let stdout = ''
+      let stderr = ''
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+      child.on('error', (e) => {
+        clearTimeout(timer)
+        reject(new Error(`cannot run ${cmd}: ${e.message}`))
+      })
+      child.on('close', (code, signal) => {
+        clearTimeout(timer)
+        resolve({ code, signal, stdout, stderr })
+      })
+    },
+  )
 }
 
 const sameBytes = (a: Bytes, b: Bytes) => (a === null || b === null ? a === b : Buffer.from(a).equals(Buffer.from(b)))
@@ -116,7 +118,10 @@ function verify(label: string, read: KcatRecord[], summary: Summary): string[] {
       problems.push(`record at ${r.partition}/${r.offset} has no valid seq header`)
       continue
     }
-    if (bySeq.has(seq)) problems.push(`seq ${seq} read twice (${r.partition}/${r.offset} and ${bySeq.get(seq)!.partition}/${bySeq.get(seq)!.offset})`)
+    if (bySeq.has(seq))
+      problems.push(
+        `seq ${seq} read twice (${r.partition}/${r.offset} and ${bySeq.get(seq)!.partition}/${bySeq.get(seq)!.offset})`,
+      )
     bySeq.set(seq, r)
   }
   for (let i = 0; i < COUNT && problems.length < 20; i++) {
@@ -132,31 +137,46 @@ function verify(label: string, read: KcatRecord[], summary: Summary): string[] {
     if (!sameBytes(got.value, value)) problems.push(`seq ${i}: value ${show(got.value)} != ${show(value)}`)
     const headers = want.headers.map(([n, v]) => [n, smoke.toBytes(v)] as const)
     const headersEqual =
-      got.headers.length === headers.length && got.headers.every(([n, v], j) => n === headers[j]![0] && sameBytes(v, headers[j]![1]))
+      got.headers.length === headers.length &&
+      got.headers.every(([n, v], j) => n === headers[j]![0] && sameBytes(v, headers[j]![1]))
     if (!headersEqual) {
       const fmt = (hs: ReadonlyArray<readonly [string, Bytes]>) => hs.map(([n, v]) => `${n}=${show(v)}`).join(',')
       problems.push(`seq ${i}: headers [${fmt(got.headers)}] != [${fmt(headers)}]`)
     }
     if (key !== null && got.partition !== murmur2Partition(key, PARTITIONS)) {
-      problems.push(`seq ${i}: keyed record on partition ${got.partition}, murmur2 says ${murmur2Partition(key, PARTITIONS)}`)
+      problems.push(
+        `seq ${i}: keyed record on partition ${got.partition}, murmur2 says ${murmur2Partition(key, PARTITIONS)}`,
+      )
     }
   }
   // per-partition order: read is sorted by (partition, offset); seq must rise within each partition
   for (let j = 1; j < read.length; j++) {
     const [a, b] = [read[j - 1]!, read[j]!]
     if (a.partition !== b.partition) continue
-    const seqOf = (r: KcatRecord) => Number(Buffer.from(r.headers.find(([n]) => n === 'seq')?.[1] ?? new Uint8Array()).toString('utf8'))
-    if (seqOf(b) <= seqOf(a)) problems.push(`partition ${a.partition}: seq ${seqOf(b)} at offset ${b.offset} after seq ${seqOf(a)} at ${a.offset}`)
+    const seqOf = (r: KcatRecord) =>
+      Number(Buffer.from(r.headers.find(([n]) => n === 'seq')?.[1] ?? new Uint8Array()).toString('utf8'))
+    if (seqOf(b) <= seqOf(a))
+      problems.push(
+        `partition ${a.partition}: seq ${seqOf(b)} at offset ${b.offset} after seq ${seqOf(a)} at ${a.offset}`,
+      )
   }
   // what each send() resolved with (the smoke's digest of "seq partition offset") is where kcat found the record
   if (bySeq.size === COUNT) {
-    const lines = Array.from({ length: COUNT }, (_, i) => `${i} ${bySeq.get(i)!.partition} ${bySeq.get(i)!.offset}\n`).join('')
+    const lines = Array.from(
+      { length: COUNT },
+      (_, i) => `${i} ${bySeq.get(i)!.partition} ${bySeq.get(i)!.offset}\n`,
+    ).join('')
     const digest = createHash('sha256').update(lines).digest('hex')
-    if (digest !== summary.ackDigest) problems.push(`acks (partition, offset) reported by send() differ from the log: digest ${summary.ackDigest} != ${digest}`)
+    if (digest !== summary.ackDigest)
+      problems.push(
+        `acks (partition, offset) reported by send() differ from the log: digest ${summary.ackDigest} != ${digest}`,
+      )
     const perPartition: Record<string, number> = {}
     for (const r of read) perPartition[r.partition] = (perPartition[r.partition] ?? 0) + 1
     if (JSON.stringify(perPartition) !== JSON.stringify(summary.perPartition)) {
-      problems.push(`per-partition counts: log ${JSON.stringify(perPartition)} != acks ${JSON.stringify(summary.perPartition)}`)
+      problems.push(
+        `per-partition counts: log ${JSON.stringify(perPartition)} != acks ${JSON.stringify(summary.perPartition)}`,
+      )
     }
   }
   return problems
@@ -188,7 +208,9 @@ describe('the built package on other runtimes (Node TCP adapter)', () => {
 // package exports ./websocket and dist/ has it; until then these cases show as skipped with that reason.
 const websocketTarget = builtExport('./websocket')
 if (!websocketTarget) {
-  process.stderr.write('[runtimes] WebSocket cases skipped: package.json exports no ./websocket built into dist/ (yet)\n')
+  process.stderr.write(
+    '[runtimes] WebSocket cases skipped: package.json exports no ./websocket built into dist/ (yet)\n',
+  )
 }
 describe.skipIf(!websocketTarget)(
   `the built package on other runtimes (WebSocket transport to a gateway)${websocketTarget ? '' : ' — skipped: the built package has no isokafka/websocket export yet'}`,
@@ -201,7 +223,12 @@ describe.skipIf(!websocketTarget)(
       const g = gw.createGateway({ bootstrap, secret })
       const { url } = await g.listen(0)
       gateway = { url: `${url.replace(/^http/, 'ws')}/v1/ws`, close: () => g.close({ timeoutMs: 5000 }) }
-      token = await gw.createGatewayToken({ secret, topics: ['runtime-*'], expiresInSec: 3600, subject: 'runtimes-smoke' })
+      token = await gw.createGatewayToken({
+        secret,
+        topics: ['runtime-*'],
+        expiresInSec: 3600,
+        subject: 'runtimes-smoke',
+      })
     })
     afterAll(async () => {
       await gateway?.close()
@@ -216,13 +243,20 @@ describe.skipIf(!websocketTarget)(
 
 /** The file an export of the built package points at, when package.json has it and dist/ holds it. */
 function builtExport(subpath: string): string | null {
-  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { exports?: Record<string, unknown> }
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+    exports?: Record<string, unknown>
+  }
   const entry = pkg.exports?.[subpath] as string | { import?: string | { default?: string } } | undefined
-  const target = typeof entry === 'string' ? entry : typeof entry?.import === 'string' ? entry.import : entry?.import?.default
+  const target =
+    typeof entry === 'string' ? entry : typeof entry?.import === 'string' ? entry.import : entry?.import?.default
   return target && fs.existsSync(path.join(root, target)) ? target : null
 }
 
-async function smokeAndVerify(name: string, transport: 'tcp' | 'websocket', env: Record<string, string>): Promise<void> {
+async function smokeAndVerify(
+  name: string,
+  transport: 'tcp' | 'websocket',
+  env: Record<string, string>,
+): Promise<void> {
   let bin: string
   let expectedVersion: string
   let installMs: number | undefined
@@ -244,7 +278,14 @@ async function smokeAndVerify(name: string, transport: 'tcp' | 'websocket', env:
   const res = await run(
     cmd,
     args,
-    { KAFKA_BOOTSTRAP: bootstrap, TOPIC: topic, COUNT: String(COUNT), RUNTIME_LABEL: name, TRANSPORT: transport, ...env },
+    {
+      KAFKA_BOOTSTRAP: bootstrap,
+      TOPIC: topic,
+      COUNT: String(COUNT),
+      RUNTIME_LABEL: name,
+      TRANSPORT: transport,
+      ...env,
+    },
     120_000,
   )
   const lastLine = res.stdout.trim().split('\n').pop() ?? ''

@@ -43,18 +43,24 @@ function bytes(n, seed) {
  */
 export function makeRecord(i, label) {
   let key
-  if (i % 1000 === 1) key = '' // empty, not null
-  else if (i % 10 === 3 || i % 10 === 7) key = null // uniform sticky partitioner
+  if (i % 1000 === 1)
+    key = '' // empty, not null
+  else if (i % 10 === 3 || i % 10 === 7)
+    key = null // uniform sticky partitioner
   else if (i % 10 === 5) key = Uint8Array.of(0x00, 0xff, 0xfe, i & 0xff, (i >> 8) & 0xff)
   else key = `k-${i % 50}`
 
   let value
-  if (i % 500 === 42) value = null // tombstone
+  if (i % 500 === 42)
+    value = null // tombstone
   else if (i % 250 === 17) value = new Uint8Array(0)
   else if (i % 9 === 0) value = `héllo ✓ 🚀 ${label} #${i}`
   else value = bytes((i * 37) % 300, i)
 
-  const headers = [['seq', String(i)], ['runtime', label]]
+  const headers = [
+    ['seq', String(i)],
+    ['runtime', label],
+  ]
   if (i % 4 === 0) headers.push(['bin', Uint8Array.of(0xc3, 0x28, 0x00, 0x0a, 0x22, 0x5c, i & 0xff)])
   if (i % 6 === 0) headers.push(['nullable', null])
   if (i % 8 === 0) headers.push(['dup', 'a'], ['dup', 'b'])
@@ -150,7 +156,16 @@ if (isMain()) {
     () => process.exit(0),
     (e) => {
       const info = runtimeInfo()
-      const out = { ok: false, runtime: process.env.RUNTIME_LABEL || info.runtime, engine: info.runtime, version: info.version, error: String(e?.message ?? e), code: e?.code, stack: e?.stack, cause: e?.cause ? String(e.cause?.stack ?? e.cause) : undefined }
+      const out = {
+        ok: false,
+        runtime: process.env.RUNTIME_LABEL || info.runtime,
+        engine: info.runtime,
+        version: info.version,
+        error: String(e?.message ?? e),
+        code: e?.code,
+        stack: e?.stack,
+        cause: e?.cause ? String(e.cause?.stack ?? e.cause) : undefined,
+      }
       process.stdout.write(JSON.stringify(out) + '\n')
       process.exit(1)
     },

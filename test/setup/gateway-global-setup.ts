@@ -25,7 +25,8 @@ const SECRET = `vitest-gateway-${Math.random().toString(36).slice(2)}-${Date.now
 
 function kafkaBootstrap(): string {
   const bootstrap = process.env.KAFKA_BOOTSTRAP
-  if (!bootstrap) throw new Error('gateway-global-setup: KAFKA_BOOTSTRAP is not set (list test/setup/kafka-global-setup.ts first)')
+  if (!bootstrap)
+    throw new Error('gateway-global-setup: KAFKA_BOOTSTRAP is not set (list test/setup/kafka-global-setup.ts first)')
   return bootstrap
 }
 
@@ -40,7 +41,9 @@ function browserOrigins(project: TestProject): string[] {
   const add = (port: number) => {
     for (const host of ['localhost', '127.0.0.1', '[::1]']) origins.add(`http://${host}:${port}`)
   }
-  const live = (project.browser as { vite?: { httpServer?: { address(): unknown } | null } } | undefined)?.vite?.httpServer?.address()
+  const live = (
+    project.browser as { vite?: { httpServer?: { address(): unknown } | null } } | undefined
+  )?.vite?.httpServer?.address()
   if (live && typeof live === 'object' && 'port' in live) add((live as { port: number }).port)
   const configured = browser.api?.port ?? 63315
   for (let p = configured; p < configured + 10; p++) add(p)
@@ -71,8 +74,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
         const bootstrap = kafkaBootstrap()
         const gateway = createGateway({ bootstrap, secret: SECRET, origins })
         const { url } = await gateway.listen(0, '127.0.0.1')
-        const token = await createGatewayToken({ secret: SECRET, topics: GATEWAY_TOPIC_PREFIXES.map((p) => `${p}*`), expiresInSec: 6 * 3600, subject: 'vitest' })
-        process.stderr.write(`[gateway-global-setup] gateway at ${url} → Kafka ${bootstrap}${origins.length ? ` (browser origins: ${origins.slice(0, 3).join(", ")}, …)` : ''}\n`)
+        const token = await createGatewayToken({
+          secret: SECRET,
+          topics: GATEWAY_TOPIC_PREFIXES.map((p) => `${p}*`),
+          expiresInSec: 6 * 3600,
+          subject: 'vitest',
+        })
+        process.stderr.write(
+          `[gateway-global-setup] gateway at ${url} → Kafka ${bootstrap}${origins.length ? ` (browser origins: ${origins.slice(0, 3).join(', ')}, …)` : ''}\n`,
+        )
         return { url, token, close: () => gateway.close({ timeoutMs: 5000 }) }
       })(),
     }
@@ -100,7 +110,8 @@ export interface HexReadRecord {
   headers: Array<[string, string | null]>
 }
 
-const toHex = (b: Uint8Array | null) => (b === null ? null : Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex'))
+const toHex = (b: Uint8Array | null) =>
+  b === null ? null : Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
 
 /**
  * Browser commands (they run in the Vitest process, next to kcat and the broker):
@@ -110,7 +121,8 @@ const toHex = (b: Uint8Array | null) => (b === null ? null : Buffer.from(b.buffe
  */
 export const browserCommands: Record<string, BrowserCommand<any[]>> = {
   async createTopic(_ctx, name: string, partitions: number) {
-    if (!GATEWAY_TOPIC_PREFIXES.some((p) => name.startsWith(p))) throw new Error(`createTopic: ${name} is not covered by the gateway token (${GATEWAY_TOPIC_PREFIXES.join(', ')})`)
+    if (!GATEWAY_TOPIC_PREFIXES.some((p) => name.startsWith(p)))
+      throw new Error(`createTopic: ${name} is not covered by the gateway token (${GATEWAY_TOPIC_PREFIXES.join(', ')})`)
     await createTopic(kafkaBootstrap(), name, partitions)
     return null
   },

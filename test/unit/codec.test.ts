@@ -15,7 +15,15 @@ describe('codec', () => {
   })
 
   it('encodes varints as Kafka does (zigzag) and round-trips them', () => {
-    const cases: Array<[number, number[]]> = [[0, [0]], [-1, [1]], [1, [2]], [63, [0x7e]], [-64, [0x7f]], [64, [0x80, 0x01]], [300, [0xd8, 0x04]]]
+    const cases: Array<[number, number[]]> = [
+      [0, [0]],
+      [-1, [1]],
+      [1, [2]],
+      [63, [0x7e]],
+      [-64, [0x7f]],
+      [64, [0x80, 0x01]],
+      [300, [0xd8, 0x04]],
+    ]
     for (const [v, bytes] of cases) {
       expect([...new Writer().varint(v).finish()]).toEqual(bytes)
       expect(new Reader(Uint8Array.from(bytes)).varint()).toBe(v)
@@ -39,7 +47,9 @@ describe('codec', () => {
     const w = new Writer(1)
     w.string('héllo').nullableString(null).compactString('topic').compactNullableString(null)
     w.bytes(Uint8Array.of(1, 2)).compactBytes(Uint8Array.of(3)).compactNullableBytes(null)
-    w.array([1, 2, 3], true, (w, v) => w.int32(v)).array(['a'], false, (w, v) => w.string(v)).emptyTags()
+    w.array([1, 2, 3], true, (w, v) => w.int32(v))
+      .array(['a'], false, (w, v) => w.string(v))
+      .emptyTags()
     const r = new Reader(w.finish())
     expect(r.string()).toBe('héllo')
     expect(r.nullableString()).toBeNull()
@@ -56,7 +66,14 @@ describe('codec', () => {
 
   it('skips unknown tagged fields', () => {
     const w = new Writer()
-    w.uvarint(2).uvarint(0).uvarint(3).raw(Uint8Array.of(9, 9, 9)).uvarint(5).uvarint(1).raw(Uint8Array.of(1)).int8(7)
+    w.uvarint(2)
+      .uvarint(0)
+      .uvarint(3)
+      .raw(Uint8Array.of(9, 9, 9))
+      .uvarint(5)
+      .uvarint(1)
+      .raw(Uint8Array.of(1))
+      .int8(7)
     const r = new Reader(w.finish())
     r.skipTags()
     expect(r.int8()).toBe(7)
@@ -65,8 +82,12 @@ describe('codec', () => {
   it('rejects truncated and malformed input with a typed error', () => {
     expect(() => new Reader(Uint8Array.of(0, 1)).int32()).toThrow(MalformedResponseError)
     expect(() => new Reader(Uint8Array.of(0, 5, 65)).string()).toThrow(MalformedResponseError)
-    expect(() => new Reader(Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0x01)).uvarint()).toThrow(MalformedResponseError)
-    expect(() => new Reader(Uint8Array.of(0, 0, 0, 100, 1)).array(false, (r) => r.int8())).toThrow(MalformedResponseError)
+    expect(() => new Reader(Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0x01)).uvarint()).toThrow(
+      MalformedResponseError,
+    )
+    expect(() => new Reader(Uint8Array.of(0, 0, 0, 100, 1)).array(false, (r) => r.int8())).toThrow(
+      MalformedResponseError,
+    )
     expect(() => new Reader(Uint8Array.of(0, 2, 0xc3, 0x28)).string()).toThrow(MalformedResponseError)
     expect(() => new Reader(Uint8Array.of(1)).expectEnd('x')).toThrow(MalformedResponseError)
   })

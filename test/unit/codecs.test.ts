@@ -30,7 +30,14 @@ function events(n: number, seed = 1): Uint8Array {
   let s = ''
   for (let i = 0; i < n; i++) {
     const pad = 'lorem ipsum dolor sit amet '.repeat(rnd() % 30)
-    s += JSON.stringify({ id: `evt-${i}-${rnd().toString(36)}`, user: `user-${rnd() % 5000}`, type: ['click', 'view', 'purchase'][rnd() % 3], ts: 1_700_000_000_000 + i * 17, amount: (rnd() % 100000) / 100, note: pad })
+    s += JSON.stringify({
+      id: `evt-${i}-${rnd().toString(36)}`,
+      user: `user-${rnd() % 5000}`,
+      type: ['click', 'view', 'purchase'][rnd() % 3],
+      ts: 1_700_000_000_000 + i * 17,
+      amount: (rnd() % 100000) / 100,
+      note: pad,
+    })
   }
   return enc.encode(s)
 }
@@ -51,14 +58,17 @@ const inputs: Array<[string, Uint8Array]> = [
   ['events 40k', events(80)],
   ['events 300k (several blocks)', events(600, 3)],
   ['random 70k (incompressible)', random(70_000)],
-  ['random then repeated', (() => {
-    const r = random(40_000, 9)
-    const out = new Uint8Array(120_000)
-    out.set(r)
-    out.set(r, 40_000)
-    out.set(r, 80_000)
-    return out
-  })()],
+  [
+    'random then repeated',
+    (() => {
+      const r = random(40_000, 9)
+      const out = new Uint8Array(120_000)
+      out.set(r)
+      out.set(r, 40_000)
+      out.set(r, 80_000)
+      return out
+    })(),
+  ],
   ['exactly 32 KiB', events(200, 5).subarray(0, 32 * 1024)],
   ['exactly 64 KiB', events(200, 5).subarray(0, 64 * 1024)],
   ['64 KiB + 1', events(200, 5).subarray(0, 64 * 1024 + 1)],
@@ -137,7 +147,10 @@ describe('lz4 (LZ4 frame)', () => {
 
   it.skipIf(!tool('lz4'))('is read by the reference lz4 tool', () => {
     // one run over every input's frame, one after another: the tool writes their contents one after another
-    const r = spawnSync('lz4', ['-d', '-c'], { input: concat(inputs.map(([, d]) => lz4Compress(d))), maxBuffer: 64 << 20 })
+    const r = spawnSync('lz4', ['-d', '-c'], {
+      input: concat(inputs.map(([, d]) => lz4Compress(d))),
+      maxBuffer: 64 << 20,
+    })
     expect(r.status, String(r.stderr)).toBe(0)
     expect(mismatch(new Uint8Array(r.stdout), concat(inputs.map(([, d]) => d)))).toBe(-1)
   })
@@ -186,7 +199,11 @@ describe('zstd (libzstd as WebAssembly)', () => {
 })
 
 describe('the codecs by name (lazy)', () => {
-  it.each([['snappy', 2], ['lz4', 3], ['zstd', 4]] as const)('%s (id %i) seals a batch the decoder reads back', async (name, id) => {
+  it.each([
+    ['snappy', 2],
+    ['lz4', 3],
+    ['zstd', 4],
+  ] as const)('%s (id %i) seals a batch the decoder reads back', async (name, id) => {
     const codec = resolveCodec(name)!
     expect(codec).toMatchObject({ name, id })
     const b = new RecordBatchBuilder(1 << 20)
@@ -195,11 +212,23 @@ describe('the codecs by name (lazy)', () => {
     for (let i = 0; i < 300; i++) {
       const v = events(1 + (rnd() % 3), i)
       values.push(v)
-      b.append({ timestamp: 1_700_000_000_000 + i, key: enc.encode(`k${i}`), value: v, headers: [{ key: enc.encode('h'), value: i % 2 ? null : enc.encode('x') }] })
+      b.append({
+        timestamp: 1_700_000_000_000 + i,
+        key: enc.encode(`k${i}`),
+        value: v,
+        headers: [{ key: enc.encode('h'), value: i % 2 ? null : enc.encode('x') }],
+      })
     }
     const compressed = await codec.compress(b.recordsBytes())
     expect(compressed.length).toBeLessThan(b.recordsBytes().length / 2)
-    const bytes = sealBatch(b.recordsBytes(), b.count, b.firstTimestamp, b.maxTimestamp, { producerId: 1, producerEpoch: 0, baseSequence: 0 }, { codecId: codec.id, bytes: compressed })
+    const bytes = sealBatch(
+      b.recordsBytes(),
+      b.count,
+      b.firstTimestamp,
+      b.maxTimestamp,
+      { producerId: 1, producerEpoch: 0, baseSequence: 0 },
+      { codecId: codec.id, bytes: compressed },
+    )
     const [batch] = await decodeRecordBatches(bytes, [codec])
     expect(batch!.codecId).toBe(id)
     expect(batch!.records.map((r, i) => mismatch(r.value!, values[i]!))).toEqual(values.map(() => -1))
@@ -207,21 +236,33 @@ describe('the codecs by name (lazy)', () => {
 
   it('a zstd level reaches the codec', async () => {
     const data = events(600, 17)
-    const [l1, l19] = await Promise.all([resolveCodec('zstd', 1)!.compress(data), resolveCodec('zstd', 19)!.compress(data)])
+    const [l1, l19] = await Promise.all([
+      resolveCodec('zstd', 1)!.compress(data),
+      resolveCodec('zstd', 19)!.compress(data),
+    ])
     expect(l19.length).toBeLessThan(l1.length)
   })
 })
 
 describe('a producer with each codec, against the fake cluster (which decodes them all by default)', () => {
-  it.each([['snappy', 2], ['lz4', 3], ['zstd', 4]] as const)('%s', async (compression, id) => {
+  it.each([
+    ['snappy', 2],
+    ['lz4', 3],
+    ['zstd', 4],
+  ] as const)('%s', async (compression, id) => {
     const { createProducer } = await import('../../src/index.js')
     const { FakeCluster } = await import('../../src/testing/index.js')
     const cluster = new FakeCluster({ topics: { t: 2 } })
     const producer = createProducer({ transport: cluster.transport(), compression, lingerMs: 1 })
-    const values = Array.from({ length: 500 }, (_, i) => `{"i":${i},"event":"click","note":"${'lorem ipsum '.repeat(i % 20)}"}`)
+    const values = Array.from(
+      { length: 500 },
+      (_, i) => `{"i":${i},"event":"click","note":"${'lorem ipsum '.repeat(i % 20)}"}`,
+    )
     await Promise.all(values.map((value, i) => producer.send({ topic: 't', key: `k${i % 7}`, value })))
     await producer.close()
-    const stored = [...cluster.records('t', 0), ...cluster.records('t', 1)].map((r) => new TextDecoder().decode(r.value!))
+    const stored = [...cluster.records('t', 0), ...cluster.records('t', 1)].map((r) =>
+      new TextDecoder().decode(r.value!),
+    )
     expect(stored.sort()).toEqual([...values].sort())
     const codecs = new Set([...cluster.batches('t', 0), ...cluster.batches('t', 1)].map((b) => b.codecId))
     expect(codecs).toEqual(new Set([id]))

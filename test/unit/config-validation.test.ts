@@ -14,9 +14,14 @@ describe('bootstrap addresses', () => {
     expect(tcp({ bootstrap: 'h1:9092,h2:9093' }).bootstrap).toEqual(['h1:9092', 'h2:9093'])
   })
 
-  it.each([[''], [[]], ['localhost'], ['h:0'], ['h:65536'], ['h:port'], [['ok:1', 'bad']]])('refuses %j with INVALID_CONFIG', (bootstrap) => {
-    expect(() => tcp({ bootstrap: bootstrap as string | string[] })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', retriable: false }))
-  })
+  it.each([[''], [[]], ['localhost'], ['h:0'], ['h:65536'], ['h:port'], [['ok:1', 'bad']]])(
+    'refuses %j with INVALID_CONFIG',
+    (bootstrap) => {
+      expect(() => tcp({ bootstrap: bootstrap as string | string[] })).toThrow(
+        expect.objectContaining({ code: 'INVALID_CONFIG', retriable: false }),
+      )
+    },
+  )
 })
 
 describe("a transport's own connect timeout", () => {
@@ -27,9 +32,14 @@ describe("a transport's own connect timeout", () => {
 })
 
 describe('gateway token secrets', () => {
-  it.each([['short'], [new Uint8Array(8)], [['a-long-enough-secret-0', 'short']]])('refuses %j (under 16 characters or bytes) with INVALID_CONFIG', (secret) => {
-    expect(() => createGateway({ bootstrap: '127.0.0.1:1', secret: secret as string })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }))
-  })
+  it.each([['short'], [new Uint8Array(8)], [['a-long-enough-secret-0', 'short']]])(
+    'refuses %j (under 16 characters or bytes) with INVALID_CONFIG',
+    (secret) => {
+      expect(() => createGateway({ bootstrap: '127.0.0.1:1', secret: secret as string })).toThrow(
+        expect.objectContaining({ code: 'INVALID_CONFIG' }),
+      )
+    },
+  )
 
   it('accepts 16 characters, or 16 bytes', async () => {
     await createGateway({ bootstrap: '127.0.0.1:1', secret: '0123456789abcdef' }).close({ timeoutMs: 100 })
@@ -39,23 +49,36 @@ describe('gateway token secrets', () => {
 
 describe('compression', () => {
   const transport = tcp({ bootstrap: '127.0.0.1:1' })
-  it.each([['snapy'], ['lz4hc'], ['ZSTD'], ['GZIP'], [''], [null], [7], [{ name: 'x' }]])('refuses %j with INVALID_CONFIG at createProducer()', (compression) => {
-    expect(() => createProducer({ transport, compression: compression as never })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', retriable: false }))
-  })
+  it.each([['snapy'], ['lz4hc'], ['ZSTD'], ['GZIP'], [''], [null], [7], [{ name: 'x' }]])(
+    'refuses %j with INVALID_CONFIG at createProducer()',
+    (compression) => {
+      expect(() => createProducer({ transport, compression: compression as never })).toThrow(
+        expect.objectContaining({ code: 'INVALID_CONFIG', retriable: false }),
+      )
+    },
+  )
 
   it("takes 'none', 'gzip', 'snappy', 'lz4', 'zstd' and a codec object", async () => {
-    for (const compression of ['none', 'gzip', 'snappy', 'lz4', 'zstd', gzip, undefined] as const) await createProducer({ transport, compression }).close()
+    for (const compression of ['none', 'gzip', 'snappy', 'lz4', 'zstd', gzip, undefined] as const)
+      await createProducer({ transport, compression }).close()
   })
 
   it.each([
-    ['zstd', 1.5], ['zstd', 23], ['zstd', '3'], ['lz4', 9], ['gzip', 6], ['snappy', 1], [undefined, 3],
+    ['zstd', 1.5],
+    ['zstd', 23],
+    ['zstd', '3'],
+    ['lz4', 9],
+    ['gzip', 6],
+    ['snappy', 1],
+    [undefined, 3],
   ])('refuses compressionLevel %j/%j with INVALID_CONFIG', (compression, compressionLevel) => {
-    expect(() => createProducer({ transport, compression: compression as never, compressionLevel: compressionLevel as never })).toThrow(
-      expect.objectContaining({ code: 'INVALID_CONFIG' }),
-    )
+    expect(() =>
+      createProducer({ transport, compression: compression as never, compressionLevel: compressionLevel as never }),
+    ).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }))
   })
 
   it('takes a zstd level from -131072 to 22', async () => {
-    for (const compressionLevel of [1, 3, 22, -5]) await createProducer({ transport, compression: 'zstd', compressionLevel }).close()
+    for (const compressionLevel of [1, 3, 22, -5])
+      await createProducer({ transport, compression: 'zstd', compressionLevel }).close()
   })
 })

@@ -17,12 +17,18 @@ function nodeLeaks(source: string): string[] {
   return source
     .split('\n')
     .map((line) => line.replace(/\/\/.*$/, ''))
-    .filter((line) => /from\s+['"]node:|import\(\s*['"]node:|require\(|\bBuffer\b|\bprocess\.|\b__dirname\b|from\s+['"](fs|net|tls|crypto|stream|events|path)['"]/.test(line))
+    .filter((line) =>
+      /from\s+['"]node:|import\(\s*['"]node:|require\(|\bBuffer\b|\bprocess\.|\b__dirname\b|from\s+['"](fs|net|tls|crypto|stream|events|path)['"]/.test(
+        line,
+      ),
+    )
 }
 
 describe('the core (src/) is runtime-free', () => {
   it('no file under src/ imports node:* or uses Buffer/process', () => {
-    const leaks = files(path.join(root, 'src'), /\.ts$/).flatMap((f) => nodeLeaks(readFileSync(f, 'utf8')).map((l) => `${path.relative(root, f)}: ${l.trim()}`))
+    const leaks = files(path.join(root, 'src'), /\.ts$/).flatMap((f) =>
+      nodeLeaks(readFileSync(f, 'utf8')).map((l) => `${path.relative(root, f)}: ${l.trim()}`),
+    )
     expect(leaks).toEqual([])
   })
 

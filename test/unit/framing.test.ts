@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { Writer } from '../../src/protocol/codec.js'
-import { FrameDecoder, decodeResponse, encodeRequest, encodeRequestChunks, readResponseHeader } from '../../src/protocol/framing.js'
+import {
+  FrameDecoder,
+  decodeResponse,
+  encodeRequest,
+  encodeRequestChunks,
+  readResponseHeader,
+} from '../../src/protocol/framing.js'
 import { ApiVersions } from '../../src/protocol/messages/api-versions.js'
 import { Metadata } from '../../src/protocol/messages/metadata.js'
 import { Produce } from '../../src/protocol/messages/produce.js'
@@ -17,8 +23,15 @@ describe('request framing', () => {
   })
 
   it('encodes InitProducerId v4 and Metadata v12 requests', () => {
-    const ipid = encodeRequest(InitProducerId, 4, 1, null, { transactionalId: null, transactionTimeoutMs: 60000, producerId: -1, producerEpoch: -1 })
-    expect(hex(ipid)).toBe('0000001b' + '0016000400000001ffff00' + '00' + '0000ea60' + 'ffffffffffffffff' + 'ffff' + '00')
+    const ipid = encodeRequest(InitProducerId, 4, 1, null, {
+      transactionalId: null,
+      transactionTimeoutMs: 60000,
+      producerId: -1,
+      producerEpoch: -1,
+    })
+    expect(hex(ipid)).toBe(
+      '0000001b' + '0016000400000001ffff00' + '00' + '0000ea60' + 'ffffffffffffffff' + 'ffff' + '00',
+    )
     const md = encodeRequest(Metadata, 12, 2, null, { topics: ['t'], allowAutoTopicCreation: false })
     // header, topics compact array(1): uuid zero, name "t", tags; auto-create false; include_topic_ops false; tags
     expect(hex(md).slice(8)).toBe('0003000c00000002ffff00' + '02' + '00'.repeat(16) + '027400' + '00' + '00' + '00')
@@ -34,11 +47,20 @@ describe('request framing', () => {
     const { correlationId, body } = readResponseHeader(frame, Produce, 9)
     expect(correlationId).toBe(5)
     const res = decodeResponse(Produce, 9, body)
-    expect(res.topics[0]!.partitions[0]).toMatchObject({ partition: 3, errorCode: 0, baseOffset: 100, logAppendTimeMs: -1 })
+    expect(res.topics[0]!.partitions[0]).toMatchObject({
+      partition: 3,
+      errorCode: 0,
+      baseOffset: 100,
+      logAppendTimeMs: -1,
+    })
     const longer = new Uint8Array(frame.length + 1)
     longer.set(frame)
-    expect(() => decodeResponse(Produce, 9, readResponseHeader(longer, Produce, 9).body)).toThrow(MalformedResponseError)
-    expect(() => decodeResponse(Produce, 9, readResponseHeader(frame.subarray(0, 20), Produce, 9).body)).toThrow(MalformedResponseError)
+    expect(() => decodeResponse(Produce, 9, readResponseHeader(longer, Produce, 9).body)).toThrow(
+      MalformedResponseError,
+    )
+    expect(() => decodeResponse(Produce, 9, readResponseHeader(frame.subarray(0, 20), Produce, 9).body)).toThrow(
+      MalformedResponseError,
+    )
   })
 
   it('splits a byte stream into frames across arbitrary chunk boundaries', () => {
@@ -63,14 +85,20 @@ describe('request frames as chunks (record batches by reference)', () => {
     acks: -1 as const,
     timeoutMs: 30_000,
     topics: [
-      { topic: 'a', partitions: [{ partition: 0, records: records[0]! }, { partition: 1, records: records[1]! }] },
+      {
+        topic: 'a',
+        partitions: [
+          { partition: 0, records: records[0]! },
+          { partition: 1, records: records[1]! },
+        ],
+      },
       { topic: 'b', partitions: [{ partition: 3, records: records[2]! }] },
     ],
   })
   const concat = (chunks: Uint8Array[]) => {
     const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
     let at = 0
-    for (const c of chunks) (out.set(c, at), (at += c.length))
+    for (const c of chunks) out.set(c, at), (at += c.length)
     return out
   }
 
@@ -81,7 +109,10 @@ describe('request frames as chunks (record batches by reference)', () => {
       // a tiny initial buffer forces the writer to grow after the first cut: the size must still land in chunk 0
       const chunks = encodeRequestChunks(Produce, version, 42, 'cid', request(records), 8, 1024)
       expect(concat(chunks)).toEqual(copied)
-      expect(chunks.filter((c) => (records as Uint8Array[]).includes(c as Uint8Array))).toEqual([records[0], records[2]]) // the 100-byte one is copied
+      expect(chunks.filter((c) => (records as Uint8Array[]).includes(c as Uint8Array))).toEqual([
+        records[0],
+        records[2],
+      ]) // the 100-byte one is copied
       expect(new DataView(chunks[0]!.buffer, chunks[0]!.byteOffset).getInt32(0)).toBe(copied.length - 4)
     })
   }

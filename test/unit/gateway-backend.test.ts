@@ -2,9 +2,20 @@
 // kept across resends, per-partition order, retries within deliveryTimeoutMs, metadata caching and refresh,
 // maxInFlight, request timeouts, per-record offsets. No broker needed.
 import { describe, expect, it } from 'vitest'
-import { AuthenticationError, ConnectionError, createProducer, gatewayBackend, kafkaBackend, type RecordMetadata } from '../../src/index.js'
+import {
+  AuthenticationError,
+  ConnectionError,
+  createProducer,
+  gatewayBackend,
+  kafkaBackend,
+  type RecordMetadata,
+} from '../../src/index.js'
 import type {
-  GatewayPartitionBatch, GatewayPartitionResult, GatewayTopicMetadata, GatewayTransport, OutboxBatch,
+  GatewayPartitionBatch,
+  GatewayPartitionResult,
+  GatewayTopicMetadata,
+  GatewayTransport,
+  OutboxBatch,
 } from '../../src/transport.js'
 import { outboxLane } from '../../src/producer/outbox-lane.js'
 import { gatewayRecordFormat, type GatewayRecordsBuilder } from '../../src/producer/gateway-records.js'
@@ -16,7 +27,10 @@ type Answer = (batches: GatewayPartitionBatch[]) => GatewayPartitionResult[] | E
 class ScriptedTransport implements GatewayTransport {
   readonly kind = 'gateway' as const
   readonly backend = gatewayBackend
-  readonly calls: Array<{ batches: Array<{ topic: string; partition: number; batchId: string; values: string[] }>; at: number }> = []
+  readonly calls: Array<{
+    batches: Array<{ topic: string; partition: number; batchId: string; values: string[] }>
+    at: number
+  }> = []
   metadataCalls = 0
   partitions = new Map<string, number>([['t', 3]])
   metadataError: Error | null = null
@@ -40,7 +54,11 @@ class ScriptedTransport implements GatewayTransport {
       return new Promise(() => {})
     }
     if (this.metadataError) throw this.metadataError
-    return topics.map((topic) => ({ topic, partitions: this.partitions.get(topic) ?? 0, errorCode: this.partitions.has(topic) ? 0 : 3 }))
+    return topics.map((topic) => ({
+      topic,
+      partitions: this.partitions.get(topic) ?? 0,
+      errorCode: this.partitions.has(topic) ? 0 : 3,
+    }))
   }
 
   /** Acknowledge like a gateway: consecutive offsets per partition. */
@@ -49,13 +67,28 @@ class ScriptedTransport implements GatewayTransport {
       const k = `${b.topic}-${b.partition}`
       const base = this.offsets.get(k) ?? 0
       this.offsets.set(k, base + b.count)
-      return { topic: b.topic, partition: b.partition, batchId: b.batchId, errorCode: 0, baseOffset: base, logAppendTime: -1 }
+      return {
+        topic: b.topic,
+        partition: b.partition,
+        batchId: b.batchId,
+        errorCode: 0,
+        baseOffset: base,
+        logAppendTime: -1,
+      }
     })
   }
 
   produce(batches: GatewayPartitionBatch[]): Promise<GatewayPartitionResult[]> {
     const dec = new TextDecoder()
-    this.calls.push({ at: this.clock.now(), batches: batches.map((b) => ({ topic: b.topic, partition: b.partition, batchId: b.batchId, values: decodeWireRecords(b.records).map((r) => dec.decode(r[2]!)) })) })
+    this.calls.push({
+      at: this.clock.now(),
+      batches: batches.map((b) => ({
+        topic: b.topic,
+        partition: b.partition,
+        batchId: b.batchId,
+        values: decodeWireRecords(b.records).map((r) => dec.decode(r[2]!)),
+      })),
+    })
     this.inFlight++
     this.maxInFlightSeen = Math.max(this.maxInFlightSeen, this.inFlight)
     const keys = batches.map((b) => `${b.topic}-${b.partition}`)
@@ -82,28 +115,52 @@ class ScriptedTransport implements GatewayTransport {
 function setup(opts: Record<string, unknown> = {}) {
   const clock = new FakeClock()
   const transport = new ScriptedTransport(clock)
-  const producer = createProducer({ transport, clock, lingerMs: 5, retryBackoffMs: 100, retryBackoffMaxMs: 1000, ...opts })
+  const producer = createProducer({
+    transport,
+    clock,
+    lingerMs: 5,
+    retryBackoffMs: 100,
+    retryBackoffMaxMs: 1000,
+    ...opts,
+  })
   return { clock, transport, producer }
 }
 
-const settle = <T>(p: Promise<T>) => p.then((v) => ({ ok: true as const, v }), (e: Error & { code?: string }) => ({ ok: false as const, e }))
+const settle = <T>(p: Promise<T>) =>
+  p.then(
+    (v) => ({ ok: true as const, v }),
+    (e: Error & { code?: string }) => ({ ok: false as const, e }),
+  )
 
 describe('GatewayBackend', () => {
   it('ships a batch after lingerMs with records decoded from the batch, and resolves baseOffset + i', async () => {
     const { clock, transport, producer } = setup()
-    const sends = ['a', 'b', 'c'].map((v) => producer.send({ topic: 't', partition: 1, value: v, key: 'k', headers: { h: 'x' }, timestamp: 1234 }))
+    const sends = ['a', 'b', 'c'].map((v) =>
+      producer.send({ topic: 't', partition: 1, value: v, key: 'k', headers: { h: 'x' }, timestamp: 1234 }),
+    )
     await clock.advance(0)
     expect(transport.calls).toHaveLength(0) // lingering
     await clock.advance(5)
     expect(transport.calls).toHaveLength(1)
-    expect(transport.calls[0]!.batches).toEqual([{ topic: 't', partition: 1, batchId: expect.any(String), values: ['a', 'b', 'c'] }])
+    expect(transport.calls[0]!.batches).toEqual([
+      { topic: 't', partition: 1, batchId: expect.any(String), values: ['a', 'b', 'c'] },
+    ])
     const metas = await Promise.all(sends)
-    expect(metas.map((m) => [m.partition, m.offset, m.timestamp])).toEqual([[1, 0, 1234], [1, 1, 1234], [1, 2, 1234]])
+    expect(metas.map((m) => [m.partition, m.offset, m.timestamp])).toEqual([
+      [1, 0, 1234],
+      [1, 1, 1234],
+      [1, 2, 1234],
+    ])
   })
 
   it('a retriable error resends the same batch id after backoff; the next batch of that partition waits for it', async () => {
     const { clock, transport, producer } = setup({ batchSize: 64 })
-    transport.answers.push((b) => b.map((x) => ({ ...x, records: undefined, errorCode: 6, baseOffset: -1, logAppendTime: -1 }) as GatewayPartitionResult))
+    transport.answers.push((b) =>
+      b.map(
+        (x) =>
+          ({ ...x, records: undefined, errorCode: 6, baseOffset: -1, logAppendTime: -1 }) as GatewayPartitionResult,
+      ),
+    )
     const sends = Array.from({ length: 6 }, (_, i) => producer.send({ topic: 't', partition: 0, value: `v${i}` }))
     await clock.advance(10)
     expect(transport.calls).toHaveLength(1)
@@ -137,10 +194,16 @@ describe('GatewayBackend', () => {
   })
 
   it('at most maxInFlightRequestsPerConnection produce calls at once', async () => {
-    const { clock, transport, producer } = setup({ batchSize: 64, maxInFlightRequestsPerConnection: 2, maxRequestSize: 200 })
+    const { clock, transport, producer } = setup({
+      batchSize: 64,
+      maxInFlightRequestsPerConnection: 2,
+      maxRequestSize: 200,
+    })
     transport.partitions.set('t', 12)
     transport.latency = 50
-    const sends = Array.from({ length: 60 }, (_, i) => producer.send({ topic: 't', partition: i % 12, value: `value-${i}` }))
+    const sends = Array.from({ length: 60 }, (_, i) =>
+      producer.send({ topic: 't', partition: i % 12, value: `value-${i}` }),
+    )
     await clock.advance(2000)
     await Promise.all(sends)
     expect(transport.maxInFlightSeen).toBe(2)
@@ -149,9 +212,21 @@ describe('GatewayBackend', () => {
 
   it('a non-retriable error fails that batch only', async () => {
     const { clock, transport, producer } = setup()
-    transport.answers.push((b) => b.map((x) => x.partition === 0
-      ? { topic: x.topic, partition: 0, batchId: x.batchId, errorCode: 29, baseOffset: -1, logAppendTime: -1, message: 'nope' }
-      : transport.ok([x])[0]!))
+    transport.answers.push((b) =>
+      b.map((x) =>
+        x.partition === 0
+          ? {
+              topic: x.topic,
+              partition: 0,
+              batchId: x.batchId,
+              errorCode: 29,
+              baseOffset: -1,
+              logAppendTime: -1,
+              message: 'nope',
+            }
+          : transport.ok([x])[0]!,
+      ),
+    )
     const bad = settle(producer.send({ topic: 't', partition: 0, value: 'x' }))
     const good = settle(producer.send({ topic: 't', partition: 1, value: 'y' }))
     await clock.advance(10)
@@ -215,10 +290,24 @@ describe('GatewayBackend', () => {
 
   it('uses per-record offsets when the gateway lists them', async () => {
     const { clock, transport, producer } = setup()
-    transport.answers.push((b) => b.map((x) => ({ topic: x.topic, partition: x.partition, batchId: x.batchId, errorCode: 0, baseOffset: 10, logAppendTime: 777, offsets: [10, 12, 15] })))
+    transport.answers.push((b) =>
+      b.map((x) => ({
+        topic: x.topic,
+        partition: x.partition,
+        batchId: x.batchId,
+        errorCode: 0,
+        baseOffset: 10,
+        logAppendTime: 777,
+        offsets: [10, 12, 15],
+      })),
+    )
     const sends = ['a', 'b', 'c'].map((v) => producer.send({ topic: 't', partition: 0, value: v }))
     await clock.advance(10)
-    expect((await Promise.all(sends)).map((m) => [m.offset, m.timestamp])).toEqual([[10, 777], [12, 777], [15, 777]])
+    expect((await Promise.all(sends)).map((m) => [m.offset, m.timestamp])).toEqual([
+      [10, 777],
+      [12, 777],
+      [15, 777],
+    ])
   })
 
   it('metadata: cached, refreshed after metadataMaxAgeMs and after a NOT_LEADER answer; unknown topics are polled', async () => {
@@ -232,7 +321,16 @@ describe('GatewayBackend', () => {
     await Promise.all([producer.send({ topic: 't', value: 'c' }), clock.advance(200)])
     expect(transport.metadataCalls).toBe(2) // stale → refreshed
     transport.partitions.set('t', 5)
-    transport.answers.push((b) => b.map((x) => ({ topic: x.topic, partition: x.partition, batchId: x.batchId, errorCode: 6, baseOffset: -1, logAppendTime: -1 })))
+    transport.answers.push((b) =>
+      b.map((x) => ({
+        topic: x.topic,
+        partition: x.partition,
+        batchId: x.batchId,
+        errorCode: 6,
+        baseOffset: -1,
+        logAppendTime: -1,
+      })),
+    )
     const d = producer.send({ topic: 't', partition: 0, value: 'd' })
     await clock.advance(2000)
     await d
@@ -357,7 +455,10 @@ describe('GatewayBackend with an outbox', () => {
     const producer = createProducer({ transport, clock, lingerMs: 5, outbox })
     await clock.advance(1)
     const shipped = transport.calls.flatMap((c) => c.batches)
-    expect(shipped.map((b) => [b.batchId, b.partition, b.values])).toEqual([['old-1', 0, ['x', 'y']], ['old-2', 1, ['z']]])
+    expect(shipped.map((b) => [b.batchId, b.partition, b.values])).toEqual([
+      ['old-1', 0, ['x', 'y']],
+      ['old-2', 1, ['z']],
+    ])
     await clock.advance(20)
     expect(outbox.stored.size).toBe(0)
     expect(outbox.log.filter((l) => l.startsWith('put'))).toEqual([]) // already stored: not put again
@@ -373,11 +474,22 @@ describe('GatewayBackend with an outbox', () => {
     const attempts = new Map<string, number>()
     for (let i = 0; i < 20; i++) {
       transport.answers.push((batches) => {
-        const failing = batches.some((b) => (attempts.set(b.batchId, (attempts.get(b.batchId) ?? 0) + 1).get(b.batchId)!) <= 2)
+        const failing = batches.some(
+          (b) => attempts.set(b.batchId, (attempts.get(b.batchId) ?? 0) + 1).get(b.batchId)! <= 2,
+        )
         if (failing) return new ConnectionError('down')
-        return batches.map((b) => (b.topic === 'forbidden'
-          ? { topic: b.topic, partition: b.partition, batchId: b.batchId, errorCode: 29, baseOffset: -1, logAppendTime: -1 }
-          : transport.ok([b])[0]!))
+        return batches.map((b) =>
+          b.topic === 'forbidden'
+            ? {
+                topic: b.topic,
+                partition: b.partition,
+                batchId: b.batchId,
+                errorCode: 29,
+                baseOffset: -1,
+                logAppendTime: -1,
+              }
+            : transport.ok([b])[0]!,
+        )
       })
     }
     const producer = createProducer({ transport, clock, lingerMs: 5, retryBackoffMs: 100, outbox })
@@ -394,7 +506,16 @@ describe('GatewayBackend with an outbox', () => {
     const transport = new ScriptedTransport(clock)
     const outbox = new MemoryOutbox()
     for (let i = 0; i < 40; i++) transport.answers.push(() => new ConnectionError('offline'))
-    const producer = createProducer({ transport, clock, lingerMs: 5, retryBackoffMs: 100, retryBackoffMaxMs: 1000, requestTimeoutMs: 1000, deliveryTimeoutMs: 3000, outbox })
+    const producer = createProducer({
+      transport,
+      clock,
+      lingerMs: 5,
+      retryBackoffMs: 100,
+      retryBackoffMaxMs: 1000,
+      requestTimeoutMs: 1000,
+      deliveryTimeoutMs: 3000,
+      outbox,
+    })
     const sent = settle(producer.send({ topic: 't', partition: 0, value: 'kept' }))
     await clock.advance(4_000)
     const r = await sent
@@ -481,7 +602,9 @@ describe('GatewayBackend with an outbox', () => {
     await clock.advance(5)
     expect(outbox.stored.size).toBe(4)
     expect(transport.calls).toHaveLength(1) // stored, not shipped: the partition's batch is still in flight
-    const values = [...outbox.stored.values()].map((b) => decodeWireRecords(b.records).map((r) => new TextDecoder().decode(r[2]!)))
+    const values = [...outbox.stored.values()].map((b) =>
+      decodeWireRecords(b.records).map((r) => new TextDecoder().decode(r[2]!)),
+    )
     expect(values).toEqual([['first'], ['a'], ['b'], ['c']])
     const closing = producer.close({ timeoutMs: 10 })
     await clock.advance(20)
@@ -491,9 +614,22 @@ describe('GatewayBackend with an outbox', () => {
   it('refuses an outbox with a Kafka transport, and an outbox without its lane', () => {
     const clock = new FakeClock()
     const outbox = new MemoryOutbox()
-    const socket = { kind: 'socket' as const, backend: kafkaBackend, bootstrap: ['127.0.0.1:1'], connect: () => Promise.reject(new Error('unused')) }
+    const socket = {
+      kind: 'socket' as const,
+      backend: kafkaBackend,
+      bootstrap: ['127.0.0.1:1'],
+      connect: () => Promise.reject(new Error('unused')),
+    }
     expect(() => createProducer({ transport: socket, clock, outbox })).toThrow(/gateway transport/)
-    const noLane = { open: outbox.open, put: outbox.put, remove: outbox.remove, reclaim: outbox.reclaim, close: outbox.close }
-    expect(() => createProducer({ transport: new ScriptedTransport(clock), clock, outbox: noLane as never })).toThrow(/lane: outboxLane/)
+    const noLane = {
+      open: outbox.open,
+      put: outbox.put,
+      remove: outbox.remove,
+      reclaim: outbox.reclaim,
+      close: outbox.close,
+    }
+    expect(() => createProducer({ transport: new ScriptedTransport(clock), clock, outbox: noLane as never })).toThrow(
+      /lane: outboxLane/,
+    )
   })
 })

@@ -14,7 +14,13 @@ import { parseProduce } from '../../adapters/gateway/validate.js'
 import { xorshift32 } from '../helpers/xorshift.js'
 
 const limits = { maxInFlightBatches: 256, maxRecordsPerFrame: 10_000 }
-const decoder = new Decoder({ maxStrLength: 1 << 20, maxBinLength: 1 << 21, maxArrayLength: 1 << 21, maxMapLength: 64, maxExtLength: 0 })
+const decoder = new Decoder({
+  maxStrLength: 1 << 20,
+  maxBinLength: 1 << 21,
+  maxArrayLength: 1 << 21,
+  maxMapLength: 64,
+  maxExtLength: 0,
+})
 
 /** The general path's verdict: the parsed request, or null when it refuses (or the bytes do not decode). */
 function general(bytes: Uint8Array) {
@@ -40,10 +46,18 @@ function fastView(bytes: Uint8Array) {
   const f = parseProduceFast(bytes, limits)
   if (!f) return null
   return {
-    id: f.id, acks: f.acks, timeoutMs: f.timeoutMs, records: f.records,
+    id: f.id,
+    acks: f.acks,
+    timeoutMs: f.timeoutMs,
+    records: f.records,
     batches: f.batches.map((b) => {
       const records: WireRecord[] = []
-      forEachFastRecord(b, (_i, ts, key, value, headers) => records.push([ts, b64(key), b64(value), headers.map(([n, v]) => [n, b64(v)])] as never), null)
+      forEachFastRecord(
+        b,
+        (_i, ts, key, value, headers) =>
+          records.push([ts, b64(key), b64(value), headers.map(([n, v]) => [n, b64(v)])] as never),
+        null,
+      )
       return { topic: b.topic, partition: b.partition, batchId: b.batchId, records, digest: b.digest, cost: b.cost }
     }),
   }
@@ -51,9 +65,14 @@ function fastView(bytes: Uint8Array) {
 
 function normal(g: NonNullable<ReturnType<typeof general>>) {
   return {
-    id: g.id, acks: g.acks, timeoutMs: g.timeoutMs, records: g.records,
+    id: g.id,
+    acks: g.acks,
+    timeoutMs: g.timeoutMs,
+    records: g.records,
     batches: g.batches.map((b) => ({
-      topic: b.topic, partition: b.partition, batchId: b.batchId,
+      topic: b.topic,
+      partition: b.partition,
+      batchId: b.batchId,
       records: b.records.map(([ts, k, v, h]) => [ts, b64(k), b64(v), h.map(([n, x]) => [n, b64(x)])]),
       digest: batchDigest(b.records),
       cost: b.records.reduce((s, r) => s + recordCost(r[1], r[2], r[3]), 0),
@@ -69,12 +88,27 @@ function randomFrame(rnd: () => number, i: number) {
     topic: ['t', 'clicks', 'a.b_c-D9'][pick(3)]!,
     partition: [0, 1, 127, 128, 65_536, 0x7fffffff][pick(6)]!,
     batchId: `id-${i}-${b}`.padEnd(1 + pick(100), 'x'),
-    records: Array.from({ length: 1 + pick(12) }, () => [
-      [0, 1, 200, 70_000, 1_795_598_911_190, 2 ** 40][pick(6)]!, field(), field(),
-      Array.from({ length: pick(3) }, () => [['h', 'trace-id', ''][pick(3)]!, field()] as [string, Uint8Array | null]),
-    ] as WireRecord),
+    records: Array.from(
+      { length: 1 + pick(12) },
+      () =>
+        [
+          [0, 1, 200, 70_000, 1_795_598_911_190, 2 ** 40][pick(6)]!,
+          field(),
+          field(),
+          Array.from(
+            { length: pick(3) },
+            () => [['h', 'trace-id', ''][pick(3)]!, field()] as [string, Uint8Array | null],
+          ),
+        ] as WireRecord,
+    ),
   }))
-  return { t: 'produce', id: pick(2) ? pick(100) : 2 ** 40 + pick(1000), acks: [-1, 0, 1][pick(3)], timeoutMs: [30_000, 50, 1e6, 1.5][pick(4)], batches }
+  return {
+    t: 'produce',
+    id: pick(2) ? pick(100) : 2 ** 40 + pick(1000),
+    acks: [-1, 0, 1][pick(3)],
+    timeoutMs: [30_000, 50, 1e6, 1.5][pick(4)],
+    batches,
+  }
 }
 
 describe('produce fast path', () => {
@@ -104,9 +138,20 @@ describe('produce fast path', () => {
       const batches = frame.batches.map((b) => {
         const builder = gatewayRecordFormat.builder(64) as GatewayRecordsBuilder
         for (const [timestamp, key, value, headers] of b.records) {
-          builder.append({ timestamp, key, value, headers: headers.map(([n, v]) => ({ key: enc.encode(n.padEnd(i % 3 === 0 ? 40 : 1, 'n')), value: v })) })
+          builder.append({
+            timestamp,
+            key,
+            value,
+            headers: headers.map(([n, v]) => ({ key: enc.encode(n.padEnd(i % 3 === 0 ? 40 : 1, 'n')), value: v })),
+          })
         }
-        return toWireBatch({ topic: b.topic, partition: b.partition, batchId: b.batchId, count: b.records.length, records: builder.seal() })
+        return toWireBatch({
+          topic: b.topic,
+          partition: b.partition,
+          batchId: b.batchId,
+          count: b.records.length,
+          records: builder.seal(),
+        })
       })
       const bytes = encodeFrame({ ...frame, batches } as never)
       const g = general(bytes)
@@ -124,8 +169,15 @@ describe('produce fast path', () => {
       const base = encodeFrame(randomFrame(rnd, i) as never)
       const bytes = Uint8Array.from(base)
       const kind = Math.floor(rnd() * 4)
-      if (kind === 0) for (let k = 0; k < 1 + Math.floor(rnd() * 4); k++) bytes[Math.floor(rnd() * bytes.length)] = Math.floor(rnd() * 256)
-      const input = kind === 1 ? bytes.subarray(0, Math.floor(rnd() * bytes.length)) : kind === 2 ? Uint8Array.from([...bytes, Math.floor(rnd() * 256)]) : bytes
+      if (kind === 0)
+        for (let k = 0; k < 1 + Math.floor(rnd() * 4); k++)
+          bytes[Math.floor(rnd() * bytes.length)] = Math.floor(rnd() * 256)
+      const input =
+        kind === 1
+          ? bytes.subarray(0, Math.floor(rnd() * bytes.length))
+          : kind === 2
+            ? Uint8Array.from([...bytes, Math.floor(rnd() * 256)])
+            : bytes
       const f = fastView(input)
       if (f === null) continue
       const g = general(input)
@@ -137,7 +189,13 @@ describe('produce fast path', () => {
   })
 
   it('leaves to the general path: unknown fields, repeated keys, non-ASCII names, limits, other frame types', () => {
-    const ok = { t: 'produce', id: 1, acks: -1, timeoutMs: 1000, batches: [{ topic: 't', partition: 0, batchId: 'b', records: [[1, null, new Uint8Array(3), []]] }] }
+    const ok = {
+      t: 'produce',
+      id: 1,
+      acks: -1,
+      timeoutMs: 1000,
+      batches: [{ topic: 't', partition: 0, batchId: 'b', records: [[1, null, new Uint8Array(3), []]] }],
+    }
     expect(parseProduceFast(encodeFrame(ok as never), limits)).not.toBeNull()
     const cases: unknown[] = [
       { ...ok, extra: 1 },
@@ -157,7 +215,8 @@ describe('produce fast path', () => {
       { ...ok, batches: [{ ...ok.batches[0], records: Array.from({ length: 10_001 }, () => [1, null, null, []]) }] },
       { t: 'metadata', id: 1, topics: ['t'] },
     ]
-    for (const c of cases) expect(parseProduceFast(encodeFrame(c as never), limits), JSON.stringify(c).slice(0, 120)).toBeNull()
+    for (const c of cases)
+      expect(parseProduceFast(encodeFrame(c as never), limits), JSON.stringify(c).slice(0, 120)).toBeNull()
     // a repeated key, written by hand: { t, id, id, ... }
     const bytes = encodeFrame(ok as never)
     const dup = Uint8Array.from([0x86, ...bytes.subarray(1, 11), 0xa2, 0x69, 0x64, 0x02, ...bytes.subarray(11)])

@@ -15,7 +15,14 @@ import { VerifiedTokens, createGatewayToken, verifyGatewayToken } from '../../ad
 
 const forever = new Promise<void>(() => {})
 const entry = (running: boolean): LedgerEntry => ({
-  topic: 't', partition: 0, count: 1, digest: 0, offsets: [undefined], logAppendTime: -1, pending: running ? forever : null, result: null,
+  topic: 't',
+  partition: 0,
+  count: 1,
+  digest: 0,
+  offsets: [undefined],
+  logAppendTime: -1,
+  pending: running ? forever : null,
+  result: null,
 })
 
 describe('batch ledger', () => {
@@ -106,7 +113,12 @@ describe('limits', () => {
 
   it('a record costs its header names and values too, plus a fixed overhead', () => {
     const big = new Uint8Array(100_000)
-    expect(recordCost(null, null, [['h', big], ['h', big]])).toBeGreaterThan(200_000)
+    expect(
+      recordCost(null, null, [
+        ['h', big],
+        ['h', big],
+      ]),
+    ).toBeGreaterThan(200_000)
     expect(recordCost(null, null, [])).toBe(RECORD_OVERHEAD_BYTES)
   })
 })
@@ -115,10 +127,33 @@ describe('frame limits', () => {
   const rec: WireRecord = [0, null, null, []]
   const limits = { maxInFlightBatches: 4, maxRecordsPerFrame: 10 }
   it('more batches than maxInFlightBatches, or more records than maxRecordsPerFrame, is LimitExceeded before validation', () => {
-    const batches = Array.from({ length: 5 }, (_, i) => ({ topic: 't', partition: 0, batchId: `b${i}`, records: [rec] }))
+    const batches = Array.from({ length: 5 }, (_, i) => ({
+      topic: 't',
+      partition: 0,
+      batchId: `b${i}`,
+      records: [rec],
+    }))
     expect(() => parseProduce({ t: 'produce', id: 1, batches }, limits)).toThrow(LimitExceeded)
-    expect(() => parseProduce({ t: 'produce', id: 1, batches: [{ topic: 't', partition: 0, batchId: 'b', records: new Array(11).fill(rec) }] }, limits)).toThrow(LimitExceeded)
-    expect(parseProduce({ t: 'produce', id: 1, batches: [{ topic: 't', partition: 0, batchId: 'b', records: new Array(10).fill(rec) }] }, limits).records).toBe(10)
+    expect(() =>
+      parseProduce(
+        {
+          t: 'produce',
+          id: 1,
+          batches: [{ topic: 't', partition: 0, batchId: 'b', records: new Array(11).fill(rec) }],
+        },
+        limits,
+      ),
+    ).toThrow(LimitExceeded)
+    expect(
+      parseProduce(
+        {
+          t: 'produce',
+          id: 1,
+          batches: [{ topic: 't', partition: 0, batchId: 'b', records: new Array(10).fill(rec) }],
+        },
+        limits,
+      ).records,
+    ).toBe(10)
   })
 
   it('a JSON stream is cut at maxValues before the values past it are parsed', () => {
@@ -128,7 +163,19 @@ describe('frame limits', () => {
 
   it('peekFrameId never invents an id from a frame cut off inside it', () => {
     // { t: 'produce', id: <uint16 0x4000> } cut after the uint16 marker, and after its first byte
-    const whole = new Uint8Array([0x82, 0xa1, 0x74, 0xa7, ...new TextEncoder().encode('produce'), 0xa2, 0x69, 0x64, 0xcd, 0x40, 0x00])
+    const whole = new Uint8Array([
+      0x82,
+      0xa1,
+      0x74,
+      0xa7,
+      ...new TextEncoder().encode('produce'),
+      0xa2,
+      0x69,
+      0x64,
+      0xcd,
+      0x40,
+      0x00,
+    ])
     expect(peekFrameId(whole)).toBe(0x4000)
     expect(peekFrameId(whole.subarray(0, whole.length - 2))).toBeUndefined()
     expect(peekFrameId(whole.subarray(0, whole.length - 1))).toBeUndefined()
@@ -151,8 +198,12 @@ describe('frame limits', () => {
   })
 
   it('messages for clients never carry broker addresses', () => {
-    expect(safeMessage(new ConnectionError('connect ECONNREFUSED 10.1.2.3:9092'))).not.toMatch(/10\.1\.2\.3|9092|ECONNREFUSED/)
-    expect(safeMessage(new KafkaProtocolError(6, 'NOT_LEADER_OR_FOLLOWER: broker 10.1.2.3:9092'))).toBe('Kafka error 6 (NOT_LEADER_OR_FOLLOWER)')
+    expect(safeMessage(new ConnectionError('connect ECONNREFUSED 10.1.2.3:9092'))).not.toMatch(
+      /10\.1\.2\.3|9092|ECONNREFUSED/,
+    )
+    expect(safeMessage(new KafkaProtocolError(6, 'NOT_LEADER_OR_FOLLOWER: broker 10.1.2.3:9092'))).toBe(
+      'Kafka error 6 (NOT_LEADER_OR_FOLLOWER)',
+    )
   })
 })
 
@@ -179,12 +230,14 @@ describe('VerifiedTokens (the gateway checks a token signature once)', () => {
     const tokens = new VerifiedTokens((t) => (calls++, verifyGatewayToken(t, secret, { nowSec: 1_000 })), 2)
     return { tokens, calls: () => calls }
   }
-  const mint = (exp: number, subject: string) => createGatewayToken({ secret, topics: ['a'], expiresInSec: exp - 900, nowSec: 900, subject })
+  const mint = (exp: number, subject: string) =>
+    createGatewayToken({ secret, topics: ['a'], expiresInSec: exp - 900, nowSec: 900, subject })
 
   it('verifies a valid token once, answers it from memory after that, and honours its expiry on every hit', async () => {
     const { tokens, calls } = counting()
     const t = await mint(2_000, 'one')
-    for (let i = 0; i < 3; i++) expect(await tokens.check(t, 1_500)).toMatchObject({ ok: true, claims: { sub: 'one', exp: 2_000 } })
+    for (let i = 0; i < 3; i++)
+      expect(await tokens.check(t, 1_500)).toMatchObject({ ok: true, claims: { sub: 'one', exp: 2_000 } })
     expect(calls()).toBe(1)
     expect(await tokens.check(t, 2_000)).toEqual({ ok: false, reason: 'expired' })
     expect(tokens.size).toBe(0)

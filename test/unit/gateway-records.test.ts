@@ -9,7 +9,12 @@ import { gatewayRecordFormat, type GatewayRecordsBuilder } from '../../src/produ
 import { xorshift32 } from '../helpers/xorshift.js'
 
 const enc = new TextEncoder()
-type Rec = { timestamp: number; key: Uint8Array | null; value: Uint8Array | null; headers: Array<{ key: Uint8Array; value: Uint8Array | null }> }
+type Rec = {
+  timestamp: number
+  key: Uint8Array | null
+  value: Uint8Array | null
+  headers: Array<{ key: Uint8Array; value: Uint8Array | null }>
+}
 
 function bytes(n: number, seed: number): Uint8Array {
   const b = new Uint8Array(n)
@@ -25,9 +30,15 @@ function build(records: Rec[], capacity = 64): Uint8Array {
 }
 
 /** Byte arrays as base64 text: deep equality over 64 KiB arrays element by element takes seconds. */
-const flat = (v: unknown): unknown => (v instanceof Uint8Array ? `b64:${Buffer.from(v).toString('base64')}` : Array.isArray(v) ? v.map(flat) : v)
+const flat = (v: unknown): unknown =>
+  v instanceof Uint8Array ? `b64:${Buffer.from(v).toString('base64')}` : Array.isArray(v) ? v.map(flat) : v
 
-const asWire = (r: Rec) => [r.timestamp, r.key, r.value, r.headers.map((h) => [new TextDecoder().decode(h.key), h.value])]
+const asWire = (r: Rec) => [
+  r.timestamp,
+  r.key,
+  r.value,
+  r.headers.map((h) => [new TextDecoder().decode(h.key), h.value]),
+]
 
 describe('gateway records (MessagePack written as records arrive)', () => {
   it('decode with @msgpack/msgpack and with the gateway decoder to the records, across every size boundary', () => {
@@ -41,7 +52,10 @@ describe('gateway records (MessagePack written as records arrive)', () => {
     records.push({ timestamp: 4294967295, key: enc.encode('k'), value: enc.encode('v'), headers: [] })
     records.push({ timestamp: 1765000000000, key: enc.encode('k'), value: enc.encode('v'), headers: [] })
     records.push({ timestamp: Number.MAX_SAFE_INTEGER, key: null, value: enc.encode('max'), headers: [] })
-    const headers = Array.from({ length: 17 }, (_, i) => ({ key: enc.encode('h'.repeat(i * 3) + 'é'), value: i % 3 === 0 ? null : bytes(i * 20, i) }))
+    const headers = Array.from({ length: 17 }, (_, i) => ({
+      key: enc.encode('h'.repeat(i * 3) + 'é'),
+      value: i % 3 === 0 ? null : bytes(i * 20, i),
+    }))
     records.push({ timestamp: 5, key: null, value: null, headers })
     records.push({ timestamp: 6, key: null, value: null, headers: headers.slice(0, 15) })
     const out = build(records)
@@ -60,7 +74,10 @@ describe('gateway records (MessagePack written as records arrive)', () => {
       for (let i = 0; i < n; i++) {
         const key = rnd() % 4 === 0 ? null : bytes(rnd() % 300, rnd())
         const value = rnd() % 5 === 0 ? null : bytes(rnd() % 2000, rnd())
-        const hs = Array.from({ length: rnd() % 4 }, () => ({ key: enc.encode('x'.repeat(rnd() % 40)), value: rnd() % 2 ? null : bytes(rnd() % 50, 3) }))
+        const hs = Array.from({ length: rnd() % 4 }, () => ({
+          key: enc.encode('x'.repeat(rnd() % 40)),
+          value: rnd() % 2 ? null : bytes(rnd() % 50, 3),
+        }))
         const r = { timestamp: 1765000000000 + (rnd() % 1000), key, value, headers: hs }
         records.push(r)
         estimate += gatewayRecordFormat.estimate(key, value, hs)
@@ -79,6 +96,9 @@ describe('gateway records (MessagePack written as records arrive)', () => {
     expect(b.buffer).toBe(pooled)
     b.append({ timestamp: 1, key: null, value: bytes(2000, 2), headers: [] })
     expect(b.buffer).not.toBe(pooled)
-    expect(referenceDecode(b.seal())).toEqual([[1, null, bytes(100, 1), []], [1, null, bytes(2000, 2), []]])
+    expect(referenceDecode(b.seal())).toEqual([
+      [1, null, bytes(100, 1), []],
+      [1, null, bytes(2000, 2), []],
+    ])
   })
 })

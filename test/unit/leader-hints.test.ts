@@ -28,7 +28,14 @@ describe('leader hints (KIP-951)', () => {
 
   it('with batches in flight to the old leader, every record lands once and in order on the new one (idempotent)', async () => {
     h = new Harness({ brokers: 3, topics: { t: { partitions: 1, leaders: [1] } } })
-    const p = h.producer({ lingerMs: 1, batchSize: 256, enableIdempotence: true, acks: 'all', retryBackoffMs: 500, metadataMaxAgeMs: 300_000 })
+    const p = h.producer({
+      lingerMs: 1,
+      batchSize: 256,
+      enableIdempotence: true,
+      acks: 'all',
+      retryBackoffMs: 500,
+      metadataMaxAgeMs: 300_000,
+    })
     await h.run(p.partitionsFor('t'))
     const sends: Promise<unknown>[] = []
     for (let i = 0; i < 200; i++) {

@@ -2,7 +2,12 @@ import fc from 'fast-check'
 import { decode as refDecode, encode as refEncode } from '@msgpack/msgpack'
 import { describe, expect, it } from 'vitest'
 import { MsgpackError, decode, encode } from '../../adapters/gateway-wire/msgpack.js'
-import { createFrameDecoder, decodeServerFrame, encodeFrame, msgpackShapeOk } from '../../adapters/gateway-wire/index.js'
+import {
+  createFrameDecoder,
+  decodeServerFrame,
+  encodeFrame,
+  msgpackShapeOk,
+} from '../../adapters/gateway-wire/index.js'
 import { IsoKafkaError } from '../../src/errors.js'
 
 /*
@@ -25,7 +30,8 @@ function valueOrMsgpackError(fn: () => unknown): { value: unknown } | undefined 
   try {
     return { value: fn() }
   } catch (err) {
-    if (!(err instanceof MsgpackError)) throw new Error(`threw ${(err as Error)?.constructor?.name}: ${(err as Error)?.message}`, { cause: err })
+    if (!(err instanceof MsgpackError))
+      throw new Error(`threw ${(err as Error)?.constructor?.name}: ${(err as Error)?.message}`, { cause: err })
     return undefined
   }
 }
@@ -51,21 +57,53 @@ function same(actual: unknown, expected: unknown, path = '$'): void {
     if (actual.length !== expected.length) fail(`${actual.length} items instead of ${expected.length}`)
     for (let i = 0; i < expected.length; i++) same(actual[i], expected[i], `${path}[${i}]`)
   } else {
-    if (actual === null || typeof actual !== 'object' || Object.getPrototypeOf(actual) !== Object.prototype) return fail('not a plain object')
+    if (actual === null || typeof actual !== 'object' || Object.getPrototypeOf(actual) !== Object.prototype)
+      return fail('not a plain object')
     const ka = Object.keys(actual)
     const ke = Object.keys(expected)
     if (ka.join('\u0000') !== ke.join('\u0000')) fail(`keys ${JSON.stringify(ka)} instead of ${JSON.stringify(ke)}`)
-    for (const k of ke) same((actual as Record<string, unknown>)[k], (expected as Record<string, unknown>)[k], `${path}.${k}`)
+    for (const k of ke)
+      same((actual as Record<string, unknown>)[k], (expected as Record<string, unknown>)[k], `${path}.${k}`)
   }
 }
 
 // ---- arbitraries ----
 
 const BOUNDARY_INTS = [
-  0, 1, 127, 128, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2 ** 40 + 7, Number.MAX_SAFE_INTEGER,
-  -1, -31, -32, -33, -127, -128, -129, -32767, -32768, -32769, -(2 ** 31) + 1, -(2 ** 31), -(2 ** 31) - 1, -(2 ** 32), Number.MIN_SAFE_INTEGER,
+  0,
+  1,
+  127,
+  128,
+  255,
+  256,
+  65535,
+  65536,
+  2 ** 32 - 1,
+  2 ** 32,
+  2 ** 40 + 7,
+  Number.MAX_SAFE_INTEGER,
+  -1,
+  -31,
+  -32,
+  -33,
+  -127,
+  -128,
+  -129,
+  -32767,
+  -32768,
+  -32769,
+  -(2 ** 31) + 1,
+  -(2 ** 31),
+  -(2 ** 31) - 1,
+  -(2 ** 32),
+  Number.MIN_SAFE_INTEGER,
 ]
-const int = fc.oneof(fc.integer({ min: -40, max: 300 }), fc.integer(), fc.maxSafeInteger(), fc.constantFrom(...BOUNDARY_INTS))
+const int = fc.oneof(
+  fc.integer({ min: -40, max: 300 }),
+  fc.integer(),
+  fc.maxSafeInteger(),
+  fc.constantFrom(...BOUNDARY_INTS),
+)
 /** Not -0: it is encoded as the integer 0 (as @msgpack/msgpack does), tested on its own. */
 const double = fc.double().filter((d) => !Object.is(d, -0))
 /** Well-formed strings (a lone surrogate becomes U+FFFD, tested on its own), across the fixstr / str 8 / str 16 bounds. */
@@ -75,14 +113,21 @@ const str = fc.oneof(
   fc.string({ unit: 'binary', minLength: 60, maxLength: 120 }),
 )
 /** Map keys; "__proto__" is refused by both decoders. */
-const key = fc.oneof(fc.string({ unit: 'binary', maxLength: 12 }), fc.constantFrom('t', 'id', 'topic', '0', '1', 'constructor')).filter((k) => k !== '__proto__')
+const key = fc
+  .oneof(fc.string({ unit: 'binary', maxLength: 12 }), fc.constantFrom('t', 'id', 'topic', '0', '1', 'constructor'))
+  .filter((k) => k !== '__proto__')
 const bin = fc.oneof(fc.uint8Array({ maxLength: 40 }), fc.uint8Array({ minLength: 250, maxLength: 300 }))
 
 /** Any value of the supported types, at most 8 containers deep. */
 const anyValue: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
   v: fc.oneof(
     { maxDepth: 7, depthSize: 'small' },
-    fc.constant(null), fc.boolean(), int, double, str, bin,
+    fc.constant(null),
+    fc.boolean(),
+    int,
+    double,
+    str,
+    bin,
     fc.array(tie('v'), { maxLength: 20 }),
     fc.dictionary(key, tie('v'), { maxKeys: 20, noNullPrototype: true }),
   ),
@@ -91,31 +136,87 @@ const anyValue: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
 const bytesOrNull = fc.option(fc.uint8Array({ maxLength: 300 }), { nil: null })
 const name = fc.string({ unit: 'binary', minLength: 1, maxLength: 64 })
 const id = fc.oneof(fc.nat({ max: 1000 }), fc.maxSafeNat())
-const wireRecord = fc.tuple(fc.maxSafeNat(), bytesOrNull, bytesOrNull, fc.array(fc.tuple(str, bytesOrNull), { maxLength: 3 }))
-const wireBatch = fc.record({ topic: name, partition: fc.nat({ max: 10_000 }), batchId: name, records: fc.array(wireRecord, { maxLength: 6 }) })
+const wireRecord = fc.tuple(
+  fc.maxSafeNat(),
+  bytesOrNull,
+  bytesOrNull,
+  fc.array(fc.tuple(str, bytesOrNull), { maxLength: 3 }),
+)
+const wireBatch = fc.record({
+  topic: name,
+  partition: fc.nat({ max: 10_000 }),
+  batchId: name,
+  records: fc.array(wireRecord, { maxLength: 6 }),
+})
 const limits = fc.record({ maxFrameBytes: fc.nat(), maxInFlightBatches: fc.nat(), recordsPerSecond: fc.nat() })
 const result = fc.record(
   {
-    topic: name, partition: fc.nat(), batchId: name, errorCode: fc.integer({ min: -1, max: 130 }),
-    baseOffset: fc.oneof(fc.constant(-1), fc.maxSafeNat()), logAppendTime: fc.oneof(fc.constant(-1), fc.maxSafeNat()),
-    offsets: fc.array(fc.maxSafeNat(), { maxLength: 8 }), message: str,
+    topic: name,
+    partition: fc.nat(),
+    batchId: name,
+    errorCode: fc.integer({ min: -1, max: 130 }),
+    baseOffset: fc.oneof(fc.constant(-1), fc.maxSafeNat()),
+    logAppendTime: fc.oneof(fc.constant(-1), fc.maxSafeNat()),
+    offsets: fc.array(fc.maxSafeNat(), { maxLength: 8 }),
+    message: str,
   },
   { requiredKeys: ['topic', 'partition', 'batchId', 'errorCode', 'baseOffset', 'logAppendTime'] },
 )
-const errorCodes = ['UNAUTHENTICATED', 'TOKEN_EXPIRED', 'FORBIDDEN_ORIGIN', 'FRAME_TOO_LARGE', 'RATE_LIMITED', 'TOO_MANY_IN_FLIGHT', 'MALFORMED', 'UNSUPPORTED', 'INTERNAL'] as const
+const errorCodes = [
+  'UNAUTHENTICATED',
+  'TOKEN_EXPIRED',
+  'FORBIDDEN_ORIGIN',
+  'FRAME_TOO_LARGE',
+  'RATE_LIMITED',
+  'TOO_MANY_IN_FLIGHT',
+  'MALFORMED',
+  'UNSUPPORTED',
+  'INTERNAL',
+] as const
 /** Every frame type of docs/gateway-protocol.md, with optional fields present or absent. */
 const frame = fc.oneof(
-  fc.record({ t: fc.constant('hello' as const), v: fc.constant(1), token: fc.string({ maxLength: 400 }) }, { requiredKeys: ['t', 'v'] }),
-  fc.record({ t: fc.constant('welcome' as const), v: fc.constant(1), session: name, subject: fc.option(name, { nil: null }), expiresAt: fc.maxSafeNat(), limits }),
+  fc.record(
+    { t: fc.constant('hello' as const), v: fc.constant(1), token: fc.string({ maxLength: 400 }) },
+    { requiredKeys: ['t', 'v'] },
+  ),
+  fc.record({
+    t: fc.constant('welcome' as const),
+    v: fc.constant(1),
+    session: name,
+    subject: fc.option(name, { nil: null }),
+    expiresAt: fc.maxSafeNat(),
+    limits,
+  }),
   fc.record({ t: fc.constant('metadata' as const), id, topics: fc.array(name, { maxLength: 20 }) }),
   fc.record({
-    t: fc.constant('metadata' as const), id,
-    topics: fc.array(fc.record({ topic: name, partitions: fc.nat(), errorCode: fc.integer({ min: -1, max: 130 }), message: str }, { requiredKeys: ['topic', 'partitions', 'errorCode'] }), { maxLength: 20 }),
+    t: fc.constant('metadata' as const),
+    id,
+    topics: fc.array(
+      fc.record(
+        { topic: name, partitions: fc.nat(), errorCode: fc.integer({ min: -1, max: 130 }), message: str },
+        { requiredKeys: ['topic', 'partitions', 'errorCode'] },
+      ),
+      { maxLength: 20 },
+    ),
   }),
-  fc.record({ t: fc.constant('produce' as const), id, acks: fc.constantFrom(-1 as const, 0 as const, 1 as const), timeoutMs: fc.nat(), batches: fc.array(wireBatch, { maxLength: 4 }) }),
+  fc.record({
+    t: fc.constant('produce' as const),
+    id,
+    acks: fc.constantFrom(-1 as const, 0 as const, 1 as const),
+    timeoutMs: fc.nat(),
+    batches: fc.array(wireBatch, { maxLength: 4 }),
+  }),
   fc.record({ t: fc.constant('ack' as const), id, results: fc.array(result, { maxLength: 17 }) }),
   fc.record(
-    { t: fc.constant('error' as const), id, code: fc.constantFrom(...errorCodes), message: str, retriable: fc.boolean(), retryAfterMs: fc.nat(), fatal: fc.boolean() },
+    {
+      t: fc.constant('error' as const),
+      id,
+      code: fc.constantFrom(...errorCodes),
+      message: str,
+      retriable: fc.boolean(),
+      retryAfterMs: fc.nat(),
+      fatal: fc.boolean(),
+    },
     { requiredKeys: ['t', 'code', 'message', 'retriable'] },
   ),
 )
@@ -173,60 +274,131 @@ function variantEncode(v: unknown, choose: (n: number) => number): number[] {
     return [...one(lengthFormats(b.length, 0xa0, 32, 0xd9, 0xda)), ...b]
   }
   if (v instanceof Uint8Array) return [...one(lengthFormats(v.length, null, 0, 0xc4, 0xc5)), ...v]
-  if (Array.isArray(v)) return [...one(lengthFormats(v.length, 0x90, 16, null, 0xdc)), ...v.flatMap((x) => variantEncode(x, choose))]
+  if (Array.isArray(v))
+    return [...one(lengthFormats(v.length, 0x90, 16, null, 0xdc)), ...v.flatMap((x) => variantEncode(x, choose))]
   const entries = Object.entries(v as object)
-  return [...one(lengthFormats(entries.length, 0x80, 16, null, 0xde)), ...entries.flatMap(([k, x]) => [...variantEncode(k, choose), ...variantEncode(x, choose)])]
+  return [
+    ...one(lengthFormats(entries.length, 0x80, 16, null, 0xde)),
+    ...entries.flatMap(([k, x]) => [...variantEncode(k, choose), ...variantEncode(x, choose)]),
+  ]
 }
 
 // ---- properties ----
 
 describe('msgpack codec: round trip and compatibility with @msgpack/msgpack', () => {
-  it('random values: round-trip, the same bytes as @msgpack/msgpack, and each decodes the other', () => {
-    fc.assert(fc.property(anyValue, (v) => {
-      const ours = encode(v)
-      same(ours, refEnc(v))
-      same(decode(ours), v)
-      same(refDecode(ours), v)
-      same(decode(refEnc(v)), v)
-    }), runs(7000))
-  }, TIMEOUT)
+  it(
+    'random values: round-trip, the same bytes as @msgpack/msgpack, and each decodes the other',
+    () => {
+      fc.assert(
+        fc.property(anyValue, (v) => {
+          const ours = encode(v)
+          same(ours, refEnc(v))
+          same(decode(ours), v)
+          same(refDecode(ours), v)
+          same(decode(refEnc(v)), v)
+        }),
+        runs(7000),
+      )
+    },
+    TIMEOUT,
+  )
 
-  it('random frames: round-trip through encodeFrame / the frame decoders, byte-identical with @msgpack/msgpack', () => {
-    const server = createFrameDecoder(2 << 20)
-    fc.assert(fc.property(frame, (f) => {
-      const bytes = encodeFrame(f)
-      same(bytes, refEnc(f))
-      expect(bytes[0]! & 0xf0).toBe(0x80) // a map...
-      expect(bytes.subarray(1, 3)).toEqual(new Uint8Array([0xa1, 0x74])) // ...whose first key is "t"
-      expect(msgpackShapeOk(bytes)).toBe(true)
-      same(server.decode(bytes), f)
-      same(refDecode(bytes), f)
-      same(server.decode(refEnc(f)), f)
-      same(decodeServerFrame(bytes), f)
-    }), runs(3000))
-  }, TIMEOUT)
+  it(
+    'random frames: round-trip through encodeFrame / the frame decoders, byte-identical with @msgpack/msgpack',
+    () => {
+      const server = createFrameDecoder(2 << 20)
+      fc.assert(
+        fc.property(frame, (f) => {
+          const bytes = encodeFrame(f)
+          same(bytes, refEnc(f))
+          expect(bytes[0]! & 0xf0).toBe(0x80) // a map...
+          expect(bytes.subarray(1, 3)).toEqual(new Uint8Array([0xa1, 0x74])) // ...whose first key is "t"
+          expect(msgpackShapeOk(bytes)).toBe(true)
+          same(server.decode(bytes), f)
+          same(refDecode(bytes), f)
+          same(server.decode(refEnc(f)), f)
+          same(decodeServerFrame(bytes), f)
+        }),
+        runs(3000),
+      )
+    },
+    TIMEOUT,
+  )
 
-  it('non-minimal formats another library may write (uint 64 for 5, str 32 for "a", float 32, map 32, ...) decode like @msgpack/msgpack', () => {
-    fc.assert(fc.property(fc.oneof(anyValue, frame), fc.array(fc.nat(), { minLength: 1, maxLength: 64 }), (v, picks) => {
-      let i = 0
-      const bytes = new Uint8Array(variantEncode(v, (n) => picks[i++ % picks.length]! % n))
-      const expected = refDecode(bytes)
-      same(expected, v)
-      same(decode(bytes), expected)
-    }), runs(4000))
-  }, TIMEOUT)
+  it(
+    'non-minimal formats another library may write (uint 64 for 5, str 32 for "a", float 32, map 32, ...) decode like @msgpack/msgpack',
+    () => {
+      fc.assert(
+        fc.property(fc.oneof(anyValue, frame), fc.array(fc.nat(), { minLength: 1, maxLength: 64 }), (v, picks) => {
+          let i = 0
+          const bytes = new Uint8Array(variantEncode(v, (n) => picks[i++ % picks.length]! % n))
+          const expected = refDecode(bytes)
+          same(expected, v)
+          same(decode(bytes), expected)
+        }),
+        runs(4000),
+      )
+    },
+    TIMEOUT,
+  )
 })
 
 describe('msgpack codec: malformed input gives a MsgpackError, nothing else', () => {
   /** Bytes biased towards MessagePack headers (every type byte, big lengths), so more inputs get past the first byte. */
-  const headerish = fc.array(
-    fc.oneof(
-      fc.integer({ min: 0, max: 255 }),
-      fc.constantFrom(0x80, 0x81, 0x8f, 0x90, 0x91, 0x9f, 0xa0, 0xa3, 0xbf, 0xc0, 0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xca, 0xcb, 0xcc, 0xcd,
-        0xce, 0xcf, 0xd0, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf, 0xff, 0x00, 0x7f),
-    ),
-    { maxLength: 48 },
-  ).map((a) => new Uint8Array(a))
+  const headerish = fc
+    .array(
+      fc.oneof(
+        fc.integer({ min: 0, max: 255 }),
+        fc.constantFrom(
+          0x80,
+          0x81,
+          0x8f,
+          0x90,
+          0x91,
+          0x9f,
+          0xa0,
+          0xa3,
+          0xbf,
+          0xc0,
+          0xc1,
+          0xc2,
+          0xc3,
+          0xc4,
+          0xc5,
+          0xc6,
+          0xc7,
+          0xc8,
+          0xc9,
+          0xca,
+          0xcb,
+          0xcc,
+          0xcd,
+          0xce,
+          0xcf,
+          0xd0,
+          0xd1,
+          0xd2,
+          0xd3,
+          0xd4,
+          0xd5,
+          0xd6,
+          0xd7,
+          0xd8,
+          0xd9,
+          0xda,
+          0xdb,
+          0xdc,
+          0xdd,
+          0xde,
+          0xdf,
+          0xff,
+          0x00,
+          0x7f,
+        ),
+      ),
+      { maxLength: 48 },
+    )
+    .map((a) => new Uint8Array(a))
 
   /** What our decoder accepts, @msgpack/msgpack decodes the same, and msgpackShapeOk accepts too. */
   function checkAgainstReference(bytes: Uint8Array, maxDepth = 10): void {
@@ -236,47 +408,69 @@ describe('msgpack codec: malformed input gives a MsgpackError, nothing else', ()
     same(refDecode(bytes), ours.value)
   }
 
-  it('random bytes', () => {
-    fc.assert(fc.property(fc.oneof(fc.uint8Array({ maxLength: 64 }), headerish), (bytes) => {
-      checkAgainstReference(bytes)
-      // the client path: a typed, retriable IsoKafkaError whose cause is the MsgpackError
-      try {
-        decodeServerFrame(bytes)
-      } catch (err) {
-        expect(err).toBeInstanceOf(IsoKafkaError)
-        expect(err).toMatchObject({ code: 'MALFORMED_RESPONSE', retriable: true })
-        const cause = (err as Error).cause
-        if (cause !== undefined) expect(cause).toBeInstanceOf(MsgpackError)
-      }
-    }), runs(6000))
-  }, TIMEOUT)
+  it(
+    'random bytes',
+    () => {
+      fc.assert(
+        fc.property(fc.oneof(fc.uint8Array({ maxLength: 64 }), headerish), (bytes) => {
+          checkAgainstReference(bytes)
+          // the client path: a typed, retriable IsoKafkaError whose cause is the MsgpackError
+          try {
+            decodeServerFrame(bytes)
+          } catch (err) {
+            expect(err).toBeInstanceOf(IsoKafkaError)
+            expect(err).toMatchObject({ code: 'MALFORMED_RESPONSE', retriable: true })
+            const cause = (err as Error).cause
+            if (cause !== undefined) expect(cause).toBeInstanceOf(MsgpackError)
+          }
+        }),
+        runs(6000),
+      )
+    },
+    TIMEOUT,
+  )
 
-  it('every strict prefix of an encoded value is refused as truncated', () => {
-    fc.assert(fc.property(fc.oneof(anyValue, frame), fc.array(fc.nat(), { minLength: 1, maxLength: 40 }), (v, cuts) => {
-      const bytes = encode(v)
-      const points = bytes.length <= 64 ? Array.from({ length: bytes.length }, (_, i) => i) : cuts.map((c) => c % bytes.length)
-      for (const cut of points) {
-        const prefix = bytes.subarray(0, cut)
-        expect(() => decode(prefix)).toThrow(MsgpackError) // "truncated", or a header declaring more than is left
-        expect(() => decodeServerFrame(prefix)).toThrow(expect.objectContaining({ code: 'MALFORMED_RESPONSE' }))
-      }
-      expect(() => decode(new Uint8Array([...bytes, 0xc0]))).toThrow(/after the value/)
-    }), runs(2000))
-  }, TIMEOUT)
+  it(
+    'every strict prefix of an encoded value is refused as truncated',
+    () => {
+      fc.assert(
+        fc.property(fc.oneof(anyValue, frame), fc.array(fc.nat(), { minLength: 1, maxLength: 40 }), (v, cuts) => {
+          const bytes = encode(v)
+          const points =
+            bytes.length <= 64 ? Array.from({ length: bytes.length }, (_, i) => i) : cuts.map((c) => c % bytes.length)
+          for (const cut of points) {
+            const prefix = bytes.subarray(0, cut)
+            expect(() => decode(prefix)).toThrow(MsgpackError) // "truncated", or a header declaring more than is left
+            expect(() => decodeServerFrame(prefix)).toThrow(expect.objectContaining({ code: 'MALFORMED_RESPONSE' }))
+          }
+          expect(() => decode(new Uint8Array([...bytes, 0xc0]))).toThrow(/after the value/)
+        }),
+        runs(2000),
+      )
+    },
+    TIMEOUT,
+  )
 
-  it('mutated frames (bytes overwritten, inserted, removed)', () => {
-    const edit = fc.tuple(fc.constantFrom('set', 'insert', 'delete'), fc.nat(), fc.integer({ min: 0, max: 255 }))
-    fc.assert(fc.property(frame, fc.array(edit, { minLength: 1, maxLength: 4 }), (f, edits) => {
-      const b = [...encodeFrame(f)]
-      for (const [op, at, byte] of edits) {
-        const i = at % (b.length + 1)
-        if (op === 'set' && i < b.length) b[i] = byte
-        else if (op === 'insert') b.splice(i, 0, byte)
-        else b.splice(i, 1)
-      }
-      checkAgainstReference(new Uint8Array(b))
-    }), runs(4000))
-  }, TIMEOUT)
+  it(
+    'mutated frames (bytes overwritten, inserted, removed)',
+    () => {
+      const edit = fc.tuple(fc.constantFrom('set', 'insert', 'delete'), fc.nat(), fc.integer({ min: 0, max: 255 }))
+      fc.assert(
+        fc.property(frame, fc.array(edit, { minLength: 1, maxLength: 4 }), (f, edits) => {
+          const b = [...encodeFrame(f)]
+          for (const [op, at, byte] of edits) {
+            const i = at % (b.length + 1)
+            if (op === 'set' && i < b.length) b[i] = byte
+            else if (op === 'insert') b.splice(i, 0, byte)
+            else b.splice(i, 1)
+          }
+          checkAgainstReference(new Uint8Array(b))
+        }),
+        runs(4000),
+      )
+    },
+    TIMEOUT,
+  )
 })
 
 describe('msgpack codec: formats and edge cases', () => {
@@ -292,11 +486,14 @@ describe('msgpack codec: formats and edge cases', () => {
     for (const n of [0, 1, 31, 32, 33, 255, 256, 257, 65535, 65536, 70_000]) {
       expect(roundTrip('x'.repeat(n))[0]).toBe(n < 32 ? 0xa0 | n : n < 256 ? 0xd9 : n < 65536 ? 0xda : 0xdb)
       expect(roundTrip(new Uint8Array(n).fill(7))[0]).toBe(n < 256 ? 0xc4 : n < 65536 ? 0xc5 : 0xc6)
-      expect(roundTrip(Array.from({ length: n }, (_, i) => i % 200))[0]).toBe(n < 16 ? 0x90 | n : n < 65536 ? 0xdc : 0xdd)
+      expect(roundTrip(Array.from({ length: n }, (_, i) => i % 200))[0]).toBe(
+        n < 16 ? 0x90 | n : n < 65536 ? 0xdc : 0xdd,
+      )
     }
     for (const ch of ['é', '€', '😀']) {
       // byte lengths on both sides of each bound, so the header chosen for the longest case shrinks afterwards
-      for (const n of [1, 7, 8, 10, 11, 16, 31, 32, 63, 64, 85, 86, 127, 128, 16383, 16384, 21845, 21846, 32768]) roundTrip(ch.repeat(n))
+      for (const n of [1, 7, 8, 10, 11, 16, 31, 32, 63, 64, 85, 86, 127, 128, 16383, 16384, 21845, 21846, 32768])
+        roundTrip(ch.repeat(n))
       roundTrip('a'.repeat(40) + ch)
     }
     for (const n of [0, 15, 16, 17, 65535, 65536]) {
@@ -317,7 +514,13 @@ describe('msgpack codec: formats and edge cases', () => {
     expect(decode(i64(-0x20_0000, 1))).toBe(Number.MIN_SAFE_INTEGER)
     expect(decode(i64(-1, 0xffff_ffff))).toBe(-1)
     expect(decode(u64(0, 5))).toBe(5)
-    for (const bad of [u64(0x20_0000, 0), u64(0xffff_ffff, 0xffff_ffff), i64(-0x20_0000, 0), i64(0x7fff_ffff, 0xffff_ffff), i64(-0x8000_0000, 0)]) {
+    for (const bad of [
+      u64(0x20_0000, 0),
+      u64(0xffff_ffff, 0xffff_ffff),
+      i64(-0x20_0000, 0),
+      i64(0x7fff_ffff, 0xffff_ffff),
+      i64(-0x8000_0000, 0),
+    ]) {
       expect(() => decode(bad)).toThrow(MsgpackError)
       expect(() => decode(bad)).toThrow(/2\^53/)
     }
@@ -331,7 +534,13 @@ describe('msgpack codec: formats and edge cases', () => {
   })
 
   it('undefined: map entries left out, nil elsewhere (@msgpack/msgpack with ignoreUndefined)', () => {
-    for (const v of [undefined, [undefined, 1], { a: undefined, b: 1 }, { a: undefined }, { t: 'error', id: undefined, code: 'X' }]) {
+    for (const v of [
+      undefined,
+      [undefined, 1],
+      { a: undefined, b: 1 },
+      { a: undefined },
+      { t: 'error', id: undefined, code: 'X' },
+    ]) {
       same(encode(v), refEnc(v))
     }
     same(decode(encode({ a: undefined, b: [undefined] })), { b: [null] })
@@ -357,20 +566,40 @@ describe('msgpack codec: formats and edge cases', () => {
     expect(decode(encode('\uFEFF' + 'y'.repeat(300)))).toBe('\uFEFF' + 'y'.repeat(300))
     expect(decode(encode('a\uD800b'))).toBe('a\uFFFDb')
     expect(decode(encode('\uDC00'.repeat(100)))).toBe('\uFFFD'.repeat(100))
-    for (const bad of [[0xa1, 0xff], [0xa2, 0xc3, 0x28], [0xa3, 0xed, 0xa0, 0x80], [0xa2, 0xc0, 0xaf], [0xd9, 40, ...new Array(39).fill(0x61), 0xe2]]) {
+    for (const bad of [
+      [0xa1, 0xff],
+      [0xa2, 0xc3, 0x28],
+      [0xa3, 0xed, 0xa0, 0x80],
+      [0xa2, 0xc0, 0xaf],
+      [0xd9, 40, ...new Array(39).fill(0x61), 0xe2],
+    ]) {
       expect(() => decode(new Uint8Array(bad))).toThrow(/UTF-8/)
     }
   })
 
   it('refuses ext types, 0xc1, non-str map keys and "__proto__", keeps the last of duplicate keys', () => {
     const cases = [
-      [0xc1], [0xd4, 1, 0], [0xd5, 1, 0, 0], [0xd6, 0xff, 0, 0, 0, 0], [0xd7, 0xff, ...new Array(8).fill(0)], [0xd8, 1, ...new Array(16).fill(0)],
-      [0xc7, 0, 1], [0xc7, 1, 1, 0], [0xc8, 0, 1, 1, 0], [0xc9, 0, 0, 0, 1, 1, 0], [0x91, 0xd4, 1, 0],
-      [0x81, 0x01, 0x02], [0x81, 0xc0, 0x02], [0x81, 0x90, 0x02], [0x81, 0xa9, ...new TextEncoder().encode('__proto__'), 0x80],
+      [0xc1],
+      [0xd4, 1, 0],
+      [0xd5, 1, 0, 0],
+      [0xd6, 0xff, 0, 0, 0, 0],
+      [0xd7, 0xff, ...new Array(8).fill(0)],
+      [0xd8, 1, ...new Array(16).fill(0)],
+      [0xc7, 0, 1],
+      [0xc7, 1, 1, 0],
+      [0xc8, 0, 1, 1, 0],
+      [0xc9, 0, 0, 0, 1, 1, 0],
+      [0x91, 0xd4, 1, 0],
+      [0x81, 0x01, 0x02],
+      [0x81, 0xc0, 0x02],
+      [0x81, 0x90, 0x02],
+      [0x81, 0xa9, ...new TextEncoder().encode('__proto__'), 0x80],
     ]
     for (const c of cases) {
       expect(() => decode(new Uint8Array(c))).toThrow(MsgpackError)
-      expect(() => decodeServerFrame(new Uint8Array(c))).toThrow(expect.objectContaining({ code: 'MALFORMED_RESPONSE', cause: expect.any(MsgpackError) }))
+      expect(() => decodeServerFrame(new Uint8Array(c))).toThrow(
+        expect.objectContaining({ code: 'MALFORMED_RESPONSE', cause: expect.any(MsgpackError) }),
+      )
     }
     expect(() => decode(refEncode(new Date(0)))).toThrow(/ext type/) // @msgpack/msgpack's timestamp extension
     same(decode(new Uint8Array([0x82, 0xa1, 0x61, 1, 0xa1, 0x61, 2])), { a: 2 })
@@ -380,11 +609,29 @@ describe('msgpack codec: formats and edge cases', () => {
   it('refuses to encode what has no MessagePack form here', () => {
     const cyclic: unknown[] = []
     cyclic.push(cyclic)
-    for (const v of [1n, Symbol('s'), () => 1, new Date(0), new Map(), new Set(), new ArrayBuffer(2), new Error('x'), { a: [1, { b: 2n }] }, cyclic]) {
+    for (const v of [
+      1n,
+      Symbol('s'),
+      () => 1,
+      new Date(0),
+      new Map(),
+      new Set(),
+      new ArrayBuffer(2),
+      new Error('x'),
+      { a: [1, { b: 2n }] },
+      cyclic,
+    ]) {
       expect(() => encode(v)).toThrow(MsgpackError)
     }
     expect(encode(Object.create(null) as object)).toEqual(new Uint8Array([0x80]))
-    same(encode(new (class { a = 1 })()), refEnc({ a: 1 }))
+    same(
+      encode(
+        new (class {
+          a = 1
+        })(),
+      ),
+      refEnc({ a: 1 }),
+    )
     same(decode(encode({ x: 1 })), { x: 1 }) // a failed encode leaves the encoder usable
   })
 

@@ -24,7 +24,7 @@ function manualClock() {
     advance: (ms: number) => (now += ms),
     /** Fire every live timer due by now. */
     fire: () => {
-      for (const [id, t] of [...timers]) if (t.at <= now) (timers.delete(id), t.fn())
+      for (const [id, t] of [...timers]) if (t.at <= now) timers.delete(id), t.fn()
     },
   }
 }

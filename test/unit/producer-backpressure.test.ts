@@ -22,7 +22,10 @@ describe('bufferMemory backpressure', () => {
     let blocked: unknown = 'pending'
     const start = h.clock.now()
     const eighth = p.send({ topic: 't', value: v100(7) })
-    eighth.then(() => (blocked = 'resolved'), (e) => (blocked = e))
+    eighth.then(
+      () => (blocked = 'resolved'),
+      (e) => (blocked = e),
+    )
     await h.advance(1999)
     expect(blocked).toBe('pending')
     await h.advance(1)
@@ -32,7 +35,12 @@ describe('bufferMemory backpressure', () => {
     expect(h.clock.now() - start).toBe(2000)
     // the ones that got in are still pending, not failed
     let settledCount = 0
-    held.forEach((s) => s.then(() => settledCount++, () => settledCount++))
+    held.forEach((s) =>
+      s.then(
+        () => settledCount++,
+        () => settledCount++,
+      ),
+    )
     await h.settle()
     expect(settledCount).toBe(0)
   })
@@ -61,7 +69,14 @@ describe('bufferMemory backpressure', () => {
       p.send({ topic: 't', partition: i % 2, value: v100(i) }).then((m) => ((doneAt[i] = h.clock.now() - start), m)),
     )
     const metas = await h.run(Promise.all(sends), 20_000)
-    expect(metas.map((m) => [m.partition, m.offset])).toEqual([[0, 0], [1, 0], [0, 1], [1, 1], [0, 2], [1, 2]])
+    expect(metas.map((m) => [m.partition, m.offset])).toEqual([
+      [0, 0],
+      [1, 0],
+      [0, 1],
+      [1, 1],
+      [0, 2],
+      [1, 2],
+    ])
     // the first four went without lingering; the last two fitted in the buffer, nobody waited, so they lingered
     expect(doneAt.slice(0, 4)).toEqual([0, 0, 0, 0])
     expect(doneAt.slice(4)).toEqual([10_000, 10_000])

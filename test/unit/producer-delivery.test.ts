@@ -17,13 +17,24 @@ describe('send and acknowledgement', () => {
     h = new Harness({ topics: { t: 2 } })
     const p = h.producer({ lingerMs: 0 })
     const meta = await h.run(
-      p.send({ topic: 't', partition: 1, key: 'k', value: 'v', headers: { h1: 'x', h2: enc.encode('y'), h3: null }, timestamp: 1_700_000_000_123 }),
+      p.send({
+        topic: 't',
+        partition: 1,
+        key: 'k',
+        value: 'v',
+        headers: { h1: 'x', h2: enc.encode('y'), h3: null },
+        timestamp: 1_700_000_000_123,
+      }),
     )
     expect(meta).toEqual({ topic: 't', partition: 1, offset: 0, timestamp: 1_700_000_000_123 })
     const [r] = h.cluster.records('t', 1)
     expect(text(r!.key)).toBe('k')
     expect(text(r!.value)).toBe('v')
-    expect(r!.headers).toEqual([['h1', enc.encode('x')], ['h2', enc.encode('y')], ['h3', null]])
+    expect(r!.headers).toEqual([
+      ['h1', enc.encode('x')],
+      ['h2', enc.encode('y')],
+      ['h3', null],
+    ])
     expect(r!.timestamp).toBe(1_700_000_000_123)
     expect(r!.offset).toBe(0)
     expect(r!.producerId).toBeGreaterThanOrEqual(0)
@@ -33,20 +44,28 @@ describe('send and acknowledgement', () => {
   it('keeps null keys and null values (tombstones) apart from empty ones', async () => {
     h = new Harness({ topics: { t: 1 } })
     const p = h.producer({ lingerMs: 0 })
-    await h.run(Promise.all([
-      p.send({ topic: 't', key: null, value: null }),
-      p.send({ topic: 't', key: '', value: '' }),
-      p.send({ topic: 't', key: enc.encode('k'), value: undefined }),
-    ]))
+    await h.run(
+      Promise.all([
+        p.send({ topic: 't', key: null, value: null }),
+        p.send({ topic: 't', key: '', value: '' }),
+        p.send({ topic: 't', key: enc.encode('k'), value: undefined }),
+      ]),
+    )
     const rs = h.cluster.records('t', 0)
-    expect(rs.map((r) => [r.key === null ? null : text(r.key), r.value === null ? null : text(r.value)])).toEqual([[null, null], ['', ''], ['k', null]])
+    expect(rs.map((r) => [r.key === null ? null : text(r.key), r.value === null ? null : text(r.value)])).toEqual([
+      [null, null],
+      ['', ''],
+      ['k', null],
+    ])
   })
 
   it('offsets are consecutive per partition and sends resolve in order', async () => {
     h = new Harness({ topics: { t: 3 } })
     const p = h.producer({ lingerMs: 2 })
     const order: number[] = []
-    const sends = Array.from({ length: 30 }, (_, i) => p.send({ topic: 't', partition: i % 3, value: `v${i}` }).then((m) => (order.push(i), m)))
+    const sends = Array.from({ length: 30 }, (_, i) =>
+      p.send({ topic: 't', partition: i % 3, value: `v${i}` }).then((m) => (order.push(i), m)),
+    )
     const metas = await h.run(Promise.all(sends))
     for (let part = 0; part < 3; part++) {
       const mine = metas.filter((m) => m.partition === part)
@@ -60,7 +79,12 @@ describe('send and acknowledgement', () => {
   it('sendBatch resolves every record', async () => {
     h = new Harness({ topics: { t: 1 } })
     const p = h.producer({ lingerMs: 0 })
-    const metas = await h.run(p.sendBatch([{ topic: 't', value: 'a' }, { topic: 't', value: 'b' }]))
+    const metas = await h.run(
+      p.sendBatch([
+        { topic: 't', value: 'a' },
+        { topic: 't', value: 'b' },
+      ]),
+    )
     expect(metas.map((m) => m.offset)).toEqual([0, 1])
   })
 
@@ -77,7 +101,9 @@ describe('send and acknowledgement', () => {
     h = new Harness({ topics: { t: 1 } })
     const p = h.producer({ lingerMs: 0, compression: 'gzip' })
     const big = 'z'.repeat(5000)
-    const metas = await h.runRealtime(Promise.all([p.send({ topic: 't', value: big }), p.send({ topic: 't', value: 'small' })]))
+    const metas = await h.runRealtime(
+      Promise.all([p.send({ topic: 't', value: big }), p.send({ topic: 't', value: 'small' })]),
+    )
     expect(metas.map((m) => m.offset)).toEqual([0, 1])
     expect(values('t', 0)).toEqual([big, 'small'])
     const batches = h.cluster.batches('t', 0)
@@ -88,15 +114,28 @@ describe('send and acknowledgement', () => {
   it('a broker without gzip refuses the batch with UNSUPPORTED_COMPRESSION_TYPE', async () => {
     h = new Harness({ topics: { t: 1 }, codecs: [] })
     const p = h.producer({ lingerMs: 0, compression: 'gzip' })
-    const err = await h.runRealtime(p.send({ topic: 't', value: 'x' })).then(() => null, (e) => e)
+    const err = await h.runRealtime(p.send({ topic: 't', value: 'x' })).then(
+      () => null,
+      (e) => e,
+    )
     expect(err.code).toBe('UNSUPPORTED_COMPRESSION_TYPE')
   })
 
   it('negotiates older versions with an older broker (Produce v8, Metadata v8: classic encoding)', async () => {
-    h = new Harness({ topics: { t: 1 }, apiVersions: { [ApiKey.Produce]: [3, 8], [ApiKey.Metadata]: [1, 8], [ApiKey.ApiVersions]: [0, 2], [ApiKey.InitProducerId]: [0, 1] } })
+    h = new Harness({
+      topics: { t: 1 },
+      apiVersions: {
+        [ApiKey.Produce]: [3, 8],
+        [ApiKey.Metadata]: [1, 8],
+        [ApiKey.ApiVersions]: [0, 2],
+        [ApiKey.InitProducerId]: [0, 1],
+      },
+    })
     const p = h.producer({ lingerMs: 0 })
     expect(await h.run(p.send({ topic: 't', value: 'x' }))).toMatchObject({ offset: 0 })
-    const versions = (key: number) => [...new Set(h.cluster.requests.filter((r) => r.apiKey === key).map((r) => r.apiVersion))]
+    const versions = (key: number) => [
+      ...new Set(h.cluster.requests.filter((r) => r.apiKey === key).map((r) => r.apiVersion)),
+    ]
     expect(versions(ApiKey.Produce)).toEqual([8])
     expect(versions(ApiKey.Metadata)).toEqual([8])
     expect(versions(ApiKey.InitProducerId)).toEqual([1])
@@ -215,20 +254,26 @@ describe('acks', () => {
 })
 
 describe('validation', () => {
-  it.each([['', 'empty'], ['.', 'dot'], ['..', 'dots'], ['a b', 'space'], ['x'.repeat(250), 'too long'], ['tö', 'non-ASCII']])(
-    'topic %j (%s) → INVALID_TOPIC, at once',
-    async (topic) => {
-      h = new Harness({ topics: { t: 1 } })
-      const p = h.producer()
-      await expect(p.send({ topic, value: 'x' })).rejects.toMatchObject({ code: 'INVALID_TOPIC' })
-      expect(h.cluster.requests).toHaveLength(0)
-    },
-  )
+  it.each([
+    ['', 'empty'],
+    ['.', 'dot'],
+    ['..', 'dots'],
+    ['a b', 'space'],
+    ['x'.repeat(250), 'too long'],
+    ['tö', 'non-ASCII'],
+  ])('topic %j (%s) → INVALID_TOPIC, at once', async (topic) => {
+    h = new Harness({ topics: { t: 1 } })
+    const p = h.producer()
+    await expect(p.send({ topic, value: 'x' })).rejects.toMatchObject({ code: 'INVALID_TOPIC' })
+    expect(h.cluster.requests).toHaveLength(0)
+  })
 
   it('a non-string topic → INVALID_TOPIC', async () => {
     h = new Harness()
     const p = h.producer()
-    await expect(p.send({ topic: 42 as unknown as string, value: 'x' })).rejects.toMatchObject({ code: 'INVALID_TOPIC' })
+    await expect(p.send({ topic: 42 as unknown as string, value: 'x' })).rejects.toMatchObject({
+      code: 'INVALID_TOPIC',
+    })
   })
 
   it('a serializer that throws → SERIALIZATION_ERROR with the cause; other records are unaffected', async () => {
@@ -292,9 +337,13 @@ describe('validation', () => {
   it('an explicit partition out of range → INVALID_PARTITION; a negative one too', async () => {
     h = new Harness({ topics: { t: 2 } })
     const p = h.producer()
-    await expect(h.run(p.send({ topic: 't', partition: 2, value: 'x' }))).rejects.toMatchObject({ code: 'INVALID_PARTITION' })
+    await expect(h.run(p.send({ topic: 't', partition: 2, value: 'x' }))).rejects.toMatchObject({
+      code: 'INVALID_PARTITION',
+    })
     await expect(p.send({ topic: 't', partition: -1, value: 'x' })).rejects.toMatchObject({ code: 'INVALID_PARTITION' })
-    await expect(p.send({ topic: 't', partition: 0.5, value: 'x' })).rejects.toMatchObject({ code: 'INVALID_PARTITION' })
+    await expect(p.send({ topic: 't', partition: 0.5, value: 'x' })).rejects.toMatchObject({
+      code: 'INVALID_PARTITION',
+    })
   })
 })
 
@@ -330,7 +379,10 @@ describe('flush and close', () => {
     h = new Harness()
     const p = h.producer({ maxBlockMs: 60_000 })
     const waiting = p.send({ topic: 'missing', value: 'x' })
-    const outcome = waiting.then(() => null, (e) => e)
+    const outcome = waiting.then(
+      () => null,
+      (e) => e,
+    )
     await h.advance(100)
     await h.run(p.close({ timeoutMs: 0 }))
     expect(await outcome).toMatchObject({ code: 'PRODUCER_CLOSED' })
@@ -343,7 +395,10 @@ describe('flush and close', () => {
     const flushed = p.flush()
     const after = p.send({ topic: 't', value: 'b' })
     let afterDone = false
-    void after.then(() => (afterDone = true), () => {})
+    void after.then(
+      () => (afterDone = true),
+      () => {},
+    )
     await h.run(flushed)
     expect(await before).toMatchObject({ offset: 0 })
     // 'b' may ride along in the flushed batch; if not, it waits for linger

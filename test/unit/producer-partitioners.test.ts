@@ -19,8 +19,12 @@ describe('partitioners', () => {
     const p = h.producer({ lingerMs: 0 })
     // murmur2 values from Kafka's UtilsTest.testMurmur2
     const vectors: Array<[string, number]> = [
-      ['21', -973932308], ['foobar', -790332482], ['a-little-bit-long-string', -985981536],
-      ['a-little-bit-longer-string', -1486304829], ['lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8', -58897971], ['abc', 479470107],
+      ['21', -973932308],
+      ['foobar', -790332482],
+      ['a-little-bit-long-string', -985981536],
+      ['a-little-bit-longer-string', -1486304829],
+      ['lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8', -58897971],
+      ['abc', 479470107],
     ]
     const metas = await h.run(Promise.all(vectors.map(([key]) => p.send({ topic: 't', key, value: key }))))
     const where = placement('t')
@@ -40,7 +44,10 @@ describe('partitioners', () => {
       const parts = new Set(metas.filter((_, i) => i % 4 === k).map((m) => m.partition))
       expect(parts.size).toBe(1)
       const [part] = parts
-      const mine = h.cluster.records('t', part!).map((r) => text(r.value)!).filter((v) => v.startsWith(`${k}:`))
+      const mine = h.cluster
+        .records('t', part!)
+        .map((r) => text(r.value)!)
+        .filter((v) => v.startsWith(`${k}:`))
       expect(mine).toEqual(Array.from({ length: 15 }, (_, j) => `${k}:${j * 4 + k}`))
     }
   })
@@ -50,7 +57,9 @@ describe('partitioners', () => {
     const p = h.producer({ lingerMs: 0, batchSize: 1000 })
     await h.run(p.partitionsFor('t'))
     // 100-byte values are 136 bytes each for the partitioner: 8 of them reach batchSize
-    const metas = await h.run(Promise.all(Array.from({ length: 40 }, (_, i) => p.send({ topic: 't', value: String(i).padStart(100, '.') }))))
+    const metas = await h.run(
+      Promise.all(Array.from({ length: 40 }, (_, i) => p.send({ topic: 't', value: String(i).padStart(100, '.') }))),
+    )
     const runs: Array<{ partition: number; length: number }> = []
     for (const m of metas) {
       const last = runs[runs.length - 1]
@@ -64,14 +73,18 @@ describe('partitioners', () => {
   it('default without key: sticky picks only partitions that have a leader', async () => {
     h = new Harness({ topics: { t: { partitions: 4, leaders: [-1, 1, -1, 1] } } })
     const p = h.producer({ lingerMs: 0, batchSize: 200 })
-    const metas = await h.run(Promise.all(Array.from({ length: 30 }, (_, i) => p.send({ topic: 't', value: String(i).padStart(100, '.') }))))
+    const metas = await h.run(
+      Promise.all(Array.from({ length: 30 }, (_, i) => p.send({ topic: 't', value: String(i).padStart(100, '.') }))),
+    )
     expect(new Set(metas.map((m) => m.partition))).toEqual(new Set([1, 3]))
   })
 
   it('roundRobin cycles over the partitions with a leader', async () => {
     h = new Harness({ topics: { t: 3, u: { partitions: 3, leaders: [1, -1, 1] } } })
     const p = h.producer({ lingerMs: 0, partitioner: 'roundRobin' })
-    const t = await h.run(Promise.all(Array.from({ length: 6 }, (_, i) => p.send({ topic: 't', key: 'same', value: `${i}` }))))
+    const t = await h.run(
+      Promise.all(Array.from({ length: 6 }, (_, i) => p.send({ topic: 't', key: 'same', value: `${i}` }))),
+    )
     expect(t.map((m) => m.partition)).toEqual([0, 1, 2, 0, 1, 2])
     const u = await h.run(Promise.all(Array.from({ length: 4 }, (_, i) => p.send({ topic: 'u', value: `${i}` }))))
     expect(u.map((m) => m.partition)).toEqual([0, 2, 0, 2])
@@ -151,7 +164,16 @@ describe('partitioners', () => {
     const syncThrow = p.send({ topic: 't', value: 'sync-throw' })
     const asyncThrow = p.send({ topic: 't', value: 'async-throw' })
     const after = p.send({ topic: 't', value: 'after' })
-    const [b, e1, e2, a] = await h.run(Promise.all([before, syncThrow, asyncThrow, after].map((s) => s.then((m) => m, (e) => e))))
+    const [b, e1, e2, a] = await h.run(
+      Promise.all(
+        [before, syncThrow, asyncThrow, after].map((s) =>
+          s.then(
+            (m) => m,
+            (e) => e,
+          ),
+        ),
+      ),
+    )
     expect(e1.code).toBe('PARTITIONER_FAILED')
     expect(e1.cause).toBe(boom)
     expect(e2.code).toBe('PARTITIONER_FAILED')

@@ -48,14 +48,22 @@ describe('produce(record, callback)', () => {
     const p = h.producer({ lingerMs: 5 })
     await h.run(p.partitionsFor('t'))
     const metas: RecordMetadata[] = []
-    const shared = (err: Error | null, meta: RecordMetadata | null) => (err ? metas.push(err as any) : metas.push(meta!))
+    const shared = (err: Error | null, meta: RecordMetadata | null) =>
+      err ? metas.push(err as any) : metas.push(meta!)
     const stamps = [1_000, 1_000, 2_000, 1_000, 3_000]
     stamps.forEach((timestamp, i) => p.produce({ topic: 't', value: `v${i}`, timestamp }, shared))
     let own: RecordMetadata | null = null
     p.produce({ topic: 't', value: 'v5', timestamp: 3_000 }, (_e, m) => (own = m)) // a different callback, mid-batch
     p.produce({ topic: 't', value: 'v6', timestamp: 4_000 }, shared)
     await h.run(p.flush())
-    expect(metas.map((m) => [m.offset, m.timestamp])).toEqual([[0, 1_000], [1, 1_000], [2, 2_000], [3, 1_000], [4, 3_000], [6, 4_000]])
+    expect(metas.map((m) => [m.offset, m.timestamp])).toEqual([
+      [0, 1_000],
+      [1, 1_000],
+      [2, 2_000],
+      [3, 1_000],
+      [4, 3_000],
+      [6, 4_000],
+    ])
     expect(own).toEqual({ topic: 't', partition: 0, offset: 5, timestamp: 3_000 })
     expect(h.cluster.records('t', 0).map((r) => r.timestamp)).toEqual([...stamps, 3_000, 4_000])
   })
@@ -140,7 +148,9 @@ describe('produce(record, callback)', () => {
     const p = h.producer()
     await h.run(p.partitionsFor('t'))
     expect(() => p.produce({ topic: 'bad topic!', value: 'x' })).toThrow(InvalidArgumentError)
-    expect(() => p.produce({ topic: 't', value: 42 as any })).toThrow(expect.objectContaining({ code: 'SERIALIZATION_ERROR' }))
+    expect(() => p.produce({ topic: 't', value: 42 as any })).toThrow(
+      expect.objectContaining({ code: 'SERIALIZATION_ERROR' }),
+    )
     expect(() => p.produce({ topic: 't', value: 'x' }, 'nope' as any)).toThrow(InvalidArgumentError)
     // partition 5 of a 2-partition topic is only known to be wrong against metadata: the callback gets it, later
     const seen: Outcome[] = []

@@ -9,7 +9,10 @@ afterEach(async () => {
 })
 
 const values = (topic: string, partition: number) => h.cluster.records(topic, partition).map((r) => text(r.value))
-const produceTimes = (broker?: number) => h.cluster.requests.filter((r) => r.apiKey === ApiKey.Produce && (broker === undefined || r.broker === broker)).map((r) => r.at)
+const produceTimes = (broker?: number) =>
+  h.cluster.requests
+    .filter((r) => r.apiKey === ApiKey.Produce && (broker === undefined || r.broker === broker))
+    .map((r) => r.at)
 
 describe('retries and re-routing', () => {
   it('retries NOT_LEADER_OR_FOLLOWER after a metadata refresh, on the new leader, after the backoff', async () => {
@@ -69,7 +72,9 @@ describe('retries and re-routing', () => {
     await h.run(Promise.all([0, 1, 2, 3, 4, 5].map((i) => p.send({ topic: 't', partition: i, value: `a${i}` }))))
     h.cluster.stopBroker(2)
     expect([1, 4].map((i) => h.cluster.leaderOf('t', i))).not.toContain(2)
-    const metas = await h.run(Promise.all([0, 1, 2, 3, 4, 5].map((i) => p.send({ topic: 't', partition: i, value: `b${i}` }))))
+    const metas = await h.run(
+      Promise.all([0, 1, 2, 3, 4, 5].map((i) => p.send({ topic: 't', partition: i, value: `b${i}` }))),
+    )
     expect(metas.map((m) => m.offset)).toEqual([1, 1, 1, 1, 1, 1])
     for (let i = 0; i < 6; i++) expect(values('t', i)).toEqual([`a${i}`, `b${i}`])
   })
@@ -136,15 +141,20 @@ describe('idempotence against lost responses', () => {
 })
 
 describe('in-flight limits', () => {
-  it.each([1, 3, 5])('maxInFlightRequestsPerConnection %i: never more Produce requests pipelined on the connection', async (max) => {
-    h = new Harness({ topics: { t: 1 } })
-    const p = h.producer({ lingerMs: 0, batchSize: 1, maxInFlightRequestsPerConnection: max })
-    await h.run(p.partitionsFor('t'))
-    const metas = await h.run(Promise.all(Array.from({ length: 20 }, (_, i) => p.send({ topic: 't', value: `m${i}` }))))
-    expect(metas.map((m) => m.offset)).toEqual(Array.from({ length: 20 }, (_, i) => i))
-    const depth = Math.max(...h.cluster.requests.filter((r) => r.apiKey === ApiKey.Produce).map((r) => r.pipelined))
-    expect(depth).toBe(max - 1)
-  })
+  it.each([1, 3, 5])(
+    'maxInFlightRequestsPerConnection %i: never more Produce requests pipelined on the connection',
+    async (max) => {
+      h = new Harness({ topics: { t: 1 } })
+      const p = h.producer({ lingerMs: 0, batchSize: 1, maxInFlightRequestsPerConnection: max })
+      await h.run(p.partitionsFor('t'))
+      const metas = await h.run(
+        Promise.all(Array.from({ length: 20 }, (_, i) => p.send({ topic: 't', value: `m${i}` }))),
+      )
+      expect(metas.map((m) => m.offset)).toEqual(Array.from({ length: 20 }, (_, i) => i))
+      const depth = Math.max(...h.cluster.requests.filter((r) => r.apiKey === ApiKey.Produce).map((r) => r.pipelined))
+      expect(depth).toBe(max - 1)
+    },
+  )
 
   it('the next request goes out before the answered batches complete (their callbacks and the sends they unblock)', async () => {
     h = new Harness({ topics: { t: 2 } })
@@ -158,7 +168,9 @@ describe('in-flight limits', () => {
     const sends = [p.send({ topic: 't', partition: 1, value, key: 'c' })] // waits for memory
     await h.run(Promise.all(sends))
     await h.run(p.flush())
-    const produced = h.cluster.requests.filter((r) => r.apiKey === ApiKey.Produce).map((r) => r.batches!.map((b) => b.partition))
+    const produced = h.cluster.requests
+      .filter((r) => r.apiKey === ApiKey.Produce)
+      .map((r) => r.batches!.map((b) => b.partition))
     // b (ready when a's answer came) went alone, before a's completion let c in; c followed in a request of its own
     expect(produced).toEqual([[0], [0], [1]])
     expect(order).toEqual(['a acked', 'b acked'])
@@ -189,12 +201,20 @@ describe('in-flight limits', () => {
   it('the request log shows each batch with its producer id and sequence', async () => {
     h = new Harness({ topics: { t: 2 } })
     const p = h.producer({ lingerMs: 0 })
-    await h.run(Promise.all([p.send({ topic: 't', partition: 0, value: 'a' }), p.send({ topic: 't', partition: 1, value: 'b' })]))
+    await h.run(
+      Promise.all([p.send({ topic: 't', partition: 0, value: 'a' }), p.send({ topic: 't', partition: 1, value: 'b' })]),
+    )
     await h.run(p.send({ topic: 't', partition: 0, value: 'c' }))
     const batches = h.cluster.requests.filter((r) => r.apiKey === ApiKey.Produce).flatMap((r) => r.batches!)
     // (the sender rotates which partition comes first in a request)
-    const rows = batches.map((b) => [b.partition, b.baseSequence, b.recordCount]).sort((x, y) => x[0]! - y[0]! || x[1]! - y[1]!)
-    expect(rows).toEqual([[0, 0, 1], [0, 1, 1], [1, 0, 1]])
+    const rows = batches
+      .map((b) => [b.partition, b.baseSequence, b.recordCount])
+      .sort((x, y) => x[0]! - y[0]! || x[1]! - y[1]!)
+    expect(rows).toEqual([
+      [0, 0, 1],
+      [0, 1, 1],
+      [1, 0, 1],
+    ])
     expect(new Set(batches.map((b) => b.producerId))).toEqual(new Set([1000]))
   })
 })
@@ -207,7 +227,10 @@ describe('fatal errors', () => {
     const pid = h.cluster.records('t', 0)[0]!.producerId
     h.cluster.fenceProducer(pid)
     h.cluster.moveLeader('t', 1, -1) // these wait in the queue
-    const inFlight = [p.send({ topic: 't', partition: 0, value: 'x' }), p.send({ topic: 't', partition: 0, value: 'y' })]
+    const inFlight = [
+      p.send({ topic: 't', partition: 0, value: 'x' }),
+      p.send({ topic: 't', partition: 0, value: 'y' }),
+    ]
     const queued = [p.send({ topic: 't', partition: 1, value: 'q' })]
     const errors = await Promise.all([...inFlight, ...queued].map((s) => h.rejection(s)))
     for (const e of errors) {
@@ -228,7 +251,16 @@ describe('fatal errors', () => {
     h.cluster.failNext(ApiKey.Produce, ErrorCode.PRODUCER_FENCED) // 1st of the burst
     h.cluster.failNext(ApiKey.Produce, ErrorCode.NOT_ENOUGH_REPLICAS, { skip: 1 }) // 2nd
     h.cluster.disconnectNext(ApiKey.Produce, 'before-append', { skip: 2 }) // 3rd: connection lost
-    const outcomes = await h.run(Promise.all(Array.from({ length: 3 }, (_, i) => p.send({ topic: 't', value: `m${i}` }).then((m) => m, (e) => e))))
+    const outcomes = await h.run(
+      Promise.all(
+        Array.from({ length: 3 }, (_, i) =>
+          p.send({ topic: 't', value: `m${i}` }).then(
+            (m) => m,
+            (e) => e,
+          ),
+        ),
+      ),
+    )
     expect(h.cluster.requestCount(ApiKey.Produce)).toBe(3)
     for (const o of outcomes) expect(o.code).toBe('PRODUCER_FATAL')
     expect(outcomes[0].cause.code).toBe('PRODUCER_FENCED')
@@ -268,7 +300,13 @@ describe('delivery timeout', () => {
 
   it('a retriable error that never clears ends in DELIVERY_TIMEOUT with the broker error as cause', async () => {
     h = new Harness({ topics: { t: 1 } })
-    const p = h.producer({ lingerMs: 0, deliveryTimeoutMs: 3000, requestTimeoutMs: 1000, retryBackoffMs: 100, retryBackoffMaxMs: 400 })
+    const p = h.producer({
+      lingerMs: 0,
+      deliveryTimeoutMs: 3000,
+      requestTimeoutMs: 1000,
+      retryBackoffMs: 100,
+      retryBackoffMaxMs: 400,
+    })
     h.cluster.failNext(ApiKey.Produce, ErrorCode.NOT_ENOUGH_REPLICAS, { count: Infinity })
     const start = h.clock.now()
     const err = await h.rejection(p.send({ topic: 't', value: 'x' }))
@@ -308,13 +346,16 @@ describe('damaged responses', () => {
     },
   )
 
-  it.each<CorruptMode>(['truncate', 'trailing-bytes', 'correlation-id'])('a %s Metadata response is retried', async (mode) => {
-    h = new Harness({ topics: { t: 1 } })
-    const p = h.producer({ lingerMs: 0 })
-    h.cluster.corruptNext(ApiKey.Metadata, mode)
-    expect(await h.run(p.send({ topic: 't', value: 'x' }))).toMatchObject({ offset: 0 })
-    expect(h.cluster.requestCount(ApiKey.Metadata)).toBeGreaterThanOrEqual(2)
-  })
+  it.each<CorruptMode>(['truncate', 'trailing-bytes', 'correlation-id'])(
+    'a %s Metadata response is retried',
+    async (mode) => {
+      h = new Harness({ topics: { t: 1 } })
+      const p = h.producer({ lingerMs: 0 })
+      h.cluster.corruptNext(ApiKey.Metadata, mode)
+      expect(await h.run(p.send({ topic: 't', value: 'x' }))).toMatchObject({ offset: 0 })
+      expect(h.cluster.requestCount(ApiKey.Metadata)).toBeGreaterThanOrEqual(2)
+    },
+  )
 
   it('a damaged InitProducerId response is retried', async () => {
     h = new Harness({ topics: { t: 1 } })

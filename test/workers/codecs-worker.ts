@@ -20,15 +20,34 @@ export default {
     const codec = url.searchParams.get('codec')!
     const topic = url.searchParams.get('topic')!
     const records = (await request.json()) as Array<{ key: string; value: string }>
-    const compression: CompressionOption = codec === 'zstd' ? zstd({ wasm: zstdWasm as WebAssembly.Module }) : codec === 'zstd-by-name' ? 'zstd' : (codec as CompressionOption)
-    const producer = createProducer({ transport: workersSocket({ bootstrap: env.KAFKA_BOOTSTRAP }), compression, lingerMs: 10, requestTimeoutMs: 15_000, deliveryTimeoutMs: 30_000 })
+    const compression: CompressionOption =
+      codec === 'zstd'
+        ? zstd({ wasm: zstdWasm as WebAssembly.Module })
+        : codec === 'zstd-by-name'
+          ? 'zstd'
+          : (codec as CompressionOption)
+    const producer = createProducer({
+      transport: workersSocket({ bootstrap: env.KAFKA_BOOTSTRAP }),
+      compression,
+      lingerMs: 10,
+      requestTimeoutMs: 15_000,
+      deliveryTimeoutMs: 30_000,
+    })
     const started = Date.now()
     try {
-      const metas = await Promise.all(records.map((r) => producer.send({ topic, key: r.key, value: hexToBytes(r.value) })))
+      const metas = await Promise.all(
+        records.map((r) => producer.send({ topic, key: r.key, value: hexToBytes(r.value) })),
+      )
       return Response.json({ ok: true, ms: Date.now() - started, positions: metas.map((m) => [m.partition, m.offset]) })
     } catch (e) {
       const err = e as Error & { code?: string; cause?: Error }
-      return Response.json({ ok: false, code: err.code, message: err.message, cause: err.cause?.message, causeCause: (err.cause?.cause as Error | undefined)?.message })
+      return Response.json({
+        ok: false,
+        code: err.code,
+        message: err.message,
+        cause: err.cause?.message,
+        causeCause: (err.cause?.cause as Error | undefined)?.message,
+      })
     } finally {
       await producer.close({ timeoutMs: 2000 }).catch(() => {})
     }

@@ -14,7 +14,11 @@ import { createTopic, readAllWithKcat, uniqueTopic } from '../helpers/kafka-tool
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const bootstrap = inject('kafkaBootstrap')
-const CODECS = [['snappy', 2], ['lz4', 3], ['zstd', 4]] as const
+const CODECS = [
+  ['snappy', 2],
+  ['lz4', 3],
+  ['zstd', 4],
+] as const
 const N = 2000
 const topics = Object.fromEntries(CODECS.map(([c]) => [c, uniqueTopic(`workers-${c}`)])) as Record<string, string>
 let mf: MiniflareType
@@ -22,7 +26,15 @@ let mf: MiniflareType
 function records(codec: string): Array<{ key: string; value: string }> {
   return Array.from({ length: N }, (_, i) => ({
     key: `${codec}-${i % 50}`,
-    value: Buffer.from(JSON.stringify({ i, codec, user: `user-${(i * 7919) % 5000}`, type: ['click', 'view', 'purchase'][i % 3], note: 'lorem ipsum dolor sit amet '.repeat(8 + (i % 25)) })).toString('hex'),
+    value: Buffer.from(
+      JSON.stringify({
+        i,
+        codec,
+        user: `user-${(i * 7919) % 5000}`,
+        type: ['click', 'view', 'purchase'][i % 3],
+        note: 'lorem ipsum dolor sit amet '.repeat(8 + (i % 25)),
+      }),
+    ).toString('hex'),
   }))
 }
 
@@ -36,7 +48,9 @@ function codecsInLog(topic: string): number[] | null {
     if (state.bootstrap !== bootstrap || state.nodes?.length !== 1) continue
     const dir = path.join(state.nodes[0]!.dataDir, `${topic}-0`)
     const ids: number[] = []
-    for (const seg of readdirSync(dir).filter((f) => f.endsWith('.log')).sort()) {
+    for (const seg of readdirSync(dir)
+      .filter((f) => f.endsWith('.log'))
+      .sort()) {
       const buf = readFileSync(path.join(dir, seg))
       // RecordBatch: baseOffset int64, batchLength int32, leaderEpoch int32, magic int8, crc int32, attributes int16
       for (let p = 0; p + 23 <= buf.length; p += 12 + buf.readInt32BE(p + 8)) ids.push(buf.readInt16BE(p + 21) & 7)
@@ -50,7 +64,12 @@ beforeAll(async () => {
   const { Miniflare } = await import('miniflare')
   const result = await build({
     entryPoints: [path.join(root, 'test/workers/codecs-worker.ts')],
-    bundle: true, format: 'esm', platform: 'neutral', target: 'es2022', write: false, logLevel: 'silent',
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    write: false,
+    logLevel: 'silent',
     conditions: ['workerd', 'worker', 'browser'],
     external: ['cloudflare:*', './zstd.wasm'],
   })
@@ -71,7 +90,10 @@ afterAll(async () => {
 })
 
 async function produce(codec: string, topic: string, body: Array<{ key: string; value: string }>): Promise<any> {
-  const res = await mf.dispatchFetch(`http://codecs.test/?codec=${codec}&topic=${topic}`, { method: 'POST', body: JSON.stringify(body) })
+  const res = await mf.dispatchFetch(`http://codecs.test/?codec=${codec}&topic=${topic}`, {
+    method: 'POST',
+    body: JSON.stringify(body),
+  })
   const text = await res.text()
   try {
     return JSON.parse(text)
@@ -81,28 +103,38 @@ async function produce(codec: string, topic: string, body: Array<{ key: string; 
 }
 
 describe('codecs in workerd', () => {
-  it.each(CODECS)('%s: kcat reads the records byte-exact; every batch in the log has codec id %i', async (codec, id) => {
-    const sent = records(codec)
-    const body = await produce(codec, topics[codec]!, sent)
-    expect(body.ok, JSON.stringify(body)).toBe(true)
-    const read = await readAllWithKcat(bootstrap, topics[codec]!, N, 30_000)
-    expect(read).toHaveLength(N)
-    const at = new Map(read.map((r) => [r.offset, r]))
-    for (const [i, [, offset]] of (body.positions as Array<[number, number]>).entries()) {
-      const r = at.get(offset)!
-      expect([Buffer.from(r.key!).toString(), Buffer.from(r.value!).toString('hex')], `record ${i}`).toEqual([sent[i]!.key, sent[i]!.value])
-    }
-    const ids = codecsInLog(topics[codec]!)
-    if (ids !== null || process.env.CI) {
-      expect(ids!.length).toBeGreaterThan(1)
-      expect(new Set(ids)).toEqual(new Set([id]))
-    }
-  })
+  it.each(CODECS)(
+    '%s: kcat reads the records byte-exact; every batch in the log has codec id %i',
+    async (codec, id) => {
+      const sent = records(codec)
+      const body = await produce(codec, topics[codec]!, sent)
+      expect(body.ok, JSON.stringify(body)).toBe(true)
+      const read = await readAllWithKcat(bootstrap, topics[codec]!, N, 30_000)
+      expect(read).toHaveLength(N)
+      const at = new Map(read.map((r) => [r.offset, r]))
+      for (const [i, [, offset]] of (body.positions as Array<[number, number]>).entries()) {
+        const r = at.get(offset)!
+        expect([Buffer.from(r.key!).toString(), Buffer.from(r.value!).toString('hex')], `record ${i}`).toEqual([
+          sent[i]!.key,
+          sent[i]!.value,
+        ])
+      }
+      const ids = codecsInLog(topics[codec]!)
+      if (ids !== null || process.env.CI) {
+        expect(ids!.length).toBeGreaterThan(1)
+        expect(new Set(ids)).toEqual(new Set([id]))
+      }
+    },
+  )
 
   it("compression: 'zstd' without the module fails its sends, saying how to pass the module", async () => {
     const body = await produce('zstd-by-name', topics.zstd!, records('zstd').slice(0, 3))
     expect(body.ok).toBe(false)
-    expect(body).toMatchObject({ ok: false, code: 'INVALID_CONFIG', message: expect.stringContaining('isokafka/zstd.wasm') })
+    expect(body).toMatchObject({
+      ok: false,
+      code: 'INVALID_CONFIG',
+      message: expect.stringContaining('isokafka/zstd.wasm'),
+    })
     expect(body.cause).toMatch(/WebAssembly/)
   })
 })

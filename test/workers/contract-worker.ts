@@ -2,7 +2,13 @@
 // (test/contract/producer-contract.ts) on the Workers TCP transport and, through workerd's own fetch() and
 // WebSocket, on the fetch and websocket transports to a gateway on 127.0.0.1; and the Workers transport's own
 // cases. One request each.
-import { createProducer, IsoKafkaError, type SaslOptions, type SocketTransport, type Transport } from '../../src/index.js'
+import {
+  createProducer,
+  IsoKafkaError,
+  type SaslOptions,
+  type SocketTransport,
+  type Transport,
+} from '../../src/index.js'
 import { workersSocket, type WorkersSocketOptions } from '../../adapters/workers-socket/index.js'
 import { websocket } from '../../adapters/websocket/index.js'
 import { fetchTransport } from '../../adapters/fetch/index.js'
@@ -22,7 +28,8 @@ interface Env {
 function contractTransport(kind: string | null, env: Env): () => Transport {
   if (kind === 'ws') return () => websocket({ url: env.GATEWAY_WS_URL!, token: env.GATEWAY_TOKEN! })
   // the default global fetch (called unbound: workerd refuses a fetch called as a method of another object)
-  if (kind === 'fetch') return () => fetchTransport({ url: env.GATEWAY_URL!, token: env.GATEWAY_TOKEN!, mode: 'gateway' })
+  if (kind === 'fetch')
+    return () => fetchTransport({ url: env.GATEWAY_URL!, token: env.GATEWAY_TOKEN!, mode: 'gateway' })
   return () => workersSocket({ bootstrap: env.KAFKA_BOOTSTRAP })
 }
 
@@ -34,11 +41,16 @@ function describeError(err: unknown) {
     retriable: e?.retriable,
     isIsoKafkaError: err instanceof IsoKafkaError,
     message: e?.message ?? String(err),
-    cause: e?.cause instanceof Error ? { name: e.cause.name, code: (e.cause as IsoKafkaError).code, message: e.cause.message } : undefined,
+    cause:
+      e?.cause instanceof Error
+        ? { name: e.cause.name, code: (e.cause as IsoKafkaError).code, message: e.cause.message }
+        : undefined,
   }
 }
 
-async function settle<T>(promise: Promise<T>): Promise<{ value?: T; error?: ReturnType<typeof describeError>; ms: number }> {
+async function settle<T>(
+  promise: Promise<T>,
+): Promise<{ value?: T; error?: ReturnType<typeof describeError>; ms: number }> {
   const started = performance.now()
   try {
     const value = await promise
@@ -52,8 +64,16 @@ async function settle<T>(promise: Promise<T>): Promise<{ value?: T; error?: Retu
 async function produceSome(options: WorkersSocketOptions, topic: string, n: number, maxBlockMs = 15_000) {
   const producer = createProducer({ transport: workersSocket(options), maxBlockMs, deliveryTimeoutMs: 60_000 })
   try {
-    const metas = await Promise.all(Array.from({ length: n }, (_, i) => producer.send({ topic, key: `k${i}`, value: `v${i}` })))
-    return metas.map((m, i) => ({ partition: m.partition, offset: m.offset, key: hex(`k${i}`), value: hex(`v${i}`), headers: [] }))
+    const metas = await Promise.all(
+      Array.from({ length: n }, (_, i) => producer.send({ topic, key: `k${i}`, value: `v${i}` })),
+    )
+    return metas.map((m, i) => ({
+      partition: m.partition,
+      offset: m.offset,
+      key: hex(`k${i}`),
+      value: hex(`v${i}`),
+      headers: [],
+    }))
   } finally {
     await producer.close({ timeoutMs: 1000 })
   }
@@ -76,14 +96,37 @@ const routes: Record<string, (url: URL, env: Env) => Promise<unknown>> = {
       const base = workersSocket({ bootstrap: env.KAFKA_BOOTSTRAP })
       const transport: SocketTransport = {
         ...base,
-        connect: (o, h) => base.connect(o, { onData: h.onData, onClose: (err) => (err && moduleScopedCloses.push(err.message), h.onClose(err)) }),
+        connect: (o, h) =>
+          base.connect(o, {
+            onData: h.onData,
+            onClose: (err) => (err && moduleScopedCloses.push(err.message), h.onClose(err)),
+          }),
       }
-      moduleScoped = createProducer({ transport, maxBlockMs: 10_000, requestTimeoutMs: 5_000, deliveryTimeoutMs: 15_000 })
+      moduleScoped = createProducer({
+        transport,
+        maxBlockMs: 10_000,
+        requestTimeoutMs: 5_000,
+        deliveryTimeoutMs: 15_000,
+      })
     }
     const i = url.searchParams.get('i')!
     const started = performance.now()
-    const meta = await moduleScoped.send({ topic: url.searchParams.get('topic')!, key: `ms-${i}`, value: `module-scope-${i}` })
-    return { ms: Math.round(performance.now() - started), closes: moduleScopedCloses, record: { partition: meta.partition, offset: meta.offset, key: hex(`ms-${i}`), value: hex(`module-scope-${i}`), headers: [] } }
+    const meta = await moduleScoped.send({
+      topic: url.searchParams.get('topic')!,
+      key: `ms-${i}`,
+      value: `module-scope-${i}`,
+    })
+    return {
+      ms: Math.round(performance.now() - started),
+      closes: moduleScopedCloses,
+      record: {
+        partition: meta.partition,
+        offset: meta.offset,
+        key: hex(`ms-${i}`),
+        value: hex(`module-scope-${i}`),
+        headers: [],
+      },
+    }
   },
 
   /** fetchTransport() with its default (the global fetch): one metadata request to the gateway. */
@@ -96,14 +139,21 @@ const routes: Record<string, (url: URL, env: Env) => Promise<unknown>> = {
   async '/workers/connect-refused'(url) {
     const transport = workersSocket({ bootstrap: `127.0.0.1:${url.searchParams.get('port')}` })
     const handlers = { onData() {}, onClose() {} }
-    return settle(transport.connect({ host: '127.0.0.1', port: Number(url.searchParams.get('port')), connectTimeoutMs: 5000 }, handlers))
+    return settle(
+      transport.connect(
+        { host: '127.0.0.1', port: Number(url.searchParams.get('port')), connectTimeoutMs: 5000 },
+        handlers,
+      ),
+    )
   },
 
   /** A peer that accepts TCP but never finishes the TLS handshake: the connect timeout fires. */
   async '/workers/connect-timeout'(url) {
     const port = Number(url.searchParams.get('port'))
     const transport = workersSocket({ bootstrap: `127.0.0.1:${port}`, tls: true, connectTimeoutMs: 300 })
-    return settle(transport.connect({ host: '127.0.0.1', port, connectTimeoutMs: 60_000 }, { onData() {}, onClose() {} }))
+    return settle(
+      transport.connect({ host: '127.0.0.1', port, connectTimeoutMs: 60_000 }, { onData() {}, onClose() {} }),
+    )
   },
 
   /** Bad options are refused when the transport is created. */
@@ -127,14 +177,21 @@ const routes: Record<string, (url: URL, env: Env) => Promise<unknown>> = {
 
   /** A producer whose only broker refuses connections: send() fails with a typed error after maxBlockMs. */
   async '/workers/unreachable'(url) {
-    const producer = createProducer({ transport: workersSocket({ bootstrap: `127.0.0.1:${url.searchParams.get('port')}` }), maxBlockMs: 1500 })
+    const producer = createProducer({
+      transport: workersSocket({ bootstrap: `127.0.0.1:${url.searchParams.get('port')}` }),
+      maxBlockMs: 1500,
+    })
     const result = await settle(producer.send({ topic: 'unreachable', value: 'v' }))
     await producer.close({ timeoutMs: 100 })
     return result
   },
 
   async '/workers/sasl'(url, env) {
-    const sasl = { mechanism: url.searchParams.get('mechanism'), username: url.searchParams.get('user'), password: url.searchParams.get('password') } as SaslOptions
+    const sasl = {
+      mechanism: url.searchParams.get('mechanism'),
+      username: url.searchParams.get('user'),
+      password: url.searchParams.get('password'),
+    } as SaslOptions
     const options = { bootstrap: env.KAFKA_SASL_BOOTSTRAP!, sasl }
     if (url.searchParams.get('expect') === 'failure') {
       const producer = createProducer({ transport: workersSocket(options), maxBlockMs: 10_000 })
@@ -178,7 +235,10 @@ export default {
         } catch (err) {
           // what the case did get written before it failed, so the runner's topic check stays exact
           const records = err instanceof ContractFailure ? err.records : undefined
-          return Response.json({ ok: false, error: describeError(err), stack: (err as Error)?.stack, records }, { status: 500 })
+          return Response.json(
+            { ok: false, error: describeError(err), stack: (err as Error)?.stack, records },
+            { status: 500 },
+          )
         }
       }
       const route = routes[url.pathname]

@@ -18,8 +18,19 @@ export default {
     const exporter = new InMemorySpanExporter()
     const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] })
     const producer = instrumentProducer(
-      createProducer({ transport: workersSocket({ bootstrap: env.KAFKA_BOOTSTRAP }), clientId: 'otel-worker', maxBlockMs: 500, lingerMs: 5 }),
-      { tracerProvider: provider, injectContext: true, propagator: new W3CTraceContextPropagator(), clientId: 'otel-worker', server: env.KAFKA_BOOTSTRAP },
+      createProducer({
+        transport: workersSocket({ bootstrap: env.KAFKA_BOOTSTRAP }),
+        clientId: 'otel-worker',
+        maxBlockMs: 500,
+        lingerMs: 5,
+      }),
+      {
+        tracerProvider: provider,
+        injectContext: true,
+        propagator: new W3CTraceContextPropagator(),
+        clientId: 'otel-worker',
+        server: env.KAFKA_BOOTSTRAP,
+      },
     )
     try {
       const outcomes = await Promise.all(

@@ -32,7 +32,12 @@ beforeAll(async () => {
     entryPoints: [path.join(root, 'test/workers/otel-worker.ts')],
     // platform 'browser' as wrangler bundles: the OTel packages map their Node platform files away through the
     // package.json "browser" field, which esbuild applies only there
-    bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, logLevel: 'silent',
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    logLevel: 'silent',
     conditions: ['workerd', 'worker', 'browser'],
     external: ['cloudflare:*'],
   })
@@ -59,7 +64,11 @@ it('spans from an instrumented producer in a Worker, with the OTel SDK bundled i
   ]
   const res = await mf.dispatchFetch('http://otel.test/', { method: 'POST', body: JSON.stringify(body) })
   const text = await res.text()
-  const out = JSON.parse(text) as { outcomes: Array<{ ok: boolean; partition?: number; offset?: number; code?: string }>; spans: WorkerSpan[]; error?: string }
+  const out = JSON.parse(text) as {
+    outcomes: Array<{ ok: boolean; partition?: number; offset?: number; code?: string }>
+    spans: WorkerSpan[]
+    error?: string
+  }
   expect(out.error, text).toBeUndefined()
   expect(bundleBytes).toBeGreaterThan(0)
 

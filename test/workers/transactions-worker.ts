@@ -7,7 +7,10 @@ import { workersSocket } from '../../adapters/workers-socket/index.js'
 
 interface Env {
   KAFKA_BOOTSTRAP: string
-  PRODUCER: { idFromName(name: string): unknown; get(id: unknown): { run(topic: string, values: string[], end: string): Promise<unknown> } }
+  PRODUCER: {
+    idFromName(name: string): unknown
+    get(id: unknown): { run(topic: string, values: string[], end: string): Promise<unknown> }
+  }
 }
 
 export class TransactionalProducer extends DurableObject<Env> {
@@ -32,7 +35,12 @@ export class TransactionalProducer extends DurableObject<Env> {
     try {
       const p = await this.kafka()
       p.beginTransaction()
-      const sent = values.map((value) => p.send({ topic, value }).then((m) => [m.partition, m.offset], (e: Error & { code?: string }) => e.code))
+      const sent = values.map((value) =>
+        p.send({ topic, value }).then(
+          (m) => [m.partition, m.offset],
+          (e: Error & { code?: string }) => e.code,
+        ),
+      )
       if (end === 'commit') await p.commitTransaction()
       else {
         await p.flush() // written, then aborted: read_committed must not show them
@@ -51,6 +59,8 @@ export default {
     const url = new URL(request.url)
     const values = (await request.json()) as string[]
     const stub = env.PRODUCER.get(env.PRODUCER.idFromName('txn'))
-    return Response.json(await stub.run(url.searchParams.get('topic')!, values, url.searchParams.get('end') ?? 'commit'))
+    return Response.json(
+      await stub.run(url.searchParams.get('topic')!, values, url.searchParams.get('end') ?? 'commit'),
+    )
   },
 }

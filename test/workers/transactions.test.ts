@@ -19,7 +19,12 @@ beforeAll(async () => {
   const { Miniflare } = await import('miniflare')
   const result = await build({
     entryPoints: [path.join(root, 'test/workers/transactions-worker.ts')],
-    bundle: true, format: 'esm', platform: 'neutral', target: 'es2022', write: false, logLevel: 'silent',
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    write: false,
+    logLevel: 'silent',
     external: ['cloudflare:*'],
   })
   await createTopic(bootstrap, topic, 3)
@@ -37,7 +42,10 @@ afterAll(async () => {
 })
 
 async function run(end: 'commit' | 'abort', values: string[]): Promise<any> {
-  const res = await mf.dispatchFetch(`http://txn.test/?topic=${topic}&end=${end}`, { method: 'POST', body: JSON.stringify(values) })
+  const res = await mf.dispatchFetch(`http://txn.test/?topic=${topic}&end=${end}`, {
+    method: 'POST',
+    body: JSON.stringify(values),
+  })
   const text = await res.text()
   try {
     return JSON.parse(text)
@@ -58,7 +66,9 @@ describe('transactions in workerd (Durable Object)', () => {
     const c = await run('commit', second)
     expect(c.ok, JSON.stringify(c)).toBe(true)
     const read = (level: 'read_committed' | 'read_uncommitted', n: number) =>
-      readAllWithKcat(bootstrap, topic, n, 20_000, { isolationLevel: level }).then((rs) => rs.map((r) => Buffer.from(r.value!).toString()).sort())
+      readAllWithKcat(bootstrap, topic, n, 20_000, { isolationLevel: level }).then((rs) =>
+        rs.map((r) => Buffer.from(r.value!).toString()).sort(),
+      )
     expect(await read('read_committed', 70)).toEqual([...first, ...second].sort())
     expect(await read('read_uncommitted', 100)).toEqual([...first, ...aborted, ...second].sort())
   })

@@ -17,7 +17,13 @@ import type { Miniflare as MiniflareType } from 'miniflare'
 import { murmur2Partition } from '../../src/producer/murmur2.js'
 import { createTopic, readAllWithKcat, uniqueTopic, type KcatRecord } from '../helpers/kafka-tools.js'
 import { loadRecord } from '../../examples/cloudflare-worker/src/records.js'
-import { casesFor, checkTopicHoldsExactly, knownFailure, type ExpectedRecord, type TransportKind } from '../contract/producer-contract.js'
+import {
+  casesFor,
+  checkTopicHoldsExactly,
+  knownFailure,
+  type ExpectedRecord,
+  type TransportKind,
+} from '../contract/producer-contract.js'
 import { startGateway, token, type RunningGateway } from '../gateway/helpers.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -37,7 +43,9 @@ const sourceAliases: Plugin = {
   name: 'isokafka-sources',
   setup(b) {
     b.onResolve({ filter: /^isokafka$/ }, () => ({ path: path.join(root, 'src/index.ts') }))
-    b.onResolve({ filter: /^isokafka\/workers$/ }, () => ({ path: path.join(root, 'adapters/workers-socket/index.ts') }))
+    b.onResolve({ filter: /^isokafka\/workers$/ }, () => ({
+      path: path.join(root, 'adapters/workers-socket/index.ts'),
+    }))
   },
 }
 
@@ -62,7 +70,10 @@ function wranglerCompat(): { compatibilityDate: string; compatibilityFlags: stri
   const date = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)?.[1]
   const flags = /^compatibility_flags\s*=\s*\[([^\]]*)\]/m.exec(toml)?.[1]
   if (!date) throw new Error('wrangler.toml has no compatibility_date')
-  return { compatibilityDate: date, compatibilityFlags: flags ? [...flags.matchAll(/"([^"]+)"/g)].map((m) => m[1]!) : [] }
+  return {
+    compatibilityDate: date,
+    compatibilityFlags: flags ? [...flags.matchAll(/"([^"]+)"/g)].map((m) => m[1]!) : [],
+  }
 }
 
 function freePort(): Promise<number> {
@@ -81,7 +92,10 @@ function expectReadBack(read: KcatRecord[], expected: ExpectedRecord[]): void {
   for (const [i, e] of expected.entries()) {
     const r = at.get(`${e.partition}:${e.offset}`)
     expect(r, `record ${i} at ${e.partition}:${e.offset}`).toBeDefined()
-    expect({ key: hex(r!.key), value: hex(r!.value), headers: r!.headers.map(([k, v]) => [k, hex(v)]) }, `record ${i}`).toEqual({
+    expect(
+      { key: hex(r!.key), value: hex(r!.value), headers: r!.headers.map(([k, v]) => [k, hex(v)]) },
+      `record ${i}`,
+    ).toEqual({
       key: e.key,
       value: e.value,
       headers: e.headers,
@@ -95,7 +109,8 @@ async function readPositions(topic: string, expected: ExpectedRecord[]): Promise
   const deadline = Date.now() + 30_000
   for (;;) {
     const read = await readAllWithKcat(bootstrap, topic, 1, 10_000)
-    if (read.filter((r) => wanted.has(`${r.partition}:${r.offset}`)).length === wanted.size || Date.now() > deadline) return read
+    if (read.filter((r) => wanted.has(`${r.partition}:${r.offset}`)).length === wanted.size || Date.now() > deadline)
+      return read
     await new Promise((r) => setTimeout(r, 200))
   }
 }
@@ -105,7 +120,8 @@ function expectSendOrder(expected: Array<{ partition: number; offset: number }>)
   const last = new Map<number, number>()
   for (const [i, e] of expected.entries()) {
     const prev = last.get(e.partition)
-    if (prev !== undefined) expect(e.offset, `record ${i} after offset ${prev} in partition ${e.partition}`).toBeGreaterThan(prev)
+    if (prev !== undefined)
+      expect(e.offset, `record ${i} after offset ${prev} in partition ${e.partition}`).toBeGreaterThan(prev)
     last.set(e.partition, e.offset)
   }
 }
@@ -114,7 +130,13 @@ let mf: MiniflareType
 let silentServer: net.Server
 let gateway: RunningGateway
 const openSockets = new Set<net.Socket>()
-const topics = { load: uniqueTopic('workers-load'), loadRequest: uniqueTopic('workers-load-req'), events: uniqueTopic('workers-events'), contract: uniqueTopic('workers-contract'), secure: uniqueTopic('workers-secure') }
+const topics = {
+  load: uniqueTopic('workers-load'),
+  loadRequest: uniqueTopic('workers-load-req'),
+  events: uniqueTopic('workers-events'),
+  contract: uniqueTopic('workers-contract'),
+  secure: uniqueTopic('workers-secure'),
+}
 /** The contract on each transport workerd has: its own TCP sockets, and its own fetch() / WebSocket to a gateway on 127.0.0.1. */
 const contractTransports: Array<{ name: string; param: string; kind: TransportKind; topic: string }> = [
   { name: 'Workers TCP (cloudflare:sockets)', param: 'tcp', kind: 'socket', topic: uniqueTopic('ct-workers-tcp') },
@@ -135,7 +157,10 @@ beforeAll(async () => {
   // Miniflare reads NODE_EXTRA_CA_CERTS when it loads: it becomes workerd's trusted CA list for connect().
   if (tlsCa) process.env.NODE_EXTRA_CA_CERTS = tlsCa
   const { Miniflare } = await import('miniflare')
-  const [exampleCode, contractCode] = await Promise.all([bundle('examples/cloudflare-worker/src/index.ts'), bundle('test/workers/contract-worker.ts')])
+  const [exampleCode, contractCode] = await Promise.all([
+    bundle('examples/cloudflare-worker/src/index.ts'),
+    bundle('test/workers/contract-worker.ts'),
+  ])
   await Promise.all([
     createTopic(bootstrap, topics.load, PARTITIONS),
     createTopic(bootstrap, topics.loadRequest, PARTITIONS),
@@ -180,8 +205,12 @@ beforeAll(async () => {
         modules: [{ type: 'ESModule', path: 'index.js', contents: contractCode }],
         compatibilityDate: compat.compatibilityDate,
         bindings: {
-          KAFKA_BOOTSTRAP: bootstrap, KAFKA_SASL_BOOTSTRAP: saslBootstrap ?? '', KAFKA_TLS_BOOTSTRAP: tlsBootstrap ?? '',
-          GATEWAY_URL: gateway.url, GATEWAY_WS_URL: gateway.wsUrl, GATEWAY_TOKEN: gatewayToken,
+          KAFKA_BOOTSTRAP: bootstrap,
+          KAFKA_SASL_BOOTSTRAP: saslBootstrap ?? '',
+          KAFKA_TLS_BOOTSTRAP: tlsBootstrap ?? '',
+          GATEWAY_URL: gateway.url,
+          GATEWAY_WS_URL: gateway.wsUrl,
+          GATEWAY_TOKEN: gatewayToken,
         },
       },
     ],
@@ -205,9 +234,16 @@ describe('the example Worker in workerd', () => {
     it(`produces ${LOAD_RECORDS.toLocaleString('en')} records in one request (producer of the ${scope}): all present, byte-exact, in order, murmur2-partitioned`, async () => {
       const topic = scope === 'request' ? topics.loadRequest : topics.load
       const started = performance.now()
-      const res = await example(`/produce-many?n=${LOAD_RECORDS}&topic=${topic}${scope === 'request' ? '&scope=request' : ''}`)
+      const res = await example(
+        `/produce-many?n=${LOAD_RECORDS}&topic=${topic}${scope === 'request' ? '&scope=request' : ''}`,
+      )
       const wallMs = performance.now() - started
-      const body = (await res.json()) as { n: number; ms: number; recordsPerSec: number; positions: Array<[number, number]> }
+      const body = (await res.json()) as {
+        n: number
+        ms: number
+        recordsPerSec: number
+        positions: Array<[number, number]>
+      }
       expect(res.status, JSON.stringify(body).slice(0, 500)).toBe(200)
       expect(body.positions).toHaveLength(LOAD_RECORDS)
       console.log(
@@ -217,7 +253,13 @@ describe('the example Worker in workerd', () => {
 
       const expected: ExpectedRecord[] = body.positions.map(([partition, offset], i) => {
         const r = loadRecord(i)
-        return { partition, offset, key: hex(r.key), value: hex(r.value), headers: r.headers.map(([k, v]) => [k, hex(v)] as [string, string | null]) }
+        return {
+          partition,
+          offset,
+          key: hex(r.key),
+          value: hex(r.value),
+          headers: r.headers.map(([k, v]) => [k, hex(v)] as [string, string | null]),
+        }
       })
       expect(new Set(body.positions.map(([p, o]) => `${p}:${o}`)).size).toBe(LOAD_RECORDS)
       const read = await readAllWithKcat(bootstrap, topic, LOAD_RECORDS, 60_000)
@@ -246,7 +288,11 @@ describe('the example Worker in workerd', () => {
       const value = `event-${j} ✓`
       sent.push({ key: `ek-${j % 3}`, value })
       const t0 = performance.now()
-      const res = await example(`/ingest${sync ? '?sync=1' : ''}`, { method: 'POST', body: value, headers: { 'x-event-key': `ek-${j % 3}` } })
+      const res = await example(`/ingest${sync ? '?sync=1' : ''}`, {
+        method: 'POST',
+        body: value,
+        headers: { 'x-event-key': `ek-${j % 3}` },
+      })
       const ms = performance.now() - t0
       const body = await res.json()
       expect(res.status, JSON.stringify(body)).toBe(sync ? 200 : 202)
@@ -261,7 +307,9 @@ describe('the example Worker in workerd', () => {
     for (let j = 65; j < 70; j++) await post(j, false) // 202 at once, the ack awaited in ctx.waitUntil()
     const get = await example('/from-a-get?sync=1')
     expect(get.status).toBe(200)
-    console.log(`[workers] shared producer: sequential ?sync=1 requests ${sequentialMs.join(', ')} ms; 50 concurrent in ${concurrentMs} ms`)
+    console.log(
+      `[workers] shared producer: sequential ?sync=1 requests ${sequentialMs.join(', ')} ms; 50 concurrent in ${concurrentMs} ms`,
+    )
 
     for (const { meta } of sync) expect(meta.topic).toBe(topics.events)
     const read = await readAllWithKcat(bootstrap, topics.events, sent.length + 1, 30_000)
@@ -272,12 +320,21 @@ describe('the example Worker in workerd', () => {
       expect(r, s.value).toBeDefined()
       expect(Buffer.from(r!.key!).toString('utf8')).toBe(s.key)
       expect(r!.partition).toBe(murmur2Partition(utf8.encode(s.key), PARTITIONS))
-      expect(r!.headers.map(([k, v]) => [k, v && Buffer.from(v).toString('utf8')])).toEqual([['content-type', 'text/plain;charset=UTF-8'], ['method', 'POST']])
+      expect(r!.headers.map(([k, v]) => [k, v && Buffer.from(v).toString('utf8')])).toEqual([
+        ['content-type', 'text/plain;charset=UTF-8'],
+        ['method', 'POST'],
+      ])
       if (j < sync.length) expect([r!.partition, r!.offset]).toEqual([sync[j]!.meta.partition, sync[j]!.meta.offset])
     }
     const fromGet = read.find((r) => r.key === null)!
-    expect(JSON.parse(Buffer.from(fromGet.value!).toString('utf8'))).toMatchObject({ method: 'GET', url: 'http://example.test/from-a-get?sync=1' })
-    expect(fromGet.headers).toEqual([['content-type', null], ['method', utf8.encode('GET')]])
+    expect(JSON.parse(Buffer.from(fromGet.value!).toString('utf8'))).toMatchObject({
+      method: 'GET',
+      url: 'http://example.test/from-a-get?sync=1',
+    })
+    expect(fromGet.headers).toEqual([
+      ['content-type', null],
+      ['method', utf8.encode('GET')],
+    ])
   })
 
   it('answers an invalid topic name with 400 and the typed error', async () => {
@@ -301,7 +358,9 @@ for (const t of contractTransports) {
       const known = knownFailure(name, t.kind)
       const test = known ? it.fails : it
       test(known ? `${name} [known failure, see knownFailures]` : name, async () => {
-        const { status, body } = await contract(`/contract/${name}?transport=${t.param}&topic=${t.topic}&partitions=${PARTITIONS}`)
+        const { status, body } = await contract(
+          `/contract/${name}?transport=${t.param}&topic=${t.topic}&partitions=${PARTITIONS}`,
+        )
         if (Array.isArray(body.records)) reported.push(...(body.records as ExpectedRecord[]))
         expect(status, JSON.stringify(body).slice(0, 2000)).toBe(200)
         expect(body.ok).toBe(true)
@@ -310,13 +369,20 @@ for (const t of contractTransports) {
           expectSendOrder(records)
           expectReadBack(await readPositions(t.topic, records), records)
         }
-        if (name === 'invalid-topic') expect(body.errors.every((e: { name: string }) => e.name === 'InvalidArgumentError')).toBe(true)
+        if (name === 'invalid-topic')
+          expect(body.errors.every((e: { name: string }) => e.name === 'InvalidArgumentError')).toBe(true)
       })
     }
 
     it('the topic holds exactly the records the cases reported (nothing lost, nothing duplicated)', async () => {
       const read = await readAllWithKcat(bootstrap, t.topic, reported.length, 30_000)
-      const asHex = read.map((r) => ({ partition: r.partition, offset: r.offset, key: hex(r.key), value: hex(r.value), headers: r.headers.map(([k, v]) => [k, hex(v)] as [string, string | null]) }))
+      const asHex = read.map((r) => ({
+        partition: r.partition,
+        offset: r.offset,
+        key: hex(r.key),
+        value: hex(r.value),
+        headers: r.headers.map(([k, v]) => [k, hex(v)] as [string, string | null]),
+      }))
       expect(checkTopicHoldsExactly(asHex, reported)).toEqual([])
       expect(read).toHaveLength(reported.length)
     })
@@ -337,7 +403,12 @@ describe('the gateway transports inside workerd', () => {
 describe('the Workers transport (cloudflare:sockets)', () => {
   it('a refused connection is a retriable ConnectionError', async () => {
     const { body } = await contract(`/workers/connect-refused?port=${await freePort()}`)
-    expect(body.error).toMatchObject({ name: 'ConnectionError', code: 'CONNECTION_ERROR', retriable: true, isIsoKafkaError: true })
+    expect(body.error).toMatchObject({
+      name: 'ConnectionError',
+      code: 'CONNECTION_ERROR',
+      retriable: true,
+      isIsoKafkaError: true,
+    })
   })
 
   it('the connect timeout covers a TLS handshake that never completes', async () => {
@@ -366,7 +437,9 @@ describe('the Workers transport (cloudflare:sockets)', () => {
       records.push(body.record)
       ms.push(body.ms)
     }
-    console.log(`[workers] module-scope producer, sequential requests: ${ms.join(', ')} ms (each later request reconnects)`)
+    console.log(
+      `[workers] module-scope producer, sequential requests: ${ms.join(', ')} ms (each later request reconnects)`,
+    )
     const { body } = await contract(`/workers/module-scope?i=5&topic=${topics.contract}`)
     records.push(body.record)
     // what the transport told the core in each later request
@@ -384,14 +457,18 @@ describe('the Workers transport (cloudflare:sockets)', () => {
 describe.skipIf(!saslBootstrap)('SASL inside workerd', () => {
   for (const mechanism of ['plain', 'scram-sha-256', 'scram-sha-512']) {
     it(`SASL ${mechanism}`, async () => {
-      const { status, body } = await contract(`/workers/sasl?mechanism=${mechanism}&user=alice&password=alice-secret&topic=${topics.secure}`)
+      const { status, body } = await contract(
+        `/workers/sasl?mechanism=${mechanism}&user=alice&password=alice-secret&topic=${topics.secure}`,
+      )
       expect(status, JSON.stringify(body)).toBe(200)
       expectReadBack(await readPositions(topics.secure, body.records), body.records)
     })
   }
 
   it('a wrong password fails fast with AUTHENTICATION_FAILED', async () => {
-    const { body } = await contract(`/workers/sasl?mechanism=scram-sha-256&user=alice&password=wrong&topic=${topics.secure}&expect=failure`)
+    const { body } = await contract(
+      `/workers/sasl?mechanism=scram-sha-256&user=alice&password=wrong&topic=${topics.secure}&expect=failure`,
+    )
     expect(body.error).toMatchObject({ code: 'AUTHENTICATION_FAILED', retriable: false })
     expect(body.ms).toBeLessThan(5000)
   })
@@ -411,7 +488,9 @@ describe.skipIf(!tlsBootstrap || !tlsCa)('TLS inside workerd (the test CA truste
   })
 
   it('a certificate name mismatch never connects (retriable ConnectionError under a MAX_BLOCK_TIMEOUT)', async () => {
-    const { body } = await contract(`/workers/tls?mode=starttls&servername=wrong.example&topic=${topics.secure}&expect=failure`)
+    const { body } = await contract(
+      `/workers/tls?mode=starttls&servername=wrong.example&topic=${topics.secure}&expect=failure`,
+    )
     expect(body.error).toMatchObject({ code: 'MAX_BLOCK_TIMEOUT' })
   })
 })

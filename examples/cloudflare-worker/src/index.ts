@@ -13,7 +13,12 @@
 // across requests, and concurrent requests share batches. See docs/runtime-workers.md.
 import { DurableObject } from 'cloudflare:workers'
 import {
-  createProducer, ProducerClosedError, ProducerFatalError, type Producer, type RecordMetadata, type SaslOptions,
+  createProducer,
+  ProducerClosedError,
+  ProducerFatalError,
+  type Producer,
+  type RecordMetadata,
+  type SaslOptions,
 } from 'isokafka'
 import { workersSocket } from 'isokafka/workers'
 import { loadRecord } from './records.js'
@@ -61,11 +66,21 @@ export interface LoadResult {
 }
 
 /** Errors cross the RPC boundary as plain data: the Kafka error code and retriable flag would be lost otherwise. */
-export type Result<T> = { ok: true; value: T } | { ok: false; error: { name: string; code?: string; message: string; retriable: boolean } }
+export type Result<T> =
+  | { ok: true; value: T }
+  | { ok: false; error: { name: string; code?: string; message: string; retriable: boolean } }
 
 function failure(err: unknown): Result<never> {
   const e = err as { name?: string; code?: string; message?: string; retriable?: boolean }
-  return { ok: false, error: { name: e?.name ?? 'Error', code: e?.code, message: e?.message ?? String(err), retriable: e?.retriable ?? false } }
+  return {
+    ok: false,
+    error: {
+      name: e?.name ?? 'Error',
+      code: e?.code,
+      message: e?.message ?? String(err),
+      retriable: e?.retriable ?? false,
+    },
+  }
 }
 
 export function newProducer(env: Env): Producer<Bytes, Bytes> {
@@ -89,7 +104,13 @@ async function produceMany(producer: Producer<Bytes, Bytes>, n: number, topic: s
   for (let i = 0; i < n; i++) sends[i] = producer.send({ topic, ...loadRecord(i) })
   const metas = await Promise.all(sends)
   const ms = Date.now() - started
-  return { n, topic, ms, recordsPerSec: Math.round((n / Math.max(ms, 1)) * 1000), positions: metas.map((m) => [m.partition, m.offset]) }
+  return {
+    n,
+    topic,
+    ms,
+    recordsPerSec: Math.round((n / Math.max(ms, 1)) * 1000),
+    positions: metas.map((m) => [m.partition, m.offset]),
+  }
 }
 
 /** Holds the producer. One instance (by name) serves every request; shard with more names if one is not enough. */
@@ -102,7 +123,8 @@ export class KafkaProducer extends DurableObject<Env> {
 
   /** A producer that can no longer send is dropped, so the next call builds a fresh one. */
   private forgetIfDead(err: unknown, p: Producer<Bytes, Bytes>): void {
-    if ((err instanceof ProducerFatalError || err instanceof ProducerClosedError) && this.producer === p) this.producer = undefined
+    if ((err instanceof ProducerFatalError || err instanceof ProducerClosedError) && this.producer === p)
+      this.producer = undefined
   }
 
   /** Resolves once the broker acknowledged the record (batched with the records of concurrent calls). */
@@ -141,7 +163,8 @@ export default {
       if (env.ENABLE_LOAD_ROUTE !== '1') return new Response('not found', { status: 404 })
       const n = Number(url.searchParams.get('n') ?? '10000')
       const topic = url.searchParams.get('topic') ?? env.KAFKA_TOPIC ?? 'events'
-      if (!Number.isInteger(n) || n < 1 || n > 1_000_000) return Response.json({ error: 'n must be in 1..1000000' }, { status: 400 })
+      if (!Number.isInteger(n) || n < 1 || n > 1_000_000)
+        return Response.json({ error: 'n must be in 1..1000000' }, { status: 400 })
       if (url.searchParams.get('scope') !== 'request') return toResponse(await kafka.produceMany(n, topic))
       // The other pattern: a producer of this request alone, closed (which flushes) before the request ends.
       const producer = newProducer(env)
@@ -156,18 +179,25 @@ export default {
 
     const body = request.body ? new Uint8Array(await request.arrayBuffer()) : null
     // The RPC itself can fail too (the object was reset by a deploy, or is overloaded): then delivery is unknown.
-    const sent = kafka.send({
-      topic: url.searchParams.get('topic') ?? env.KAFKA_TOPIC ?? 'events',
-      key: request.headers.get('x-event-key'),
-      value: body && body.length > 0 ? body : JSON.stringify({ method: request.method, url: request.url, time: new Date().toISOString() }),
-      headers: { 'content-type': request.headers.get('content-type'), method: request.method },
-    }).catch((err: unknown): Result<RecordMetadata> => failure(err))
+    const sent = kafka
+      .send({
+        topic: url.searchParams.get('topic') ?? env.KAFKA_TOPIC ?? 'events',
+        key: request.headers.get('x-event-key'),
+        value:
+          body && body.length > 0
+            ? body
+            : JSON.stringify({ method: request.method, url: request.url, time: new Date().toISOString() }),
+        headers: { 'content-type': request.headers.get('content-type'), method: request.method },
+      })
+      .catch((err: unknown): Result<RecordMetadata> => failure(err))
     if (url.searchParams.get('sync') === '1') return toResponse(await sent)
 
     // Answer now; the runtime keeps this request alive until the record is acknowledged (or failed).
-    ctx.waitUntil(sent.then((result) => {
-      if (!result.ok) console.error('isokafka: event not delivered', result.error)
-    }))
+    ctx.waitUntil(
+      sent.then((result) => {
+        if (!result.ok) console.error('isokafka: event not delivered', result.error)
+      }),
+    )
     return Response.json({ queued: true }, { status: 202 })
   },
 }

@@ -26,7 +26,8 @@ export function loadRecord(i: number): LoadRecord {
   }
 
   let value: LoadRecord['value']
-  if (i % 101 === 0) value = null // tombstone
+  if (i % 101 === 0)
+    value = null // tombstone
   else if (i % 13 === 0) value = new Uint8Array(0)
   else if (i % 2 === 0) value = JSON.stringify({ i, event: 'page_view', path: `/p/${i % 31}`, note: 'é ✓' })
   else {
@@ -41,7 +42,13 @@ export function loadRecord(i: number): LoadRecord {
   const headers: LoadRecord['headers'] = []
   if (i % 3 !== 0) {
     headers.push(['seq', String(i)])
-    if (i % 3 === 1) headers.push(['bin', new Uint8Array([i & 0xff, 0x00, 0x80, 0xff])], ['nil', null], ['seq', 'repeated'], ['empty', ''])
+    if (i % 3 === 1)
+      headers.push(
+        ['bin', new Uint8Array([i & 0xff, 0x00, 0x80, 0xff])],
+        ['nil', null],
+        ['seq', 'repeated'],
+        ['empty', ''],
+      )
   }
   return { key, value, headers }
 }

@@ -69,22 +69,29 @@ const kib = (bytes: number) => (bytes < 1024 ? `${bytes} B` : `${(bytes / 1024).
 
 /** The outbox's depth: what this page has handed to the gateway (or will) and not had acknowledged yet. */
 function showDepth(d: OutboxDepth, storage: string): void {
-  outboxView.textContent = d.batches === 0
-    ? `outbox: empty (${storage})`
-    : `outbox: ${d.records} click${d.records === 1 ? '' : 's'} in ${d.batches} batch${d.batches === 1 ? '' : 'es'}, ${kib(d.bytes)}, waiting for the gateway's ack (${storage})`
+  outboxView.textContent =
+    d.batches === 0
+      ? `outbox: empty (${storage})`
+      : `outbox: ${d.records} click${d.records === 1 ? '' : 's'} in ${d.batches} batch${d.batches === 1 ? '' : 'es'}, ${kib(d.bytes)}, waiting for the gateway's ack (${storage})`
   document.body.dataset.outboxRecords = String(d.records)
 }
 
 async function main(): Promise<void> {
   const { config, token } = await loadConfig()
   // (crypto.randomUUID() exists only in secure contexts; getRandomValues everywhere)
-  const session = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('')
+  const session = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join(
+    '',
+  )
   // One outbox per origin and database name; every tab of this page shares it (each stored batch is sent by one tab).
   const outbox = indexedDbOutbox({
     name: 'isokafka-web-app',
     maxBytes: 4 * 1024 * 1024, // when full, the oldest batches are dropped (reported below)
     onChange: (d) => showDepth(d, outbox.storage),
-    onDrop: (d) => console.warn(`outbox: ${d.reason}: ${d.count} click(s) of ${d.topic}-${d.partition} (batch ${d.batchId})`, d.error ?? ''),
+    onDrop: (d) =>
+      console.warn(
+        `outbox: ${d.reason}: ${d.count} click(s) of ${d.topic}-${d.partition} (batch ${d.batchId})`,
+        d.error ?? '',
+      ),
     onWarning: (w) => show(w.message, true),
   })
   showDepth(outbox.depth(), outbox.storage)
@@ -111,7 +118,12 @@ async function main(): Promise<void> {
     item.textContent = `click ${n}: sending…`
     log.prepend(item)
     producer
-      .send({ topic: config.topic, key: session, value: event, headers: { source: 'web-app', 'content-type': 'application/json' } })
+      .send({
+        topic: config.topic,
+        key: session,
+        value: event,
+        headers: { source: 'web-app', 'content-type': 'application/json' },
+      })
       .then((meta: RecordMetadata) => {
         acked.push({ n: event.n, partition: meta.partition, offset: meta.offset })
         item.textContent = `click ${event.n}: partition ${meta.partition}, offset ${meta.offset} (${Math.round(performance.now() - started)} ms)`

@@ -28,7 +28,12 @@ export const AddOffsetsToTxn: ServerKafkaApi<AddOffsetsToTxnRequest, AddOffsetsT
   flexibleFrom: 3,
   encode(w, v, req) {
     const f = v >= 3
-    if (f) w.compactString(req.transactionalId).int64(req.producerId).int16(req.producerEpoch).compactString(req.groupId).emptyTags()
+    if (f)
+      w.compactString(req.transactionalId)
+        .int64(req.producerId)
+        .int16(req.producerEpoch)
+        .compactString(req.groupId)
+        .emptyTags()
     else w.string(req.transactionalId).int64(req.producerId).int16(req.producerEpoch).string(req.groupId)
   },
   decode(r, v) {
@@ -39,7 +44,12 @@ export const AddOffsetsToTxn: ServerKafkaApi<AddOffsetsToTxnRequest, AddOffsetsT
   },
   decodeRequest(r, v) {
     const f = v >= 3
-    const req = { transactionalId: f ? r.compactString() : r.string(), producerId: r.int64(), producerEpoch: r.int16(), groupId: f ? r.compactString() : r.string() }
+    const req = {
+      transactionalId: f ? r.compactString() : r.string(),
+      producerId: r.int64(),
+      producerEpoch: r.int16(),
+      groupId: f ? r.compactString() : r.string(),
+    }
     if (f) r.skipTags()
     return req
   },

@@ -71,13 +71,15 @@ export const ApiVersions: ServerKafkaApi<ApiVersionsRequest, ApiVersionsResponse
         const bytes = r.raw(r.uvarint())
         if (tag !== 2) continue
         const t = new Reader(bytes)
-        res.finalizedFeatures = new Map(t.array(true, (t) => {
-          const name = t.compactString()
-          const maxLevel = t.int16()
-          t.int16() // min level
-          t.skipTags()
-          return [name, maxLevel] as const
-        }))
+        res.finalizedFeatures = new Map(
+          t.array(true, (t) => {
+            const name = t.compactString()
+            const maxLevel = t.int16()
+            t.int16() // min level
+            t.skipTags()
+            return [name, maxLevel] as const
+          }),
+        )
       }
     }
     return res

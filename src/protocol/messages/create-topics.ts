@@ -20,7 +20,12 @@ import type { Reader, Writer } from '../codec.js'
  * the broker places replicas); the topic id and the returned configs' flags are skipped when read.
  */
 export interface CreateTopicsRequest {
-  topics: Array<{ name: string; numPartitions: number; replicationFactor: number; configs: Array<[string, string | null]> }>
+  topics: Array<{
+    name: string
+    numPartitions: number
+    replicationFactor: number
+    configs: Array<[string, string | null]>
+  }>
   timeoutMs: number
   validateOnly: boolean
 }
@@ -70,7 +75,13 @@ export const CreateTopics: ServerKafkaApi<CreateTopicsRequest, CreateTopicsRespo
     const topics = r.array(flexible, (r) => {
       const name = str()
       if (v >= 7) r.raw(16)
-      const result: CreateTopicsResult = { name, errorCode: r.int16(), errorMessage: nstr(), numPartitions: -1, replicationFactor: -1 }
+      const result: CreateTopicsResult = {
+        name,
+        errorCode: r.int16(),
+        errorMessage: nstr(),
+        numPartitions: -1,
+        replicationFactor: -1,
+      }
       if (v >= 5) {
         result.numPartitions = r.int32()
         result.replicationFactor = r.int16()

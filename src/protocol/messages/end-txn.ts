@@ -45,7 +45,12 @@ export const EndTxn: ServerKafkaApi<EndTxnRequest, EndTxnResponse> = {
   },
   decodeRequest(r, v) {
     const f = v >= 3
-    const req = { transactionalId: f ? r.compactString() : r.string(), producerId: r.int64(), producerEpoch: r.int16(), committed: r.boolean() }
+    const req = {
+      transactionalId: f ? r.compactString() : r.string(),
+      producerId: r.int64(),
+      producerEpoch: r.int16(),
+      committed: r.boolean(),
+    }
     if (f) r.skipTags()
     return req
   },

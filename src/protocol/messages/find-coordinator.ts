@@ -57,7 +57,14 @@ export const FindCoordinator: ServerKafkaApi<FindCoordinatorRequest, FindCoordin
     r.int32() // throttle
     if (v >= 4) {
       const coordinators = r.array(true, (r) => {
-        const c = { key: r.compactString(), nodeId: r.int32(), host: r.compactString(), port: r.int32(), errorCode: r.int16(), errorMessage: r.compactNullableString() }
+        const c = {
+          key: r.compactString(),
+          nodeId: r.int32(),
+          host: r.compactString(),
+          port: r.int32(),
+          errorCode: r.int16(),
+          errorMessage: r.compactNullableString(),
+        }
         r.skipTags()
         return c
       })
@@ -88,7 +95,13 @@ export const FindCoordinator: ServerKafkaApi<FindCoordinatorRequest, FindCoordin
     w.int32(0)
     if (v >= 4) {
       w.array(res.coordinators, true, (w, c) => {
-        w.compactString(c.key).int32(c.nodeId).compactString(c.host).int32(c.port).int16(c.errorCode).compactNullableString(c.errorMessage).emptyTags()
+        w.compactString(c.key)
+          .int32(c.nodeId)
+          .compactString(c.host)
+          .int32(c.port)
+          .int16(c.errorCode)
+          .compactNullableString(c.errorMessage)
+          .emptyTags()
       })
       w.emptyTags()
       return

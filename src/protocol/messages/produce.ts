@@ -210,9 +210,15 @@ export const Produce: ServerKafkaApi<ProduceRequest, ProduceResponse> = {
     w.int32(res.throttleTimeMs)
     const endpoints = res.nodeEndpoints
     if (tagged) {
-      writeTag0(w, endpoints && endpoints.length > 0
-        ? (f) => f.array(endpoints, true, (f, e) => f.int32(e.nodeId).compactString(e.host).int32(e.port).compactNullableString(e.rack).emptyTags())
-        : null)
+      writeTag0(
+        w,
+        endpoints && endpoints.length > 0
+          ? (f) =>
+              f.array(endpoints, true, (f, e) =>
+                f.int32(e.nodeId).compactString(e.host).int32(e.port).compactNullableString(e.rack).emptyTags(),
+              )
+          : null,
+      )
     } else if (flexible) w.emptyTags()
   },
 }

@@ -1,5 +1,9 @@
 import { ErrorCode } from '../../protocol/error-codes.js'
-import { AddPartitionsToTxn, type AddPartitionsToTxnRequest, type AddPartitionsToTxnResponse } from '../../protocol/messages/add-partitions-to-txn.js'
+import {
+  AddPartitionsToTxn,
+  type AddPartitionsToTxnRequest,
+  type AddPartitionsToTxnResponse,
+} from '../../protocol/messages/add-partitions-to-txn.js'
 import type { FakeApiHandler } from './context.js'
 
 /** AddPartitionsToTxn (v1 transactions): the coordinator adds the partitions to the open transaction. */
@@ -25,7 +29,8 @@ export const addPartitionsToTxnHandler: FakeApiHandler<AddPartitionsToTxnRequest
     // all or nothing, as Kafka: one failed partition leaves the others OPERATION_NOT_ATTEMPTED
     const failed = results.some((t) => t.partitions.some((p) => p.errorCode !== 0))
     if (failed && !errorCode) {
-      for (const t of results) for (const p of t.partitions) if (p.errorCode === 0) p.errorCode = ErrorCode.OPERATION_NOT_ATTEMPTED
+      for (const t of results)
+        for (const p of t.partitions) if (p.errorCode === 0) p.errorCode = ErrorCode.OPERATION_NOT_ATTEMPTED
     }
     if (!failed && txn) for (const t of req.topics) for (const p of t.partitions) txns.addPartition(txn, t.topic, p)
     return { results }

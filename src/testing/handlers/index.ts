@@ -14,11 +14,18 @@ import { txnOffsetCommitHandler } from './txn-offset-commit.js'
 /** Every API the fake broker serves, by key. */
 export const HANDLERS: ReadonlyMap<number, FakeApiHandler<any, any>> = new Map(
   [
-    apiVersionsHandler, metadataHandler, initProducerIdHandler, produceHandler, saslHandshakeHandler, saslAuthenticateHandler,
-    findCoordinatorHandler, addPartitionsToTxnHandler, addOffsetsToTxnHandler, endTxnHandler, txnOffsetCommitHandler,
-  ].map(
-    (h) => [h.api.apiKey, h as FakeApiHandler<any, any>],
-  ),
+    apiVersionsHandler,
+    metadataHandler,
+    initProducerIdHandler,
+    produceHandler,
+    saslHandshakeHandler,
+    saslAuthenticateHandler,
+    findCoordinatorHandler,
+    addPartitionsToTxnHandler,
+    addOffsetsToTxnHandler,
+    endTxnHandler,
+    txnOffsetCommitHandler,
+  ].map((h) => [h.api.apiKey, h as FakeApiHandler<any, any>]),
 )
 
 export function serverApi(apiKey: number): ServerKafkaApi<unknown, unknown> | undefined {

@@ -1,5 +1,9 @@
 import { ErrorCode } from '../../protocol/error-codes.js'
-import { InitProducerId, type InitProducerIdRequest, type InitProducerIdResponse } from '../../protocol/messages/init-producer-id.js'
+import {
+  InitProducerId,
+  type InitProducerIdRequest,
+  type InitProducerIdResponse,
+} from '../../protocol/messages/init-producer-id.js'
 import type { FakeApiHandler } from './context.js'
 
 /**
@@ -11,11 +15,13 @@ export const initProducerIdHandler: FakeApiHandler<InitProducerIdRequest, InitPr
   api: InitProducerId,
   handle(ctx, req) {
     let errorCode = ctx.faults.errorFor()
-    if (!errorCode && req.transactionalId !== null && ctx.broker !== ctx.cluster.coordinatorId()) errorCode = ErrorCode.NOT_COORDINATOR
+    if (!errorCode && req.transactionalId !== null && ctx.broker !== ctx.cluster.coordinatorId())
+      errorCode = ErrorCode.NOT_COORDINATOR
     if (errorCode) return { errorCode, producerId: -1, producerEpoch: -1 }
-    const { producerId, producerEpoch } = req.transactionalId === null
-      ? ctx.cluster.initProducerId(null)
-      : ctx.cluster.transactions.init(req.transactionalId, req.transactionTimeoutMs)
+    const { producerId, producerEpoch } =
+      req.transactionalId === null
+        ? ctx.cluster.initProducerId(null)
+        : ctx.cluster.transactions.init(req.transactionalId, req.transactionTimeoutMs)
     return { errorCode: 0, producerId, producerEpoch }
   },
 }

@@ -1,5 +1,10 @@
 import { ErrorCode } from '../../protocol/error-codes.js'
-import { Metadata, type MetadataRequest, type MetadataResponse, type MetadataTopic } from '../../protocol/messages/metadata.js'
+import {
+  Metadata,
+  type MetadataRequest,
+  type MetadataResponse,
+  type MetadataTopic,
+} from '../../protocol/messages/metadata.js'
 import type { FakeApiHandler } from './context.js'
 
 const LEGAL_TOPIC = /^[a-zA-Z0-9._-]{1,249}$/
@@ -48,7 +53,9 @@ export const metadataHandler: FakeApiHandler<MetadataRequest, MetadataResponse> 
         }),
       }
     })
-    const brokers = cluster.liveBrokers().map((nodeId) => ({ nodeId, ...connection.listener.address(nodeId), rack: null }))
+    const brokers = cluster
+      .liveBrokers()
+      .map((nodeId) => ({ nodeId, ...connection.listener.address(nodeId), rack: null }))
     return { brokers, clusterId: cluster.clusterId, controllerId: brokers[0]?.nodeId ?? -1, topics }
   },
 }

@@ -1,6 +1,10 @@
 import { ErrorCode } from '../../protocol/error-codes.js'
 import {
-  Produce, type ProduceNodeEndpoint, type ProducePartitionResponse, type ProduceRequest, type ProduceResponse,
+  Produce,
+  type ProduceNodeEndpoint,
+  type ProducePartitionResponse,
+  type ProduceRequest,
+  type ProduceResponse,
 } from '../../protocol/messages/produce.js'
 import { BATCH_HEADER_SIZE, decodeRecordBatches, type DecodedBatch } from '../../protocol/record-batch.js'
 import { NO_RESPONSE, type FakeApiHandler, type HandlerContext, type HandlerResult } from './context.js'
@@ -16,7 +20,8 @@ function failed(topic: string, partition: number, errorCode: number, errorMessag
 /** Checks that do not need the records: topic, partition, leadership, injected errors. */
 function precheck(ctx: HandlerContext, topic: string, partition: number): Prepared | null {
   const t = ctx.cluster.topic(topic)
-  if (!t || partition < 0 || partition >= t.partitions.length) return failed(topic, partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+  if (!t || partition < 0 || partition >= t.partitions.length)
+    return failed(topic, partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
   if (t.partitions[partition]!.leader !== ctx.broker) return failed(topic, partition, ErrorCode.NOT_LEADER_OR_FOLLOWER)
   const injected = ctx.faults.errorFor(topic, partition)
   if (injected) return failed(topic, partition, injected, 'injected by the fake cluster')
@@ -24,10 +29,21 @@ function precheck(ctx: HandlerContext, topic: string, partition: number): Prepar
 }
 
 /** Decodes the partition's records: exactly one valid RecordBatch v2, within the topic's size limit. */
-async function decode(ctx: HandlerContext, topic: string, partition: number, records: Uint8Array, transactionalId: string | null): Promise<Prepared> {
+async function decode(
+  ctx: HandlerContext,
+  topic: string,
+  partition: number,
+  records: Uint8Array,
+  transactionalId: string | null,
+): Promise<Prepared> {
   const maxBytes = ctx.cluster.topic(topic)!.maxMessageBytes
   if (records.length > maxBytes) {
-    return failed(topic, partition, ErrorCode.MESSAGE_TOO_LARGE, `${records.length} bytes exceed max.message.bytes ${maxBytes}`)
+    return failed(
+      topic,
+      partition,
+      ErrorCode.MESSAGE_TOO_LARGE,
+      `${records.length} bytes exceed max.message.bytes ${maxBytes}`,
+    )
   }
   if (records.length > 16 && records[16] !== 2) {
     // Produce v3+ carries RecordBatch v2 only (a client picks older formats only for brokers without Fetch v4+)
@@ -36,7 +52,12 @@ async function decode(ctx: HandlerContext, topic: string, partition: number, rec
   if (records.length >= BATCH_HEADER_SIZE) {
     const codecId = new DataView(records.buffer, records.byteOffset, records.byteLength).getInt16(21) & 0x07
     if (codecId !== 0 && !ctx.cluster.codecs.some((c) => c.id === codecId)) {
-      return failed(topic, partition, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `compression codec ${codecId} is not enabled`)
+      return failed(
+        topic,
+        partition,
+        ErrorCode.UNSUPPORTED_COMPRESSION_TYPE,
+        `compression codec ${codecId} is not enabled`,
+      )
     }
   }
   let batches: DecodedBatch[]
@@ -47,15 +68,31 @@ async function decode(ctx: HandlerContext, topic: string, partition: number, rec
     return failed(topic, partition, ErrorCode.CORRUPT_MESSAGE, err instanceof Error ? err.message : String(err))
   }
   if (batches.length !== 1) {
-    return failed(topic, partition, ErrorCode.INVALID_RECORD, `a Produce request must carry exactly one record batch per partition, got ${batches.length}`)
+    return failed(
+      topic,
+      partition,
+      ErrorCode.INVALID_RECORD,
+      `a Produce request must carry exactly one record batch per partition, got ${batches.length}`,
+    )
   }
   const batch = batches[0]!
-  if ((batch.attributes & 0x20) !== 0) return failed(topic, partition, ErrorCode.INVALID_RECORD, 'a producer does not write control batches')
+  if ((batch.attributes & 0x20) !== 0)
+    return failed(topic, partition, ErrorCode.INVALID_RECORD, 'a producer does not write control batches')
   if (((batch.attributes & 0x10) !== 0) !== (transactionalId !== null)) {
-    return failed(topic, partition, ErrorCode.INVALID_RECORD, 'a batch is transactional exactly when the request names a transactional id')
+    return failed(
+      topic,
+      partition,
+      ErrorCode.INVALID_RECORD,
+      'a batch is transactional exactly when the request names a transactional id',
+    )
   }
   if (batch.producerId >= 0 && batch.producerEpoch < ctx.cluster.minProducerEpoch(batch.producerId)) {
-    return failed(topic, partition, ErrorCode.INVALID_PRODUCER_EPOCH, `producer ${batch.producerId} epoch ${batch.producerEpoch} is fenced`)
+    return failed(
+      topic,
+      partition,
+      ErrorCode.INVALID_PRODUCER_EPOCH,
+      `producer ${batch.producerId} epoch ${batch.producerEpoch} is fenced`,
+    )
   }
   return { topic, partition, errorCode: 0, batch }
 }
@@ -64,7 +101,13 @@ async function decode(ctx: HandlerContext, topic: string, partition: number, rec
  * A transactional batch: its producer must hold the transactional id at this epoch, and the partition must be in the
  * transaction: added by AddPartitionsToTxn (v1), or added now by Produce v12+ on a transaction.version 2 cluster.
  */
-function transactionError(ctx: HandlerContext, transactionalId: string, batch: DecodedBatch, topic: string, partition: number): number {
+function transactionError(
+  ctx: HandlerContext,
+  transactionalId: string,
+  batch: DecodedBatch,
+  topic: string,
+  partition: number,
+): number {
   const txns = ctx.cluster.transactions
   const txn = txns.get(transactionalId)
   if (!txn || txn.producerId !== batch.producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING
@@ -77,8 +120,20 @@ function transactionError(ctx: HandlerContext, transactionalId: string, batch: D
   return ErrorCode.INVALID_TXN_STATE
 }
 
-function errorResponse(p: { partition: number; errorCode: number; errorMessage: string | null }): ProducePartitionResponse {
-  return { partition: p.partition, errorCode: p.errorCode, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [], errorMessage: p.errorMessage }
+function errorResponse(p: {
+  partition: number
+  errorCode: number
+  errorMessage: string | null
+}): ProducePartitionResponse {
+  return {
+    partition: p.partition,
+    errorCode: p.errorCode,
+    baseOffset: -1,
+    logAppendTimeMs: -1,
+    logStartOffset: -1,
+    recordErrors: [],
+    errorMessage: p.errorMessage,
+  }
 }
 
 /**
@@ -91,7 +146,9 @@ function errorResponse(p: { partition: number; errorCode: number; errorMessage: 
  */
 export const produceHandler: FakeApiHandler<ProduceRequest, ProduceResponse> = {
   api: Produce,
-  scope: (req) => ({ topics: req.topics.map((t) => ({ topic: t.topic, partitions: t.partitions.map((p) => p.partition) })) }),
+  scope: (req) => ({
+    topics: req.topics.map((t) => ({ topic: t.topic, partitions: t.partitions.map((p) => p.partition) })),
+  }),
   describe: (req) => ({
     batches: req.topics.flatMap((t) =>
       t.partitions.map((p) => {
@@ -120,7 +177,9 @@ export const produceHandler: FakeApiHandler<ProduceRequest, ProduceResponse> = {
         Promise.all(
           t.partitions.map(async (p) => {
             if (requestError) return failed(t.topic, p.partition, requestError, requestMessage)
-            return precheck(ctx, t.topic, p.partition) ?? decode(ctx, t.topic, p.partition, p.records, req.transactionalId)
+            return (
+              precheck(ctx, t.topic, p.partition) ?? decode(ctx, t.topic, p.partition, p.records, req.transactionalId)
+            )
           }),
         ),
       ),
@@ -133,7 +192,7 @@ export const produceHandler: FakeApiHandler<ProduceRequest, ProduceResponse> = {
       topic: req.topics[ti]!.topic,
       partitions: list.map((p): ProducePartitionResponse => {
         // leadership may have moved (or the topic gone) while the batch was being decoded
-        const result = 'batch' in p ? precheck(ctx, p.topic, p.partition) ?? p : p
+        const result = 'batch' in p ? (precheck(ctx, p.topic, p.partition) ?? p) : p
         if (!('batch' in result)) {
           anyError = true
           const res = errorResponse(result)
@@ -147,7 +206,10 @@ export const produceHandler: FakeApiHandler<ProduceRequest, ProduceResponse> = {
           return res
         }
         const t = cluster.topic(p.topic)!
-        const refused = req.transactionalId === null ? 0 : transactionError(ctx, req.transactionalId, result.batch, p.topic, p.partition)
+        const refused =
+          req.transactionalId === null
+            ? 0
+            : transactionError(ctx, req.transactionalId, result.batch, p.topic, p.partition)
         if (refused) {
           anyError = true
           return errorResponse({ partition: p.partition, errorCode: refused, errorMessage: null })
@@ -174,7 +236,11 @@ export const produceHandler: FakeApiHandler<ProduceRequest, ProduceResponse> = {
       if (anyError) ctx.closeConnection = true
       return NO_RESPONSE
     }
-    const nodeEndpoints: ProduceNodeEndpoint[] = [...leaders].map((nodeId) => ({ nodeId, ...ctx.connection.listener.address(nodeId), rack: null }))
+    const nodeEndpoints: ProduceNodeEndpoint[] = [...leaders].map((nodeId) => ({
+      nodeId,
+      ...ctx.connection.listener.address(nodeId),
+      rack: null,
+    }))
     return { topics, throttleTimeMs: 0, nodeEndpoints }
   },
 }

@@ -1,7 +1,11 @@
 import { ErrorCode } from '../../protocol/error-codes.js'
 import { toBase64, fromBase64 } from '../../base64.js'
 import {
-  SaslAuthenticate, SaslHandshake, type SaslAuthenticateRequest, type SaslAuthenticateResponse, type SaslHandshakeRequest,
+  SaslAuthenticate,
+  SaslHandshake,
+  type SaslAuthenticateRequest,
+  type SaslAuthenticateResponse,
+  type SaslHandshakeRequest,
   type SaslHandshakeResponse,
 } from '../../protocol/messages/sasl.js'
 import type { FakeCluster } from '../cluster.js'
@@ -39,7 +43,7 @@ const utf8d = new TextDecoder()
 const EMPTY = new Uint8Array(0)
 
 export function enabledMechanisms(cluster: FakeCluster): FakeSaslMechanism[] {
-  return cluster.sasl ? cluster.sasl.mechanisms ?? ALL : []
+  return cluster.sasl ? (cluster.sasl.mechanisms ?? ALL) : []
 }
 
 /** SaslHandshake: picks the mechanism. On a listener without SASL it is ILLEGAL_SASL_STATE, as on a real broker. */
@@ -75,7 +79,12 @@ interface ScramCredential {
 const credentials = new WeakMap<FakeCluster, Map<string, Promise<ScramCredential>>>()
 
 /** The SCRAM credential a broker would store for a user (RFC 5802: salted password → stored key, server key). */
-function scramCredential(cluster: FakeCluster, mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512', user: string, password: string): Promise<ScramCredential> {
+function scramCredential(
+  cluster: FakeCluster,
+  mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512',
+  user: string,
+  password: string,
+): Promise<ScramCredential> {
   let byUser = credentials.get(cluster)
   if (!byUser) credentials.set(cluster, (byUser = new Map()))
   const key = `${mechanism}\u0000${user}\u0000${password}`
@@ -86,10 +95,23 @@ function scramCredential(cluster: FakeCluster, mechanism: 'SCRAM-SHA-256' | 'SCR
       const bits = mechanism === 'SCRAM-SHA-256' ? 256 : 512
       const iterations = cluster.sasl?.scramIterations ?? 4096
       const salt = crypto.getRandomValues(new Uint8Array(16))
-      const pw = await crypto.subtle.importKey('raw', utf8.encode(password.normalize('NFKC')) as BufferSource, 'PBKDF2', false, ['deriveBits'])
-      const salted = new Uint8Array(await crypto.subtle.deriveBits({ name: 'PBKDF2', hash, salt: salt as BufferSource, iterations }, pw, bits))
+      const pw = await crypto.subtle.importKey(
+        'raw',
+        utf8.encode(password.normalize('NFKC')) as BufferSource,
+        'PBKDF2',
+        false,
+        ['deriveBits'],
+      )
+      const salted = new Uint8Array(
+        await crypto.subtle.deriveBits({ name: 'PBKDF2', hash, salt: salt as BufferSource, iterations }, pw, bits),
+      )
       const clientKey = await hmac(hash, salted, utf8.encode('Client Key'))
-      return { salt, iterations, storedKey: await digest(hash, clientKey), serverKey: await hmac(hash, salted, utf8.encode('Server Key')) }
+      return {
+        salt,
+        iterations,
+        storedKey: await digest(hash, clientKey),
+        serverKey: await hmac(hash, salted, utf8.encode('Server Key')),
+      }
     })()
     byUser.set(key, cred)
   }
@@ -102,7 +124,11 @@ function attributes(message: string): Map<string, string> {
 
 class AuthFailure extends Error {}
 
-async function scramStep(ctx: HandlerContext, mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512', input: string): Promise<string> {
+async function scramStep(
+  ctx: HandlerContext,
+  mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512',
+  input: string,
+): Promise<string> {
   const session = ctx.connection.sasl
   const users = ctx.cluster.sasl?.users ?? {}
   const hash = mechanism === 'SCRAM-SHA-256' ? 'SHA-256' : 'SHA-512'
@@ -114,7 +140,8 @@ async function scramStep(ctx: HandlerContext, mechanism: 'SCRAM-SHA-256' | 'SCRA
     const attrs = attributes(clientFirstBare)
     const user = (attrs.get('n') ?? '').replace(/=2C/g, ',').replace(/=3D/g, '=')
     const clientNonce = attrs.get('r')
-    if (!clientNonce || !Object.prototype.hasOwnProperty.call(users, user)) throw new AuthFailure('Invalid user credentials')
+    if (!clientNonce || !Object.prototype.hasOwnProperty.call(users, user))
+      throw new AuthFailure('Invalid user credentials')
     const cred = await scramCredential(ctx.cluster, mechanism, user, users[user]!)
     const nonce = clientNonce + toBase64(crypto.getRandomValues(new Uint8Array(18))).replace(/[=+/]/g, 'x')
     const serverFirst = `r=${nonce},s=${toBase64(cred.salt)},i=${cred.iterations}`
@@ -146,21 +173,28 @@ export const saslAuthenticateHandler: FakeApiHandler<SaslAuthenticateRequest, Sa
   api: SaslAuthenticate,
   async handle(ctx, req) {
     const session = ctx.connection.sasl
-    const answer = (bytes: Uint8Array): SaslAuthenticateResponse => ({ errorCode: 0, errorMessage: null, authBytes: bytes, sessionLifetimeMs: 0 })
+    const answer = (bytes: Uint8Array): SaslAuthenticateResponse => ({
+      errorCode: 0,
+      errorMessage: null,
+      authBytes: bytes,
+      sessionLifetimeMs: 0,
+    })
     const fail = (errorCode: number, errorMessage: string): SaslAuthenticateResponse => {
       ctx.closeConnection = true
       return { errorCode, errorMessage, authBytes: EMPTY, sessionLifetimeMs: 0 }
     }
     const injected = ctx.faults.errorFor()
     if (injected) return fail(injected, 'injected by the fake cluster')
-    if (!session.mechanism || session.authenticated) return fail(ErrorCode.ILLEGAL_SASL_STATE, 'unexpected SaslAuthenticate request')
+    if (!session.mechanism || session.authenticated)
+      return fail(ErrorCode.ILLEGAL_SASL_STATE, 'unexpected SaslAuthenticate request')
     const users = ctx.cluster.sasl?.users ?? {}
     const input = utf8d.decode(req.authBytes)
     try {
       switch (session.mechanism) {
         case 'PLAIN': {
           const [, user = '', password] = input.split('\u0000')
-          if (!Object.prototype.hasOwnProperty.call(users, user) || users[user] !== password) throw new AuthFailure('Invalid username or password')
+          if (!Object.prototype.hasOwnProperty.call(users, user) || users[user] !== password)
+            throw new AuthFailure('Invalid username or password')
           session.authenticated = true
           session.user = user
           return answer(EMPTY)
@@ -177,7 +211,8 @@ export const saslAuthenticateHandler: FakeApiHandler<SaslAuthenticateRequest, Sa
           return answer(utf8.encode(await scramStep(ctx, session.mechanism, input)))
       }
     } catch (err) {
-      if (err instanceof AuthFailure) return fail(ErrorCode.SASL_AUTHENTICATION_FAILED, `Authentication failed: ${err.message}`)
+      if (err instanceof AuthFailure)
+        return fail(ErrorCode.SASL_AUTHENTICATION_FAILED, `Authentication failed: ${err.message}`)
       throw err
     }
   },

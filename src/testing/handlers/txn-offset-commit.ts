@@ -1,5 +1,9 @@
 import { ErrorCode } from '../../protocol/error-codes.js'
-import { TxnOffsetCommit, type TxnOffsetCommitRequest, type TxnOffsetCommitResponse } from '../../protocol/messages/txn-offset-commit.js'
+import {
+  TxnOffsetCommit,
+  type TxnOffsetCommitRequest,
+  type TxnOffsetCommitResponse,
+} from '../../protocol/messages/txn-offset-commit.js'
 import type { FakeApiHandler } from './context.js'
 
 /**
@@ -8,7 +12,9 @@ import type { FakeApiHandler } from './context.js'
  */
 export const txnOffsetCommitHandler: FakeApiHandler<TxnOffsetCommitRequest, TxnOffsetCommitResponse> = {
   api: TxnOffsetCommit,
-  scope: (req) => ({ topics: req.topics.map((t) => ({ topic: t.topic, partitions: t.partitions.map((p) => p.partition) })) }),
+  scope: (req) => ({
+    topics: req.topics.map((t) => ({ topic: t.topic, partitions: t.partitions.map((p) => p.partition) })),
+  }),
   handle(ctx, req) {
     const { cluster } = ctx
     const txns = cluster.transactions
@@ -25,6 +31,11 @@ export const txnOffsetCommitHandler: FakeApiHandler<TxnOffsetCommitRequest, TxnO
       if (!pending) txn!.pendingOffsets.set(req.groupId, (pending = new Map()))
       for (const t of req.topics) for (const p of t.partitions) pending.set(`${t.topic}:${p.partition}`, p.offset)
     }
-    return { results: req.topics.map((t) => ({ topic: t.topic, partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode })) })) }
+    return {
+      results: req.topics.map((t) => ({
+        topic: t.topic,
+        partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode })),
+      })),
+    }
   },
 }

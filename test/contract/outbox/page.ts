@@ -30,7 +30,17 @@ interface State {
 let producer: ReturnType<typeof createProducer<string, string>> | undefined
 let outbox: IndexedDbOutbox | undefined
 let loop: ReturnType<typeof setInterval> | undefined
-const state: State = { sent: 0, acked: 0, failed: [], warnings: [], drops: [], depth: { batches: 0, records: 0, bytes: 0 }, leftovers: 0, storage: '', shipped: [] }
+const state: State = {
+  sent: 0,
+  acked: 0,
+  failed: [],
+  warnings: [],
+  drops: [],
+  depth: { batches: 0, records: 0, bytes: 0 },
+  leftovers: 0,
+  storage: '',
+  shipped: [],
+}
 
 function send(value: string, key: string): void {
   state.sent++
@@ -50,11 +60,13 @@ const api = {
     })
     try {
       if (!db.objectStoreNames.contains('batches')) return []
-      const all = await new Promise<Array<{ batchId: string; owner: string; count: number; records: Uint8Array }>>((resolve, reject) => {
-        const r = db.transaction('batches').objectStore('batches').getAll()
-        r.onsuccess = () => resolve(r.result)
-        r.onerror = () => reject(r.error)
-      })
+      const all = await new Promise<Array<{ batchId: string; owner: string; count: number; records: Uint8Array }>>(
+        (resolve, reject) => {
+          const r = db.transaction('batches').objectStore('batches').getAll()
+          r.onsuccess = () => resolve(r.result)
+          r.onerror = () => reject(r.error)
+        },
+      )
       return all.map((b) => ({ batchId: b.batchId, owner: b.owner, count: b.count, records: Array.from(b.records) }))
     } finally {
       db.close()
@@ -83,7 +95,10 @@ const api = {
       state.leftovers += left.reduce((n, b) => n + b.count, 0)
       return left
     }
-    const transport = cfg.transport === 'fetch' ? fetchTransport({ url: cfg.url, token: cfg.token }) : websocket({ url: cfg.url, token: cfg.token })
+    const transport =
+      cfg.transport === 'fetch'
+        ? fetchTransport({ url: cfg.url, token: cfg.token })
+        : websocket({ url: cfg.url, token: cfg.token })
     // which batch ids this page ships (each time), for the test's diagnostics
     const produce = transport.produce.bind(transport)
     transport.produce = (batches, opts) => {

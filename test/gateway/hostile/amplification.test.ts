@@ -5,8 +5,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTopic, uniqueTopic } from '../../helpers/kafka-tools.js'
 import {
-  Accepted, FrameClient, assertHealthy, authed, expectNoLeaks, expectTopicHolds, finishChildren, httpRequest, kafkaBootstrap,
-  mintToken, pack, produceFrame, rec, sleep, startChildGateway, uniqueId, type ChildGateway, type WireRecord,
+  Accepted,
+  FrameClient,
+  assertHealthy,
+  authed,
+  expectNoLeaks,
+  expectTopicHolds,
+  finishChildren,
+  httpRequest,
+  kafkaBootstrap,
+  mintToken,
+  pack,
+  produceFrame,
+  rec,
+  sleep,
+  startChildGateway,
+  uniqueId,
+  type ChildGateway,
+  type WireRecord,
 } from './harness.js'
 import { decode } from '@msgpack/msgpack'
 
@@ -34,9 +50,17 @@ afterAll(() => finishChildren('amplification.test.ts', [['gateway', gw]]))
 const auth = () => ({ Authorization: `Bearer ${token}` })
 const v3Path = (t = topic, c = clusterId) => `/v3/clusters/${c}/topics/${t}/records`
 const v3 = (body: string, headers: Record<string, string> = {}) =>
-  httpRequest(gw, 'POST', v3Path(), { headers: { ...auth(), 'Content-Type': 'application/json', ...headers }, body, timeoutMs: 60_000 })
+  httpRequest(gw, 'POST', v3Path(), {
+    headers: { ...auth(), 'Content-Type': 'application/json', ...headers },
+    body,
+    timeoutMs: 60_000,
+  })
 const v2 = (body: string, type = 'application/vnd.kafka.json.v2+json', t = topic) =>
-  httpRequest(gw, 'POST', `/topics/${t}`, { headers: { ...auth(), ...(type ? { 'Content-Type': type } : {}) }, body, timeoutMs: 60_000 })
+  httpRequest(gw, 'POST', `/topics/${t}`, {
+    headers: { ...auth(), ...(type ? { 'Content-Type': type } : {}) },
+    body,
+    timeoutMs: 60_000,
+  })
 const emptyRecords = (n: number): WireRecord[] => {
   const r: WireRecord = [Date.now(), null, null, []]
   return Array.from({ length: n }, () => r)
@@ -71,7 +95,9 @@ describe('amplification: more records or batches than one request may carry', ()
   })
 
   it(`REST v2: ${MAX_RECORDS + 1} records → 413, nothing produced`, async () => {
-    const res = await v2(JSON.stringify({ records: Array.from({ length: MAX_RECORDS + 1 }, () => ({ value: 'over-v2' })) }))
+    const res = await v2(
+      JSON.stringify({ records: Array.from({ length: MAX_RECORDS + 1 }, () => ({ value: 'over-v2' })) }),
+    )
     expect(res.status, res.text.slice(0, 200)).toBe(413)
   })
 
@@ -91,20 +117,36 @@ describe('amplification: more records or batches than one request may carry', ()
 
   it('WebSocket: 40,000 one-record batches in one frame → LIMIT_EXCEEDED, nothing produced', async () => {
     const r = emptyRecords(1)
-    c.send(produceFrame(11, Array.from({ length: 40_000 }, (_, i) => ({ topic, batchId: `b${i.toString(36)}`, records: r }))))
+    c.send(
+      produceFrame(
+        11,
+        Array.from({ length: 40_000 }, (_, i) => ({ topic, batchId: `b${i.toString(36)}`, records: r })),
+      ),
+    )
     await expectLimitExceeded(11)
   })
 
   it(`WebSocket: ${MAX_BATCHES + 1} batches in one frame on an idle connection → LIMIT_EXCEEDED`, async () => {
-    c.send(produceFrame(12, Array.from({ length: MAX_BATCHES + 1 }, (_, i) => ({ topic, batchId: uniqueId(`mb${i}`), records: [rec(`batches-${i}`)] }))))
+    c.send(
+      produceFrame(
+        12,
+        Array.from({ length: MAX_BATCHES + 1 }, (_, i) => ({
+          topic,
+          batchId: uniqueId(`mb${i}`),
+          records: [rec(`batches-${i}`)],
+        })),
+      ),
+    )
     await expectLimitExceeded(12)
   })
 
   it(`WebSocket: ${MAX_RECORDS + 1} records over two batches → LIMIT_EXCEEDED`, async () => {
-    c.send(produceFrame(13, [
-      { topic, batchId: uniqueId('half1'), records: emptyRecords(5000) },
-      { topic, batchId: uniqueId('half2'), records: emptyRecords(MAX_RECORDS + 1 - 5000) },
-    ]))
+    c.send(
+      produceFrame(13, [
+        { topic, batchId: uniqueId('half1'), records: emptyRecords(5000) },
+        { topic, batchId: uniqueId('half2'), records: emptyRecords(MAX_RECORDS + 1 - 5000) },
+      ]),
+    )
     await expectLimitExceeded(13)
   })
 
@@ -121,7 +163,10 @@ describe('amplification: more records or batches than one request may carry', ()
     const values = Array.from({ length: 500 }, (_, i) => `v3-stream-${i}`)
     const res = await v3(values.map((v) => JSON.stringify({ value: { type: 'STRING', data: v } })).join('\n'))
     expect(res.status, res.text.slice(0, 200)).toBe(200)
-    const lines = res.text.trim().split('\n').map((l) => JSON.parse(l) as { error_code: number; offset: number })
+    const lines = res.text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { error_code: number; offset: number })
     expect(lines).toHaveLength(500)
     expect(lines.every((l) => l.error_code === 200)).toBe(true)
     for (let i = 1; i < lines.length; i++) expect(lines[i]!.offset).toBeGreaterThan(lines[i - 1]!.offset)
@@ -142,7 +187,22 @@ describe('backpressure counts what records carry in their headers', () => {
     for (let f = 0; f < 5; f++) {
       const batchValues = Array.from({ length: 20 }, (_, i) => `hdr-${f}-${i}`)
       values.push(...batchValues)
-      c.send(produceFrame(100 + f, [{ topic, batchId: uniqueId('hdr'), records: batchValues.map((v) => rec(v, { headers: [['blob', big], ['blob2', big.subarray(0, 100)]] })) }]))
+      c.send(
+        produceFrame(100 + f, [
+          {
+            topic,
+            batchId: uniqueId('hdr'),
+            records: batchValues.map((v) =>
+              rec(v, {
+                headers: [
+                  ['blob', big],
+                  ['blob2', big.subarray(0, 100)],
+                ],
+              }),
+            ),
+          },
+        ]),
+      )
     }
     for (let f = 0; f < 5; f++) {
       const a = await c.answer(100 + f, 30_000)
@@ -184,9 +244,18 @@ describe(`metadata floods (metadataTopicsPerSecond ${METADATA_RATE})`, () => {
     const c = await authed(gw, fuzzToken('flood-produce'))
     c.send({ t: 'metadata', id: 1, topics: names(80, 'pre') })
     expect((await c.answer(1)).t).toBe('metadata')
-    c.send(produceFrame(2, names(60, 'p').map((t) => ({ topic: t, batchId: uniqueId('fp'), records: [rec('fp')] }))))
+    c.send(
+      produceFrame(
+        2,
+        names(60, 'p').map((t) => ({ topic: t, batchId: uniqueId('fp'), records: [rec('fp')] })),
+      ),
+    )
     const f = await c.answer(2)
-    expect(f, JSON.stringify({ t: f.t, code: f.code })).toMatchObject({ t: 'error', code: 'RATE_LIMITED', retriable: true })
+    expect(f, JSON.stringify({ t: f.t, code: f.code })).toMatchObject({
+      t: 'error',
+      code: 'RATE_LIMITED',
+      retriable: true,
+    })
     c.close()
   })
 
@@ -234,8 +303,20 @@ describe('REST edge cases', () => {
     ['REST v2 partitions', () => '/topics/%C0%AF/partitions', 'GET'],
   ])('bad percent-encoding in the path of %s → 400', async (_name, makePath, method) => {
     const res = await httpRequest(gw, method, makePath(), {
-      headers: { ...auth(), 'Content-Type': method === 'POST' && makePath().startsWith('/topics') ? 'application/vnd.kafka.json.v2+json' : 'application/json' },
-      ...(method === 'POST' ? { body: makePath().startsWith('/topics') ? '{"records":[{"value":1}]}' : '{"value":{"type":"STRING","data":"pct"}}' } : {}),
+      headers: {
+        ...auth(),
+        'Content-Type':
+          method === 'POST' && makePath().startsWith('/topics')
+            ? 'application/vnd.kafka.json.v2+json'
+            : 'application/json',
+      },
+      ...(method === 'POST'
+        ? {
+            body: makePath().startsWith('/topics')
+              ? '{"records":[{"value":1}]}'
+              : '{"value":{"type":"STRING","data":"pct"}}',
+          }
+        : {}),
     })
     expect(res.status, res.text).toBe(400)
   })
@@ -251,7 +332,10 @@ describe('REST edge cases', () => {
   })
 
   it('POST /v1/produce with a JSON body → 400', async () => {
-    const res = await httpRequest(gw, 'POST', '/v1/produce', { headers: { ...auth(), 'Content-Type': 'application/json' }, body: '{"t":"produce","id":1}' })
+    const res = await httpRequest(gw, 'POST', '/v1/produce', {
+      headers: { ...auth(), 'Content-Type': 'application/json' },
+      body: '{"t":"produce","id":1}',
+    })
     expect(res.status).toBe(400)
   })
 
@@ -304,10 +388,18 @@ describe('REST edge cases', () => {
   it.each([
     ['an empty record list', JSON.stringify({ records: [] }), 'application/vnd.kafka.json.v2+json'],
     ['records not a list', JSON.stringify({ records: { value: 1 } }), 'application/vnd.kafka.json.v2+json'],
-    ['a binary value that is not base64', JSON.stringify({ records: [{ value: '*not base64*' }] }), 'application/vnd.kafka.binary.v2+json'],
+    [
+      'a binary value that is not base64',
+      JSON.stringify({ records: [{ value: '*not base64*' }] }),
+      'application/vnd.kafka.binary.v2+json',
+    ],
     ['a record that is not an object', JSON.stringify({ records: [1, 2] }), 'application/vnd.kafka.binary.v2+json'],
     ['a body that is not JSON', 'records=1', 'application/vnd.kafka.json.v2+json'],
-    ['a partition out of range', JSON.stringify({ records: [{ value: 'p', partition: 7 }] }), 'application/vnd.kafka.json.v2+json'],
+    [
+      'a partition out of range',
+      JSON.stringify({ records: [{ value: 'p', partition: 7 }] }),
+      'application/vnd.kafka.json.v2+json',
+    ],
   ])('REST v2 with %s → 4xx, nothing produced', async (_name, body, type) => {
     const res = await v2(body, type)
     expect(res.status, res.text).toBeGreaterThanOrEqual(400)

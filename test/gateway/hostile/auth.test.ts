@@ -5,9 +5,33 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTopic, uniqueTopic } from '../../helpers/kafka-tools.js'
 import {
-  Accepted, FrameClient, OTHER_SECRET, SECRET, assertHealthy, authed, b64url, expectNoLeaks, expectTopicHolds, expectUpgradeStatus,
-  finishChildren, hs256, httpRequest, kafkaBootstrap, mintToken, pack, produceFrame, rawExchange, rec, remember, sleep, startChildGateway,
-  statusOf, tokenLinesIn, uniqueId, upgradeRequest, type ChildGateway,
+  Accepted,
+  FrameClient,
+  OTHER_SECRET,
+  SECRET,
+  assertHealthy,
+  authed,
+  b64url,
+  expectNoLeaks,
+  expectTopicHolds,
+  expectUpgradeStatus,
+  finishChildren,
+  hs256,
+  httpRequest,
+  kafkaBootstrap,
+  mintToken,
+  pack,
+  produceFrame,
+  rawExchange,
+  rec,
+  remember,
+  sleep,
+  startChildGateway,
+  statusOf,
+  tokenLinesIn,
+  uniqueId,
+  upgradeRequest,
+  type ChildGateway,
 } from './harness.js'
 
 const bootstrap = kafkaBootstrap()
@@ -40,7 +64,10 @@ const claimsFor = (extra: object = {}) => ({ iat: now(), exp: now() + 600, topic
 
 describe('token forgeries are refused on every channel', () => {
   const forgeries: Array<{ name: string; make: () => string }> = [
-    { name: 'alg none, empty signature', make: () => remember(`${b64url({ alg: 'none', typ: 'JWT' })}.${b64url(claimsFor())}.`) },
+    {
+      name: 'alg none, empty signature',
+      make: () => remember(`${b64url({ alg: 'none', typ: 'JWT' })}.${b64url(claimsFor())}.`),
+    },
     { name: 'alg none with an HMAC signature', make: () => signed({ alg: 'none', typ: 'JWT' }, claimsFor()) },
     { name: 'alg "hs256" (lower case)', make: () => signed({ alg: 'hs256', typ: 'JWT' }, claimsFor()) },
     { name: 'alg HS512 header over an HS256 signature', make: () => signed({ alg: 'HS512', typ: 'JWT' }, claimsFor()) },
@@ -52,16 +79,37 @@ describe('token forgeries are refused on every channel', () => {
         return remember(`${h}.${b64url(claimsFor())}.${s}`)
       },
     },
-    { name: 'signed with another secret', make: () => mintToken({ topics: ['*'], sub: 'forger' }, { secret: OTHER_SECRET }) },
-    { name: 'signature one character short', make: () => remember(mintToken({ topics: ['*'], sub: 'forger' }).slice(0, -1)) },
-    { name: 'expired an hour ago', make: () => mintToken({ topics: [topic], sub: 'late', iat: now() - 7200, exp: now() - 3600 }) },
+    {
+      name: 'signed with another secret',
+      make: () => mintToken({ topics: ['*'], sub: 'forger' }, { secret: OTHER_SECRET }),
+    },
+    {
+      name: 'signature one character short',
+      make: () => remember(mintToken({ topics: ['*'], sub: 'forger' }).slice(0, -1)),
+    },
+    {
+      name: 'expired an hour ago',
+      make: () => mintToken({ topics: [topic], sub: 'late', iat: now() - 7200, exp: now() - 3600 }),
+    },
     { name: 'nbf an hour in the future', make: () => mintToken({ topics: [topic], sub: 'early', nbf: now() + 3600 }) },
     { name: 'no exp claim', make: () => mintToken({ topics: [topic], sub: 'forever', exp: undefined }) },
     { name: 'exp as a string', make: () => mintToken({ topics: [topic], sub: 'x', exp: String(now() + 600) }) },
     { name: 'topics not a list', make: () => mintToken({ topics: '*', sub: 'x' }) },
     { name: 'sub a number', make: () => mintToken({ topics: [topic], sub: 42 }) },
-    { name: 'a 10 kB token (valid signature, padded claims)', make: () => mintToken({ topics: [topic], sub: 'big', pad: 'x'.repeat(10_000) }) },
-    { name: 'two segments', make: () => remember(mintToken({ topics: ['*'] }).split('.').slice(0, 2).join('.')) },
+    {
+      name: 'a 10 kB token (valid signature, padded claims)',
+      make: () => mintToken({ topics: [topic], sub: 'big', pad: 'x'.repeat(10_000) }),
+    },
+    {
+      name: 'two segments',
+      make: () =>
+        remember(
+          mintToken({ topics: ['*'] })
+            .split('.')
+            .slice(0, 2)
+            .join('.'),
+        ),
+    },
     { name: 'four segments', make: () => remember(`${mintToken({ topics: ['*'] })}.${b64url('x')}`) },
     { name: 'payload that is not JSON', make: () => signed(HS, 'not json at all') },
     { name: 'header that is a JSON string', make: () => signed('"HS256"', claimsFor()) },
@@ -269,9 +317,13 @@ describe('Origin bypass attempts (allowed: https://app.example)', () => {
   })
 
   it('two Origin headers (allowed first, evil second) on the upgrade → 403', async () => {
-    const r = await rawExchange(gw, upgradeRequest(`/v1/ws?token=${token}`, [`Origin: ${ORIGIN}`, 'Origin: https://evil.example']), {
-      until: (t) => t.includes('\r\n\r\n'),
-    })
+    const r = await rawExchange(
+      gw,
+      upgradeRequest(`/v1/ws?token=${token}`, [`Origin: ${ORIGIN}`, 'Origin: https://evil.example']),
+      {
+        until: (t) => t.includes('\r\n\r\n'),
+      },
+    )
     expect(statusOf(r.text)).toBe(403)
   })
 
@@ -321,7 +373,11 @@ describe('tokens never reach the logs (logLevel debug)', () => {
     ])
     expect(answers.every((a) => a.status >= 400)).toBe(true)
     // (what these upgrades get is checked elsewhere; here they only provoke log lines)
-    const attempt = (p: Promise<FrameClient>) => p.then((x) => sleep(200).then(() => x.close()), () => {})
+    const attempt = (p: Promise<FrameClient>) =>
+      p.then(
+        (x) => sleep(200).then(() => x.close()),
+        () => {},
+      )
     await attempt(FrameClient.open(gw, { path: `/nope?${q(token)}` }))
     await attempt(FrameClient.open(gw, { token: forged }))
     await attempt(FrameClient.open(gw, { token: expired }))
@@ -349,13 +405,16 @@ describe('tokens never reach the logs (logLevel debug)', () => {
     await c.next((f) => f.t === 'error')
     c.close()
     await sleep(200)
-    const forged = gw.stderr().split('\n').filter((l) => {
-      try {
-        return (JSON.parse(l) as { msg?: unknown }).msg === 'FORGED-ENTRY'
-      } catch {
-        return l.startsWith('{"ts":"2000-01-01')
-      }
-    })
+    const forged = gw
+      .stderr()
+      .split('\n')
+      .filter((l) => {
+        try {
+          return (JSON.parse(l) as { msg?: unknown }).msg === 'FORGED-ENTRY'
+        } catch {
+          return l.startsWith('{"ts":"2000-01-01')
+        }
+      })
     expect(forged).toEqual([])
   })
 

@@ -9,7 +9,8 @@
 // would in production.
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
-const modulePath = process.env.ISOKAFKA_GATEWAY_MODULE || fileURLToPath(new URL('../../../dist/gateway.js', import.meta.url))
+const modulePath =
+  process.env.ISOKAFKA_GATEWAY_MODULE || fileURLToPath(new URL('../../../dist/gateway.js', import.meta.url))
 const options = JSON.parse(process.env.ISOKAFKA_GATEWAY_OPTIONS || '{}')
 
 const { createGateway } = await import(pathToFileURL(modulePath).href)

@@ -49,7 +49,8 @@ const trim = setInterval(() => {
 }, 1000)
 
 function removeFaults(kind) {
-  for (const f of [...cluster.faults.pending]) if (f.apiKey === ApiKey.Produce && (kind === undefined || f.action.kind === kind)) cluster.faults.remove(f)
+  for (const f of [...cluster.faults.pending])
+    if (f.apiKey === ApiKey.Produce && (kind === undefined || f.action.kind === kind)) cluster.faults.remove(f)
 }
 
 const utf8 = new TextDecoder()

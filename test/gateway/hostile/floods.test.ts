@@ -8,8 +8,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { createTopic, uniqueTopic } from '../../helpers/kafka-tools.js'
 import {
-  Accepted, FrameClient, assertHealthy, authed, expectNoLeaks, expectTopicHolds, expectUpgradeStatus, finishChildren, kafkaBootstrap,
-  mintToken, pack, rawExchange, sleep, startChildGateway, statusOf, trickle, upgradeRequest, wsFrame, type ChildGateway,
+  Accepted,
+  FrameClient,
+  assertHealthy,
+  authed,
+  expectNoLeaks,
+  expectTopicHolds,
+  expectUpgradeStatus,
+  finishChildren,
+  kafkaBootstrap,
+  mintToken,
+  pack,
+  rawExchange,
+  sleep,
+  startChildGateway,
+  statusOf,
+  trickle,
+  upgradeRequest,
+  wsFrame,
+  type ChildGateway,
 } from './harness.js'
 
 const bootstrap = kafkaBootstrap()
@@ -119,12 +136,21 @@ describe('connection floods: token-less sockets have a budget, valid clients sti
 
   it('a burst of 100 token-less upgrades from one address: at most the budget opens, the rest get 503', async () => {
     await release()
-    const results = await Promise.allSettled(Array.from({ length: 100 }, () => FrameClient.open(gw, { localAddress: '127.0.0.1' })))
-    const opened = results.filter((r): r is PromiseFulfilledResult<FrameClient> => r.status === 'fulfilled').map((r) => r.value)
+    const results = await Promise.allSettled(
+      Array.from({ length: 100 }, () => FrameClient.open(gw, { localAddress: '127.0.0.1' })),
+    )
+    const opened = results
+      .filter((r): r is PromiseFulfilledResult<FrameClient> => r.status === 'fulfilled')
+      .map((r) => r.value)
     held.push(...opened)
-    const statuses = results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason?.status ?? -1)
+    const statuses = results
+      .filter((r) => r.status === 'rejected')
+      .map((r) => (r as PromiseRejectedResult).reason?.status ?? -1)
     expect(opened.length).toBeLessThanOrEqual(PER_ADDRESS)
-    expect(statuses.every((s) => s === 503), JSON.stringify(statuses.slice(0, 10))).toBe(true)
+    expect(
+      statuses.every((s) => s === 503),
+      JSON.stringify(statuses.slice(0, 10)),
+    ).toBe(true)
     await release()
   })
 
@@ -148,7 +174,9 @@ describe('slow writers, fake heartbeats, and a client that never reads', () => {
     expect(r.closedAfterMs!).toBeLessThan(LORIS_BOUND_MS)
   })
 
-  it.concurrent('a slow-loris body on POST /v1/produce is cut off by httpTimeoutMs (408 or closed)', async ({ expect }) => {
+  it.concurrent('a slow-loris body on POST /v1/produce is cut off by httpTimeoutMs (408 or closed)', async ({
+    expect,
+  }) => {
     const head = `POST /v1/produce HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/vnd.msgpack\r\nContent-Length: 100000\r\n\r\n`
     const r = await trickle(gw, [head, ...Array.from({ length: 80 }, () => 'x'.repeat(10))], 100, LORIS_BOUND_MS + 3000)
     expect(r.closedAfterMs, `still open after ${LORIS_BOUND_MS + 3000} ms`).not.toBeNull()
@@ -165,7 +193,9 @@ describe('slow writers, fake heartbeats, and a client that never reads', () => {
     expect(r.closedAfterMs!).toBeLessThan(LORIS_BOUND_MS)
   })
 
-  it.concurrent('40 slow-loris connections at once: all cut off, a well-behaved client produces meanwhile', async ({ expect }) => {
+  it.concurrent('40 slow-loris connections at once: all cut off, a well-behaved client produces meanwhile', async ({
+    expect,
+  }) => {
     const parts = ['GET /healthz HTTP/1.1\r\nHost: x\r\n', ...Array.from({ length: 60 }, (_, i) => `X-${i}: y\r\n`)]
     const lorises = Array.from({ length: 40 }, () => trickle(gw, parts, 100, LORIS_BOUND_MS + 3000))
     await sleep(300)
@@ -176,9 +206,15 @@ describe('slow writers, fake heartbeats, and a client that never reads', () => {
 
   const PONG_BOUND_MS = 3 * HEARTBEAT_MS + 1000
 
-  it.concurrent('a raw-TCP WebSocket (valid ?token=) that never answers pings and trickles a frame is terminated within ~3 heartbeats', async ({ expect }) => {
+  it.concurrent('a raw-TCP WebSocket (valid ?token=) that never answers pings and trickles a frame is terminated within ~3 heartbeats', async ({
+    expect,
+  }) => {
     const header = wsFrame(0x2, new Uint8Array(0), { declaredLength: 1000 }).subarray(0, 8) // length header + mask only
-    const parts = [upgradeRequest(`/v1/ws?token=${token}`), header, ...Array.from({ length: 100 }, () => Uint8Array.of(0x42))]
+    const parts = [
+      upgradeRequest(`/v1/ws?token=${token}`),
+      header,
+      ...Array.from({ length: 100 }, () => Uint8Array.of(0x42)),
+    ]
     const r = await trickle(gw, parts, 100, PONG_BOUND_MS + 4000)
     expect(statusOf(r.text)).toBe(101)
     expect(r.closedAfterMs, `still open after ${PONG_BOUND_MS + 4000} ms`).not.toBeNull()
@@ -191,7 +227,9 @@ describe('slow writers, fake heartbeats, and a client that never reads', () => {
     return c
   }
 
-  it.concurrent('a client that sends unsolicited pongs (empty payload) every 100 ms but never answers the pings is terminated within ~3 heartbeats', async ({ expect }) => {
+  it.concurrent('a client that sends unsolicited pongs (empty payload) every 100 ms but never answers the pings is terminated within ~3 heartbeats', async ({
+    expect,
+  }) => {
     const c = await openNoAutoPong()
     const t0 = Date.now()
     const timer = setInterval(() => c.ws.readyState === WebSocket.OPEN && c.ws.pong(), 100)
@@ -210,7 +248,9 @@ describe('slow writers, fake heartbeats, and a client that never reads', () => {
     expect(Date.now() - t0).toBeLessThan(PONG_BOUND_MS)
   })
 
-  it.concurrent('a client answering pings stays connected for 4 heartbeats and still gets acks (control)', async ({ expect }) => {
+  it.concurrent('a client answering pings stays connected for 4 heartbeats and still gets acks (control)', async ({
+    expect,
+  }) => {
     const c = await authed(gw, token)
     await sleep(4 * HEARTBEAT_MS)
     expect(c.closed).toBeNull()
@@ -225,7 +265,11 @@ describe('slow writers, fake heartbeats, and a client that never reads', () => {
     const sock = (c.ws as unknown as { _socket: net.Socket })._socket
     sock.pause()
     // topics the token may not use: each answer repeats every name (answers at least as large as requests)
-    const frame = pack({ t: 'metadata', id: 1, topics: Array.from({ length: 500 }, (_, i) => `zz-${'q'.repeat(190)}-${i}`) })
+    const frame = pack({
+      t: 'metadata',
+      id: 1,
+      topics: Array.from({ length: 500 }, (_, i) => `zz-${'q'.repeat(190)}-${i}`),
+    })
     const rss0 = gw.rssMb()
     const HIGH = 4 << 20
     const LIMIT = 64 << 20
@@ -241,7 +285,8 @@ describe('slow writers, fake heartbeats, and a client that never reads', () => {
       sent += frame.length
       if (c.ws.bufferedAmount > HIGH) {
         const t0 = Date.now()
-        while (c.ws.bufferedAmount > HIGH && c.ws.readyState === WebSocket.OPEN && Date.now() - t0 < 1500) await sleep(25)
+        while (c.ws.bufferedAmount > HIGH && c.ws.readyState === WebSocket.OPEN && Date.now() - t0 < 1500)
+          await sleep(25)
         if (c.ws.readyState !== WebSocket.OPEN) {
           dropped = true
           break
@@ -254,7 +299,10 @@ describe('slow writers, fake heartbeats, and a client that never reads', () => {
       if ((sent / frame.length) % 20 === 0) await sleep(0)
     }
     const grownMb = gw.rssPeakMb() - rss0
-    expect(stalled || dropped, `the gateway kept reading: ${(sent / 1048576).toFixed(0)} MB sent, none of it answered being read`).toBe(true)
+    expect(
+      stalled || dropped,
+      `the gateway kept reading: ${(sent / 1048576).toFixed(0)} MB sent, none of it answered being read`,
+    ).toBe(true)
     expect(grownMb, `RSS grew by ${grownMb.toFixed(0)} MB`).toBeLessThan(150)
     // a queue that does not shrink for a heartbeat period gets the connection terminated
     await sleep(3 * HEARTBEAT_MS)

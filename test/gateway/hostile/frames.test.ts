@@ -5,8 +5,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTopic, uniqueTopic } from '../../helpers/kafka-tools.js'
 import {
-  Accepted, FrameClient, assertHealthy, authed, expectNoLeaks, expectTopicHolds, finishChildren, kafkaBootstrap, mintToken,
-  pack, produceFrame, rec, sleep, startChildGateway, uniqueId, wsFrame, type ChildGateway,
+  Accepted,
+  FrameClient,
+  assertHealthy,
+  authed,
+  expectNoLeaks,
+  expectTopicHolds,
+  finishChildren,
+  kafkaBootstrap,
+  mintToken,
+  pack,
+  produceFrame,
+  rec,
+  sleep,
+  startChildGateway,
+  uniqueId,
+  wsFrame,
+  type ChildGateway,
 } from './harness.js'
 
 const bootstrap = kafkaBootstrap()
@@ -43,10 +58,27 @@ function frameWith(frame: unknown, bomb: Uint8Array): Uint8Array {
   if (at < 0) throw new Error('no __BOMB__ in the frame')
   return cat(enc.subarray(0, at), bomb, enc.subarray(at + mark.length))
 }
-const produceWithBomb = (id: number, where: 'batches' | 'records' | 'topic' | 'value' | 'headers' | 'ts', bomb: Uint8Array) => {
-  const record = [where === 'ts' ? '__BOMB__' : Date.now(), null, where === 'value' ? '__BOMB__' : null, where === 'headers' ? '__BOMB__' : []]
-  const batch = { topic: where === 'topic' ? '__BOMB__' : topic, partition: 0, batchId: uniqueId('bomb'), records: where === 'records' ? '__BOMB__' : [record] }
-  return frameWith({ t: 'produce', id, acks: -1, timeoutMs: 5000, batches: where === 'batches' ? '__BOMB__' : [batch] }, bomb)
+const produceWithBomb = (
+  id: number,
+  where: 'batches' | 'records' | 'topic' | 'value' | 'headers' | 'ts',
+  bomb: Uint8Array,
+) => {
+  const record = [
+    where === 'ts' ? '__BOMB__' : Date.now(),
+    null,
+    where === 'value' ? '__BOMB__' : null,
+    where === 'headers' ? '__BOMB__' : [],
+  ]
+  const batch = {
+    topic: where === 'topic' ? '__BOMB__' : topic,
+    partition: 0,
+    batchId: uniqueId('bomb'),
+    records: where === 'records' ? '__BOMB__' : [record],
+  }
+  return frameWith(
+    { t: 'produce', id, acks: -1, timeoutMs: 5000, batches: where === 'batches' ? '__BOMB__' : [batch] },
+    bomb,
+  )
 }
 
 const validBatch = () => ({ topic, batchId: uniqueId('refused'), records: [rec(`refused-${uniqueId()}`)] })
@@ -60,8 +92,14 @@ describe('pre-auth: the first frame that is not a valid hello ends the connectio
     expect(f.fatal, JSON.stringify(f)).toBe(true)
     const closed = await c.waitClosed(3000)
     expect(closed.code).toBe(4401)
-    expect(c.all.filter((x) => x.t === 'error'), 'exactly one error frame').toHaveLength(1)
-    expect(c.all.filter((x) => x.t !== 'error'), 'nothing but the error frame').toEqual([])
+    expect(
+      c.all.filter((x) => x.t === 'error'),
+      'exactly one error frame',
+    ).toHaveLength(1)
+    expect(
+      c.all.filter((x) => x.t !== 'error'),
+      'nothing but the error frame',
+    ).toEqual([])
   }
   const M = ['MALFORMED']
   const U = ['UNAUTHENTICATED']
@@ -81,8 +119,16 @@ describe('pre-auth: the first frame that is not a valid hello ends the connectio
     ['a produce frame', () => pack(produceFrame(1, [validBatch()])), U],
     ['an unknown frame type', () => pack({ t: 'subscribe', id: 1 }), ['UNAUTHENTICATED', 'UNSUPPORTED', 'MALFORMED']],
     ['a hello without a token', () => pack({ t: 'hello', v: 1 }), U],
-    ['a hello whose token is a number', () => pack({ t: 'hello', v: 1, token: 12345 }), ['UNAUTHENTICATED', 'MALFORMED']],
-    ['a hello with a forged token', () => pack({ t: 'hello', v: 1, token: mintToken({ topics: ['*'] }, { secret: 'not-the-secret-0123456789' }) }), U],
+    [
+      'a hello whose token is a number',
+      () => pack({ t: 'hello', v: 1, token: 12345 }),
+      ['UNAUTHENTICATED', 'MALFORMED'],
+    ],
+    [
+      'a hello with a forged token',
+      () => pack({ t: 'hello', v: 1, token: mintToken({ topics: ['*'] }, { secret: 'not-the-secret-0123456789' }) }),
+      U,
+    ],
     ['a hello with protocol version 2', () => pack({ t: 'hello', v: 2, token }), ['UNSUPPORTED']],
     ['a hello with version "1" (a string)', () => pack({ t: 'hello', v: '1', token }), ['UNSUPPORTED', 'MALFORMED']],
   ]
@@ -154,18 +200,50 @@ describe('after authentication: malformed frames and MessagePack bombs get an er
     ['array32 header declaring 4 billion items', () => u8(0xdd, 0xff, 0xff, 0xff, 0xff), undefined],
     ['map32 header declaring 4 billion entries', () => u8(0xdf, 0xff, 0xff, 0xff, 0xff), undefined],
     ['ten nested array16 headers, each declaring 65,535 items', () => repeat([0xdc, 0xff, 0xff], 10), undefined],
-    ['produce whose batches is an array32 of 4 billion', () => produceWithBomb(5, 'batches', u8(0xdd, 0xff, 0xff, 0xff, 0xff)), 5],
-    ['produce whose records is an array32 of 2 billion', () => produceWithBomb(6, 'records', u8(0xdd, 0x7f, 0xff, 0xff, 0xff)), 6],
-    ['str32 topic whose length runs past the end', () => produceWithBomb(7, 'topic', u8(0xdb, 0x7f, 0xff, 0xff, 0xff, 0x61, 0x62)), 7],
-    ['bin32 value whose length runs past the end', () => produceWithBomb(8, 'value', u8(0xc6, 0x7f, 0xff, 0xff, 0xff, 0x00)), 8],
-    ['ext32 whose length runs past the end', () => produceWithBomb(9, 'value', u8(0xc9, 0x7f, 0xff, 0xff, 0xff, 0x01)), 9],
+    [
+      'produce whose batches is an array32 of 4 billion',
+      () => produceWithBomb(5, 'batches', u8(0xdd, 0xff, 0xff, 0xff, 0xff)),
+      5,
+    ],
+    [
+      'produce whose records is an array32 of 2 billion',
+      () => produceWithBomb(6, 'records', u8(0xdd, 0x7f, 0xff, 0xff, 0xff)),
+      6,
+    ],
+    [
+      'str32 topic whose length runs past the end',
+      () => produceWithBomb(7, 'topic', u8(0xdb, 0x7f, 0xff, 0xff, 0xff, 0x61, 0x62)),
+      7,
+    ],
+    [
+      'bin32 value whose length runs past the end',
+      () => produceWithBomb(8, 'value', u8(0xc6, 0x7f, 0xff, 0xff, 0xff, 0x00)),
+      8,
+    ],
+    [
+      'ext32 whose length runs past the end',
+      () => produceWithBomb(9, 'value', u8(0xc9, 0x7f, 0xff, 0xff, 0xff, 0x01)),
+      9,
+    ],
     ['map16 header declaring 65,535 headers entries', () => produceWithBomb(10, 'headers', u8(0xde, 0xff, 0xff)), 10],
     ['depth bomb: 60,000 nested arrays', () => repeat([0x91], 60_000, [0xc0]), undefined],
     ['depth bomb: 20,000 nested maps', () => repeat([0x81, 0xa1, 0x61], 20_000, [0xc0]), undefined],
-    ['depth bomb inside the record headers (20,000 deep)', () => produceWithBomb(11, 'headers', repeat([0x91], 20_000, [0xc0])), 11],
-    ['a map of 10,000 integer keys', () => cat(u8(0xde, 0x27, 0x10), repeat([0xcd, 0x01, 0x02, 0xc0], 10_000)), undefined],
+    [
+      'depth bomb inside the record headers (20,000 deep)',
+      () => produceWithBomb(11, 'headers', repeat([0x91], 20_000, [0xc0])),
+      11,
+    ],
+    [
+      'a map of 10,000 integer keys',
+      () => cat(u8(0xde, 0x27, 0x10), repeat([0xcd, 0x01, 0x02, 0xc0], 10_000)),
+      undefined,
+    ],
     ['a timestamp extension as the record timestamp', () => produceWithBomb(12, 'ts', u8(0xd6, 0xff, 0, 0, 0, 0)), 12],
-    ['the reserved byte 0xc1 inside a frame', () => frameWith({ t: 'metadata', id: 13, topics: '__BOMB__' }, u8(0xc1)), 13],
+    [
+      'the reserved byte 0xc1 inside a frame',
+      () => frameWith({ t: 'metadata', id: 13, topics: '__BOMB__' }, u8(0xc1)),
+      13,
+    ],
   ]
   it.each(bombs)('bomb: %s → MALFORMED', (_n, make, id) => expectRefused(make(), 'MALFORMED', id))
 
@@ -177,31 +255,124 @@ describe('after authentication: malformed frames and MessagePack bombs get an er
     { name: 'a MessagePack nil', code: 'MALFORMED', id: undefined, make: () => u8(0xc0) },
     { name: 'a map without t', code: 'MALFORMED', id: undefined, make: () => pack({ id: 20 }) },
     { name: 'a map whose t is a number', code: 'MALFORMED', id: undefined, make: () => pack({ t: 5, id: 21 }) },
-    { name: 'a valid frame with a trailing byte', code: 'MALFORMED', id: undefined, make: () => cat(pack({ t: 'metadata', id: 22, topics: [topic] }), u8(0xc0)) },
-    { name: 'a truncated produce frame', code: 'MALFORMED', id: undefined, make: () => pack(produceFrame(23, [validBatch()])).subarray(0, 30) },
+    {
+      name: 'a valid frame with a trailing byte',
+      code: 'MALFORMED',
+      id: undefined,
+      make: () => cat(pack({ t: 'metadata', id: 22, topics: [topic] }), u8(0xc0)),
+    },
+    {
+      name: 'a truncated produce frame',
+      code: 'MALFORMED',
+      id: undefined,
+      make: () => pack(produceFrame(23, [validBatch()])).subarray(0, 30),
+    },
     { name: 'an unknown frame type', code: 'UNSUPPORTED', id: 24, make: () => pack({ t: 'subscribe', id: 24 }) },
-    { name: 'produce without an id', code: 'MALFORMED', id: undefined, make: () => pack({ ...produceFrame(0, [validBatch()]), id: undefined }) },
-    { name: 'produce whose id is a string', code: 'MALFORMED', id: undefined, make: () => pack({ ...produceFrame(0, [validBatch()]), id: '25' }) },
-    { name: 'produce whose id is NaN', code: 'MALFORMED', id: undefined, make: () => pack({ ...produceFrame(0, [validBatch()]), id: NaN }) },
+    {
+      name: 'produce without an id',
+      code: 'MALFORMED',
+      id: undefined,
+      make: () => pack({ ...produceFrame(0, [validBatch()]), id: undefined }),
+    },
+    {
+      name: 'produce whose id is a string',
+      code: 'MALFORMED',
+      id: undefined,
+      make: () => pack({ ...produceFrame(0, [validBatch()]), id: '25' }),
+    },
+    {
+      name: 'produce whose id is NaN',
+      code: 'MALFORMED',
+      id: undefined,
+      make: () => pack({ ...produceFrame(0, [validBatch()]), id: NaN }),
+    },
     { name: 'produce with an empty batch list', code: 'MALFORMED', id: 26, make: () => pack(produceFrame(26, [])) },
-    { name: 'produce with a batch without records', code: 'MALFORMED', id: 27, make: () => pack(produceFrame(27, [{ topic, batchId: uniqueId(), records: [] }])) },
-    { name: 'a record whose key is a string', code: 'MALFORMED', id: 28, make: () => pack(produceFrame(28, [{ topic, batchId: uniqueId(), records: [[Date.now(), 'k' as never, null, []]] }])) },
-    { name: 'a record of 3 fields', code: 'MALFORMED', id: 29, make: () => pack(produceFrame(29, [{ topic, batchId: uniqueId(), records: [[Date.now(), null, null] as never] }])) },
-    { name: 'a negative record timestamp', code: 'MALFORMED', id: 30, make: () => pack(produceFrame(30, [{ topic, batchId: uniqueId(), records: [rec('x', { ts: -5 })] }])) },
-    { name: 'a header that is not a [name, value] pair', code: 'MALFORMED', id: 31, make: () => pack(produceFrame(31, [{ topic, batchId: uniqueId(), records: [rec('x', { headers: [['only'] as never] })] }])) },
-    { name: 'the same batch id twice in one frame', code: 'MALFORMED', id: 32, make: () => { const b = validBatch(); return pack(produceFrame(32, [b, { ...b }])) } },
-    { name: 'a 129-character batch id', code: 'MALFORMED', id: 33, make: () => pack(produceFrame(33, [{ ...validBatch(), batchId: 'b'.repeat(129) }])) },
-    { name: 'an empty batch id', code: 'MALFORMED', id: 34, make: () => pack(produceFrame(34, [{ ...validBatch(), batchId: '' }])) },
-    { name: 'partition -1', code: 'MALFORMED', id: 35, make: () => pack(produceFrame(35, [{ ...validBatch(), partition: -1 }])) },
-    { name: 'partition 0.5', code: 'MALFORMED', id: 36, make: () => pack(produceFrame(36, [{ ...validBatch(), partition: 0.5 }])) },
+    {
+      name: 'produce with a batch without records',
+      code: 'MALFORMED',
+      id: 27,
+      make: () => pack(produceFrame(27, [{ topic, batchId: uniqueId(), records: [] }])),
+    },
+    {
+      name: 'a record whose key is a string',
+      code: 'MALFORMED',
+      id: 28,
+      make: () =>
+        pack(produceFrame(28, [{ topic, batchId: uniqueId(), records: [[Date.now(), 'k' as never, null, []]] }])),
+    },
+    {
+      name: 'a record of 3 fields',
+      code: 'MALFORMED',
+      id: 29,
+      make: () =>
+        pack(produceFrame(29, [{ topic, batchId: uniqueId(), records: [[Date.now(), null, null] as never] }])),
+    },
+    {
+      name: 'a negative record timestamp',
+      code: 'MALFORMED',
+      id: 30,
+      make: () => pack(produceFrame(30, [{ topic, batchId: uniqueId(), records: [rec('x', { ts: -5 })] }])),
+    },
+    {
+      name: 'a header that is not a [name, value] pair',
+      code: 'MALFORMED',
+      id: 31,
+      make: () =>
+        pack(produceFrame(31, [{ topic, batchId: uniqueId(), records: [rec('x', { headers: [['only'] as never] })] }])),
+    },
+    {
+      name: 'the same batch id twice in one frame',
+      code: 'MALFORMED',
+      id: 32,
+      make: () => {
+        const b = validBatch()
+        return pack(produceFrame(32, [b, { ...b }]))
+      },
+    },
+    {
+      name: 'a 129-character batch id',
+      code: 'MALFORMED',
+      id: 33,
+      make: () => pack(produceFrame(33, [{ ...validBatch(), batchId: 'b'.repeat(129) }])),
+    },
+    {
+      name: 'an empty batch id',
+      code: 'MALFORMED',
+      id: 34,
+      make: () => pack(produceFrame(34, [{ ...validBatch(), batchId: '' }])),
+    },
+    {
+      name: 'partition -1',
+      code: 'MALFORMED',
+      id: 35,
+      make: () => pack(produceFrame(35, [{ ...validBatch(), partition: -1 }])),
+    },
+    {
+      name: 'partition 0.5',
+      code: 'MALFORMED',
+      id: 36,
+      make: () => pack(produceFrame(36, [{ ...validBatch(), partition: 0.5 }])),
+    },
     { name: 'acks 2', code: 'MALFORMED', id: 37, make: () => pack(produceFrame(37, [validBatch()], { acks: 2 })) },
-    { name: 'metadata whose topics is a string', code: 'MALFORMED', id: 38, make: () => pack({ t: 'metadata', id: 38, topics: topic }) },
-    { name: 'metadata with an empty topic name', code: 'MALFORMED', id: 39, make: () => pack({ t: 'metadata', id: 39, topics: [''] }) },
+    {
+      name: 'metadata whose topics is a string',
+      code: 'MALFORMED',
+      id: 38,
+      make: () => pack({ t: 'metadata', id: 38, topics: topic }),
+    },
+    {
+      name: 'metadata with an empty topic name',
+      code: 'MALFORMED',
+      id: 39,
+      make: () => pack({ t: 'metadata', id: 39, topics: [''] }),
+    },
   ]
   it.each(malformed)('$name → $code', ({ make, code, id }) => expectRefused(make(), code, id))
 
   it('a frame with a __proto__ key pollutes nothing: refused or answered normally, and the connection keeps working', async () => {
-    const frame = JSON.parse(`{"t":"metadata","id":40,"topics":["${topic}"],"__proto__":{"t":"produce","polluted":true}}`)
+    const frame = JSON.parse(
+      `{"t":"metadata","id":40,"topics":["${topic}"],"__proto__":{"t":"produce","polluted":true}}`,
+    )
     c.send(pack(frame))
     const f = await c.next((x) => x.id === 40 || x.t === 'error', 5000)
     expect(f.t === 'metadata' || (f.t === 'error' && f.code === 'MALFORMED'), JSON.stringify(f)).toBe(true)
@@ -259,7 +430,10 @@ describe('after authentication: malformed frames and MessagePack bombs get an er
     c.frames.length = 0
     await sleep(200)
     const worst = gw.lag().worstMs
-    expect(worst, `worst /healthz latency during the burst: ${worst} ms (the burst took ${took} ms to answer)`).toBeLessThan(1000)
+    expect(
+      worst,
+      `worst /healthz latency during the burst: ${worst} ms (the burst took ${took} ms to answer)`,
+    ).toBeLessThan(1000)
   })
 
   it('a frame one byte over the hard cap closes that connection only (1009)', async () => {

@@ -25,16 +25,30 @@ export function randomBytes(len: number, seed: number): Uint8Array {
 const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url')
 
 /** An HS256 gateway token made with node:crypto (docs/gateway-protocol.md: claims iat, exp, topics, sub). */
-export function mintToken(secret: string, claims: { topics: string[]; sub?: string; expiresInSec?: number; iat?: number; extra?: Record<string, unknown> }): string {
+export function mintToken(
+  secret: string,
+  claims: { topics: string[]; sub?: string; expiresInSec?: number; iat?: number; extra?: Record<string, unknown> },
+): string {
   const iat = claims.iat ?? Math.floor(Date.now() / 1000)
-  const body: Record<string, unknown> = { iat, exp: iat + (claims.expiresInSec ?? 600), topics: claims.topics, ...(claims.extra ?? {}) }
+  const body: Record<string, unknown> = {
+    iat,
+    exp: iat + (claims.expiresInSec ?? 600),
+    topics: claims.topics,
+    ...(claims.extra ?? {}),
+  }
   if (claims.sub !== undefined) body.sub = claims.sub
   const input = `${b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.${b64url(JSON.stringify(body))}`
   return `${input}.${b64url(createHmac('sha256', secret).update(input).digest())}`
 }
 
 const encoder = new Encoder({ ignoreUndefined: true, useBigInt64: true })
-const decoder = new Decoder({ maxStrLength: 1 << 21, maxBinLength: 1 << 22, maxArrayLength: 1 << 22, maxMapLength: 1 << 16, maxExtLength: 1 << 16 })
+const decoder = new Decoder({
+  maxStrLength: 1 << 21,
+  maxBinLength: 1 << 22,
+  maxArrayLength: 1 << 22,
+  maxMapLength: 1 << 16,
+  maxExtLength: 1 << 16,
+})
 
 /** @msgpack/msgpack as the spec says clients encode (bigint → 64-bit ints for the fuzzer's type confusion). */
 export function pack(v: unknown): Uint8Array {
@@ -54,7 +68,8 @@ export function tryDecode(b: Uint8Array): unknown {
   }
 }
 
-const isMap = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Uint8Array)
+const isMap = (v: unknown): v is Record<string, unknown> =>
+  !!v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Uint8Array)
 
 /** A MessagePack scalar at `p` read as a number (ints of every width, floats); undefined otherwise. */
 function scalarAt(b: Uint8Array, p: number): number | undefined {
@@ -65,16 +80,26 @@ function scalarAt(b: Uint8Array, p: number): number | undefined {
   if (c <= 0x7f) return c
   if (c >= 0xe0) return c - 256
   switch (c) {
-    case 0xcc: return need(1) ? dv.getUint8(p + 1) : undefined
-    case 0xcd: return need(2) ? dv.getUint16(p + 1) : undefined
-    case 0xce: return need(4) ? dv.getUint32(p + 1) : undefined
-    case 0xcf: return need(8) ? dv.getUint32(p + 1) * 4294967296 + dv.getUint32(p + 5) : undefined
-    case 0xd0: return need(1) ? dv.getInt8(p + 1) : undefined
-    case 0xd1: return need(2) ? dv.getInt16(p + 1) : undefined
-    case 0xd2: return need(4) ? dv.getInt32(p + 1) : undefined
-    case 0xd3: return need(8) ? dv.getInt32(p + 1) * 4294967296 + dv.getUint32(p + 5) : undefined
-    case 0xca: return need(4) ? dv.getFloat32(p + 1) : undefined
-    case 0xcb: return need(8) ? dv.getFloat64(p + 1) : undefined
+    case 0xcc:
+      return need(1) ? dv.getUint8(p + 1) : undefined
+    case 0xcd:
+      return need(2) ? dv.getUint16(p + 1) : undefined
+    case 0xce:
+      return need(4) ? dv.getUint32(p + 1) : undefined
+    case 0xcf:
+      return need(8) ? dv.getUint32(p + 1) * 4294967296 + dv.getUint32(p + 5) : undefined
+    case 0xd0:
+      return need(1) ? dv.getInt8(p + 1) : undefined
+    case 0xd1:
+      return need(2) ? dv.getInt16(p + 1) : undefined
+    case 0xd2:
+      return need(4) ? dv.getInt32(p + 1) : undefined
+    case 0xd3:
+      return need(8) ? dv.getInt32(p + 1) * 4294967296 + dv.getUint32(p + 5) : undefined
+    case 0xca:
+      return need(4) ? dv.getFloat32(p + 1) : undefined
+    case 0xcb:
+      return need(8) ? dv.getFloat64(p + 1) : undefined
   }
   return undefined
 }
@@ -89,7 +114,8 @@ export function readableIds(b: Uint8Array, decoded: unknown = tryDecode(b)): num
   if (isMap(v) && Number.isSafeInteger(v.id)) out.add(v.id as number)
   for (let i = 0; i + 3 < b.length; i++) {
     let p = -1
-    if (b[i] === 0xa2 && b[i + 1] === 0x69 && b[i + 2] === 0x64) p = i + 3 // fixstr "id"
+    if (b[i] === 0xa2 && b[i + 1] === 0x69 && b[i + 2] === 0x64)
+      p = i + 3 // fixstr "id"
     else if (b[i] === 0xd9 && b[i + 1] === 2 && b[i + 2] === 0x69 && b[i + 3] === 0x64) p = i + 4 // str8 "id"
     if (p < 0) continue
     const n = scalarAt(b, p)
@@ -99,7 +125,11 @@ export function readableIds(b: Uint8Array, decoded: unknown = tryDecode(b)): num
 }
 
 /** Key/value/headers as one string (the identity of a record when reading Kafka back). */
-export function recordFingerprint(key: Uint8Array | null, value: Uint8Array | null, headers: Array<[string, Uint8Array | null]>): string {
+export function recordFingerprint(
+  key: Uint8Array | null,
+  value: Uint8Array | null,
+  headers: Array<[string, Uint8Array | null]>,
+): string {
   const hex = (x: Uint8Array | null) => (x === null ? 'null' : Buffer.from(x).toString('hex'))
   // kcat (librdkafka) hands header names to its JSON writer as C strings: a name is cut at its first NUL there, so
   // both sides are compared up to it (the gateway wrote the whole name; kcat cannot show it)
@@ -150,29 +180,127 @@ export interface FrameContext {
 }
 
 const ODD_TOPICS = [
-  '', '.', '..', 'a'.repeat(250), 'a'.repeat(10_000), 'тема', 'a b', 'a/b', 'x\u0000y', '$', '🦄', 'topic\n', '-', '_',
-  '../../etc/passwd', '%2e%2e', 'a,b', '*', 'T'.repeat(249), '\ud800', 'a\u202eb',
+  '',
+  '.',
+  '..',
+  'a'.repeat(250),
+  'a'.repeat(10_000),
+  'тема',
+  'a b',
+  'a/b',
+  'x\u0000y',
+  '$',
+  '🦄',
+  'topic\n',
+  '-',
+  '_',
+  '../../etc/passwd',
+  '%2e%2e',
+  'a,b',
+  '*',
+  'T'.repeat(249),
+  '\ud800',
+  'a\u202eb',
 ]
-const TYPES = ['produce', 'metadata', 'hello', 'welcome', 'ack', 'error', 'PRODUCE', '', 'produce ', 'constructor', '__proto__', 'toString']
+const TYPES = [
+  'produce',
+  'metadata',
+  'hello',
+  'welcome',
+  'ack',
+  'error',
+  'PRODUCE',
+  '',
+  'produce ',
+  'constructor',
+  '__proto__',
+  'toString',
+]
 
 const byteMutation = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ k: fc.constant('flip' as const), at: fc.nat(), bits: fc.integer({ min: 1, max: 4 }), s: fc.nat() }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      k: fc.constant('flip' as const),
+      at: fc.nat(),
+      bits: fc.integer({ min: 1, max: 4 }),
+      s: fc.nat(),
+    }),
+  },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('truncate' as const), at: fc.nat() }) },
-  { weight: 2, arbitrary: fc.record({ k: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) }) },
-  { weight: 2, arbitrary: fc.record({ k: fc.constant('delete' as const), at: fc.nat(), n: fc.integer({ min: 1, max: 8 }) }) },
-  { weight: 3, arbitrary: fc.record({ k: fc.constant('length' as const), at: fc.nat(), v: fc.constantFrom(0, 1, 15, 0xff, 0xffff, 0x7fffffff, 0xffffffff, -1, +1) }) },
-  { weight: 1, arbitrary: fc.record({ k: fc.constant('byte' as const), at: fc.nat(), b: fc.constantFrom(0xc1, 0xc7, 0xc8, 0xc9, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xdd, 0xdf, 0xdc, 0xde, 0xc0) }) },
-  { weight: 1, arbitrary: fc.record({ k: fc.constant('append' as const), bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      k: fc.constant('insert' as const),
+      at: fc.nat(),
+      bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ k: fc.constant('delete' as const), at: fc.nat(), n: fc.integer({ min: 1, max: 8 }) }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      k: fc.constant('length' as const),
+      at: fc.nat(),
+      v: fc.constantFrom(0, 1, 15, 0xff, 0xffff, 0x7fffffff, 0xffffffff, -1, +1),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      k: fc.constant('byte' as const),
+      at: fc.nat(),
+      b: fc.constantFrom(0xc1, 0xc7, 0xc8, 0xc9, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xdd, 0xdf, 0xdc, 0xde, 0xc0),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ k: fc.constant('append' as const), bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }) }),
+  },
 )
 type ByteMutation = typeof byteMutation extends fc.Arbitrary<infer T> ? T : never
 
 const weird = fc.oneof(
   fc.constantFrom<unknown>(
-    NaN, Infinity, -Infinity, -0, -1, 0.5, 2 ** 31, 2 ** 32, 2 ** 53, 2 ** 53 - 1, -(2 ** 53), 1e300, -1e300, Number.MIN_VALUE,
-    9007199254740993n, 18446744073709551615n, -9223372036854775808n, 9223372036854775807n,
-    '', '0', '1', 'NaN', null, true, false, [], {}, new Uint8Array(0), new Uint8Array([1, 2, 3]), [[[]]], { t: 'produce' },
+    NaN,
+    Infinity,
+    -Infinity,
+    -0,
+    -1,
+    0.5,
+    2 ** 31,
+    2 ** 32,
+    2 ** 53,
+    2 ** 53 - 1,
+    -(2 ** 53),
+    1e300,
+    -1e300,
+    Number.MIN_VALUE,
+    9007199254740993n,
+    18446744073709551615n,
+    -9223372036854775808n,
+    9223372036854775807n,
+    '',
+    '0',
+    '1',
+    'NaN',
+    null,
+    true,
+    false,
+    [],
+    {},
+    new Uint8Array(0),
+    new Uint8Array([1, 2, 3]),
+    [[[]]],
+    { t: 'produce' },
   ),
-  fc.integer(), fc.double(), fc.string({ maxLength: 20 }), fc.bigInt({ min: -(2n ** 63n), max: 2n ** 64n - 1n }),
+  fc.integer(),
+  fc.double(),
+  fc.string({ maxLength: 20 }),
+  fc.bigInt({ min: -(2n ** 63n), max: 2n ** 64n - 1n }),
 )
 
 const semanticMutation = fc.oneof(
@@ -180,25 +308,56 @@ const semanticMutation = fc.oneof(
     weight: 120,
     arbitrary: fc.record({
       k: fc.constantFrom(
-        'batchesAsMap', 'batchesAsString', 'batchesEmpty', 'batchesNull', 'recordsAsString', 'recordsAsMap', 'recordsEmpty',
-        'recordShort', 'recordLong', 'recordAsMap', 'dupBatchId', 'headersAsMap', 'headerBad', 'keyAsString', 'valueAsNumber',
-        'deepNesting', 'manyKeys', 'dropId', 'dropT', 'longBatchId', 'batchIdNewline', 'batchIdNumber', 'topicsNotList',
+        'batchesAsMap',
+        'batchesAsString',
+        'batchesEmpty',
+        'batchesNull',
+        'recordsAsString',
+        'recordsAsMap',
+        'recordsEmpty',
+        'recordShort',
+        'recordLong',
+        'recordAsMap',
+        'dupBatchId',
+        'headersAsMap',
+        'headerBad',
+        'keyAsString',
+        'valueAsNumber',
+        'deepNesting',
+        'manyKeys',
+        'dropId',
+        'dropT',
+        'longBatchId',
+        'batchIdNewline',
+        'batchIdNumber',
+        'topicsNotList',
       ),
       v: weird,
     }),
   },
   // big ones (limits): rarer, they cost time to build and to refuse
   { weight: 1, arbitrary: fc.record({ k: fc.constantFrom('manyBatches', 'manyRecords', 'manyTopics'), v: weird }) },
-  { weight: 60, arbitrary: fc.record({ k: fc.constantFrom('partition', 'id', 'timestamp', 'acks', 'timeoutMs', 't', 'batchId', 'v', 'token', 'topic'), v: weird }) },
+  {
+    weight: 60,
+    arbitrary: fc.record({
+      k: fc.constantFrom('partition', 'id', 'timestamp', 'acks', 'timeoutMs', 't', 'batchId', 'v', 'token', 'topic'),
+      v: weird,
+    }),
+  },
   { weight: 16, arbitrary: fc.record({ k: fc.constant('oddTopic'), v: fc.constantFrom(...ODD_TOPICS) }) },
   { weight: 12, arbitrary: fc.record({ k: fc.constant('oddType'), v: fc.constantFrom(...TYPES) }) },
 )
 type SemanticMutation = typeof semanticMutation extends fc.Arbitrary<infer T> ? T : never
 
 const recordArb = fc.record({
-  key: fc.oneof({ weight: 1, arbitrary: fc.constant(null) }, { weight: 3, arbitrary: fc.uint8Array({ maxLength: 24 }) }),
+  key: fc.oneof(
+    { weight: 1, arbitrary: fc.constant(null) },
+    { weight: 3, arbitrary: fc.uint8Array({ maxLength: 24 }) },
+  ),
   vlen: fc.integer({ min: 0, max: 200 }),
-  headers: fc.array(fc.tuple(fc.string({ maxLength: 8 }), fc.option(fc.uint8Array({ maxLength: 8 }), { nil: null })), { maxLength: 2 }),
+  headers: fc.array(fc.tuple(fc.string({ maxLength: 8 }), fc.option(fc.uint8Array({ maxLength: 8 }), { nil: null })), {
+    maxLength: 2,
+  }),
 })
 
 const baseFrame = fc.oneof(
@@ -243,7 +402,10 @@ export const recipeArb: fc.Arbitrary<Recipe> = fc.oneof(
     weight: 98,
     arbitrary: fc.record({
       k: fc.constant('random' as const),
-      len: fc.oneof({ weight: 84, arbitrary: fc.integer({ min: 0, max: 300 }) }, { weight: 7, arbitrary: fc.integer({ min: 301, max: 32_768 }) }),
+      len: fc.oneof(
+        { weight: 84, arbitrary: fc.integer({ min: 0, max: 300 }) },
+        { weight: 7, arbitrary: fc.integer({ min: 301, max: 32_768 }) },
+      ),
       s: fc.nat(),
     }),
   },
@@ -251,7 +413,15 @@ export const recipeArb: fc.Arbitrary<Recipe> = fc.oneof(
     weight: 98,
     arbitrary: fc.record({
       k: fc.constant('anything' as const),
-      v: fc.anything({ maxDepth: 3, maxKeys: 6, withBigInt: true, withTypedArray: true, withNullPrototype: false, withDate: true, withSparseArray: true }),
+      v: fc.anything({
+        maxDepth: 3,
+        maxKeys: 6,
+        withBigInt: true,
+        withTypedArray: true,
+        withNullPrototype: false,
+        withDate: true,
+        withSparseArray: true,
+      }),
       wrap: fc.boolean(),
       t: fc.constantFrom(...TYPES),
     }),
@@ -259,8 +429,22 @@ export const recipeArb: fc.Arbitrary<Recipe> = fc.oneof(
   { weight: 112, arbitrary: fc.record({ k: fc.constant('valid' as const), base: baseFrame }) },
   // on an authenticated connection: a new hello with the good token (a token refresh), rarely a damaged one (which
   // may end the connection: that costs a reconnect, so it stays rare)
-  { weight: 2, arbitrary: fc.record({ k: fc.constant('valid' as const), base: fc.record({ t: fc.constant('hello' as const), good: fc.constant(true) }) }) },
-  { weight: 1, arbitrary: fc.record({ k: fc.constant('mutated' as const), base: helloBase, sem: fc.array(semanticMutation, { maxLength: 1 }), bytes: fc.array(byteMutation, { maxLength: 1 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      k: fc.constant('valid' as const),
+      base: fc.record({ t: fc.constant('hello' as const), good: fc.constant(true) }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      k: fc.constant('mutated' as const),
+      base: helloBase,
+      sem: fc.array(semanticMutation, { maxLength: 1 }),
+      bytes: fc.array(byteMutation, { maxLength: 1 }),
+    }),
+  },
   {
     weight: 308,
     arbitrary: fc.record({
@@ -270,9 +454,23 @@ export const recipeArb: fc.Arbitrary<Recipe> = fc.oneof(
       bytes: fc.array(byteMutation, { maxLength: 3 }),
     }),
   },
-  { weight: 35, arbitrary: fc.record({ k: fc.constant('text' as const), text: fc.string({ maxLength: 200, unit: 'binary' }), json: fc.boolean() }) },
+  {
+    weight: 35,
+    arbitrary: fc.record({
+      k: fc.constant('text' as const),
+      text: fc.string({ maxLength: 200, unit: 'binary' }),
+      json: fc.boolean(),
+    }),
+  },
   { weight: 21, arbitrary: fc.record({ k: fc.constant('replay' as const), back: fc.nat(2000), alter: fc.boolean() }) },
-  { weight: 1, arbitrary: fc.record({ k: fc.constant('oversize' as const), frac: fc.double({ min: 0, max: 1, noNaN: true }), readableId: fc.boolean() }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      k: fc.constant('oversize' as const),
+      frac: fc.double({ min: 0, max: 1, noNaN: true }),
+      readableId: fc.boolean(),
+    }),
+  },
 )
 
 /** The recipe mix for connections that are not authenticated: hellos (mostly damaged) and anything else. */
@@ -318,10 +516,19 @@ export class FrameFactory {
   }
 
   private materialize(base: BaseFrame, index: number): Record<string, unknown> {
-    if (base.t === 'hello') return { t: 'hello', v: 1, token: base.good ? this.ctx.token : this.ctx.badTokens[index % this.ctx.badTokens.length] }
+    if (base.t === 'hello')
+      return {
+        t: 'hello',
+        v: 1,
+        token: base.good ? this.ctx.token : this.ctx.badTokens[index % this.ctx.badTokens.length],
+      }
     const id = this.nextId++
     if (base.t === 'metadata') {
-      return { t: 'metadata', id, topics: base.topics.map((s, i) => this.topicOf(s, ODD_TOPICS[(index + i) % ODD_TOPICS.length]!)) }
+      return {
+        t: 'metadata',
+        id,
+        topics: base.topics.map((s, i) => this.topicOf(s, ODD_TOPICS[(index + i) % ODD_TOPICS.length]!)),
+      }
     }
     const now = Date.now()
     return {
@@ -350,44 +557,131 @@ export class FrameFactory {
     const b0 = batches[0]
     const recs = b0 && Array.isArray(b0.records) ? (b0.records as unknown[][]) : []
     switch (m.k) {
-      case 'batchesAsMap': f.batches = Object.fromEntries(batches.map((b, i) => [String(i), b])); break
-      case 'batchesAsString': f.batches = JSON.stringify(batches.length).repeat(3); break
-      case 'batchesEmpty': f.batches = []; break
-      case 'batchesNull': f.batches = null; break
-      case 'recordsAsString': if (b0) b0.records = 'records'; break
-      case 'recordsAsMap': if (b0) b0.records = { 0: recs[0] ?? null }; break
-      case 'recordsEmpty': if (b0) b0.records = []; break
-      case 'recordShort': if (recs[0]) recs[0] = recs[0].slice(0, 3); break
-      case 'recordLong': if (recs[0]) recs[0] = [...recs[0], m.v]; break
-      case 'recordAsMap': if (recs[0]) recs[0] = { timestamp: recs[0][0], key: recs[0][1], value: recs[0][2] } as unknown as unknown[]; break
-      case 'dupBatchId': if (b0) batches.push({ ...b0 }); break
-      case 'manyBatches': if (b0) f.batches = Array.from({ length: 300 }, (_, i) => ({ ...b0, batchId: `${String(b0.batchId)}-m${i}`, records: [[1, null, null, []]] })); break
-      case 'manyRecords': if (b0) b0.records = MANY_RECORDS; break
-      case 'headersAsMap': if (recs[0]) recs[0][3] = { a: new Uint8Array(1) }; break
-      case 'headerBad': if (recs[0]) recs[0][3] = [[m.v, m.v]]; break
-      case 'keyAsString': if (recs[0]) recs[0][1] = 'key'; break
-      case 'valueAsNumber': if (recs[0]) recs[0][2] = 42; break
-      case 'deepNesting': { let v: unknown = m.v; for (let i = 0; i < 40; i++) v = [v]; f.x = v; break }
-      case 'manyKeys': for (let i = 0; i < 100; i++) f[`k${i}`] = i; break
-      case 'dropId': delete f.id; break
-      case 'dropT': delete f.t; break
-      case 'longBatchId': if (b0) b0.batchId = 'b'.repeat(m.v === null ? 129 : 10_000); break
-      case 'batchIdNewline': if (b0) b0.batchId = `x\n${String(b0.batchId)}`; break
-      case 'batchIdNumber': if (b0) b0.batchId = 12345; break
-      case 'topicsNotList': f.topics = 'topics'; break
-      case 'manyTopics': f.topics = Array.from({ length: 1500 }, (_, i) => `t${i}`); break
-      case 'partition': if (b0) b0.partition = m.v; break
-      case 'id': f.id = m.v; break
-      case 'timestamp': if (recs[0]) recs[0][0] = m.v; break
-      case 'acks': f.acks = m.v; break
-      case 'timeoutMs': f.timeoutMs = m.v; break
-      case 't': f.t = m.v; break
-      case 'batchId': if (b0) b0.batchId = m.v; break
-      case 'v': f.v = m.v; break
-      case 'token': f.token = typeof m.v === 'string' ? `${String(f.token ?? '')}${m.v}` : m.v; break
-      case 'topic': if (b0) b0.topic = m.v; else if (Array.isArray(f.topics)) f.topics.push(m.v); break
-      case 'oddTopic': if (b0) b0.topic = m.v; else if (Array.isArray(f.topics)) f.topics.push(m.v); else f.t = 'metadata'; break
-      case 'oddType': f.t = m.v; break
+      case 'batchesAsMap':
+        f.batches = Object.fromEntries(batches.map((b, i) => [String(i), b]))
+        break
+      case 'batchesAsString':
+        f.batches = JSON.stringify(batches.length).repeat(3)
+        break
+      case 'batchesEmpty':
+        f.batches = []
+        break
+      case 'batchesNull':
+        f.batches = null
+        break
+      case 'recordsAsString':
+        if (b0) b0.records = 'records'
+        break
+      case 'recordsAsMap':
+        if (b0) b0.records = { 0: recs[0] ?? null }
+        break
+      case 'recordsEmpty':
+        if (b0) b0.records = []
+        break
+      case 'recordShort':
+        if (recs[0]) recs[0] = recs[0].slice(0, 3)
+        break
+      case 'recordLong':
+        if (recs[0]) recs[0] = [...recs[0], m.v]
+        break
+      case 'recordAsMap':
+        if (recs[0]) recs[0] = { timestamp: recs[0][0], key: recs[0][1], value: recs[0][2] } as unknown as unknown[]
+        break
+      case 'dupBatchId':
+        if (b0) batches.push({ ...b0 })
+        break
+      case 'manyBatches':
+        if (b0)
+          f.batches = Array.from({ length: 300 }, (_, i) => ({
+            ...b0,
+            batchId: `${String(b0.batchId)}-m${i}`,
+            records: [[1, null, null, []]],
+          }))
+        break
+      case 'manyRecords':
+        if (b0) b0.records = MANY_RECORDS
+        break
+      case 'headersAsMap':
+        if (recs[0]) recs[0][3] = { a: new Uint8Array(1) }
+        break
+      case 'headerBad':
+        if (recs[0]) recs[0][3] = [[m.v, m.v]]
+        break
+      case 'keyAsString':
+        if (recs[0]) recs[0][1] = 'key'
+        break
+      case 'valueAsNumber':
+        if (recs[0]) recs[0][2] = 42
+        break
+      case 'deepNesting': {
+        let v: unknown = m.v
+        for (let i = 0; i < 40; i++) v = [v]
+        f.x = v
+        break
+      }
+      case 'manyKeys':
+        for (let i = 0; i < 100; i++) f[`k${i}`] = i
+        break
+      case 'dropId':
+        delete f.id
+        break
+      case 'dropT':
+        delete f.t
+        break
+      case 'longBatchId':
+        if (b0) b0.batchId = 'b'.repeat(m.v === null ? 129 : 10_000)
+        break
+      case 'batchIdNewline':
+        if (b0) b0.batchId = `x\n${String(b0.batchId)}`
+        break
+      case 'batchIdNumber':
+        if (b0) b0.batchId = 12345
+        break
+      case 'topicsNotList':
+        f.topics = 'topics'
+        break
+      case 'manyTopics':
+        f.topics = Array.from({ length: 1500 }, (_, i) => `t${i}`)
+        break
+      case 'partition':
+        if (b0) b0.partition = m.v
+        break
+      case 'id':
+        f.id = m.v
+        break
+      case 'timestamp':
+        if (recs[0]) recs[0][0] = m.v
+        break
+      case 'acks':
+        f.acks = m.v
+        break
+      case 'timeoutMs':
+        f.timeoutMs = m.v
+        break
+      case 't':
+        f.t = m.v
+        break
+      case 'batchId':
+        if (b0) b0.batchId = m.v
+        break
+      case 'v':
+        f.v = m.v
+        break
+      case 'token':
+        f.token = typeof m.v === 'string' ? `${String(f.token ?? '')}${m.v}` : m.v
+        break
+      case 'topic':
+        if (b0) b0.topic = m.v
+        else if (Array.isArray(f.topics)) f.topics.push(m.v)
+        break
+      case 'oddTopic':
+        if (b0) b0.topic = m.v
+        else if (Array.isArray(f.topics)) f.topics.push(m.v)
+        else f.t = 'metadata'
+        break
+      case 'oddType':
+        f.t = m.v
+        break
     }
   }
 
@@ -405,11 +699,33 @@ export class FrameFactory {
         }
         return out
       }
-      case 'truncate': return b.slice(0, at)
-      case 'insert': { const out = new Uint8Array(n + m.bytes.length); out.set(b.subarray(0, at)); out.set(m.bytes, at); out.set(b.subarray(at), at + m.bytes.length); return out }
-      case 'delete': { const k = Math.min(m.n, n - at); const out = new Uint8Array(n - k); out.set(b.subarray(0, at)); out.set(b.subarray(at + k), at); return out }
-      case 'byte': { const out = b.slice(); out[at] = m.b; return out }
-      case 'append': { const out = new Uint8Array(n + m.bytes.length); out.set(b); out.set(m.bytes, n); return out }
+      case 'truncate':
+        return b.slice(0, at)
+      case 'insert': {
+        const out = new Uint8Array(n + m.bytes.length)
+        out.set(b.subarray(0, at))
+        out.set(m.bytes, at)
+        out.set(b.subarray(at), at + m.bytes.length)
+        return out
+      }
+      case 'delete': {
+        const k = Math.min(m.n, n - at)
+        const out = new Uint8Array(n - k)
+        out.set(b.subarray(0, at))
+        out.set(b.subarray(at + k), at)
+        return out
+      }
+      case 'byte': {
+        const out = b.slice()
+        out[at] = m.b
+        return out
+      }
+      case 'append': {
+        const out = new Uint8Array(n + m.bytes.length)
+        out.set(b)
+        out.set(m.bytes, n)
+        return out
+      }
       case 'length': {
         // find a container/str/bin header at or after `at` and give it another length
         const out = b.slice()
@@ -426,9 +742,18 @@ export class FrameFactory {
             out[p] = (c & ~mask) | (nl(c & mask, c <= 0x9f ? 4 : 5) & mask)
             return out
           }
-          if ((c === 0xc4 || c === 0xd9) && p + 1 < n) { out[p + 1] = nl(out[p + 1]!, 8); return out }
-          if ((c === 0xc5 || c === 0xda || c === 0xdc || c === 0xde) && p + 2 < n) { dv.setUint16(p + 1, nl(dv.getUint16(p + 1), 16)); return out }
-          if ((c === 0xc6 || c === 0xdb || c === 0xdd || c === 0xdf) && p + 4 < n) { dv.setUint32(p + 1, nl(dv.getUint32(p + 1), 32)); return out }
+          if ((c === 0xc4 || c === 0xd9) && p + 1 < n) {
+            out[p + 1] = nl(out[p + 1]!, 8)
+            return out
+          }
+          if ((c === 0xc5 || c === 0xda || c === 0xdc || c === 0xde) && p + 2 < n) {
+            dv.setUint16(p + 1, nl(dv.getUint16(p + 1), 16))
+            return out
+          }
+          if ((c === 0xc6 || c === 0xdb || c === 0xdd || c === 0xdf) && p + 4 < n) {
+            dv.setUint32(p + 1, nl(dv.getUint32(p + 1), 32))
+            return out
+          }
         }
         return out
       }
@@ -487,7 +812,9 @@ export class FrameFactory {
         data = r.json ? JSON.stringify({ t: 'produce', id: this.nextId++, batches: [] }) + r.text : r.text
         break
       case 'replay': {
-        const orig = this.replayable.length ? this.replayable[this.replayable.length - 1 - (r.back % this.replayable.length)]! : null
+        const orig = this.replayable.length
+          ? this.replayable[this.replayable.length - 1 - (r.back % this.replayable.length)]!
+          : null
         if (!orig) {
           data = new Uint8Array([0x80])
           break
@@ -506,10 +833,24 @@ export class FrameFactory {
         return this.describeValid(f, pack(f), index, r.k)
       }
       case 'oversize': {
-        const size = this.ctx.maxFrameBytes + 1 + Math.floor(r.frac ** 3 * (this.ctx.hardCapBytes - this.ctx.maxFrameBytes - 4096))
+        const size =
+          this.ctx.maxFrameBytes + 1 + Math.floor(r.frac ** 3 * (this.ctx.hardCapBytes - this.ctx.maxFrameBytes - 4096))
         const id = this.nextId++
         const head = r.readableId
-          ? pack({ t: 'produce', id, acks: -1, timeoutMs: 1000, batches: [{ topic: this.ctx.topic, partition: 0, batchId: `big-${index}`, records: [[1, null, OVERSIZE_FILL.subarray(0, 8), []]] }] })
+          ? pack({
+              t: 'produce',
+              id,
+              acks: -1,
+              timeoutMs: 1000,
+              batches: [
+                {
+                  topic: this.ctx.topic,
+                  partition: 0,
+                  batchId: `big-${index}`,
+                  records: [[1, null, OVERSIZE_FILL.subarray(0, 8), []]],
+                },
+              ],
+            })
           : pack({ x: OVERSIZE_FILL.subarray(0, 8), t: 'produce', id })
         const b = new Uint8Array(size)
         b.set(head)
@@ -522,12 +863,29 @@ export class FrameFactory {
 
   /** A valid frame: what describe() would find, read from the frame itself (no decoding). */
   private describeValid(f: Record<string, unknown>, data: Uint8Array, index: number, kind: string): FuzzFrame {
-    const frame: FuzzFrame = { index, kind, data, ids: typeof f.id === 'number' ? [f.id] : [], intact: f.t !== 'hello', hello: f.t === 'hello' }
+    const frame: FuzzFrame = {
+      index,
+      kind,
+      data,
+      ids: typeof f.id === 'number' ? [f.id] : [],
+      intact: f.t !== 'hello',
+      hello: f.t === 'hello',
+    }
     if (f.t === 'produce') {
       const batches: SentBatch[] = []
-      for (const b of f.batches as Array<{ topic: string; partition: number; batchId: string; records: WireRecordLike[] }>) {
+      for (const b of f.batches as Array<{
+        topic: string
+        partition: number
+        batchId: string
+        records: WireRecordLike[]
+      }>) {
         if (b.topic !== this.ctx.topic) continue
-        batches.push({ batchId: b.batchId, topic: b.topic, partition: b.partition, fps: b.records.map((r) => recordFingerprint(r[1], r[2], r[3])) })
+        batches.push({
+          batchId: b.batchId,
+          topic: b.topic,
+          partition: b.partition,
+          fps: b.records.map((r) => recordFingerprint(r[1], r[2], r[3])),
+        })
       }
       frame.produce = { id: f.id, batches }
     }
@@ -535,7 +893,14 @@ export class FrameFactory {
   }
 
   /** Ids, produce batches, ... of some bytes as the gateway could read them. */
-  static describe(data: Uint8Array | string, index: number, kind: string, intact: boolean, hello: boolean, onlyTopic?: string): FuzzFrame {
+  static describe(
+    data: Uint8Array | string,
+    index: number,
+    kind: string,
+    intact: boolean,
+    hello: boolean,
+    onlyTopic?: string,
+  ): FuzzFrame {
     const frame: FuzzFrame = { index, kind, data, ids: [], intact, hello }
     if (typeof data === 'string') return frame
     if (data.length > 1 << 16) {
@@ -550,17 +915,28 @@ export class FrameFactory {
       const batches: SentBatch[] = []
       for (const b of v.batches as unknown[]) {
         // only batches for `onlyTopic` can reach Kafka (the token allows no other)
-        if (!isMap(b) || typeof b.batchId !== 'string' || typeof b.topic !== 'string' || !Array.isArray(b.records)) continue
+        if (!isMap(b) || typeof b.batchId !== 'string' || typeof b.topic !== 'string' || !Array.isArray(b.records))
+          continue
         if (onlyTopic !== undefined && b.topic !== onlyTopic) continue
         const fps: string[] = []
         for (const rec of b.records as unknown[]) {
           if (!Array.isArray(rec)) continue
           const key = rec[1] instanceof Uint8Array ? rec[1] : null
           const value = rec[2] instanceof Uint8Array ? rec[2] : null
-          const headers = Array.isArray(rec[3]) ? (rec[3] as unknown[]).filter((h): h is [string, Uint8Array | null] => Array.isArray(h) && typeof h[0] === 'string' && (h[1] === null || h[1] instanceof Uint8Array)) : []
+          const headers = Array.isArray(rec[3])
+            ? (rec[3] as unknown[]).filter(
+                (h): h is [string, Uint8Array | null] =>
+                  Array.isArray(h) && typeof h[0] === 'string' && (h[1] === null || h[1] instanceof Uint8Array),
+              )
+            : []
           fps.push(recordFingerprint(key, value, headers))
         }
-        batches.push({ batchId: b.batchId, topic: b.topic, partition: typeof b.partition === 'number' ? b.partition : -1, fps })
+        batches.push({
+          batchId: b.batchId,
+          topic: b.topic,
+          partition: typeof b.partition === 'number' ? b.partition : -1,
+          fps,
+        })
       }
       frame.produce = { id: v.id, batches }
     }
@@ -599,7 +975,10 @@ export function leakIn(text: string, secrets: { brokers: string[]; tokens: strin
 /** host:port strings a broker can be named by (what bootstrap says, and its usual aliases). */
 export function brokerNames(bootstrap: string): string[] {
   const out = new Set<string>()
-  for (const hp of bootstrap.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const hp of bootstrap
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     out.add(hp)
     const port = hp.slice(hp.lastIndexOf(':') + 1)
     for (const h of ['127.0.0.1', 'localhost', '[::1]', '::1']) out.add(`${h}:${port}`)

@@ -19,11 +19,28 @@ import WebSocket from 'ws'
 import { Decoder } from '@msgpack/msgpack'
 import { createTopic, readAllWithKcat, uniqueTopic } from '../../helpers/kafka-tools.js'
 import {
-  OTHER_SECRET, authed, finishChildren, kafkaBootstrap, knownTokens, mintToken, produceFrame, sleep, startChildGateway,
-  type ChildGateway, type Frame,
+  OTHER_SECRET,
+  authed,
+  finishChildren,
+  kafkaBootstrap,
+  knownTokens,
+  mintToken,
+  produceFrame,
+  sleep,
+  startChildGateway,
+  type ChildGateway,
+  type Frame,
 } from './harness.js'
 import {
-  FrameFactory, brokerNames, leakIn, recipeArb, recordFingerprint, tryDecode, unauthRecipeArb, type FuzzFrame, type Recipe,
+  FrameFactory,
+  brokerNames,
+  leakIn,
+  recipeArb,
+  recordFingerprint,
+  tryDecode,
+  unauthRecipeArb,
+  type FuzzFrame,
+  type Recipe,
   type SentBatch,
 } from './fuzz-frames.js'
 
@@ -40,7 +57,16 @@ const MAX_FRAME_BYTES = 256 << 10
 const HARD_CAP = MAX_FRAME_BYTES + Math.max(64 * 1024, Math.floor(MAX_FRAME_BYTES / 4))
 const STALL_MS = 5000
 /** Frame-level refusals: nothing of such a frame may reach Kafka. */
-const REFUSING_CODES = new Set(['MALFORMED', 'UNSUPPORTED', 'LIMIT_EXCEEDED', 'FRAME_TOO_LARGE', 'RATE_LIMITED', 'TOO_MANY_IN_FLIGHT', 'UNAUTHENTICATED', 'TOKEN_EXPIRED'])
+const REFUSING_CODES = new Set([
+  'MALFORMED',
+  'UNSUPPORTED',
+  'LIMIT_EXCEEDED',
+  'FRAME_TOO_LARGE',
+  'RATE_LIMITED',
+  'TOO_MANY_IN_FLIGHT',
+  'UNAUTHENTICATED',
+  'TOKEN_EXPIRED',
+])
 /** Batch results that say "not written": not allowed, batch id reused, unknown partition/topic, invalid record/timestamp, too large, corrupt. */
 const REFUSING_RESULTS = new Set([29, 42, 3, 17, 87, 32, 10, 2])
 const FATAL_CODES = new Set(['MALFORMED', 'UNAUTHENTICATED', 'UNSUPPORTED', 'TOKEN_EXPIRED', 'FRAME_TOO_LARGE'])
@@ -80,7 +106,10 @@ class Tally {
     return this.counts.get(k) ?? 0
   }
   text(): string {
-    return [...this.counts].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k}=${v}`).join(' ')
+    return [...this.counts]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')
   }
 }
 
@@ -106,7 +135,10 @@ function cpuSeconds(pid: number): number {
   }
 }
 
-const hex = (d: Uint8Array | string, n = 80) => (typeof d === 'string' ? `text ${JSON.stringify(d.slice(0, n))}` : `${d.length} bytes ${Buffer.from(d.subarray(0, n)).toString('hex')}`)
+const hex = (d: Uint8Array | string, n = 80) =>
+  typeof d === 'string'
+    ? `text ${JSON.stringify(d.slice(0, n))}`
+    : `${d.length} bytes ${Buffer.from(d.subarray(0, n)).toString('hex')}`
 
 interface AckSeen {
   id: number
@@ -134,8 +166,18 @@ describe('gateway fuzzer', () => {
     ]
     for (const t of badTokens) if (t.length >= 16) knownTokens.add(t)
     const secrets = { brokers, tokens: [...knownTokens] }
-    const ctx = { seed: SEED, topic, otherTopic: `${topic}-other`, token, badTokens, maxFrameBytes: MAX_FRAME_BYTES, hardCapBytes: HARD_CAP }
-    console.log(`[fuzz] seed ${SEED} (FUZZ_SEED=${SEED} reproduces the frame stream), ${FRAMES} frames over ${CONNECTIONS} authenticated connections, ${UNAUTH} unauthenticated connections, topic ${topic}`)
+    const ctx = {
+      seed: SEED,
+      topic,
+      otherTopic: `${topic}-other`,
+      token,
+      badTokens,
+      maxFrameBytes: MAX_FRAME_BYTES,
+      hardCapBytes: HARD_CAP,
+    }
+    console.log(
+      `[fuzz] seed ${SEED} (FUZZ_SEED=${SEED} reproduces the frame stream), ${FRAMES} frames over ${CONNECTIONS} authenticated connections, ${UNAUTH} unauthenticated connections, topic ${topic}`,
+    )
 
     const factory = new FrameFactory(ctx)
     const violations = new Violations()
@@ -149,7 +191,13 @@ describe('gateway fuzzer', () => {
     const refusedIds = new Set<number>()
     const refusedBatches = new Set<string>() // "id\0batchId" answered with a refusing result code
     const acks: AckSeen[] = []
-    const decoder = new Decoder({ maxStrLength: 1 << 22, maxBinLength: 1 << 22, maxArrayLength: 1 << 22, maxMapLength: 1 << 16, maxExtLength: 1 << 16 })
+    const decoder = new Decoder({
+      maxStrLength: 1 << 22,
+      maxBinLength: 1 << 22,
+      maxArrayLength: 1 << 22,
+      maxMapLength: 1 << 16,
+      maxExtLength: 1 << 16,
+    })
     const decodeAnswer = (b: Uint8Array): unknown => {
       try {
         return decoder.decode(b)
@@ -189,7 +237,13 @@ describe('gateway fuzzer', () => {
         return undefined
       }
       const v = decodeAnswer(data)
-      if (!v || typeof v !== 'object' || Array.isArray(v) || v instanceof Uint8Array || typeof (v as Frame).t !== 'string') {
+      if (
+        !v ||
+        typeof v !== 'object' ||
+        Array.isArray(v) ||
+        v instanceof Uint8Array ||
+        typeof (v as Frame).t !== 'string'
+      ) {
         violations.add('malformed-answer', `${where}: ${hex(data)}`)
         return undefined
       }
@@ -239,9 +293,11 @@ describe('gateway fuzzer', () => {
       if (typeof f.id === 'number') {
         answeredIds.set(f.id, (answeredIds.get(f.id) ?? 0) + 1)
         if (f.t === 'error' && REFUSING_CODES.has(String(f.code))) refusedIds.add(f.id)
-      } else if (f.id !== undefined) violations.add('malformed-answer', `an id that is not a number: ${JSON.stringify(f).slice(0, 200)}`)
+      } else if (f.id !== undefined)
+        violations.add('malformed-answer', `an id that is not a number: ${JSON.stringify(f).slice(0, 200)}`)
       if (f.t === 'ack') {
-        if (!Array.isArray(f.results)) violations.add('malformed-answer', `ack without results: ${JSON.stringify(f).slice(0, 200)}`)
+        if (!Array.isArray(f.results))
+          violations.add('malformed-answer', `ack without results: ${JSON.stringify(f).slice(0, 200)}`)
         else {
           for (const r of f.results) {
             results.add(String(r?.errorCode))
@@ -250,14 +306,32 @@ describe('gateway fuzzer', () => {
           acks.push({ id: f.id, results: f.results })
         }
       }
-      if (f.t === 'error' && typeof f.message !== 'string') violations.add('malformed-answer', `error frame without a message: ${JSON.stringify(f).slice(0, 200)}`)
+      if (f.t === 'error' && typeof f.message !== 'string')
+        violations.add('malformed-answer', `error frame without a message: ${JSON.stringify(f).slice(0, 200)}`)
     }
 
     const openAuthed = (): Promise<Conn> =>
       new Promise((resolve, reject) => {
         const n = connsOpened++
-        const ws = new WebSocket(g.wsUrl, ['isokafka.v1'], { perMessageDeflate: false, handshakeTimeout: 8000, maxPayload: 64 << 20 })
-        const conn: Conn = { n, ws, outstanding: 0, dead: false, wake: null, lastAnswerAt: Date.now(), lastAnswer: '', intact: [], corked: false, last: null, terminated: false, biggest: 0 }
+        const ws = new WebSocket(g.wsUrl, ['isokafka.v1'], {
+          perMessageDeflate: false,
+          handshakeTimeout: 8000,
+          maxPayload: 64 << 20,
+        })
+        const conn: Conn = {
+          n,
+          ws,
+          outstanding: 0,
+          dead: false,
+          wake: null,
+          lastAnswerAt: Date.now(),
+          lastAnswer: '',
+          intact: [],
+          corked: false,
+          last: null,
+          terminated: false,
+          biggest: 0,
+        }
         let welcomed = false
         ws.on('open', () => ws.send(factory.helloBytes(), { binary: true }))
         ws.on('message', (data: Buffer, isBinary: boolean) => {
@@ -278,8 +352,13 @@ describe('gateway fuzzer', () => {
           // only a hello with a bad token, or a frame above the hard cap (1009), may end an authenticated connection
           const expected = (conn.last?.hello && code === 4401) || (code === 1009 && conn.biggest > HARD_CAP)
           if (!conn.terminated && !expected) {
-            const big = conn.biggest ? `; the largest frame sent on it was ${conn.biggest} bytes (maxFrameBytes ${MAX_FRAME_BYTES}, spec hard cap max(4×, +1 MiB) = ${HARD_CAP})` : ''
-            violations.add('authed-closed', `connection ${n} closed by the gateway with ${code} (${conn.outstanding} frames in flight)${big}; last frame ${conn.last ? `${conn.last.kind} ${hex(conn.last.data, 48)}` : 'none'}`)
+            const big = conn.biggest
+              ? `; the largest frame sent on it was ${conn.biggest} bytes (maxFrameBytes ${MAX_FRAME_BYTES}, spec hard cap max(4×, +1 MiB) = ${HARD_CAP})`
+              : ''
+            violations.add(
+              'authed-closed',
+              `connection ${n} closed by the gateway with ${code} (${conn.outstanding} frames in flight)${big}; last frame ${conn.last ? `${conn.last.kind} ${hex(conn.last.data, 48)}` : 'none'}`,
+            )
           }
           lostOnClose += conn.outstanding
           conn.outstanding = 0
@@ -378,7 +457,10 @@ describe('gateway fuzzer', () => {
       while (!conn.dead && conn.outstanding > 0) {
         if (!(await waitAnswer(conn))) {
           stalls++
-          violations.add('stall', `connection ${conn.n}: ${conn.outstanding} frames unanswered at the end after ${STALL_MS} ms`)
+          violations.add(
+            'stall',
+            `connection ${conn.n}: ${conn.outstanding} frames unanswered at the end after ${STALL_MS} ms`,
+          )
           break
         }
       }
@@ -400,7 +482,11 @@ describe('gateway fuzzer', () => {
         const got: Frame[] = []
         let settled = false
         const decoded = typeof f.data === 'string' ? undefined : tryDecode(f.data)
-        const validHello = !!decoded && typeof decoded === 'object' && (decoded as Frame).t === 'hello' && (decoded as Frame).token === token
+        const validHello =
+          !!decoded &&
+          typeof decoded === 'object' &&
+          (decoded as Frame).t === 'hello' &&
+          (decoded as Frame).token === token
         const finish = () => {
           if (settled) return
           settled = true
@@ -409,12 +495,18 @@ describe('gateway fuzzer', () => {
           ws.terminate()
           resolve()
         }
-        let timer = setTimeout(() => {
-          unauthClose.add('still-open')
-          violations.add('unauth-linger', `no close ${got.length ? 'after the answer' : 'and no answer'} within ${lingerChecks ? 1500 : 100} ms for ${f.kind} ${hex(f.data, 48)}; got ${JSON.stringify(got).slice(0, 160)}`)
-          if (violations.byKind.get('unauth-linger') >= 30) lingerChecks = false
-          finish()
-        }, lingerChecks ? 1500 : 100)
+        let timer = setTimeout(
+          () => {
+            unauthClose.add('still-open')
+            violations.add(
+              'unauth-linger',
+              `no close ${got.length ? 'after the answer' : 'and no answer'} within ${lingerChecks ? 1500 : 100} ms for ${f.kind} ${hex(f.data, 48)}; got ${JSON.stringify(got).slice(0, 160)}`,
+            )
+            if (violations.byKind.get('unauth-linger') >= 30) lingerChecks = false
+            finish()
+          },
+          lingerChecks ? 1500 : 100,
+        )
         ws.on('open', () => ws.send(f.data, { binary: typeof f.data !== 'string' }))
         ws.on('unexpected-response', (_req, res) => {
           unauthRefusedUpgrade++
@@ -432,9 +524,16 @@ describe('gateway fuzzer', () => {
             finish()
             return
           }
-          if (got.length > 1) violations.add('unauth-answers', `${got.length} answers before the close: ${JSON.stringify(got).slice(0, 200)}`)
+          if (got.length > 1)
+            violations.add(
+              'unauth-answers',
+              `${got.length} answers before the close: ${JSON.stringify(got).slice(0, 200)}`,
+            )
           if (a.t !== 'error' || a.fatal !== true || !FATAL_CODES.has(String(a.code))) {
-            violations.add('unauth-answer', `expected a fatal error frame (MALFORMED/UNAUTHENTICATED/UNSUPPORTED), got ${JSON.stringify(a).slice(0, 160)} for ${f.kind} ${hex(f.data, 48)}`)
+            violations.add(
+              'unauth-answer',
+              `expected a fatal error frame (MALFORMED/UNAUTHENTICATED/UNSUPPORTED), got ${JSON.stringify(a).slice(0, 160)} for ${f.kind} ${hex(f.data, 48)}`,
+            )
           }
         })
         ws.on('close', (code) => {
@@ -442,8 +541,13 @@ describe('gateway fuzzer', () => {
           unauthClose.add(String(code))
           // a big first frame may meet the WebSocket library's payload cap for unauthenticated sockets (1009)
           const capped = code === 1009 && typeof f.data !== 'string' && f.data.length > 16 * 1024
-          if (!validHello && code !== 4401 && !capped) violations.add('unauth-close', `closed with ${code}, not 4401, after ${f.kind} ${hex(f.data, 48)}; got ${JSON.stringify(got).slice(0, 160)}`)
-          if (!validHello && got.length === 0 && code === 4401) violations.add('unauth-answer', `closed 4401 without an error frame after ${f.kind} ${hex(f.data, 48)}`)
+          if (!validHello && code !== 4401 && !capped)
+            violations.add(
+              'unauth-close',
+              `closed with ${code}, not 4401, after ${f.kind} ${hex(f.data, 48)}; got ${JSON.stringify(got).slice(0, 160)}`,
+            )
+          if (!validHello && got.length === 0 && code === 4401)
+            violations.add('unauth-answer', `closed 4401 without an error frame after ${f.kind} ${hex(f.data, 48)}`)
           finish()
         })
         ws.on('error', () => finish())
@@ -462,7 +566,9 @@ describe('gateway fuzzer', () => {
     let unauthMs = 0
     const [conns] = await Promise.all([
       Promise.all(Array.from({ length: CONNECTIONS }, (_, i) => pump(i))).finally(() => (authedMs = Date.now() - t0)),
-      Promise.all(Array.from({ length: UNAUTH_PARALLEL }, () => unauthWorker())).finally(() => (unauthMs = Date.now() - t0)),
+      Promise.all(Array.from({ length: UNAUTH_PARALLEL }, () => unauthWorker())).finally(
+        () => (unauthMs = Date.now() - t0),
+      ),
     ])
     const floodMs = Date.now() - t0
     g.assertAlive()
@@ -470,7 +576,16 @@ describe('gateway fuzzer', () => {
     // ---- a well-behaved client still produces ----
     const healthyValues = Array.from({ length: 5 }, (_, i) => `fuzz-healthy-${SEED}-${i}`)
     const healthy = await authed(g, mintToken({ topics: [topic], sub: 'fuzz-healthy' }))
-    healthy.send(produceFrame(1, [{ topic, partition: 0, batchId: `fuzz-healthy-${SEED}-${Date.now()}`, records: healthyValues.map((v) => [Date.now(), null, Buffer.from(v), []]) }]))
+    healthy.send(
+      produceFrame(1, [
+        {
+          topic,
+          partition: 0,
+          batchId: `fuzz-healthy-${SEED}-${Date.now()}`,
+          records: healthyValues.map((v) => [Date.now(), null, Buffer.from(v), []]),
+        },
+      ]),
+    )
     const healthyAck = await healthy.answer(1, 20_000)
     healthy.close()
     for (const c of conns) {
@@ -491,12 +606,24 @@ describe('gateway fuzzer', () => {
     }
 
     // ---- Kafka: every acked record exactly once at its offset, nothing refused ----
-    interface AckedBatch { batchId: string; partition: number; offsets: number[]; fps: string[]; what: string }
+    interface AckedBatch {
+      batchId: string
+      partition: number
+      offsets: number[]
+      fps: string[]
+      what: string
+    }
     const ackedBatches: AckedBatch[] = []
     const ackedBatchIds = new Set<string>()
     if (healthyAck.results?.[0]?.errorCode === 0) {
       const r = healthyAck.results[0]
-      ackedBatches.push({ batchId: r.batchId, partition: r.partition, offsets: healthyValues.map((_, i) => r.baseOffset + i), fps: healthyValues.map((v) => recordFingerprint(null, Buffer.from(v), [])), what: 'the well-behaved client' })
+      ackedBatches.push({
+        batchId: r.batchId,
+        partition: r.partition,
+        offsets: healthyValues.map((_, i) => r.baseOffset + i),
+        fps: healthyValues.map((v) => recordFingerprint(null, Buffer.from(v), [])),
+        what: 'the well-behaved client',
+      })
     }
     // the first batch (in sending order) with this batch id for the fuzz topic among the frames that carried `id`:
     // indexed once per id (a common id such as 0 or 1 is carried by thousands of fuzzed frames)
@@ -505,7 +632,8 @@ describe('gateway fuzzer', () => {
       let index = sentBatchIndex.get(id)
       if (!index) {
         index = new Map()
-        for (const list of produceById.get(id) ?? []) for (const sb of list) if (sb.topic === topic && !index.has(sb.batchId)) index.set(sb.batchId, sb)
+        for (const list of produceById.get(id) ?? [])
+          for (const sb of list) if (sb.topic === topic && !index.has(sb.batchId)) index.set(sb.batchId, sb)
         sentBatchIndex.set(id, index)
       }
       return typeof batchId === 'string' ? index.get(batchId) : undefined
@@ -514,19 +642,32 @@ describe('gateway fuzzer', () => {
       for (const r of a.results) {
         if (r?.errorCode !== 0) continue
         if (r.topic !== topic) {
-          violations.add('ack-foreign-topic', `ack errorCode 0 for topic ${JSON.stringify(String(r.topic)).slice(0, 80)} (the token allows only ${topic}), frame id ${a.id}`)
+          violations.add(
+            'ack-foreign-topic',
+            `ack errorCode 0 for topic ${JSON.stringify(String(r.topic)).slice(0, 80)} (the token allows only ${topic}), frame id ${a.id}`,
+          )
           continue
         }
         const b = firstSentBatch(a.id, r.batchId)
         if (!b) {
-          violations.add('ack-unknown-batch', `ack errorCode 0 for batch ${JSON.stringify(String(r.batchId)).slice(0, 80)} under id ${a.id}: no frame with that id carried it`)
+          violations.add(
+            'ack-unknown-batch',
+            `ack errorCode 0 for batch ${JSON.stringify(String(r.batchId)).slice(0, 80)} under id ${a.id}: no frame with that id carried it`,
+          )
           continue
         }
         if (!(r.baseOffset >= 0)) continue // acks=0: "sent", not "written"
         ackedBatchIds.add(r.batchId)
         const offsets: number[] = Array.isArray(r.offsets) ? r.offsets : b.fps.map((_, i) => r.baseOffset + i)
-        if (offsets.length !== b.fps.length) violations.add('ack-offsets', `batch ${r.batchId}: ${offsets.length} offsets for ${b.fps.length} records`)
-        ackedBatches.push({ batchId: r.batchId, partition: r.partition, offsets, fps: b.fps, what: `batch ${r.batchId} (frame id ${a.id})` })
+        if (offsets.length !== b.fps.length)
+          violations.add('ack-offsets', `batch ${r.batchId}: ${offsets.length} offsets for ${b.fps.length} records`)
+        ackedBatches.push({
+          batchId: r.batchId,
+          partition: r.partition,
+          offsets,
+          fps: b.fps,
+          what: `batch ${r.batchId} (frame id ${a.id})`,
+        })
       }
     }
     // what may be there without an ack: batches of frames that were not refused and that no ack covered
@@ -552,13 +693,21 @@ describe('gateway fuzzer', () => {
     for (const b of ackedBatches) reused.set(b.batchId, (reused.get(b.batchId) ?? 0) + 1)
     for (const b of ackedBatches) {
       const missing = b.offsets.filter((o) => !at.has(`${b.partition}:${o}`))
-      const differ = b.offsets.filter((o, i) => at.has(`${b.partition}:${o}`) && at.get(`${b.partition}:${o}`) !== b.fps[i])
-      if (missing.length) violations.add('acked-missing', `${b.what}: acknowledged at ${b.partition}:${missing.join(',')} but not in Kafka`)
+      const differ = b.offsets.filter(
+        (o, i) => at.has(`${b.partition}:${o}`) && at.get(`${b.partition}:${o}`) !== b.fps[i],
+      )
+      if (missing.length)
+        violations.add(
+          'acked-missing',
+          `${b.what}: acknowledged at ${b.partition}:${missing.join(',')} but not in Kafka`,
+        )
       if (differ.length) {
         violations.add(
           'acked-other-records',
           `${b.what}: acknowledged (errorCode 0) at ${b.partition}:${differ.join(',')}, where Kafka holds other records` +
-            ((reused.get(b.batchId) ?? 0) > 1 ? ` (batch id acknowledged ${reused.get(b.batchId)} times: a reused batch id with other records was answered as a duplicate instead of errorCode 42)` : ''),
+            ((reused.get(b.batchId) ?? 0) > 1
+              ? ` (batch id acknowledged ${reused.get(b.batchId)} times: a reused batch id with other records was answered as a duplicate instead of errorCode 42)`
+              : ''),
         )
       }
     }
@@ -572,7 +721,10 @@ describe('gateway fuzzer', () => {
       else {
         unexplained++
         extra.set(fp, (extra.get(fp) ?? 0) + 1)
-        violations.add('kafka-extra', `a record at ${r.partition}:${r.offset} that no ack covers and no unrefused frame carried: ${fp.slice(0, 120)}`)
+        violations.add(
+          'kafka-extra',
+          `a record at ${r.partition}:${r.offset} that no ack covers and no unrefused frame carried: ${fp.slice(0, 120)}`,
+        )
       }
     }
     const claimed = ackedOffsets
@@ -590,7 +742,8 @@ describe('gateway fuzzer', () => {
         `violations=[${violations.byKind.text()}]`,
     )
     console.log(`[fuzz] frames sent by kind: ${sentKinds.text()}`)
-    if (violations.samples.length) console.log(`[fuzz] violation samples (seed ${SEED}):\n  ${violations.samples.join('\n  ')}`)
+    if (violations.samples.length)
+      console.log(`[fuzz] violation samples (seed ${SEED}):\n  ${violations.samples.join('\n  ')}`)
 
     expect(g.alive(), g.describeExit()).toBe(true)
     expect.soft(authedSent + unauthDone).toBeGreaterThanOrEqual(FRAMES)
@@ -598,7 +751,12 @@ describe('gateway fuzzer', () => {
     expect.soft(lag.worstMs, 'worst /healthz latency (ms)').toBeLessThan(1000)
     expect.soft(read.length, 'records in the fuzz topic').toBeGreaterThanOrEqual(claimed.size)
     for (const kind of violations.kinds()) {
-      expect.soft(violations.byKind.get(kind), `${kind}: ${violations.samples.filter((s) => s.startsWith(`${kind}:`)).join('\n')}`).toBe(0)
+      expect
+        .soft(
+          violations.byKind.get(kind),
+          `${kind}: ${violations.samples.filter((s) => s.startsWith(`${kind}:`)).join('\n')}`,
+        )
+        .toBe(0)
     }
   })
 })

@@ -92,11 +92,16 @@ let brokerNames: string[] = []
 
 function scanText(where: string, text: string): void {
   if (!text) return
-  for (const b of brokerNames) if (text.includes(b)) leaks.push(`${where}: broker address ${b} in ${JSON.stringify(text.slice(0, 200))}`)
-  if (/\n\s+at [^\n]*:\d+:\d+/.test(text) || /\bat (?:async )?[\w$.<>]+ \((?:file:|node:|\/)[^)]*:\d+:\d+\)/.test(text)) {
+  for (const b of brokerNames)
+    if (text.includes(b)) leaks.push(`${where}: broker address ${b} in ${JSON.stringify(text.slice(0, 200))}`)
+  if (
+    /\n\s+at [^\n]*:\d+:\d+/.test(text) ||
+    /\bat (?:async )?[\w$.<>]+ \((?:file:|node:|\/)[^)]*:\d+:\d+\)/.test(text)
+  ) {
     leaks.push(`${where}: stack trace in ${JSON.stringify(text.slice(0, 200))}`)
   }
-  for (const p of tokenPieces()) if (text.includes(p)) leaks.push(`${where}: token piece ${p.slice(0, 24)}… in an answer`)
+  for (const p of tokenPieces())
+    if (text.includes(p)) leaks.push(`${where}: token piece ${p.slice(0, 24)}… in an answer`)
 }
 
 /** Every string in a decoded frame / JSON value. */
@@ -104,7 +109,8 @@ export function stringsOf(v: unknown, out: string[] = [], depth = 0): string[] {
   if (depth > 20) return out
   if (typeof v === 'string') out.push(v)
   else if (Array.isArray(v)) for (const x of v) stringsOf(x, out, depth + 1)
-  else if (v && typeof v === 'object' && !(v instanceof Uint8Array)) for (const x of Object.values(v)) stringsOf(x, out, depth + 1)
+  else if (v && typeof v === 'object' && !(v instanceof Uint8Array))
+    for (const x of Object.values(v)) stringsOf(x, out, depth + 1)
   return out
 }
 
@@ -189,7 +195,14 @@ setInterval(() => {
  */
 export async function startChildGateway(options: Record<string, unknown> = {}): Promise<ChildGateway> {
   const opts: Record<string, unknown> = { bootstrap: kafkaBootstrap(), secret: SECRET, ...options }
-  brokerNames = [...new Set(String(opts.bootstrap).split(',').map((s) => s.trim()).filter(Boolean))]
+  brokerNames = [
+    ...new Set(
+      String(opts.bootstrap)
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+  ]
   const child = spawn(process.execPath, [CHILD], {
     env: { ...process.env, ISOKAFKA_GATEWAY_OPTIONS: JSON.stringify(opts) },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -214,10 +227,15 @@ export async function startChildGateway(options: Record<string, unknown> = {}): 
     }),
   )
   const describeExit = () =>
-    exit ? `the gateway child exited (code ${exit.code}, signal ${exit.signal}); end of its stderr:\n${stderr().slice(-3000)}` : 'the gateway child is running'
+    exit
+      ? `the gateway child exited (code ${exit.code}, signal ${exit.signal}); end of its stderr:\n${stderr().slice(-3000)}`
+      : 'the gateway child is running'
 
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the gateway child did not start within 20 s: ${out} ${stderr().slice(-3000)}`)), 20_000)
+    const timer = setTimeout(
+      () => reject(new Error(`the gateway child did not start within 20 s: ${out} ${stderr().slice(-3000)}`)),
+      20_000,
+    )
     const onData = () => {
       const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out)
       if (m) {
@@ -268,7 +286,9 @@ export async function startChildGateway(options: Record<string, unknown> = {}): 
     rssPeakMb: () => sample().hwm,
     rssMb: () => sample().rss,
     async metrics() {
-      const headers: Record<string, string> = opts.metricsToken ? { Authorization: `Bearer ${String(opts.metricsToken)}` } : {}
+      const headers: Record<string, string> = opts.metricsToken
+        ? { Authorization: `Bearer ${String(opts.metricsToken)}` }
+        : {}
       const res = await httpRequest(gw, 'GET', '/metrics', { headers, scan: false })
       return res.text
     },
@@ -341,7 +361,10 @@ export interface ChildFigures {
  * afterAll of every file: each child must still be alive; peak RSS and worst /healthz latency within bounds.
  * Stops the children in any case and appends the figures to the report file.
  */
-export async function finishChildren(file: string, list: Array<[label: string, gw: ChildGateway | undefined]>): Promise<void> {
+export async function finishChildren(
+  file: string,
+  list: Array<[label: string, gw: ChildGateway | undefined]>,
+): Promise<void> {
   const problems: string[] = []
   for (const [label, gw] of list) {
     if (!gw) {
@@ -352,20 +375,31 @@ export async function finishChildren(file: string, list: Array<[label: string, g
     await (gw as ChildGateway & { stopProber: () => Promise<void> }).stopProber()
     const lag = gw.lag()
     const figures: ChildFigures = {
-      file, label, module: process.env.ISOKAFKA_GATEWAY_MODULE ?? 'dist/gateway.js', alive,
-      rssPeakMb: Math.round(gw.rssPeakMb() * 10) / 10, worstHealthzMs: lag.worstMs, probes: lag.probes, failedProbes: lag.failures,
+      file,
+      label,
+      module: process.env.ISOKAFKA_GATEWAY_MODULE ?? 'dist/gateway.js',
+      alive,
+      rssPeakMb: Math.round(gw.rssPeakMb() * 10) / 10,
+      worstHealthzMs: lag.worstMs,
+      probes: lag.probes,
+      failedProbes: lag.failures,
     }
     process.stderr.write(
       `[hostile] ${file} ${label}: ${alive ? 'alive' : 'DEAD'}, peak RSS ${figures.rssPeakMb} MB, worst /healthz ${lag.worstMs} ms over ${lag.probes} probes (${lag.failures} failed)\n`,
     )
     try {
-      appendFileSync(process.env.HOSTILE_REPORT ?? path.join(os.tmpdir(), 'isokafka-hostile-report.jsonl'), JSON.stringify({ ...figures, at: new Date().toISOString() }) + '\n')
+      appendFileSync(
+        process.env.HOSTILE_REPORT ?? path.join(os.tmpdir(), 'isokafka-hostile-report.jsonl'),
+        JSON.stringify({ ...figures, at: new Date().toISOString() }) + '\n',
+      )
     } catch {
       /* the report is a convenience */
     }
     if (!alive) problems.push(`${label}: ${gw.describeExit()}`)
-    if (!(figures.rssPeakMb < RSS_LIMIT_MB)) problems.push(`${label}: peak RSS ${figures.rssPeakMb} MB (limit ${RSS_LIMIT_MB} MB)`)
-    if (!(lag.worstMs < STALL_LIMIT_MS)) problems.push(`${label}: worst /healthz latency ${lag.worstMs} ms (limit ${STALL_LIMIT_MS} ms)`)
+    if (!(figures.rssPeakMb < RSS_LIMIT_MB))
+      problems.push(`${label}: peak RSS ${figures.rssPeakMb} MB (limit ${RSS_LIMIT_MB} MB)`)
+    if (!(lag.worstMs < STALL_LIMIT_MS))
+      problems.push(`${label}: worst /healthz latency ${lag.worstMs} ms (limit ${STALL_LIMIT_MS} ms)`)
     await gw.stop()
   }
   expect(problems, problems.join('\n')).toEqual([])
@@ -389,14 +423,34 @@ export function pack(frame: unknown): Uint8Array {
   return encode(frame, { ignoreUndefined: true })
 }
 
-export function rec(value: string | null, opts: { key?: string | null; headers?: Array<[string, Uint8Array | null]>; ts?: number } = {}): WireRecord {
-  return [opts.ts ?? Date.now(), opts.key == null ? null : bytes(opts.key), value === null ? null : bytes(value), opts.headers ?? []]
+export function rec(
+  value: string | null,
+  opts: { key?: string | null; headers?: Array<[string, Uint8Array | null]>; ts?: number } = {},
+): WireRecord {
+  return [
+    opts.ts ?? Date.now(),
+    opts.key == null ? null : bytes(opts.key),
+    value === null ? null : bytes(value),
+    opts.headers ?? [],
+  ]
 }
 
-export function produceFrame(id: number, batches: Batch[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function produceFrame(
+  id: number,
+  batches: Batch[],
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
-    t: 'produce', id, acks: -1, timeoutMs: 15_000,
-    batches: batches.map((b) => ({ topic: b.topic, partition: b.partition ?? 0, batchId: b.batchId, records: b.records })),
+    t: 'produce',
+    id,
+    acks: -1,
+    timeoutMs: 15_000,
+    batches: batches.map((b) => ({
+      topic: b.topic,
+      partition: b.partition ?? 0,
+      batchId: b.batchId,
+      records: b.records,
+    })),
     ...extra,
   }
 }
@@ -408,7 +462,11 @@ export const uniqueId = (prefix = 'b') => `${prefix}-${(++idCounter).toString(36
 export type Frame = Record<string, any>
 
 export class UpgradeRefused extends Error {
-  constructor(readonly status: number, readonly body: string, readonly headers: http.IncomingHttpHeaders) {
+  constructor(
+    readonly status: number,
+    readonly body: string,
+    readonly headers: http.IncomingHttpHeaders,
+  ) {
     super(`the WebSocket upgrade was refused with HTTP ${status}: ${body.slice(0, 200)}`)
   }
 }
@@ -435,7 +493,10 @@ export class FrameClient {
   closed: { code: number; reason: string } | null = null
   private waiters: Array<() => void> = []
 
-  private constructor(readonly ws: WebSocket, readonly gw: ChildGateway) {
+  private constructor(
+    readonly ws: WebSocket,
+    readonly gw: ChildGateway,
+  ) {
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       let f: Frame
       if (!isBinary) f = { t: '<text>', text: data.toString('utf8') }
@@ -466,31 +527,37 @@ export class FrameClient {
     gw.assertAlive()
     let target = `ws://127.0.0.1:${gw.port}${opts.path ?? '/v1/ws'}`
     if (opts.token !== undefined) target += `${target.includes('?') ? '&' : '?'}token=${encodeURIComponent(opts.token)}`
-    const protocols = opts.protocols ?? ['isokafka.v1', ...(opts.subprotocolToken !== undefined ? [`isokafka.token.${opts.subprotocolToken}`] : [])]
-    return raceChild(gw, new Promise<FrameClient>((resolve, reject) => {
-      const ws = new WebSocket(target, protocols, {
-        headers: { ...(opts.origin !== undefined ? { Origin: opts.origin } : {}), ...(opts.headers ?? {}) },
-        localAddress: opts.localAddress,
-        autoPong: opts.autoPong ?? true,
-        handshakeTimeout: 8000,
-        perMessageDeflate: false,
-      })
-      const client = new FrameClient(ws, gw)
-      ws.once('open', () => resolve(client))
-      ws.once('unexpected-response', (req, res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () => {
-          const body = Buffer.concat(chunks).toString('utf8')
-          scanText(`upgrade refusal ${res.statusCode}`, body)
-          reject(new UpgradeRefused(res.statusCode ?? 0, body, res.headers))
-          req.destroy()
+    const protocols = opts.protocols ?? [
+      'isokafka.v1',
+      ...(opts.subprotocolToken !== undefined ? [`isokafka.token.${opts.subprotocolToken}`] : []),
+    ]
+    return raceChild(
+      gw,
+      new Promise<FrameClient>((resolve, reject) => {
+        const ws = new WebSocket(target, protocols, {
+          headers: { ...(opts.origin !== undefined ? { Origin: opts.origin } : {}), ...(opts.headers ?? {}) },
+          localAddress: opts.localAddress,
+          autoPong: opts.autoPong ?? true,
+          handshakeTimeout: 8000,
+          perMessageDeflate: false,
         })
-        res.on('error', () => reject(new UpgradeRefused(res.statusCode ?? 0, '', res.headers)))
-      })
-      ws.once('error', (err) => reject(err))
-      ws.once('close', (code) => reject(new Error(`closed (${code}) before opening`)))
-    }))
+        const client = new FrameClient(ws, gw)
+        ws.once('open', () => resolve(client))
+        ws.once('unexpected-response', (req, res) => {
+          const chunks: Buffer[] = []
+          res.on('data', (c: Buffer) => chunks.push(c))
+          res.on('end', () => {
+            const body = Buffer.concat(chunks).toString('utf8')
+            scanText(`upgrade refusal ${res.statusCode}`, body)
+            reject(new UpgradeRefused(res.statusCode ?? 0, body, res.headers))
+            req.destroy()
+          })
+          res.on('error', () => reject(new UpgradeRefused(res.statusCode ?? 0, '', res.headers)))
+        })
+        ws.once('error', (err) => reject(err))
+        ws.once('close', (code) => reject(new Error(`closed (${code}) before opening`)))
+      }),
+    )
   }
 
   send(frame: unknown): void {
@@ -503,10 +570,14 @@ export class FrameClient {
     for (;;) {
       const i = this.frames.findIndex(pred)
       if (i >= 0) return this.frames.splice(i, 1)[0]!
-      if (this.closed) throw new Error(`the connection closed (${this.closed.code} ${this.closed.reason}) before the expected frame arrived; got ${JSON.stringify(this.all.map(brief))}`)
+      if (this.closed)
+        throw new Error(
+          `the connection closed (${this.closed.code} ${this.closed.reason}) before the expected frame arrived; got ${JSON.stringify(this.all.map(brief))}`,
+        )
       this.gw.assertAlive()
       const left = deadline - Date.now()
-      if (left <= 0) throw new Error(`timed out after ${ms} ms waiting for a frame; got ${JSON.stringify(this.all.map(brief))}`)
+      if (left <= 0)
+        throw new Error(`timed out after ${ms} ms waiting for a frame; got ${JSON.stringify(this.all.map(brief))}`)
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, Math.min(left, 250))
         this.waiters.push(() => {
@@ -533,7 +604,8 @@ export class FrameClient {
       this.gw.assertAlive()
       await sleep(20)
     }
-    if (!this.closed) throw new Error(`the connection was still open after ${ms} ms; got ${JSON.stringify(this.all.map(brief))}`)
+    if (!this.closed)
+      throw new Error(`the connection was still open after ${ms} ms; got ${JSON.stringify(this.all.map(brief))}`)
     return this.closed
   }
 
@@ -544,8 +616,14 @@ export class FrameClient {
 
 function brief(f: Frame): unknown {
   if (!f || typeof f !== 'object') return f
-  if (f.t === 'error') return { t: f.t, id: f.id, code: f.code, fatal: f.fatal, message: String(f.message).slice(0, 120) }
-  if (f.t === 'ack') return { t: f.t, id: f.id, results: (f.results ?? []).slice(0, 3).map((r: Frame) => ({ errorCode: r.errorCode, baseOffset: r.baseOffset })) }
+  if (f.t === 'error')
+    return { t: f.t, id: f.id, code: f.code, fatal: f.fatal, message: String(f.message).slice(0, 120) }
+  if (f.t === 'ack')
+    return {
+      t: f.t,
+      id: f.id,
+      results: (f.results ?? []).slice(0, 3).map((r: Frame) => ({ errorCode: r.errorCode, baseOffset: r.baseOffset })),
+    }
   return { t: f.t, id: f.id }
 }
 
@@ -571,7 +649,9 @@ export async function expectUpgradeStatus(p: Promise<FrameClient>, status: numbe
   }
   const got = await Promise.race([client.next(() => true, 1500).catch(() => null), sleep(1500)])
   client.close()
-  throw new Error(`expected HTTP ${status} on the upgrade, but the WebSocket opened (then got ${JSON.stringify(got ? brief(got as Frame) : null)})`)
+  throw new Error(
+    `expected HTTP ${status} on the upgrade, but the WebSocket opened (then got ${JSON.stringify(got ? brief(got as Frame) : null)})`,
+  )
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -593,39 +673,69 @@ export function httpRequest(
   gw: ChildGateway,
   method: string,
   pathAndQuery: string,
-  opts: { headers?: Record<string, string | number>; body?: string | Uint8Array; timeoutMs?: number; localAddress?: string; scan?: boolean } = {},
+  opts: {
+    headers?: Record<string, string | number>
+    body?: string | Uint8Array
+    timeoutMs?: number
+    localAddress?: string
+    scan?: boolean
+  } = {},
 ): Promise<HttpAnswer> {
   gw.assertAlive()
   const t0 = Date.now()
-  return raceChild(gw, new Promise<HttpAnswer>((resolve, reject) => {
-    const headers: Record<string, string | number> = { ...(opts.headers ?? {}) }
-    if (opts.body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length')) {
-      headers['Content-Length'] = typeof opts.body === 'string' ? Buffer.byteLength(opts.body) : opts.body.length
-    }
-    const req = http.request({ host: '127.0.0.1', port: gw.port, method, path: pathAndQuery, headers, agent: false, localAddress: opts.localAddress }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => {
-        const body = Buffer.concat(chunks)
-        const answer = { status: res.statusCode ?? 0, headers: res.headers, body, text: body.toString('utf8'), ms: Date.now() - t0 }
-        if (opts.scan !== false) {
-          const type = String(res.headers['content-type'] ?? '')
-          if (type.includes('msgpack')) {
-            try {
-              for (const s of stringsOf(decode(body))) scanText(`HTTP ${method} answer`, s)
-            } catch {
-              /* not decodable: nothing to scan */
+  return raceChild(
+    gw,
+    new Promise<HttpAnswer>((resolve, reject) => {
+      const headers: Record<string, string | number> = { ...(opts.headers ?? {}) }
+      if (opts.body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length')) {
+        headers['Content-Length'] = typeof opts.body === 'string' ? Buffer.byteLength(opts.body) : opts.body.length
+      }
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: gw.port,
+          method,
+          path: pathAndQuery,
+          headers,
+          agent: false,
+          localAddress: opts.localAddress,
+        },
+        (res) => {
+          const chunks: Buffer[] = []
+          res.on('data', (c: Buffer) => chunks.push(c))
+          res.on('end', () => {
+            const body = Buffer.concat(chunks)
+            const answer = {
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              body,
+              text: body.toString('utf8'),
+              ms: Date.now() - t0,
             }
-          } else scanText(`HTTP ${method} answer`, answer.text)
-        }
-        resolve(answer)
-      })
-      res.on('error', reject)
-    })
-    req.setTimeout(opts.timeoutMs ?? 20_000, () => req.destroy(new Error(`no answer to ${method} ${pathAndQuery.slice(0, 80)} within ${opts.timeoutMs ?? 20_000} ms`)))
-    req.on('error', reject)
-    req.end(opts.body === undefined ? undefined : Buffer.from(opts.body))
-  }))
+            if (opts.scan !== false) {
+              const type = String(res.headers['content-type'] ?? '')
+              if (type.includes('msgpack')) {
+                try {
+                  for (const s of stringsOf(decode(body))) scanText(`HTTP ${method} answer`, s)
+                } catch {
+                  /* not decodable: nothing to scan */
+                }
+              } else scanText(`HTTP ${method} answer`, answer.text)
+            }
+            resolve(answer)
+          })
+          res.on('error', reject)
+        },
+      )
+      req.setTimeout(opts.timeoutMs ?? 20_000, () =>
+        req.destroy(
+          new Error(`no answer to ${method} ${pathAndQuery.slice(0, 80)} within ${opts.timeoutMs ?? 20_000} ms`),
+        ),
+      )
+      req.on('error', reject)
+      req.end(opts.body === undefined ? undefined : Buffer.from(opts.body))
+    }),
+  )
 }
 
 /** Write raw bytes on a new TCP connection; collect what comes back until the server closes or `timeoutMs`. */
@@ -702,7 +812,11 @@ export function trickle(
 }
 
 /** A client-side (masked) WebSocket frame header + payload, for raw-TCP WebSocket clients. */
-export function wsFrame(opcode: number, payload: Uint8Array, opts: { fin?: boolean; declaredLength?: number } = {}): Buffer {
+export function wsFrame(
+  opcode: number,
+  payload: Uint8Array,
+  opts: { fin?: boolean; declaredLength?: number } = {},
+): Buffer {
   const len = opts.declaredLength ?? payload.length
   const head: number[] = [((opts.fin ?? true) ? 0x80 : 0) | opcode]
   if (len < 126) head.push(0x80 | len)
@@ -809,7 +923,12 @@ let healthyRuns = 0
  * A well-behaved client still gets in and gets acks: WebSocket, hello with a valid token, a small batch with
  * acks=all; the ack must have errorCode 0 and an offset. The records are added to `accepted`.
  */
-export async function assertHealthy(gw: ChildGateway, topic: string, accepted: Accepted, label = 'healthy'): Promise<void> {
+export async function assertHealthy(
+  gw: ChildGateway,
+  topic: string,
+  accepted: Accepted,
+  label = 'healthy',
+): Promise<void> {
   gw.assertAlive()
   const c = await authed(gw, mintToken({ topics: [topic], sub: 'well-behaved' }))
   try {

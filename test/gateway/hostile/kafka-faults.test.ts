@@ -25,8 +25,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { decode } from '@msgpack/msgpack'
 import {
-  FrameClient, authed, finishChildren, httpRequest, knownTokens, metricValue, mintToken, pack, produceFrame, sleep,
-  startChildGateway, stringsOf, type ChildGateway, type Frame, type WireRecord,
+  FrameClient,
+  authed,
+  finishChildren,
+  httpRequest,
+  knownTokens,
+  metricValue,
+  mintToken,
+  pack,
+  produceFrame,
+  sleep,
+  startChildGateway,
+  stringsOf,
+  type ChildGateway,
+  type Frame,
+  type WireRecord,
 } from './harness.js'
 import { FrameFactory, brokerNames, leakIn, recipeArb, type FuzzFrame } from './fuzz-frames.js'
 
@@ -45,9 +58,13 @@ interface FakeKafka {
 }
 
 async function startFakeKafka(config: Record<string, unknown>): Promise<FakeKafka> {
-  const child: ChildProcess = spawn(process.execPath, [path.join(import.meta.dirname, 'fake-kafka-child.mjs'), JSON.stringify(config)], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [path.join(import.meta.dirname, 'fake-kafka-child.mjs'), JSON.stringify(config)],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  )
   let err = ''
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-4000)))
   const lines = createInterface({ input: child.stdout! })
@@ -84,7 +101,10 @@ async function startFakeKafka(config: Record<string, unknown>): Promise<FakeKafk
           sleep(10_000).then(() => Promise.reject(new Error(`the fake Kafka child did not answer ${line}`))),
         ]),
       )
-      chain = p.then(() => undefined, () => undefined)
+      chain = p.then(
+        () => undefined,
+        () => undefined,
+      )
       return p.then((v) => {
         if (!v.ok) throw new Error(`fake Kafka: ${line}: ${v.error}`)
         return v
@@ -133,7 +153,9 @@ afterAll(async () => {
 })
 
 /** `paused`: isokafka_gateway_backpressure_paused (or the old JSON metrics' `paused`). */
-async function pressure(gw: ChildGateway): Promise<{ paused: number | undefined; pauses: number | undefined; pending: number | undefined }> {
+async function pressure(
+  gw: ChildGateway,
+): Promise<{ paused: number | undefined; pauses: number | undefined; pending: number | undefined }> {
   const text = await gw.metrics()
   let paused = metricValue(text, 'isokafka_gateway_backpressure_paused')
   if (paused === undefined && text.trimStart().startsWith('{')) {
@@ -143,7 +165,11 @@ async function pressure(gw: ChildGateway): Promise<{ paused: number | undefined;
       /* neither format */
     }
   }
-  return { paused, pauses: metricValue(text, 'isokafka_gateway_pauses_total'), pending: metricValue(text, 'isokafka_gateway_pending_bytes') }
+  return {
+    paused,
+    pauses: metricValue(text, 'isokafka_gateway_pauses_total'),
+    pending: metricValue(text, 'isokafka_gateway_pending_bytes'),
+  }
 }
 
 const utf8 = new TextEncoder()
@@ -180,7 +206,20 @@ describe('Kafka slow or down', () => {
           sent++
           const values = Array.from({ length: RECORDS }, (_, r) => `slow-${ci}-${sent}-${r}`)
           expected.push(...values)
-          c.send(produceFrame(100 + sent, [{ topic: 'slow', partition: (ci + sent) % 3, batchId: `slow-${t0}-${ci}-${sent}`, records: values.map((v) => rec(`${v}|${PAD}`)) }], { timeoutMs: 60_000 }))
+          c.send(
+            produceFrame(
+              100 + sent,
+              [
+                {
+                  topic: 'slow',
+                  partition: (ci + sent) % 3,
+                  batchId: `slow-${t0}-${ci}-${sent}`,
+                  records: values.map((v) => rec(`${v}|${PAD}`)),
+                },
+              ],
+              { timeoutMs: 60_000 },
+            ),
+          )
         }
         const a = await c.next(() => true, 45_000)
         answered++
@@ -223,7 +262,9 @@ describe('Kafka slow or down', () => {
     watching = false
     await watcher
 
-    const closed = [...clients, ...idle].map((c, i) => (c.closed ? `connection ${i}: closed ${c.closed.code} ${c.closed.reason}` : null)).filter(Boolean)
+    const closed = [...clients, ...idle]
+      .map((c, i) => (c.closed ? `connection ${i}: closed ${c.closed.code} ${c.closed.reason}` : null))
+      .filter(Boolean)
     const bad = acks.filter((a) => a.t !== 'ack' || !a.results?.every((r: Frame) => r.errorCode === 0))
     const stored = await f.cmd('values slow')
     const storedValues = (stored.values as Array<string | null>).map((v) => String(v).split('|')[0]).sort()
@@ -238,7 +279,9 @@ describe('Kafka slow or down', () => {
     expect.soft(seen.paused, 'isokafka_gateway_backpressure_paused was never 1').toBe(1)
     expect.soft(seen.pauses, 'isokafka_gateway_pauses_total').toBeGreaterThan(0)
     // the case only means something when the gateway stayed paused for several heartbeat periods
-    expect.soft(seen.longestPauseMs, `longest unbroken pause (ms); samples ${timeline.join(' ')}`).toBeGreaterThanOrEqual(3 * HEARTBEAT_MS)
+    expect
+      .soft(seen.longestPauseMs, `longest unbroken pause (ms); samples ${timeline.join(' ')}`)
+      .toBeGreaterThanOrEqual(3 * HEARTBEAT_MS)
     expect.soft(closed, 'connections dropped while the gateway was paused').toEqual([])
     expect.soft(bad.slice(0, 3), 'answers that are not ack errorCode 0').toEqual([])
     expect.soft(acks.length).toBe(CLIENTS * FRAMES_EACH)
@@ -251,12 +294,20 @@ describe('Kafka slow or down', () => {
 
   // "Kafka down" and "Kafka never reachable" run at the same time: each has a gateway of its own (the second one's
   // Kafka is a closed port, not the fake cluster), and both mostly wait for the gateway's own lookup/produce timeouts.
-  it.concurrent('Kafka down: error codes without broker addresses or stacks, /readyz 503 and /healthz 200, serving again when Kafka is back', async ({ expect }) => {
+  it.concurrent('Kafka down: error codes without broker addresses or stacks, /readyz 503 and /healthz 200, serving again when Kafka is back', async ({
+    expect,
+  }) => {
     const f = fake!
     gwDown = await startChildGateway({
       bootstrap: f.bootstrap,
       kafka: { connectTimeoutMs: 1000 },
-      producer: { requestTimeoutMs: 2000, deliveryTimeoutMs: 4000, retryBackoffMs: 100, retryBackoffMaxMs: 500, maxBlockMs: 4000 },
+      producer: {
+        requestTimeoutMs: 2000,
+        deliveryTimeoutMs: 4000,
+        retryBackoffMs: 100,
+        retryBackoffMaxMs: 500,
+        maxBlockMs: 4000,
+      },
     })
     const gw = gwDown
     const brokers = brokerNames(f.bootstrap)
@@ -275,7 +326,8 @@ describe('Kafka slow or down', () => {
     c.send(produceFrame(1, [{ topic: 'down', batchId: `down-warm-${Date.now()}`, records: [rec('down-warm')] }]))
     expect((await c.answer(1, 15_000)).results?.[0]?.errorCode).toBe(0)
     let ready = await httpRequest(gw, 'GET', '/readyz')
-    for (let i = 0; i < 50 && ready.status !== 200; i++) ready = (await sleep(100), await httpRequest(gw, 'GET', '/readyz'))
+    for (let i = 0; i < 50 && ready.status !== 200; i++)
+      ready = (await sleep(100), await httpRequest(gw, 'GET', '/readyz'))
     expect.soft(ready.status, `/readyz with Kafka up: ${ready.text}`).toBe(200)
     // REST v3 learns the cluster id while Kafka is up, so its produce path (not only the cluster lookup) runs below
     const clusters = await httpRequest(gw, 'GET', '/v3/clusters', { headers: { Authorization: `Bearer ${token}` } })
@@ -285,16 +337,30 @@ describe('Kafka slow or down', () => {
     const downAt = Date.now()
     // WebSocket: a produce that times out at the gateway, one that waits for the producer's own failure, a metadata
     // lookup of a topic the gateway never saw
-    c.send(produceFrame(2, [{ topic: 'down', batchId: `down-a-${downAt}`, records: [rec('down-a')] }], { timeoutMs: 2000 }))
-    c.send(produceFrame(3, [{ topic: 'down', partition: 1, batchId: `down-b-${downAt}`, records: [rec('down-b')] }], { timeoutMs: 20_000 }))
+    c.send(
+      produceFrame(2, [{ topic: 'down', batchId: `down-a-${downAt}`, records: [rec('down-a')] }], { timeoutMs: 2000 }),
+    )
+    c.send(
+      produceFrame(3, [{ topic: 'down', partition: 1, batchId: `down-b-${downAt}`, records: [rec('down-b')] }], {
+        timeoutMs: 20_000,
+      }),
+    )
     c.send({ t: 'metadata', id: 4, topics: ['down-never-seen'] })
-    const wsAnswers = Promise.all([2, 3, 4].map((id) => c.answer(id, 25_000).catch((err: Error) => ({ t: 'missing', id, message: err.message }) as Frame)))
+    const wsAnswers = Promise.all(
+      [2, 3, 4].map((id) =>
+        c.answer(id, 25_000).catch((err: Error) => ({ t: 'missing', id, message: err.message }) as Frame),
+      ),
+    )
     // HTTP: the gateway's own produce endpoint, REST Proxy v3 and v2, sent while the WebSocket answers are pending
     // (each waits for its own failure, a lookup or producer timeout: one after another they only add up waits)
     const auth = { Authorization: `Bearer ${token}` }
     const v1p = httpRequest(gw, 'POST', '/v1/produce', {
       headers: { ...auth, 'Content-Type': 'application/vnd.msgpack' },
-      body: pack(produceFrame(1, [{ topic: 'down', batchId: `down-http-${downAt}`, records: [rec('down-http')] }], { timeoutMs: 20_000 })),
+      body: pack(
+        produceFrame(1, [{ topic: 'down', batchId: `down-http-${downAt}`, records: [rec('down-http')] }], {
+          timeoutMs: 20_000,
+        }),
+      ),
       timeoutMs: 25_000,
     })
     const v3p = httpRequest(gw, 'POST', `/v3/clusters/${CLUSTER_ID}/topics/down/records`, {
@@ -310,10 +376,18 @@ describe('Kafka slow or down', () => {
     const [answers, v1, v3, v2] = await Promise.all([wsAnswers, v1p, v3p, v2p])
     for (const a of answers) check(`WebSocket answer ${a.id}`, a)
     const [a2, a3, a4] = answers as [Frame, Frame, Frame]
-    const failedWithCode = (a: Frame) => (a.t === 'ack' ? a.results?.every((r: Frame) => typeof r.errorCode === 'number' && r.errorCode !== 0) : a.t === 'error' && typeof a.code === 'string')
+    const failedWithCode = (a: Frame) =>
+      a.t === 'ack'
+        ? a.results?.every((r: Frame) => typeof r.errorCode === 'number' && r.errorCode !== 0)
+        : a.t === 'error' && typeof a.code === 'string'
     expect.soft(failedWithCode(a2), `produce (timeoutMs 2000) while Kafka is down: ${JSON.stringify(a2)}`).toBe(true)
     expect.soft(failedWithCode(a3), `produce (timeoutMs 20000) while Kafka is down: ${JSON.stringify(a3)}`).toBe(true)
-    expect.soft(a4.t === 'metadata' ? a4.topics?.[0]?.errorCode : a4.code, `metadata while Kafka is down: ${JSON.stringify(a4)}`).not.toBe(0)
+    expect
+      .soft(
+        a4.t === 'metadata' ? a4.topics?.[0]?.errorCode : a4.code,
+        `metadata while Kafka is down: ${JSON.stringify(a4)}`,
+      )
+      .not.toBe(0)
 
     let v1Body: unknown = null
     try {
@@ -327,16 +401,27 @@ describe('Kafka slow or down', () => {
     check('POST /v3/.../records', v3.text)
     // the cluster exists; Kafka is only unreachable: a retriable 5xx, not "Cluster not found"
     expect.soft(v3.status, `REST v3 produce while Kafka is down: ${v3.status} ${v3.text}`).toBeGreaterThanOrEqual(500)
-    expect.soft(v3.status === 200 && /"error_code":\s*200/.test(v3.text), `REST v3 while Kafka is down: ${v3.status} ${v3.text}`).toBe(false)
+    expect
+      .soft(
+        v3.status === 200 && /"error_code":\s*200/.test(v3.text),
+        `REST v3 while Kafka is down: ${v3.status} ${v3.text}`,
+      )
+      .toBe(false)
     check('POST /topics/down (v2)', v2.text)
 
     // probes
     let readyDown = await httpRequest(gw, 'GET', '/readyz')
-    while (readyDown.status !== 503 && Date.now() - downAt < 10_000) readyDown = (await sleep(100), await httpRequest(gw, 'GET', '/readyz'))
+    while (readyDown.status !== 503 && Date.now() - downAt < 10_000)
+      readyDown = (await sleep(100), await httpRequest(gw, 'GET', '/readyz'))
     check('GET /readyz', readyDown.text)
     const health = await Promise.all([0, 1, 2].map(() => httpRequest(gw, 'GET', '/healthz')))
     expect.soft(readyDown.status, `/readyz with Kafka down: ${readyDown.text}`).toBe(503)
-    expect.soft(health.map((h) => h.status), `/healthz with Kafka down: ${health.map((h) => h.text).join(' ')}`).toEqual([200, 200, 200])
+    expect
+      .soft(
+        health.map((h) => h.status),
+        `/healthz with Kafka down: ${health.map((h) => h.text).join(' ')}`,
+      )
+      .toEqual([200, 200, 200])
     expect.soft(Math.max(...health.map((h) => h.ms)), '/healthz latency with Kafka down (ms)').toBeLessThan(1000)
     gw.assertAlive()
     console.log(
@@ -350,11 +435,16 @@ describe('Kafka slow or down', () => {
     await f.cmd('start')
     const backAt = Date.now()
     let readyBack = await httpRequest(gw, 'GET', '/readyz')
-    while (readyBack.status !== 200 && Date.now() - backAt < 15_000) readyBack = (await sleep(100), await httpRequest(gw, 'GET', '/readyz'))
+    while (readyBack.status !== 200 && Date.now() - backAt < 15_000)
+      readyBack = (await sleep(100), await httpRequest(gw, 'GET', '/readyz'))
     expect.soft(readyBack.status, `/readyz after Kafka came back: ${readyBack.text}`).toBe(200)
     let ok: Frame | null = null
     for (let i = 0; i < 10 && Date.now() - backAt < 25_000; i++) {
-      c.send(produceFrame(10 + i, [{ topic: 'down', batchId: `down-back-${backAt}`, records: [rec('down-back')] }], { timeoutMs: 5000 }))
+      c.send(
+        produceFrame(10 + i, [{ topic: 'down', batchId: `down-back-${backAt}`, records: [rec('down-back')] }], {
+          timeoutMs: 5000,
+        }),
+      )
       const a = await c.answer(10 + i, 10_000)
       if (a.t === 'ack' && a.results?.[0]?.errorCode === 0) {
         ok = a
@@ -367,7 +457,9 @@ describe('Kafka slow or down', () => {
     c.close()
   })
 
-  it.concurrent('Kafka never reachable (bootstrap to a closed port): error codes, no broker address, stack or ECONNREFUSED; /readyz 503, /healthz 200', async ({ expect }) => {
+  it.concurrent('Kafka never reachable (bootstrap to a closed port): error codes, no broker address, stack or ECONNREFUSED; /readyz 503, /healthz 200', async ({
+    expect,
+  }) => {
     const port = await new Promise<number>((resolve) => {
       const srv = net.createServer()
       srv.listen(0, '127.0.0.1', () => {
@@ -379,7 +471,13 @@ describe('Kafka slow or down', () => {
     gwNever = await startChildGateway({
       bootstrap,
       kafka: { connectTimeoutMs: 1000 },
-      producer: { requestTimeoutMs: 2000, deliveryTimeoutMs: 4000, retryBackoffMs: 100, retryBackoffMaxMs: 500, maxBlockMs: 4000 },
+      producer: {
+        requestTimeoutMs: 2000,
+        deliveryTimeoutMs: 4000,
+        retryBackoffMs: 100,
+        retryBackoffMaxMs: 500,
+        maxBlockMs: 4000,
+      },
     })
     const gw = gwNever
     const token = mintToken({ topics: ['never', 'never-*'], sub: 'never' })
@@ -393,24 +491,63 @@ describe('Kafka slow or down', () => {
     }
     const auth = { Authorization: `Bearer ${token}` }
     const c = await authed(gw, token)
-    c.send(produceFrame(1, [{ topic: 'never', batchId: `never-${Date.now()}`, records: [rec('never')] }], { timeoutMs: 20_000 }))
+    c.send(
+      produceFrame(1, [{ topic: 'never', batchId: `never-${Date.now()}`, records: [rec('never')] }], {
+        timeoutMs: 20_000,
+      }),
+    )
     c.send({ t: 'metadata', id: 2, topics: ['never-a'] })
-    const [a1, a2] = await Promise.all([1, 2].map((id) => c.answer(id, 25_000).catch((err: Error) => ({ t: 'missing', id, message: err.message }) as Frame)))
+    const [a1, a2] = await Promise.all(
+      [1, 2].map((id) =>
+        c.answer(id, 25_000).catch((err: Error) => ({ t: 'missing', id, message: err.message }) as Frame),
+      ),
+    )
     check('WebSocket produce', a1)
     check('WebSocket metadata', a2)
-    const ok = (a: Frame | undefined) => a?.t === 'error' || (a?.t === 'ack' && a.results?.every((r: Frame) => r.errorCode !== 0)) || (a?.t === 'metadata' && a.topics?.every((t: Frame) => t.errorCode !== 0))
+    const ok = (a: Frame | undefined) =>
+      a?.t === 'error' ||
+      (a?.t === 'ack' && a.results?.every((r: Frame) => r.errorCode !== 0)) ||
+      (a?.t === 'metadata' && a.topics?.every((t: Frame) => t.errorCode !== 0))
     expect.soft(ok(a1), `produce with Kafka never reachable: ${JSON.stringify(a1)}`).toBe(true)
     expect.soft(ok(a2), `metadata with Kafka never reachable: ${JSON.stringify(a2)}`).toBe(true)
     const bodies = await Promise.all([
-      httpRequest(gw, 'POST', '/v1/produce', { headers: { ...auth, 'Content-Type': 'application/vnd.msgpack' }, body: pack(produceFrame(1, [{ topic: 'never', batchId: `never-http-${Date.now()}`, records: [rec('x')] }], { timeoutMs: 20_000 })), timeoutMs: 25_000 }),
-      httpRequest(gw, 'POST', '/v1/metadata', { headers: { ...auth, 'Content-Type': 'application/vnd.msgpack' }, body: pack({ t: 'metadata', id: 1, topics: ['never'] }), timeoutMs: 25_000 }),
+      httpRequest(gw, 'POST', '/v1/produce', {
+        headers: { ...auth, 'Content-Type': 'application/vnd.msgpack' },
+        body: pack(
+          produceFrame(1, [{ topic: 'never', batchId: `never-http-${Date.now()}`, records: [rec('x')] }], {
+            timeoutMs: 20_000,
+          }),
+        ),
+        timeoutMs: 25_000,
+      }),
+      httpRequest(gw, 'POST', '/v1/metadata', {
+        headers: { ...auth, 'Content-Type': 'application/vnd.msgpack' },
+        body: pack({ t: 'metadata', id: 1, topics: ['never'] }),
+        timeoutMs: 25_000,
+      }),
       httpRequest(gw, 'GET', '/v3/clusters', { headers: auth, timeoutMs: 25_000 }),
-      httpRequest(gw, 'POST', `/v3/clusters/${CLUSTER_ID}/topics/never/records`, { headers: { ...auth, 'Content-Type': 'application/json' }, body: JSON.stringify({ value: { type: 'STRING', data: 'x' } }), timeoutMs: 25_000 }),
+      httpRequest(gw, 'POST', `/v3/clusters/${CLUSTER_ID}/topics/never/records`, {
+        headers: { ...auth, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ value: { type: 'STRING', data: 'x' } }),
+        timeoutMs: 25_000,
+      }),
       httpRequest(gw, 'GET', '/v3/clusters/x/topics/never/partitions', { headers: auth, timeoutMs: 25_000 }),
-      httpRequest(gw, 'POST', '/topics/never', { headers: { ...auth, 'Content-Type': 'application/vnd.kafka.binary.v2+json' }, body: JSON.stringify({ records: [{ value: 'eA==' }] }), timeoutMs: 25_000 }),
+      httpRequest(gw, 'POST', '/topics/never', {
+        headers: { ...auth, 'Content-Type': 'application/vnd.kafka.binary.v2+json' },
+        body: JSON.stringify({ records: [{ value: 'eA==' }] }),
+        timeoutMs: 25_000,
+      }),
       httpRequest(gw, 'GET', '/topics/never/partitions', { headers: auth, timeoutMs: 25_000 }),
     ])
-    const names = ['/v1/produce', '/v1/metadata', 'GET /v3/clusters', 'REST v3 produce', 'REST v3 partitions', 'REST v2 produce', 'REST v2 partitions']
+    const names = [
+      '/v1/produce',
+      '/v1/metadata',
+      'GET /v3/clusters',
+      'REST v3 produce',
+      'REST v3 partitions',
+      'REST v2 produce',
+      'REST v2 partitions',
+    ]
     bodies.forEach((b, i) => {
       let v: unknown = b.text
       if (String(b.headers['content-type']).includes('msgpack')) {
@@ -423,15 +560,24 @@ describe('Kafka slow or down', () => {
       check(names[i]!, v)
     })
     let ready = await httpRequest(gw, 'GET', '/readyz')
-    for (let i = 0; i < 50 && ready.status !== 503; i++) ready = (await sleep(100), await httpRequest(gw, 'GET', '/readyz'))
+    for (let i = 0; i < 50 && ready.status !== 503; i++)
+      ready = (await sleep(100), await httpRequest(gw, 'GET', '/readyz'))
     const health = await httpRequest(gw, 'GET', '/healthz')
     console.log(
       `[kafka-faults] never reachable: produce=${JSON.stringify(a1).slice(0, 200)} metadata=${JSON.stringify(a2).slice(0, 200)} ` +
-        bodies.map((b, i) => `${names[i]}=${b.status} ${b.text.slice(0, 120)}`).join(' | ') + ` /readyz=${ready.status} /healthz=${health.status}`,
+        bodies.map((b, i) => `${names[i]}=${b.status} ${b.text.slice(0, 120)}`).join(' | ') +
+        ` /readyz=${ready.status} /healthz=${health.status}`,
     )
     expect.soft(problems, problems.join('\n')).toEqual([])
     // REST answers that claim success would be wrong: Kafka was never there
-    expect.soft(bodies.slice(2).filter((b) => b.status === 200 && !/error/.test(b.text)).map((b) => b.text.slice(0, 200))).toEqual([])
+    expect
+      .soft(
+        bodies
+          .slice(2)
+          .filter((b) => b.status === 200 && !/error/.test(b.text))
+          .map((b) => b.text.slice(0, 200)),
+      )
+      .toEqual([])
     expect.soft(ready.status, `/readyz: ${ready.text}`).toBe(503)
     expect.soft(health.status, `/healthz: ${health.text}`).toBe(200)
     gw.assertAlive()
@@ -444,15 +590,22 @@ describe('Kafka slow or down', () => {
     const KAFKA_DELAY = 1500
     const good = await authed(gw, mintToken({ topics: ['attack'], sub: 'attack-good' }))
     // warm up (metadata, producer id) while Kafka is still fast, then slow it down
-    good.send(produceFrame(1, [{ topic: 'attack', batchId: `attack-warm-${Date.now()}`, records: [rec('attack-warm')] }]))
+    good.send(
+      produceFrame(1, [{ topic: 'attack', batchId: `attack-warm-${Date.now()}`, records: [rec('attack-warm')] }]),
+    )
     expect((await good.answer(1, 15_000)).results?.[0]?.errorCode).toBe(0)
     await f.cmd(`delay-produce ${KAFKA_DELAY}`)
 
     // attackers: authenticated junk (fuzz frames, oversized ones) and unauthenticated churn, until told to stop
     const attackToken = mintToken({ topics: ['attack-junk'], sub: 'attacker' })
     const factory = new FrameFactory({
-      seed: 4242, topic: 'attack-junk', otherTopic: 'attack', token: attackToken, badTokens: ['a.b.c'],
-      maxFrameBytes: SLOW_FRAME_BYTES, hardCapBytes: SLOW_FRAME_BYTES + (64 << 10),
+      seed: 4242,
+      topic: 'attack-junk',
+      otherTopic: 'attack',
+      token: attackToken,
+      badTokens: ['a.b.c'],
+      maxFrameBytes: SLOW_FRAME_BYTES,
+      hardCapBytes: SLOW_FRAME_BYTES + (64 << 10),
     })
     let recipes = FrameFactory.sample(recipeArb, 4242, 0, 4000)
     let chunk = 1
@@ -514,7 +667,15 @@ describe('Kafka slow or down', () => {
     const results: Frame[] = []
     for (let i = 0; i < 5; i++) {
       const t = Date.now()
-      good.send(produceFrame(10 + i, [{ topic: 'attack', batchId: `attack-good-${t}-${i}`, records: Array.from({ length: 10 }, (_, r) => rec(`attack-good-${i}-${r}`)) }]))
+      good.send(
+        produceFrame(10 + i, [
+          {
+            topic: 'attack',
+            batchId: `attack-good-${t}-${i}`,
+            records: Array.from({ length: 10 }, (_, r) => rec(`attack-good-${i}-${r}`)),
+          },
+        ]),
+      )
       const a = await good.answer(10 + i, 20_000)
       latencies.push(Date.now() - t)
       results.push(a)
@@ -528,7 +689,9 @@ describe('Kafka slow or down', () => {
         `(${attack.big} oversized), got ${attack.answers} answers, ${attack.closes} attacker connections closed by the gateway, ${attack.unauth} unauthenticated connections`,
     )
     expect.soft(results.map((a) => (a.t === 'ack' ? a.results?.[0]?.errorCode : a.code))).toEqual([0, 0, 0, 0, 0])
-    expect.soft(Math.max(...latencies), `well-behaved ack latencies ${latencies.join(', ')} ms`).toBeLessThanOrEqual(KAFKA_DELAY + 1000)
+    expect
+      .soft(Math.max(...latencies), `well-behaved ack latencies ${latencies.join(', ')} ms`)
+      .toBeLessThanOrEqual(KAFKA_DELAY + 1000)
     expect(good.closed).toBeNull()
     good.close()
   })

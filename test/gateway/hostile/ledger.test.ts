@@ -6,8 +6,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTopic, uniqueTopic } from '../../helpers/kafka-tools.js'
 import {
-  Accepted, assertHealthy, authed, expectNoLeaks, expectTopicHolds, finishChildren, httpRequest, kafkaBootstrap, mintToken, pack,
-  produceFrame, rec, sleep, startChildGateway, uniqueId, type ChildGateway, type FrameClient,
+  Accepted,
+  assertHealthy,
+  authed,
+  expectNoLeaks,
+  expectTopicHolds,
+  finishChildren,
+  httpRequest,
+  kafkaBootstrap,
+  mintToken,
+  pack,
+  produceFrame,
+  rec,
+  sleep,
+  startChildGateway,
+  uniqueId,
+  type ChildGateway,
+  type FrameClient,
 } from './harness.js'
 
 const bootstrap = kafkaBootstrap()
@@ -26,7 +41,12 @@ beforeAll(async () => {
     startChildGateway({ limits: { recordsPerSecond: RATE } }),
   ])
 })
-afterAll(() => finishChildren('ledger.test.ts', [['dedupEntries 2', small], ['recordsPerSecond 1000', slow]]))
+afterAll(() =>
+  finishChildren('ledger.test.ts', [
+    ['dedupEntries 2', small],
+    ['recordsPerSecond 1000', slow],
+  ]),
+)
 
 let nextId = 1
 /** Produce one batch and return its result (errorCode, baseOffset). */
@@ -66,7 +86,9 @@ describe('batch ledger: unambiguous keys, running batches never evicted, sub-les
     const b = await authed(small, tok)
     const pad = 'p'.repeat(1000)
     const batches = Array.from({ length: 5 }, (_, i) => ({
-      topic, batchId: uniqueId(`run${i}`), records: Array.from({ length: 200 }, (_, j) => rec(`running-${i}-${j}-${pad}`)),
+      topic,
+      batchId: uniqueId(`run${i}`),
+      records: Array.from({ length: 200 }, (_, j) => rec(`running-${i}-${j}-${pad}`)),
     }))
     const frame = pack(produceFrame(1, batches))
     a.send(frame)
@@ -81,7 +103,10 @@ describe('batch ledger: unambiguous keys, running batches never evicted, sub-les
       expect(fb.results[i].errorCode).toBe(0)
       expect(fb.results[i].baseOffset, `batch ${i} was written twice`).toBe(fa.results[i].baseOffset)
     }
-    accepted.add(topic, batches.flatMap((bt) => bt.records.map((r) => Buffer.from(r[2]!).toString('utf8'))))
+    accepted.add(
+      topic,
+      batches.flatMap((bt) => bt.records.map((r) => Buffer.from(r[2]!).toString('utf8'))),
+    )
   })
 
   it('a batch id reused for other records → errorCode 42, nothing written', async () => {
@@ -136,13 +161,23 @@ describe(`rate buckets (recordsPerSecond ${RATE}): refused, never overdrawn; sub
 
   it(`WebSocket: a frame of ${RATE * 5} records (more than the bucket can ever hold) → LIMIT_EXCEEDED; the next small frame passes`, async () => {
     const c = await authed(slow, mintToken({ topics: [topic], sub: 'overdraw-ws' }))
-    c.send(produceFrame(1, [{ topic, batchId: uniqueId('over'), records: values(RATE * 5, uniqueId('overdraw')).map((v) => rec(v)) }]))
+    c.send(
+      produceFrame(1, [
+        { topic, batchId: uniqueId('over'), records: values(RATE * 5, uniqueId('overdraw')).map((v) => rec(v)) },
+      ]),
+    )
     const f = await c.answer(1)
-    expect(f, JSON.stringify({ t: f.t, code: f.code })).toMatchObject({ t: 'error', code: 'LIMIT_EXCEEDED', retriable: false })
+    expect(f, JSON.stringify({ t: f.t, code: f.code })).toMatchObject({
+      t: 'error',
+      code: 'LIMIT_EXCEEDED',
+      retriable: false,
+    })
     const small10 = values(10, uniqueId('after-overdraw'))
     c.send(produceFrame(2, [{ topic, batchId: uniqueId('small'), records: small10.map((v) => rec(v)) }]))
     const g = await c.answer(2)
-    expect(g.t, `the bucket was overdrawn: ${JSON.stringify({ code: g.code, retryAfterMs: g.retryAfterMs })}`).toBe('ack')
+    expect(g.t, `the bucket was overdrawn: ${JSON.stringify({ code: g.code, retryAfterMs: g.retryAfterMs })}`).toBe(
+      'ack',
+    )
     expect(g.results[0].errorCode).toBe(0)
     accepted.add(topic, small10)
     c.close()
@@ -152,7 +187,11 @@ describe(`rate buckets (recordsPerSecond ${RATE}): refused, never overdrawn; sub
     const c = await authed(slow, mintToken({ topics: [topic], sub: 'rate-ws' }))
     const first = values(RATE * 0.6, uniqueId('r1'))
     c.send(produceFrame(1, [{ topic, batchId: uniqueId('r1'), records: first.map((v) => rec(v)) }]))
-    c.send(produceFrame(2, [{ topic, batchId: uniqueId('r2'), records: values(RATE * 0.6, uniqueId('r2')).map((v) => rec(v)) }]))
+    c.send(
+      produceFrame(2, [
+        { topic, batchId: uniqueId('r2'), records: values(RATE * 0.6, uniqueId('r2')).map((v) => rec(v)) },
+      ]),
+    )
     const [a, b] = [await c.answer(1), await c.answer(2)]
     expect(a.t).toBe('ack')
     accepted.add(topic, first)
@@ -174,14 +213,19 @@ describe(`rate buckets (recordsPerSecond ${RATE}): refused, never overdrawn; sub
     const res = await post(ten)
     expect(res.status, res.text.slice(0, 200)).toBe(200)
     // json embedding: the value written is the JSON text of the string
-    accepted.add(topic, ten.map((v) => JSON.stringify(v)))
+    accepted.add(
+      topic,
+      ten.map((v) => JSON.stringify(v)),
+    )
   })
 
   it(`REST v3: ${RATE * 1.5} records → 413, nothing produced`, async () => {
     const tok = mintToken({ topics: [topic], sub: 'overdraw-v3' })
     const cl = await httpRequest(slow, 'GET', '/v3/clusters', { headers: { Authorization: `Bearer ${tok}` } })
     const cluster = JSON.parse(cl.text).data[0].cluster_id
-    const body = values(RATE * 1.5, uniqueId('v3big')).map((v) => JSON.stringify({ value: { type: 'STRING', data: v } })).join('\n')
+    const body = values(RATE * 1.5, uniqueId('v3big'))
+      .map((v) => JSON.stringify({ value: { type: 'STRING', data: v } }))
+      .join('\n')
     const res = await httpRequest(slow, 'POST', `/v3/clusters/${cluster}/topics/${topic}/records`, {
       headers: { Authorization: `Bearer ${tok}`, 'Content-Type': 'application/json' },
       body,
@@ -203,7 +247,7 @@ describe(`rate buckets (recordsPerSecond ${RATE}): refused, never overdrawn; sub
     accepted.add(topic, vx)
     const vy = values(RATE / 2, uniqueId('bucket-y'))
     const ry = await post(y, vy)
-    expect(ry.status, 'a sub-less token drew from another sub-less token\'s bucket').toBe(200)
+    expect(ry.status, "a sub-less token drew from another sub-less token's bucket").toBe(200)
     accepted.add(topic, vy)
     const again = await post(x, values(RATE / 2, uniqueId('bucket-x2')))
     expect(again.status).toBe(429)
