@@ -1,5 +1,6 @@
 import type { ServerKafkaApi } from '../api.js'
 import { ApiKey } from '../api.js'
+import type { Reader, Writer } from '../codec.js'
 
 /*
  * AddPartitionsToTxn (key 24), versions 0–3 (the client versions: 4+ batch several transactions and are sent by
@@ -32,6 +33,40 @@ export interface AddPartitionsToTxnResponse {
   results: PartitionErrors[]
 }
 
+/**
+ * `throttle_time_ms INT32, results [topic STRING, [partition INT32, error_code INT16, TAG_BUFFER], TAG_BUFFER],
+ * TAG_BUFFER`: the answer of AddPartitionsToTxn v0–3 and TxnOffsetCommit (both flexible from v3), read once here.
+ */
+export function readPartitionErrors(r: Reader, f: boolean): PartitionErrors[] {
+  r.int32() // throttle
+  const results = r.array(f, (r) => {
+    const topic = f ? r.compactString() : r.string()
+    const partitions = r.array(f, (r) => {
+      const p = { partition: r.int32(), errorCode: r.int16() }
+      if (f) r.skipTags()
+      return p
+    })
+    if (f) r.skipTags()
+    return { topic, partitions }
+  })
+  if (f) r.skipTags()
+  return results
+}
+
+export function writePartitionErrors(w: Writer, f: boolean, results: readonly PartitionErrors[]): void {
+  w.int32(0)
+  w.array(results, f, (w, t) => {
+    if (f) w.compactString(t.topic)
+    else w.string(t.topic)
+    w.array(t.partitions, f, (w, p) => {
+      w.int32(p.partition).int16(p.errorCode)
+      if (f) w.emptyTags()
+    })
+    if (f) w.emptyTags()
+  })
+  if (f) w.emptyTags()
+}
+
 export const AddPartitionsToTxn: ServerKafkaApi<AddPartitionsToTxnRequest, AddPartitionsToTxnResponse> = {
   name: 'AddPartitionsToTxn',
   apiKey: ApiKey.AddPartitionsToTxn,
@@ -53,19 +88,7 @@ export const AddPartitionsToTxn: ServerKafkaApi<AddPartitionsToTxnRequest, AddPa
   },
   decode(r, v) {
     const f = v >= 3
-    r.int32() // throttle
-    const results = r.array(f, (r) => {
-      const topic = f ? r.compactString() : r.string()
-      const partitions = r.array(f, (r) => {
-        const p = { partition: r.int32(), errorCode: r.int16() }
-        if (f) r.skipTags()
-        return p
-      })
-      if (f) r.skipTags()
-      return { topic, partitions }
-    })
-    if (f) r.skipTags()
-    return { results }
+    return { results: readPartitionErrors(r, f) }
   },
   decodeRequest(r, v) {
     const f = v >= 3
@@ -83,16 +106,6 @@ export const AddPartitionsToTxn: ServerKafkaApi<AddPartitionsToTxnRequest, AddPa
   },
   encodeResponse(w, v, res) {
     const f = v >= 3
-    w.int32(0)
-    w.array(res.results, f, (w, t) => {
-      if (f) w.compactString(t.topic)
-      else w.string(t.topic)
-      w.array(t.partitions, f, (w, p) => {
-        w.int32(p.partition).int16(p.errorCode)
-        if (f) w.emptyTags()
-      })
-      if (f) w.emptyTags()
-    })
-    if (f) w.emptyTags()
+    writePartitionErrors(w, f, res.results)
   },
 }

@@ -1,6 +1,6 @@
 import type { ServerKafkaApi } from '../api.js'
 import { ApiKey } from '../api.js'
-import type { PartitionErrors } from './add-partitions-to-txn.js'
+import { readPartitionErrors, writePartitionErrors, type PartitionErrors } from './add-partitions-to-txn.js'
 
 /*
  * TxnOffsetCommit (key 28), versions 0–5, flexible from 3. Sent to the group's coordinator.
@@ -67,19 +67,7 @@ export const TxnOffsetCommit: ServerKafkaApi<TxnOffsetCommitRequest, TxnOffsetCo
   },
   decode(r, v) {
     const f = v >= 3
-    r.int32() // throttle
-    const results = r.array(f, (r) => {
-      const topic = f ? r.compactString() : r.string()
-      const partitions = r.array(f, (r) => {
-        const p = { partition: r.int32(), errorCode: r.int16() }
-        if (f) r.skipTags()
-        return p
-      })
-      if (f) r.skipTags()
-      return { topic, partitions }
-    })
-    if (f) r.skipTags()
-    return { results }
+    return { results: readPartitionErrors(r, f) }
   },
   decodeRequest(r, v) {
     const f = v >= 3
@@ -110,16 +98,6 @@ export const TxnOffsetCommit: ServerKafkaApi<TxnOffsetCommitRequest, TxnOffsetCo
   },
   encodeResponse(w, v, res) {
     const f = v >= 3
-    w.int32(0)
-    w.array(res.results, f, (w, t) => {
-      if (f) w.compactString(t.topic)
-      else w.string(t.topic)
-      w.array(t.partitions, f, (w, p) => {
-        w.int32(p.partition).int16(p.errorCode)
-        if (f) w.emptyTags()
-      })
-      if (f) w.emptyTags()
-    })
-    if (f) w.emptyTags()
+    writePartitionErrors(w, f, res.results)
   },
 }
