@@ -2,6 +2,7 @@ import { backoffMs, DueTimer, type Clock } from '../clock.js'
 import { ConnectionError, InvalidArgumentError, IsoKafkaError } from '../errors.js'
 import { Metadata, type MetadataResponse } from '../protocol/messages/metadata.js'
 import type { ProducePartitionResponse, ProduceResponse } from '../protocol/messages/produce.js'
+import type { HookSet } from '../hooks.js'
 import type { SocketTransport } from '../transport.js'
 import { BrokerConnection } from './connection.js'
 import { brokerError } from '../protocol/error-messages.js'
@@ -20,6 +21,7 @@ export interface ClusterOptions {
   metadataMaxIdleMs?: number
   allowAutoTopicCreation: boolean
   clock: Clock
+  hooks?: HookSet
 }
 
 export interface TopicMetadata {
@@ -115,11 +117,15 @@ export class KafkaCluster {
     const key = `${host}:${port}`
     const existing = this.connections.get(key)
     if (existing && !(existing.ready && existing.ready.isClosed)) return existing
+    let nodeId = -1
+    for (const [id, b] of this.brokers) if (b.host === host && b.port === port) nodeId = id
     const conn = new BrokerConnection(host, port, this.transport, {
       clientId: this.options.clientId,
       requestTimeoutMs: this.options.requestTimeoutMs,
       connectTimeoutMs: this.options.connectTimeoutMs,
       clock: this.options.clock,
+      hooks: this.options.hooks,
+      broker: { host, port, nodeId },
     })
     const promise: ConnectionEntry = conn.connect().then(
       () => {
@@ -305,6 +311,12 @@ export class KafkaCluster {
   }
 
   private apply(res: MetadataResponse): void {
+    if (this.options.hooks?.active) {
+      this.options.hooks.emit('metadataRefreshed', {
+        topics: res.topics.map((t) => t.name),
+        brokers: res.brokers.length,
+      })
+    }
     this.lastTopicName = null // topics may change below
     this.clusterId = res.clusterId
     if (res.brokers.length > 0) {

@@ -8,6 +8,7 @@ import {
   readResponseHeader,
 } from '../protocol/framing.js'
 import type { ByteStream, SocketTransport } from '../transport.js'
+import type { BrokerRef, HookSet } from '../hooks.js'
 import type { Clock } from '../clock.js'
 import {
   ConnectionError,
@@ -24,6 +25,9 @@ export interface ConnectionOptions {
   requestTimeoutMs: number
   connectTimeoutMs: number
   clock: Clock
+  /** The producer's hooks (connections, requests); `broker` names this connection in their events. */
+  hooks?: HookSet
+  broker?: BrokerRef
 }
 
 interface Pending {
@@ -32,6 +36,8 @@ interface Pending {
   version: number
   resolve(value: unknown): void
   reject(err: Error): void
+  /** When it was written (only while hooks are active: responseRead's latency). */
+  sentAt?: number
   timer: unknown
   /** When the timer should fire: checked again by expireOverdue() in case it never does. */
   deadline: number
@@ -122,6 +128,25 @@ export class BrokerConnection {
       this.fail(err instanceof Error ? err : new ConnectionError(String(err)))
       throw err
     }
+    if (this.options.hooks?.active) this.options.hooks.emit('brokerConnected', { broker: this.brokerRef })
+  }
+
+  private get brokerRef(): BrokerRef {
+    return this.options.broker ?? { host: this.host, port: this.port, nodeId: -1 }
+  }
+
+  /** requestWritten for a frame just handed to the stream. */
+  private written(api: KafkaApi<unknown, unknown>, version: number, frame: Uint8Array | Uint8Array[]): void {
+    let bytes = 0
+    if (Array.isArray(frame)) for (const c of frame) bytes += c.length
+    else bytes = frame.length
+    this.options.hooks!.emit('requestWritten', {
+      broker: this.brokerRef,
+      api: api.name,
+      apiKey: api.apiKey,
+      version,
+      bytes,
+    })
   }
 
   private async negotiateVersions(): Promise<void> {
@@ -169,7 +194,9 @@ export class BrokerConnection {
   async requestNoResponse<Req>(api: KafkaApi<Req, unknown>, request: Req, sizeHint?: number): Promise<void> {
     if (this.closedError) throw this.closedError
     const version = this.versionFor(api as KafkaApi<unknown, unknown>)
-    await this.writeFrame(this.encode(api, version, this.nextId(), request, sizeHint))
+    const frame = this.encode(api, version, this.nextId(), request, sizeHint)
+    if (this.options.hooks?.active) this.written(api as KafkaApi<unknown, unknown>, version, frame)
+    await this.writeFrame(frame)
   }
 
   /**
@@ -229,6 +256,10 @@ export class BrokerConnection {
         }, timeoutMs),
       }
       this.pending.push(entry)
+      if (this.options.hooks?.active) {
+        entry.sentAt = this.options.clock.now()
+        this.written(entry.api, version, frame)
+      }
       const written = this.writeFrame(frame)
       if (written && typeof (written as Promise<void>).then === 'function') {
         ;(written as Promise<void>).catch((cause) =>
@@ -260,7 +291,20 @@ export class BrokerConnection {
             `${this.address}: correlation id ${correlationId}, expected ${entry.correlationId}`,
           )
         }
-        entry.resolve(decodeResponse(entry.api, entry.version, body))
+        const decoded = decodeResponse(entry.api, entry.version, body)
+        if (entry.sentAt !== undefined && this.options.hooks?.active) {
+          const { api, version } = entry
+          const latencyMs = this.options.clock.now() - entry.sentAt
+          this.options.hooks.emit('responseRead', {
+            broker: this.brokerRef,
+            api: api.name,
+            apiKey: api.apiKey,
+            version,
+            bytes: frame.length + 4,
+            latencyMs,
+          })
+        }
+        entry.resolve(decoded)
       } catch (err) {
         entry.reject(err as Error)
         // after a framing mismatch nothing else on this connection can be trusted
@@ -309,6 +353,8 @@ export class BrokerConnection {
     } catch {
       /* already gone */
     }
+    if (this.stream && this.options.hooks?.active)
+      this.options.hooks.emit('brokerDisconnected', { broker: this.brokerRef, cause: err })
     for (const l of this.onCloseListeners) l(err)
   }
 

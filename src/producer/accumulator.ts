@@ -1,3 +1,4 @@
+import { emitAcked, emitFailed, type HookSet } from '../hooks.js'
 import type { EncodedHeader, RecordInput } from '../protocol/record-batch.js'
 
 /**
@@ -79,6 +80,8 @@ export class ProducerBatch {
   sealed: Uint8Array | null = null
   inFlight = false
   done = false
+  /** The producer's hooks (batchAcked / batchFailed and their per-record events come from complete() and fail()). */
+  hooks: HookSet | null = null
   private waiters: Array<() => void> | null = null
 
   constructor(
@@ -130,6 +133,7 @@ export class ProducerBatch {
   complete(baseOffset: number, logAppendTime: number, offsets?: readonly number[]): void {
     if (this.done) return
     this.done = true
+    if (this.hooks !== null && this.hooks.active) emitAcked(this.hooks, this, baseOffset, offsets)
     const { topic, partition, timestampRuns } = this
     const count = this.builder.count
     let timestamp = logAppendTime >= 0 ? logAppendTime : this.builder.firstTimestamp
@@ -152,6 +156,7 @@ export class ProducerBatch {
   fail(err: Error): void {
     if (this.done) return
     this.done = true
+    if (this.hooks !== null && this.hooks.active) emitFailed(this.hooks, this, err)
     for (let i = 0; i < this.builder.count; i++) deliver(this.callbackAt(i), err, null)
     this.finish()
   }
@@ -250,6 +255,8 @@ export class RecordAccumulator {
   onMemoryFreed: () => void = () => {}
   /** The wire form of batches: set by the backend factory (createProducer calls it before any send). */
   format!: RecordFormat
+  /** The producer's hooks, handed to every batch it opens. */
+  hooks: HookSet | null = null
 
   constructor(
     private readonly batchSize: number,
@@ -295,6 +302,7 @@ export class RecordAccumulator {
         record.now,
         this.format.builder(Math.max(this.batchSize, estimate + 128), pooled),
       )
+      batch.hooks = this.hooks
       q.batches.push(batch)
       this.incomplete.add(batch)
       created = true

@@ -1,4 +1,5 @@
 import { backoffMs, PassScheduler } from '../clock.js'
+import { batchEvent } from '../hooks.js'
 import {
   DeliveryTimeoutError,
   IsoKafkaError,
@@ -281,6 +282,7 @@ export class GatewayBackend implements ProducerBackend, Sender {
       this.wake()
     }
     const wire = batches.map((b) => this.toWire(b))
+    if (this.options.hooks.active) for (const b of batches) this.options.hooks.emit('batchSent', batchEvent(b))
     for (const o of orphans) wire.push(o.wire)
     const produce = (): void => {
       if (settled) return
@@ -394,6 +396,7 @@ export class GatewayBackend implements ProducerBackend, Sender {
       batch.attempts++
       batch.retryAtMs = now + backoffMs(batch.attempts, retryBackoffMs, retryBackoffMaxMs, clock.random)
       q.reenqueue(batch)
+      if (this.options.hooks.active) this.options.hooks.emit('batchRetried', { ...batchEvent(batch), error: err })
       return
     }
     if (expired && retriable) {

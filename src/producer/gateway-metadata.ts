@@ -156,6 +156,8 @@ export class GatewayMetadata {
 
   private apply(res: readonly GatewayTopicMetadata[]): void {
     const now = this.options.clock.now()
+    if (this.options.hooks.active)
+      this.options.hooks.emit('metadataRefreshed', { topics: res.map((t) => t.topic), brokers: 0 })
     for (const t of res) {
       const previous = this.topics.get(t.topic)
       if (t.errorCode !== 0 || !(t.partitions > 0)) {

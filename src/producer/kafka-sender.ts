@@ -2,6 +2,7 @@ import { backoffMs, PassScheduler } from '../clock.js'
 import { KafkaCluster } from '../client/cluster.js'
 import type { BrokerConnection } from '../client/connection.js'
 import { resolveCodec, type CompressionCodec } from '../compression.js'
+import { batchEvent } from '../hooks.js'
 import { DeliveryTimeoutError, IsoKafkaError, MalformedResponseError, ProducerFatalError } from '../errors.js'
 import { Produce, type ProducePartitionResponse } from '../protocol/messages/produce.js'
 import { kafkaRecordFormat } from '../protocol/record-batch.js'
@@ -227,7 +228,7 @@ export class KafkaSender {
     this.inFlightByNode.set(node, (this.inFlightByNode.get(node) ?? 0) + 1)
     // Requests to one broker are written in drain order even when compression makes sealing async.
     const prev = this.nodeChains.get(node) ?? Promise.resolve()
-    const written = prev.then(() => this.produce(conn, batches))
+    const written = prev.then(() => this.produce(node, conn, batches))
     const chain = written.then(
       ({ response }) => {
         response.then(
@@ -251,6 +252,7 @@ export class KafkaSender {
 
   /** Seals the batches and writes the request; returns (after the write) a promise of the response, boxed so it is not flattened. */
   private async produce(
+    node: number,
     conn: BrokerConnection,
     batches: ProducerBatch[],
   ): Promise<{ response: Promise<Map<ProducerBatch, ProducePartitionResponse> | null> }> {
@@ -260,6 +262,8 @@ export class KafkaSender {
       this.codec,
       this.txn?.transactionalId ?? null,
     )
+    const hooks = this.options.hooks
+    if (hooks.active) for (const b of batches) hooks.emit('batchSent', batchEvent(b))
     if (this.options.acks === 0) {
       await conn.requestNoResponse(Produce, request, size)
       return { response: Promise.resolve(null) }
@@ -268,6 +272,10 @@ export class KafkaSender {
     pending.catch(() => {})
     return {
       response: pending.then((res) => {
+        if (res.throttleTimeMs > 0 && hooks.active) {
+          const broker = { host: conn.host, port: conn.port, nodeId: node }
+          hooks.emit('throttled', { broker, api: 'Produce', throttleTimeMs: res.throttleTimeMs })
+        }
         // KIP-951: a refusal that names the new leader moves the partition now (endpoints come only with hints)
         if (res.nodeEndpoints !== undefined) for (const p of this.cluster.applyLeaderHints(res)) this.leaderMoved.add(p)
         return responsesByBatch(batches, res)
@@ -397,6 +405,7 @@ export class KafkaSender {
             this.options.clock.random,
           )
       q.reenqueue(batch)
+      if (this.options.hooks.active) this.options.hooks.emit('batchRetried', { ...batchEvent(batch), error: err })
       return
     }
     // once the producer is fatal, a batch that would have been retried fails with the fatal error, like the queued ones
@@ -431,6 +440,7 @@ export class KafkaSender {
     this.resetProducerId()
     this.producerId = producerId
     this.producerEpoch = epoch
+    if (this.options.hooks.active) this.options.hooks.emit('producerIdChanged', { producerId, producerEpoch: epoch })
     this.wake()
   }
 
@@ -460,7 +470,9 @@ export class KafkaSender {
     )
       .then(
         (id) => {
-          if (id) [this.producerId, this.producerEpoch] = [id.producerId, id.producerEpoch]
+          if (!id) return
+          ;[this.producerId, this.producerEpoch] = [id.producerId, id.producerEpoch]
+          if (this.options.hooks.active) this.options.hooks.emit('producerIdChanged', id)
         },
         (err: Error) =>
           this.setFatal(new ProducerFatalError(`could not get a producer id: ${err.message}`, { cause: err })),

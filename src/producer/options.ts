@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js'
 import { systemClock } from '../clock.js'
 import type { CompressionOption } from '../compression.js'
 import { InvalidArgumentError } from '../errors.js'
+import { HookSet, type ProducerHooks } from '../hooks.js'
 import type { Outbox, Transport } from '../transport.js'
 import type { PartitionerOption } from './partitioners.js'
 import type { Serializer } from './serializers.js'
@@ -74,6 +75,11 @@ export interface ProducerOptions<
    */
   outbox?: Outbox
   /** Injected time, timers and randomness (tests). */
+  /**
+   * Hooks (src/hooks.ts): callbacks for connections, requests, batches, records, throttling, metadata, producer ids and
+   * transactions. More can be added later with `producer.addHooks()`.
+   */
+  hooks?: ProducerHooks | readonly ProducerHooks[]
   clock?: Clock
 }
 
@@ -102,6 +108,7 @@ export interface ResolvedOptions {
   compression: CompressionOption | undefined
   compressionLevel: number | undefined
   clock: Clock
+  hooks: HookSet
 }
 
 function num(name: string, value: number | undefined, fallback: number, min: number): number {
@@ -183,6 +190,7 @@ export function resolveOptions(o: ProducerOptions<any, any>): ResolvedOptions {
         )
     }
   }
+  const clock = o.clock && o.clock !== systemClock ? boundClock(o.clock) : systemClock
   return {
     acks,
     batchSize: num('batchSize', o.batchSize, 16384, 0),
@@ -207,8 +215,15 @@ export function resolveOptions(o: ProducerOptions<any, any>): ResolvedOptions {
     outbox,
     compression: c,
     compressionLevel: level,
-    clock: o.clock && o.clock !== systemClock ? boundClock(o.clock) : systemClock,
+    clock,
+    hooks: hookSetOf(o.hooks, clock),
   }
+}
+
+function hookSetOf(hooks: ProducerHooks | readonly ProducerHooks[] | undefined, clock: Clock): HookSet {
+  const set = new HookSet(() => clock.now())
+  if (hooks !== undefined) for (const h of Array.isArray(hooks) ? hooks : [hooks]) set.add(h)
+  return set
 }
 
 /**

@@ -1,5 +1,6 @@
 import { backoffMs, burstClock, systemClock } from '../clock.js'
 import type { Transport } from '../transport.js'
+import type { ProducerHooks } from '../hooks.js'
 import {
   InvalidArgumentError,
   KafkaProtocolError,
@@ -75,6 +76,11 @@ export interface Producer<K, V> {
   describeTopic(topic: string, options?: { timeoutMs?: number }): Promise<TopicDescription>
   /** Refreshes metadata now (at most `timeoutMs`, default maxBlockMs) and returns the cluster id it named. */
   describeCluster(options?: { timeoutMs?: number }): Promise<{ clusterId: string | null }>
+  /**
+   * Registers hooks (src/hooks.ts: connections, requests, batches, records, throttling, metadata, producer ids,
+   * transactions) and returns a function that removes them. A hook that throws never disturbs the producer.
+   */
+  addHooks(hooks: ProducerHooks): () => void
   /**
    * Transactional producers (`transactionalId`), as Java's: once, before the first transaction. Takes the id's
    * producer id and epoch from its coordinator, fencing any earlier producer with the same id (its open transaction
@@ -156,6 +162,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
   const rawValues = valueSerializer === (defaultSerializer as Serializer<unknown>)
   const partitioner: Partitioner = createPartitioner(options.partitioner, o.batchSize, o.clock.random)
   const accumulator = new RecordAccumulator(o.batchSize, o.bufferMemory)
+  accumulator.hooks = o.hooks
 
   let fatal: Error | null = null
   const onFatal = (err: Error) => {
@@ -637,6 +644,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     },
     describeTopic,
     describeCluster,
+    addHooks: (hooks) => o.hooks.add(hooks),
     send,
     sendBatch: (records) => Promise.all(records.map((r) => send(r))),
     produce,

@@ -54,7 +54,15 @@ export type {
  * an abortable error that left a sequence gap).
  */
 export class TransactionManager {
-  state: TransactionState = 'uninitialized'
+  private current: TransactionState = 'uninitialized'
+  get state(): TransactionState {
+    return this.current
+  }
+  set state(to: TransactionState) {
+    const from = this.current
+    this.current = to
+    if (from !== to && this.options.hooks.active) this.options.hooks.emit('transactionStateChanged', { from, to })
+  }
   v2 = false
   producerId = -1
   producerEpoch = -1

@@ -110,6 +110,8 @@ export class FakeCluster {
   readonly sasl: FakeSaslConfig | null
   readonly faults = new FaultRegistry()
   readonly requests: FakeRequestInfo[] = []
+  /** throttle_time_ms of every Produce response (a broker quota, as the client sees it); 0 by default. */
+  produceThrottleMs = 0
   private readonly brokers: number[]
   private readonly down = new Set<number>()
   private readonly topicMap = new Map<string, FakeTopic>()

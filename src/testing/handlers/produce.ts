@@ -241,6 +241,6 @@ export const produceHandler: FakeApiHandler<ProduceRequest, ProduceResponse> = {
       ...ctx.connection.listener.address(nodeId),
       rack: null,
     }))
-    return { topics, throttleTimeMs: 0, nodeEndpoints }
+    return { topics, throttleTimeMs: ctx.cluster.produceThrottleMs, nodeEndpoints }
   },
 }
