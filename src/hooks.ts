@@ -31,6 +31,8 @@ export interface BatchEvent {
   bytes: number
   /** 1 for the first send, one more per retry (in batchRetried: the attempt to come). */
   attempt: number
+  /** Milliseconds since the batch's first record was appended. */
+  ageMs: number
 }
 
 export interface ProducerHooks {
@@ -48,8 +50,8 @@ export interface ProducerHooks {
   batchRetried?(e: BatchEvent & { error: Error }): void
   /** A batch failed for good: its records' sends reject with `error`. */
   batchFailed?(e: BatchEvent & { error: Error }): void
-  /** A batch was acknowledged; `ageMs` from its first record to its acknowledgement. */
-  batchAcked?(e: BatchEvent & { baseOffset: number; ageMs: number }): void
+  /** A batch was acknowledged (`ageMs`: from its first record to the acknowledgement). */
+  batchAcked?(e: BatchEvent & { baseOffset: number }): void
   /** Each acknowledged record (one call per record: register only when you need records one by one). */
   recordAcked?(e: { topic: string; partition: number; offset: number }): void
   /** Each record that failed for good. */
@@ -117,21 +119,22 @@ interface BatchLike {
   readonly builder: { readonly sizeInBytes: number }
 }
 
-/** A batch as hooks see it; `attempt` counts the send under way or just done. */
-export function batchEvent(b: BatchLike): BatchEvent {
+/** A batch as hooks see it at `now`; `attempt` counts the send under way or just done. */
+export function batchEvent(b: BatchLike, now: number): BatchEvent {
   return {
     topic: b.topic,
     partition: b.partition,
     records: b.recordCount,
     bytes: b.sealed?.length ?? b.builder.sizeInBytes,
     attempt: b.attempts + 1,
+    ageMs: now - b.createdMs,
   }
 }
 
 /** batchAcked, then recordAcked per record when a hook wants them (ProducerBatch.complete). */
 export function emitAcked(hooks: HookSet, b: BatchLike, baseOffset: number, offsets?: readonly number[]): void {
-  const e = batchEvent(b)
-  hooks.emit('batchAcked', { ...e, baseOffset, ageMs: hooks.now() - b.createdMs })
+  const e = batchEvent(b, hooks.now())
+  hooks.emit('batchAcked', { ...e, baseOffset })
   if (!hooks.perRecord) return
   for (let i = 0; i < e.records; i++) {
     const offset = offsets ? (offsets[i] ?? -1) : baseOffset < 0 ? -1 : baseOffset + i
@@ -141,7 +144,7 @@ export function emitAcked(hooks: HookSet, b: BatchLike, baseOffset: number, offs
 
 /** batchFailed, then recordFailed per record when a hook wants them (ProducerBatch.fail). */
 export function emitFailed(hooks: HookSet, b: BatchLike, error: Error): void {
-  const e = batchEvent(b)
+  const e = batchEvent(b, hooks.now())
   hooks.emit('batchFailed', { ...e, error })
   if (!hooks.perRecord) return
   for (let i = 0; i < e.records; i++) hooks.emit('recordFailed', { topic: e.topic, partition: e.partition, error })

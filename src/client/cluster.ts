@@ -2,7 +2,7 @@ import { backoffMs, DueTimer, type Clock } from '../clock.js'
 import { ConnectionError, InvalidArgumentError, IsoKafkaError } from '../errors.js'
 import { Metadata, type MetadataResponse } from '../protocol/messages/metadata.js'
 import type { ProducePartitionResponse, ProduceResponse } from '../protocol/messages/produce.js'
-import type { HookSet } from '../hooks.js'
+import type { BrokerRef, HookSet } from '../hooks.js'
 import type { SocketTransport } from '../transport.js'
 import { BrokerConnection } from './connection.js'
 import { brokerError } from '../protocol/error-messages.js'
@@ -56,6 +56,8 @@ export class KafkaCluster {
   private lastSweepAt = 0
   private readonly connections = new Map<string, ConnectionEntry>()
   private readonly lastFailure = new Map<string, { at: number; attempts: number }>()
+  /** The broker each connection's hook events name, by address (see connectionAt). */
+  private readonly brokerRefs = new Map<string, BrokerRef>()
   private refreshing: Promise<void> | null = null
   private refreshAttempts = 0
   private lastRefreshAt = 0
@@ -119,13 +121,16 @@ export class KafkaCluster {
     if (existing && !(existing.ready && existing.ready.isClosed)) return existing
     let nodeId = -1
     for (const [id, b] of this.brokers) if (b.host === host && b.port === port) nodeId = id
+    // the node id of a bootstrap address is learnt from metadata later: apply() fills it into this same object
+    const broker = this.brokerRefs.get(key) ?? { host, port, nodeId }
+    this.brokerRefs.set(key, broker)
     const conn = new BrokerConnection(host, port, this.transport, {
       clientId: this.options.clientId,
       requestTimeoutMs: this.options.requestTimeoutMs,
       connectTimeoutMs: this.options.connectTimeoutMs,
       clock: this.options.clock,
       hooks: this.options.hooks,
-      broker: { host, port, nodeId },
+      broker,
     })
     const promise: ConnectionEntry = conn.connect().then(
       () => {
@@ -321,7 +326,11 @@ export class KafkaCluster {
     this.clusterId = res.clusterId
     if (res.brokers.length > 0) {
       this.brokers.clear()
-      for (const b of res.brokers) this.brokers.set(b.nodeId, { host: b.host, port: b.port })
+      for (const b of res.brokers) {
+        this.brokers.set(b.nodeId, { host: b.host, port: b.port })
+        const ref = this.brokerRefs.get(`${b.host}:${b.port}`)
+        if (ref) ref.nodeId = b.nodeId
+      }
     }
     const now = this.options.clock.now()
     for (const t of res.topics) {

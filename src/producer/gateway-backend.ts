@@ -282,7 +282,8 @@ export class GatewayBackend implements ProducerBackend, Sender {
       this.wake()
     }
     const wire = batches.map((b) => this.toWire(b))
-    if (this.options.hooks.active) for (const b of batches) this.options.hooks.emit('batchSent', batchEvent(b))
+    if (this.options.hooks.active)
+      for (const b of batches) this.options.hooks.emit('batchSent', batchEvent(b, this.options.hooks.now()))
     for (const o of orphans) wire.push(o.wire)
     const produce = (): void => {
       if (settled) return
@@ -396,7 +397,8 @@ export class GatewayBackend implements ProducerBackend, Sender {
       batch.attempts++
       batch.retryAtMs = now + backoffMs(batch.attempts, retryBackoffMs, retryBackoffMaxMs, clock.random)
       q.reenqueue(batch)
-      if (this.options.hooks.active) this.options.hooks.emit('batchRetried', { ...batchEvent(batch), error: err })
+      if (this.options.hooks.active)
+        this.options.hooks.emit('batchRetried', { ...batchEvent(batch, this.options.hooks.now()), error: err })
       return
     }
     if (expired && retriable) {

@@ -3,6 +3,7 @@ import { KafkaCluster } from '../client/cluster.js'
 import type { BrokerConnection } from '../client/connection.js'
 import { resolveCodec, type CompressionCodec } from '../compression.js'
 import { batchEvent } from '../hooks.js'
+import { metricsOf } from './metrics.js'
 import { DeliveryTimeoutError, IsoKafkaError, MalformedResponseError, ProducerFatalError } from '../errors.js'
 import { Produce, type ProducePartitionResponse } from '../protocol/messages/produce.js'
 import { kafkaRecordFormat } from '../protocol/record-batch.js'
@@ -263,7 +264,7 @@ export class KafkaSender {
       this.txn?.transactionalId ?? null,
     )
     const hooks = this.options.hooks
-    if (hooks.active) for (const b of batches) hooks.emit('batchSent', batchEvent(b))
+    if (hooks.active) for (const b of batches) hooks.emit('batchSent', batchEvent(b, hooks.now()))
     if (this.options.acks === 0) {
       await conn.requestNoResponse(Produce, request, size)
       return { response: Promise.resolve(null) }
@@ -405,7 +406,8 @@ export class KafkaSender {
             this.options.clock.random,
           )
       q.reenqueue(batch)
-      if (this.options.hooks.active) this.options.hooks.emit('batchRetried', { ...batchEvent(batch), error: err })
+      if (this.options.hooks.active)
+        this.options.hooks.emit('batchRetried', { ...batchEvent(batch, this.options.hooks.now()), error: err })
       return
     }
     // once the producer is fatal, a batch that would have been retried fails with the fatal error, like the queued ones
@@ -538,9 +540,10 @@ export const kafkaBackend: BackendFactory = ({ transport, accumulator, options, 
     resolveCodec(options.compression, options.compressionLevel),
     onFatal,
   )
-  if (options.transactionalId === null) return { backend: cluster, sender }
+  const metrics = metricsOf(options.hooks, { total: options.bufferMemory, used: () => accumulator.usedBytes })
+  if (options.transactionalId === null) return { backend: cluster, sender, metrics }
   const transactions = new TransactionManager(options.transactionalId, cluster, options)
   transactions.attach(sender)
   sender.txn = transactions
-  return { backend: cluster, sender, transactions }
+  return { backend: cluster, sender, transactions, metrics }
 }

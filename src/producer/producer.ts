@@ -1,6 +1,7 @@
 import { backoffMs, burstClock, systemClock } from '../clock.js'
 import type { Transport } from '../transport.js'
 import type { ProducerHooks } from '../hooks.js'
+import type { ProducerMetrics } from './metrics.js'
 import {
   InvalidArgumentError,
   KafkaProtocolError,
@@ -82,6 +83,12 @@ export interface Producer<K, V> {
    */
   addHooks(hooks: ProducerHooks): () => void
   /**
+   * A snapshot of Java-named producer metrics (record-send-rate, request-latency-avg, buffer-available-bytes, ...;
+   * docs/api.md#metrics). Collected from the first call on: call it once at startup to measure from the start.
+   * Kafka transports only (over a gateway it throws UNSUPPORTED_OPERATION: use hooks there).
+   */
+  metrics(): ProducerMetrics
+  /**
    * Transactional producers (`transactionalId`), as Java's: once, before the first transaction. Takes the id's
    * producer id and epoch from its coordinator, fencing any earlier producer with the same id (its open transaction
    * is aborted).
@@ -133,7 +140,13 @@ export type BackendFactory = (context: {
   accumulator: RecordAccumulator
   options: ResolvedOptions
   onFatal: (err: Error) => void
-}) => { backend: ProducerBackend; sender: Sender; transactions?: TransactionManager }
+}) => {
+  backend: ProducerBackend
+  sender: Sender
+  transactions?: TransactionManager
+  /** producer.metrics(): the Kafka backend brings the collector (src/producer/metrics.ts), gateway backends do not. */
+  metrics?: () => ProducerMetrics
+}
 
 export interface Sender {
   flushing: number
@@ -181,6 +194,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     backend,
     sender,
     transactions: txn = null,
+    metrics: backendMetrics,
   } = options.transport.backend({ transport: options.transport, accumulator, options: o, onFatal })
   if (o.transactionalId !== null && !txn)
     throw new InvalidArgumentError('INVALID_CONFIG', "this transport's backend has no transactions (transactionalId)")
@@ -645,6 +659,15 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     describeTopic,
     describeCluster,
     addHooks: (hooks) => o.hooks.add(hooks),
+    metrics: () => {
+      if (!backendMetrics) {
+        throw new InvalidArgumentError(
+          'UNSUPPORTED_OPERATION',
+          'metrics() is part of the Kafka transports (Node TCP, Workers TCP); over a gateway, use hooks',
+        )
+      }
+      return backendMetrics()
+    },
     send,
     sendBatch: (records) => Promise.all(records.map((r) => send(r))),
     produce,
