@@ -22,6 +22,9 @@ export const RETRIABLE_CODES: readonly number[] = [
   123, 133,
 ]
 
+/** The shape of a Kafka error name (`Errors.java` enum names). */
+const KAFKA_NAME = /^[A-Z][A-Z0-9_]{0,63}$/
+
 /** Names of the codes a gateway client makes up itself (a REST proxy's HTTP status, a missing topic). */
 const CLIENT_CODE_NAMES: Record<number, string> = {
   [-1]: 'UNKNOWN_SERVER_ERROR',
@@ -43,7 +46,9 @@ const CLIENT_CODE_NAMES: Record<number, string> = {
 export class KafkaProtocolError extends IsoKafkaError {
   readonly errorCode: number
   constructor(errorCode: number, detail?: string, options: { cause?: unknown; text?: string; name?: string } = {}) {
-    const name = options.name || CLIENT_CODE_NAMES[errorCode] || `KAFKA_ERROR_${errorCode}`
+    // a name may come off the wire (a gateway's ack): only one shaped like Kafka's names becomes the error's code
+    const given = typeof options.name === 'string' && KAFKA_NAME.test(options.name) ? options.name : ''
+    const name = given || CLIENT_CODE_NAMES[errorCode] || `KAFKA_ERROR_${errorCode}`
     const text = options.text || name
     super(name, detail ? `${text} (${detail})` : text, {
       retriable: RETRIABLE_CODES.includes(errorCode),

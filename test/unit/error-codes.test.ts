@@ -119,6 +119,12 @@ describe('Kafka error table', () => {
     expect(named.message).toBe('NOT_LEADER_OR_FOLLOWER (events-3: from the gateway)')
     expect(new KafkaProtocolError(6)).toMatchObject({ code: 'KAFKA_ERROR_6', errorCode: 6, retriable: true })
     expect(new KafkaProtocolError(29)).toMatchObject({ code: 'TOPIC_AUTHORIZATION_FAILED', retriable: false })
+    // a name from the wire that is not shaped like Kafka's never becomes the code (a hostile or broken gateway)
+    for (const bad of [{} as unknown as string, 42 as unknown as string, '', 'lower_case', 'X'.repeat(65), 'A B'])
+      expect(new KafkaProtocolError(29, 'x', { name: bad }).code).toBe('TOPIC_AUTHORIZATION_FAILED')
+    expect(new KafkaProtocolError(6, 'x', { name: { toString: () => 'NOPE' } as unknown as string }).code).toBe(
+      'KAFKA_ERROR_6',
+    )
     expect(kafkaError(6, 'x')).toMatchObject({ code: 'NOT_LEADER_OR_FOLLOWER', errorCode: 6, retriable: true })
     for (const e of KAFKA_ERRORS) expect(new KafkaProtocolError(e.code).retriable).toBe(e.retriable)
     expect(brokerError(999).message).toContain('999')
