@@ -1,6 +1,7 @@
-// isokafka/otel: OpenTelemetry tracing for a producer, as a wrapper over its public API (the core has no hooks). One
-// PRODUCER span per record sent, ended when Kafka acknowledged the record or it failed; optionally the trace context
-// in the record's headers. Runtime-free: only `@opentelemetry/api` (an optional peer dependency), imported here alone.
+// isokafka/otel: OpenTelemetry for a producer, over its public API. Tracing: a wrapper, one PRODUCER span per record
+// sent, ended when Kafka acknowledged the record or it failed; optionally the trace context in the record's headers.
+// Metrics (metrics.ts): producer.metrics() as observable instruments. Runtime-free: only `@opentelemetry/api` (an
+// optional peer dependency), imported by this folder alone.
 import {
   context as otelContext,
   propagation,
@@ -20,6 +21,14 @@ import { injectHeaders } from './headers.js'
 
 export { ATTR as MESSAGING_ATTRIBUTES } from './attributes.js'
 export { injectHeaders } from './headers.js'
+export {
+  instrumentProducerMetrics,
+  METER_NAME,
+  METRIC_ATTRIBUTES,
+  PRODUCER_METRICS,
+  type ProducerMetricDescriptor,
+  type ProducerMetricsOptions,
+} from './metrics.js'
 
 /** The instrumentation scope name spans are created under. */
 export const TRACER_NAME = 'isokafka'
