@@ -21,7 +21,7 @@ const BD = 0x40
 const MIN_MATCH = 4
 const LAST_LITERALS = 5
 const MF_LIMIT = 12
-const MAX_TABLE_BITS = 14
+const TABLE_BITS = 14
 
 const PRIME1 = 0x9e3779b1
 const PRIME2 = 0x85ebca77
@@ -58,7 +58,21 @@ export function xxhash32(data: Uint8Array, seed = 0): number {
 }
 
 const HC = (xxhash32(new Uint8Array([FLG, BD])) >>> 8) & 0xff
-const table = new Uint16Array(1 << MAX_TABLE_BITS)
+const SHIFT = 32 - TABLE_BITS
+
+/**
+ * The hash table, kept across calls and never cleared: an entry is `position + gen - start` of the block that wrote
+ * it, and each block raises `gen` past every position an earlier one could have stored, so an earlier block's entry
+ * reads as a position before the current block's start (skipped, as an empty slot is). Cleared only when `gen` nears
+ * 2^30.
+ */
+const table = new Int32Array(1 << TABLE_BITS)
+let gen = 0
+/** The frame is written here (grown when a batch needs more), then copied out once. */
+let scratch = new Uint8Array(0)
+let scratchView = new DataView(scratch.buffer)
+/** Beyond this a call allocates its own buffer rather than keeping one that large. */
+const KEEP_SCRATCH = 4 << 20
 
 function writeLength(dst: Uint8Array, d: number, rest: number): number {
   for (; rest >= 255; rest -= 255) dst[d++] = 255
@@ -67,51 +81,75 @@ function writeLength(dst: Uint8Array, d: number, rest: number): number {
 }
 
 /** LZ4 sequences for `src[start, end)` into `dst` at `d`; returns the new end of `dst`. */
-function compressBlock(src: Uint8Array, start: number, end: number, dst: Uint8Array, d: number): number {
+function compressBlock(
+  src: Uint8Array,
+  sv: DataView,
+  start: number,
+  end: number,
+  dst: Uint8Array,
+  dv: DataView,
+  d: number,
+): number {
   let anchor = start
   if (end - start >= MF_LIMIT + 1) {
-    // positions relative to the block start (a block is ≤ 64 KiB: 16 bits); an empty slot reads as the block start,
-    // which the 4-byte comparison then accepts or not like any other candidate. Sized to the block, as Snappy does.
-    let bits = 8
-    while (bits < MAX_TABLE_BITS && 1 << bits < end - start) bits++
-    const shift = 32 - bits
-    table.fill(0, 0, 1 << bits)
-    const hash = (i: number): number => Math.imul(load32(src, i), 0x9e3779b1) >>> shift
+    if (gen > 0x3fff0000) {
+      table.fill(0)
+      gen = 0
+    }
+    // a position p goes into the table as p + g; what comes out, minus g, is below `start` if an earlier block wrote it
+    const g = gen - start
+    gen += BLOCK
     const mfLimit = end - MF_LIMIT
     const matchLimit = end - LAST_LITERALS
     let s = start + 1
-    for (;;) {
+    outer: for (;;) {
       let ref = 0
+      // lookups skip faster the longer nothing matches (1 byte at a time for 64 probes, then 2, ...)
       let attempts = 1 << 6
       for (;;) {
-        if (s >= mfLimit) break
-        const word = load32(src, s) // loaded once, for its hash and the comparison
-        const h = Math.imul(word, 0x9e3779b1) >>> shift
-        ref = start + table[h]!
-        table[h] = s - start
-        if (load32(src, ref) === word) break
+        if (s >= mfLimit) break outer
+        const word = sv.getInt32(s, true) // loaded once, for its hash and the comparison
+        const h = Math.imul(word, PRIME1) >>> SHIFT
+        ref = table[h]! - g
+        table[h] = s + g
+        if (ref >= start && sv.getInt32(ref, true) === word) break
         s += attempts++ >> 6
       }
-      if (s >= mfLimit) break
-      // extend backwards into the pending literals, then forwards
+      // extend backwards into the pending literals, then forwards: 4 bytes at a time while they fit, the first
+      // differing byte from the XOR
       while (s > anchor && ref > start && src[s - 1] === src[ref - 1]) {
         s--
         ref--
       }
       let m = s + MIN_MATCH
       let r = ref + MIN_MATCH
-      while (m < matchLimit && src[m] === src[r]) {
-        m++
-        r++
+      for (;;) {
+        if (m > matchLimit - 4) {
+          while (m < matchLimit && src[m] === src[r]) {
+            m++
+            r++
+          }
+          break
+        }
+        const x = sv.getInt32(m, true) ^ sv.getInt32(r, true)
+        if (x !== 0) {
+          m += (31 - Math.clz32(x & -x)) >> 3
+          break
+        }
+        m += 4
+        r += 4
       }
       const litLen = s - anchor
       const matchLen = m - s - MIN_MATCH
       const token = d++
       dst[token] = ((litLen >= 15 ? 15 : litLen) << 4) | (matchLen >= 15 ? 15 : matchLen)
       if (litLen >= 15) d = writeLength(dst, d, litLen - 15)
-      // short literals byte by byte: a subarray per literal (an object) costs more than copying up to ~64 bytes
       if (litLen > 64) dst.set(src.subarray(anchor, s), d)
-      else for (let i = 0; i < litLen; i++) dst[d + i] = src[anchor + i]!
+      else {
+        // 4 bytes at a time, up to 3 past the literals' end (s < end - 12): the output has slack, and what follows
+        // overwrites them
+        for (let k = 0; k < litLen; k += 4) dv.setInt32(d + k, sv.getInt32(anchor + k, true), true)
+      }
       d += litLen
       const offset = s - ref
       dst[d++] = offset & 0xff
@@ -120,7 +158,7 @@ function compressBlock(src: Uint8Array, start: number, end: number, dst: Uint8Ar
       s = m
       anchor = s
       if (s >= mfLimit) break
-      table[hash(s - 2)] = s - 2 - start
+      table[Math.imul(sv.getInt32(s - 2, true), PRIME1) >>> SHIFT] = s - 2 + g
     }
   }
   const litLen = end - anchor
@@ -134,10 +172,20 @@ function compressBlock(src: Uint8Array, start: number, end: number, dst: Uint8Ar
 export function lz4Compress(data: Uint8Array): Uint8Array {
   const blocks = Math.max(1, Math.ceil(data.length / BLOCK))
   // worst case: every block stored, or sequences that grow it by 1/255 plus a token (compressBlock writes before the
-  // stored fallback replaces it)
-  const out = new Uint8Array(7 + blocks * (4 + 16) + data.length + Math.ceil(data.length / 255) + 4)
-  const dv = new DataView(out.buffer)
-  dv.setUint32(0, MAGIC, true)
+  // stored fallback replaces it); + 8: literals are copied 4 bytes at a time, up to 3 bytes past their end
+  const need = 7 + blocks * (4 + 16) + data.length + Math.ceil(data.length / 255) + 4 + 8
+  let out = scratch
+  let ov = scratchView
+  if (out.length < need) {
+    out = new Uint8Array(need)
+    ov = new DataView(out.buffer)
+    if (need <= KEEP_SCRATCH) {
+      scratch = out
+      scratchView = ov
+    }
+  }
+  const sv = new DataView(data.buffer, data.byteOffset, data.byteLength)
+  ov.setUint32(0, MAGIC, true)
   out[4] = FLG
   out[5] = BD
   out[6] = HC
@@ -145,17 +193,17 @@ export function lz4Compress(data: Uint8Array): Uint8Array {
   for (let p = 0; p < data.length; p += BLOCK) {
     const end = Math.min(data.length, p + BLOCK)
     const at = d
-    d = compressBlock(data, p, end, out, d + 4)
+    d = compressBlock(data, sv, p, end, out, ov, d + 4)
     const len = d - at - 4
     if (len >= end - p) {
       // incompressible: the block goes out stored, as the spec's high bit says
       out.set(data.subarray(p, end), at + 4)
       d = at + 4 + end - p
-      dv.setUint32(at, (end - p) | 0x80000000, true)
-    } else dv.setUint32(at, len, true)
+      ov.setUint32(at, (end - p) | 0x80000000, true)
+    } else ov.setUint32(at, len, true)
   }
-  dv.setUint32(d, 0, true)
-  return out.subarray(0, d + 4)
+  ov.setUint32(d, 0, true)
+  return out.slice(0, d + 4)
 }
 
 class Lz4Error extends Error {}

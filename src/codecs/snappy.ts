@@ -19,17 +19,38 @@ const BLOCK = 32 * 1024
 const HEADER = new Uint8Array([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00, 0, 0, 0, 1, 0, 0, 0, 1])
 /** Snappy stops looking for matches this close to the end of a block (loads of 4–8 bytes stay in range). */
 const INPUT_MARGIN = 15
-const MAX_TABLE_BITS = 14
+const TABLE_BITS = 14
+const SHIFT = 32 - TABLE_BITS
+const K = 0x1e35a7bd
 
 /** Worst case of one raw block: every byte a literal, plus tags and the length varint. */
 const maxBlockLength = (n: number): number => 32 + n + Math.floor(n / 6)
 
-const load32 = (a: Uint8Array, i: number): number => a[i]! | (a[i + 1]! << 8) | (a[i + 2]! << 16) | (a[i + 3]! << 24)
+/**
+ * The hash table, kept across calls and never cleared: an entry is `position + gen - start` of the block that wrote
+ * it, and each block raises `gen` past every position an earlier one could have stored, so an earlier block's entry
+ * reads as a position before the current block's start (skipped, as an empty slot is). Cleared only when `gen` nears
+ * 2^30.
+ */
+const table = new Int32Array(1 << TABLE_BITS)
+let gen = 0
+/** The output is written here (grown when a batch needs more), then copied out once. */
+let scratch = new Uint8Array(0)
+let scratchView = new DataView(scratch.buffer)
+/** Beyond this a call allocates its own buffer rather than keeping one that large. */
+const KEEP_SCRATCH = 4 << 20
 
-const table = new Uint16Array(1 << MAX_TABLE_BITS)
-
-function emitLiteral(dst: Uint8Array, d: number, src: Uint8Array, from: number, to: number): number {
-  const n = to - from - 1
+function emitLiteral(
+  dst: Uint8Array,
+  dv: DataView,
+  d: number,
+  src: Uint8Array,
+  sv: DataView,
+  from: number,
+  to: number,
+): number {
+  const len = to - from
+  const n = len - 1
   if (n < 60) dst[d++] = n << 2
   else if (n < 0x100) {
     dst[d++] = 60 << 2
@@ -40,10 +61,12 @@ function emitLiteral(dst: Uint8Array, d: number, src: Uint8Array, from: number, 
     dst[d++] = n & 0xff
     dst[d++] = n >>> 8
   }
-  // short literals byte by byte: a subarray per literal (an object) costs more than copying up to ~64 bytes
-  if (to - from > 64) dst.set(src.subarray(from, to), d)
-  else for (let i = from; i < to; i++) dst[d + i - from] = src[i]!
-  return d + to - from
+  if (len > 64) dst.set(src.subarray(from, to), d)
+  else if (to + 3 < src.length) {
+    // 4 bytes at a time, up to 3 past the literal's end: the output has slack, and what follows overwrites them
+    for (let k = 0; k < len; k += 4) dv.setInt32(d + k, sv.getInt32(from + k, true), true)
+  } else for (let k = 0; k < len; k++) dst[d + k] = src[from + k]!
+  return d + len
 }
 
 function emitCopy(dst: Uint8Array, d: number, offset: number, length: number): number {
@@ -72,7 +95,15 @@ function emitCopy(dst: Uint8Array, d: number, offset: number, length: number): n
 }
 
 /** One raw snappy block of `src[start, end)` into `dst` at `d`; returns the new end of `dst`. */
-function compressBlock(src: Uint8Array, start: number, end: number, dst: Uint8Array, d: number): number {
+function compressBlock(
+  src: Uint8Array,
+  sv: DataView,
+  start: number,
+  end: number,
+  dst: Uint8Array,
+  dv: DataView,
+  d: number,
+): number {
   const n = end - start
   for (let v = n; ; v >>>= 7) {
     if (v < 0x80) {
@@ -81,80 +112,104 @@ function compressBlock(src: Uint8Array, start: number, end: number, dst: Uint8Ar
     }
     dst[d++] = (v & 0x7f) | 0x80
   }
-  if (n < INPUT_MARGIN + 2) return n === 0 ? d : emitLiteral(dst, d, src, start, end)
-  let bits = 8
-  while (bits < MAX_TABLE_BITS && 1 << bits < n) bits++
-  const shift = 32 - bits
-  table.fill(0, 0, 1 << bits)
-  // the table holds positions relative to `start` (a chunk is ≤ 32 KiB, so they fit 16 bits); 0 is a valid entry
-  const hash = (i: number): number => Math.imul(load32(src, i), 0x1e35a7bd) >>> shift
+  if (n < INPUT_MARGIN + 2) return n === 0 ? d : emitLiteral(dst, dv, d, src, sv, start, end)
+  if (gen > 0x3fff0000) {
+    table.fill(0)
+    gen = 0
+  }
+  // a position p goes into the table as p + g; what comes out, minus g, is below `start` if an earlier block wrote it
+  const g = gen - start
+  gen += BLOCK
   const sLimit = end - INPUT_MARGIN
   let nextEmit = start
   let s = start + 1
   // the 4 bytes at the next position to probe, loaded once for its hash and its comparison
-  let nextWord = load32(src, s)
-  let nextHash = Math.imul(nextWord, 0x1e35a7bd) >>> shift
+  let nextWord = sv.getInt32(s, true)
+  let nextHash = Math.imul(nextWord, K) >>> SHIFT
   outer: for (;;) {
+    // lookups skip faster the longer nothing matches (1 byte at a time for 32 probes, then 2, ...)
     let skip = 32
     let nextS = s
     let candidate = 0
-    let word = 0
-    do {
+    for (;;) {
       s = nextS
-      word = nextWord
+      const word = nextWord
       const step = skip >> 5
       nextS = s + step
       skip += step
       if (nextS > sLimit) break outer
-      candidate = start + table[nextHash]!
-      table[nextHash] = s - start
-      nextWord = load32(src, nextS)
-      nextHash = Math.imul(nextWord, 0x1e35a7bd) >>> shift
-    } while (word !== load32(src, candidate))
-    d = emitLiteral(dst, d, src, nextEmit, s)
+      candidate = table[nextHash]! - g
+      table[nextHash] = s + g
+      nextWord = sv.getInt32(nextS, true)
+      nextHash = Math.imul(nextWord, K) >>> SHIFT
+      if (candidate >= start && sv.getInt32(candidate, true) === word) break
+    }
+    d = emitLiteral(dst, dv, d, src, sv, nextEmit, s)
     for (;;) {
+      // the match: 4 bytes known equal, then 4 at a time while they fit, the first differing byte from the XOR
       const base = s
       let i = candidate + 4
       s += 4
-      while (s < end && src[i] === src[s]) {
-        i++
-        s++
+      for (;;) {
+        if (s > end - 4) {
+          while (s < end && src[i] === src[s]) {
+            i++
+            s++
+          }
+          break
+        }
+        const x = sv.getInt32(s, true) ^ sv.getInt32(i, true)
+        if (x !== 0) {
+          s += (31 - Math.clz32(x & -x)) >> 3
+          break
+        }
+        s += 4
+        i += 4
       }
       d = emitCopy(dst, d, base - candidate, s - base)
       nextEmit = s
       if (s >= sLimit) break outer
-      table[hash(s - 1)] = s - 1 - start
-      const cur = load32(src, s)
-      const h = Math.imul(cur, 0x1e35a7bd) >>> shift
-      candidate = start + table[h]!
-      table[h] = s - start
-      if (cur !== load32(src, candidate)) {
-        nextWord = load32(src, ++s)
-        nextHash = Math.imul(nextWord, 0x1e35a7bd) >>> shift
+      // as Snappy: the position before the match's end into the table, then try for a match right at the end
+      table[Math.imul(sv.getInt32(s - 1, true), K) >>> SHIFT] = s - 1 + g
+      const cur = sv.getInt32(s, true)
+      const h = Math.imul(cur, K) >>> SHIFT
+      candidate = table[h]! - g
+      table[h] = s + g
+      if (candidate < start || cur !== sv.getInt32(candidate, true)) {
+        nextWord = sv.getInt32(++s, true)
+        nextHash = Math.imul(nextWord, K) >>> SHIFT
         break
       }
     }
   }
-  if (nextEmit < end) d = emitLiteral(dst, d, src, nextEmit, end)
+  if (nextEmit < end) d = emitLiteral(dst, dv, d, src, sv, nextEmit, end)
   return d
 }
 
 /** `data` as a xerial snappy-java stream (what Kafka calls snappy). */
 export function snappyCompress(data: Uint8Array): Uint8Array {
   const chunks = Math.max(1, Math.ceil(data.length / BLOCK))
-  const out = new Uint8Array(HEADER.length + chunks * 4 + maxBlockLength(data.length) + chunks * 32)
+  // + 8: literals are copied 4 bytes at a time, up to 3 bytes past their end
+  const need = HEADER.length + chunks * 4 + maxBlockLength(data.length) + chunks * 32 + 8
+  let out = scratch
+  let ov = scratchView
+  if (out.length < need) {
+    out = new Uint8Array(need)
+    ov = new DataView(out.buffer)
+    if (need <= KEEP_SCRATCH) {
+      scratch = out
+      scratchView = ov
+    }
+  }
+  const sv = new DataView(data.buffer, data.byteOffset, data.byteLength)
   out.set(HEADER)
   let d = HEADER.length
   for (let p = 0; p < data.length; p += BLOCK) {
     const at = d
-    d = compressBlock(data, p, Math.min(data.length, p + BLOCK), out, d + 4)
-    const len = d - at - 4
-    out[at] = len >>> 24
-    out[at + 1] = (len >>> 16) & 0xff
-    out[at + 2] = (len >>> 8) & 0xff
-    out[at + 3] = len & 0xff
+    d = compressBlock(data, sv, p, Math.min(data.length, p + BLOCK), out, ov, d + 4)
+    ov.setUint32(at, d - at - 4)
   }
-  return out.subarray(0, d)
+  return out.slice(0, d)
 }
 
 class SnappyError extends Error {}
