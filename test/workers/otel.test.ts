@@ -1,7 +1,8 @@
 /// <reference types="node" />
 // isokafka/otel inside workerd (Miniflare) against the real broker: the OTel SDK bundled into the Worker with the
 // instrumented producer; spans checked against the messaging conventions, and the traceparent header read back by
-// kcat matched to the span of each record.
+// kcat matched to the span of each record; producer.metrics() through the SDK's MeterProvider (instrumentProducerMetrics)
+// checked against the acknowledgements.
 import { afterAll, beforeAll, expect, inject, it } from 'vitest'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -14,6 +15,15 @@ const bootstrap = inject('kafkaBootstrap')
 const topic = uniqueTopic('workers-otel')
 let mf: MiniflareType
 let bundleBytes = 0
+
+interface WorkerMetric {
+  scope: string
+  name: string
+  unit: string
+  type: 'gauge' | 'sum'
+  monotonic?: boolean
+  points: Array<{ attributes: Record<string, unknown>; value: number }>
+}
 
 interface WorkerSpan {
   name: string
@@ -67,6 +77,7 @@ it('spans from an instrumented producer in a Worker, with the OTel SDK bundled i
   const out = JSON.parse(text) as {
     outcomes: Array<{ ok: boolean; partition?: number; offset?: number; code?: string }>
     spans: WorkerSpan[]
+    metrics: WorkerMetric[]
     error?: string
   }
   expect(out.error, text).toBeUndefined()
@@ -109,4 +120,48 @@ it('spans from an instrumented producer in a Worker, with the OTel SDK bundled i
     const tp = rec.headers.filter(([k]) => k === 'traceparent').map(([, v]) => new TextDecoder().decode(v!))
     expect(tp).toEqual([`00-${s.traceId}-${s.spanId}-01`])
   }
+})
+
+it('metrics from the same Worker: kafka.producer.* instruments with the records acked, per topic and node', async () => {
+  const body = [
+    { topic, key: 'm-1', value: 'a' },
+    { topic, key: 'm-2', value: 'b' },
+    { topic, key: 'm-3', value: 'c' },
+    { topic, key: 'm-4', value: 'd' },
+    { topic: uniqueTopic('workers-otel-missing'), value: 'never batched' },
+  ]
+  const res = await mf.dispatchFetch('http://otel.test/', { method: 'POST', body: JSON.stringify(body) })
+  const text = await res.text()
+  const out = JSON.parse(text) as { outcomes: Array<{ ok: boolean }>; metrics: WorkerMetric[]; error?: string }
+  expect(out.error, text).toBeUndefined()
+  expect(out.outcomes.map((o) => o.ok)).toEqual([true, true, true, true, false])
+  const byName = new Map(out.metrics.filter((m) => m.points.length > 0).map((m) => [m.name, m]))
+  const client = { 'client-id': 'otel-worker' }
+  const perTopic = { ...client, topic }
+  const pts = (name: string) => byName.get(name)?.points.map((p) => [p.attributes, p.value])
+
+  for (const m of out.metrics) {
+    expect(m.scope).toBe('isokafka')
+    expect(m.name).toMatch(/^kafka\.producer\.[a-z_]+$/)
+    expect(m.unit).toBe('')
+  }
+  // the records acked, under their topic only (the one to a missing topic never reached a batch)
+  expect(pts('kafka.producer.record_send_total')).toEqual([[perTopic, 4]])
+  expect(byName.get('kafka.producer.record_send_total')).toMatchObject({ type: 'sum', monotonic: true })
+  expect(pts('kafka.producer.record_error_total')).toEqual([[perTopic, 0]])
+  expect(pts('kafka.producer.byte_total')![0]![1]).toBeGreaterThan(0)
+  expect(byName.get('kafka.producer.record_send_rate')).toMatchObject({ type: 'gauge' })
+  // client level: the default bufferMemory (32 MiB), all of it free after flush(); nothing in flight
+  expect(pts('kafka.producer.buffer_total_bytes')).toEqual([[client, 33554432]])
+  expect(pts('kafka.producer.buffer_available_bytes')).toEqual([[client, 33554432]])
+  expect(pts('kafka.producer.requests_in_flight')).toEqual([[client, 0]])
+  expect(byName.get('kafka.producer.requests_in_flight')).toMatchObject({ type: 'sum', monotonic: false })
+  expect(pts('kafka.producer.batch_size_max')![0]![1]).toBeGreaterThan(0)
+  // per node, under Java's node-id tag; the leader answered at least one Produce request
+  const nodes = byName.get('kafka.producer.request_total')!.points
+  expect(nodes.every((p) => Object.keys(p.attributes).sort().join() === 'client-id,node-id')).toBe(true)
+  const leaders = nodes.filter((p) => /^node-\d+$/.test(String(p.attributes['node-id'])))
+  expect(leaders.length).toBeGreaterThan(0)
+  expect(Math.min(...leaders.map((p) => p.value))).toBeGreaterThan(0)
+  expect(byName.get('kafka.producer.request_latency_avg')!.points.length).toBeGreaterThan(0)
 })
