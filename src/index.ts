@@ -1,7 +1,7 @@
 export { createProducer } from './producer/producer.js'
 export { kafkaBackend } from './producer/kafka-sender.js'
 export { gatewayBackend } from './producer/gateway-backend.js'
-export type { BackendFactory } from './producer/producer.js'
+export type { BackendFactory } from './producer/backend.js'
 export type {
   Producer,
   ProducerRecord,

@@ -7,7 +7,7 @@
  *   batches; the transport ships whole per-partition batches and returns per-partition acks. It does not fake a socket.
  */
 
-import type { BackendFactory } from './producer/producer.js'
+import type { BackendFactory } from './producer/backend.js'
 import type { ResolvedOptions } from './producer/options.js'
 import type { OutboxLane } from './producer/outbox-lane.js'
 

@@ -1,4 +1,5 @@
-import { backoffMs, DueTimer, type Clock } from '../clock.js'
+import { backoffMs, type Clock } from '../clock.js'
+import { RefreshSchedule } from '../refresh-schedule.js'
 import { ConnectionError, InvalidArgumentError, IsoKafkaError } from '../errors.js'
 import { Metadata, type MetadataResponse } from '../protocol/messages/metadata.js'
 import type { ProducePartitionResponse, ProduceResponse } from '../protocol/messages/produce.js'
@@ -58,11 +59,7 @@ export class KafkaCluster {
   private readonly lastFailure = new Map<string, { at: number; attempts: number }>()
   /** The broker each connection's hook events name, by address (see connectionAt). */
   private readonly brokerRefs = new Map<string, BrokerRef>()
-  private refreshing: Promise<void> | null = null
-  private refreshAttempts = 0
-  private lastRefreshAt = 0
-  private needRefresh = false
-  private readonly refreshTimer: DueTimer
+  private readonly refreshes: RefreshSchedule
   private bootstrapIndex = 0
   private closed = false
   clusterId: string | null = null
@@ -75,7 +72,11 @@ export class KafkaCluster {
     private readonly transport: SocketTransport,
     private readonly options: ClusterOptions,
   ) {
-    this.refreshTimer = new DueTimer(options.clock)
+    this.refreshes = new RefreshSchedule(
+      options,
+      () => void this.refresh().catch(() => {}),
+      (now) => this.expireOverdue(now),
+    )
   }
 
   // ---- connections ----
@@ -179,27 +180,9 @@ export class KafkaCluster {
     return this.topics.get(topic)?.leaders[partition] ?? -1
   }
 
-  /** Ask for a metadata refresh soon (coalesced, with backoff after failures). */
+  /** Ask for a metadata refresh soon (coalesced, with backoff after failures; see RefreshSchedule). */
   requestRefresh(): void {
-    this.needRefresh = true
-    // an overdue timer (set in an earlier Workers request, never to fire) does not hold the refresh back; nor does a
-    // refresh stuck on a request or connect attempt whose timeout timer died the same way (expireOverdue fails it)
-    if (this.refreshing) {
-      this.expireOverdue(this.options.clock.now())
-      return
-    }
-    if (this.refreshTimer.pending() || this.closed) return
-    const now = this.options.clock.now()
-    const wait =
-      this.refreshAttempts === 0
-        ? Math.max(0, this.lastRefreshAt + this.options.retryBackoffMs - now)
-        : backoffMs(
-            this.refreshAttempts,
-            this.options.retryBackoffMs,
-            this.options.retryBackoffMaxMs,
-            this.options.clock.random,
-          )
-    this.refreshTimer.set(now + wait, () => void this.refresh().catch(() => {}))
+    this.refreshes.request()
   }
 
   /**
@@ -215,31 +198,18 @@ export class KafkaCluster {
 
   /** Refresh now (joins a refresh under way). */
   refresh(): Promise<void> {
-    if (this.refreshing) return this.refreshing
-    this.needRefresh = false
-    this.refreshing = this.doRefresh().then(
-      () => {
-        this.refreshing = null
-        this.refreshAttempts = 0
-        this.lastRefreshAt = this.options.clock.now()
-        this.onChange()
-        if (this.needRefresh) this.requestRefresh()
-      },
+    return this.refreshes.run(
+      () => this.doRefresh(),
       (err) => {
-        this.refreshing = null
-        this.refreshAttempts++
-        this.lastRefreshAt = this.options.clock.now()
         this.onChange()
-        if (this.needRefresh || this.wanted.size > 0) this.requestRefresh()
-        throw err
+        return err !== null && this.wanted.size > 0 // topics still unknown: keep asking, with backoff
       },
     )
-    return this.refreshing
   }
 
   /** Is any wanted topic's metadata older than metadataMaxAgeMs? */
   isStale(now: number): boolean {
-    return now - this.lastRefreshAt >= this.options.metadataMaxAgeMs
+    return now - this.refreshes.lastRefreshAt >= this.options.metadataMaxAgeMs
   }
 
   /**
@@ -426,7 +396,7 @@ export class KafkaCluster {
 
   close(): void {
     this.closed = true
-    this.refreshTimer.clear()
+    this.refreshes.close()
     for (const p of this.connections.values())
       p.then(
         (c) => c.close(),

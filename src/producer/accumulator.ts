@@ -203,6 +203,8 @@ export class PartitionQueue {
   }
 }
 
+const NONE: ProducerBatch[] = []
+
 /** Batch buffers per slab allocation (see RecordAccumulator.carve). */
 const SLAB_BUFFERS = 16
 
@@ -261,6 +263,7 @@ export class RecordAccumulator {
   constructor(
     private readonly batchSize: number,
     readonly bufferMemory: number,
+    private readonly lingerMs = 0,
   ) {}
 
   queue(topic: string, partition: number): PartitionQueue {
@@ -365,6 +368,63 @@ export class RecordAccumulator {
       this.pool.push(buffer)
     }
     this.onMemoryFreed()
+  }
+
+  // ---- the sender's questions (Java's RecordAccumulator: expiredBatches, ready, drain) ----
+
+  /**
+   * Takes the batches whose delivery timeout passed off the heads of their queues (a batch in flight is in no queue:
+   * its request's answer or timeout decides). `later` hears when the next queued batch will expire.
+   */
+  expired(now: number, deliveryTimeoutMs: number, later: (at: number) => void): ProducerBatch[] {
+    let out: ProducerBatch[] | null = null
+    for (const q of this.queues) {
+      const batches = q.batches
+      while (batches.length > 0 && now - batches[0]!.createdMs >= deliveryTimeoutMs) (out ??= []).push(batches.shift()!)
+      if (batches.length > 0) later(batches[0]!.createdMs + deliveryTimeoutMs)
+    }
+    return out ?? NONE
+  }
+
+  /**
+   * May this batch (a partition's head) go now? Not while it waits out a retry backoff; and a first attempt only once
+   * it is closed (full), its linger has passed, or `urgent` (flush, or sends waiting for memory). `later` hears when a
+   * batch that may not go yet will.
+   */
+  sendable(batch: ProducerBatch, now: number, urgent: boolean, later: (at: number) => void): boolean {
+    if (batch.attempts > 0) {
+      if (batch.retryAtMs <= now) return true
+      later(batch.retryAtMs)
+      return false
+    }
+    if (batch.closed || urgent || now >= batch.createdMs + this.lingerMs) return true
+    later(batch.createdMs + this.lingerMs)
+    return false
+  }
+
+  /** The sender takes a partition's head batch into a request: no record joins it now, and it is in flight. */
+  drainHead(q: PartitionQueue): ProducerBatch {
+    const batch = q.batches.shift()!
+    batch.closed = true
+    this.taken(batch)
+    batch.inFlight = true
+    q.inFlight++
+    return batch
+  }
+
+  /** The request that carried the batch was answered or failed; its partition's queue. */
+  returned(batch: ProducerBatch): PartitionQueue {
+    const q = this.queue(batch.topic, batch.partition)
+    q.inFlight--
+    batch.inFlight = false
+    return q
+  }
+
+  /** Takes every queued batch (not those in flight) off its queue: for failing them all. */
+  drainAll(): ProducerBatch[] {
+    const out: ProducerBatch[] = []
+    for (const q of this.queues) for (const b of q.batches.splice(0)) out.push(b)
+    return out
   }
 
   /** Drop a finished batch from its queue (it is normally at the head). */

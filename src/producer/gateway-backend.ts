@@ -1,4 +1,3 @@
-import { backoffMs, PassScheduler } from '../clock.js'
 import { batchEvent } from '../hooks.js'
 import {
   DeliveryTimeoutError,
@@ -7,16 +6,14 @@ import {
   MalformedResponseError,
   RequestTimeoutError,
 } from '../errors.js'
+import { BatchSender, METADATA_ERRORS } from './batch-sender.js'
 import type { GatewayPartitionBatch, GatewayPartitionResult, GatewayTransport } from '../transport.js'
 import type { PartitionQueue, ProducerBatch, RecordAccumulator } from './accumulator.js'
 import { GatewayMetadata, type Deadline } from './gateway-metadata.js'
 import { gatewayRecordFormat, type GatewayRecordsBuilder } from './gateway-records.js'
 import type { Orphan, OutboxLane } from './outbox-lane.js'
 import type { ResolvedOptions } from './options.js'
-import type { BackendFactory, ProducerBackend, Sender, TopicInfo } from './producer.js'
-
-/** Errors after which partition counts may have changed: refresh metadata before the retry. */
-const METADATA_ERRORS = new Set([3, 5, 6, 56, 74, 75, 100, 103])
+import type { BackendFactory, ProducerBackend, Sender, TopicInfo } from './backend.js'
 
 /** The error of a batch (ours: topic and partition as we sent it) the gateway answered with a Kafka error code. */
 function resultError(b: { topic: string; partition: number }, r: GatewayPartitionResult): KafkaProtocolError {
@@ -48,8 +45,7 @@ function instanceId(random: () => number): string {
  *   partition and about `maxRequestSize` bytes.
  * - Retriable errors retry with exponential backoff until `deliveryTimeoutMs`; others fail the batch's sends.
  */
-export class GatewayBackend implements ProducerBackend, Sender {
-  private readonly scheduler: PassScheduler
+export class GatewayBackend extends BatchSender implements ProducerBackend, Sender {
   private readonly metadata: GatewayMetadata
   private readonly wire = new WeakMap<ProducerBatch, GatewayPartitionBatch>()
   private readonly instance: string
@@ -57,31 +53,29 @@ export class GatewayBackend implements ProducerBackend, Sender {
   private readonly lane: OutboxLane | null
   private batchCounter = 0
   private inFlightRequests = 0
-  /** The last pass left ready batches behind a full window of requests: a response will let more go. */
-  saturated = false
-  /** Called after every pass (the producer hands out turns with it). */
-  onPass: () => void = () => {}
   /** Every request in flight, metadata and produce (see GatewayMetadata.deadlines). */
   private readonly deadlines = new Set<Deadline>()
   private closed = false
   /** Set by abortAll(): nothing is retried any more. */
   private aborted = false
-  flushing = 0
-  memoryWaiters = 0
 
   constructor(
     private readonly transport: GatewayTransport,
-    private readonly accumulator: RecordAccumulator,
-    private readonly options: ResolvedOptions,
+    accumulator: RecordAccumulator,
+    options: ResolvedOptions,
   ) {
+    super(accumulator, options)
     this.instance = instanceId(options.clock.random)
-    this.scheduler = new PassScheduler(options.clock, () => this.run())
     this.metadata = new GatewayMetadata(transport, accumulator, options, this.deadlines)
     this.lane = options.outbox ? options.outbox.lane(options.outbox, options, () => this.wake()) : null
   }
 
   get fatalError(): Error | null {
     return null
+  }
+
+  protected halted(): boolean {
+    return this.aborted
   }
 
   // ---- ProducerBackend: metadata (GatewayMetadata) ----
@@ -122,43 +116,20 @@ export class GatewayBackend implements ProducerBackend, Sender {
 
   // ---- Sender ----
 
-  wake(): void {
-    this.scheduler.wake()
-  }
-
-  private wakeAt(at: number): void {
-    this.scheduler.wakeAt(at)
-  }
-
-  stop(): void {
+  override stop(): void {
     this.scheduler.stop(this.closed)
   }
 
-  /** One pass: expire old batches, then ship what is ready. */
-  run(): void {
-    this.saturated = false
-    this.pass()
-    this.onPass()
-  }
-
-  private pass(): void {
-    const { clock, lingerMs, deliveryTimeoutMs, maxInFlight, maxRequestSize } = this.options
+  /** One pass: expire old batches, then ship what is ready, one batch per partition in flight. */
+  protected pass(): void {
+    const { clock, maxInFlight } = this.options
     const now = clock.now()
     let nextWake = Infinity
-    const later = (at: number) => (nextWake = Math.min(nextWake, at))
-    this.metadata.expireOverdue(now)
-    for (const q of this.accumulator.queues) {
-      while (q.batches.length > 0 && now - q.batches[0]!.createdMs >= deliveryTimeoutMs) {
-        const batch = q.batches.shift()!
-        this.expire(
-          batch,
-          new DeliveryTimeoutError(
-            `${batch.recordCount} record(s) for ${batch.topic}-${batch.partition} expired after ${deliveryTimeoutMs} ms`,
-          ),
-        )
-      }
-      if (q.batches.length > 0) later(q.batches[0]!.createdMs + deliveryTimeoutMs)
+    const later = (at: number) => {
+      if (at < nextWake) nextWake = at
     }
+    this.metadata.expireOverdue(now)
+    this.expireQueued(now, later)
     if (
       this.accumulator.queues.length > 0 &&
       now - this.metadata.lastRefreshAt >= this.options.metadataMaxAgeMs &&
@@ -170,40 +141,18 @@ export class GatewayBackend implements ProducerBackend, Sender {
     if (lane && !lane.ready) return // the outbox is opening: nothing ships before it can be stored
     if (lane && lane.orphans.length > 0 && this.inFlightRequests < maxInFlight) this.sendOrphans(lane.due(now, later))
 
-    const urgent = this.flushing > 0 || this.memoryWaiters > 0
+    const urgent = this.urgent
     const ready: PartitionQueue[] = []
     for (const q of this.accumulator.queues) {
       if (lane) this.storeComplete(q, now, urgent, later)
       const head = q.batches[0]
-      if (!head || q.inFlight > 0) continue
-      if (head.attempts > 0 && head.retryAtMs > now) {
-        later(head.retryAtMs)
-        continue
-      }
-      if (this.lingering(head, now, urgent)) {
-        later(head.createdMs + lingerMs)
-        continue
-      }
-      ready.push(q)
+      if (head && q.inFlight === 0 && this.accumulator.sendable(head, now, urgent, later)) ready.push(q)
     }
     let i = 0
     while (i < ready.length && this.inFlightRequests < maxInFlight) {
-      const batches: ProducerBatch[] = []
-      let size = 64
-      for (; i < ready.length; i++) {
-        const q = ready[i]!
-        const head = q.batches[0]!
-        const bytes = head.builder.sizeInBytes + q.topic.length + 32
-        if (batches.length > 0 && size + bytes > maxRequestSize) break
-        q.batches.shift()
-        head.closed = true
-        this.accumulator.taken(head)
-        head.inFlight = true
-        q.inFlight++
-        batches.push(head)
-        size += bytes
-      }
-      this.send(batches, [])
+      const request = this.drainRequest(ready, i, 32, always)
+      i = request.next
+      if (request.batches.length > 0) this.send(request.batches, [])
     }
     this.saturated = i < ready.length
     this.wakeAt(nextWake)
@@ -324,9 +273,7 @@ export class GatewayBackend implements ProducerBackend, Sender {
     if (Array.isArray(results)) for (const r of results) if (r && typeof r.batchId === 'string') byId.set(r.batchId, r)
     const acked: string[] = []
     for (const batch of batches) {
-      const q = this.accumulator.queue(batch.topic, batch.partition)
-      q.inFlight--
-      batch.inFlight = false
+      const q = this.accumulator.returned(batch)
       if (batch.done) continue
       const wire = this.wire.get(batch)!
       const r = byId.get(wire.batchId)
@@ -375,9 +322,7 @@ export class GatewayBackend implements ProducerBackend, Sender {
   private onRequestError(batches: ProducerBatch[], orphans: Orphan[], err: unknown): void {
     const error = err instanceof Error ? err : new Error(String(err))
     for (const batch of batches) {
-      const q = this.accumulator.queue(batch.topic, batch.partition)
-      q.inFlight--
-      batch.inFlight = false
+      const q = this.accumulator.returned(batch)
       if (!batch.done) this.retryOrFail(q, batch, error)
     }
     const retriable = error instanceof IsoKafkaError && error.retriable
@@ -388,38 +333,12 @@ export class GatewayBackend implements ProducerBackend, Sender {
     }
   }
 
-  private retryOrFail(q: PartitionQueue, batch: ProducerBatch, err: Error): void {
-    const { clock, deliveryTimeoutMs, retries, retryBackoffMs, retryBackoffMaxMs } = this.options
-    const now = clock.now()
-    const retriable = err instanceof IsoKafkaError && err.retriable
-    const expired = now - batch.createdMs >= deliveryTimeoutMs
-    if (retriable && !expired && batch.attempts < retries && !this.aborted) {
-      batch.attempts++
-      batch.retryAtMs = now + backoffMs(batch.attempts, retryBackoffMs, retryBackoffMaxMs, clock.random)
-      q.reenqueue(batch)
-      if (this.options.hooks.active)
-        this.options.hooks.emit('batchRetried', { ...batchEvent(batch, this.options.hooks.now()), error: err })
-      return
-    }
-    if (expired && retriable) {
-      this.expire(
-        batch,
-        new DeliveryTimeoutError(
-          `${batch.recordCount} record(s) for ${batch.topic}-${batch.partition} not acknowledged within ${deliveryTimeoutMs} ms`,
-          { cause: err },
-        ),
-      )
-      return
-    }
-    this.failBatch(batch, err)
-  }
-
   /**
    * The batch's sends ran out of time. Without an outbox that is the end of it. With one, a stored batch stays
    * stored and goes on as an orphan until the gateway acknowledges it: its sends reject all the same (as Java's
    * would), and the error says the records are kept.
    */
-  private expire(batch: ProducerBatch, err: IsoKafkaError): void {
+  protected override expire(batch: ProducerBatch, err: DeliveryTimeoutError): void {
     const wire = this.wire.get(batch)
     if (this.lane && wire && this.lane.isStored(wire.batchId) && !this.aborted) {
       this.lane.keep(wire)
@@ -435,7 +354,7 @@ export class GatewayBackend implements ProducerBackend, Sender {
   }
 
   /** Failed for good: its sends reject, and an outbox forgets it. */
-  private failBatch(batch: ProducerBatch, err: Error): void {
+  protected failBatch(batch: ProducerBatch, err: Error): void {
     batch.fail(err)
     this.accumulator.release(batch)
     const wire = this.wire.get(batch)
@@ -443,21 +362,20 @@ export class GatewayBackend implements ProducerBackend, Sender {
   }
 
   /** Fail everything not yet acknowledged (forced close). What an outbox stored stays stored, for the next page. */
-  abortAll(err: Error): void {
+  override abortAll(err: Error): void {
     this.aborted = true
-    for (const q of this.accumulator.queues) {
-      for (const b of q.batches.splice(0)) this.abandon(b, err)
-    }
-    for (const b of [...this.accumulator.incomplete]) this.abandon(b, err)
+    super.abortAll(err)
   }
 
-  private abandon(batch: ProducerBatch, err: Error): void {
+  protected override abandon(batch: ProducerBatch, err: Error): void {
     if (this.lane) {
       batch.fail(err)
       this.accumulator.release(batch)
     } else this.failBatch(batch, err)
   }
 }
+
+const always = () => true
 
 /** The backend of gateway transports (WebSocket, fetch): batches go to the gateway as whole partition batches. */
 export const gatewayBackend: BackendFactory = ({ transport, accumulator, options }) => {

@@ -1,9 +1,9 @@
-import { backoffMs, DueTimer } from '../clock.js'
+import { RefreshSchedule } from '../refresh-schedule.js'
 import { IsoKafkaError, KafkaProtocolError, RETRIABLE_CODES, RequestTimeoutError } from '../errors.js'
 import type { GatewayTopicMetadata, GatewayTransport } from '../transport.js'
 import type { RecordAccumulator } from './accumulator.js'
 import type { ResolvedOptions } from './options.js'
-import type { TopicInfo } from './producer.js'
+import type { TopicInfo } from './backend.js'
 
 interface TopicState {
   info: TopicInfo | null
@@ -28,11 +28,7 @@ export interface Deadline {
 export class GatewayMetadata {
   readonly topics = new Map<string, TopicState>()
   private readonly wanted = new Set<string>()
-  private refreshing: Promise<void> | null = null
-  private readonly refreshTimer: DueTimer
-  private refreshAttempts = 0
-  lastRefreshAt = 0
-  private needRefresh = false
+  private readonly refreshes: RefreshSchedule
   /** A non-retriable metadata failure (bad token, ...): sends fail fast with it until a refresh succeeds. */
   private metadataError: IsoKafkaError | null = null
   closed = false
@@ -48,7 +44,16 @@ export class GatewayMetadata {
      */
     readonly deadlines: Set<Deadline>,
   ) {
-    this.refreshTimer = new DueTimer(options.clock)
+    this.refreshes = new RefreshSchedule(
+      options,
+      () => void this.fetchMetadata(),
+      (now) => this.expireOverdue(now),
+    )
+  }
+
+  /** When the last metadata request ended. */
+  get lastRefreshAt(): number {
+    return this.refreshes.lastRefreshAt
   }
 
   topic(name: string): TopicInfo | undefined {
@@ -73,7 +78,7 @@ export class GatewayMetadata {
 
   close(): void {
     this.closed = true
-    this.refreshTimer.clear()
+    this.refreshes.close()
   }
 
   /** Give up on requests past their deadline whose timers did not fire (see `deadlines`). */
@@ -81,28 +86,22 @@ export class GatewayMetadata {
     for (const d of this.deadlines) if (now > d.at) d.expire() // expire() deletes d: safe mid-iteration
   }
 
-  /** Ask for a metadata refresh soon (coalesced; backoff after failures). */
+  /** Ask for a metadata refresh soon (coalesced; backoff after failures; see RefreshSchedule). */
   requestRefresh(): void {
-    this.needRefresh = true
-    // an overdue timer (set in an earlier Workers request, never to fire) does not hold the refresh back; nor does a
-    // refresh whose timeout timer died the same way
-    if (this.refreshing) {
-      this.expireOverdue(this.options.clock.now())
-      return
-    }
-    if (this.refreshTimer.pending() || this.closed) return
-    const { clock, retryBackoffMs, retryBackoffMaxMs } = this.options
-    const now = clock.now()
-    const wait =
-      this.refreshAttempts === 0
-        ? Math.max(0, this.lastRefreshAt + retryBackoffMs - now)
-        : backoffMs(this.refreshAttempts, retryBackoffMs, retryBackoffMaxMs, clock.random)
-    this.refreshTimer.set(now + wait, () => void this.fetchMetadata())
+    this.refreshes.request()
   }
 
+  /** Fetch now (joins a fetch under way); never rejects: a failure is kept for the sends it concerns. */
   fetchMetadata(): Promise<void> {
-    if (this.refreshing) return this.refreshing
-    this.needRefresh = false
+    return this.refreshes
+      .run(
+        () => this.fetch(),
+        (err) => this.settled(err),
+      )
+      .catch(() => {})
+  }
+
+  private fetch(): Promise<void> {
     const { clock, requestTimeoutMs } = this.options
     const names = new Set(this.wanted)
     for (const q of this.accumulator.queues) if (q.batches.length > 0 || q.inFlight > 0) names.add(q.topic)
@@ -119,39 +118,34 @@ export class GatewayMetadata {
     })
     this.deadlines.add(deadline)
     const request = Promise.resolve().then(() => this.transport.metadata([...names], controller.signal))
-    this.refreshing = Promise.race([request, timeout]).then(
+    const done = () => {
+      clock.clearTimeout(timer)
+      this.deadlines.delete(deadline)
+    }
+    return Promise.race([request, timeout]).then(
       (res) => {
-        clock.clearTimeout(timer)
-        this.deadlines.delete(deadline)
+        done()
         this.apply(res)
         this.metadataError = null
-        this.refreshing = null
-        this.refreshAttempts = 0
-        this.lastRefreshAt = clock.now()
-        // topics not usable yet for a reason that may pass (not created yet, no leader): poll them; a topic refused
-        // for good (not authorized, invalid) is not polled
-        const retryTopics = [...this.wanted].some((n) => {
-          const t = this.topics.get(n)
-          return !t?.info && (!t || RETRIABLE_CODES.includes(t.errorCode))
-        })
-        if (!this.closed) this.onChange()
-        if (this.needRefresh || retryTopics) {
-          // topics still unknown (not created yet, no leader yet): keep asking, every retryBackoffMs
-          this.requestRefresh()
-        }
       },
-      (err) => {
-        clock.clearTimeout(timer)
-        this.deadlines.delete(deadline)
-        this.refreshing = null
-        this.refreshAttempts++
-        this.lastRefreshAt = clock.now()
-        if (err instanceof IsoKafkaError && !err.retriable) this.metadataError = err
-        if (!this.closed) this.onChange()
-        if (this.needRefresh || this.wanted.size > 0) this.requestRefresh()
+      (err: unknown) => {
+        done()
+        throw err
       },
     )
-    return this.refreshing
+  }
+
+  /** After a fetch: tell the producer, and say whether to ask again. */
+  private settled(err: unknown): boolean {
+    if (err instanceof IsoKafkaError && !err.retriable) this.metadataError = err
+    if (!this.closed) this.onChange()
+    if (err !== null) return this.wanted.size > 0
+    // topics not usable yet for a reason that may pass (not created yet, no leader): poll them, every retryBackoffMs;
+    // a topic refused for good (not authorized, invalid) is not polled
+    return [...this.wanted].some((n) => {
+      const t = this.topics.get(n)
+      return !t?.info && (!t || RETRIABLE_CODES.includes(t.errorCode))
+    })
   }
 
   private apply(res: readonly GatewayTopicMetadata[]): void {

@@ -1,23 +1,21 @@
-import { backoffMs, PassScheduler } from '../clock.js'
 import { KafkaCluster } from '../client/cluster.js'
 import type { BrokerConnection } from '../client/connection.js'
 import { resolveCodec, type CompressionCodec } from '../compression.js'
 import { batchEvent } from '../hooks.js'
 import { metricsOf } from './metrics.js'
-import { DeliveryTimeoutError, IsoKafkaError, MalformedResponseError, ProducerFatalError } from '../errors.js'
+import { MalformedResponseError, ProducerFatalError } from '../errors.js'
 import { Produce, type ProducePartitionResponse } from '../protocol/messages/produce.js'
 import { kafkaRecordFormat } from '../protocol/record-batch.js'
 import type { PartitionQueue, ProducerBatch, RecordAccumulator } from './accumulator.js'
 import type { ResolvedOptions } from './options.js'
-import type { BackendFactory } from './producer.js'
+import type { BackendFactory } from './backend.js'
+import { BatchSender, METADATA_ERRORS } from './batch-sender.js'
 import { TransactionManager, TXN_PRODUCE_FATAL } from './transactions.js'
 import { buildProduceRequest, fetchProducerId, responsesByBatch } from './produce-request.js'
 import type { SocketTransport } from '../transport.js'
 import { brokerError } from '../protocol/error-messages.js'
 
 const SEQUENCE_MODULO = 2 ** 31
-/** Errors after which the leader may have moved: refresh metadata before the retry. */
-const METADATA_ERRORS = new Set([3, 5, 6, 56, 74, 75, 100, 103])
 /** Idempotence errors that end the producer (as Java's fatal errors for a non-transactional producer). */
 const FATAL_ERRORS = new Set([31, 47, 49, 53, 90])
 const DUPLICATE_SEQUENCE_NUMBER = 46
@@ -29,42 +27,28 @@ const UNKNOWN_PRODUCER_ID = 59
  * broker carrying at most one batch per partition, up to maxInFlight requests per connection, retries with
  * backoff, delivery timeouts and idempotent sequencing (Java's Sender + TransactionManager for idempotence).
  */
-export class KafkaSender {
+export class KafkaSender extends BatchSender {
   private producerId = -1
   private producerEpoch = -1
   private initializing: Promise<void> | null = null
   private needsReset = false
   private fatal: Error | null = null
-  private readonly scheduler: PassScheduler
   private readonly inFlightByNode = new Map<number, number>()
   private readonly nodeChains = new Map<number, Promise<void>>()
   private rotate = 0
-  /** The error behind each batch's latest retry (the cause if it then expires while waiting). */
-  private readonly lastErrors = new WeakMap<ProducerBatch, Error>()
   /** Produce response entries whose leader hint moved their partition (KIP-951): retried at once, see onResponse. */
   private readonly leaderMoved = new WeakSet<ProducePartitionResponse>()
-  /** > 0 while flush() or close() wants every batch sent now. */
-  flushing = 0
-  /** Sends waiting for memory make batches ready at once (Java: "exhausted"). */
-  memoryWaiters = 0
-  /**
-   * The last pass left batches waiting on an answer that runs another pass when it comes: a response to a full
-   * window of requests, the producer id, a connection being opened.
-   */
-  saturated = false
-  /** Called after every pass (the producer hands out turns with it). */
-  onPass: () => void = () => {}
   /** Set for a transactional producer: it owns the producer id/epoch and says when a partition's batch may go. */
   txn: TransactionManager | null = null
 
   constructor(
     private readonly cluster: KafkaCluster,
-    private readonly accumulator: RecordAccumulator,
-    private readonly options: ResolvedOptions,
+    accumulator: RecordAccumulator,
+    options: ResolvedOptions,
     private readonly codec: CompressionCodec | null,
     private readonly onFatal: (err: Error) => void,
   ) {
-    this.scheduler = new PassScheduler(options.clock, () => this.run())
+    super(accumulator, options)
     cluster.onChange = () => this.wake()
   }
 
@@ -72,47 +56,20 @@ export class KafkaSender {
     return this.fatal
   }
 
-  /** Run a pass soon (coalesced into one microtask). */
-  wake(): void {
-    this.scheduler.wake()
+  protected halted(): Error | null {
+    return this.fatal
   }
 
-  private wakeAt(at: number): void {
-    this.scheduler.wakeAt(at)
-  }
-
-  stop(): void {
-    this.scheduler.stop()
-  }
-
-  /** One pass: expire, ensure a producer id, then send what is ready. */
-  run(): void {
-    this.saturated = false
-    this.pass()
-    this.onPass()
-  }
-
-  private pass(): void {
+  /** One pass: expire, ensure a producer id, then send what is ready to each partition's leader. */
+  protected pass(): void {
     if (this.fatal) return
-    const { clock, lingerMs, deliveryTimeoutMs } = this.options
-    const now = clock.now()
+    const now = this.options.clock.now()
     let nextWake = Infinity
-    this.cluster.expireOverdue(now)
-
-    for (const q of this.accumulator.queues) {
-      while (q.batches.length > 0 && now - q.batches[0]!.createdMs >= deliveryTimeoutMs) {
-        const batch = q.batches.shift()!
-        // a batch waiting out a retry backoff expires here: keep the error that made it wait as the cause
-        this.failBatch(
-          batch,
-          new DeliveryTimeoutError(
-            `${batch.recordCount} record(s) for ${batch.topic}-${batch.partition} expired after ${deliveryTimeoutMs} ms`,
-            { cause: this.lastErrors.get(batch) },
-          ),
-        )
-      }
-      if (q.batches.length > 0) nextWake = Math.min(nextWake, q.batches[0]!.createdMs + deliveryTimeoutMs)
+    const later = (at: number) => {
+      if (at < nextWake) nextWake = at
     }
+    this.cluster.expireOverdue(now)
+    this.expireQueued(now, later)
     if (this.cluster.isStale(now) && this.accumulator.queues.length > 0) this.cluster.requestRefresh()
 
     if (this.options.idempotent) {
@@ -129,7 +86,8 @@ export class KafkaSender {
       }
     }
 
-    const urgent = this.flushing > 0 || this.memoryWaiters > 0
+    // which leaders have a batch that may go (Java's RecordAccumulator.ready), partitions in rotating order
+    const urgent = this.urgent
     const byNode = new Map<number, PartitionQueue[]>()
     const queues = this.accumulator.queues
     const n = queues.length
@@ -143,16 +101,7 @@ export class KafkaSender {
         this.saturated = true // AddPartitionsToTxn's end runs a pass
         continue
       }
-      if (head.attempts > 0 && head.retryAtMs > now) {
-        nextWake = Math.min(nextWake, head.retryAtMs)
-        continue
-      }
-      if (!head.closed && !urgent && head.attempts === 0 && now < head.createdMs + lingerMs) {
-        nextWake = Math.min(nextWake, head.createdMs + lingerMs)
-        continue
-      }
-      // a retried idempotent batch goes alone, once everything before it has resolved, to keep sequence order
-      if (this.options.idempotent && head.baseSequence >= 0 && q.inFlight > 0) continue
+      if (!this.accumulator.sendable(head, now, urgent, later) || !this.inOrder(q, head)) continue
       const leader = this.cluster.leaderFor(q.topic, q.partition)
       if (leader < 0) {
         this.cluster.requestRefresh()
@@ -167,7 +116,7 @@ export class KafkaSender {
       const conn = this.cluster.readyConnection(node)
       if (!conn) {
         const delay = this.cluster.reconnectDelay(node)
-        if (delay > 0) nextWake = Math.min(nextWake, now + delay)
+        if (delay > 0) later(now + delay)
         else {
           this.saturated = true // the connection's outcome runs a pass
           this.cluster.connectionTo(node).then(
@@ -185,7 +134,7 @@ export class KafkaSender {
           this.saturated = true
           break
         }
-        const batches = this.drain(list)
+        const { batches } = this.drainRequest(list, 0, 16, this.mayTake)
         if (batches.length === 0) break
         this.send(node, conn, batches)
       }
@@ -193,36 +142,23 @@ export class KafkaSender {
     this.wakeAt(nextWake)
   }
 
-  /** Take at most one batch per partition, up to maxRequestSize. */
-  private drain(list: PartitionQueue[]): ProducerBatch[] {
-    const out: ProducerBatch[] = []
-    let size = 64
-    const now = this.options.clock.now()
-    const urgent = this.flushing > 0 || this.memoryWaiters > 0
-    for (const q of list) {
-      const head = q.batches[0]
-      if (!head) continue
-      if (head.attempts > 0 && head.retryAtMs > now) continue
-      if (!head.closed && !urgent && head.attempts === 0 && now < head.createdMs + this.options.lingerMs) continue
-      if (this.options.idempotent && head.baseSequence >= 0 && q.inFlight > 0) continue
-      if (this.txn && !this.txn.mayDrain(q.topic, q.partition, q.inFlight)) continue
-      const batchSize = head.builder.sizeInBytes + q.topic.length + 16
-      if (out.length > 0 && size + batchSize > this.options.maxRequestSize) break
-      q.batches.shift()
-      head.closed = true
-      this.accumulator.taken(head)
-      if (this.options.idempotent && head.baseSequence < 0) {
-        head.baseSequence = q.nextSequence
-        head.producerId = this.producerId
-        head.producerEpoch = this.producerEpoch
-        q.nextSequence = (q.nextSequence + head.recordCount) % SEQUENCE_MODULO
-      }
-      head.inFlight = true
-      q.inFlight++
-      out.push(head)
-      size += batchSize
+  /** A retried idempotent batch goes alone, once everything before it has resolved, to keep sequence order. */
+  private inOrder(q: PartitionQueue, head: ProducerBatch): boolean {
+    return !(this.options.idempotent && head.baseSequence >= 0 && q.inFlight > 0)
+  }
+
+  /** drainRequest's condition. */
+  private readonly mayTake = (q: PartitionQueue, head: ProducerBatch): boolean =>
+    this.inOrder(q, head) && (this.txn === null || this.txn.mayDrain(q.topic, q.partition, q.inFlight))
+
+  /** A batch gets its sequence the first time it goes, and keeps it on every retry (idempotence). */
+  protected override drained(q: PartitionQueue, batch: ProducerBatch): void {
+    if (this.options.idempotent && batch.baseSequence < 0) {
+      batch.baseSequence = q.nextSequence
+      batch.producerId = this.producerId
+      batch.producerEpoch = this.producerEpoch
+      q.nextSequence = (q.nextSequence + batch.recordCount) % SEQUENCE_MODULO
     }
-    return out
   }
 
   private send(node: number, conn: BrokerConnection, batches: ProducerBatch[]): void {
@@ -287,9 +223,7 @@ export class KafkaSender {
   private onResponse(batches: ProducerBatch[], res: Map<ProducerBatch, ProducePartitionResponse> | null): void {
     let allWritten = res !== null
     for (const batch of batches) {
-      const q = this.accumulator.queue(batch.topic, batch.partition)
-      q.inFlight--
-      batch.inFlight = false
+      this.accumulator.returned(batch)
       const code = res?.get(batch)?.errorCode
       if (code !== 0 && code !== DUPLICATE_SEQUENCE_NUMBER) allWritten = false
     }
@@ -365,12 +299,7 @@ export class KafkaSender {
     const error = err instanceof Error ? err : new Error(String(err))
     // connection lost or request timed out: "unsure if written". Idempotent retries make the resend safe.
     this.cluster.requestRefresh()
-    for (const batch of batches) {
-      const q = this.accumulator.queue(batch.topic, batch.partition)
-      q.inFlight--
-      batch.inFlight = false
-      this.retryOrFail(q, batch, error)
-    }
+    for (const batch of batches) this.retryOrFail(this.accumulator.returned(batch), batch, error)
     this.wake()
   }
 
@@ -383,47 +312,7 @@ export class KafkaSender {
     this.txn?.batchAcked(batch.topic, batch.partition)
   }
 
-  private retryOrFail(
-    q: PartitionQueue,
-    batch: ProducerBatch,
-    err: Error,
-    forceRetriable = false,
-    noBackoff = false,
-  ): void {
-    const now = this.options.clock.now()
-    const retriable = forceRetriable || (err instanceof IsoKafkaError && err.retriable)
-    const expired = now - batch.createdMs >= this.options.deliveryTimeoutMs
-    if (retriable && !expired && batch.attempts < this.options.retries && !this.fatal) {
-      this.lastErrors.set(batch, err)
-      batch.attempts++
-      batch.retryAtMs = noBackoff
-        ? now
-        : now +
-          backoffMs(
-            batch.attempts,
-            this.options.retryBackoffMs,
-            this.options.retryBackoffMaxMs,
-            this.options.clock.random,
-          )
-      q.reenqueue(batch)
-      if (this.options.hooks.active)
-        this.options.hooks.emit('batchRetried', { ...batchEvent(batch, this.options.hooks.now()), error: err })
-      return
-    }
-    // once the producer is fatal, a batch that would have been retried fails with the fatal error, like the queued ones
-    const final =
-      retriable && this.fatal
-        ? this.fatal
-        : expired && retriable
-          ? new DeliveryTimeoutError(
-              `${batch.recordCount} record(s) for ${batch.topic}-${batch.partition} not acknowledged within ${this.options.deliveryTimeoutMs} ms`,
-              { cause: err },
-            )
-          : err
-    this.failBatch(batch, final)
-  }
-
-  private failBatch(batch: ProducerBatch, err: Error): void {
+  protected failBatch(batch: ProducerBatch, err: Error): void {
     // a batch that went out with a sequence and is given up leaves a gap: the next batches need a new producer id
     if (this.options.idempotent && batch.baseSequence >= 0) {
       if (this.txn)
@@ -504,27 +393,17 @@ export class KafkaSender {
     if (this.fatal) return
     this.fatal = err
     this.stop()
-    for (const q of this.accumulator.queues) {
-      for (const b of q.batches.splice(0)) {
-        b.fail(err)
-        this.accumulator.release(b)
-      }
+    for (const b of this.accumulator.drainAll()) {
+      b.fail(err)
+      this.accumulator.release(b)
     }
     this.onFatal(err)
   }
 
-  /** Fail everything not yet acknowledged (forced close). */
-  abortAll(err: Error): void {
-    for (const q of this.accumulator.queues) {
-      for (const b of q.batches.splice(0)) {
-        b.fail(err)
-        this.accumulator.release(b)
-      }
-    }
-    for (const b of [...this.accumulator.incomplete]) {
-      b.fail(err)
-      this.accumulator.release(b)
-    }
+  /** Given up by a forced close: no sequence bookkeeping, the producer is done. */
+  protected override abandon(batch: ProducerBatch, err: Error): void {
+    batch.fail(err)
+    this.accumulator.release(batch)
   }
 }
 
