@@ -225,7 +225,7 @@ export class MetricsCollector implements ProducerHooks {
       'buffer-total-bytes': this.buffer.total,
       'buffer-available-bytes': Math.max(0, this.buffer.total - used),
     }
-    const topics: ProducerMetrics['topics'] = {}
+    const topics: ProducerMetrics['topics'] = Object.create(null) // no prototype: a topic may be named __proto__
     for (const [name, t] of this.topicStats) {
       topics[name] = {
         'record-send-total': t.send.total,
@@ -238,7 +238,7 @@ export class MetricsCollector implements ProducerHooks {
         'record-retry-rate': t.retries.rate(now),
       }
     }
-    const nodes: ProducerMetrics['nodes'] = {}
+    const nodes: ProducerMetrics['nodes'] = Object.create(null)
     for (const [key, n] of this.nodeStats) {
       nodes[key] = {
         'request-latency-avg': n.latency.avg(now),

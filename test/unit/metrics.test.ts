@@ -44,6 +44,22 @@ describe('producer.metrics()', () => {
     expect(m.producer['record-error-total']).toBe(0)
   })
 
+  it('keeps a topic named __proto__ as a topic (the snapshot objects have no prototype)', async () => {
+    h = new Harness({
+      topics: Object.fromEntries([
+        ['__proto__', 1],
+        ['constructor', 1],
+      ]),
+    })
+    const p = h.producer({ lingerMs: 0 })
+    p.metrics()
+    await h.run(Promise.all([p.send({ topic: '__proto__', value: 'a' }), p.send({ topic: 'constructor', value: 'b' })]))
+    const m = p.metrics()
+    expect(Object.keys(m.topics).sort()).toEqual(['__proto__', 'constructor'])
+    expect(Object.getOwnPropertyDescriptor(m.topics, '__proto__')?.value['record-send-total']).toBe(1)
+    expect(m.topics.constructor!['record-send-total']).toBe(1)
+  })
+
   it('retries, errors and throttling; rates fall to 0 and avg/max to NaN once the samples leave the window', async () => {
     h = new Harness({ topics: { t: 1 } })
     h.cluster.produceThrottleMs = 40
