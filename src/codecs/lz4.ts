@@ -58,7 +58,6 @@ export function xxhash32(data: Uint8Array, seed = 0): number {
 }
 
 const HC = (xxhash32(new Uint8Array([FLG, BD])) >>> 8) & 0xff
-const SHIFT = 32 - TABLE_BITS
 
 /**
  * The hash table, kept across calls and never cleared: an entry is `position + gen - start` of the block that wrote
@@ -99,21 +98,34 @@ function compressBlock(
     // a position p goes into the table as p + g; what comes out, minus g, is below `start` if an earlier block wrote it
     const g = gen - start
     gen += BLOCK
+    // the hot loop's constants as locals: a bundle turns module-level consts into vars, which V8 then reads from the
+    // module context on every use and checks for a number each time (PRIME1, above 2^30, is even a heap number)
+    const t = table
+    const K = 0x9e3779b1 // PRIME1
+    const SHIFT = 32 - 14 // TABLE_BITS
+    const MINMATCH = 4 // MIN_MATCH
     const mfLimit = end - MF_LIMIT
     const matchLimit = end - LAST_LITERALS
     let s = start + 1
+    // the 4 bytes at the next position to probe, loaded (and hashed) one probe ahead, once for the hash and the
+    // comparison
+    let nextWord = sv.getInt32(s, true)
+    let nextHash = Math.imul(nextWord, K) >>> SHIFT
     outer: for (;;) {
       let ref = 0
       // lookups skip faster the longer nothing matches (1 byte at a time for 64 probes, then 2, ...)
       let attempts = 1 << 6
+      let nextS = s
       for (;;) {
-        if (s >= mfLimit) break outer
-        const word = sv.getInt32(s, true) // loaded once, for its hash and the comparison
-        const h = Math.imul(word, PRIME1) >>> SHIFT
-        ref = table[h]! - g
-        table[h] = s + g
+        s = nextS
+        const word = nextWord
+        nextS = s + (attempts++ >> 6)
+        if (nextS >= mfLimit) break outer
+        ref = t[nextHash]! - g
+        t[nextHash] = s + g
+        nextWord = sv.getInt32(nextS, true)
+        nextHash = Math.imul(nextWord, K) >>> SHIFT
         if (ref >= start && sv.getInt32(ref, true) === word) break
-        s += attempts++ >> 6
       }
       // extend backwards into the pending literals, then forwards: 4 bytes at a time while they fit, the first
       // differing byte from the XOR
@@ -121,8 +133,8 @@ function compressBlock(
         s--
         ref--
       }
-      let m = s + MIN_MATCH
-      let r = ref + MIN_MATCH
+      let m = s + MINMATCH
+      let r = ref + MINMATCH
       for (;;) {
         if (m > matchLimit - 4) {
           while (m < matchLimit && src[m] === src[r]) {
@@ -140,7 +152,7 @@ function compressBlock(
         r += 4
       }
       const litLen = s - anchor
-      const matchLen = m - s - MIN_MATCH
+      const matchLen = m - s - MINMATCH
       const token = d++
       dst[token] = ((litLen >= 15 ? 15 : litLen) << 4) | (matchLen >= 15 ? 15 : matchLen)
       if (litLen >= 15) d = writeLength(dst, d, litLen - 15)
@@ -152,13 +164,15 @@ function compressBlock(
       }
       d += litLen
       const offset = s - ref
-      dst[d++] = offset & 0xff
-      dst[d++] = offset >>> 8
+      dv.setUint16(d, offset, true)
+      d += 2
       if (matchLen >= 15) d = writeLength(dst, d, matchLen - 15)
       s = m
       anchor = s
       if (s >= mfLimit) break
-      table[Math.imul(sv.getInt32(s - 2, true), PRIME1) >>> SHIFT] = s - 2 + g
+      t[Math.imul(sv.getInt32(s - 2, true), K) >>> SHIFT] = s - 2 + g
+      nextWord = sv.getInt32(s, true)
+      nextHash = Math.imul(nextWord, K) >>> SHIFT
     }
   }
   const litLen = end - anchor

@@ -20,8 +20,6 @@ const HEADER = new Uint8Array([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00, 0
 /** Snappy stops looking for matches this close to the end of a block (loads of 4–8 bytes stay in range). */
 const INPUT_MARGIN = 15
 const TABLE_BITS = 14
-const SHIFT = 32 - TABLE_BITS
-const K = 0x1e35a7bd
 
 /** Worst case of one raw block: every byte a literal, plus tags and the length varint. */
 const maxBlockLength = (n: number): number => 32 + n + Math.floor(n / 6)
@@ -120,6 +118,11 @@ function compressBlock(
   // a position p goes into the table as p + g; what comes out, minus g, is below `start` if an earlier block wrote it
   const g = gen - start
   gen += BLOCK
+  // the hot loop's constants as locals: a bundle turns module-level consts into vars, which V8 then reads from the
+  // module context on every use and checks for a number each time
+  const t = table
+  const K = 0x1e35a7bd
+  const SHIFT = 32 - 14 // TABLE_BITS
   const sLimit = end - INPUT_MARGIN
   let nextEmit = start
   let s = start + 1
@@ -138,8 +141,8 @@ function compressBlock(
       nextS = s + step
       skip += step
       if (nextS > sLimit) break outer
-      candidate = table[nextHash]! - g
-      table[nextHash] = s + g
+      candidate = t[nextHash]! - g
+      t[nextHash] = s + g
       nextWord = sv.getInt32(nextS, true)
       nextHash = Math.imul(nextWord, K) >>> SHIFT
       if (candidate >= start && sv.getInt32(candidate, true) === word) break
@@ -170,11 +173,11 @@ function compressBlock(
       nextEmit = s
       if (s >= sLimit) break outer
       // as Snappy: the position before the match's end into the table, then try for a match right at the end
-      table[Math.imul(sv.getInt32(s - 1, true), K) >>> SHIFT] = s - 1 + g
+      t[Math.imul(sv.getInt32(s - 1, true), K) >>> SHIFT] = s - 1 + g
       const cur = sv.getInt32(s, true)
       const h = Math.imul(cur, K) >>> SHIFT
-      candidate = table[h]! - g
-      table[h] = s + g
+      candidate = t[h]! - g
+      t[h] = s + g
       if (candidate < start || cur !== sv.getInt32(candidate, true)) {
         nextWord = sv.getInt32(++s, true)
         nextHash = Math.imul(nextWord, K) >>> SHIFT
