@@ -1,8 +1,9 @@
 /// <reference types="node" />
 // The built-in codecs without a broker: snappy (xerial framing), lz4 (LZ4 frame) and zstd round trips on record-like,
-// repetitive, incompressible and boundary-sized inputs; frames checked against the formats' fixed parts; lz4 and zstd
-// output read back by the reference command-line tools (`lz4 -d`, `zstd -d`) where installed. Kafka itself (broker,
-// kcat, Java ConsoleConsumer) reads them in test/integration/compression.test.ts.
+// repetitive, incompressible and boundary-sized inputs, and (snappy, lz4) inputs aimed at the matchers; frames checked
+// against the formats' fixed parts; lz4 and zstd output read back by the reference command-line tools (`lz4 -d`,
+// `zstd -d`) where installed (no independent snappy decoder is installed here: kcat and Java's consumer read snappy
+// in test/integration/compression.test.ts, as they do the others).
 import { describe, expect, it } from 'vitest'
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -153,6 +154,183 @@ describe('lz4 (LZ4 frame)', () => {
     })
     expect(r.status, String(r.stderr)).toBe(0)
     expect(mismatch(new Uint8Array(r.stdout), concat(inputs.map(([, d]) => d)))).toBe(-1)
+  })
+})
+
+/** The largest copy offset in a snappy-java stream (walking every chunk's elements). */
+function snappyMaxOffset(stream: Uint8Array): number {
+  const dv = new DataView(stream.buffer, stream.byteOffset, stream.byteLength)
+  let max = 0
+  for (let p = 16; p < stream.length; ) {
+    const end = p + 4 + dv.getUint32(p)
+    let s = p + 4
+    while (stream[s++]! >= 0x80);
+    while (s < end) {
+      const tag = stream[s++]!
+      if ((tag & 3) === 0) {
+        let len = tag >>> 2
+        if (len >= 60) {
+          const extra = len - 59
+          len = 0
+          for (let k = 0; k < extra; k++) len |= stream[s++]! << (8 * k)
+        }
+        s += len + 1
+      } else if ((tag & 3) === 1) max = Math.max(max, ((tag >>> 5) << 8) | stream[s++]!)
+      else if ((tag & 3) === 2) {
+        max = Math.max(max, dv.getUint16(s, true))
+        s += 2
+      } else {
+        max = Math.max(max, dv.getUint32(s, true))
+        s += 4
+      }
+    }
+    p = end
+  }
+  return max
+}
+
+/** The largest match offset in an LZ4 frame (walking every compressed block's sequences). */
+function lz4MaxOffset(frame: Uint8Array): number {
+  const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength)
+  let max = 0
+  for (let p = 7; ; ) {
+    const word = dv.getUint32(p, true)
+    p += 4
+    if (word === 0) return max
+    const end = p + (word & 0x7fffffff)
+    if (!(word & 0x80000000)) {
+      for (let s = p; ; ) {
+        const token = frame[s++]!
+        let lit = token >>> 4
+        if (lit === 15) for (let b = 255; b === 255; lit += b) b = frame[s++]!
+        s += lit
+        if (s >= end) break
+        max = Math.max(max, dv.getUint16(s, true))
+        s += 2
+        if ((token & 15) === 15) while (frame[s++] === 255);
+      }
+    }
+    p = end
+  }
+}
+
+/** `copy` random bytes, then filler, then the same bytes again, `length` bytes in all: one far match. */
+function farMatch(length: number, copy: number, filler: 'zeros' | 'random', seed: number): Uint8Array {
+  const out = filler === 'random' ? random(length, seed + 1) : new Uint8Array(length)
+  const head = random(copy, seed)
+  out.set(head)
+  out.set(head, length - copy)
+  return out
+}
+
+/** `n` bytes repeating a random pattern of `period` bytes. */
+function periodic(n: number, period: number, seed: number): Uint8Array {
+  const pattern = random(period, seed)
+  const out = new Uint8Array(n)
+  for (let i = 0; i < n; i++) out[i] = pattern[i % period]!
+  return out
+}
+
+// Inputs aimed at the matchers (their hash tables persist across calls, literals and match lengths are read and
+// written 4 bytes at a time near the ends of blocks): every size from 1 to 300 bytes, random and repetitive, periods
+// of 1-20 bytes, matches as far back as a chunk (snappy: 32 KiB) or a block (LZ4: 64 KiB) allows, and lengths at the
+// block boundaries.
+const matcherInputs: Array<[string, Uint8Array]> = [
+  ...Array.from({ length: 300 }, (_, i): [string, Uint8Array] => [`random ${i + 1} B`, random(i + 1, 100 + i)]),
+  ...Array.from({ length: 300 }, (_, i): [string, Uint8Array] => [
+    `periodic ${i + 1} B`,
+    periodic(i + 1, 1 + (i % 7), 500 + i),
+  ]),
+  ...Array.from({ length: 20 }, (_, i): [string, Uint8Array] => [
+    `period ${i + 1}, 10,000 B`,
+    periodic(10_000, i + 1, 900 + i),
+  ]),
+  ['events 1..300 B', events(3, 21).subarray(0, 300)],
+  ['repeated 4-byte word 100k', enc.encode('abcd'.repeat(25_000))],
+  ['far match in 32 KiB (zeros between)', farMatch(32 * 1024, 1000, 'zeros', 31)],
+  ['far match in 64 KiB (zeros between)', farMatch(64 * 1024, 1000, 'zeros', 32)],
+  ['far match in 64 KiB (random between)', farMatch(64 * 1024, 2000, 'random', 33)],
+  ['far match across 64 KiB', farMatch(64 * 1024 + 500, 2000, 'zeros', 34)],
+  ...[32 * 1024 - 1, 32 * 1024 + 1, 64 * 1024 - 1, 2 * 64 * 1024 + 13].map((n): [string, Uint8Array] => [
+    `events ${n} B`,
+    events(400, 35).subarray(0, n),
+  ]),
+]
+
+describe('the snappy and lz4 matchers', () => {
+  it('round-trip every size from 1 to 300 bytes, periodic data, far matches and block boundaries', () => {
+    for (const [name, data] of matcherInputs) {
+      expect(mismatch(snappyDecompress(snappyCompress(data)), data), `snappy ${name}`).toBe(-1)
+      expect(mismatch(lz4Decompress(lz4Compress(data)), data), `lz4 ${name}`).toBe(-1)
+    }
+  })
+
+  it('find matches as far back as a snappy chunk and an LZ4 block reach', () => {
+    const snappy = snappyCompress(farMatch(32 * 1024, 1000, 'zeros', 31))
+    expect(snappyMaxOffset(snappy)).toBeGreaterThan(31 * 1024)
+    expect(snappyMaxOffset(snappy)).toBeLessThan(32 * 1024)
+    const lz4 = lz4Compress(farMatch(64 * 1024, 1000, 'zeros', 32))
+    expect(lz4MaxOffset(lz4)).toBeGreaterThan(63 * 1024)
+    expect(lz4MaxOffset(lz4)).toBeLessThanOrEqual(65_535)
+    // and never further: a block's matches stay in the block (a later LZ4 block starts a new window)
+    expect(lz4MaxOffset(lz4Compress(farMatch(3 * 64 * 1024, 3000, 'random', 36)))).toBeLessThanOrEqual(65_535)
+  })
+
+  it('compress periodic data to a small fraction (long matches, overlapping copies)', () => {
+    for (const period of [1, 2, 3, 4, 5, 7, 8, 13]) {
+      const data = periodic(100_000, period, period)
+      expect(snappyCompress(data).length, `snappy period ${period}`).toBeLessThan(data.length / 20)
+      expect(lz4Compress(data).length, `lz4 period ${period}`).toBeLessThan(data.length / 20)
+    }
+  })
+
+  it('the hash tables kept between calls leak nothing into the next call, across their periodic clearing', () => {
+    // the tables are cleared when a generation counter nears 2^30: every 32,767 snappy chunks and 16,383 LZ4 blocks
+    const a = events(1, 41).subarray(0, 100)
+    const b = events(1, 42).subarray(0, 100)
+    for (let i = 0; i < 40_000; i++) {
+      const data = i % 3 === 2 ? b : a
+      const s = snappyCompress(data)
+      const l = lz4Compress(data)
+      if (i % 997 === 0 || i > 32_700) {
+        expect(mismatch(snappyDecompress(s), data), `snappy call ${i}`).toBe(-1)
+        expect(mismatch(lz4Decompress(l), data), `lz4 call ${i}`).toBe(-1)
+      }
+    }
+    // a long input right after many short ones, and the same input twice
+    const big = events(300, 43)
+    for (let k = 0; k < 2; k++) {
+      expect(mismatch(snappyDecompress(snappyCompress(big)), big)).toBe(-1)
+      expect(mismatch(lz4Decompress(lz4Compress(big)), big)).toBe(-1)
+    }
+  })
+
+  it('return a buffer of their own (the next call does not overwrite it)', () => {
+    const first = events(20, 44)
+    const s = snappyCompress(first)
+    const l = lz4Compress(first)
+    snappyCompress(random(50_000, 45))
+    lz4Compress(random(50_000, 46))
+    expect(mismatch(snappyDecompress(s), first)).toBe(-1)
+    expect(mismatch(lz4Decompress(l), first)).toBe(-1)
+    expect(s.byteLength).toBe(s.buffer.byteLength)
+    expect(l.byteLength).toBe(l.buffer.byteLength)
+  })
+
+  it('compress a subarray at an odd offset of a larger buffer the same as a copy of it', () => {
+    const whole = events(200, 47)
+    const part = whole.subarray(333, 333 + 40_000)
+    expect(mismatch(snappyCompress(part), snappyCompress(part.slice()))).toBe(-1)
+    expect(mismatch(lz4Compress(part), lz4Compress(part.slice()))).toBe(-1)
+  })
+
+  it.skipIf(!tool('lz4'))('LZ4 frames of all of these are read by the reference lz4 tool', () => {
+    const r = spawnSync('lz4', ['-d', '-c'], {
+      input: concat(matcherInputs.map(([, d]) => lz4Compress(d))),
+      maxBuffer: 64 << 20,
+    })
+    expect(r.status, String(r.stderr)).toBe(0)
+    expect(mismatch(new Uint8Array(r.stdout), concat(matcherInputs.map(([, d]) => d)))).toBe(-1)
   })
 })
 
