@@ -106,9 +106,18 @@ function consumerDir() {
   return dir
 }
 
+/**
+ * Bundles as an application's bundler would, with code splitting: what a dynamic import() reaches (codecs, the REST
+ * Proxy modes) becomes a chunk of its own, loaded only when used. The size counted is what loads up front: the entry
+ * chunk and the chunks it imports statically; the lazy chunks are reported beside it.
+ */
 async function bundle(b, minify, dir) {
+  const entry = path.join(dir, `size-entry-${b.name}.js`)
+  fs.writeFileSync(entry, b.source)
   const result = await build({
-    stdin: { contents: b.source, resolveDir: dir, sourcefile: `size-entry-${b.name}.js`, loader: 'js' },
+    entryPoints: [entry],
+    outdir: path.join(dir, `out-${b.name}-${minify ? 'min' : 'raw'}`),
+    splitting: true,
     bundle: true,
     write: false,
     format: 'esm',
@@ -124,14 +133,42 @@ async function bundle(b, minify, dir) {
     metafile: true,
     logLevel: 'silent',
   })
-  const out = result.outputFiles[0].contents
-  return { bytes: out, metafile: result.metafile }
+  const outputs = result.metafile.outputs
+  const files = new Map(result.outputFiles.map((f) => [path.relative(process.cwd(), f.path), f.contents]))
+  const start = Object.keys(outputs).find((k) => outputs[k].entryPoint !== undefined)
+  const eager = new Set()
+  const visit = (k) => {
+    if (eager.has(k)) return
+    eager.add(k)
+    for (const i of outputs[k].imports) if (i.kind === 'import-statement' && outputs[i.path]) visit(i.path)
+  }
+  visit(start)
+  // chunks the up-front code can import later (a chunk esbuild emits for a dynamic import in code that tree shaking
+  // dropped is not counted: nothing loads it)
+  const lazySet = new Set()
+  const reach = (k) => {
+    for (const i of outputs[k].imports) {
+      if (!outputs[i.path] || eager.has(i.path) || lazySet.has(i.path)) continue
+      if (i.kind !== 'dynamic-import' && !lazySet.has(k)) continue
+      lazySet.add(i.path)
+      reach(i.path)
+    }
+  }
+  for (const k of eager) reach(k)
+  const lazy = [...lazySet]
+  const concat = (keys) => Buffer.concat(keys.map((k) => Buffer.from(files.get(k) ?? new Uint8Array())))
+  return {
+    bytes: concat([...eager]),
+    lazyBytes: concat(lazy),
+    metafile: { outputs: Object.fromEntries([...eager].map((k) => [k, outputs[k]])) },
+  }
 }
 
 function modulesOf(metafile) {
-  const output = Object.values(metafile.outputs)[0]
-  const total = output.bytes
-  return Object.entries(output.inputs)
+  const outputs = Object.values(metafile.outputs)
+  const total = outputs.reduce((n, o) => n + o.bytes, 0)
+  return outputs
+    .flatMap((o) => Object.entries(o.inputs))
     .map(([file, info]) => ({
       file: path.relative(root, path.resolve(root, file)).replace(/^.*node_modules\//, 'node_modules/'),
       bytes: info.bytesInOutput,
@@ -152,6 +189,7 @@ async function measure(b, dir) {
     raw: raw.bytes.length,
     minified: min.bytes.length,
     gzip: gz.length,
+    lazyGzip: min.lazyBytes.length > 0 ? zlib.gzipSync(min.lazyBytes, { level: 9 }).length : 0,
     modules: modulesOf(min.metafile),
   }
 }
@@ -159,8 +197,8 @@ async function measure(b, dir) {
 const kb = (n) => `${(n / 1024).toFixed(1)} KiB`
 
 function table(results, opts) {
-  const head = ['bundle', 'contents', 'raw', 'minified', 'gzip -9']
-  const rows = results.map((r) => [r.name, r.what, kb(r.raw), kb(r.minified), kb(r.gzip)])
+  const head = ['bundle', 'contents', 'raw', 'minified', 'gzip -9', 'lazy chunks, gzip']
+  const rows = results.map((r) => [r.name, r.what, kb(r.raw), kb(r.minified), kb(r.gzip), kb(r.lazyGzip)])
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
   const line = (cells) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')
   const out = [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)]

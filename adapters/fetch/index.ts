@@ -25,7 +25,6 @@ import {
 import type {
   GatewayPartitionBatch,
   GatewayPartitionResult,
-  GatewayRecord,
   GatewayTopicMetadata,
   GatewayTransport,
 } from '../../src/transport.js'
@@ -37,15 +36,13 @@ import {
   encodeFrame,
   errorFromFrame,
   messageTooLarge,
-  splitJsonStream,
-  toBase64,
   toWireBatch,
   recordCount,
-  decodeWireRecords,
-  fromWireRecord,
   type ServerFrame,
   type WireResult,
 } from '../gateway-wire/index.js'
+import { RETRIABLE_HTTP } from './http-status.js'
+import type { RestProxy } from './rest-proxy.js'
 
 export type TokenSource = string | (() => string | Promise<string>)
 
@@ -83,15 +80,15 @@ export function fetchTransport(options: FetchTransportOptions): GatewayTransport
   return new FetchTransport(options)
 }
 
-const RETRIABLE_HTTP = new Set([408, 425, 429, 500, 502, 503, 504])
-
 class FetchTransport implements GatewayTransport {
   readonly kind = 'gateway' as const
   readonly backend = gatewayBackend
   private readonly base: string
   private readonly mode: 'gateway' | 'rest-v3' | 'rest-v2'
   private readonly fetchFn: typeof fetch
-  private clusterId: string | null
+  /** The REST Proxy modes' code (rest-proxy.ts), imported on first use: gateway-mode bundles leave it out. */
+  #rest: RestProxy | null = null
+  #restLoading: Promise<RestProxy> | null = null
   private nextId = 1
   private readonly controllers = new Set<AbortController>()
   private closed = false
@@ -109,7 +106,15 @@ class FetchTransport implements GatewayTransport {
     // the global fetch must be called as a plain function: browsers and workerd throw "Illegal invocation" when it is
     // called as a method of another object
     this.fetchFn = options.fetch ?? ((input, init) => globalThis.fetch(input, init))
-    this.clusterId = options.clusterId ?? null
+    if (this.mode !== 'gateway') void this.#loadRest().catch(() => {})
+  }
+
+  #loadRest(): Promise<RestProxy> {
+    this.#restLoading ??= import('./rest-proxy.js').then((m) => {
+      this.#rest = m.restProxy(this, this.mode as 'rest-v3' | 'rest-v2', this.options.clusterId)
+      return this.#rest
+    })
+    return this.#restLoading
   }
 
   async close(): Promise<void> {
@@ -120,7 +125,7 @@ class FetchTransport implements GatewayTransport {
 
   // ---- HTTP plumbing ----
 
-  private async headers(contentType?: string): Promise<Record<string, string>> {
+  async #headers(contentType?: string): Promise<Record<string, string>> {
     const h: Record<string, string> = { ...(this.options.headers ?? {}) }
     const t = this.options.token
     if (t !== undefined) h.Authorization = `Bearer ${typeof t === 'function' ? await t() : t}`
@@ -128,8 +133,8 @@ class FetchTransport implements GatewayTransport {
     return h
   }
 
-  /** One HTTP exchange with a timeout; network failures become retriable ConnectionErrors. */
-  private async http(
+  /** One HTTP exchange with a timeout; network failures become retriable ConnectionErrors. (RestClient) */
+  async http(
     method: 'GET' | 'POST',
     path: string,
     body: Uint8Array | string | null,
@@ -156,7 +161,7 @@ class FetchTransport implements GatewayTransport {
     try {
       const res = await this.fetchFn(this.base + path, {
         method,
-        headers: { ...(await this.headers(contentType)), Accept: accept },
+        headers: { ...(await this.#headers(contentType)), Accept: accept },
         body: body === null ? undefined : (body as BodyInit),
         signal: controller.signal,
         keepalive,
@@ -180,7 +185,8 @@ class FetchTransport implements GatewayTransport {
   }
 
   /** A non-2xx answer as an error: 401 → authentication, 403 → topic authorization, 408/429/5xx → retriable. */
-  private httpError(status: number, text: string, what: string): IsoKafkaError {
+  /** (RestClient) */
+  httpError(status: number, text: string, what: string): IsoKafkaError {
     const detail = text.length > 300 ? `${text.slice(0, 300)}...` : text
     if (status === 401) return new AuthenticationError(`${what}: HTTP 401 ${detail}`)
     if (status === 413) return new RecordTooLargeError(`${what}: HTTP 413 ${detail}`)
@@ -193,7 +199,7 @@ class FetchTransport implements GatewayTransport {
 
   metadata(topics: string[], signal?: AbortSignal): Promise<GatewayTopicMetadata[]> {
     if (this.mode === 'gateway') return this.gatewayMetadata(topics, signal)
-    return Promise.all(topics.map((t) => this.restPartitions(t, signal)))
+    return this.#loadRest().then((rest) => Promise.all(topics.map((t) => rest.partitions(t, signal))))
   }
 
   produce(
@@ -203,8 +209,12 @@ class FetchTransport implements GatewayTransport {
     // Encode now: the records are views into producer buffers, valid only during this call.
     try {
       if (this.mode === 'gateway') return this.gatewayProduce(batches, options)
-      const requests = batches.map((b) => (this.mode === 'rest-v3' ? this.v3Request(b) : this.v2Request(b)))
-      return Promise.all(requests.map((r) => r(options.timeoutMs)))
+      const rest = this.#rest
+      if (rest) return Promise.all(batches.map((b) => rest.request(b)).map((r) => r(options.timeoutMs)))
+      // the REST module is still loading (metadata normally comes first and loads it): the records are views valid
+      // only during this call, so they are copied before waiting for it
+      const copies = batches.map((b) => ({ ...b, records: b.records.slice() }))
+      return this.#loadRest().then((r) => Promise.all(copies.map((b) => r.request(b)(options.timeoutMs))))
     } catch (err) {
       return Promise.reject(err)
     }
@@ -305,183 +315,6 @@ class FetchTransport implements GatewayTransport {
     }
     return Promise.all(frames.map((f) => send(f.body, f.group))).then((answers) => [...tooLarge, ...answers.flat()])
   }
-
-  // ---- REST proxy modes ----
-
-  private async v3ClusterId(signal?: AbortSignal): Promise<string> {
-    if (this.clusterId) return this.clusterId
-    const res = await this.http('GET', '/v3/clusters', null, undefined, 30_000, 'application/json', signal)
-    const text = new TextDecoder().decode(res.bytes)
-    if (res.status !== 200) throw this.httpError(res.status, text, 'GET /v3/clusters')
-    const id = (JSON.parse(text) as { data?: Array<{ cluster_id?: string }> }).data?.[0]?.cluster_id
-    if (!id) throw new IsoKafkaError('MALFORMED_RESPONSE', 'GET /v3/clusters listed no cluster', { retriable: true })
-    this.clusterId = id
-    return id
-  }
-
-  private async restPartitions(topic: string, signal?: AbortSignal): Promise<GatewayTopicMetadata> {
-    const t = encodeURIComponent(topic)
-    const path =
-      this.mode === 'rest-v3'
-        ? `/v3/clusters/${encodeURIComponent(await this.v3ClusterId(signal))}/topics/${t}/partitions`
-        : `/topics/${t}/partitions`
-    const accept = this.mode === 'rest-v3' ? 'application/json' : 'application/vnd.kafka.v2+json'
-    const res = await this.http('GET', path, null, undefined, 30_000, accept, signal)
-    const text = new TextDecoder().decode(res.bytes)
-    if (res.status === 404) return { topic, partitions: 0, errorCode: 3 }
-    if (res.status === 403) return { topic, partitions: 0, errorCode: 29 }
-    if (res.status !== 200) throw this.httpError(res.status, text, `GET ${path}`)
-    let list: unknown
-    try {
-      const doc = JSON.parse(text) as { data?: unknown }
-      list = this.mode === 'rest-v3' ? doc.data : doc
-    } catch {
-      list = null
-    }
-    if (!Array.isArray(list))
-      throw new IsoKafkaError('MALFORMED_RESPONSE', `GET ${path} did not list partitions`, { retriable: true })
-    return { topic, partitions: list.length, errorCode: list.length > 0 ? 0 : 5 }
-  }
-
-  private v3Request(b: GatewayPartitionBatch): (timeoutMs: number) => Promise<WireResult> {
-    const records = decodeWireRecords(b.records)
-    const lines: string[] = new Array(records.length)
-    for (let i = 0; i < records.length; i++) {
-      const r: GatewayRecord = fromWireRecord(records[i]!)
-      const rec: Record<string, unknown> = { partition_id: b.partition }
-      if (r.headers.length > 0)
-        rec.headers = r.headers.map(([name, value]) => ({ name, value: value === null ? null : toBase64(value) }))
-      if (r.key !== null) rec.key = { type: 'BINARY', data: toBase64(r.key) }
-      if (r.value !== null) rec.value = { type: 'BINARY', data: toBase64(r.value) }
-      rec.timestamp = new Date(r.timestamp).toISOString()
-      lines[i] = JSON.stringify(rec)
-    }
-    const body = lines.join('\n')
-    const base = { topic: b.topic, partition: b.partition, batchId: b.batchId, logAppendTime: -1 }
-    return async (timeoutMs) => {
-      const path = `/v3/clusters/${encodeURIComponent(await this.v3ClusterId())}/topics/${encodeURIComponent(b.topic)}/records`
-      const res = await this.http('POST', path, body, 'application/json', timeoutMs, 'application/json')
-      const text = new TextDecoder().decode(res.bytes)
-      if (res.status === 401) throw this.httpError(401, text, `POST ${path}`)
-      let answers: Array<{ error_code?: number; offset?: number; message?: string }>
-      try {
-        answers = splitJsonStream(text) as typeof answers
-      } catch {
-        throw this.httpError(res.status, text, `POST ${path}`)
-      }
-      if (answers.length !== b.count) {
-        // one error for the whole request (auth, unknown topic, too large, rate limited, ...)
-        const code = answers[0]?.error_code ?? res.status
-        if (answers.length === 1 && code !== 200)
-          return {
-            ...base,
-            baseOffset: -1,
-            errorCode: kafkaCodeForHttp(code),
-            message: answers[0]!.message ?? `HTTP ${code}`,
-          }
-        throw this.httpError(res.status, text, `POST ${path} (${answers.length} answers for ${b.count} records)`)
-      }
-      const offsets: number[] = []
-      for (const a of answers) {
-        if (a.error_code !== 200 || typeof a.offset !== 'number') {
-          return {
-            ...base,
-            baseOffset: -1,
-            errorCode: kafkaCodeForHttp(a.error_code ?? res.status),
-            message: a.message ?? `error ${a.error_code}`,
-          }
-        }
-        offsets.push(a.offset)
-      }
-      return withOffsets(base, offsets)
-    }
-  }
-
-  private v2Request(b: GatewayPartitionBatch): (timeoutMs: number) => Promise<WireResult> {
-    const base = { topic: b.topic, partition: b.partition, batchId: b.batchId, logAppendTime: -1 }
-    const records = decodeWireRecords(b.records).map(fromWireRecord)
-    if (records.some((r) => r.headers.length > 0)) {
-      const result: WireResult = {
-        ...base,
-        baseOffset: -1,
-        errorCode: 87,
-        message: 'REST Proxy v2 cannot carry record headers (use mode rest-v3 or gateway)',
-      }
-      return () => Promise.resolve(result)
-    }
-    const body = JSON.stringify({
-      records: records.map((r) => ({
-        key: r.key === null ? null : toBase64(r.key),
-        value: r.value === null ? null : toBase64(r.value),
-        partition: b.partition,
-      })),
-    })
-    return async (timeoutMs) => {
-      const path = `/topics/${encodeURIComponent(b.topic)}`
-      const res = await this.http(
-        'POST',
-        path,
-        body,
-        'application/vnd.kafka.binary.v2+json',
-        timeoutMs,
-        'application/vnd.kafka.v2+json',
-      )
-      const text = new TextDecoder().decode(res.bytes)
-      if (res.status === 401) throw this.httpError(401, text, `POST ${path}`)
-      let doc: {
-        offsets?: Array<{ offset?: number | null; error_code?: number | null; error?: string | null }>
-        error_code?: number
-        message?: string
-      }
-      try {
-        doc = JSON.parse(text)
-      } catch {
-        throw this.httpError(res.status, text, `POST ${path}`)
-      }
-      if (res.status !== 200 || !Array.isArray(doc.offsets)) {
-        if (RETRIABLE_HTTP.has(res.status)) throw this.httpError(res.status, text, `POST ${path}`)
-        return {
-          ...base,
-          baseOffset: -1,
-          errorCode: kafkaCodeForHttp(res.status),
-          message: doc.message ?? `HTTP ${res.status}`,
-        }
-      }
-      if (doc.offsets.length !== b.count)
-        throw this.httpError(res.status, text, `POST ${path} (${doc.offsets.length} offsets for ${b.count} records)`)
-      const offsets: number[] = []
-      for (const o of doc.offsets) {
-        if (o.error_code !== null && o.error_code !== undefined) {
-          // v2: 1 = non-retriable Kafka exception, 2 = retriable
-          return {
-            ...base,
-            baseOffset: -1,
-            errorCode: o.error_code === 2 ? 7 : -1,
-            message: o.error ?? `error ${o.error_code}`,
-          }
-        }
-        offsets.push(o.offset as number)
-      }
-      return withOffsets(base, offsets)
-    }
-  }
-}
-
-function withOffsets(base: Omit<WireResult, 'baseOffset' | 'errorCode'>, offsets: number[]): WireResult {
-  let contiguous = true
-  for (let i = 1; i < offsets.length; i++) if (offsets[i] !== offsets[0]! + i) contiguous = false
-  return { ...base, errorCode: 0, baseOffset: offsets[0] ?? -1, ...(contiguous ? {} : { offsets }) }
-}
-
-/** A REST error code (HTTP status or Confluent's 5-digit code) as the nearest Kafka error code. */
-function kafkaCodeForHttp(code: number): number {
-  const http = code >= 10000 ? Math.floor(code / 100) : code
-  if (http === 404) return 3 // UNKNOWN_TOPIC_OR_PARTITION (retriable: it may be being created)
-  if (http === 403) return 29 // TOPIC_AUTHORIZATION_FAILED
-  if (http === 413) return 10 // MESSAGE_TOO_LARGE
-  if (http === 400 || http === 422) return 87 // INVALID_RECORD
-  if (RETRIABLE_HTTP.has(http)) return 7 // REQUEST_TIMED_OUT: retriable
-  return -1
 }
 
 // ---- page lifecycle ----

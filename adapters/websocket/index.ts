@@ -99,21 +99,21 @@ export function websocket(options: WebSocketTransportOptions): GatewayTransport 
 class WebSocketTransport implements GatewayTransport {
   readonly kind = 'gateway' as const
   readonly backend = gatewayBackend
-  private readonly Ctor: WebSocketConstructor
-  private socket: WebSocketLike | null = null
+  readonly #Ctor: WebSocketConstructor
+  #socket: WebSocketLike | null = null
   /** idle: no socket; connecting: socket opening or waiting for welcome; ready: welcome received. */
-  private state: 'idle' | 'connecting' | 'ready' = 'idle'
-  private limits: GatewayLimits
-  private nextId = 1
-  private readonly pending = new Map<number, Pending>()
-  private inFlightBatches = 0
-  private attempts = 0
-  private reconnectTimer: ReturnType<typeof setTimeout> | null = null
-  private pumpTimer: ReturnType<typeof setTimeout> | null = null
-  private connectTimer: ReturnType<typeof setTimeout> | null = null
-  private closed = false
+  #state: 'idle' | 'connecting' | 'ready' = 'idle'
+  #limits: GatewayLimits
+  #nextId = 1
+  readonly #pending = new Map<number, Pending>()
+  #inFlightBatches = 0
+  #attempts = 0
+  #reconnectTimer: ReturnType<typeof setTimeout> | null = null
+  #pumpTimer: ReturnType<typeof setTimeout> | null = null
+  #connectTimer: ReturnType<typeof setTimeout> | null = null
+  #closed = false
   /** Set when the gateway refused our token: pending requests failed with it; the next request reconnects. */
-  private authError: Error | null = null
+  #authError: Error | null = null
 
   constructor(private readonly options: WebSocketTransportOptions) {
     const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
@@ -126,9 +126,9 @@ class WebSocketTransport implements GatewayTransport {
       throw new IsoKafkaError('INVALID_CONFIG', 'websocket(): url must start with ws:// or wss://')
     if (options.token === undefined || options.token === null || options.token === '')
       throw new IsoKafkaError('INVALID_CONFIG', 'websocket(): a token is required')
-    this.Ctor = Ctor as WebSocketConstructor
+    this.#Ctor = Ctor as WebSocketConstructor
     // what a gateway allows by default, until its welcome says otherwise
-    this.limits = {
+    this.#limits = {
       maxFrameBytes: options.maxFrameBytes ?? 1 << 20,
       maxInFlightBatches: DEFAULT_MAX_IN_FLIGHT_BATCHES,
       recordsPerSecond: 0,
@@ -137,9 +137,9 @@ class WebSocketTransport implements GatewayTransport {
   }
 
   metadata(topics: string[], signal?: AbortSignal): Promise<GatewayTopicMetadata[]> {
-    const id = this.nextId++
+    const id = this.#nextId++
     const bytes = encodeFrame({ t: 'metadata', id, topics })
-    return this.request(id, bytes, 0, 0, 30_000, signal).then((f) => {
+    return this.#request(id, bytes, 0, 0, 30_000, signal).then((f) => {
       if (f.t !== 'metadata')
         throw new IsoKafkaError('MALFORMED_RESPONSE', `expected a metadata frame, got ${f.t}`, { retriable: true })
       return f.topics.map((t) => ({ topic: t.topic, partitions: t.partitions, errorCode: t.errorCode, error: t.error }))
@@ -150,16 +150,16 @@ class WebSocketTransport implements GatewayTransport {
     batches: GatewayPartitionBatch[],
     options: { acks: -1 | 0 | 1; timeoutMs: number },
   ): Promise<GatewayPartitionResult[]> {
-    if (this.closed) return Promise.reject(new ConnectionError('the websocket transport is closed'))
+    if (this.#closed) return Promise.reject(new ConnectionError('the websocket transport is closed'))
     // Encode now: the records are views into producer buffers, valid only during this call.
     let frames: Array<{ id: number; bytes: Uint8Array; batches: number; records: number }>
     const tooLarge: GatewayPartitionResult[] = []
     try {
-      frames = this.encodeProduce(batches.map(toWireBatch), options, tooLarge)
+      frames = this.#encodeProduce(batches.map(toWireBatch), options, tooLarge)
     } catch (err) {
       return Promise.reject(err)
     }
-    return Promise.all(frames.map((f) => this.request(f.id, f.bytes, f.batches, f.records, options.timeoutMs))).then(
+    return Promise.all(frames.map((f) => this.#request(f.id, f.bytes, f.batches, f.records, options.timeoutMs))).then(
       (answers) => {
         // a batch too large for any frame fails alone (MESSAGE_TOO_LARGE); its neighbours go on
         const results: GatewayPartitionResult[] = [...tooLarge]
@@ -177,15 +177,15 @@ class WebSocketTransport implements GatewayTransport {
    * One frame, or several when the whole would exceed the gateway's limits: maxFrameBytes, maxInFlightBatches batches,
    * maxRecordsPerFrame records (halving; a single batch is never split).
    */
-  private encodeProduce(
+  #encodeProduce(
     batches: OutgoingBatch[],
     o: { acks: -1 | 0 | 1; timeoutMs: number },
     tooLarge: GatewayPartitionResult[],
   ): Array<{ id: number; bytes: Uint8Array; batches: number; records: number }> {
     let records = 0
     for (const b of batches) records += recordCount(b)
-    const maxRecords = this.limits.maxRecordsPerFrame ?? Infinity
-    const fits = batches.length <= this.limits.maxInFlightBatches && records <= maxRecords
+    const maxRecords = this.#limits.maxRecordsPerFrame ?? Infinity
+    const fits = batches.length <= this.#limits.maxInFlightBatches && records <= maxRecords
     if (fits || batches.length === 1) {
       if (records > maxRecords) {
         tooLarge.push(
@@ -196,7 +196,7 @@ class WebSocketTransport implements GatewayTransport {
         )
         return []
       }
-      const id = this.nextId++
+      const id = this.#nextId++
       // the gateway gets a little less time than we wait, so its REQUEST_TIMED_OUT answer arrives before our timer
       const bytes = encodeFrame({
         t: 'produce',
@@ -205,12 +205,12 @@ class WebSocketTransport implements GatewayTransport {
         timeoutMs: Math.max(100, Math.floor(o.timeoutMs * 0.9)),
         batches,
       })
-      if (bytes.length <= this.limits.maxFrameBytes) return [{ id, bytes, batches: batches.length, records }]
+      if (bytes.length <= this.#limits.maxFrameBytes) return [{ id, bytes, batches: batches.length, records }]
       if (batches.length === 1) {
         tooLarge.push(
           messageTooLarge(
             batches[0]!,
-            `the batch is ${bytes.length} bytes as a frame; the gateway accepts at most ${this.limits.maxFrameBytes}`,
+            `the batch is ${bytes.length} bytes as a frame; the gateway accepts at most ${this.#limits.maxFrameBytes}`,
           ),
         )
         return []
@@ -218,20 +218,20 @@ class WebSocketTransport implements GatewayTransport {
     }
     const half = Math.ceil(batches.length / 2)
     return [
-      ...this.encodeProduce(batches.slice(0, half), o, tooLarge),
-      ...this.encodeProduce(batches.slice(half), o, tooLarge),
+      ...this.#encodeProduce(batches.slice(0, half), o, tooLarge),
+      ...this.#encodeProduce(batches.slice(half), o, tooLarge),
     ]
   }
 
   async close(): Promise<void> {
-    if (this.closed) return
-    this.closed = true
-    this.clearTimers()
+    if (this.#closed) return
+    this.#closed = true
+    this.#clearTimers()
     const err = new ConnectionError('the websocket transport was closed')
-    for (const p of [...this.pending.values()]) this.finish(p, err)
-    const s = this.socket
-    this.socket = null
-    this.state = 'idle'
+    for (const p of [...this.#pending.values()]) this.#finish(p, err)
+    const s = this.#socket
+    this.#socket = null
+    this.#state = 'idle'
     if (s) {
       s.onclose = null
       s.onmessage = null
@@ -245,7 +245,7 @@ class WebSocketTransport implements GatewayTransport {
 
   // ---- requests ----
 
-  private request(
+  #request(
     id: number,
     bytes: Uint8Array,
     batches: number,
@@ -253,57 +253,57 @@ class WebSocketTransport implements GatewayTransport {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<ServerFrame> {
-    if (this.closed) return Promise.reject(new ConnectionError('the websocket transport is closed'))
+    if (this.#closed) return Promise.reject(new ConnectionError('the websocket transport is closed'))
     if (signal?.aborted) return Promise.reject(new RequestTimeoutError('the request was aborted'))
     return new Promise<ServerFrame>((resolve, reject) => {
       const p: Pending = { id, bytes, batches, records, sent: false, notBefore: 0, resolve, reject, timer: null }
       p.timer = setTimeout(() => {
         p.timer = null
-        this.finish(p, new RequestTimeoutError(`no answer from the gateway within ${timeoutMs} ms`))
+        this.#finish(p, new RequestTimeoutError(`no answer from the gateway within ${timeoutMs} ms`))
       }, timeoutMs)
-      signal?.addEventListener('abort', () => this.finish(p, new RequestTimeoutError('the request was aborted')), {
+      signal?.addEventListener('abort', () => this.#finish(p, new RequestTimeoutError('the request was aborted')), {
         once: true,
       })
-      this.pending.set(id, p)
-      this.pump()
+      this.#pending.set(id, p)
+      this.#pump()
     })
   }
 
-  private finish(p: Pending, result: ServerFrame | Error): void {
-    if (this.pending.get(p.id) !== p) return
-    this.pending.delete(p.id)
+  #finish(p: Pending, result: ServerFrame | Error): void {
+    if (this.#pending.get(p.id) !== p) return
+    this.#pending.delete(p.id)
     if (p.timer !== null) clearTimeout(p.timer)
     p.timer = null
-    if (p.sent) this.inFlightBatches -= p.batches
+    if (p.sent) this.#inFlightBatches -= p.batches
     if (result instanceof Error) p.reject(result)
     else p.resolve(result)
   }
 
   /** Send what may be sent now, in order; connect if needed. */
-  private pump(): void {
-    if (this.closed) return
-    if (this.state !== 'ready') {
-      if (this.state === 'idle' && this.pending.size > 0) this.connect()
+  #pump(): void {
+    if (this.#closed) return
+    if (this.#state !== 'ready') {
+      if (this.#state === 'idle' && this.#pending.size > 0) this.#connect()
       return
     }
-    const socket = this.socket!
+    const socket = this.#socket!
     const now = Date.now()
     let wakeAt = Infinity
-    for (const p of this.pending.values()) {
+    for (const p of this.#pending.values()) {
       if (p.sent) continue
       if (p.notBefore > now) {
         wakeAt = Math.min(wakeAt, p.notBefore)
         continue
       }
-      if (this.inFlightBatches > 0 && this.inFlightBatches + p.batches > this.limits.maxInFlightBatches) break
+      if (this.#inFlightBatches > 0 && this.#inFlightBatches + p.batches > this.#limits.maxInFlightBatches) break
       const overRecords =
-        p.records > (this.limits.maxRecordsPerFrame ?? Infinity) || p.batches > this.limits.maxInFlightBatches
-      if (p.bytes.length > this.limits.maxFrameBytes || overRecords) {
+        p.records > (this.#limits.maxRecordsPerFrame ?? Infinity) || p.batches > this.#limits.maxInFlightBatches
+      if (p.bytes.length > this.#limits.maxFrameBytes || overRecords) {
         // encoded before the gateway told its (smaller) limits: several batches are worth a retry, split this time
         const message = overRecords
           ? `a frame of ${p.batches} batches / ${p.records} records is above the gateway's limits`
-          : `a frame of ${p.bytes.length} bytes is above the gateway's limit of ${this.limits.maxFrameBytes}`
-        this.finish(
+          : `a frame of ${p.bytes.length} bytes is above the gateway's limit of ${this.#limits.maxFrameBytes}`
+        this.#finish(
           p,
           p.batches > 1
             ? new IsoKafkaError('FRAME_TOO_LARGE', message, { retriable: true })
@@ -317,13 +317,13 @@ class WebSocketTransport implements GatewayTransport {
         break // the socket is closing: onclose resends
       }
       p.sent = true
-      this.inFlightBatches += p.batches
+      this.#inFlightBatches += p.batches
     }
-    if (wakeAt !== Infinity && this.pumpTimer === null) {
-      this.pumpTimer = setTimeout(
+    if (wakeAt !== Infinity && this.#pumpTimer === null) {
+      this.#pumpTimer = setTimeout(
         () => {
-          this.pumpTimer = null
-          this.pump()
+          this.#pumpTimer = null
+          this.#pump()
         },
         Math.max(0, wakeAt - now),
       )
@@ -332,53 +332,53 @@ class WebSocketTransport implements GatewayTransport {
 
   // ---- connection ----
 
-  private async token(): Promise<string> {
+  async #token(): Promise<string> {
     const t = this.options.token
     return typeof t === 'function' ? await t() : t
   }
 
-  private connect(): void {
-    if (this.state !== 'idle' || this.closed || this.reconnectTimer !== null) return
-    if (this.attempts > 0) {
+  #connect(): void {
+    if (this.#state !== 'idle' || this.#closed || this.#reconnectTimer !== null) return
+    if (this.#attempts > 0) {
       const delay = backoffMs(
-        this.attempts,
+        this.#attempts,
         this.options.reconnectBackoffMs ?? 100,
         this.options.reconnectBackoffMaxMs ?? 5000,
         Math.random,
       )
-      this.reconnectTimer = setTimeout(() => {
-        this.reconnectTimer = null
-        this.open()
+      this.#reconnectTimer = setTimeout(() => {
+        this.#reconnectTimer = null
+        this.#open()
       }, delay)
       return
     }
-    this.open()
+    this.#open()
   }
 
-  private open(): void {
-    if (this.state !== 'idle' || this.closed) return
-    this.state = 'connecting'
-    this.attempts++
-    this.token().then(
-      (token) => this.openWith(token),
+  #open(): void {
+    if (this.#state !== 'idle' || this.#closed) return
+    this.#state = 'connecting'
+    this.#attempts++
+    this.#token().then(
+      (token) => this.#openWith(token),
       (err) =>
-        this.connectFailed(
+        this.#connectFailed(
           new AuthenticationError(`could not get a gateway token: ${String(err?.message ?? err)}`, { cause: err }),
         ),
     )
   }
 
-  private openWith(token: string): void {
-    if (this.closed) return
+  #openWith(token: string): void {
+    if (this.#closed) return
     const how = this.options.tokenIn ?? 'hello'
     let url = this.options.url
     if (how === 'query') url += `${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`
     const protocols = how === 'protocol' ? [SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX + token] : [SUBPROTOCOL]
     let ws: WebSocketLike
     try {
-      ws = new this.Ctor(url, protocols)
+      ws = new this.#Ctor(url, protocols)
     } catch (err) {
-      this.connectFailed(
+      this.#connectFailed(
         new ConnectionError(
           `could not open a WebSocket to ${this.options.url}: ${String((err as Error)?.message ?? err)}`,
           { cause: err },
@@ -386,154 +386,154 @@ class WebSocketTransport implements GatewayTransport {
       )
       return
     }
-    this.socket = ws
+    this.#socket = ws
     ws.binaryType = 'arraybuffer'
-    this.clearConnectTimer()
-    this.connectTimer = setTimeout(() => {
-      this.connectTimer = null
-      if (this.socket === ws && this.state !== 'ready') {
+    this.#clearConnectTimer()
+    this.#connectTimer = setTimeout(() => {
+      this.#connectTimer = null
+      if (this.#socket === ws && this.#state !== 'ready') {
         try {
           ws.close(4000, 'connect timeout')
         } catch {
           /* ignore */
         }
-        this.onSocketClosed(ws, 4000, 'connect timeout')
+        this.#onSocketClosed(ws, 4000, 'connect timeout')
       }
     }, this.options.connectTimeoutMs ?? 10_000)
     ws.onopen = () => {
       if (how === 'hello') ws.send(encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, token }))
     }
     ws.onmessage = (ev) => {
-      if (this.socket !== ws) return
+      if (this.#socket !== ws) return
       const data = ev.data
       if (typeof data === 'string') return
-      if (data instanceof ArrayBuffer) this.onFrame(new Uint8Array(data))
-      else if (ArrayBuffer.isView(data)) this.onFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+      if (data instanceof ArrayBuffer) this.#onFrame(new Uint8Array(data))
+      else if (ArrayBuffer.isView(data)) this.#onFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
       else if (data && typeof (data as Blob).arrayBuffer === 'function') {
-        void (data as Blob).arrayBuffer().then((b) => this.socket === ws && this.onFrame(new Uint8Array(b)))
+        void (data as Blob).arrayBuffer().then((b) => this.#socket === ws && this.#onFrame(new Uint8Array(b)))
       }
     }
     ws.onclose = (ev) => {
-      this.onSocketClosed(ws, ev?.code ?? 1006, ev?.reason ?? '')
+      this.#onSocketClosed(ws, ev?.code ?? 1006, ev?.reason ?? '')
     }
     ws.onerror = () => {
       /* a close event follows */
     }
   }
 
-  private connectFailed(err: Error): void {
-    this.state = 'idle'
-    this.socket = null
+  #connectFailed(err: Error): void {
+    this.#state = 'idle'
+    this.#socket = null
     if (err instanceof IsoKafkaError && !err.retriable) {
-      this.authError = err
-      for (const p of [...this.pending.values()]) this.finish(p, err)
+      this.#authError = err
+      for (const p of [...this.#pending.values()]) this.#finish(p, err)
       return
     }
-    this.connect()
+    this.#connect()
   }
 
-  private onSocketClosed(ws: WebSocketLike, code: number, _reason: string): void {
-    if (this.socket !== ws) return
+  #onSocketClosed(ws: WebSocketLike, code: number, _reason: string): void {
+    if (this.#socket !== ws) return
     ws.onclose = null
     ws.onmessage = null
-    this.clearConnectTimer()
-    this.socket = null
-    this.state = 'idle'
-    this.inFlightBatches = 0
-    for (const p of this.pending.values()) p.sent = false // resent, unchanged, after the next welcome
-    if (this.closed) return
-    if (code === CLOSE_UNAUTHENTICATED && this.authError) return // pending already failed; reconnect on demand
-    if (this.pending.size > 0) this.connect()
+    this.#clearConnectTimer()
+    this.#socket = null
+    this.#state = 'idle'
+    this.#inFlightBatches = 0
+    for (const p of this.#pending.values()) p.sent = false // resent, unchanged, after the next welcome
+    if (this.#closed) return
+    if (code === CLOSE_UNAUTHENTICATED && this.#authError) return // pending already failed; reconnect on demand
+    if (this.#pending.size > 0) this.#connect()
   }
 
-  private onFrame(bytes: Uint8Array): void {
+  #onFrame(bytes: Uint8Array): void {
     let f: ServerFrame
     try {
       f = decodeServerFrame(bytes)
     } catch {
       // a broken frame from the gateway: drop the connection, resend on a new one
-      this.socket?.close(4002, 'malformed frame')
+      this.#socket?.close(4002, 'malformed frame')
       return
     }
     switch (f.t) {
       case 'welcome':
-        this.clearConnectTimer()
-        this.state = 'ready'
-        this.attempts = 0
-        this.authError = null
-        if (f.limits) this.limits = { ...this.limits, ...f.limits }
-        this.pump()
+        this.#clearConnectTimer()
+        this.#state = 'ready'
+        this.#attempts = 0
+        this.#authError = null
+        if (f.limits) this.#limits = { ...this.#limits, ...f.limits }
+        this.#pump()
         return
       case 'metadata':
       case 'ack': {
-        const p = this.pending.get(f.id)
-        if (p) this.finish(p, f)
-        this.pump()
+        const p = this.#pending.get(f.id)
+        if (p) this.#finish(p, f)
+        this.#pump()
         return
       }
       case 'error':
-        this.onErrorFrame(f)
+        this.#onErrorFrame(f)
         return
     }
   }
 
-  private onErrorFrame(f: ErrorFrame): void {
+  #onErrorFrame(f: ErrorFrame): void {
     const refreshable = typeof this.options.token === 'function'
-    const p = f.id !== undefined ? this.pending.get(f.id) : undefined
+    const p = f.id !== undefined ? this.#pending.get(f.id) : undefined
     if (f.code === 'TOKEN_EXPIRED' && refreshable) {
       // get a fresh token (a new hello on this connection, or a reconnect if the gateway closes it); the refused
       // frame is resent after the next welcome
       if (p) {
-        if (p.sent) this.inFlightBatches -= p.batches
+        if (p.sent) this.#inFlightBatches -= p.batches
         p.sent = false
       }
-      if (!f.fatal && this.state === 'ready') this.reauthenticate()
+      if (!f.fatal && this.#state === 'ready') this.#reauthenticate()
       return
     }
     if (p && !f.fatal) {
       if ((f.code === 'RATE_LIMITED' || f.code === 'TOO_MANY_IN_FLIGHT') && p.timer !== null) {
-        if (p.sent) this.inFlightBatches -= p.batches
+        if (p.sent) this.#inFlightBatches -= p.batches
         p.sent = false
         p.notBefore = Date.now() + Math.max(10, f.retryAfterMs ?? 100)
-        this.pump()
+        this.#pump()
         return
       }
-      this.finish(p, errorFromFrame(f, refreshable))
-      this.pump()
+      this.#finish(p, errorFromFrame(f, refreshable))
+      this.#pump()
       return
     }
     if (f.fatal || f.code === 'UNAUTHENTICATED' || f.code === 'TOKEN_EXPIRED' || f.code === 'UNSUPPORTED') {
       // the gateway closes the connection after this: fail what is waiting (a bad token will not become good)
       const err = errorFromFrame(f, refreshable)
-      this.authError = err
-      for (const q of [...this.pending.values()]) this.finish(q, err)
-      this.attempts = Math.max(this.attempts, 1)
+      this.#authError = err
+      for (const q of [...this.#pending.values()]) this.#finish(q, err)
+      this.#attempts = Math.max(this.#attempts, 1)
     }
   }
 
-  private reauthenticate(): void {
-    const ws = this.socket
+  #reauthenticate(): void {
+    const ws = this.#socket
     if (!ws) return
-    this.state = 'connecting' // nothing new is sent until the next welcome
-    this.token().then(
+    this.#state = 'connecting' // nothing new is sent until the next welcome
+    this.#token().then(
       (token) => {
-        if (this.socket === ws && ws.readyState === OPEN)
+        if (this.#socket === ws && ws.readyState === OPEN)
           ws.send(encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, token }))
       },
       () => ws.close(4001, 'no token'),
     )
   }
 
-  private clearConnectTimer(): void {
-    if (this.connectTimer !== null) clearTimeout(this.connectTimer)
-    this.connectTimer = null
+  #clearConnectTimer(): void {
+    if (this.#connectTimer !== null) clearTimeout(this.#connectTimer)
+    this.#connectTimer = null
   }
 
-  private clearTimers(): void {
-    this.clearConnectTimer()
-    if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer)
-    if (this.pumpTimer !== null) clearTimeout(this.pumpTimer)
-    this.reconnectTimer = null
-    this.pumpTimer = null
+  #clearTimers(): void {
+    this.#clearConnectTimer()
+    if (this.#reconnectTimer !== null) clearTimeout(this.#reconnectTimer)
+    if (this.#pumpTimer !== null) clearTimeout(this.#pumpTimer)
+    this.#reconnectTimer = null
+    this.#pumpTimer = null
   }
 }

@@ -60,10 +60,10 @@ export class ProducerBatch {
   // Per-record state, kept compact: a hot produce() loop passes one callback for every record, and records arrive
   // in time order, so the batch keeps one callback until a record brings another one, and the timestamps as runs:
   // [first index, timestamp] pairs for each change after the first record (a few per batch, not one per record).
-  private callback: DeliveryCallback | null = null
-  private callbacks: DeliveryCallback[] | null = null
-  private timestampRuns: number[] | null = null
-  private lastTimestamp = 0
+  #callback: DeliveryCallback | null = null
+  #callbacks: DeliveryCallback[] | null = null
+  #timestampRuns: number[] | null = null
+  #lastTimestamp = 0
   reservedBytes = 0
   /** No more records go in (full, or drained). */
   closed = false
@@ -82,7 +82,7 @@ export class ProducerBatch {
   done = false
   /** The producer's hooks (batchAcked / batchFailed and their per-record events come from complete() and fail()). */
   hooks: HookSet | null = null
-  private waiters: Array<() => void> | null = null
+  #waiters: Array<() => void> | null = null
 
   constructor(
     readonly topic: string,
@@ -102,31 +102,31 @@ export class ProducerBatch {
     this.builder.append(record)
     const { timestamp, callback, estimate: reserved } = record
     if (n === 0) {
-      this.callback = callback
-      this.lastTimestamp = timestamp
+      this.#callback = callback
+      this.#lastTimestamp = timestamp
     } else {
-      if (this.callbacks !== null) this.callbacks[n] = callback
-      else if (callback !== this.callback) this.callbacks = this.spreadCallback(n, callback, reserved)
-      if (timestamp !== this.lastTimestamp) {
-        ;(this.timestampRuns ??= []).push(n, timestamp)
-        this.lastTimestamp = timestamp
+      if (this.#callbacks !== null) this.#callbacks[n] = callback
+      else if (callback !== this.#callback) this.#callbacks = this.#spreadCallback(n, callback, reserved)
+      if (timestamp !== this.#lastTimestamp) {
+        ;(this.#timestampRuns ??= []).push(n, timestamp)
+        this.#lastTimestamp = timestamp
       }
     }
     this.reservedBytes += reserved
   }
 
   /** The first record with a callback of its own: one slot per record, sized for the records that may still fit. */
-  private spreadCallback(n: number, callback: DeliveryCallback, reserved: number): DeliveryCallback[] {
+  #spreadCallback(n: number, callback: DeliveryCallback, reserved: number): DeliveryCallback[] {
     const room = Math.ceil((this.builder.buffer.length - this.builder.sizeInBytes) / Math.max(16, reserved))
     const slots = new Array<DeliveryCallback>(Math.min(n + 1 + room, 1 << 16))
-    for (let i = 0; i < n; i++) slots[i] = this.callback!
+    for (let i = 0; i < n; i++) slots[i] = this.#callback!
     slots[n] = callback
     return slots
   }
 
   /** Record i's callback: the batch's one callback until a record brought another (see spreadCallback). */
-  private callbackAt(i: number): DeliveryCallback {
-    return this.callbacks !== null ? this.callbacks[i]! : this.callback!
+  #callbackAt(i: number): DeliveryCallback {
+    return this.#callbacks !== null ? this.#callbacks[i]! : this.#callback!
   }
 
   /** `offsets`: every record's offset, when they are not consecutive (a gateway or REST proxy may report them). */
@@ -134,7 +134,8 @@ export class ProducerBatch {
     if (this.done) return
     this.done = true
     if (this.hooks !== null && this.hooks.active) emitAcked(this.hooks, this, baseOffset, offsets)
-    const { topic, partition, timestampRuns } = this
+    const { topic, partition } = this
+    const timestampRuns = this.#timestampRuns
     const count = this.builder.count
     let timestamp = logAppendTime >= 0 ? logAppendTime : this.builder.firstTimestamp
     let run = 0 // next entry of timestampRuns
@@ -143,37 +144,37 @@ export class ProducerBatch {
         timestamp = timestampRuns[run + 1]!
         run += 2
       }
-      deliver(this.callbackAt(i), null, {
+      deliver(this.#callbackAt(i), null, {
         topic,
         partition,
         offset: offsets ? (offsets[i] ?? -1) : baseOffset < 0 ? -1 : baseOffset + i,
         timestamp,
       })
     }
-    this.finish()
+    this.#finish()
   }
 
   fail(err: Error): void {
     if (this.done) return
     this.done = true
     if (this.hooks !== null && this.hooks.active) emitFailed(this.hooks, this, err)
-    for (let i = 0; i < this.builder.count; i++) deliver(this.callbackAt(i), err, null)
-    this.finish()
+    for (let i = 0; i < this.builder.count; i++) deliver(this.#callbackAt(i), err, null)
+    this.#finish()
   }
 
-  private finish(): void {
-    this.callback = null
-    this.callbacks = null
-    this.timestampRuns = null
+  #finish(): void {
+    this.#callback = null
+    this.#callbacks = null
+    this.#timestampRuns = null
     this.sealed = null
-    const waiters = this.waiters
-    this.waiters = null
+    const waiters = this.#waiters
+    this.#waiters = null
     if (waiters) for (const w of waiters) w()
   }
 
   whenDone(): Promise<void> {
     if (this.done) return Promise.resolve()
-    return new Promise((resolve) => (this.waiters ??= []).push(resolve))
+    return new Promise((resolve) => (this.#waiters ??= []).push(resolve))
   }
 }
 
@@ -231,10 +232,10 @@ export const BATCH_FULL = 2
  * Memory is the estimated encoded size of each buffered record, released when its batch completes.
  */
 export class RecordAccumulator {
-  private readonly byTopic = new Map<string, PartitionQueue[]>()
+  readonly #byTopic = new Map<string, PartitionQueue[]>()
   // the last topic's queues: a run of sends to one topic skips the map lookup
-  private lastTopic: string | null = null
-  private lastList: PartitionQueue[] | undefined = undefined
+  #lastTopic: string | null = null
+  #lastList: PartitionQueue[] | undefined = undefined
   readonly queues: PartitionQueue[] = []
   readonly incomplete = new Set<ProducerBatch>()
   usedBytes = 0
@@ -250,9 +251,9 @@ export class RecordAccumulator {
    * only made when the pool is empty, so it never holds more than the most that was in use at once, and a producer
    * that ran with a full buffer keeps that memory (dropping the excess cost ~5 % more CPU per record, measured).
    */
-  private readonly pool: Uint8Array[] = []
-  private slab: Uint8Array | null = null
-  private slabUsed = 0
+  readonly #pool: Uint8Array[] = []
+  #slab: Uint8Array | null = null
+  #slabUsed = 0
   /** Called when memory is released (the producer's blocked sends wait on it). */
   onMemoryFreed: () => void = () => {}
   /** The wire form of batches: set by the backend factory (createProducer calls it before any send). */
@@ -267,13 +268,13 @@ export class RecordAccumulator {
   ) {}
 
   queue(topic: string, partition: number): PartitionQueue {
-    let list = topic === this.lastTopic ? this.lastList : this.byTopic.get(topic)
+    let list = topic === this.#lastTopic ? this.#lastList : this.#byTopic.get(topic)
     if (!list) {
       list = []
-      this.byTopic.set(topic, list)
+      this.#byTopic.set(topic, list)
     }
-    this.lastTopic = topic
-    this.lastList = list
+    this.#lastTopic = topic
+    this.#lastList = list
     let q = list[partition]
     if (!q) {
       q = new PartitionQueue(topic, partition)
@@ -297,8 +298,8 @@ export class RecordAccumulator {
     let batch = q.batches[q.batches.length - 1]
     let created = false
     if (!batch || batch.closed || (batch.recordCount > 0 && batch.builder.sizeInBytes + estimate > this.batchSize)) {
-      if (batch && !batch.closed) this.closeFull(batch)
-      const pooled = estimate + 128 <= this.batchSize ? (this.pool.pop() ?? this.carve()) : undefined
+      if (batch && !batch.closed) this.#closeFull(batch)
+      const pooled = estimate + 128 <= this.batchSize ? (this.#pool.pop() ?? this.#carve()) : undefined
       batch = new ProducerBatch(
         topic,
         partition,
@@ -313,11 +314,11 @@ export class RecordAccumulator {
     batch.add(record)
     this.usedBytes += estimate
     const full = batch.builder.sizeInBytes >= this.batchSize
-    if (full) this.closeFull(batch)
+    if (full) this.#closeFull(batch)
     return (created ? BATCH_CREATED : APPENDED) | (full ? BATCH_FULL : APPENDED)
   }
 
-  private closeFull(batch: ProducerBatch): void {
+  #closeFull(batch: ProducerBatch): void {
     batch.closed = true
     batch.waitingFull = true
     this.fullBatchesWaiting++
@@ -335,15 +336,15 @@ export class RecordAccumulator {
    * of records goes in) one allocation serves 16 batches, and each allocation of an ArrayBuffer costs the engine ~10 µs
    * (memory outside the JS heap, accounted to the GC). Only for batch sizes up to 64 KiB; larger ones stand alone.
    */
-  private carve(): Uint8Array | undefined {
+  #carve(): Uint8Array | undefined {
     const size = this.batchSize
     if (size > 65536 || size < 1024) return undefined
-    if (this.slab === null || this.slabUsed + size > this.slab.length) {
-      this.slab = new Uint8Array(size * Math.max(1, Math.min(SLAB_BUFFERS, Math.floor(this.bufferMemory / size))))
-      this.slabUsed = 0
+    if (this.#slab === null || this.#slabUsed + size > this.#slab.length) {
+      this.#slab = new Uint8Array(size * Math.max(1, Math.min(SLAB_BUFFERS, Math.floor(this.bufferMemory / size))))
+      this.#slabUsed = 0
     }
-    const buffer = this.slab.subarray(this.slabUsed, this.slabUsed + size)
-    this.slabUsed += size
+    const buffer = this.#slab.subarray(this.#slabUsed, this.#slabUsed + size)
+    this.#slabUsed += size
     return buffer
   }
 
@@ -363,9 +364,9 @@ export class RecordAccumulator {
       bufferIsFree &&
       buffer.length === this.batchSize &&
       this.batchSize >= 1024 &&
-      (this.pool.length + 1) * this.batchSize <= this.bufferMemory
+      (this.#pool.length + 1) * this.batchSize <= this.bufferMemory
     ) {
-      this.pool.push(buffer)
+      this.#pool.push(buffer)
     }
     this.onMemoryFreed()
   }

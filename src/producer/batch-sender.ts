@@ -18,7 +18,7 @@ export const METADATA_ERRORS = new Set([3, 5, 6, 56, 74, 75, 100, 103])
 export abstract class BatchSender implements Sender {
   protected readonly scheduler: PassScheduler
   /** The error behind each batch's latest retry (the cause if it then expires while waiting). */
-  private readonly lastErrors = new WeakMap<ProducerBatch, Error>()
+  readonly #lastErrors = new WeakMap<ProducerBatch, Error>()
   /** > 0 while flush() or close() wants every batch sent now. */
   flushing = 0
   /** Sends waiting for memory make batches ready at once (Java: "exhausted"). */
@@ -96,7 +96,7 @@ export abstract class BatchSender implements Sender {
         batch,
         new DeliveryTimeoutError(
           `${batch.recordCount} record(s) for ${batch.topic}-${batch.partition} expired after ${deliveryTimeoutMs} ms`,
-          { cause: this.lastErrors.get(batch) },
+          { cause: this.#lastErrors.get(batch) },
         ),
       )
     }
@@ -151,7 +151,7 @@ export abstract class BatchSender implements Sender {
     const expired = now - batch.createdMs >= deliveryTimeoutMs
     const halted = this.halted()
     if (retriable && !expired && batch.attempts < retries && !halted) {
-      this.lastErrors.set(batch, err)
+      this.#lastErrors.set(batch, err)
       batch.attempts++
       batch.retryAtMs = noBackoff
         ? now

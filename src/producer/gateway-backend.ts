@@ -46,18 +46,18 @@ function instanceId(random: () => number): string {
  * - Retriable errors retry with exponential backoff until `deliveryTimeoutMs`; others fail the batch's sends.
  */
 export class GatewayBackend extends BatchSender implements ProducerBackend, Sender {
-  private readonly metadata: GatewayMetadata
-  private readonly wire = new WeakMap<ProducerBatch, GatewayPartitionBatch>()
-  private readonly instance: string
+  readonly #metadata: GatewayMetadata
+  readonly #wire = new WeakMap<ProducerBatch, GatewayPartitionBatch>()
+  readonly #instance: string
   /** The durable outbox's side (ProducerOptions.outbox), when there is one. */
-  private readonly lane: OutboxLane | null
-  private batchCounter = 0
-  private inFlightRequests = 0
+  readonly #lane: OutboxLane | null
+  #batchCounter = 0
+  #inFlightRequests = 0
   /** Every request in flight, metadata and produce (see GatewayMetadata.deadlines). */
-  private readonly deadlines = new Set<Deadline>()
-  private closed = false
+  readonly #deadlines = new Set<Deadline>()
+  #closed = false
   /** Set by abortAll(): nothing is retried any more. */
-  private aborted = false
+  #aborted = false
 
   constructor(
     private readonly transport: GatewayTransport,
@@ -65,9 +65,9 @@ export class GatewayBackend extends BatchSender implements ProducerBackend, Send
     options: ResolvedOptions,
   ) {
     super(accumulator, options)
-    this.instance = instanceId(options.clock.random)
-    this.metadata = new GatewayMetadata(transport, accumulator, options, this.deadlines)
-    this.lane = options.outbox ? options.outbox.lane(options.outbox, options, () => this.wake()) : null
+    this.#instance = instanceId(options.clock.random)
+    this.#metadata = new GatewayMetadata(transport, accumulator, options, this.#deadlines)
+    this.#lane = options.outbox ? options.outbox.lane(options.outbox, options, () => this.wake()) : null
   }
 
   get fatalError(): Error | null {
@@ -75,40 +75,40 @@ export class GatewayBackend extends BatchSender implements ProducerBackend, Send
   }
 
   protected halted(): boolean {
-    return this.aborted
+    return this.#aborted
   }
 
   // ---- ProducerBackend: metadata (GatewayMetadata) ----
 
   topic(name: string): TopicInfo | undefined {
-    return this.metadata.topic(name)
+    return this.#metadata.topic(name)
   }
 
   topicError(name: string): IsoKafkaError | null {
-    return this.metadata.topicError(name)
+    return this.#metadata.topicError(name)
   }
 
   lastTopicErrorCode(name: string): number {
-    return this.metadata.lastTopicErrorCode(name)
+    return this.#metadata.lastTopicErrorCode(name)
   }
 
   get onChange(): () => void {
-    return this.metadata.onChange
+    return this.#metadata.onChange
   }
 
   set onChange(fn: () => void) {
-    this.metadata.onChange = fn
+    this.#metadata.onChange = fn
   }
 
   requestRefresh(): void {
-    this.metadata.requestRefresh()
+    this.#metadata.requestRefresh()
   }
 
   close(): void {
-    this.closed = true
+    this.#closed = true
     this.stop()
-    this.metadata.close()
-    this.lane?.close()
+    this.#metadata.close()
+    this.#lane?.close()
     void Promise.resolve()
       .then(() => this.transport.close())
       .catch(() => {})
@@ -117,7 +117,7 @@ export class GatewayBackend extends BatchSender implements ProducerBackend, Send
   // ---- Sender ----
 
   override stop(): void {
-    this.scheduler.stop(this.closed)
+    this.scheduler.stop(this.#closed)
   }
 
   /** One pass: expire old batches, then ship what is ready, one batch per partition in flight. */
@@ -128,38 +128,38 @@ export class GatewayBackend extends BatchSender implements ProducerBackend, Send
     const later = (at: number) => {
       if (at < nextWake) nextWake = at
     }
-    this.metadata.expireOverdue(now)
+    this.#metadata.expireOverdue(now)
     this.expireQueued(now, later)
     if (
       this.accumulator.queues.length > 0 &&
-      now - this.metadata.lastRefreshAt >= this.options.metadataMaxAgeMs &&
-      this.metadata.topics.size > 0
+      now - this.#metadata.lastRefreshAt >= this.options.metadataMaxAgeMs &&
+      this.#metadata.topics.size > 0
     ) {
       this.requestRefresh()
     }
-    const lane = this.lane
+    const lane = this.#lane
     if (lane && !lane.ready) return // the outbox is opening: nothing ships before it can be stored
-    if (lane && lane.orphans.length > 0 && this.inFlightRequests < maxInFlight) this.sendOrphans(lane.due(now, later))
+    if (lane && lane.orphans.length > 0 && this.#inFlightRequests < maxInFlight) this.#sendOrphans(lane.due(now, later))
 
     const urgent = this.urgent
     const ready: PartitionQueue[] = []
     for (const q of this.accumulator.queues) {
-      if (lane) this.storeComplete(q, now, urgent, later)
+      if (lane) this.#storeComplete(q, now, urgent, later)
       const head = q.batches[0]
       if (head && q.inFlight === 0 && this.accumulator.sendable(head, now, urgent, later)) ready.push(q)
     }
     let i = 0
-    while (i < ready.length && this.inFlightRequests < maxInFlight) {
+    while (i < ready.length && this.#inFlightRequests < maxInFlight) {
       const request = this.drainRequest(ready, i, 32, always)
       i = request.next
-      if (request.batches.length > 0) this.send(request.batches, [])
+      if (request.batches.length > 0) this.#send(request.batches, [])
     }
     this.saturated = i < ready.length
     this.wakeAt(nextWake)
   }
 
   /** The batch may still take records: open, new, within its linger, and nobody waits for it (flush, memory). */
-  private lingering(b: ProducerBatch, now: number, urgent: boolean): boolean {
+  #lingering(b: ProducerBatch, now: number, urgent: boolean): boolean {
     return !b.closed && !urgent && b.attempts === 0 && now < b.createdMs + this.options.lingerMs
   }
 
@@ -168,24 +168,24 @@ export class GatewayBackend extends BatchSender implements ProducerBackend, Send
    * batch in flight: a record is durable within lingerMs of its send(), not only once its batch can ship. A stored
    * batch is closed (no record may join it after its bytes were put).
    */
-  private storeComplete(q: PartitionQueue, now: number, urgent: boolean, later: (at: number) => void): void {
-    const lane = this.lane!
+  #storeComplete(q: PartitionQueue, now: number, urgent: boolean, later: (at: number) => void): void {
+    const lane = this.#lane!
     for (const b of q.batches) {
-      const wire = this.wire.get(b)
+      const wire = this.#wire.get(b)
       if (wire && lane.isStored(wire.batchId)) continue
-      if (this.lingering(b, now, urgent)) {
+      if (this.#lingering(b, now, urgent)) {
         later(b.createdMs + this.options.lingerMs)
         break // only the last batch of a queue is still open
       }
       b.closed = true
-      void lane.store([this.toWire(b)])
+      void lane.store([this.#toWire(b)])
     }
   }
 
   /** Orphans (stored batches no send waits for) in requests of their own, about maxRequestSize each. */
-  private sendOrphans(due: Orphan[]): void {
+  #sendOrphans(due: Orphan[]): void {
     let i = 0
-    while (i < due.length && this.inFlightRequests < this.options.maxInFlight) {
+    while (i < due.length && this.#inFlightRequests < this.options.maxInFlight) {
       const group: Orphan[] = []
       let size = 64
       for (; i < due.length; i++) {
@@ -195,29 +195,29 @@ export class GatewayBackend extends BatchSender implements ProducerBackend, Send
         group.push(due[i]!)
         size += bytes
       }
-      this.send([], group)
+      this.#send([], group)
     }
   }
 
   /** The batch as the transport ships it: records sealed once, the batch id kept on every resend. */
-  private toWire(batch: ProducerBatch): GatewayPartitionBatch {
-    let w = this.wire.get(batch)
+  #toWire(batch: ProducerBatch): GatewayPartitionBatch {
+    let w = this.#wire.get(batch)
     if (!w) {
       w = {
         topic: batch.topic,
         partition: batch.partition,
-        batchId: `${this.instance}-${(++this.batchCounter).toString(36)}`,
+        batchId: `${this.#instance}-${(++this.#batchCounter).toString(36)}`,
         count: batch.recordCount,
         records: (batch.builder as GatewayRecordsBuilder).seal(),
       }
-      this.wire.set(batch, w)
+      this.#wire.set(batch, w)
     }
     return w
   }
 
-  private send(batches: ProducerBatch[], orphans: Orphan[]): void {
+  #send(batches: ProducerBatch[], orphans: Orphan[]): void {
     const { clock, acks, requestTimeoutMs } = this.options
-    this.inFlightRequests++
+    this.#inFlightRequests++
     let settled = false
     let guard: unknown = null
     const deadline = { at: Infinity, expire: () => {} }
@@ -225,12 +225,12 @@ export class GatewayBackend extends BatchSender implements ProducerBackend, Send
       if (settled) return
       settled = true
       if (guard !== null) clock.clearTimeout(guard)
-      this.deadlines.delete(deadline)
-      this.inFlightRequests--
+      this.#deadlines.delete(deadline)
+      this.#inFlightRequests--
       fn()
       this.wake()
     }
-    const wire = batches.map((b) => this.toWire(b))
+    const wire = batches.map((b) => this.#toWire(b))
     if (this.options.hooks.active)
       for (const b of batches) this.options.hooks.emit('batchSent', batchEvent(b, this.options.hooks.now()))
     for (const o of orphans) wire.push(o.wire)
@@ -246,36 +246,36 @@ export class GatewayBackend extends BatchSender implements ProducerBackend, Send
       deadline.at = clock.now() + requestTimeoutMs + 1000
       deadline.expire = () =>
         settle(() =>
-          this.onRequestError(
+          this.#onRequestError(
             batches,
             orphans,
             new RequestTimeoutError(`the gateway did not answer within ${requestTimeoutMs} ms`),
           ),
         )
-      this.deadlines.add(deadline)
+      this.#deadlines.add(deadline)
       guard = clock.setTimeout(() => {
         guard = null
         deadline.expire()
       }, requestTimeoutMs + 1000)
       pending.then(
-        (results) => settle(() => this.onResponse(batches, orphans, results)),
-        (err) => settle(() => this.onRequestError(batches, orphans, err)),
+        (results) => settle(() => this.#onResponse(batches, orphans, results)),
+        (err) => settle(() => this.#onRequestError(batches, orphans, err)),
       )
     }
     // with an outbox, a batch is stored before it first leaves (put() settles; it never rejects)
-    const storing = this.lane?.store(wire)
+    const storing = this.#lane?.store(wire)
     if (storing) void storing.then(produce)
     else produce()
   }
 
-  private onResponse(batches: ProducerBatch[], orphans: Orphan[], results: readonly GatewayPartitionResult[]): void {
+  #onResponse(batches: ProducerBatch[], orphans: Orphan[], results: readonly GatewayPartitionResult[]): void {
     const byId = new Map<string, GatewayPartitionResult>()
     if (Array.isArray(results)) for (const r of results) if (r && typeof r.batchId === 'string') byId.set(r.batchId, r)
     const acked: string[] = []
     for (const batch of batches) {
       const q = this.accumulator.returned(batch)
       if (batch.done) continue
-      const wire = this.wire.get(batch)!
+      const wire = this.#wire.get(batch)!
       const r = byId.get(wire.batchId)
       if (!r) {
         this.retryOrFail(
@@ -302,24 +302,24 @@ export class GatewayBackend extends BatchSender implements ProducerBackend, Send
       if (METADATA_ERRORS.has(r.errorCode)) this.requestRefresh()
       this.retryOrFail(q, batch, err)
     }
-    if (acked.length > 0) this.lane?.forget(acked)
+    if (acked.length > 0) this.#lane?.forget(acked)
     for (const o of orphans) {
-      if (this.aborted) {
+      if (this.#aborted) {
         o.inFlight = false // a forced close: it stays stored for the next page
         continue
       }
       const r = byId.get(o.wire.batchId)
-      if (r && r.errorCode === 0) this.lane!.acked(o)
+      if (r && r.errorCode === 0) this.#lane!.acked(o)
       else {
         const err = r
           ? resultError(o.wire, r)
           : new MalformedResponseError(`the gateway's answer has no entry for batch ${o.wire.batchId}`)
-        this.lane!.failed(o, err, err.retriable)
+        this.#lane!.failed(o, err, err.retriable)
       }
     }
   }
 
-  private onRequestError(batches: ProducerBatch[], orphans: Orphan[], err: unknown): void {
+  #onRequestError(batches: ProducerBatch[], orphans: Orphan[], err: unknown): void {
     const error = err instanceof Error ? err : new Error(String(err))
     for (const batch of batches) {
       const q = this.accumulator.returned(batch)
@@ -327,9 +327,9 @@ export class GatewayBackend extends BatchSender implements ProducerBackend, Send
     }
     const retriable = error instanceof IsoKafkaError && error.retriable
     for (const o of orphans) {
-      if (this.aborted)
+      if (this.#aborted)
         o.inFlight = false // a forced close: it stays stored for the next page
-      else this.lane!.failed(o, error, retriable)
+      else this.#lane!.failed(o, error, retriable)
     }
   }
 
@@ -339,9 +339,9 @@ export class GatewayBackend extends BatchSender implements ProducerBackend, Send
    * would), and the error says the records are kept.
    */
   protected override expire(batch: ProducerBatch, err: DeliveryTimeoutError): void {
-    const wire = this.wire.get(batch)
-    if (this.lane && wire && this.lane.isStored(wire.batchId) && !this.aborted) {
-      this.lane.keep(wire)
+    const wire = this.#wire.get(batch)
+    if (this.#lane && wire && this.#lane.isStored(wire.batchId) && !this.#aborted) {
+      this.#lane.keep(wire)
       batch.fail(
         new DeliveryTimeoutError(`${err.message}; the outbox keeps them and sends them when the gateway is reachable`, {
           cause: err.cause,
@@ -357,18 +357,18 @@ export class GatewayBackend extends BatchSender implements ProducerBackend, Send
   protected failBatch(batch: ProducerBatch, err: Error): void {
     batch.fail(err)
     this.accumulator.release(batch)
-    const wire = this.wire.get(batch)
-    if (wire) this.lane?.forget([wire.batchId])
+    const wire = this.#wire.get(batch)
+    if (wire) this.#lane?.forget([wire.batchId])
   }
 
   /** Fail everything not yet acknowledged (forced close). What an outbox stored stays stored, for the next page. */
   override abortAll(err: Error): void {
-    this.aborted = true
+    this.#aborted = true
     super.abortAll(err)
   }
 
   protected override abandon(batch: ProducerBatch, err: Error): void {
-    if (this.lane) {
+    if (this.#lane) {
       batch.fail(err)
       this.accumulator.release(batch)
     } else this.failBatch(batch, err)

@@ -27,10 +27,10 @@ export interface Deadline {
  */
 export class GatewayMetadata {
   readonly topics = new Map<string, TopicState>()
-  private readonly wanted = new Set<string>()
-  private readonly refreshes: RefreshSchedule
+  readonly #wanted = new Set<string>()
+  readonly #refreshes: RefreshSchedule
   /** A non-retriable metadata failure (bad token, ...): sends fail fast with it until a refresh succeeds. */
-  private metadataError: IsoKafkaError | null = null
+  #metadataError: IsoKafkaError | null = null
   closed = false
   onChange: () => void = () => {}
 
@@ -44,7 +44,7 @@ export class GatewayMetadata {
      */
     readonly deadlines: Set<Deadline>,
   ) {
-    this.refreshes = new RefreshSchedule(
+    this.#refreshes = new RefreshSchedule(
       options,
       () => void this.fetchMetadata(),
       (now) => this.expireOverdue(now),
@@ -53,13 +53,13 @@ export class GatewayMetadata {
 
   /** When the last metadata request ended. */
   get lastRefreshAt(): number {
-    return this.refreshes.lastRefreshAt
+    return this.#refreshes.lastRefreshAt
   }
 
   topic(name: string): TopicInfo | undefined {
     const t = this.topics.get(name)
     if (t?.info) return t.info
-    this.wanted.add(name)
+    this.#wanted.add(name)
     this.requestRefresh()
     return undefined
   }
@@ -67,7 +67,7 @@ export class GatewayMetadata {
   topicError(name: string): IsoKafkaError | null {
     const t = this.topics.get(name)
     if (t?.info) return null
-    if (this.metadataError) return this.metadataError
+    if (this.#metadataError) return this.#metadataError
     if (!t || t.errorCode === 0 || RETRIABLE_CODES.includes(t.errorCode)) return null
     return new KafkaProtocolError(t.errorCode, `topic ${name}`, { name: t.error })
   }
@@ -78,7 +78,7 @@ export class GatewayMetadata {
 
   close(): void {
     this.closed = true
-    this.refreshes.close()
+    this.#refreshes.close()
   }
 
   /** Give up on requests past their deadline whose timers did not fire (see `deadlines`). */
@@ -88,22 +88,22 @@ export class GatewayMetadata {
 
   /** Ask for a metadata refresh soon (coalesced; backoff after failures; see RefreshSchedule). */
   requestRefresh(): void {
-    this.refreshes.request()
+    this.#refreshes.request()
   }
 
   /** Fetch now (joins a fetch under way); never rejects: a failure is kept for the sends it concerns. */
   fetchMetadata(): Promise<void> {
-    return this.refreshes
+    return this.#refreshes
       .run(
-        () => this.fetch(),
-        (err) => this.settled(err),
+        () => this.#fetch(),
+        (err) => this.#settled(err),
       )
       .catch(() => {})
   }
 
-  private fetch(): Promise<void> {
+  #fetch(): Promise<void> {
     const { clock, requestTimeoutMs } = this.options
-    const names = new Set(this.wanted)
+    const names = new Set(this.#wanted)
     for (const q of this.accumulator.queues) if (q.batches.length > 0 || q.inFlight > 0) names.add(q.topic)
     const controller = new AbortController()
     let timer: unknown = null
@@ -125,8 +125,8 @@ export class GatewayMetadata {
     return Promise.race([request, timeout]).then(
       (res) => {
         done()
-        this.apply(res)
-        this.metadataError = null
+        this.#apply(res)
+        this.#metadataError = null
       },
       (err: unknown) => {
         done()
@@ -136,19 +136,19 @@ export class GatewayMetadata {
   }
 
   /** After a fetch: tell the producer, and say whether to ask again. */
-  private settled(err: unknown): boolean {
-    if (err instanceof IsoKafkaError && !err.retriable) this.metadataError = err
+  #settled(err: unknown): boolean {
+    if (err instanceof IsoKafkaError && !err.retriable) this.#metadataError = err
     if (!this.closed) this.onChange()
-    if (err !== null) return this.wanted.size > 0
+    if (err !== null) return this.#wanted.size > 0
     // topics not usable yet for a reason that may pass (not created yet, no leader): poll them, every retryBackoffMs;
     // a topic refused for good (not authorized, invalid) is not polled
-    return [...this.wanted].some((n) => {
+    return [...this.#wanted].some((n) => {
       const t = this.topics.get(n)
       return !t?.info && (!t || RETRIABLE_CODES.includes(t.errorCode))
     })
   }
 
-  private apply(res: readonly GatewayTopicMetadata[]): void {
+  #apply(res: readonly GatewayTopicMetadata[]): void {
     const now = this.options.clock.now()
     if (this.options.hooks.active)
       this.options.hooks.emit('metadataRefreshed', { topics: res.map((t) => t.topic), brokers: 0 })

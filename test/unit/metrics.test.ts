@@ -56,8 +56,9 @@ describe('producer.metrics()', () => {
     await h.run(Promise.all([p.send({ topic: '__proto__', value: 'a' }), p.send({ topic: 'constructor', value: 'b' })]))
     const m = p.metrics()
     expect(Object.keys(m.topics).sort()).toEqual(['__proto__', 'constructor'])
-    expect(Object.getOwnPropertyDescriptor(m.topics, '__proto__')?.value['record-send-total']).toBe(1)
-    expect(m.topics.constructor!['record-send-total']).toBe(1)
+    const own = (name: string) => Object.getOwnPropertyDescriptor(m.topics, name)?.value
+    expect(own('__proto__')['record-send-total']).toBe(1)
+    expect(own('constructor')['record-send-total']).toBe(1)
   })
 
   it('retries, errors and throttling; rates fall to 0 and avg/max to NaN once the samples leave the window', async () => {
