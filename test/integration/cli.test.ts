@@ -98,6 +98,8 @@ async function readFramedWithKcat(
         'beginning',
         '-e',
         '-q',
+        '-X',
+        'fetch.wait.max.ms=10',
         '-f',
         '%p %o %K %S %h\x01%k%s\n',
       ])
