@@ -2,7 +2,10 @@
 // Failover drill against a real 3-node Kafka cluster (replication 3, min.insync.replicas 2): produce N keyed records
 // with acks=all and idempotence while the broker leading the most partitions is SIGKILLed mid-stream and restarted
 // later; then read everything back with kcat (librdkafka) and count lost, duplicated and reordered records.
-// Usage: node scripts/failover.mjs [--records 1000000] [--kill-at 0.3] [--down-ms 15000] [--signal KILL|TERM] [--json] [--keep]
+// Usage: node scripts/failover.mjs [--records 1000000] [--kill-at 0.3] [--down-ms 15000] [--restart-after-failover]
+//   [--signal KILL|TERM] [--json] [--keep]
+// --restart-after-failover restarts the broker as soon as the failover happened (every partition it led has acked a
+// record sent after the kill, so by a new leader) plus 1 s, instead of after a fixed --down-ms (then a maximum).
 // --signal TERM stops the broker gracefully instead (controlled shutdown: its partitions get new leaders before it
 // goes, and it refuses Produce naming them, which the producer follows at once: KIP-951 leader hints).
 import { spawn } from 'node:child_process'
@@ -17,6 +20,7 @@ const { values: args } = parseArgs({
     partitions: { type: 'string', default: '6' },
     'kill-at': { type: 'string', default: '0.3' },
     'down-ms': { type: 'string', default: '15000' },
+    'restart-after-failover': { type: 'boolean', default: false },
     signal: { type: 'string', default: 'KILL' },
     name: { type: 'string', default: 'failover' },
     json: { type: 'boolean', default: false },
@@ -65,6 +69,8 @@ let killedPartitions = new Set()
 let killAt = 0
 let restartAt = 0
 let restartDone = 0
+// killed partitions that acked a record sent after the kill: only a new leader can have acked it
+const resumed = new Set()
 const value = (i) => `r-${String(i).padStart(9, '0')}-`.padEnd(100, 'x')
 
 const outage = (async () => {
@@ -79,7 +85,13 @@ const outage = (async () => {
   log(
     `[failover] SIG${args.signal}ed broker ${killedNode} (leader of partitions ${[...killedPartitions].join(',')}) after ${acked} acks`,
   )
-  await new Promise((r) => setTimeout(r, Number(args['down-ms'])))
+  const downUntil = killAt + Number(args['down-ms'])
+  if (args['restart-after-failover']) {
+    while (resumed.size < killedPartitions.size && Date.now() < downUntil) await new Promise((r) => setTimeout(r, 50))
+    // a little more of the stream on the new leaders while the broker is still down
+    await new Promise((r) => setTimeout(r, Math.max(0, Math.min(1000, downUntil - Date.now()))))
+    log(`[failover] partitions ${[...resumed].join(',')} acked by new leaders ${Date.now() - killAt} ms after the kill`)
+  } else await new Promise((r) => setTimeout(r, Math.max(0, downUntil - Date.now())))
   restartAt = Date.now()
   await restartNode(killedNode, { name: args.name })
   restartDone = Date.now()
@@ -98,6 +110,7 @@ for (let i = 0; i < N; i++) {
         ackPartition[i] = m.partition
         ackOffset[i] = m.offset
         acked++
+        if (killAt && sendTime[i] > killAt && killedPartitions.has(m.partition)) resumed.add(m.partition)
       },
       (e) => {
         failed++
@@ -182,7 +195,8 @@ const result = {
   produceSeconds,
   recordsPerSecond: Math.round(N / produceSeconds),
 }
-if (!args.keep) await stopKafka({ name: args.name })
+// a throwaway cluster: no controlled shutdown needed (SIGKILL after 2 s)
+if (!args.keep) await stopKafka({ name: args.name, graceMs: 2_000 })
 if (args.json) console.log(JSON.stringify(result))
 else console.log(result)
 const ok = result.lost === 0 && result.duplicates === 0 && result.reordered === 0 && result.unresolved === 0
