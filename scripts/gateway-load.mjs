@@ -113,7 +113,11 @@ gw.kill('SIGTERM')
 // independent read-back
 const seen = new Map()
 await new Promise((resolve, reject) => {
-  const k = spawn('kcat', ['-C', '-b', bootstrap, '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%p %o %s\n'])
+  // fetch.wait.max.ms: -e ends on an empty fetch at the end of each partition, which the broker holds that long (500 ms by default)
+  const k = spawn('kcat', [
+    ...['-C', '-b', bootstrap, '-t', topic, '-o', 'beginning', '-e', '-q'],
+    ...['-X', 'fetch.wait.max.ms=10', '-f', '%p %o %s\n'],
+  ])
   let rest = ''
   k.stdout.setEncoding('latin1')
   k.stdout.on('data', (chunk) => {

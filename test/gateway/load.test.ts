@@ -1,6 +1,7 @@
 /// <reference types="node" />
-// 1,000 concurrent WebSocket clients on one gateway process for 20 s (LOAD_SECONDS) (scripts/gateway-load.mjs): every acknowledged
-// record must be in Kafka where its ack said, none twice; the gateway's RSS is reported.
+// 1,000 concurrent WebSocket clients on one gateway process for 10 s (LOAD_SECONDS; 20 or more for the full drill, see
+// docs/testing.md) at 10 records/s each (scripts/gateway-load.mjs): every acknowledged record must be in Kafka where its
+// ack said, none twice, and at least half the offered records acknowledged; the gateway's RSS is reported.
 import { describe, expect, inject, it } from 'vitest'
 import { spawn } from 'node:child_process'
 import path from 'node:path'
@@ -8,7 +9,7 @@ import path from 'node:path'
 const bootstrap = inject('kafkaBootstrap')
 const root = path.resolve(import.meta.dirname, '../..')
 const CLIENTS = Number(process.env.LOAD_CLIENTS ?? 1000)
-const SECONDS = Number(process.env.LOAD_SECONDS ?? 20)
+const SECONDS = Number(process.env.LOAD_SECONDS ?? 10)
 
 describe('gateway under load', () => {
   it(`${CLIENTS} WebSocket clients producing for ${SECONDS} s through one gateway`, async () => {
@@ -43,6 +44,7 @@ describe('gateway under load', () => {
     expect(result, err).not.toBeNull()
     console.log('[gateway load]', JSON.stringify(result))
     expect(result.gatewayMetrics.connectionsTotal).toBeGreaterThanOrEqual(CLIENTS)
+    // half of the offered 10 records/s per client, for as long as it ran
     expect(result.acked).toBeGreaterThan(CLIENTS * SECONDS * 5)
     expect(result).toMatchObject({ failed: 0, lost: 0, misplaced: 0, duplicates: 0 })
     expect(result.inKafka).toBe(result.acked)
