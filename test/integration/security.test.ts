@@ -2,22 +2,37 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { createProducer, type SaslOptions } from '../../src/index.js'
 import { tcp } from '../../adapters/node-tcp/index.js'
-import { readAllWithKcat } from '../helpers/kafka-tools.js'
+import { readAllWithKcat, uniqueTopic } from '../helpers/kafka-tools.js'
 import { kafkaScript, type ClusterState, type KafkaScript } from '../helpers/kafka-script.js'
 
-// A cluster of its own with SASL_PLAINTEXT (PLAIN, SCRAM-SHA-256/512, OAUTHBEARER) and SSL listeners.
+// A scripts/kafka.mjs cluster with SASL_PLAINTEXT (PLAIN, SCRAM-SHA-256/512 for alice, OAUTHBEARER) and SSL listeners:
+// the global setup's (it starts its cluster with those listeners and exports them) when there is one; a cluster of
+// its own otherwise, e.g. under KAFKA_BOOTSTRAP=<another cluster>, whose SASL users this file does not know.
 const NAME = 'vitest-security'
 const USER = 'alice'
 const PASSWORD = 'alice-secret'
 let kafka: KafkaScript
 let state: ClusterState
+let ownCluster = false
 
 beforeAll(async () => {
   kafka = await kafkaScript()
-  state = await kafka.startKafka({ name: NAME, nodes: 1, sasl: true, tls: true })
+  const env = process.env
+  if (env.ISOKAFKA_TEST_CLUSTER_SCRIPTED && env.KAFKA_SASL_BOOTSTRAP && env.KAFKA_TLS_BOOTSTRAP && env.KAFKA_TLS_CA) {
+    state = {
+      bootstrap: env.KAFKA_BOOTSTRAP!,
+      saslBootstrap: env.KAFKA_SASL_BOOTSTRAP,
+      tlsBootstrap: env.KAFKA_TLS_BOOTSTRAP,
+      tls: { ca: env.KAFKA_TLS_CA },
+      nodes: [],
+    }
+  } else {
+    ownCluster = true
+    state = await kafka.startKafka({ name: NAME, nodes: 1, sasl: true, tls: true })
+  }
 })
 afterAll(async () => {
-  await kafka?.stopKafka({ name: NAME })
+  if (ownCluster) await kafka?.stopKafka({ name: NAME })
 })
 
 /** An unsecured JWS (alg none) as Kafka's default OAUTHBEARER validator accepts; a real app gets one from its IdP. */
@@ -46,20 +61,20 @@ describe('SASL and TLS against real broker listeners', () => {
   for (const mechanism of mechanisms) {
     it(`SASL ${mechanism}`, async () => {
       const sasl = { mechanism, username: USER, password: PASSWORD } as SaslOptions
-      await produceAndReadBack(`sasl-${mechanism}`, tcp({ bootstrap: state.saslBootstrap!, sasl }))
+      await produceAndReadBack(uniqueTopic(`sasl-${mechanism}`), tcp({ bootstrap: state.saslBootstrap!, sasl }))
     })
   }
 
   it('SASL OAUTHBEARER with a token callback', async () => {
     let calls = 0
     const sasl: SaslOptions = { mechanism: 'oauthbearer', token: async () => (calls++, unsecuredJwt(USER)) }
-    await produceAndReadBack('sasl-oauth', tcp({ bootstrap: state.saslBootstrap!, sasl }))
+    await produceAndReadBack(uniqueTopic('sasl-oauth'), tcp({ bootstrap: state.saslBootstrap!, sasl }))
     expect(calls).toBeGreaterThan(0)
   })
 
   it('TLS with the self-signed CA passed in', async () => {
     await produceAndReadBack(
-      'tls-topic',
+      uniqueTopic('tls-topic'),
       tcp({ bootstrap: state.tlsBootstrap!, tls: { ca: readFileSync(state.tls!.ca) } }),
     )
   })

@@ -48,6 +48,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (state.saslBootstrap) process.env.KAFKA_SASL_BOOTSTRAP = state.saslBootstrap
   if (state.tlsBootstrap) process.env.KAFKA_TLS_BOOTSTRAP = state.tlsBootstrap
   if (state.tls?.ca) process.env.KAFKA_TLS_CA = state.tls.ca
+  // a scripts/kafka.mjs cluster (its SASL user, alice): test/integration/security.test.ts uses it instead of its own
+  process.env.ISOKAFKA_TEST_CLUSTER_SCRIPTED = CLUSTER_NAME
   project.provide('kafkaBootstrap', state.bootstrap)
   return async () => {
     if (startedHere) await kafka.stopKafka({ name: CLUSTER_NAME })
