@@ -154,6 +154,51 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     return promise
   }
 
+  /**
+   * What `Promise.all(records.map(send))` does (each record checked and sent on its own; the first failure rejects,
+   * the other records are still sent), without a promise per record: one promise for the call and a callback per
+   * record that fills its slot of the result.
+   */
+  function sendBatch(records: ReadonlyArray<ProducerRecord<K, V>>): Promise<RecordMetadata[]> {
+    if (!Array.isArray(records))
+      return Promise.reject(new InvalidArgumentError('INVALID_RECORD', 'sendBatch() takes an array of records'))
+    const n = records.length
+    const results = new Array<RecordMetadata>(n)
+    if (n === 0) return Promise.resolve(results)
+    return new Promise<RecordMetadata[]>((resolve, reject) => {
+      let left = n
+      let failed = false
+      const fail = (err: unknown) => {
+        if (failed) return
+        failed = true
+        reject(err)
+      }
+      const slot =
+        (i: number): DeliveryCallback =>
+        (err, meta) => {
+          if (err) fail(err)
+          else results[i] = meta!
+          if (--left === 0 && !failed) resolve(results)
+        }
+      for (let i = 0; i < n; i++) {
+        if (fatal || closed) {
+          fail(fatal ?? new ProducerClosedError())
+          return
+        }
+        let e: PendingSend
+        try {
+          txn?.checkSend()
+          e = prepare(records[i]!)
+        } catch (err) {
+          fail(err)
+          continue
+        }
+        e.callback = slot(i)
+        submit(e)
+      }
+    })
+  }
+
   function produce(record: ProducerRecord<K, V>, callback?: DeliveryCallback): boolean {
     if (fatal) throw fatal
     if (closed) throw new ProducerClosedError()
@@ -318,7 +363,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
       return backendMetrics()
     },
     send,
-    sendBatch: (records) => Promise.all(records.map((r) => send(r))),
+    sendBatch,
     produce,
     ready,
     flush,

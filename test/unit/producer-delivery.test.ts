@@ -88,6 +88,54 @@ describe('send and acknowledgement', () => {
     expect(metas.map((m) => m.offset)).toEqual([0, 1])
   })
 
+  it('sendBatch: each slot holds its own record, across topics, partitions and batches', async () => {
+    h = new Harness({ topics: { t: 3, u: 2 } })
+    const p = h.producer({ lingerMs: 2, batchSize: 200 }) // small batches: a partition's records span several
+    const records = Array.from({ length: 300 }, (_, i) => ({
+      topic: i % 4 === 0 ? 'u' : 't',
+      key: `k${i % 7}`,
+      value: `v${i}`,
+    }))
+    const metas = await h.run(p.sendBatch(records))
+    expect(metas).toHaveLength(300)
+    for (let i = 0; i < 300; i++) {
+      const m = metas[i]!
+      expect(m.topic).toBe(records[i]!.topic)
+      expect(text(h.cluster.records(m.topic, m.partition)[m.offset]!.value)).toBe(`v${i}`)
+    }
+  })
+
+  it('sendBatch: a bad record rejects the call with its error, and the others are still sent (as Promise.all of send)', async () => {
+    h = new Harness({ topics: { t: 1 } })
+    const p = h.producer({ lingerMs: 0 })
+    const call = p.sendBatch([
+      { topic: 't', value: 'a' },
+      { topic: 'bad topic name', value: 'b' },
+      { topic: 't', value: 'c' },
+    ])
+    await expect(h.run(call)).rejects.toMatchObject({ code: 'INVALID_TOPIC' })
+    await h.run(p.flush())
+    expect(values('t', 0)).toEqual(['a', 'c'])
+    await expect(p.sendBatch('nope' as never)).rejects.toMatchObject({ code: 'INVALID_RECORD' })
+    await expect(p.sendBatch([])).resolves.toEqual([])
+  })
+
+  it('sendBatch: a broker refusal rejects the call once; after close() it rejects with PRODUCER_CLOSED', async () => {
+    h = new Harness({ topics: { t: 1 } })
+    const p = h.producer({ lingerMs: 0, retries: 0 })
+    h.cluster.failNext(ApiKey.Produce, ErrorCode.INVALID_RECORD)
+    await expect(
+      h.run(
+        p.sendBatch([
+          { topic: 't', value: 'x' },
+          { topic: 't', value: 'y' },
+        ]),
+      ),
+    ).rejects.toMatchObject({ code: 'INVALID_RECORD' })
+    await h.run(p.close())
+    await expect(p.sendBatch([{ topic: 't', value: 'z' }])).rejects.toMatchObject({ code: 'PRODUCER_CLOSED' })
+  })
+
   it('uses the broker LogAppendTime when the topic says so', async () => {
     h = new Harness({ topics: { t: { partitions: 1, timestampType: 'LogAppendTime' } } })
     const p = h.producer({ lingerMs: 0 })

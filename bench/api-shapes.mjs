@@ -1,0 +1,190 @@
+#!/usr/bin/env node
+// How fast each way of calling the producer goes, client-bound: isokafka (dist/) over Node TCP against the bench's
+// sink (bench/sink/sink.ts, a fake broker that acks at once), so the figure is the client's own cost per record.
+// Each shape sends N records of `size` bytes to a 6-partition topic (acks=all, idempotent, linger 5 ms, batch 16 KiB)
+// and reports records/s and the ratio to the produce() loop measured in the same run (issue 18's goals are ratios).
+//
+//   node bench/api-shapes.mjs [--records 1000000] [--rounds 3] [--shapes produce,batch,...]
+//
+// Shapes:
+//   produce      produce(record, callback) with one shared callback, `await ready()` when it returns false
+//   window-4k    send() per record, at most 4,096 unsettled (a sliding window)
+//   all          await Promise.all of every send() made in one synchronous loop
+//   batch        sendBatch() of 1,000 records, 8 calls outstanding (the KafkaJS habit)
+//   handlers     100 concurrent "request handlers", each awaiting its own send() in turn
+//   for-await    for await over an async generator of records, send() without awaiting, window 4,096
+import { spawn } from 'node:child_process'
+import { parseArgs } from 'node:util'
+import { buildSink } from './lib/tools.mjs'
+
+const { values: a } = parseArgs({
+  options: {
+    records: { type: 'string', default: '1000000' },
+    size: { type: 'string', default: '100' },
+    rounds: { type: 'string', default: '3' },
+    shapes: { type: 'string', default: 'produce,window-4k,all,batch,handlers,for-await' },
+    child: { type: 'string' },
+  },
+})
+
+if (a.child) await runChild(JSON.parse(a.child))
+else await main()
+
+async function main() {
+  const sinkFile = await buildSink()
+  const sink = spawn(process.execPath, [sinkFile, '--partitions', '6'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const port = await new Promise((resolve, reject) => {
+    let buf = ''
+    sink.stdout.on('data', (d) => {
+      buf += d
+      const m = /SINK_PORT=(\d+)/.exec(buf)
+      if (m) resolve(Number(m[1]))
+    })
+    sink.on('exit', () => reject(new Error('the sink exited')))
+  })
+  const shapes = a.shapes.split(',')
+  const results = Object.fromEntries(shapes.map((s) => [s, []]))
+  try {
+    for (let round = 1; round <= Number(a.rounds); round++) {
+      for (const shape of shapes) {
+        const r = await child({ shape, port, records: Number(a.records), size: Number(a.size), round })
+        results[shape].push(r)
+        console.log(
+          `round ${round} ${shape.padEnd(10)} ${Math.round(r.recordsPerSec).toLocaleString('en-US').padStart(10)} rec/s  CPU ${r.cpuSeconds.toFixed(2)} s  peak RSS ${r.peakRssMb} MB`,
+        )
+      }
+    }
+  } finally {
+    sink.kill('SIGTERM')
+  }
+  const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]
+  const base = results.produce ? median(results.produce.map((r) => r.recordsPerSec)) : null
+  console.log('\nshape       median rec/s   ÷ produce()   max peak RSS')
+  for (const shape of shapes) {
+    const m = median(results[shape].map((r) => r.recordsPerSec))
+    const rss = Math.max(...results[shape].map((r) => r.peakRssMb))
+    console.log(
+      `${shape.padEnd(10)} ${Math.round(m).toLocaleString('en-US').padStart(12)}   ${base ? (m / base).toFixed(2).padStart(10) : '         -'}   ${String(rss).padStart(8)} MB`,
+    )
+  }
+}
+
+function child(config) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [new URL(import.meta.url).pathname, '--child', JSON.stringify(config)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    let out = ''
+    p.stdout.on('data', (d) => (out += d))
+    p.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`${config.shape} exited with ${code}`))
+      resolve(JSON.parse(out.trim().split('\n').pop()))
+    })
+  })
+}
+
+async function runChild(c) {
+  const { createProducer } = await import('isokafka')
+  const { tcp } = await import('isokafka/node')
+  const topic = `shapes-${c.shape}-${c.round}`
+  const producer = createProducer({
+    transport: tcp({ bootstrap: `127.0.0.1:${c.port}`, clientId: 'shapes' }),
+    acks: 'all',
+    lingerMs: 5,
+    batchSize: 16384,
+  })
+  await producer.partitionsFor(topic)
+  const value = new Uint8Array(c.size).fill(120)
+  const N = c.records
+  const record = () => ({ topic, value })
+  let peakRss = 0
+  const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 20)
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  let failed = 0
+  const onError = () => failed++
+  if (c.shape === 'produce') {
+    let acked = 0
+    let resolveDone
+    const done = new Promise((r) => (resolveDone = r))
+    const cb = (err) => {
+      if (err) failed++
+      if (++acked === N) resolveDone()
+    }
+    for (let i = 0; i < N; i++) if (!producer.produce(record(), cb)) await producer.ready()
+    await done
+  } else if (c.shape === 'window-4k' || c.shape === 'for-await') {
+    const window = 4096
+    let outstanding = 0
+    let resume = null
+    const settle = () => {
+      outstanding--
+      if (resume && outstanding < window * 0.75) {
+        const r = resume
+        resume = null
+        r()
+      }
+    }
+    const source =
+      c.shape === 'for-await'
+        ? (async function* () {
+            for (let i = 0; i < N; i++) yield record()
+          })()
+        : null
+    const sendOne = (r) => {
+      outstanding++
+      producer.send(r).then(settle, (e) => {
+        onError(e)
+        settle()
+      })
+    }
+    if (source) {
+      for await (const r of source) {
+        sendOne(r)
+        if (outstanding >= window) await new Promise((r2) => (resume = r2))
+      }
+    } else {
+      for (let i = 0; i < N; i++) {
+        sendOne(record())
+        if (outstanding >= window) await new Promise((r) => (resume = r))
+      }
+    }
+    await producer.flush()
+  } else if (c.shape === 'all') {
+    const sends = new Array(N)
+    for (let i = 0; i < N; i++) sends[i] = producer.send(record())
+    await Promise.all(sends).catch(onError)
+  } else if (c.shape === 'batch') {
+    const size = 1000
+    let next = 0
+    const worker = async () => {
+      while (next < N) {
+        const n = Math.min(size, N - next)
+        next += n
+        const batch = new Array(n)
+        for (let i = 0; i < n; i++) batch[i] = record()
+        await producer.sendBatch(batch).catch(onError)
+      }
+    }
+    await Promise.all(Array.from({ length: 8 }, worker))
+  } else if (c.shape === 'handlers') {
+    let next = 0
+    const handler = async () => {
+      while (next++ < N) await producer.send(record()).catch(onError)
+    }
+    await Promise.all(Array.from({ length: 100 }, handler))
+  } else throw new Error(`unknown shape ${c.shape}`)
+  const seconds = (performance.now() - t0) / 1000
+  const cpu = process.cpuUsage(cpu0)
+  clearInterval(rssTimer)
+  peakRss = Math.max(peakRss, process.memoryUsage.rss())
+  await producer.close()
+  if (failed > 0) throw new Error(`${failed} sends failed`)
+  console.log(
+    JSON.stringify({
+      recordsPerSec: N / seconds,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      peakRssMb: Math.round(peakRss / 2 ** 20),
+    }),
+  )
+}
