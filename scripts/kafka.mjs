@@ -37,7 +37,15 @@ const STOP_GRACE_MS = 20_000
 const DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1'
 const JAVA = process.env.JAVA || 'java'
 const MVN = process.env.MVN || 'mvn'
-const BROKER_JVM = ['-Xms256m', '-Xmx512m', '-XX:+UseG1GC', '-XX:+ExitOnOutOfMemoryError', '-Djava.awt.headless=true']
+const BROKER_JVM = [
+  '-Xms256m',
+  '-Xmx512m',
+  '-XX:+UseG1GC',
+  '-XX:+ExitOnOutOfMemoryError',
+  '-Djava.awt.headless=true',
+  // more JVM options for the brokers, e.g. ISOKAFKA_BROKER_JVM_OPTS=-XX:TieredStopAtLevel=1
+  ...(process.env.ISOKAFKA_BROKER_JVM_OPTS ?? '').split(' ').filter(Boolean),
+]
 const TOOL_JVM = ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Djava.awt.headless=true']
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
