@@ -8,7 +8,7 @@
 //
 // Shapes:
 //   produce      produce(record, callback) with one shared callback, `await ready()` when it returns false
-//   window-4k    send() per record, at most 4,096 unsettled (a sliding window)
+//   window-4k    send() per record, at most 4,096 unsettled (a sliding window); window-1k, window-16k, window-64k
 //   all          await Promise.all of every send() made in one synchronous loop
 //   batch        sendBatch() of 1,000 records, 8 calls outstanding (the KafkaJS habit)
 //   handlers     100 concurrent "request handlers", each awaiting its own send() in turn
@@ -113,8 +113,8 @@ async function runChild(c) {
     }
     for (let i = 0; i < N; i++) if (!producer.produce(record(), cb)) await producer.ready()
     await done
-  } else if (c.shape === 'window-4k' || c.shape === 'for-await') {
-    const window = 4096
+  } else if (c.shape.startsWith('window-') || c.shape === 'for-await') {
+    const window = c.shape === 'for-await' ? 4096 : Number.parseInt(c.shape.slice(7), 10) * 1024
     let outstanding = 0
     let resume = null
     const settle = () => {
