@@ -35,13 +35,14 @@ export function blankPendingSend(): PendingSend {
     seq: 0,
     partitionPromise: null,
     callback: ignoreOutcome,
+    reject: null,
   }
 }
 
 /** Fails a send that never reached a batch. Always later than the call, so produce()'s callback never runs inside it. */
 export function refuse(e: PendingSend, err: Error): void {
-  const callback = e.callback
-  queueMicrotask(() => deliver(callback, err, null))
+  const { callback, reject } = e
+  queueMicrotask(() => (reject !== null ? reject(err) : deliver(callback, err, null)))
 }
 
 const utf8 = new TextEncoder()

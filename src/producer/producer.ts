@@ -148,7 +148,9 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
       return Promise.reject(err)
     }
     const promise = new Promise<RecordMetadata>((resolve, reject) => {
-      e.callback = (err, meta) => (err ? reject(err) : resolve(meta!))
+      // no closure over the resolving functions: the batch calls resolve(meta) or reject(err) (ProducerBatch.#rejects)
+      e.callback = resolve as unknown as DeliveryCallback
+      e.reject = reject
     })
     submit(e)
     return promise

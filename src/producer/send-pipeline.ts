@@ -298,6 +298,7 @@ export function createSendPipeline<K, V>(
     e.seq = ++nextSeq
     e.partitionPromise = null
     e.callback = ignoreOutcome
+    e.reject = null
     return e
   }
 

@@ -136,6 +136,27 @@ describe('send and acknowledgement', () => {
     await expect(p.sendBatch([{ topic: 't', value: 'z' }])).rejects.toMatchObject({ code: 'PRODUCER_CLOSED' })
   })
 
+  it('send() promises and produce() callbacks mixed in one batch each get their own outcome, acked or failed', async () => {
+    h = new Harness({ topics: { t: 1 } })
+    const p = h.producer({ lingerMs: 5, retries: 0 })
+    const seen: Array<string> = []
+    const cb = (err: Error | null, meta: { offset: number } | null) => seen.push(err ? 'err' : `cb${meta!.offset}`)
+    const first = [p.send({ topic: 't', value: 'a' }), p.send({ topic: 't', value: 'b' })]
+    p.produce({ topic: 't', value: 'c' }, cb)
+    const last = p.send({ topic: 't', value: 'd' })
+    const metas = await h.run(Promise.all([...first, last]))
+    expect(metas.map((m) => m.offset)).toEqual([0, 1, 3])
+    expect(seen).toEqual(['cb2'])
+    h.cluster.failNext(ApiKey.Produce, ErrorCode.INVALID_RECORD)
+    const failing = [p.send({ topic: 't', value: 'e' }), p.send({ topic: 't', value: 'f' })]
+    p.produce({ topic: 't', value: 'g' }, cb)
+    const settled = await h.run(Promise.allSettled(failing))
+    expect(settled.map((r) => r.status)).toEqual(['rejected', 'rejected'])
+    expect((settled[0] as PromiseRejectedResult).reason).toMatchObject({ code: 'INVALID_RECORD' })
+    await h.run(p.flush())
+    expect(seen).toEqual(['cb2', 'err'])
+  })
+
   it('uses the broker LogAppendTime when the topic says so', async () => {
     h = new Harness({ topics: { t: { partitions: 1, timestampType: 'LogAppendTime' } } })
     const p = h.producer({ lingerMs: 0 })
