@@ -5,6 +5,7 @@ import type { ProducerBackend, Sender } from './backend.js'
 import { Fifo } from './fifo.js'
 import {
   blankPendingSend,
+  copyPendingSend,
   encodeHeaders,
   ignoreOutcome,
   partitionerFailed,
@@ -321,8 +322,8 @@ export function createSendPipeline<K, V>(
       backend.topic(blocked.peek()!.topic)
       sender.wake()
     }
-    blocked.push(isScratch ? Object.assign(blankPendingSend(), e) : e)
-    void pump()
+    blocked.push(isScratch ? copyPendingSend(e) : e)
+    if (!pumping) void pump() // (an async call makes a promise even when it returns at once: one per waiting send)
     return false
   }
 
