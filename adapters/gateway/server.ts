@@ -211,6 +211,7 @@ class GatewayServer implements Gateway {
     ])
     clearTimeout(timer)
     while (this.requests.active > 0 && Date.now() < deadline) await sleep(20)
+    this.ws.seal() // in the same turn as the last look at active requests: nothing starts after it
     await new Promise((resolve) => setImmediate(resolve)) // the acks go out before the close frames
     const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()))
     this.ws.close()

@@ -69,6 +69,8 @@ export class WsFront {
   private readonly wss: WebSocketServer
   private readonly heartbeat: NodeJS.Timeout
   private draining = false
+  /** See seal(). */
+  private sealed = false
 
   constructor(
     private readonly o: ResolvedGatewayOptions,
@@ -285,7 +287,7 @@ export class WsFront {
 
   private onMessage(conn: WsConn, bytes: Uint8Array, isBinary: boolean): void {
     this.metrics.bytesIn += bytes.length
-    if (conn.closing) return
+    if (conn.closing || this.sealed) return
     if (!conn.session && !conn.authenticating) return this.firstFrame(conn, bytes, isBinary)
     this.onFrame(conn, bytes, isBinary).catch((err) => {
       this.log.error('frame failed', { connection: conn.id, ...errorFields(err) })
@@ -439,6 +441,15 @@ export class WsFront {
       c.pingNonce = randomBytes(8)
       c.ws.ping(c.pingNonce)
     }
+  }
+
+  /**
+   * The drain's last look: from here no frame is taken at all, not even one `ws` still emits from what it had buffered
+   * when reading paused (a frame taken now would be written to Kafka by the producer's close, and its connection
+   * closed before its ack: in Kafka but never acknowledged). The client resends what got no ack.
+   */
+  seal(): void {
+    this.sealed = true
   }
 
   /** Stop reading frames (the drain): what was read finishes; nothing new is accepted. */
