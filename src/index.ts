@@ -10,7 +10,7 @@ export type {
   CloseOptions,
   TopicDescription,
 } from './producer/producer.js'
-export type { DeliveryCallback, RecordMetadata } from './producer/accumulator.js'
+export type { DeliveryCallback, RecordMetadata } from './producer/producer-batch.js'
 export type { ProducerOptions, Acks } from './producer/options.js'
 export type { TransactionOffset, GroupMetadata, TransactionState } from './producer/transactions.js'
 export { defaultSerializer, jsonSerializer, stringSerializer, type Serializer } from './producer/serializers.js'

@@ -13,7 +13,7 @@ import {
   RecordTooLargeError,
   RequestTimeoutError,
 } from '../../src/errors.js'
-import type { RecordMetadata } from '../../src/producer/accumulator.js'
+import type { RecordMetadata } from '../../src/producer/producer-batch.js'
 import { createProducer, type Producer } from '../../src/producer/producer.js'
 import { kafkaErrorBasics } from '../../src/protocol/error-codes.js'
 import type { SocketTransport } from '../../src/transport.js'

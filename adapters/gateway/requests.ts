@@ -3,7 +3,7 @@
  * (records/s, topic lookups/s, batches in flight per session and overall), the token's allow-list, the batch ledger
  * (a resent batch id is answered from memory), and the records handed to the Kafka side.
  */
-import type { RecordMetadata } from '../../src/producer/accumulator.js'
+import type { RecordMetadata } from '../../src/producer/producer-batch.js'
 import type { ProducerRecord } from '../../src/producer/producer.js'
 import {
   isRetriableCode,

@@ -9,7 +9,7 @@
  */
 import type http from 'node:http'
 import { splitJsonStream } from '../gateway-wire/index.js'
-import type { RecordMetadata } from '../../src/producer/accumulator.js'
+import type { RecordMetadata } from '../../src/producer/producer-batch.js'
 import { recordCost, type Backpressure } from './limits.js'
 import type { MetricsRegistry } from './metrics.js'
 import type { ResolvedGatewayOptions } from './options.js'

@@ -1,7 +1,8 @@
 import { backoffMs, PassScheduler } from '../clock.js'
 import { DeliveryTimeoutError, IsoKafkaError } from '../errors.js'
 import { batchEvent } from '../hooks.js'
-import type { PartitionQueue, ProducerBatch, RecordAccumulator } from './accumulator.js'
+import type { PartitionQueue, RecordAccumulator } from './accumulator.js'
+import type { ProducerBatch } from './producer-batch.js'
 import type { ResolvedOptions } from './options.js'
 import type { Sender } from './backend.js'
 

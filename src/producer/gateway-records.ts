@@ -1,5 +1,5 @@
 import type { EncodedHeader, RecordInput } from '../protocol/record-batch.js'
-import type { BatchBuilder, RecordFormat } from './accumulator.js'
+import type { BatchBuilder, RecordFormat } from './producer-batch.js'
 
 /*
  * A gateway batch's records, written as they arrive in the form a produce frame carries them

@@ -2,7 +2,7 @@
 // names, header encoding, and how a send that never reached a batch is refused.
 import { InvalidArgumentError, IsoKafkaError } from '../errors.js'
 import type { EncodedHeader } from '../protocol/record-batch.js'
-import { deliver, type DeliveryCallback, type RecordToAppend } from './accumulator.js'
+import { deliver, type DeliveryCallback, type RecordToAppend } from './producer-batch.js'
 import type { HeaderValue, RecordHeaders } from './producer.js'
 
 export interface PendingSend extends RecordToAppend {

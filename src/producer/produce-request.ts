@@ -6,7 +6,7 @@ import { brokerError } from '../protocol/error-messages.js'
 import { InitProducerId } from '../protocol/messages/init-producer-id.js'
 import type { ProducePartitionResponse, ProduceRequest, ProduceResponse } from '../protocol/messages/produce.js'
 import { compressRecords, sealBatch, type RecordBatchBuilder } from '../protocol/record-batch.js'
-import type { ProducerBatch } from './accumulator.js'
+import type { ProducerBatch } from './producer-batch.js'
 import type { ResolvedOptions } from './options.js'
 
 /**

@@ -1,0 +1,211 @@
+// One batch of records for one partition, as the accumulator builds it and a sender ships it: the records in their
+// backend's wire form (BatchBuilder / RecordFormat), the delivery callbacks of the sends in it, and the state a sender
+// keeps across retries (sequence, sealed bytes, attempts).
+import { emitAcked, emitFailed, type HookSet } from '../hooks.js'
+import type { EncodedHeader, RecordInput } from '../protocol/record-batch.js'
+
+/**
+ * Where a batch's records are written as they arrive, in the wire form its backend ships: a Kafka RecordBatch for
+ * the Kafka path (protocol/record-batch.ts), MessagePack gateway records for the gateway path
+ * (producer/gateway-records.ts). Each backend brings its own, so a bundle carries only the one its transport uses.
+ */
+export interface BatchBuilder {
+  readonly count: number
+  /** Timestamp of the first record. */
+  readonly firstTimestamp: number
+  /** Bytes of the batch so far, in its wire form: what batchSize is compared with. */
+  readonly sizeInBytes: number
+  /** The buffer written into (given back to the accumulator's pool when the batch is done). */
+  readonly buffer: Uint8Array
+  append(record: RecordInput): void
+}
+
+export interface RecordFormat {
+  /** `buffer`: a pooled buffer of batchSize bytes to write into (replaced by a larger copy if the batch outgrows it). */
+  builder(capacity: number, buffer?: Uint8Array): BatchBuilder
+  /** An upper bound of a record's size in this form (its share of bufferMemory, and the size checks). */
+  estimate(key: Uint8Array | null, value: Uint8Array | null, headers: readonly EncodedHeader[]): number
+}
+
+/** What a successful send resolves to. */
+export interface RecordMetadata {
+  topic: string
+  partition: number
+  /** Offset in the partition; -1 when unknown (acks=0). */
+  offset: number
+  /** CreateTime of the record, or the broker's LogAppendTime when the topic uses it. */
+  timestamp: number
+}
+
+/**
+ * How a record's outcome is reported: one Node-style function per record, called once with an error or with the
+ * record's metadata. `produce()` stores the user's callback as is; `send()` stores one that settles its promise.
+ */
+export type DeliveryCallback = (err: Error | null, meta: RecordMetadata | null) => void
+
+/** Runs a user's delivery callback. One that throws must not stop the sender: its error is rethrown on its own. */
+export function deliver(callback: DeliveryCallback, err: Error | null, meta: RecordMetadata | null): void {
+  try {
+    callback(err, meta)
+  } catch (thrown) {
+    queueMicrotask(() => {
+      throw thrown
+    })
+  }
+}
+
+/**
+ * One batch of records for one partition: the records in wire form plus the callbacks of the sends in it.
+ * Keeps its sequence and sealed bytes across retries so a resend is byte-identical (idempotence relies on it).
+ */
+export class ProducerBatch {
+  readonly builder: BatchBuilder
+  // Per-record state, kept compact: a hot produce() loop passes one callback for every record, and records arrive
+  // in time order, so the batch keeps one callback until a record brings another one, and the timestamps as runs:
+  // [first index, timestamp] pairs for each change after the first record (a few per batch, not one per record).
+  #callback: DeliveryCallback | null = null
+  #callbacks: DeliveryCallback[] | null = null
+  // A send()'s record keeps its promise's resolving functions instead of a closure over them (one object fewer per
+  // pending send, which matters with tens of thousands outstanding): slot i of #rejects is set for those records, and
+  // their "callback" is the promise's resolve, called with the metadata alone.
+  #rejects: Array<(err: Error) => void> | null = null
+  #timestampRuns: number[] | null = null
+  #lastTimestamp = 0
+  reservedBytes = 0
+  /** No more records go in (full, or drained). */
+  closed = false
+  /** Closed because it was full and not yet taken by the sender: counted in RecordAccumulator.fullBatchesWaiting. */
+  waitingFull = false
+  attempts = 0
+  /** Not to be resent before this time (retry backoff). */
+  retryAtMs = 0
+  /** -1 until the batch is first sent with idempotence on. */
+  baseSequence = -1
+  producerId = -1
+  producerEpoch = -1
+  /** Encoded RecordBatch, cached for retries. */
+  sealed: Uint8Array | null = null
+  inFlight = false
+  done = false
+  /** The producer's hooks (batchAcked / batchFailed and their per-record events come from complete() and fail()). */
+  hooks: HookSet | null = null
+  #waiters: Array<() => void> | null = null
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly createdMs: number,
+    builder: BatchBuilder,
+  ) {
+    this.builder = builder
+  }
+
+  get recordCount(): number {
+    return this.builder.count
+  }
+
+  add(record: RecordToAppend): void {
+    const n = this.builder.count // records before this one
+    this.builder.append(record)
+    const { timestamp, callback, estimate: reserved } = record
+    if (record.reject !== null) (this.#rejects ??= [])[n] = record.reject
+    if (n === 0) {
+      this.#callback = callback
+      this.#lastTimestamp = timestamp
+    } else {
+      if (this.#callbacks !== null) this.#callbacks[n] = callback
+      else if (callback !== this.#callback) this.#callbacks = this.#spreadCallback(n, callback, reserved)
+      if (timestamp !== this.#lastTimestamp) {
+        ;(this.#timestampRuns ??= []).push(n, timestamp)
+        this.#lastTimestamp = timestamp
+      }
+    }
+    this.reservedBytes += reserved
+  }
+
+  /** The first record with a callback of its own: one slot per record, sized for the records that may still fit. */
+  #spreadCallback(n: number, callback: DeliveryCallback, reserved: number): DeliveryCallback[] {
+    const room = Math.ceil((this.builder.buffer.length - this.builder.sizeInBytes) / Math.max(16, reserved))
+    const slots = new Array<DeliveryCallback>(Math.min(n + 1 + room, 1 << 16))
+    for (let i = 0; i < n; i++) slots[i] = this.#callback!
+    slots[n] = callback
+    return slots
+  }
+
+  /** Record i's callback: the batch's one callback until a record brought another (see spreadCallback). */
+  #callbackAt(i: number): DeliveryCallback {
+    return this.#callbacks !== null ? this.#callbacks[i]! : this.#callback!
+  }
+
+  /** `offsets`: every record's offset, when they are not consecutive (a gateway or REST proxy may report them). */
+  complete(baseOffset: number, logAppendTime: number, offsets?: readonly number[]): void {
+    if (this.done) return
+    this.done = true
+    if (this.hooks !== null && this.hooks.active) emitAcked(this.hooks, this, baseOffset, offsets)
+    const { topic, partition } = this
+    const timestampRuns = this.#timestampRuns
+    const count = this.builder.count
+    let timestamp = logAppendTime >= 0 ? logAppendTime : this.builder.firstTimestamp
+    const rejects = this.#rejects
+    let run = 0 // next entry of timestampRuns
+    for (let i = 0; i < count; i++) {
+      if (timestampRuns !== null && logAppendTime < 0 && run < timestampRuns.length && timestampRuns[run] === i) {
+        timestamp = timestampRuns[run + 1]!
+        run += 2
+      }
+      const meta = {
+        topic,
+        partition,
+        offset: offsets ? (offsets[i] ?? -1) : baseOffset < 0 ? -1 : baseOffset + i,
+        timestamp,
+      }
+      if (rejects !== null && rejects[i] !== undefined)
+        (this.#callbackAt(i) as unknown as (m: RecordMetadata) => void)(meta)
+      else deliver(this.#callbackAt(i), null, meta)
+    }
+    this.#finish()
+  }
+
+  fail(err: Error): void {
+    if (this.done) return
+    this.done = true
+    if (this.hooks !== null && this.hooks.active) emitFailed(this.hooks, this, err)
+    const rejects = this.#rejects
+    for (let i = 0; i < this.builder.count; i++) {
+      if (rejects !== null && rejects[i] !== undefined) rejects[i]!(err)
+      else deliver(this.#callbackAt(i), err, null)
+    }
+    this.#finish()
+  }
+
+  #finish(): void {
+    this.#callback = null
+    this.#callbacks = null
+    this.#rejects = null
+    this.#timestampRuns = null
+    this.sealed = null
+    const waiters = this.#waiters
+    this.#waiters = null
+    if (waiters) for (const w of waiters) w()
+  }
+
+  whenDone(): Promise<void> {
+    if (this.done) return Promise.resolve()
+    return new Promise((resolve) => (this.#waiters ??= []).push(resolve))
+  }
+}
+
+/**
+ * A record on its way into a batch: the producer's pending send. Passed down as one object (see RecordInput);
+ * `now` is the clock's time of this attempt, the creation time of a batch it opens.
+ */
+export interface RecordToAppend extends RecordInput {
+  topic: string
+  partition: number
+  /** The estimated encoded size: the bufferMemory it holds until its batch completes. */
+  estimate: number
+  now: number
+  callback: DeliveryCallback
+  /** For a send() (a promise): its reject, and `callback` is its resolve (see ProducerBatch.#rejects); else null. */
+  reject: ((err: Error) => void) | null
+}
