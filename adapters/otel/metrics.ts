@@ -89,8 +89,7 @@ export interface ProducerMetricsOptions {
   /** A meter to use instead (then `meterProvider` is not asked). */
   meter?: Meter
   /**
-   * The `client-id` attribute: the producer's `clientId` (the wrapper cannot read the producer's options). Default
-   * `'isokafka'`, the producer's own default.
+   * The `client-id` attribute. Default: the producer's own `clientId` (its option, the transport's, or 'isokafka').
    */
   clientId?: string
 }
@@ -102,12 +101,12 @@ export interface ProducerMetricsOptions {
  * transport: `UNSUPPORTED_OPERATION`). Returns the function that stops observing (removes the callback).
  */
 export function instrumentProducerMetrics(
-  producer: Pick<Producer<unknown, unknown>, 'metrics'>,
+  producer: Pick<Producer<unknown, unknown>, 'metrics'> & { readonly clientId?: string },
   options: ProducerMetricsOptions = {},
 ): () => void {
   producer.metrics() // starts collection now; throws UNSUPPORTED_OPERATION where there is none
   const meter = options.meter ?? (options.meterProvider ?? metrics.getMeterProvider()).getMeter(METER_NAME)
-  const clientId = options.clientId ?? DEFAULT_CLIENT_ID
+  const clientId = options.clientId ?? producer.clientId ?? DEFAULT_CLIENT_ID
   const base: Attributes = { [METRIC_ATTRIBUTES.clientId]: clientId }
 
   const byLevel: Record<Level, Array<[string, Observable]>> = { producer: [], topic: [], node: [] }

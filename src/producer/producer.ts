@@ -52,6 +52,8 @@ export interface Producer<K, V> {
   /** Resolves when every record sent before the call is acknowledged or failed. */
   flush(): Promise<void>
   close(options?: CloseOptions): Promise<void>
+  /** The client id the producer names itself with (the `clientId` option, the transport's, or 'isokafka'). */
+  readonly clientId: string
   /** Partition count of a topic (fetches metadata if needed). */
   partitionsFor(topic: string): Promise<number>
   /**
@@ -386,6 +388,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     flush,
     close,
     partitionsFor,
+    clientId: o.clientId,
   }
   return producer
 }

@@ -98,7 +98,8 @@ describe('isokafka/otel metrics on a real broker', () => {
       bufferMemory: 1 << 20,
       hooks,
     })
-    const stop = instrumentProducerMetrics(producer, { meterProvider, clientId: 'otel-metrics-it' })
+    // no clientId here: the attribute comes from the producer's own (producer.clientId)
+    const stop = instrumentProducerMetrics(producer, { meterProvider })
     const client = { 'client-id': 'otel-metrics-it' }
     const perTopic = { ...client, topic }
 

@@ -23,4 +23,10 @@ describe('producer against the fake cluster', () => {
     expect(h.cluster.records('t', 0).map((r) => text(r.value))).toEqual(['v0', 'v3'])
     expect(h.cluster.requestCount(ApiKey.InitProducerId)).toBe(1)
   })
+
+  it("clientId: the option, else the transport's, else isokafka", async () => {
+    h = new Harness({ topics: { t: 1 } })
+    expect(h.producer({ clientId: 'mine' }).clientId).toBe('mine')
+    expect(h.producer().clientId).toBe('isokafka') // the fake cluster's transport names none
+  })
 })
