@@ -208,9 +208,14 @@ export class RecordAccumulator {
       later(batch.retryAtMs)
       return false
     }
-    if (batch.closed || urgent || now >= batch.createdMs + this.lingerMs) return true
+    if (!this.lingering(batch, now, urgent)) return true
     later(batch.createdMs + this.lingerMs)
     return false
+  }
+
+  /** May the batch still take records: open, never sent, within its linger, and nobody waits for it (flush, memory)? */
+  lingering(batch: ProducerBatch, now: number, urgent: boolean): boolean {
+    return !batch.closed && !urgent && batch.attempts === 0 && now < batch.createdMs + this.lingerMs
   }
 
   /** The sender takes a partition's head batch into a request: no record joins it now, and it is in flight. */

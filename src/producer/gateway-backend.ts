@@ -159,11 +159,6 @@ export class GatewayBackend extends BatchSender implements ProducerBackend, Send
     this.wakeAt(nextWake)
   }
 
-  /** The batch may still take records: open, new, within its linger, and nobody waits for it (flush, memory). */
-  #lingering(b: ProducerBatch, now: number, urgent: boolean): boolean {
-    return !b.closed && !urgent && b.attempts === 0 && now < b.createdMs + this.options.lingerMs
-  }
-
   /**
    * With an outbox, every complete batch (full, or its linger over) is stored at once, also those queued behind a
    * batch in flight: a record is durable within lingerMs of its send(), not only once its batch can ship. A stored
@@ -174,7 +169,7 @@ export class GatewayBackend extends BatchSender implements ProducerBackend, Send
     for (const b of q.batches) {
       const wire = this.#wire.get(b)
       if (wire && lane.isStored(wire.batchId)) continue
-      if (this.#lingering(b, now, urgent)) {
+      if (this.accumulator.lingering(b, now, urgent)) {
         later(b.createdMs + this.options.lingerMs)
         break // only the last batch of a queue is still open
       }

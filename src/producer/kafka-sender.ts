@@ -394,14 +394,11 @@ export class KafkaSender extends BatchSender {
     if (this.fatal) return
     this.fatal = err
     this.stop()
-    for (const b of this.accumulator.drainAll()) {
-      b.fail(err)
-      this.accumulator.release(b)
-    }
+    for (const b of this.accumulator.drainAll()) this.abandon(b, err)
     this.onFatal(err)
   }
 
-  /** Given up by a forced close: no sequence bookkeeping, the producer is done. */
+  /** Given up by a forced close or a fatal error: no sequence bookkeeping, the producer is done. */
   protected override abandon(batch: ProducerBatch, err: Error): void {
     batch.fail(err)
     this.accumulator.release(batch)
