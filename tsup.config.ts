@@ -15,6 +15,8 @@ export default defineConfig({
     zstd: 'src/codecs/zstd.ts',
     'zstd-wasm': 'src/codecs/zstd-wasm.ts',
     'zstd-wasm-absent': 'src/codecs/zstd-wasm-absent.ts',
+    'snappy-wasm': 'src/codecs/snappy-wasm.ts',
+    'snappy-wasm-absent': 'src/codecs/snappy-wasm-absent.ts',
     cli: 'adapters/cli/index.ts',
     otel: 'adapters/otel/index.ts',
   },
@@ -30,12 +32,13 @@ export default defineConfig({
   splitting: true,
   esbuildPlugins: [
     {
-      // zstd.ts loads its embedded WebAssembly through '#zstd-wasm' in the package (package.json "imports"): the bytes
-      // in Node and browsers, a stub under the workerd/worker conditions, so Worker bundles do not carry 330 KB of base64
-      name: 'zstd-wasm-import',
+      // zstd.ts and snappy.ts load their embedded WebAssembly through '#zstd-wasm' / '#snappy-wasm' in the package
+      // (package.json "imports"): the bytes in Node and browsers, a stub under the workerd/worker conditions, so Worker
+      // bundles do not carry base64 they cannot compile (330 KB for zstd)
+      name: 'wasm-imports',
       setup(b) {
-        b.onResolve({ filter: /^\.\/zstd-wasm\.js$/ }, (args) =>
-          args.kind === 'dynamic-import' ? { path: '#zstd-wasm', external: true } : undefined,
+        b.onResolve({ filter: /^\.\/(zstd|snappy)-wasm\.js$/ }, (args) =>
+          args.kind === 'dynamic-import' ? { path: `#${args.path.slice(2, -3)}`, external: true } : undefined,
         )
       },
     },

@@ -89,6 +89,7 @@ export function resolveCodec(option: CompressionOption | undefined, level?: numb
     case 'snappy':
       return lazy('snappy', 2, async () => {
         const m = await import('./codecs/snappy.js')
+        await m.loadSnappyWasm() // the faster matcher where this runtime compiles WebAssembly; TypeScript elsewhere
         return {
           name: 'snappy',
           id: 2,

@@ -21,7 +21,16 @@ export async function buildProduceRequest(
 ): Promise<{ request: ProduceRequest; size: number }> {
   const byTopic = new Map<string, ProduceRequest['topics'][number]>()
   let size = 128
-  for (const batch of batches) {
+  // every batch's compression starts before any is awaited: a codec that runs elsewhere (threadedCompression) works
+  // on all of them at once
+  const compressed = codec
+    ? batches.map((batch) =>
+        batch.sealed ? null : compressRecords(codec, (batch.builder as RecordBatchBuilder).recordsBytes()),
+      )
+    : null
+  if (compressed) await Promise.all(compressed)
+  for (let i = 0; i < batches.length; i++) {
+    const batch = batches[i]!
     if (!batch.sealed) {
       const b = batch.builder as RecordBatchBuilder // kafkaBackend set the accumulator's format
       const fields = {
@@ -30,15 +39,8 @@ export async function buildProduceRequest(
         baseSequence: options.idempotent ? batch.baseSequence : -1,
         transactional: transactionalId !== null,
       }
-      batch.sealed = codec
-        ? sealBatch(
-            b.recordsBytes(),
-            b.count,
-            b.firstTimestamp,
-            b.maxTimestamp,
-            fields,
-            await compressRecords(codec, b.recordsBytes()),
-          )
+      batch.sealed = compressed
+        ? sealBatch(b.recordsBytes(), b.count, b.firstTimestamp, b.maxTimestamp, fields, await compressed[i]!)
         : b.sealInPlace(fields)
     }
     let t = byTopic.get(batch.topic)
