@@ -16,7 +16,8 @@ export default defineConfig({
     'zstd-wasm': 'src/codecs/zstd-wasm.ts',
     'zstd-wasm-absent': 'src/codecs/zstd-wasm-absent.ts',
     'snappy-wasm': 'src/codecs/snappy-wasm.ts',
-    'snappy-wasm-absent': 'src/codecs/snappy-wasm-absent.ts',
+    'lz4-wasm': 'src/codecs/lz4-wasm.ts',
+    'wasm-absent': 'src/codecs/wasm-absent.ts',
     cli: 'adapters/cli/index.ts',
     otel: 'adapters/otel/index.ts',
   },
@@ -32,12 +33,12 @@ export default defineConfig({
   splitting: true,
   esbuildPlugins: [
     {
-      // zstd.ts and snappy.ts load their embedded WebAssembly through '#zstd-wasm' / '#snappy-wasm' in the package
+      // zstd.ts, snappy.ts and lz4.ts load their embedded WebAssembly through '#<codec>-wasm' in the package
       // (package.json "imports"): the bytes in Node and browsers, a stub under the workerd/worker conditions, so Worker
       // bundles do not carry base64 they cannot compile (330 KB for zstd)
       name: 'wasm-imports',
       setup(b) {
-        b.onResolve({ filter: /^\.\/(zstd|snappy)-wasm\.js$/ }, (args) =>
+        b.onResolve({ filter: /^\.\/(zstd|snappy|lz4)-wasm\.js$/ }, (args) =>
           args.kind === 'dynamic-import' ? { path: `#${args.path.slice(2, -3)}`, external: true } : undefined,
         )
       },

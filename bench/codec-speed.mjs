@@ -19,7 +19,7 @@ const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf
 // the sources, bundled for Node (the codecs are TypeScript)
 const out = await build({
   stdin: {
-    contents: `export { snappyCompress, snappyCompressTs, loadSnappyWasm } from './src/codecs/snappy.ts'\nexport { lz4Compress } from './src/codecs/lz4.ts'\nexport { zstd } from './src/codecs/zstd.ts'\nexport { gzip } from './src/compression.ts'\n`,
+    contents: `export { snappyCompress, snappyCompressTs, loadSnappyWasm } from './src/codecs/snappy.ts'\nexport { lz4Compress, lz4CompressTs, loadLz4Wasm } from './src/codecs/lz4.ts'\nexport { zstd } from './src/codecs/zstd.ts'\nexport { gzip } from './src/compression.ts'\n`,
     resolveDir: root,
     loader: 'ts',
   },
@@ -47,12 +47,15 @@ for (const line of eventPayloads()) {
 const total = batches.reduce((n, b) => n + b.length, 0)
 
 const z = codecs.zstd({ level: 3 })
-// snappyCompress is snappy.c's WebAssembly once loaded (Node, browsers); snappyCompressTs the TypeScript (Workers)
-if (!(await codecs.loadSnappyWasm())) throw new Error("snappy's WebAssembly did not load")
+// snappyCompress / lz4Compress are snappy.c's / lz4.c's WebAssembly once loaded (Node, browsers); *Ts the TypeScript
+// (Workers)
+if (!(await codecs.loadSnappyWasm()) || !(await codecs.loadLz4Wasm()))
+  throw new Error('a WebAssembly matcher did not load')
 const candidates = [
   ['isokafka snappy (wasm)', (b) => codecs.snappyCompress(b)],
   ['isokafka snappy (TS)', (b) => codecs.snappyCompressTs(b)],
-  ['isokafka lz4', (b) => codecs.lz4Compress(b)],
+  ['isokafka lz4 (wasm)', (b) => codecs.lz4Compress(b)],
+  ['isokafka lz4 (TS)', (b) => codecs.lz4CompressTs(b)],
   ['isokafka zstd 3', (b) => z.compress(b)],
   ['gzip (CompressionStream)', (b) => codecs.gzip.compress(b)],
 ]

@@ -100,6 +100,7 @@ export function resolveCodec(option: CompressionOption | undefined, level?: numb
     case 'lz4':
       return lazy('lz4', 3, async () => {
         const m = await import('./codecs/lz4.js')
+        await m.loadLz4Wasm() // the faster matcher where this runtime compiles WebAssembly; TypeScript elsewhere
         return {
           name: 'lz4',
           id: 3,

@@ -12,7 +12,12 @@
  * token (literal length, match length − 4; 15 = more bytes follow), literals, 16-bit LE offset. The matcher is LZ4's
  * fast one (a hash table of 4-byte sequences, lookups that skip faster while nothing matches); the format's rules
  * hold: the last 5 bytes are literals and no match starts within the last 12.
+ *
+ * lz4.c is the same matcher in C, compiled to WebAssembly (lz4-wasm.ts): faster, and byte for byte the same output.
+ * `loadLz4Wasm()` switches `lz4Compress` to it where the runtime compiles WebAssembly from bytes; elsewhere
+ * (Cloudflare Workers, a page whose CSP forbids it) this TypeScript matcher does the work.
  */
+import { loadWasmMatcher } from './wasm-matcher.js'
 
 const MAGIC = 0x184d2204
 const BLOCK = 64 * 1024
@@ -66,7 +71,9 @@ const HC = (xxhash32(new Uint8Array([FLG, BD])) >>> 8) & 0xff
  * 2^30.
  */
 const table = new Int32Array(1 << TABLE_BITS)
-let gen = 0
+// from BLOCK, not 0: an empty slot (0) then never reads as a position of the first block (lz4.c does the same, and the
+// two write the same bytes)
+let gen = BLOCK
 /** The frame is written here (grown when a batch needs more), then copied out once. */
 let scratch = new Uint8Array(0)
 let scratchView = new DataView(scratch.buffer)
@@ -93,7 +100,7 @@ function compressBlock(
   if (end - start >= MF_LIMIT + 1) {
     if (gen > 0x3fff0000) {
       table.fill(0)
-      gen = 0
+      gen = BLOCK
     }
     // a position p goes into the table as p + g; what comes out, minus g, is below `start` if an earlier block wrote it
     const g = gen - start
@@ -182,8 +189,27 @@ function compressBlock(
   return d + litLen
 }
 
-/** `data` as one LZ4 frame (what Kafka calls lz4). */
+let wasm: ((data: Uint8Array) => Uint8Array) | null = null
+let wasmLoad: Promise<boolean> | undefined
+
+/**
+ * Compiles lz4.c's WebAssembly (once) so that `lz4Compress` uses it; resolves false, and leaves the TypeScript matcher
+ * in place, where this runtime cannot compile WebAssembly from bytes.
+ */
+export function loadLz4Wasm(): Promise<boolean> {
+  // lz4Compress's worst case (below) plus 16 bytes of slack for lz4.c's 8-byte stores
+  const bound = (n: number) => 7 + Math.max(1, Math.ceil(n / BLOCK)) * 20 + n + Math.ceil(n / 255) + 4 + 16
+  wasmLoad ??= loadWasmMatcher(() => import('./lz4-wasm.js'), 'lz4_frame', bound, HC).then((f) => (wasm = f) !== null)
+  return wasmLoad
+}
+
+/** `data` as one LZ4 frame (what Kafka calls lz4): lz4.c's WebAssembly once loaded, else TypeScript. */
 export function lz4Compress(data: Uint8Array): Uint8Array {
+  return wasm ? wasm(data) : lz4CompressTs(data)
+}
+
+/** `data` as one LZ4 frame, by the TypeScript matcher (what runs where WebAssembly cannot). */
+export function lz4CompressTs(data: Uint8Array): Uint8Array {
   const blocks = Math.max(1, Math.ceil(data.length / BLOCK))
   // worst case: every block stored, or sequences that grow it by 1/255 plus a token (compressBlock writes before the
   // stored fallback replaces it); + 8: literals are copied 4 bytes at a time, up to 3 bytes past their end

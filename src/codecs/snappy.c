@@ -2,7 +2,7 @@
 // so both write the same bytes (test/unit/codecs.test.ts compares them). It exists for speed: compiled to wasm32 it
 // compresses the benchmark's JSON events ~1.3x faster than the TypeScript (64-bit loads and compares, no bounds
 // checks), and snappy is CPU on the producer's one thread. Runtimes that cannot compile WebAssembly from bytes
-// (Cloudflare Workers, pages whose CSP forbids it) use snappy.ts. Built by `node scripts/snappy-wasm.mjs`.
+// (Cloudflare Workers, pages whose CSP forbids it) use snappy.ts. Built by `node scripts/codecs-wasm.mjs`.
 //
 //   header   0x82 'S' 'N' 'A' 'P' 'P' 'Y' 0x00, int32 version 1, int32 compatible version 1 (big endian)
 //   chunks   [int32 compressed length][raw snappy block of <= 32 KiB input]...

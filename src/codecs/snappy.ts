@@ -19,6 +19,8 @@
  * elsewhere (Cloudflare Workers, a page whose CSP forbids it) this TypeScript matcher does the work.
  */
 
+import { loadWasmMatcher } from './wasm-matcher.js'
+
 const BLOCK = 32 * 1024
 const HEADER = new Uint8Array([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00, 0, 0, 0, 1, 0, 0, 0, 1])
 /** Snappy stops looking for matches this close to the end of a block (loads of 4–8 bytes stay in range). */
@@ -195,15 +197,7 @@ function compressBlock(
   return d
 }
 
-/** snappy.c's exports, once compiled. */
-interface SnappyWasm {
-  memory: WebAssembly.Memory
-  /** Where the input goes (the output follows it): above the module's data and stack. */
-  heap: number
-  xerial(src: number, n: number, dst: number): number
-}
-
-let wasm: SnappyWasm | null = null
+let wasm: ((data: Uint8Array) => Uint8Array) | null = null
 let wasmLoad: Promise<boolean> | undefined
 
 /**
@@ -211,41 +205,17 @@ let wasmLoad: Promise<boolean> | undefined
  * matcher in place, where this runtime cannot compile WebAssembly from bytes.
  */
 export function loadSnappyWasm(): Promise<boolean> {
-  wasmLoad ??= import('./snappy-wasm.js')
-    .then(async (m) => {
-      const bytes = m.snappyWasmBytes()
-      if (!bytes) return false
-      const instance = await WebAssembly.instantiate(await WebAssembly.compile(bytes as BufferSource), {})
-      const e = instance.exports as {
-        memory: WebAssembly.Memory
-        __heap_base: WebAssembly.Global
-        snappy_xerial: SnappyWasm['xerial']
-      }
-      wasm = { memory: e.memory, heap: (Number(e.__heap_base.value) + 15) & ~15, xerial: e.snappy_xerial }
-      return true
-    })
-    .catch(() => false)
+  // the worst case of snappy.c's output (see snappyCompressTs) plus 16 bytes of slack for its 8-byte stores
+  const bound = (n: number) => HEADER.length + n + Math.floor(n / 6) + 64 * (Math.ceil(n / BLOCK) + 1) + 32
+  wasmLoad ??= loadWasmMatcher(() => import('./snappy-wasm.js'), 'snappy_xerial', bound).then(
+    (f) => (wasm = f) !== null,
+  )
   return wasmLoad
 }
 
 /** `data` as a xerial snappy-java stream (what Kafka calls snappy): snappy.c's WebAssembly once loaded, else TypeScript. */
 export function snappyCompress(data: Uint8Array): Uint8Array {
-  return wasm ? compressInWasm(wasm, data) : snappyCompressTs(data)
-}
-
-function compressInWasm(x: SnappyWasm, data: Uint8Array): Uint8Array {
-  const n = data.length
-  const src = x.heap
-  const dst = (src + n + 15) & ~15
-  // the worst case of snappy.c's output (see snappyCompressTs) plus 16 bytes of slack for its 8-byte stores
-  const end = dst + HEADER.length + n + Math.floor(n / 6) + 64 * (Math.ceil(n / BLOCK) + 1) + 32
-  const have = x.memory.buffer.byteLength
-  if (end > have) x.memory.grow(Math.ceil((end - have) / 65536))
-  const mem = new Uint8Array(x.memory.buffer)
-  mem.set(data, src)
-  const len = x.xerial(src, n, dst)
-  // a copy: the memory is this module's, and the next batch writes over it
-  return mem.slice(dst, dst + len)
+  return wasm ? wasm(data) : snappyCompressTs(data)
 }
 
 /** `data` as a xerial snappy-java stream, by the TypeScript matcher (what runs where WebAssembly cannot). */

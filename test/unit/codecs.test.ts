@@ -15,7 +15,7 @@ import {
   snappyDecompress,
   snappyDecompressBlock,
 } from '../../src/codecs/snappy.js'
-import { lz4Compress, lz4Decompress, xxhash32 } from '../../src/codecs/lz4.js'
+import { loadLz4Wasm, lz4Compress, lz4CompressTs, lz4Decompress, xxhash32 } from '../../src/codecs/lz4.js'
 import { zstd } from '../../src/codecs/zstd.js'
 import { zstdWasmBytes } from '../../src/codecs/zstd-wasm.js'
 import { resolveCodec } from '../../src/compression.js'
@@ -340,60 +340,70 @@ describe('the snappy and lz4 matchers', () => {
   })
 })
 
-// Runs after the tests above, which use the TypeScript matcher (snappyCompress until loadSnappyWasm): from here on
-// snappyCompress is snappy.c's WebAssembly, and each input must come out byte for byte as the TypeScript writes it.
-describe('snappy.c (WebAssembly) writes what snappy.ts writes', () => {
-  it('compiles here (Node) and takes over snappyCompress', async () => {
-    const data = events(50, 51)
-    const before = snappyCompress(data)
-    expect(await loadSnappyWasm()).toBe(true)
-    expect(await loadSnappyWasm()).toBe(true) // once
-    expect(mismatch(snappyCompress(data), before)).toBe(-1)
-  })
+// Runs after the tests above, which use the TypeScript matchers (snappyCompress / lz4Compress until their WebAssembly is
+// loaded): from here on both are the C matchers (snappy.c, lz4.c) compiled to WebAssembly, and each input must come out
+// byte for byte as the TypeScript writes it.
+describe.each([
+  ['snappy.c', loadSnappyWasm, snappyCompress, snappyCompressTs, snappyDecompress, 32 * 1024],
+  ['lz4.c', loadLz4Wasm, lz4Compress, lz4CompressTs, lz4Decompress, 64 * 1024],
+] as const)(
+  '%s (WebAssembly) writes what the TypeScript writes',
+  (_, load, compress, compressTs, decompress, block) => {
+    it('compiles here (Node) and takes over the codec', async () => {
+      const data = events(50, 51)
+      const before = compress(data)
+      expect(await load()).toBe(true)
+      expect(await load()).toBe(true) // once
+      expect(mismatch(compress(data), before)).toBe(-1)
+    })
 
-  it('the same bytes for every input of the matcher tests, JSON events of every size up to 3 chunks, random data', () => {
-    const cases: Array<[string, Uint8Array]> = [
-      ...inputs,
-      ...matcherInputs,
-      ['empty', new Uint8Array(0)],
-      ['one byte', new Uint8Array([7])],
-      ['periodic 100k', periodic(100_000, 7, 7)],
-      ['far match', farMatch(32 * 1024, 1000, 'zeros', 31)],
-      ['random 70k', random(70_000, 52)],
-    ]
-    const all = events(400, 53)
-    for (let n = 1; n < all.length && n < 3 * 32 * 1024 + 100; n += 1 + (n >> 4))
-      cases.push([`events ${n} B`, all.subarray(0, n)])
-    // subarrays at odd offsets of a larger buffer
-    for (const off of [1, 3, 333]) cases.push([`events at offset ${off}`, all.subarray(off, off + 20_000)])
-    for (const [name, data] of cases) {
-      const wasm = snappyCompress(data)
-      expect(mismatch(wasm, snappyCompressTs(data)), name).toBe(-1)
-      expect(mismatch(snappyDecompress(wasm), data), name).toBe(-1)
-    }
-  })
+    it('the same bytes for every input of the matcher tests, JSON events of every size up to 3 blocks, random data', () => {
+      const cases: Array<[string, Uint8Array]> = [
+        ...inputs,
+        ...matcherInputs,
+        ['empty', new Uint8Array(0)],
+        ['one byte', new Uint8Array([7])],
+        ['periodic 100k', periodic(100_000, 7, 7)],
+        ['far match', farMatch(block, 1000, 'zeros', 31)],
+        ['random 150k', random(150_000, 52)],
+      ]
+      const all = events(700, 53)
+      for (let n = 1; n < all.length && n < 3 * block + 100; n += 1 + (n >> 4))
+        cases.push([`events ${n} B`, all.subarray(0, n)])
+      // subarrays at odd offsets of a larger buffer
+      for (const off of [1, 3, 333]) cases.push([`events at offset ${off}`, all.subarray(off, off + 20_000)])
+      for (const [name, data] of cases) {
+        const wasm = compress(data)
+        expect(mismatch(wasm, compressTs(data)), name).toBe(-1)
+        expect(mismatch(decompress(wasm), data), name).toBe(-1)
+      }
+    })
 
-  it('returns a buffer of its own, and its memory grows for a large batch and keeps working', () => {
-    const first = events(20, 54)
-    const s = snappyCompress(first)
-    const big = events(4000, 55) // ~2.4 MB: more than the module's memory at first
-    const b = snappyCompress(big)
-    expect(s.byteLength).toBe(s.buffer.byteLength)
-    expect(mismatch(snappyDecompress(s), first)).toBe(-1)
-    expect(mismatch(snappyDecompress(b), big)).toBe(-1)
-    expect(mismatch(b, snappyCompressTs(big))).toBe(-1)
-  })
+    it('returns a buffer of its own, and its memory grows for a large batch and keeps working', () => {
+      const first = events(20, 54)
+      const s = compress(first)
+      const big = events(4000, 55) // ~2.4 MB: more than the module's memory at first
+      const b = compress(big)
+      expect(s.byteLength).toBe(s.buffer.byteLength)
+      expect(mismatch(decompress(s), first)).toBe(-1)
+      expect(mismatch(decompress(b), big)).toBe(-1)
+      expect(mismatch(b, compressTs(big))).toBe(-1)
+    })
 
-  it('its table clearing (every 32,767 chunks) leaks nothing: the same bytes as TypeScript across it', () => {
-    const a = events(1, 56).subarray(0, 100)
-    const b = events(1, 57).subarray(0, 100)
-    for (let i = 0; i < 33_000; i++) {
-      const data = i % 3 === 2 ? b : a
-      const w = snappyCompress(data)
-      if (i % 997 === 0 || i > 32_700) expect(mismatch(w, snappyCompressTs(data)), `call ${i}`).toBe(-1)
-    }
-  })
-})
+    it('its table clearing (every 2^30 / block size blocks) leaks nothing: the same bytes as TypeScript across it', () => {
+      const a = events(1, 56).subarray(0, 100)
+      const b = events(1, 57).subarray(0, 100)
+      const clearing = Math.floor(0x3fff0000 / block)
+      for (let i = 0; i < clearing + 300; i++) {
+        const data = i % 3 === 2 ? b : a
+        const w = compress(data)
+        // every call: the earlier tests moved this module's counter, so its clearing falls somewhere before `clearing`
+      const m = mismatch(w, compressTs(data))
+      if (m !== -1) expect(m, `call ${i}`).toBe(-1)
+      }
+    })
+  },
+)
 
 describe('zstd (libzstd as WebAssembly)', () => {
   it('the embedded bytes (zstd-wasm.ts) are src/codecs/zstd.wasm', () => {

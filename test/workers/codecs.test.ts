@@ -105,13 +105,14 @@ async function produce(codec: string, topic: string, body: Array<{ key: string; 
 }
 
 describe('codecs in workerd', () => {
-  it("a Worker's bundle of the package leaves snappy's WebAssembly out ('#snappy-wasm' is a stub under workerd)", async () => {
+  it("a Worker's bundle of the package leaves snappy's and lz4's WebAssembly out ('#<codec>-wasm' are stubs under workerd)", async () => {
     // this test's Worker imports src/ and so carries the bytes: there workerd refuses to compile them, and the snappy
-    // case below runs on the TypeScript matcher that way; an application bundles dist/ through the package's imports
-    const wasmHead = /'([A-Za-z0-9+/]{60})/.exec(
-      readFileSync(path.join(root, 'src/codecs/snappy-wasm.ts'), 'utf8'),
-    )![1]!
-    expect(bundleText).toContain(wasmHead)
+    // and lz4 cases below run on the TypeScript matchers that way; an application bundles dist/ through the package's
+    // imports
+    const heads = ['snappy', 'lz4'].map(
+      (c) => /'([A-Za-z0-9+/]{60})/.exec(readFileSync(path.join(root, `src/codecs/${c}-wasm.ts`), 'utf8'))![1]!,
+    )
+    for (const head of heads) expect(bundleText).toContain(head)
     const app = await build({
       stdin: {
         contents: `export * from '${path.join(root, 'dist/workers.js')}'`,
@@ -127,7 +128,8 @@ describe('codecs in workerd', () => {
     })
     const text = app.outputFiles[0]!.text
     expect(text).toContain('snappyCompressTs')
-    expect(text).not.toContain(wasmHead)
+    expect(text).toContain('lz4CompressTs')
+    for (const head of heads) expect(text).not.toContain(head)
   })
 
   it.each(CODECS)(
