@@ -10,6 +10,9 @@
  *
  * REST proxies know no batch ids: a batch resent after a lost answer may be written twice.
  *
+ * Answers are untrusted: a body is read up to `maxResponseBytes` (then the connection is dropped), within the request's
+ * timeout, and must decode as the answer asked for; anything else is MALFORMED_RESPONSE (retriable: unsure if written).
+ *
  * While the page is being hidden or unloaded (see `flushOnPageHide`), requests go out with `keepalive: true` so the
  * browser finishes them after the page is gone; keepalive bodies are limited to 64 KiB in flight, so the batches are
  * then sent in requests of at most that size (one that is larger goes as a normal request).
@@ -19,6 +22,7 @@ import {
   AuthenticationError,
   ConnectionError,
   IsoKafkaError,
+  MalformedResponseError,
   RecordTooLargeError,
   RequestTimeoutError,
 } from '../../src/errors.js'
@@ -32,12 +36,15 @@ import {
   DEFAULT_MAX_IN_FLIGHT_BATCHES,
   DEFAULT_MAX_RECORDS_PER_FRAME,
   MSGPACK_CONTENT_TYPE,
+  answerOk,
   decodeServerFrame,
   encodeFrame,
   errorFromFrame,
   messageTooLarge,
   toWireBatch,
   recordCount,
+  type AckFrame,
+  type MetadataResponseFrame,
   type ServerFrame,
   type WireResult,
 } from '../gateway-wire/index.js'
@@ -62,6 +69,31 @@ export interface FetchTransportOptions {
   maxFrameBytes?: number
   /** Use `keepalive` requests: 'auto' (default) while the page is hidden or unloading, or always / never. */
   keepalive?: 'auto' | boolean
+  /**
+   * Largest answer body read, in bytes: past it the request is dropped unread and fails with MALFORMED_RESPONSE
+   * (retriable). Default 4 MiB (a gateway's largest answer, metadata for 1,000 topics, is under 0.5 MiB); a REST
+   * produce answer may take 1 KiB per record when that is more.
+   */
+  maxResponseBytes?: number
+}
+
+/**
+ * The body of `res`, refused (MALFORMED_RESPONSE) past `cap` bytes without reading further (the caller then aborts the
+ * request, which drops the connection): from `res.body` as it streams in, or, where a response has no stream, after
+ * `arrayBuffer()` (a declared Content-Length is checked first).
+ */
+async function readBody(res: Response, cap: number): Promise<Uint8Array> {
+  const tooLarge = () => new MalformedResponseError(`the answer is larger than maxResponseBytes (${cap})`)
+  if (Number(res.headers.get('content-length')) > cap) throw tooLarge()
+  const reader = (res.body ?? new Blob([await res.arrayBuffer()]).stream()).getReader()
+  const chunks: BlobPart[] = []
+  let n = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) return new Uint8Array(await new Blob(chunks).arrayBuffer())
+    if ((n += value.length) > cap) throw tooLarge()
+    chunks.push(value as BlobPart)
+  }
 }
 
 /** The browser allows this many bytes of keepalive request bodies in flight (per page). */
@@ -133,7 +165,10 @@ class FetchTransport implements GatewayTransport {
     return h
   }
 
-  /** One HTTP exchange with a timeout; network failures become retriable ConnectionErrors. (RestClient) */
+  /**
+   * One HTTP exchange with a timeout that also covers reading the body, of at most maxResponseBytes (or `minCap` when
+   * more); network failures become retriable ConnectionErrors. (RestClient)
+   */
   async http(
     method: 'GET' | 'POST',
     path: string,
@@ -142,6 +177,7 @@ class FetchTransport implements GatewayTransport {
     timeoutMs: number,
     accept: string,
     signal?: AbortSignal,
+    minCap = 0,
   ): Promise<{ status: number; bytes: Uint8Array; headers: Headers }> {
     if (this.closed) throw new ConnectionError('the fetch transport is closed')
     const size = body === null ? 0 : typeof body === 'string' ? body.length * 3 : body.length
@@ -168,11 +204,16 @@ class FetchTransport implements GatewayTransport {
         credentials: 'omit',
         cache: 'no-store',
       } as RequestInit)
-      const bytes = new Uint8Array(await res.arrayBuffer())
-      return { status: res.status, bytes, headers: res.headers }
+      return {
+        status: res.status,
+        bytes: await readBody(res, Math.max(this.options.maxResponseBytes ?? 4 << 20, minCap)),
+        headers: res.headers,
+      }
     } catch (err) {
+      controller.abort() // drop the connection of an answer refused half read
       if (timedOut) throw new RequestTimeoutError(`${method} ${path}: no answer within ${timeoutMs} ms`)
       if (signal?.aborted) throw new RequestTimeoutError(`${method} ${path} was aborted`)
+      if (err instanceof IsoKafkaError) throw err
       throw new ConnectionError(`${method} ${this.base}${path} failed: ${String((err as Error)?.message ?? err)}`, {
         cause: err,
       })
@@ -222,12 +263,16 @@ class FetchTransport implements GatewayTransport {
 
   // ---- gateway mode ----
 
-  private async frameExchange(
-    path: string,
+  /** Request `id` asking for `asked` (batch ids or topics); the answer frame, checked (answerOk), or an error. */
+  private async frameExchange<F extends ServerFrame>(
+    t: 'ack' | 'metadata',
+    id: number,
+    asked: string[],
     body: Uint8Array,
     timeoutMs: number,
     signal?: AbortSignal,
-  ): Promise<ServerFrame> {
+  ): Promise<F> {
+    const path = `/v1/${t === 'ack' ? 'produce' : t}`
     const res = await this.http('POST', path, body, MSGPACK_CONTENT_TYPE, timeoutMs, MSGPACK_CONTENT_TYPE, signal)
     let frame: ServerFrame | null = null
     try {
@@ -235,27 +280,27 @@ class FetchTransport implements GatewayTransport {
     } catch {
       /* not a frame: a proxy's error page, say */
     }
-    if (frame?.t === 'error') throw errorFromFrame(frame, typeof this.options.token === 'function')
-    if (res.status < 200 || res.status >= 300 || !frame)
+    if (frame?.t === 'error' && typeof frame.code === 'string')
+      throw errorFromFrame(frame, typeof this.options.token === 'function')
+    if (res.status < 200 || res.status >= 300)
       throw this.httpError(res.status, new TextDecoder().decode(res.bytes), `POST ${path}`)
-    return frame
+    // a 2xx that is not the answer asked for (a portal's page, a cached or forged answer): unsure if written
+    if (!frame || !answerOk(frame, t, id, asked))
+      throw new MalformedResponseError(`POST ${path}: not the answer asked for`)
+    return frame as F
   }
 
   private async gatewayMetadata(topics: string[], signal?: AbortSignal): Promise<GatewayTopicMetadata[]> {
-    const frame = await this.frameExchange(
-      '/v1/metadata',
-      encodeFrame({ t: 'metadata', id: this.nextId++, topics }),
+    const id = this.nextId++
+    const frame = await this.frameExchange<MetadataResponseFrame>(
+      'metadata',
+      id,
+      topics,
+      encodeFrame({ t: 'metadata', id, topics }),
       30_000,
       signal,
     )
-    if (frame.t !== 'metadata')
-      throw new IsoKafkaError('MALFORMED_RESPONSE', `expected a metadata frame, got ${frame.t}`, { retriable: true })
-    return frame.topics.map((t) => ({
-      topic: t.topic,
-      partitions: t.partitions,
-      errorCode: t.errorCode,
-      error: t.error,
-    }))
+    return frame.topics
   }
 
   private gatewayProduce(
@@ -265,7 +310,11 @@ class FetchTransport implements GatewayTransport {
     const max = this.options.maxFrameBytes ?? 1 << 20
     const timeoutMs = Math.max(100, Math.floor(o.timeoutMs * 0.9))
     type Wire = ReturnType<typeof toWireBatch>
-    const frames: Array<{ body: Uint8Array; group: Wire[] }> = []
+    const frame = (group: Wire[]) => {
+      const id = this.nextId++
+      return { id, group, body: encodeFrame({ t: 'produce', id, acks: o.acks, timeoutMs, batches: group }) }
+    }
+    const frames: Array<ReturnType<typeof frame>> = []
     // a batch too large for any frame fails alone (MESSAGE_TOO_LARGE); its neighbours go on
     const tooLarge: GatewayPartitionResult[] = []
     /**
@@ -276,13 +325,14 @@ class FetchTransport implements GatewayTransport {
       let records = 0
       for (const b of group) records += recordCount(b)
       const countsFit = group.length <= DEFAULT_MAX_IN_FLIGHT_BATCHES && records <= DEFAULT_MAX_RECORDS_PER_FRAME
-      const body = encodeFrame({ t: 'produce', id: this.nextId++, acks: o.acks, timeoutMs, batches: group })
-      if ((body.length <= limit && countsFit) || group.length === 1) {
-        if (body.length > max) {
-          tooLarge.push(messageTooLarge(group[0]!, `the batch is ${body.length} bytes as a frame; the limit is ${max}`))
+      const f = frame(group)
+      const size = f.body.length
+      if ((size <= limit && countsFit) || group.length === 1) {
+        if (size > max) {
+          tooLarge.push(messageTooLarge(group[0]!, `the batch is ${size} bytes as a frame; the limit is ${max}`))
           return
         }
-        frames.push({ body, group })
+        frames.push(f)
         return
       }
       const half = Math.ceil(group.length / 2)
@@ -292,12 +342,10 @@ class FetchTransport implements GatewayTransport {
     // while the page is hiding, small requests so each fits the keepalive budget
     const keepaliveSized = this.options.keepalive === true || (this.options.keepalive !== false && pageIsHidden())
     encode(batches.map(toWireBatch), keepaliveSized ? KEEPALIVE_BUDGET : max)
-    const send = async (body: Uint8Array, group: Wire[]): Promise<WireResult[]> => {
+    const send = async ({ id, group, body }: (typeof frames)[0]): Promise<WireResult[]> => {
       try {
-        const a = await this.frameExchange('/v1/produce', body, o.timeoutMs)
-        if (a.t !== 'ack')
-          throw new IsoKafkaError('MALFORMED_RESPONSE', `expected an ack frame, got ${a.t}`, { retriable: true })
-        return a.results
+        const ids = group.map((b) => b.batchId)
+        return (await this.frameExchange<AckFrame>('ack', id, ids, body, o.timeoutMs)).results
       } catch (err) {
         const overLimit =
           err instanceof RecordTooLargeError || (err instanceof IsoKafkaError && err.code === 'LIMIT_EXCEEDED')
@@ -305,15 +353,11 @@ class FetchTransport implements GatewayTransport {
         // the gateway's limit is below ours: split in two and try again (the records stay valid until we settle)
         const half = Math.ceil(group.length / 2)
         const parts = [group.slice(0, half), group.slice(half)]
-        const answers = await Promise.all(
-          parts.map((g) =>
-            send(encodeFrame({ t: 'produce', id: this.nextId++, acks: o.acks, timeoutMs, batches: g }), g),
-          ),
-        )
+        const answers = await Promise.all(parts.map((g) => send(frame(g))))
         return answers.flat()
       }
     }
-    return Promise.all(frames.map((f) => send(f.body, f.group))).then((answers) => [...tooLarge, ...answers.flat()])
+    return Promise.all(frames.map(send)).then((answers) => [...tooLarge, ...answers.flat()])
   }
 }
 

@@ -2,10 +2,20 @@
 // each batch as one produce request of JSON records (base64 key/value/headers, our partitioner's partition), answers
 // mapped to Kafka error codes. Loaded by fetchTransport only in those modes (a dynamic import), so a bundle that talks
 // to the isokafka gateway leaves this module out.
-import { IsoKafkaError } from '../../src/errors.js'
+//
+// Answers are untrusted: a 2xx answer that is not JSON of the expected shape (wrong types, too few or too many entries,
+// an offset that is not an integer) is MALFORMED_RESPONSE, retriable, and acknowledges nothing.
+import { type IsoKafkaError, MalformedResponseError } from '../../src/errors.js'
 import { RETRIABLE_HTTP } from './http-status.js'
 import type { GatewayPartitionBatch, GatewayRecord, GatewayTopicMetadata } from '../../src/transport.js'
-import { decodeWireRecords, fromWireRecord, splitJsonStream, toBase64, type WireResult } from '../gateway-wire/index.js'
+import {
+  decodeWireRecords,
+  fromWireRecord,
+  MAX_PARTITIONS,
+  splitJsonStream,
+  toBase64,
+  type WireResult,
+} from '../gateway-wire/index.js'
 
 /** What the REST modes use of the transport: its HTTP exchange and its HTTP error classes. */
 export interface RestClient {
@@ -17,6 +27,7 @@ export interface RestClient {
     timeoutMs: number,
     accept: string,
     signal?: AbortSignal,
+    minCap?: number,
   ): Promise<{ status: number; bytes: Uint8Array; headers: Headers }>
   httpError(status: number, text: string, what: string): IsoKafkaError
 }
@@ -27,6 +38,25 @@ export interface RestProxy {
   request(b: GatewayPartitionBatch): (timeoutMs: number) => Promise<WireResult>
 }
 
+type Doc = Record<string, unknown> | null | undefined
+
+/** JSON.parse, or undefined for text that is not JSON (or nests deeper than the engine parses). */
+function parse(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+const isInt = Number.isSafeInteger
+const is2xx = (status: number) => status >= 200 && status < 300
+/** A proxy's message for an error, if it is a string (cut short). */
+const said = (m: unknown, otherwise: string) => (typeof m === 'string' ? m.slice(0, 300) : otherwise)
+
+/** A REST produce answer may take this many bytes per record, when that is more than maxResponseBytes. */
+const ANSWER_BYTES_PER_RECORD = 1024
+
 export function restProxy(client: RestClient, mode: 'rest-v3' | 'rest-v2', configuredClusterId?: string): RestProxy {
   let clusterId: string | null = configuredClusterId ?? null
 
@@ -35,8 +65,10 @@ export function restProxy(client: RestClient, mode: 'rest-v3' | 'rest-v2', confi
     const res = await client.http('GET', '/v3/clusters', null, undefined, 30_000, 'application/json', signal)
     const text = new TextDecoder().decode(res.bytes)
     if (res.status !== 200) throw client.httpError(res.status, text, 'GET /v3/clusters')
-    const id = (JSON.parse(text) as { data?: Array<{ cluster_id?: string }> }).data?.[0]?.cluster_id
-    if (!id) throw new IsoKafkaError('MALFORMED_RESPONSE', 'GET /v3/clusters listed no cluster', { retriable: true })
+    const data = (parse(text) as Doc)?.data
+    const id: unknown = Array.isArray(data) ? (data[0] as Doc)?.cluster_id : undefined
+    if (typeof id !== 'string' || !id || id.length > 255)
+      throw new MalformedResponseError('GET /v3/clusters listed no cluster')
     clusterId = id
     return id
   }
@@ -53,15 +85,10 @@ export function restProxy(client: RestClient, mode: 'rest-v3' | 'rest-v2', confi
     if (res.status === 404) return { topic, partitions: 0, errorCode: 3 }
     if (res.status === 403) return { topic, partitions: 0, errorCode: 29 }
     if (res.status !== 200) throw client.httpError(res.status, text, `GET ${path}`)
-    let list: unknown
-    try {
-      const doc = JSON.parse(text) as { data?: unknown }
-      list = mode === 'rest-v3' ? doc.data : doc
-    } catch {
-      list = null
-    }
-    if (!Array.isArray(list))
-      throw new IsoKafkaError('MALFORMED_RESPONSE', `GET ${path} did not list partitions`, { retriable: true })
+    const doc = parse(text) as Doc
+    const list = mode === 'rest-v3' ? doc?.data : doc
+    if (!Array.isArray(list) || list.length > MAX_PARTITIONS)
+      throw new MalformedResponseError(`GET ${path} did not list partitions`)
     return { topic, partitions: list.length, errorCode: list.length > 0 ? 0 : 5 }
   }
 
@@ -80,40 +107,57 @@ export function restProxy(client: RestClient, mode: 'rest-v3' | 'rest-v2', confi
     }
     const body = lines.join('\n')
     const base = { topic: b.topic, partition: b.partition, batchId: b.batchId, logAppendTime: -1 }
+    const minCap = b.count * ANSWER_BYTES_PER_RECORD
     return async (timeoutMs) => {
       const path = `/v3/clusters/${encodeURIComponent(await v3ClusterId())}/topics/${encodeURIComponent(b.topic)}/records`
-      const res = await client.http('POST', path, body, 'application/json', timeoutMs, 'application/json')
+      const res = await client.http(
+        'POST',
+        path,
+        body,
+        'application/json',
+        timeoutMs,
+        'application/json',
+        undefined,
+        minCap,
+      )
       const text = new TextDecoder().decode(res.bytes)
+      const refuse = (why: string) =>
+        is2xx(res.status)
+          ? new MalformedResponseError(`POST ${path}: ${why}`)
+          : client.httpError(res.status, text, `POST ${path}`)
       if (res.status === 401) throw client.httpError(401, text, `POST ${path}`)
-      let answers: Array<{ error_code?: number; offset?: number; message?: string }>
+      let answers: Doc[]
       try {
-        answers = splitJsonStream(text) as typeof answers
+        // at most one value per record is parsed
+        answers = splitJsonStream(text, b.count) as Doc[]
       } catch {
-        throw client.httpError(res.status, text, `POST ${path}`)
+        throw refuse('not a JSON answer per record')
       }
       if (answers.length !== b.count) {
         // one error for the whole request (auth, unknown topic, too large, rate limited, ...)
-        const code = answers[0]?.error_code ?? res.status
-        if (answers.length === 1 && code !== 200)
+        const code = answers[0]?.error_code
+        if (answers.length === 1 && isInt(code) && code !== 200)
           return {
             ...base,
             baseOffset: -1,
-            errorCode: kafkaCodeForHttp(code),
-            message: answers[0]!.message ?? `HTTP ${code}`,
+            errorCode: kafkaCodeForHttp(code as number),
+            message: said(answers[0]!.message, `HTTP ${code}`),
           }
-        throw client.httpError(res.status, text, `POST ${path} (${answers.length} answers for ${b.count} records)`)
+        throw refuse(`${answers.length} answers for ${b.count} records`)
       }
       const offsets: number[] = []
       for (const a of answers) {
-        if (a.error_code !== 200 || typeof a.offset !== 'number') {
+        const code = a?.error_code
+        const offset = a?.offset as number
+        if (code === 200 && isInt(offset) && offset >= -1) offsets.push(offset)
+        else if (isInt(code) && code !== 200)
           return {
             ...base,
             baseOffset: -1,
-            errorCode: kafkaCodeForHttp(a.error_code ?? res.status),
-            message: a.message ?? `error ${a.error_code}`,
+            errorCode: kafkaCodeForHttp(code as number),
+            message: said(a!.message, `error ${code}`),
           }
-        }
-        offsets.push(a.offset)
+        else throw refuse('an answer of the wrong shape')
       }
       return withOffsets(base, offsets)
     }
@@ -121,6 +165,7 @@ export function restProxy(client: RestClient, mode: 'rest-v3' | 'rest-v2', confi
 
   function v2Request(b: GatewayPartitionBatch): (timeoutMs: number) => Promise<WireResult> {
     const base = { topic: b.topic, partition: b.partition, batchId: b.batchId, logAppendTime: -1 }
+    const minCap = b.count * ANSWER_BYTES_PER_RECORD
     const records = decodeWireRecords(b.records).map(fromWireRecord)
     if (records.some((r) => r.headers.length > 0)) {
       const result: WireResult = {
@@ -147,42 +192,34 @@ export function restProxy(client: RestClient, mode: 'rest-v3' | 'rest-v2', confi
         'application/vnd.kafka.binary.v2+json',
         timeoutMs,
         'application/vnd.kafka.v2+json',
+        undefined,
+        minCap,
       )
       const text = new TextDecoder().decode(res.bytes)
-      if (res.status === 401) throw client.httpError(401, text, `POST ${path}`)
-      let doc: {
-        offsets?: Array<{ offset?: number | null; error_code?: number | null; error?: string | null }>
-        error_code?: number
-        message?: string
-      }
-      try {
-        doc = JSON.parse(text)
-      } catch {
-        throw client.httpError(res.status, text, `POST ${path}`)
-      }
-      if (res.status !== 200 || !Array.isArray(doc.offsets)) {
-        if (RETRIABLE_HTTP.has(res.status)) throw client.httpError(res.status, text, `POST ${path}`)
+      const doc = parse(text) as Doc
+      const list = doc?.offsets
+      if (res.status !== 200 || !Array.isArray(list)) {
+        if (is2xx(res.status)) throw new MalformedResponseError(`POST ${path}: no offsets`)
+        if (res.status === 401 || RETRIABLE_HTTP.has(res.status) || doc === undefined)
+          throw client.httpError(res.status, text, `POST ${path}`)
         return {
           ...base,
           baseOffset: -1,
           errorCode: kafkaCodeForHttp(res.status),
-          message: doc.message ?? `HTTP ${res.status}`,
+          message: said(doc?.message, `HTTP ${res.status}`),
         }
       }
-      if (doc.offsets.length !== b.count)
-        throw client.httpError(res.status, text, `POST ${path} (${doc.offsets.length} offsets for ${b.count} records)`)
+      if (list.length !== b.count)
+        throw new MalformedResponseError(`POST ${path}: ${list.length} offsets for ${b.count} records`)
       const offsets: number[] = []
-      for (const o of doc.offsets) {
-        if (o.error_code !== null && o.error_code !== undefined) {
-          // v2: 1 = non-retriable Kafka exception, 2 = retriable
-          return {
-            ...base,
-            baseOffset: -1,
-            errorCode: o.error_code === 2 ? 7 : -1,
-            message: o.error ?? `error ${o.error_code}`,
-          }
-        }
-        offsets.push(o.offset as number)
+      for (const o of list as Doc[]) {
+        const code = o?.error_code
+        const offset = o?.offset as number
+        if (code == null && isInt(offset) && offset >= -1) offsets.push(offset)
+        // v2: 1 = non-retriable Kafka exception, 2 = retriable
+        else if (isInt(code))
+          return { ...base, baseOffset: -1, errorCode: code === 2 ? 7 : -1, message: said(o!.error, `error ${code}`) }
+        else throw new MalformedResponseError(`POST ${path}: an offset of the wrong shape`)
       }
       return withOffsets(base, offsets)
     }

@@ -195,6 +195,35 @@ export function decodeServerFrame(bytes: Uint8Array): ServerFrame {
   return v as ServerFrame
 }
 
+/** Most partitions a topic may be said to have: far above any real topic, and the producer lists them all. */
+export const MAX_PARTITIONS = 100_000
+
+/**
+ * Whether `f` is a well-formed `t` answer to request `id` asking for `asked` (batch ids, or topics): its entries are
+ * for ids or topics asked, each at most once, and typed as declared (integer codes and offsets, at most MAX_PARTITIONS
+ * partitions). A client refuses any other answer whole (MALFORMED_RESPONSE, retriable), so nothing in it is taken as
+ * acknowledged or as a partition count; a batch the answer leaves out is the gateway backend's MALFORMED_RESPONSE.
+ */
+export function answerOk(f: ServerFrame, t: 'ack' | 'metadata', id: number, asked: readonly string[]): boolean {
+  const isInt = Number.isSafeInteger
+  const ack = t === 'ack'
+  const entries: unknown = ack ? (f as AckFrame).results : (f as MetadataResponseFrame).topics
+  const left = new Set(asked)
+  return (
+    f.t === t &&
+    (f as { id?: unknown }).id === id &&
+    Array.isArray(entries) &&
+    entries.every(
+      (e: Record<string, unknown>) =>
+        left.delete(e?.[ack ? 'batchId' : 'topic'] as string) &&
+        isInt(e.errorCode) &&
+        (ack
+          ? isInt(e.baseOffset) && (e.offsets === undefined || (Array.isArray(e.offsets) && e.offsets.every(isInt)))
+          : isInt(e.partitions) && (e.partitions as number) >= 0 && (e.partitions as number) <= MAX_PARTITIONS),
+    )
+  )
+}
+
 // ---- records ----
 
 /** A producer batch in a frame: its records go in as the producer wrote them (already MessagePack). */
