@@ -1,5 +1,5 @@
 /// <reference types="node" />
-// snappy, lz4 and zstd against the real broker, read back by readers that share no code with isokafka:
+// gzip, snappy, lz4 and zstd against the real broker, read back by readers that share no code with isokafka:
 // - one topic (compression.type=producer, the broker keeps what producers send) with a partition per codec: kcat
 //   (librdkafka) reads every record byte-exact, Java's ConsoleConsumer reads them all, and DumpLogSegments prints
 //   `compresscodec: <codec>` for every batch of the partition and decompresses every record (--print-data-log);
@@ -18,7 +18,7 @@ import { xorshift32 } from '../helpers/xorshift.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const bootstrap = inject('kafkaBootstrap')
-const CODECS = ['snappy', 'lz4', 'zstd'] as const
+const CODECS = ['gzip', 'snappy', 'lz4', 'zstd'] as const
 type Codec = (typeof CODECS)[number]
 const enc = new TextEncoder()
 const hex = (b: Uint8Array | null) => (b === null ? null : Buffer.from(b).toString('hex'))

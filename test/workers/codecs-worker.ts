@@ -1,5 +1,5 @@
 // Test Worker (runs inside workerd, driven by codecs.test.ts through Miniflare): produces the records it is sent with
-// snappy, lz4 or zstd over the Workers TCP transport. zstd's WebAssembly comes in as a module, as wrangler hands a
+// gzip, snappy, lz4 or zstd over the Workers TCP transport. zstd's WebAssembly comes in as a module, as wrangler hands a
 // `.wasm` import to a Worker (workerd cannot compile WebAssembly from bytes); `?codec=zstd-by-name` tries
 // `compression: 'zstd'`, which has only the embedded bytes.
 import { createProducer, type CompressionOption } from '../../src/index.js'

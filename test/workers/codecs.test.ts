@@ -1,5 +1,5 @@
 /// <reference types="node" />
-// snappy, lz4 and zstd inside workerd (the Cloudflare Workers runtime, through Miniflare) against the real broker:
+// gzip, snappy, lz4 and zstd inside workerd (the Cloudflare Workers runtime, through Miniflare) against the real broker:
 // each codec produces JSON events over the Workers TCP transport; kcat reads them back byte-exact, and the broker's
 // log segment shows every batch with that codec (attributes read from the file). zstd's WebAssembly is given to the
 // Worker as a module (wrangler's `.wasm` import), since workerd refuses to compile WebAssembly from bytes; the test
@@ -15,6 +15,7 @@ import { createTopic, readAllWithKcat, uniqueTopic } from '../helpers/kafka-tool
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const bootstrap = inject('kafkaBootstrap')
 const CODECS = [
+  ['gzip', 1],
   ['snappy', 2],
   ['lz4', 3],
   ['zstd', 4],
