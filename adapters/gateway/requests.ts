@@ -382,13 +382,17 @@ export class Requests {
       resolve()
     }
     if (todo === 0) return finish()
-    const settle = (i: number, timestamp: number, err: unknown, meta: RecordMetadata | null) => {
+    // one callback for the batch, told which record by produce()'s tag (the record's index), and the records'
+    // timestamps in one array: a closure per record (with its context and a boxed timestamp) was ~110 bytes for
+    // every record waiting for Kafka, promoted to the old space and collected there by the hundred thousand
+    const timestamps = new Float64Array(entry.count)
+    const settle = (err: unknown, meta: RecordMetadata | null, i: number) => {
       if (err || meta === null) {
         this.metrics.recordsFailed++
         firstError ??= err ?? new Error('no metadata')
       } else {
         offsets[i] = meta.offset
-        if (meta.timestamp !== timestamp) entry.logAppendTime = meta.timestamp
+        if (meta.timestamp !== timestamps[i]) entry.logAppendTime = meta.timestamp
         this.metrics.recordsOut++
       }
       if (--left === 0) finish()
@@ -401,10 +405,11 @@ export class Requests {
       record.value = value
       record.headers = headers
       record.timestamp = timestamp
+      timestamps[i] = timestamp
       try {
-        producer.produce(record, (err, meta) => settle(i, timestamp, err, meta))
+        producer.produce(record, settle, i)
       } catch (err) {
-        settle(i, timestamp, err, null)
+        settle(err, null, i)
       }
     }
     const skip = todo === entry.count ? null : (i: number) => offsets[i] !== undefined

@@ -36,6 +36,7 @@ export function blankPendingSend(): PendingSend {
     partitionPromise: null,
     callback: ignoreOutcome,
     reject: null,
+    tag: undefined,
   }
 }
 
@@ -55,13 +56,14 @@ export function copyPendingSend(e: PendingSend): PendingSend {
     partitionPromise: e.partitionPromise,
     callback: e.callback,
     reject: e.reject,
+    tag: e.tag,
   }
 }
 
 /** Fails a send that never reached a batch. Always later than the call, so produce()'s callback never runs inside it. */
 export function refuse(e: PendingSend, err: Error): void {
-  const { callback, reject } = e
-  queueMicrotask(() => (reject !== null ? reject(err) : deliver(callback, err, null)))
+  const { callback, reject, tag } = e
+  queueMicrotask(() => (reject !== null ? reject(err) : deliver(callback, err, null, tag)))
 }
 
 const utf8 = new TextEncoder()

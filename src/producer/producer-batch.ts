@@ -39,14 +39,20 @@ export interface RecordMetadata {
 
 /**
  * How a record's outcome is reported: one Node-style function per record, called once with an error or with the
- * record's metadata. `produce()` stores the user's callback as is; `send()` stores one that settles its promise.
+ * record's metadata, and the `tag` given to `produce()` (so one function can serve many records without a closure
+ * for each). `produce()` stores the user's callback as is; `send()` stores one that settles its promise.
  */
-export type DeliveryCallback = (err: Error | null, meta: RecordMetadata | null) => void
+export type DeliveryCallback = (err: Error | null, meta: RecordMetadata | null, tag?: any) => void
 
 /** Runs a user's delivery callback. One that throws must not stop the sender: its error is rethrown on its own. */
-export function deliver(callback: DeliveryCallback, err: Error | null, meta: RecordMetadata | null): void {
+export function deliver(
+  callback: DeliveryCallback,
+  err: Error | null,
+  meta: RecordMetadata | null,
+  tag?: unknown,
+): void {
   try {
-    callback(err, meta)
+    callback(err, meta, tag)
   } catch (thrown) {
     queueMicrotask(() => {
       throw thrown
@@ -69,6 +75,8 @@ export class ProducerBatch {
   // pending send, which matters with tens of thousands outstanding): slot i of #rejects is set for those records, and
   // their "callback" is the promise's resolve, called with the metadata alone.
   #rejects: Array<(err: Error) => void> | null = null
+  // produce()'s tags, slot i for record i, for the records that came with one
+  #tags: unknown[] | null = null
   #timestampRuns: number[] | null = null
   #lastTimestamp = 0
   reservedBytes = 0
@@ -109,6 +117,7 @@ export class ProducerBatch {
     this.builder.append(record)
     const { timestamp, callback, estimate: reserved } = record
     if (record.reject !== null) (this.#rejects ??= [])[n] = record.reject
+    if (record.tag !== undefined) (this.#tags ??= [])[n] = record.tag
     if (n === 0) {
       this.#callback = callback
       this.#lastTimestamp = timestamp
@@ -147,6 +156,7 @@ export class ProducerBatch {
     const count = this.builder.count
     let timestamp = logAppendTime >= 0 ? logAppendTime : this.builder.firstTimestamp
     const rejects = this.#rejects
+    const tags = this.#tags
     let run = 0 // next entry of timestampRuns
     for (let i = 0; i < count; i++) {
       if (timestampRuns !== null && logAppendTime < 0 && run < timestampRuns.length && timestampRuns[run] === i) {
@@ -161,7 +171,7 @@ export class ProducerBatch {
       }
       if (rejects !== null && rejects[i] !== undefined)
         (this.#callbackAt(i) as unknown as (m: RecordMetadata) => void)(meta)
-      else deliver(this.#callbackAt(i), null, meta)
+      else deliver(this.#callbackAt(i), null, meta, tags === null ? undefined : tags[i])
     }
     this.#finish()
   }
@@ -171,9 +181,10 @@ export class ProducerBatch {
     this.done = true
     if (this.hooks !== null && this.hooks.active) emitFailed(this.hooks, this, err)
     const rejects = this.#rejects
+    const tags = this.#tags
     for (let i = 0; i < this.builder.count; i++) {
       if (rejects !== null && rejects[i] !== undefined) rejects[i]!(err)
-      else deliver(this.#callbackAt(i), err, null)
+      else deliver(this.#callbackAt(i), err, null, tags === null ? undefined : tags[i])
     }
     this.#finish()
   }
@@ -182,6 +193,7 @@ export class ProducerBatch {
     this.#callback = null
     this.#callbacks = null
     this.#rejects = null
+    this.#tags = null
     this.#timestampRuns = null
     this.sealed = null
     const waiters = this.#waiters
@@ -208,4 +220,6 @@ export interface RecordToAppend extends RecordInput {
   callback: DeliveryCallback
   /** For a send() (a promise): its reject, and `callback` is its resolve (see ProducerBatch.#rejects); else null. */
   reject: ((err: Error) => void) | null
+  /** produce()'s tag, handed back to the callback; undefined when none was given. */
+  tag: unknown
 }

@@ -41,9 +41,10 @@ export interface Producer<K, V> {
    * once, as `send()` would reject. Returns `false` when the record had to queue behind sends that wait for buffer
    * memory or metadata (Java's send() would block here), or to ask for a turn: full batches pile up beyond what the
    * requests in flight take, and the sender only runs when the caller awaits. The record is kept either way; produce
-   * no more until `await ready()`.
+   * no more until `await ready()`. `tag` (any value) comes back as the callback's third argument, so one callback
+   * can tell many records apart without a closure for each (an index into the caller's own arrays, say).
    */
-  produce(record: ProducerRecord<K, V>, callback?: DeliveryCallback): boolean
+  produce(record: ProducerRecord<K, V>, callback?: DeliveryCallback, tag?: unknown): boolean
   /**
    * Resolves once no send is waiting for buffer memory or metadata (every earlier record is in a batch or settled)
    * and, after produce() asked for a turn, once the sender ran (and, while its window of requests is full, got a response).
@@ -192,13 +193,12 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
         failed = true
         reject(err)
       }
-      const slot =
-        (i: number): DeliveryCallback =>
-        (err, meta) => {
-          if (err) fail(err)
-          else results[i] = meta!
-          if (--left === 0 && !failed) resolve(results)
-        }
+      // one callback for every record: the record's index comes back as its tag
+      const slot: DeliveryCallback = (err, meta, i: number) => {
+        if (err) fail(err)
+        else results[i] = meta!
+        if (--left === 0 && !failed) resolve(results)
+      }
       for (let i = 0; i < n; i++) {
         if (fatal || closed) {
           fail(fatal ?? new ProducerClosedError())
@@ -212,13 +212,14 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
           fail(err)
           continue
         }
-        e.callback = slot(i)
+        e.callback = slot
+        e.tag = i
         submit(e)
       }
     })
   }
 
-  function produce(record: ProducerRecord<K, V>, callback?: DeliveryCallback): boolean {
+  function produce(record: ProducerRecord<K, V>, callback?: DeliveryCallback, tag?: unknown): boolean {
     if (fatal) throw fatal
     if (closed) throw new ProducerClosedError()
     if (callback !== undefined && typeof callback !== 'function')
@@ -226,6 +227,7 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     txn?.checkSend()
     const e = prepare(record)
     if (callback) e.callback = callback
+    e.tag = tag
     return submit(e)
   }
 

@@ -300,6 +300,7 @@ export function createSendPipeline<K, V>(
     e.partitionPromise = null
     e.callback = ignoreOutcome
     e.reject = null
+    e.tag = undefined
     return e
   }
 

@@ -165,6 +165,39 @@ describe('produce(record, callback)', () => {
     expect(() => p.produce({ topic: 't', value: 'late' })).toThrow(ProducerClosedError)
   })
 
+  it("a tag comes back as the callback's third argument: acked, failed by the broker, and refused before a batch", async () => {
+    h = new Harness({ topics: { t: 2 } })
+    const p = h.producer({ lingerMs: 5, retries: 0, enableIdempotence: false })
+    await h.run(p.partitionsFor('t'))
+    const seen = new Map<unknown, Outcome>()
+    const one = (err: Error | null, meta: RecordMetadata | null, tag: unknown) => {
+      expect(seen.has(tag), `tag ${String(tag)} called back twice`).toBe(false)
+      seen.set(tag, { err, meta })
+    }
+    const key = { any: 'value' }
+    // interleaved partitions, a tag of any type, and one record without a tag
+    for (let i = 0; i < 6; i++) p.produce({ topic: 't', partition: i % 2, value: `v${i}` }, one, i)
+    p.produce({ topic: 't', partition: 0, value: 'object' }, one, key)
+    p.produce({ topic: 't', partition: 1, value: 'untagged' }, one)
+    await h.run(p.flush())
+    expect([...seen.keys()]).toEqual(expect.arrayContaining([0, 1, 2, 3, 4, 5, key, undefined]))
+    for (let i = 0; i < 6; i++) expect(seen.get(i)!.meta).toMatchObject({ partition: i % 2, offset: Math.floor(i / 2) })
+    expect(seen.get(key)!.meta).toMatchObject({ partition: 0, offset: 3 })
+    expect(seen.get(undefined)!.meta).toMatchObject({ partition: 1, offset: 3 })
+    // a broker error fails the batch: each record's callback still gets its own tag
+    seen.clear()
+    h.cluster.failNext(ApiKey.Produce, 87) // INVALID_RECORD: not retriable
+    for (let i = 10; i < 13; i++) p.produce({ topic: 't', partition: 0, value: `x${i}` }, one, i)
+    await h.run(p.flush())
+    expect([...seen.keys()].sort()).toEqual([10, 11, 12])
+    for (const o of seen.values()) expect(o.err).toMatchObject({ code: 'INVALID_RECORD' })
+    // refused before it reached a batch (a partition the topic does not have)
+    seen.clear()
+    p.produce({ topic: 't', partition: 9, value: 'nowhere' }, one, 'refused')
+    await h.run(p.flush())
+    expect(seen.get('refused')!.err).toMatchObject({ code: 'INVALID_PARTITION' })
+  })
+
   it('a callback that throws does not stop the others; its error is rethrown on its own', async () => {
     const rethrown: unknown[] = []
     const realQueueMicrotask = globalThis.queueMicrotask
