@@ -220,24 +220,32 @@ export class HttpFront {
       return reply(400, this.requests.errorFrame('MALFORMED', `POST /v1/${kind} takes a ${kind} frame`))
     frame.id = Number.isSafeInteger(frame.id) ? (frame.id as number) : 0
     const session = this.session(auth.claims, token!)
-    const out =
-      kind === 'produce' ? await this.requests.produce(session, frame) : await this.requests.metadata(session, frame)
-    if (out.t !== 'error') return reply(200, out)
-    const status =
-      (
-        {
-          RATE_LIMITED: 429,
-          TOO_MANY_IN_FLIGHT: 429,
-          MALFORMED: 400,
-          UNSUPPORTED: 400,
-          LIMIT_EXCEEDED: 413,
-          TOKEN_EXPIRED: 401,
-          UNAUTHENTICATED: 401,
-          UNAVAILABLE: 503,
-        } as Record<string, number>
-      )[out.code] ?? 500
-    reply(status, out, out.retryAfterMs ? { 'Retry-After': String(Math.ceil(out.retryAfterMs / 1000)) } : {})
+    // answered in a continuation, not after an await here, which would keep `body` alive until Kafka acknowledged
+    const answer = kind === 'produce' ? this.requests.produce(session, frame) : this.requests.metadata(session, frame)
+    return answer.then((out) => answered(reply, out))
   }
+}
+
+/** Sends a request's answer: 200, or the HTTP status of its error code. */
+function answered(
+  reply: (status: number, frame: ServerFrame, headers?: Record<string, string>) => void,
+  out: ServerFrame,
+): void {
+  if (out.t !== 'error') return reply(200, out)
+  const status =
+    (
+      {
+        RATE_LIMITED: 429,
+        TOO_MANY_IN_FLIGHT: 429,
+        MALFORMED: 400,
+        UNSUPPORTED: 400,
+        LIMIT_EXCEEDED: 413,
+        TOKEN_EXPIRED: 401,
+        UNAUTHENTICATED: 401,
+        UNAVAILABLE: 503,
+      } as Record<string, number>
+    )[out.code] ?? 500
+  reply(status, out, out.retryAfterMs ? { 'Retry-After': String(Math.ceil(out.retryAfterMs / 1000)) } : {})
 }
 
 export function json(res: http.ServerResponse, status: number, body: unknown, type = 'application/json'): void {

@@ -377,13 +377,19 @@ export class WsFront {
         conn,
         this.requests.errorFrame('MALFORMED', `a ${String(frame.t).slice(0, 40)} frame needs a numeric id`),
       )
-    if (frame.t === 'produce') this.send(conn, await this.requests.produce(session, frame))
-    else if (frame.t === 'metadata') this.send(conn, await this.requests.metadata(session, frame))
+    // answered in a continuation, not after an await here: a suspended onFrame would keep `bytes`, the whole frame,
+    // alive until Kafka acknowledged (thousands of frames at a time under load), though its records were copied
+    if (frame.t === 'produce') return this.answer(conn, this.requests.produce(session, frame))
+    if (frame.t === 'metadata') return this.answer(conn, this.requests.metadata(session, frame))
     else
       this.send(
         conn,
         this.requests.errorFrame('UNSUPPORTED', `unknown frame type ${JSON.stringify(frame.t).slice(0, 40)}`, { id }),
       )
+  }
+
+  private answer(conn: WsConn, out: Promise<ServerFrame>): Promise<void> {
+    return out.then((frame) => this.send(conn, frame))
   }
 
   // ---- output and backpressure ----
