@@ -10,6 +10,11 @@
  * - Respects the gateway's limits from `welcome`: frames above maxFrameBytes are split (a batch never is), and no
  *   more than maxInFlightBatches batches wait for acks at once. RATE_LIMITED / TOO_MANY_IN_FLIGHT answers are
  *   resent after the gateway's retryAfterMs.
+ * - Trusts nothing the gateway sends: a message above maxResponseBytes, one that is not a frame, an answer that is
+ *   not the one its request asked for (answerOk) or to a request never made, an error frame without a string code:
+ *   the gateway broke the protocol. The request it answered (when known, else every one in flight) fails with
+ *   MALFORMED_RESPONSE (retriable: unsure if written, as on a lost connection, so nothing in it is acknowledged),
+ *   and the connection is dropped and made anew; the other requests are resent on the new one.
  */
 import { backoffMs } from '../../src/clock.js'
 import { gatewayBackend } from '../../src/producer/gateway-backend.js'
@@ -17,6 +22,7 @@ import {
   AuthenticationError,
   ConnectionError,
   IsoKafkaError,
+  MalformedResponseError,
   RecordTooLargeError,
   RequestTimeoutError,
 } from '../../src/errors.js'
@@ -33,14 +39,17 @@ import {
   PROTOCOL_VERSION,
   SUBPROTOCOL,
   TOKEN_SUBPROTOCOL_PREFIX,
+  answerOk,
   decodeServerFrame,
   encodeFrame,
   errorFromFrame,
   messageTooLarge,
   recordCount,
   toWireBatch,
+  type AckFrame,
   type ErrorFrame,
   type GatewayLimits,
+  type MetadataResponseFrame,
   type ServerFrame,
   type OutgoingBatch,
 } from '../gateway-wire/index.js'
@@ -56,7 +65,12 @@ export interface WebSocketLike {
   onclose: ((ev: { code: number; reason: string }) => void) | null
   onerror: ((ev: unknown) => void) | null
 }
-export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike
+/** `options` is for the `ws` package (`maxPayload`); the WHATWG constructor ignores it. */
+export type WebSocketConstructor = new (
+  url: string,
+  protocols?: string | string[],
+  options?: { maxPayload?: number },
+) => WebSocketLike
 
 export type TokenSource = string | (() => string | Promise<string>)
 
@@ -76,13 +90,27 @@ export interface WebSocketTransportOptions {
   connectTimeoutMs?: number
   /** Used until the gateway's welcome says otherwise. Default 1 MiB. */
   maxFrameBytes?: number
+  /**
+   * Largest message taken from the gateway, in bytes: a larger one fails the requests in flight with
+   * MALFORMED_RESPONSE (retriable) and drops the connection. Default 4 MiB (a gateway's largest answer, metadata for
+   * 1,000 topics, is under 0.5 MiB). Also the `ws` package's `maxPayload`, so it stops reading at the cap; a browser
+   * has read the whole message before the transport sees it.
+   */
+  maxResponseBytes?: number
 }
 
-interface Pending {
+/** A request frame. */
+interface Frame {
   id: number
   bytes: Uint8Array
+  /** The batch ids (produce) or topics (metadata) asked for: what the answer may name (answerOk). */
+  asked: string[]
+  /** Batches in the frame; 0 for metadata. */
   batches: number
   records: number
+}
+
+interface Pending extends Frame {
   sent: boolean
   notBefore: number
   resolve(frame: ServerFrame): void
@@ -120,12 +148,11 @@ class WebSocketTransport implements GatewayTransport {
     if (!Ctor)
       throw new IsoKafkaError(
         'INVALID_CONFIG',
-        'websocket(): no global WebSocket here; pass one, e.g. websocket({ url, token, WebSocket }) with WebSocket from the "ws" package',
+        'websocket(): no global WebSocket here; pass one (on Node 20, the "ws" package\'s)',
       )
     if (!options.url || !/^wss?:\/\//i.test(options.url))
       throw new IsoKafkaError('INVALID_CONFIG', 'websocket(): url must start with ws:// or wss://')
-    if (options.token === undefined || options.token === null || options.token === '')
-      throw new IsoKafkaError('INVALID_CONFIG', 'websocket(): a token is required')
+    if (!options.token) throw new IsoKafkaError('INVALID_CONFIG', 'websocket(): a token is required')
     this.#Ctor = Ctor as WebSocketConstructor
     // what a gateway allows by default, until its welcome says otherwise
     this.#limits = {
@@ -139,38 +166,22 @@ class WebSocketTransport implements GatewayTransport {
   metadata(topics: string[], signal?: AbortSignal): Promise<GatewayTopicMetadata[]> {
     const id = this.#nextId++
     const bytes = encodeFrame({ t: 'metadata', id, topics })
-    return this.#request(id, bytes, 0, 0, 30_000, signal).then((f) => {
-      if (f.t !== 'metadata')
-        throw new IsoKafkaError('MALFORMED_RESPONSE', `expected a metadata frame, got ${f.t}`, { retriable: true })
-      return f.topics.map((t) => ({ topic: t.topic, partitions: t.partitions, errorCode: t.errorCode, error: t.error }))
-    })
+    return this.#request({ id, bytes, asked: topics, batches: 0, records: 0 }, 30_000, signal).then(
+      (f) => (f as MetadataResponseFrame).topics,
+    )
   }
 
-  produce(
+  async produce(
     batches: GatewayPartitionBatch[],
     options: { acks: -1 | 0 | 1; timeoutMs: number },
   ): Promise<GatewayPartitionResult[]> {
-    if (this.#closed) return Promise.reject(new ConnectionError('the websocket transport is closed'))
-    // Encode now: the records are views into producer buffers, valid only during this call.
-    let frames: Array<{ id: number; bytes: Uint8Array; batches: number; records: number }>
+    if (this.#closed) throw new ConnectionError('the websocket transport is closed')
+    // Encode now, before the first await: the records are views into producer buffers, valid only during this call.
     const tooLarge: GatewayPartitionResult[] = []
-    try {
-      frames = this.#encodeProduce(batches.map(toWireBatch), options, tooLarge)
-    } catch (err) {
-      return Promise.reject(err)
-    }
-    return Promise.all(frames.map((f) => this.#request(f.id, f.bytes, f.batches, f.records, options.timeoutMs))).then(
-      (answers) => {
-        // a batch too large for any frame fails alone (MESSAGE_TOO_LARGE); its neighbours go on
-        const results: GatewayPartitionResult[] = [...tooLarge]
-        for (const a of answers) {
-          if (a.t !== 'ack')
-            throw new IsoKafkaError('MALFORMED_RESPONSE', `expected an ack frame, got ${a.t}`, { retriable: true })
-          results.push(...a.results)
-        }
-        return results
-      },
-    )
+    const frames = this.#encodeProduce(batches.map(toWireBatch), options, tooLarge)
+    const answers = await Promise.all(frames.map((f) => this.#request(f, options.timeoutMs)))
+    // a batch too large for any frame fails alone (MESSAGE_TOO_LARGE); its neighbours go on
+    return tooLarge.concat(...answers.map((a) => (a as AckFrame).results))
   }
 
   /**
@@ -181,7 +192,7 @@ class WebSocketTransport implements GatewayTransport {
     batches: OutgoingBatch[],
     o: { acks: -1 | 0 | 1; timeoutMs: number },
     tooLarge: GatewayPartitionResult[],
-  ): Array<{ id: number; bytes: Uint8Array; batches: number; records: number }> {
+  ): Frame[] {
     let records = 0
     for (const b of batches) records += recordCount(b)
     const maxRecords = this.#limits.maxRecordsPerFrame ?? Infinity
@@ -205,7 +216,8 @@ class WebSocketTransport implements GatewayTransport {
         timeoutMs: Math.max(100, Math.floor(o.timeoutMs * 0.9)),
         batches,
       })
-      if (bytes.length <= this.#limits.maxFrameBytes) return [{ id, bytes, batches: batches.length, records }]
+      if (bytes.length <= this.#limits.maxFrameBytes)
+        return [{ id, bytes, asked: batches.map((b) => b.batchId), batches: batches.length, records }]
       if (batches.length === 1) {
         tooLarge.push(
           messageTooLarge(
@@ -226,37 +238,21 @@ class WebSocketTransport implements GatewayTransport {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    this.#clearTimers()
-    const err = new ConnectionError('the websocket transport was closed')
-    for (const p of [...this.#pending.values()]) this.#finish(p, err)
-    const s = this.#socket
-    this.#socket = null
-    this.#state = 'idle'
-    if (s) {
-      s.onclose = null
-      s.onmessage = null
-      try {
-        s.close(1000, 'closed')
-      } catch {
-        /* already closed */
-      }
-    }
+    // (the connect timer goes with the socket; a timer that still fires finds the transport closed)
+    clearTimeout(this.#reconnectTimer!)
+    clearTimeout(this.#pumpTimer!)
+    this.#failAll(new ConnectionError('the websocket transport was closed'))
+    if (this.#socket) this.#drop(this.#socket, 1000, 'closed')
   }
 
   // ---- requests ----
 
-  #request(
-    id: number,
-    bytes: Uint8Array,
-    batches: number,
-    records: number,
-    timeoutMs: number,
-    signal?: AbortSignal,
-  ): Promise<ServerFrame> {
-    if (this.#closed) return Promise.reject(new ConnectionError('the websocket transport is closed'))
-    if (signal?.aborted) return Promise.reject(new RequestTimeoutError('the request was aborted'))
+  /** Sends `f` (when the connection and limits allow) and waits for its answer. */
+  async #request(f: Frame, timeoutMs: number, signal?: AbortSignal): Promise<ServerFrame> {
+    if (this.#closed) throw new ConnectionError('the websocket transport is closed')
+    if (signal?.aborted) throw new RequestTimeoutError('the request was aborted')
     return new Promise<ServerFrame>((resolve, reject) => {
-      const p: Pending = { id, bytes, batches, records, sent: false, notBefore: 0, resolve, reject, timer: null }
+      const p: Pending = { ...f, sent: false, notBefore: 0, resolve, reject, timer: null }
       p.timer = setTimeout(() => {
         p.timer = null
         this.#finish(p, new RequestTimeoutError(`no answer from the gateway within ${timeoutMs} ms`))
@@ -264,15 +260,19 @@ class WebSocketTransport implements GatewayTransport {
       signal?.addEventListener('abort', () => this.#finish(p, new RequestTimeoutError('the request was aborted')), {
         once: true,
       })
-      this.#pending.set(id, p)
+      this.#pending.set(f.id, p)
       this.#pump()
     })
+  }
+
+  #failAll(err: Error): void {
+    for (const p of this.#pending.values()) this.#finish(p, err)
   }
 
   #finish(p: Pending, result: ServerFrame | Error): void {
     if (this.#pending.get(p.id) !== p) return
     this.#pending.delete(p.id)
-    if (p.timer !== null) clearTimeout(p.timer)
+    clearTimeout(p.timer!)
     p.timer = null
     if (p.sent) this.#inFlightBatches -= p.batches
     if (result instanceof Error) p.reject(result)
@@ -300,9 +300,7 @@ class WebSocketTransport implements GatewayTransport {
         p.records > (this.#limits.maxRecordsPerFrame ?? Infinity) || p.batches > this.#limits.maxInFlightBatches
       if (p.bytes.length > this.#limits.maxFrameBytes || overRecords) {
         // encoded before the gateway told its (smaller) limits: several batches are worth a retry, split this time
-        const message = overRecords
-          ? `a frame of ${p.batches} batches / ${p.records} records is above the gateway's limits`
-          : `a frame of ${p.bytes.length} bytes is above the gateway's limit of ${this.#limits.maxFrameBytes}`
+        const message = `a frame of ${p.bytes.length} bytes, ${p.batches} batches, ${p.records} records is above the gateway's limits`
         this.#finish(
           p,
           p.batches > 1
@@ -334,7 +332,7 @@ class WebSocketTransport implements GatewayTransport {
 
   async #token(): Promise<string> {
     const t = this.options.token
-    return typeof t === 'function' ? await t() : t
+    return typeof t === 'function' ? t() : t
   }
 
   #connect(): void {
@@ -374,9 +372,12 @@ class WebSocketTransport implements GatewayTransport {
     let url = this.options.url
     if (how === 'query') url += `${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`
     const protocols = how === 'protocol' ? [SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX + token] : [SUBPROTOCOL]
+    const cap = this.options.maxResponseBytes ?? 4 << 20
+    const tooLarge = () =>
+      this.#socket === ws && this.#violation(undefined, `the gateway sent a message over maxResponseBytes (${cap})`)
     let ws: WebSocketLike
     try {
-      ws = new this.#Ctor(url, protocols)
+      ws = new this.#Ctor(url, protocols, { maxPayload: cap })
     } catch (err) {
       this.#connectFailed(
         new ConnectionError(
@@ -391,33 +392,25 @@ class WebSocketTransport implements GatewayTransport {
     this.#clearConnectTimer()
     this.#connectTimer = setTimeout(() => {
       this.#connectTimer = null
-      if (this.#socket === ws && this.#state !== 'ready') {
-        try {
-          ws.close(4000, 'connect timeout')
-        } catch {
-          /* ignore */
-        }
-        this.#onSocketClosed(ws, 4000, 'connect timeout')
-      }
+      if (this.#socket === ws && this.#state !== 'ready') this.#drop(ws, 4000, 'connect timeout')
     }, this.options.connectTimeoutMs ?? 10_000)
     ws.onopen = () => {
       if (how === 'hello') ws.send(encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, token }))
     }
-    ws.onmessage = (ev) => {
-      if (this.#socket !== ws) return
-      const data = ev.data
-      if (typeof data === 'string') return
-      if (data instanceof ArrayBuffer) this.#onFrame(new Uint8Array(data))
-      else if (ArrayBuffer.isView(data)) this.#onFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
-      else if (data && typeof (data as Blob).arrayBuffer === 'function') {
-        void (data as Blob).arrayBuffer().then((b) => this.#socket === ws && this.#onFrame(new Uint8Array(b)))
-      }
+    ws.onmessage = ({ data }) => {
+      const d = data as (Blob & Uint8Array) | null
+      if (this.#socket !== ws || typeof data === 'string') return // text is no frame (a gateway sends none)
+      // the size before decoding, or reading a Blob: byteLength (ArrayBuffer, views), size (Blob)
+      if ((d?.byteLength ?? d?.size)! > cap) tooLarge()
+      else if (d?.arrayBuffer) void d.arrayBuffer().then((b) => this.#socket === ws && this.#onFrame(new Uint8Array(b)))
+      else if (d) this.#onFrame(new Uint8Array(d.buffer ?? d, d.byteOffset, d.byteLength))
     }
     ws.onclose = (ev) => {
-      this.#onSocketClosed(ws, ev?.code ?? 1006, ev?.reason ?? '')
+      this.#onSocketClosed(ws, ev?.code ?? 1006)
     }
-    ws.onerror = () => {
-      /* a close event follows */
+    ws.onerror = (ev) => {
+      // a close event follows; or the ws package refused a message past maxPayload
+      if ((ev as { error?: { code?: string } })?.error?.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') tooLarge()
     }
   }
 
@@ -425,14 +418,13 @@ class WebSocketTransport implements GatewayTransport {
     this.#state = 'idle'
     this.#socket = null
     if (err instanceof IsoKafkaError && !err.retriable) {
-      this.#authError = err
-      for (const p of [...this.#pending.values()]) this.#finish(p, err)
+      this.#failAll((this.#authError = err))
       return
     }
     this.#connect()
   }
 
-  #onSocketClosed(ws: WebSocketLike, code: number, _reason: string): void {
+  #onSocketClosed(ws: WebSocketLike, code: number): void {
     if (this.#socket !== ws) return
     ws.onclose = null
     ws.onmessage = null
@@ -447,53 +439,76 @@ class WebSocketTransport implements GatewayTransport {
   }
 
   #onFrame(bytes: Uint8Array): void {
-    let f: ServerFrame
+    let p: Pending | undefined
     try {
-      f = decodeServerFrame(bytes)
-    } catch {
-      // a broken frame from the gateway: drop the connection, resend on a new one
-      this.#socket?.close(4002, 'malformed frame')
-      return
-    }
-    switch (f.t) {
-      case 'welcome':
-        this.#clearConnectTimer()
-        this.#state = 'ready'
-        this.#attempts = 0
-        this.#authError = null
-        if (f.limits) this.#limits = { ...this.#limits, ...f.limits }
-        this.#pump()
-        return
-      case 'metadata':
-      case 'ack': {
-        const p = this.#pending.get(f.id)
-        if (p) this.#finish(p, f)
-        this.#pump()
-        return
+      const f = decodeServerFrame(bytes)
+      const id = (f as { id?: number }).id!
+      p = this.#pending.get(id)
+      switch (f.t) {
+        case 'welcome':
+          this.#clearConnectTimer()
+          this.#state = 'ready'
+          this.#attempts = 0
+          this.#authError = null
+          if (f.limits) this.#limits = { ...this.#limits, ...f.limits }
+          this.#pump()
+          return
+        case 'metadata':
+        case 'ack':
+          // the answer its request asked for; one to a request no longer waiting (timed out, aborted) is dropped
+          if (p ? answerOk(f, p.batches ? 'ack' : 'metadata', id, p.asked) : id > 0 && id < this.#nextId) {
+            if (p) this.#finish(p, f)
+            this.#pump()
+            return
+          }
+          break
+        case 'error':
+          if (typeof f.code !== 'string') break
+          this.#onErrorFrame(f, p)
+          return
+        default:
+          return // a frame type from a later protocol version
       }
-      case 'error':
-        this.#onErrorFrame(f)
-        return
+    } catch {
+      // not a frame (or one whose fields break handling it)
     }
+    this.#violation(p, 'the gateway sent a frame not asked for')
   }
 
-  #onErrorFrame(f: ErrorFrame): void {
+  /**
+   * The gateway broke the protocol: the request its frame answered, or when that is not known every request in
+   * flight, fails with MALFORMED_RESPONSE (retriable: unsure if written); the connection is dropped, and the rest is
+   * resent on a new one.
+   */
+  #violation(p: Pending | undefined, what: string): void {
+    const err = new MalformedResponseError(what)
+    for (const q of p ? [p] : this.#pending.values()) if (q === p || q.sent) this.#finish(q, err)
+    if (this.#socket) this.#drop(this.#socket, 4002, 'malformed frame')
+  }
+
+  /** Close `ws` and go on as if it had closed (resend on a new one), without waiting for its close event. */
+  #drop(ws: WebSocketLike, code: number, reason: string): void {
+    try {
+      ws.close(code, reason)
+    } catch {
+      /* ignore */
+    }
+    this.#onSocketClosed(ws, code)
+  }
+
+  /** `p`: the request it answers. */
+  #onErrorFrame(f: ErrorFrame, p: Pending | undefined): void {
     const refreshable = typeof this.options.token === 'function'
-    const p = f.id !== undefined ? this.#pending.get(f.id) : undefined
     if (f.code === 'TOKEN_EXPIRED' && refreshable) {
       // get a fresh token (a new hello on this connection, or a reconnect if the gateway closes it); the refused
       // frame is resent after the next welcome
-      if (p) {
-        if (p.sent) this.#inFlightBatches -= p.batches
-        p.sent = false
-      }
+      if (p) this.#unsend(p)
       if (!f.fatal && this.#state === 'ready') this.#reauthenticate()
       return
     }
     if (p && !f.fatal) {
       if ((f.code === 'RATE_LIMITED' || f.code === 'TOO_MANY_IN_FLIGHT') && p.timer !== null) {
-        if (p.sent) this.#inFlightBatches -= p.batches
-        p.sent = false
+        this.#unsend(p)
         p.notBefore = Date.now() + Math.max(10, f.retryAfterMs ?? 100)
         this.#pump()
         return
@@ -504,11 +519,15 @@ class WebSocketTransport implements GatewayTransport {
     }
     if (f.fatal || f.code === 'UNAUTHENTICATED' || f.code === 'TOKEN_EXPIRED' || f.code === 'UNSUPPORTED') {
       // the gateway closes the connection after this: fail what is waiting (a bad token will not become good)
-      const err = errorFromFrame(f, refreshable)
-      this.#authError = err
-      for (const q of [...this.#pending.values()]) this.#finish(q, err)
-      this.#attempts = Math.max(this.#attempts, 1)
+      this.#failAll((this.#authError = errorFromFrame(f, refreshable)))
+      this.#attempts ||= 1
     }
+  }
+
+  /** p goes out again (after the next welcome, or its retryAfterMs). */
+  #unsend(p: Pending): void {
+    if (p.sent) this.#inFlightBatches -= p.batches
+    p.sent = false
   }
 
   #reauthenticate(): void {
@@ -525,15 +544,7 @@ class WebSocketTransport implements GatewayTransport {
   }
 
   #clearConnectTimer(): void {
-    if (this.#connectTimer !== null) clearTimeout(this.#connectTimer)
+    clearTimeout(this.#connectTimer!)
     this.#connectTimer = null
-  }
-
-  #clearTimers(): void {
-    this.#clearConnectTimer()
-    if (this.#reconnectTimer !== null) clearTimeout(this.#reconnectTimer)
-    if (this.#pumpTimer !== null) clearTimeout(this.#pumpTimer)
-    this.#reconnectTimer = null
-    this.#pumpTimer = null
   }
 }

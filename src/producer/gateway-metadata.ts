@@ -1,5 +1,11 @@
 import { RefreshSchedule } from '../refresh-schedule.js'
-import { IsoKafkaError, KafkaProtocolError, RETRIABLE_CODES, RequestTimeoutError } from '../errors.js'
+import {
+  IsoKafkaError,
+  KafkaProtocolError,
+  MalformedResponseError,
+  RETRIABLE_CODES,
+  RequestTimeoutError,
+} from '../errors.js'
 import type { GatewayTopicMetadata, GatewayTransport } from '../transport.js'
 import type { RecordAccumulator } from './accumulator.js'
 import type { ResolvedOptions } from './options.js'
@@ -29,7 +35,10 @@ export class GatewayMetadata {
   readonly topics = new Map<string, TopicState>()
   readonly #wanted = new Set<string>()
   readonly #refreshes: RefreshSchedule
-  /** A non-retriable metadata failure (bad token, ...): sends fail fast with it until a refresh succeeds. */
+  /**
+   * A non-retriable metadata failure (bad token, ...), or an answer with a partition count no topic has: sends fail
+   * fast with it until a refresh succeeds.
+   */
   #metadataError: IsoKafkaError | null = null
   closed = false
   onChange: () => void = () => {}
@@ -118,21 +127,15 @@ export class GatewayMetadata {
     })
     this.deadlines.add(deadline)
     const request = Promise.resolve().then(() => this.transport.metadata([...names], controller.signal))
-    const done = () => {
-      clock.clearTimeout(timer)
-      this.deadlines.delete(deadline)
-    }
-    return Promise.race([request, timeout]).then(
-      (res) => {
-        done()
+    return Promise.race([request, timeout])
+      .finally(() => {
+        clock.clearTimeout(timer)
+        this.deadlines.delete(deadline)
+      })
+      .then((res) => {
         this.#apply(res)
         this.#metadataError = null
-      },
-      (err: unknown) => {
-        done()
-        throw err
-      },
-    )
+      })
   }
 
   /** After a fetch: tell the producer, and say whether to ask again. */
@@ -166,6 +169,11 @@ export class GatewayMetadata {
         previous.errorCode = 0
         continue
       }
+      // a count from a broken or hostile transport that the producer would list one by one (1.5, '3', 2^32, 1e9):
+      // refused before anything is sized by it (at most MAX_PARTITIONS of adapters/gateway-wire; 0 and below were
+      // and stay "no partitions yet"); topics before it in the answer were fine and stay applied
+      if (t.partitions >>> 0 !== t.partitions || t.partitions > 100_000)
+        throw (this.#metadataError = new MalformedResponseError(`topic ${t.topic}: ${t.partitions} partitions`))
       const available = Array.from({ length: t.partitions }, (_, i) => i)
       this.topics.set(t.topic, { info: { partitionCount: t.partitions, available }, errorCode: 0, fetchedAt: now })
     }
