@@ -156,7 +156,6 @@ export class ProducerBatch {
     const count = this.builder.count
     let timestamp = logAppendTime >= 0 ? logAppendTime : this.builder.firstTimestamp
     const rejects = this.#rejects
-    const tags = this.#tags
     let run = 0 // next entry of timestampRuns
     for (let i = 0; i < count; i++) {
       if (timestampRuns !== null && logAppendTime < 0 && run < timestampRuns.length && timestampRuns[run] === i) {
@@ -171,7 +170,7 @@ export class ProducerBatch {
       }
       if (rejects !== null && rejects[i] !== undefined)
         (this.#callbackAt(i) as unknown as (m: RecordMetadata) => void)(meta)
-      else deliver(this.#callbackAt(i), null, meta, tags === null ? undefined : tags[i])
+      else deliver(this.#callbackAt(i), null, meta, this.#tags?.[i])
     }
     this.#finish()
   }
@@ -181,10 +180,9 @@ export class ProducerBatch {
     this.done = true
     if (this.hooks !== null && this.hooks.active) emitFailed(this.hooks, this, err)
     const rejects = this.#rejects
-    const tags = this.#tags
     for (let i = 0; i < this.builder.count; i++) {
       if (rejects !== null && rejects[i] !== undefined) rejects[i]!(err)
-      else deliver(this.#callbackAt(i), err, null, tags === null ? undefined : tags[i])
+      else deliver(this.#callbackAt(i), err, null, this.#tags?.[i])
     }
     this.#finish()
   }
