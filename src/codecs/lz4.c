@@ -3,30 +3,14 @@
 // to wasm32 it runs faster than the TypeScript (64-bit loads and compares, no bounds checks), and compression is CPU on
 // the producer's one thread. Runtimes that cannot compile WebAssembly from bytes use lz4.ts. Built by
 // `node scripts/codecs-wasm.mjs`. The frame and the block rules are described in lz4.ts.
-#include <stdint.h>
-
 #define BLOCK 65536
 #define TABLE_BITS 14
 #define MIN_MATCH 4
 #define LAST_LITERALS 5
 #define MF_LIMIT 12
 
-// An entry is `position + gen` of the block that wrote it; each block raises gen by BLOCK, so an earlier block's entry
-// (and an empty slot, 0) reads as a negative position: skipped. gen starts at BLOCK so that 0 is never a position.
-static uint32_t table[1 << TABLE_BITS];
-static uint32_t gen = BLOCK;
+#include "matcher.h"
 
-static inline uint32_t load32(const uint8_t *p) {
-  uint32_t v;
-  __builtin_memcpy(&v, p, 4);
-  return v;
-}
-static inline uint64_t load64(const uint8_t *p) {
-  uint64_t v;
-  __builtin_memcpy(&v, p, 8);
-  return v;
-}
-static inline void store64(uint8_t *p, uint64_t v) { __builtin_memcpy(p, &v, 8); }
 static inline void store32le(uint8_t *p, uint32_t v) { __builtin_memcpy(p, &v, 4); }
 static inline uint32_t hash(uint32_t v) { return (v * 0x9e3779b1u) >> (32 - TABLE_BITS); }
 

@@ -9,29 +9,13 @@
 //
 // Memory: the caller (snappy.ts) places the input and output in linear memory above __heap_base; the only state
 // here is the hash table.
-#include <stdint.h>
-
 #define BLOCK 32768
 #define TABLE_BITS 14
 // matches are not looked for this close to a block's end (8-byte loads stay inside the input)
 #define INPUT_MARGIN 15
 
-// An entry is `position + gen` of the block that wrote it; each block raises gen by BLOCK, so an earlier block's entry
-// (and an empty slot, 0) reads as a negative position: skipped. gen starts at BLOCK so that 0 is never a position.
-static uint32_t table[1 << TABLE_BITS];
-static uint32_t gen = BLOCK;
+#include "matcher.h"
 
-static inline uint32_t load32(const uint8_t *p) {
-  uint32_t v;
-  __builtin_memcpy(&v, p, 4);
-  return v;
-}
-static inline uint64_t load64(const uint8_t *p) {
-  uint64_t v;
-  __builtin_memcpy(&v, p, 8);
-  return v;
-}
-static inline void store64(uint8_t *p, uint64_t v) { __builtin_memcpy(p, &v, 8); }
 static inline uint32_t hash(uint32_t v) { return (v * 0x1e35a7bdu) >> (32 - TABLE_BITS); }
 
 // A literal; `fast`: at least 16 input bytes follow `from`, so short ones are copied as two 8-byte words (the output
