@@ -7,8 +7,9 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createProducer, type IsoKafkaError } from '../../src/index.js'
+import type { IsoKafkaError } from '../../src/index.js'
 import { fetchTransport, type FetchTransportOptions } from '../../adapters/fetch/index.js'
+import { rejection, stillWorks as stillWorksOn, strictProducer } from '../helpers/hostile-answers.js'
 import {
   createFrameDecoder,
   encodeFrame,
@@ -202,31 +203,12 @@ function transportFor(mode: Mode, extra: Partial<FetchTransportOptions> = {}) {
 
 /** A producer whose sends fail at the first error (retries: 0), so a send's rejection is the transport's error. */
 function producerFor(mode: Mode, extra: Partial<FetchTransportOptions> = {}, options: Record<string, unknown> = {}) {
-  const producer = createProducer({
-    transport: transportFor(mode, extra),
-    lingerMs: 0,
-    retries: 0,
-    requestTimeoutMs: REQUEST_TIMEOUT_MS,
-    ...options,
-  })
+  const producer = strictProducer(transportFor(mode, extra), REQUEST_TIMEOUT_MS, options)
   producers.push(producer)
   return producer
 }
 
-async function rejection(p: Promise<unknown>): Promise<IsoKafkaError> {
-  const outcome = await p.then(
-    (v) => ({ acked: v }),
-    (e: IsoKafkaError) => ({ e }),
-  )
-  if ('acked' in outcome) throw new Error(`the record was acknowledged: ${JSON.stringify(outcome.acked)}`)
-  return outcome.e
-}
-
-/** The producer acknowledges a record again, now the server behaves. */
-async function stillWorks(producer: ReturnType<typeof producerFor>): Promise<void> {
-  const meta = await producer.send({ topic: TOPIC, partition: 0, value: 'after' })
-  expect(meta.offset).toBeGreaterThanOrEqual(0)
-}
+const stillWorks = (producer: ReturnType<typeof producerFor>) => stillWorksOn(producer, TOPIC)
 
 const lastHostile = (): Served => {
   const s = served.filter((x) => x.hostile).at(-1)
@@ -419,7 +401,7 @@ describe('fetchTransport gateway mode: frames of the wrong shape', () => {
       send(res, encodeFrame(ex.good as unknown as MetadataResponseFrame), 200, 'application/vnd.msgpack')
     }, isMetadata)
     expectMalformed(await rejection(transport.metadata([TOPIC])), /not the answer asked for/)
-    const producer = createProducer({ transport, lingerMs: 0, retries: 0, requestTimeoutMs: REQUEST_TIMEOUT_MS })
+    const producer = strictProducer(transport, REQUEST_TIMEOUT_MS)
     producers.push(producer)
     await stillWorks(producer)
   })
@@ -468,7 +450,7 @@ describe('fetchTransport REST modes: JSON of the wrong shape', () => {
       (p) => p === '/v3/clusters',
     )
     expectMalformed(await rejection(transport.metadata([TOPIC])))
-    const producer = createProducer({ transport, lingerMs: 0, retries: 0, requestTimeoutMs: REQUEST_TIMEOUT_MS })
+    const producer = strictProducer(transport, REQUEST_TIMEOUT_MS)
     producers.push(producer)
     await stillWorks(producer)
   })
@@ -483,7 +465,7 @@ describe('fetchTransport REST modes: JSON of the wrong shape', () => {
         (p) => p.endsWith('/partitions'),
       )
       expectMalformed(await rejection(transport.metadata([TOPIC])))
-      const producer = createProducer({ transport, lingerMs: 0, retries: 0, requestTimeoutMs: REQUEST_TIMEOUT_MS })
+      const producer = strictProducer(transport, REQUEST_TIMEOUT_MS)
       producers.push(producer)
       await stillWorks(producer)
     },

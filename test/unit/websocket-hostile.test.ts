@@ -8,7 +8,7 @@
 import type { AddressInfo } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket, { WebSocketServer } from 'ws'
-import { createProducer, gatewayBackend, type IsoKafkaError } from '../../src/index.js'
+import { gatewayBackend, type IsoKafkaError } from '../../src/index.js'
 import type {
   GatewayPartitionBatch,
   GatewayPartitionResult,
@@ -23,6 +23,7 @@ import {
   type AckFrame,
   type MetadataResponseFrame,
 } from '../../adapters/gateway-wire/index.js'
+import { rejection, stillWorks as stillWorksOn, strictProducer } from '../helpers/hostile-answers.js'
 
 const TOPIC = 't'
 const CAP = 64 * 1024
@@ -113,31 +114,12 @@ function producerFor(extra: Partial<WebSocketTransportOptions> = {}, options: Re
 }
 
 function producerOn(transport: GatewayTransport, options: Record<string, unknown> = {}) {
-  const producer = createProducer({
-    transport,
-    lingerMs: 0,
-    retries: 0,
-    requestTimeoutMs: REQUEST_TIMEOUT_MS,
-    ...options,
-  })
+  const producer = strictProducer(transport, REQUEST_TIMEOUT_MS, options)
   producers.push(producer)
   return producer
 }
 
-async function rejection(p: Promise<unknown>): Promise<IsoKafkaError> {
-  const outcome = await p.then(
-    (v) => ({ acked: v }),
-    (e: IsoKafkaError) => ({ e }),
-  )
-  if ('acked' in outcome) throw new Error(`the record was acknowledged: ${JSON.stringify(outcome.acked)}`)
-  return outcome.e
-}
-
-/** The producer acknowledges a record again, now the gateway behaves. */
-async function stillWorks(producer: ReturnType<typeof producerOn>): Promise<void> {
-  const meta = await producer.send({ topic: TOPIC, partition: 0, value: 'after' })
-  expect(meta.offset).toBeGreaterThanOrEqual(0)
-}
+const stillWorks = (producer: ReturnType<typeof producerOn>) => stillWorksOn(producer, TOPIC)
 
 /** Sends one record while the gateway is armed with `handler`; returns its error (it must not be acknowledged). */
 async function failedSend(producer: ReturnType<typeof producerOn>, handler: Handler): Promise<IsoKafkaError> {
