@@ -398,8 +398,8 @@ describe.each([
         const data = i % 3 === 2 ? b : a
         const w = compress(data)
         // every call: the earlier tests moved this module's counter, so its clearing falls somewhere before `clearing`
-      const m = mismatch(w, compressTs(data))
-      if (m !== -1) expect(m, `call ${i}`).toBe(-1)
+        const m = mismatch(w, compressTs(data))
+        if (m !== -1) expect(m, `call ${i}`).toBe(-1)
       }
     })
   },
