@@ -5,6 +5,7 @@
 // and reports records/s and the ratio to the produce() loop measured in the same run (issue 18's goals are ratios).
 //
 //   node bench/api-shapes.mjs [--records 1000000] [--rounds 3] [--shapes produce,batch,...]
+// `npm run bench` runs it too (runShapes), after the broker scenarios, and puts the table in docs/benchmarks.md.
 //
 // Shapes:
 //   produce      produce(record, callback) with one shared callback, `await ready()` when it returns false
@@ -17,20 +18,48 @@ import { spawn } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import { buildSink } from './lib/tools.mjs'
 
-const { values: a } = parseArgs({
-  options: {
-    records: { type: 'string', default: '1000000' },
-    size: { type: 'string', default: '100' },
-    rounds: { type: 'string', default: '3' },
-    shapes: { type: 'string', default: 'produce,window-4k,all,batch,handlers,for-await' },
-    child: { type: 'string' },
-  },
-})
+const DEFAULT_SHAPES = ['produce', 'window-4k', 'all', 'batch', 'handlers', 'for-await']
 
-if (a.child) await runChild(JSON.parse(a.child))
-else await main()
+// run as a script (not when bench/run.mjs imports runShapes)
+if (process.argv[1] && new URL(import.meta.url).pathname === process.argv[1]) {
+  const { values: a } = parseArgs({
+    options: {
+      records: { type: 'string', default: '1000000' },
+      size: { type: 'string', default: '100' },
+      rounds: { type: 'string', default: '3' },
+      shapes: { type: 'string', default: DEFAULT_SHAPES.join(',') },
+      child: { type: 'string' },
+    },
+  })
+  if (a.child) await runChild(JSON.parse(a.child))
+  else {
+    const out = await runShapes({
+      records: Number(a.records),
+      size: Number(a.size),
+      rounds: Number(a.rounds),
+      shapes: a.shapes.split(','),
+      log: (line) => console.log(line),
+    })
+    console.log('\nshape       median rec/s   ÷ produce()   max peak RSS')
+    for (const [shape, r] of Object.entries(out.shapes)) {
+      console.log(
+        `${shape.padEnd(10)} ${Math.round(r.recordsPerSec).toLocaleString('en-US').padStart(12)}   ${r.ratioToProduce !== null ? r.ratioToProduce.toFixed(2).padStart(10) : '         -'}   ${String(r.peakRssMb).padStart(8)} MB`,
+      )
+    }
+  }
+}
 
-async function main() {
+/**
+ * Every shape `rounds` times against one sink, in turn; per shape: the median records/s, its ratio to produce()'s
+ * median (null without a produce() run), the largest peak RSS, and each round. Also what `npm run bench` runs.
+ */
+export async function runShapes({
+  records = 1_000_000,
+  size = 100,
+  rounds = 3,
+  shapes = DEFAULT_SHAPES,
+  log = () => {},
+}) {
   const sinkFile = await buildSink()
   const sink = spawn(process.execPath, [sinkFile, '--partitions', '6'], { stdio: ['ignore', 'pipe', 'inherit'] })
   const port = await new Promise((resolve, reject) => {
@@ -42,14 +71,13 @@ async function main() {
     })
     sink.on('exit', () => reject(new Error('the sink exited')))
   })
-  const shapes = a.shapes.split(',')
   const results = Object.fromEntries(shapes.map((s) => [s, []]))
   try {
-    for (let round = 1; round <= Number(a.rounds); round++) {
+    for (let round = 1; round <= rounds; round++) {
       for (const shape of shapes) {
-        const r = await child({ shape, port, records: Number(a.records), size: Number(a.size), round })
+        const r = await child({ shape, port, records, size, round })
         results[shape].push(r)
-        console.log(
+        log(
           `round ${round} ${shape.padEnd(10)} ${Math.round(r.recordsPerSec).toLocaleString('en-US').padStart(10)} rec/s  CPU ${r.cpuSeconds.toFixed(2)} s  peak RSS ${r.peakRssMb} MB`,
         )
       }
@@ -59,14 +87,17 @@ async function main() {
   }
   const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]
   const base = results.produce ? median(results.produce.map((r) => r.recordsPerSec)) : null
-  console.log('\nshape       median rec/s   ÷ produce()   max peak RSS')
+  const out = { records, size, rounds, shapes: {} }
   for (const shape of shapes) {
     const m = median(results[shape].map((r) => r.recordsPerSec))
-    const rss = Math.max(...results[shape].map((r) => r.peakRssMb))
-    console.log(
-      `${shape.padEnd(10)} ${Math.round(m).toLocaleString('en-US').padStart(12)}   ${base ? (m / base).toFixed(2).padStart(10) : '         -'}   ${String(rss).padStart(8)} MB`,
-    )
+    out.shapes[shape] = {
+      recordsPerSec: m,
+      ratioToProduce: base ? m / base : null,
+      peakRssMb: Math.max(...results[shape].map((r) => r.peakRssMb)),
+      rounds: results[shape],
+    }
   }
+  return out
 }
 
 function child(config) {

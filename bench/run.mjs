@@ -65,6 +65,7 @@ const { values: args } = parseArgs({
     'no-edge': { type: 'boolean', default: false },
     'edge-records': { type: 'string', default: '100000' },
     'no-gateway': { type: 'boolean', default: false },
+    'no-shapes': { type: 'boolean', default: false },
     'gateway-clients': { type: 'string' },
     'gateway-seconds': { type: 'string' },
     'gateway-records': { type: 'string' },
@@ -830,6 +831,29 @@ async function runEdgePaths() {
 // concurrent WebSocket clients offering more than it takes; every acked record read back by kcat (load: ids too).
 const runGatewayBench = !args['no-gateway'] && ((!args.scenarios && !args.producers) || mode === 'smoke')
 
+// How each way of calling isokafka goes (bench/api-shapes.mjs: produce(), send() windows, Promise.all of every send,
+// sendBatch, concurrent handlers, for await) against the sink, as ratios to produce(): issue 18's goals are these ratios
+const runShapesBench = !args['no-shapes'] && ((!args.scenarios && !args.producers) || mode === 'smoke')
+async function runApiShapes() {
+  const { runShapes } = await import('./api-shapes.mjs')
+  const smoke = mode === 'smoke'
+  const records = smoke ? 10_000 : Math.max(20_000, Math.round(1_000_000 * scale))
+  say(`call shapes: ${fmt(records)} records each, ${rounds} round(s), against the sink...`)
+  try {
+    // the smoke run proves the harness with three shapes; the others use the same child and sink
+    const shapes = smoke ? ['produce', 'all', 'batch'] : undefined
+    const out = await runShapes({ records, rounds, shapes, log: (line) => say(`  ${line}`) })
+    for (const [shape, r] of Object.entries(out.shapes))
+      say(
+        `  ${shape}: ${fmt(Math.round(r.recordsPerSec))} rec/s, ${r.ratioToProduce?.toFixed(2) ?? '-'}x produce(), peak RSS ${r.peakRssMb} MB`,
+      )
+    return { ok: true, ...out }
+  } catch (err) {
+    say(`  call shapes FAILED: ${err.message}`)
+    return { ok: false, error: err.message }
+  }
+}
+
 async function runGateway() {
   const { loadRun, singleRun } = await import('./gateway/run.mjs')
   const smoke = mode === 'smoke'
@@ -1022,6 +1046,10 @@ async function main() {
       results.gateway = await runGateway()
       save()
     }
+    if (runShapesBench && !aborted) {
+      results.apiShapes = await runApiShapes()
+      save()
+    }
   } finally {
     stopSink()
     await stopBroker()
@@ -1043,6 +1071,7 @@ async function main() {
   if (writeDocs) say(`docs:    ${path.relative(process.cwd(), docsFile)}`)
   const failed = results.runs.filter((r) => !r.skipped && !r.ok)
   if (results.gateway) failed.push(...[...results.gateway.single, ...results.gateway.load].filter((r) => !r.ok))
+  if (results.apiShapes && !results.apiShapes.ok) failed.push(results.apiShapes)
   if (failed.length) say(`${failed.length} run(s) failed`)
   if (skippedFail.length) say(`smoke: could not run ${skippedFail.map((r) => r.producer).join(', ')}`)
   return failed.length === 0 && skippedFail.length === 0 && !aborted

@@ -96,6 +96,7 @@ export function summarize(results) {
     targets: targets(results, scenarios),
     edge: summarizeEdge(results.edge),
     gateway: summarizeGateway(results.gateway),
+    apiShapes: results.apiShapes?.ok ? results.apiShapes : null,
   }
 }
 
@@ -568,6 +569,34 @@ export function renderMarkdown(results, { jsonRel, svgRel, previous }) {
         `| ${n0(r.clients)} | ${n0(r.recordsPerSec?.median)} | ${n2(r.cpuPerMillion?.median)} | ${n0(r.p99?.median)} | ${n0(r.peakRssMB?.median)} | ${n0(r.ackedChecked)} | ${r.complete}/${r.runs}${r.error ? ` (${esc(r.error)})` : ''} |`,
       )
     }
+    L.push('')
+  }
+
+  if (sum.apiShapes) {
+    const sh = sum.apiShapes
+    const what = {
+      produce: '`produce(record, callback)`, one shared callback, `await ready()` when it returns false',
+      'window-1k': '`send()`, at most 1,024 unsettled',
+      'window-4k': '`send()`, at most 4,096 unsettled',
+      'window-16k': '`send()`, at most 16,384 unsettled',
+      'window-64k': '`send()`, at most 65,536 unsettled',
+      all: '`await Promise.all` of every `send()` made in one synchronous loop',
+      batch: '`sendBatch()` of 1,000 records, 8 calls outstanding (the KafkaJS habit)',
+      handlers: '100 concurrent request handlers, each awaiting its own `send()` in turn',
+      'for-await': '`for await` over an async generator, `send()` without awaiting, window 4,096',
+    }
+    L.push('## Call shapes (issue 18)', '')
+    L.push(
+      `\`bench/api-shapes.mjs\`: each way of calling isokafka sends ${n0(sh.records)} records of ${sh.size} B (6 partitions, acks=all, idempotent,`,
+      `linger 5 ms, batch 16 KiB) over Node TCP to the sink (client-bound), ${sh.rounds} round(s); medians, as ratios to the \`produce()\` loop.`,
+      '',
+      '| shape | records/s | ÷ produce() | peak RSS MB |',
+      '|---|---:|---:|---:|',
+    )
+    for (const [shape, r] of Object.entries(sh.shapes))
+      L.push(
+        `| ${what[shape] ?? shape} | ${n0(r.recordsPerSec)} | ${ratioText(r.ratioToProduce)} | ${n0(r.peakRssMb)} |`,
+      )
     L.push('')
   }
 

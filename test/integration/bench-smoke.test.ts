@@ -67,6 +67,16 @@ describe('npm run bench:smoke', () => {
         expect(r.ackedRecords).toBeGreaterThan(0)
         expect([r.ok, r.inKafka, r.lost, r.duplicates]).toEqual([true, r.ackedRecords, 0, 0])
       }
+      // the call shapes (bench/api-shapes.mjs), as ratios to produce()
+      const shapes = results.apiShapes as {
+        ok: boolean
+        shapes: Record<string, { recordsPerSec: number; ratioToProduce: number }>
+      }
+      expect(shapes.ok).toBe(true)
+      expect(Object.keys(shapes.shapes)).toEqual(['produce', 'all', 'batch'])
+      expect(shapes.shapes.produce!.ratioToProduce).toBe(1)
+      for (const r of Object.values(shapes.shapes)) expect(r.recordsPerSec).toBeGreaterThan(0)
+      expect(results.summary.apiShapes.shapes.batch.ratioToProduce).toBeGreaterThan(0)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
