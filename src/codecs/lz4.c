@@ -56,23 +56,7 @@ static uint8_t *compress_block(const uint8_t *b, uint32_t n, uint8_t *d) {
         s--;
         ref--;
       }
-      uint32_t m = s + MIN_MATCH, r = (uint32_t)ref + MIN_MATCH;
-      for (;;) {
-        if (m + 8 > match_limit) {
-          while (m < match_limit && b[m] == b[r]) {
-            m++;
-            r++;
-          }
-          break;
-        }
-        uint64_t x = load64(b + m) ^ load64(b + r);
-        if (x) {
-          m += (uint32_t)__builtin_ctzll(x) >> 3;
-          break;
-        }
-        m += 8;
-        r += 8;
-      }
+      uint32_t m = match_end(b, s + MIN_MATCH, (uint32_t)ref + MIN_MATCH, match_limit);
       uint32_t lit = s - anchor, match = m - s - MIN_MATCH;
       *d++ = (uint8_t)(((lit >= 15 ? 15 : lit) << 4) | (match >= 15 ? 15 : match));
       if (lit >= 15) d = write_length(d, lit - 15);

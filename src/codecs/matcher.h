@@ -18,3 +18,21 @@ static inline uint64_t load64(const uint8_t *p) {
   return v;
 }
 static inline void store64(uint8_t *p, uint64_t v) { __builtin_memcpy(p, &v, 8); }
+
+// Where the match of b[s...] against the earlier b[r...] ends, before `limit`: 8 bytes at a time, the first differing
+// byte from the XOR's trailing zeros, then byte by byte in the last 8.
+static inline uint32_t match_end(const uint8_t *b, uint32_t s, uint32_t r, uint32_t limit) {
+  for (;;) {
+    if (s + 8 > limit) {
+      while (s < limit && b[r] == b[s]) {
+        r++;
+        s++;
+      }
+      return s;
+    }
+    uint64_t x = load64(b + s) ^ load64(b + r);
+    if (x) return s + ((uint32_t)__builtin_ctzll(x) >> 3);
+    s += 8;
+    r += 8;
+  }
+}

@@ -107,25 +107,9 @@ static uint8_t *compress_block(const uint8_t *b, uint32_t n, uint8_t *d) {
     }
     d = emit_literal(d, b + next_emit, s - next_emit, next_emit + 16 <= n);
     for (;;) {
-      // the match: 4 bytes known equal, then 8 at a time, the first differing byte from the XOR's trailing zeros
-      uint32_t base = s, i = (uint32_t)cand + 4;
-      s += 4;
-      for (;;) {
-        if (s + 8 > n) {
-          while (s < n && b[i] == b[s]) {
-            i++;
-            s++;
-          }
-          break;
-        }
-        uint64_t x = load64(b + s) ^ load64(b + i);
-        if (x) {
-          s += (uint32_t)__builtin_ctzll(x) >> 3;
-          break;
-        }
-        s += 8;
-        i += 8;
-      }
+      // the match: 4 bytes known equal, then as far as it goes
+      uint32_t base = s;
+      s = match_end(b, s + 4, (uint32_t)cand + 4, n);
       d = emit_copy(d, base - (uint32_t)cand, s - base);
       next_emit = s;
       if (s >= s_limit) goto tail;
