@@ -247,7 +247,8 @@ export function fromWireRecord(r: WireRecord): GatewayRecord {
 
 /** The error a client raises for an error frame. */
 export function errorFromFrame(f: ErrorFrame, tokenRefreshable = false): IsoKafkaError {
-  const message = `gateway: ${f.message || f.code}`
+  // only a string message, capped (a gateway's frame may hold anything there)
+  const message = `gateway: ${(typeof f.message === 'string' && f.message ? f.message : f.code).slice(0, 1000)}`
   switch (f.code) {
     case 'UNAUTHENTICATED':
       return new AuthenticationError(message)
@@ -260,6 +261,20 @@ export function errorFromFrame(f: ErrorFrame, tokenRefreshable = false): IsoKafk
       return new RecordTooLargeError(message)
     default:
       return new IsoKafkaError(f.code, message, { retriable: f.retriable === true || isRetriableCode(f.code) })
+  }
+}
+
+/** `base` with the limits of a welcome that are integers in a sane range (a hostile gateway may send anything). */
+export function welcomeLimits(l: Partial<GatewayLimits> | undefined, base: GatewayLimits): GatewayLimits {
+  const ok = (k: keyof GatewayLimits, min: number) => {
+    const v = l?.[k]
+    return Number.isSafeInteger(v) && v! >= min && v! <= 1 << 26 ? v! : base[k]!
+  }
+  return {
+    ...base,
+    maxFrameBytes: ok('maxFrameBytes', 1024),
+    maxInFlightBatches: ok('maxInFlightBatches', 1),
+    maxRecordsPerFrame: ok('maxRecordsPerFrame', 1),
   }
 }
 

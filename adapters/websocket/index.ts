@@ -43,6 +43,7 @@ import {
   decodeServerFrame,
   encodeFrame,
   errorFromFrame,
+  welcomeLimits,
   messageTooLarge,
   recordCount,
   toWireBatch,
@@ -132,6 +133,7 @@ class WebSocketTransport implements GatewayTransport {
   /** idle: no socket; connecting: socket opening or waiting for welcome; ready: welcome received. */
   #state: 'idle' | 'connecting' | 'ready' = 'idle'
   #limits: GatewayLimits
+  #defaults: GatewayLimits
   #nextId = 1
   readonly #pending = new Map<number, Pending>()
   #inFlightBatches = 0
@@ -155,7 +157,7 @@ class WebSocketTransport implements GatewayTransport {
     if (!options.token) throw new IsoKafkaError('INVALID_CONFIG', 'websocket(): a token is required')
     this.#Ctor = Ctor as WebSocketConstructor
     // what a gateway allows by default, until its welcome says otherwise
-    this.#limits = {
+    this.#limits = this.#defaults = {
       maxFrameBytes: options.maxFrameBytes ?? 1 << 20,
       maxInFlightBatches: DEFAULT_MAX_IN_FLIGHT_BATCHES,
       recordsPerSecond: 0,
@@ -450,7 +452,7 @@ class WebSocketTransport implements GatewayTransport {
           this.#state = 'ready'
           this.#attempts = 0
           this.#authError = null
-          if (f.limits) this.#limits = { ...this.#limits, ...f.limits }
+          this.#limits = welcomeLimits(f.limits, this.#defaults)
           this.#pump()
           return
         case 'metadata':
@@ -509,7 +511,8 @@ class WebSocketTransport implements GatewayTransport {
     if (p && !f.fatal) {
       if ((f.code === 'RATE_LIMITED' || f.code === 'TOO_MANY_IN_FLIGHT') && p.timer !== null) {
         this.#unsend(p)
-        p.notBefore = Date.now() + Math.max(10, f.retryAfterMs ?? 100)
+        const r = f.retryAfterMs // 10 ms to 30 s; 100 ms when not a finite number
+        p.notBefore = Date.now() + (Number.isFinite(r) ? Math.min(Math.max(10, r!), 30_000) : 100)
         this.#pump()
         return
       }

@@ -376,6 +376,23 @@ describe('fetchTransport gateway mode: frames of the wrong shape', () => {
     await stillWorks(producer)
   })
 
+  const messages: Array<[string, unknown, string]> = [
+    // errorFromFrame put the message in a template: a map with non-callable toString/valueOf threw a TypeError
+    ['a map with non-callable toString', { toString: 1, valueOf: 1 }, 'gateway: INTERNAL'],
+    ['nested arrays', [[[1]], [2]], 'gateway: INTERNAL'],
+    ['50,000 characters', 'x'.repeat(50_000), `gateway: ${'x'.repeat(1000)}`],
+  ]
+  it.each(messages)(
+    'an error frame whose message is %s: the typed error, its message a capped string',
+    async (_n, m, text) => {
+      const producer = producerFor('gateway')
+      const frame = { t: 'error', id: 0, code: 'INTERNAL', message: m, retriable: true, retryAfterMs: { valueOf: 1 } }
+      const err = await failedSend(producer, (ex, res) => send(res, encodeFrame({ ...frame, id: ex.id } as never), 500))
+      expect([err.code, err.retriable, err.message]).toEqual(['INTERNAL', true, text])
+      await stillWorks(producer)
+    },
+  )
+
   it('MessagePack nested past the decoder depth on a 200 is MALFORMED_RESPONSE', async () => {
     const producer = producerFor('gateway')
     const nested = new Uint8Array(1000).fill(0x91) // [[[[...

@@ -6,7 +6,7 @@
 // acknowledged, and that the producer acknowledges again once the gateway behaves. The last part gives the gateway
 // backend's metadata partition counts no transport checked (a custom transport).
 import type { AddressInfo } from 'node:net'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import WebSocket, { WebSocketServer } from 'ws'
 import { gatewayBackend, type IsoKafkaError } from '../../src/index.js'
 import type {
@@ -38,6 +38,8 @@ const decoder = createFrameDecoder(1 << 24)
 let wss: WebSocketServer
 let url = ''
 let hostile: { t: Request['t']; handler: Handler } | null = null
+/** Limits the next welcomes carry in place of the good ones (reset after each test). */
+let welcomeOverride: Record<string, unknown> | null = null
 let connections = 0
 /** The close code of the connection that carried the last hostile answer, once it closed. */
 let hostileClosed: Promise<number> = Promise.resolve(0)
@@ -69,7 +71,8 @@ beforeAll(async () => {
     sock.on('message', (data: Buffer) => {
       const req = decoder.decode(new Uint8Array(data)) as Request | { t: 'hello' }
       if (req.t === 'hello') {
-        const limits = { maxFrameBytes: 1 << 20, maxInFlightBatches: 256, recordsPerSecond: 0, maxRecordsPerFrame: 1e4 }
+        const good = { maxFrameBytes: 1 << 20, maxInFlightBatches: 256, recordsPerSecond: 0, maxRecordsPerFrame: 1e4 }
+        const limits = { ...good, ...welcomeOverride } as typeof good
         sock.send(encodeFrame({ t: 'welcome', v: 1, session: 's', subject: null, expiresAt: 2e12, limits }))
         return
       }
@@ -94,6 +97,7 @@ afterAll(async () => {
 const producers: Array<{ close(o?: { timeoutMs?: number }): Promise<void> }> = []
 afterEach(async () => {
   hostile = null
+  welcomeOverride = null
   await Promise.all(producers.splice(0).map((p) => p.close({ timeoutMs: 200 }).catch(() => {})))
 })
 
@@ -180,14 +184,79 @@ describe('websocket transport: acks of the wrong shape', () => {
     await stillWorks(producer)
   })
 
-  it('an error frame whose message cannot become a string: MALFORMED_RESPONSE, nothing thrown', async () => {
-    // errorFromFrame puts the message in a template: a map with non-callable toString/valueOf makes that throw
+  const messages: Array<[string, unknown, string]> = [
+    // errorFromFrame put the message in a template: a map with non-callable toString/valueOf made that throw
+    ['a map with non-callable toString', { toString: 1, valueOf: 1 }, 'gateway: INTERNAL'],
+    ['nested arrays', [[[1]], [2]], 'gateway: INTERNAL'],
+    ['50,000 characters', 'x'.repeat(50_000), `gateway: ${'x'.repeat(1000)}`],
+  ]
+  it.each(messages)(
+    'an error frame whose message is %s: the typed error, its message a capped string',
+    async (_n, m, text) => {
+      const producer = producerFor()
+      const err = await failedSend(producer, (sock, good) =>
+        sendFrame({ t: 'error', id: good.id, code: 'INTERNAL', message: m, retriable: true })(
+          sock,
+          good,
+          null as never,
+        ),
+      )
+      expect([err.code, err.retriable, err.message]).toEqual(['INTERNAL', true, text])
+      await stillWorks(producer)
+    },
+  )
+
+  it.each([['Infinity', Number.POSITIVE_INFINITY]])(
+    'RATE_LIMITED with retryAfterMs %s: resent after the default wait, not never',
+    async (_n, retryAfterMs) => {
+      const producer = producerFor()
+      await producer.partitionsFor(TOPIC)
+      hostile = {
+        t: 'produce',
+        handler: (sock, good) =>
+          sock.send(
+            encodeFrame({
+              t: 'error',
+              id: good.id,
+              code: 'RATE_LIMITED',
+              message: 'slow',
+              retriable: true,
+              retryAfterMs,
+            }),
+          ),
+      }
+      const started = Date.now()
+      expect((await producer.send({ topic: TOPIC, partition: 0, value: 'v' })).offset).toBeGreaterThanOrEqual(0)
+      expect(Date.now() - started).toBeLessThan(1000)
+    },
+  )
+
+  it('RATE_LIMITED with retryAfterMs 1e10 waits 30 s at most (then the request timeout ends it), no timer spin', async () => {
+    // unclamped, 1e10 ms overflows setTimeout (fires at once, again and again): Date.now() is read in a loop
     const producer = producerFor()
-    const message = { toString: 1, valueOf: 1 }
-    const err = await failedSend(producer, (sock, good) =>
-      sendFrame({ t: 'error', id: good.id, code: 'INTERNAL', message, retriable: true })(sock, good, null as never),
-    )
-    expectMalformed(err)
+    await producer.partitionsFor(TOPIC)
+    hostile = {
+      t: 'produce',
+      handler: (sock, good) =>
+        sock.send(
+          encodeFrame({
+            t: 'error',
+            id: good.id,
+            code: 'RATE_LIMITED',
+            message: 'slow',
+            retriable: true,
+            retryAfterMs: 1e10,
+          }),
+        ),
+    }
+    const now = vi.spyOn(Date, 'now')
+    try {
+      const err = await rejection(producer.send({ topic: TOPIC, partition: 0, value: 'v' }))
+      expect(err.code).toBe('REQUEST_TIMEOUT')
+      expect(now.mock.calls.length).toBeLessThan(200)
+    } finally {
+      now.mockRestore()
+    }
     await stillWorks(producer)
   })
 
@@ -245,6 +314,27 @@ describe('websocket transport: acks of the wrong shape', () => {
     await late
     await stillWorks(producer)
     expect(connections).toBe(before) // the same connection: nothing was dropped
+  })
+})
+
+describe('websocket transport: welcome limits out of range', () => {
+  const cases: Array<[string, Record<string, unknown>]> = [
+    ['maxFrameBytes 0', { maxFrameBytes: 0 }],
+    ['maxFrameBytes -1', { maxFrameBytes: -1 }],
+    ['maxFrameBytes 10', { maxFrameBytes: 10 }],
+    ['maxInFlightBatches 0', { maxInFlightBatches: 0 }],
+    ['maxInFlightBatches 0.5', { maxInFlightBatches: 0.5 }],
+    ['maxRecordsPerFrame 0', { maxRecordsPerFrame: 0 }],
+    ['maxRecordsPerFrame -5', { maxRecordsPerFrame: -5 }],
+    [
+      'maxFrameBytes as a string, NaN and 2^53',
+      { maxFrameBytes: '10', maxInFlightBatches: 2 ** 53, maxRecordsPerFrame: Number.NaN },
+    ],
+  ]
+  it.each(cases)('%s: ignored (the defaults apply), records acknowledged', async (_n, limits) => {
+    welcomeOverride = limits
+    const producer = producerFor()
+    expect((await producer.send({ topic: TOPIC, partition: 0, value: 'v' })).offset).toBeGreaterThanOrEqual(0)
   })
 })
 
