@@ -206,25 +206,21 @@ describe('websocket transport: acks of the wrong shape', () => {
     },
   )
 
+  /** Every produce answered RATE_LIMITED with this retryAfterMs. */
+  const rateLimited = (retryAfterMs: number): typeof hostile => ({
+    t: 'produce',
+    handler: (sock, good) =>
+      sock.send(
+        encodeFrame({ t: 'error', id: good.id, code: 'RATE_LIMITED', message: 'slow', retriable: true, retryAfterMs }),
+      ),
+  })
+
   it.each([['Infinity', Number.POSITIVE_INFINITY]])(
     'RATE_LIMITED with retryAfterMs %s: resent after the default wait, not never',
     async (_n, retryAfterMs) => {
       const producer = producerFor()
       await producer.partitionsFor(TOPIC)
-      hostile = {
-        t: 'produce',
-        handler: (sock, good) =>
-          sock.send(
-            encodeFrame({
-              t: 'error',
-              id: good.id,
-              code: 'RATE_LIMITED',
-              message: 'slow',
-              retriable: true,
-              retryAfterMs,
-            }),
-          ),
-      }
+      hostile = rateLimited(retryAfterMs)
       const started = Date.now()
       expect((await producer.send({ topic: TOPIC, partition: 0, value: 'v' })).offset).toBeGreaterThanOrEqual(0)
       expect(Date.now() - started).toBeLessThan(1000)
@@ -235,20 +231,7 @@ describe('websocket transport: acks of the wrong shape', () => {
     // unclamped, 1e10 ms overflows setTimeout (fires at once, again and again): Date.now() is read in a loop
     const producer = producerFor()
     await producer.partitionsFor(TOPIC)
-    hostile = {
-      t: 'produce',
-      handler: (sock, good) =>
-        sock.send(
-          encodeFrame({
-            t: 'error',
-            id: good.id,
-            code: 'RATE_LIMITED',
-            message: 'slow',
-            retriable: true,
-            retryAfterMs: 1e10,
-          }),
-        ),
-    }
+    hostile = rateLimited(1e10)
     const now = vi.spyOn(Date, 'now')
     try {
       const err = await rejection(producer.send({ topic: TOPIC, partition: 0, value: 'v' }))
