@@ -166,11 +166,7 @@ export class KafkaSender extends BatchSender {
     this.inFlightByNode.set(node, (this.inFlightByNode.get(node) ?? 0) + 1)
     // Requests to one broker are written in drain order even when compression makes sealing async.
     const prev = this.nodeChains.get(node) ?? Promise.resolve()
-    // with a codec, sealing starts now rather than once the requests ahead are written: a codec on another thread
-    // (threadedCompression) then compresses while those are still being sealed and written
-    const built = this.codec ? this.build(batches) : null
-    built?.catch(() => {}) // a failure is handled where produce() awaits it
-    const written = prev.then(() => this.produce(node, conn, batches, built))
+    const written = prev.then(() => this.produce(node, conn, batches))
     const chain = written.then(
       ({ response }) => {
         response.then(
@@ -192,18 +188,18 @@ export class KafkaSender extends BatchSender {
     this.nodeChains.set(node, chain)
   }
 
-  private build(batches: ProducerBatch[]): ReturnType<typeof buildProduceRequest> {
-    return buildProduceRequest(batches, this.options, this.codec, this.txn?.transactionalId ?? null)
-  }
-
   /** Seals the batches and writes the request; returns (after the write) a promise of the response, boxed so it is not flattened. */
   private async produce(
     node: number,
     conn: BrokerConnection,
     batches: ProducerBatch[],
-    built: ReturnType<KafkaSender['build']> | null,
   ): Promise<{ response: Promise<Map<ProducerBatch, ProducePartitionResponse> | null> }> {
-    const { request, size } = await (built ?? this.build(batches))
+    const { request, size } = await buildProduceRequest(
+      batches,
+      this.options,
+      this.codec,
+      this.txn?.transactionalId ?? null,
+    )
     const hooks = this.options.hooks
     if (hooks.active) for (const b of batches) hooks.emit('batchSent', batchEvent(b, hooks.now()))
     if (this.options.acks === 0) {

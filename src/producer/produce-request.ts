@@ -21,8 +21,8 @@ export async function buildProduceRequest(
 ): Promise<{ request: ProduceRequest; size: number }> {
   const byTopic = new Map<string, ProduceRequest['topics'][number]>()
   let size = 128
-  // every batch's compression starts before any is awaited: a codec that runs elsewhere (threadedCompression) works
-  // on all of them at once
+  // every batch's compression starts before any is awaited: gzip's CompressionStream compresses off the JavaScript
+  // thread, so the batches of a request are compressed side by side
   const compressed = codec
     ? batches.map((batch) =>
         batch.sealed ? null : compressRecords(codec, (batch.builder as RecordBatchBuilder).recordsBytes()),
