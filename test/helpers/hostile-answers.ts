@@ -23,6 +23,24 @@ export async function rejection(p: Promise<unknown>): Promise<IsoKafkaError> {
   return outcome.e
 }
 
+/** A send refused as a broken or hostile answer: MALFORMED_RESPONSE, retriable (unsure if written). */
+export function expectMalformed(err: IsoKafkaError, message?: RegExp): void {
+  expect(err.code, err.message).toBe('MALFORMED_RESPONSE')
+  expect(err.retriable).toBe(true)
+  if (message) expect(err.message).toMatch(message)
+}
+
+/**
+ * Error-frame messages no client may take as they come, and the message the typed error must then carry: errorFromFrame
+ * put the message in a template, where a map with non-callable toString/valueOf threw; it now takes a string only,
+ * capped at 1,000 characters.
+ */
+export const HOSTILE_ERROR_MESSAGES: Array<[string, unknown, string]> = [
+  ['a map with non-callable toString', { toString: 1, valueOf: 1 }, 'gateway: INTERNAL'],
+  ['nested arrays', [[[1]], [2]], 'gateway: INTERNAL'],
+  ['50,000 characters', 'x'.repeat(50_000), `gateway: ${'x'.repeat(1000)}`],
+]
+
 /** The producer acknowledges a record again, now the server behaves. */
 export async function stillWorks(producer: ReturnType<typeof createProducer>, topic: string): Promise<void> {
   const meta = await producer.send({ topic, partition: 0, value: 'after' })

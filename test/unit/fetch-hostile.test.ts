@@ -9,7 +9,13 @@ import type { AddressInfo } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { IsoKafkaError } from '../../src/index.js'
 import { fetchTransport, type FetchTransportOptions } from '../../adapters/fetch/index.js'
-import { rejection, stillWorks as stillWorksOn, strictProducer } from '../helpers/hostile-answers.js'
+import {
+  HOSTILE_ERROR_MESSAGES,
+  expectMalformed,
+  rejection,
+  stillWorks as stillWorksOn,
+  strictProducer,
+} from '../helpers/hostile-answers.js'
 import {
   createFrameDecoder,
   encodeFrame,
@@ -224,12 +230,6 @@ async function failedSend(producer: ReturnType<typeof producerFor>, handler: Han
   return rejection(producer.send({ topic: TOPIC, partition: 0, value: 'v' }))
 }
 
-function expectMalformed(err: IsoKafkaError, message?: RegExp): void {
-  expect(err.code, err.message).toBe('MALFORMED_RESPONSE')
-  expect(err.retriable).toBe(true)
-  if (message) expect(err.message).toMatch(message)
-}
-
 describe.each(MODES)('fetchTransport %s mode against a hostile server', (mode) => {
   it('stops reading a body far larger than maxResponseBytes and hangs up (MALFORMED_RESPONSE, retriable)', async () => {
     const producer = producerFor(mode)
@@ -376,13 +376,7 @@ describe('fetchTransport gateway mode: frames of the wrong shape', () => {
     await stillWorks(producer)
   })
 
-  const messages: Array<[string, unknown, string]> = [
-    // errorFromFrame put the message in a template: a map with non-callable toString/valueOf threw a TypeError
-    ['a map with non-callable toString', { toString: 1, valueOf: 1 }, 'gateway: INTERNAL'],
-    ['nested arrays', [[[1]], [2]], 'gateway: INTERNAL'],
-    ['50,000 characters', 'x'.repeat(50_000), `gateway: ${'x'.repeat(1000)}`],
-  ]
-  it.each(messages)(
+  it.each(HOSTILE_ERROR_MESSAGES)(
     'an error frame whose message is %s: the typed error, its message a capped string',
     async (_n, m, text) => {
       const producer = producerFor('gateway')

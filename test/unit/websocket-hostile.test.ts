@@ -23,7 +23,13 @@ import {
   type AckFrame,
   type MetadataResponseFrame,
 } from '../../adapters/gateway-wire/index.js'
-import { rejection, stillWorks as stillWorksOn, strictProducer } from '../helpers/hostile-answers.js'
+import {
+  HOSTILE_ERROR_MESSAGES,
+  expectMalformed,
+  rejection,
+  stillWorks as stillWorksOn,
+  strictProducer,
+} from '../helpers/hostile-answers.js'
 
 const TOPIC = 't'
 const CAP = 64 * 1024
@@ -133,12 +139,6 @@ async function failedSend(producer: ReturnType<typeof producerOn>, handler: Hand
   return rejection(producer.send({ topic: TOPIC, partition: 0, value: 'v' }))
 }
 
-function expectMalformed(err: IsoKafkaError, message?: RegExp): void {
-  expect(err.code, err.message).toBe('MALFORMED_RESPONSE')
-  expect(err.retriable).toBe(true)
-  if (message) expect(err.message).toMatch(message)
-}
-
 const sendFrame =
   (frame: unknown): Handler =>
   (sock) =>
@@ -184,13 +184,7 @@ describe('websocket transport: acks of the wrong shape', () => {
     await stillWorks(producer)
   })
 
-  const messages: Array<[string, unknown, string]> = [
-    // errorFromFrame put the message in a template: a map with non-callable toString/valueOf made that throw
-    ['a map with non-callable toString', { toString: 1, valueOf: 1 }, 'gateway: INTERNAL'],
-    ['nested arrays', [[[1]], [2]], 'gateway: INTERNAL'],
-    ['50,000 characters', 'x'.repeat(50_000), `gateway: ${'x'.repeat(1000)}`],
-  ]
-  it.each(messages)(
+  it.each(HOSTILE_ERROR_MESSAGES)(
     'an error frame whose message is %s: the typed error, its message a capped string',
     async (_n, m, text) => {
       const producer = producerFor()
