@@ -381,11 +381,10 @@ export class WsFront {
     // alive until Kafka acknowledged (thousands of frames at a time under load), though its records were copied
     if (frame.t === 'produce') return this.answer(conn, this.requests.produce(session, frame))
     if (frame.t === 'metadata') return this.answer(conn, this.requests.metadata(session, frame))
-    else
-      this.send(
-        conn,
-        this.requests.errorFrame('UNSUPPORTED', `unknown frame type ${JSON.stringify(frame.t).slice(0, 40)}`, { id }),
-      )
+    this.send(
+      conn,
+      this.requests.errorFrame('UNSUPPORTED', `unknown frame type ${JSON.stringify(frame.t).slice(0, 40)}`, { id }),
+    )
   }
 
   private answer(conn: WsConn, out: Promise<ServerFrame>): Promise<void> {
