@@ -74,34 +74,37 @@ export function backoffMs(attempt: number, baseMs: number, maxMs: number, random
  * for it replaces it instead.
  */
 export class DueTimer {
-  private handle: unknown = null
+  #handle: unknown = null
+  readonly #clock: Clock
   /** When it is due; Infinity when not set. */
   at = Infinity
 
-  constructor(private readonly clock: Clock) {}
+  constructor(clock: Clock) {
+    this.#clock = clock
+  }
 
   /** Set and not yet overdue. */
   pending(): boolean {
-    return this.handle !== null && this.at >= this.clock.now()
+    return this.#handle !== null && this.at >= this.#clock.now()
   }
 
   /** Run `fn` at `at` (ms), replacing whatever was set. */
   set(at: number, fn: () => void): void {
     this.clear()
     this.at = at
-    this.handle = this.clock.setTimeout(
+    this.#handle = this.#clock.setTimeout(
       () => {
-        this.handle = null
+        this.#handle = null
         this.at = Infinity
         fn()
       },
-      Math.max(0, at - this.clock.now()),
+      Math.max(0, at - this.#clock.now()),
     )
   }
 
   clear(): void {
-    if (this.handle !== null) this.clock.clearTimeout(this.handle)
-    this.handle = null
+    if (this.#handle !== null) this.#clock.clearTimeout(this.#handle)
+    this.#handle = null
     this.at = Infinity
   }
 }
@@ -111,41 +114,40 @@ export class DueTimer {
  * Both senders drive their loop with it.
  */
 export class PassScheduler {
-  private scheduled = false
-  private readonly timer: DueTimer
-  private stopped = false
+  #scheduled = false
+  readonly #timer: DueTimer
+  #stopped = false
+  readonly #pass: () => void
 
-  constructor(
-    clock: Clock,
-    private readonly pass: () => void,
-  ) {
-    this.timer = new DueTimer(clock)
+  constructor(clock: Clock, pass: () => void) {
+    this.#timer = new DueTimer(clock)
+    this.#pass = pass
   }
 
   /** Run a pass soon. */
   wake(): void {
-    if (this.scheduled) return
-    this.scheduled = true
+    if (this.#scheduled) return
+    this.#scheduled = true
     queueMicrotask(() => {
-      this.scheduled = false
-      this.pass()
+      this.#scheduled = false
+      this.#pass()
     })
   }
 
   /** Run a pass at `at` (ms) unless one is already due earlier. An overdue timer is replaced by one that runs now. */
   wakeAt(at: number): void {
-    if (at === Infinity || this.stopped) return
-    if (this.timer.pending()) {
-      if (at >= this.timer.at) return
+    if (at === Infinity || this.#stopped) return
+    if (this.#timer.pending()) {
+      if (at >= this.#timer.at) return
     } else {
-      at = Math.min(at, this.timer.at) // overdue (never fired): the pass it owed runs at once; not set: Infinity
+      at = Math.min(at, this.#timer.at) // overdue (never fired): the pass it owed runs at once; not set: Infinity
     }
-    this.timer.set(at, this.pass)
+    this.#timer.set(at, this.#pass)
   }
 
   /** Cancel the timer; with `final`, later wakeAt calls are ignored too. */
   stop(final = false): void {
-    this.timer.clear()
-    if (final) this.stopped = true
+    this.#timer.clear()
+    if (final) this.#stopped = true
   }
 }

@@ -71,7 +71,7 @@ type EventOf<N extends HookName> = Parameters<NonNullable<ProducerHooks[N]>>[0]
 
 /** The hooks of one producer. `active` is false while none is registered, so call sites can skip building events. */
 export class HookSet {
-  private list: ProducerHooks[] = []
+  #list: ProducerHooks[] = []
   active = false
 
   /** `now`: the producer's clock (batch ages). */
@@ -81,22 +81,22 @@ export class HookSet {
 
   add(hooks: ProducerHooks): () => void {
     if (hooks === null || typeof hooks !== 'object') throw new TypeError('hooks must be an object of callbacks')
-    this.list = [...this.list, hooks]
-    this.update()
+    this.#list = [...this.#list, hooks]
+    this.#update()
     return () => {
-      this.list = this.list.filter((h) => h !== hooks)
-      this.update()
+      this.#list = this.#list.filter((h) => h !== hooks)
+      this.#update()
     }
   }
 
-  private update(): void {
-    this.active = this.list.length > 0
-    this.perRecord = this.list.some((h) => h.recordAcked !== undefined || h.recordFailed !== undefined)
+  #update(): void {
+    this.active = this.#list.length > 0
+    this.perRecord = this.#list.some((h) => h.recordAcked !== undefined || h.recordFailed !== undefined)
   }
 
   /** Calls every hook registered for `name`; what one throws is swallowed (a hook never disturbs the producer). */
   emit<N extends HookName>(name: N, event: EventOf<N>): void {
-    for (const h of this.list) {
+    for (const h of this.#list) {
       const fn = h[name] as ((e: EventOf<N>) => void) | undefined
       if (fn === undefined) continue
       try {

@@ -115,51 +115,54 @@ export function fetchTransport(options: FetchTransportOptions): GatewayTransport
 class FetchTransport implements GatewayTransport {
   readonly kind = 'gateway' as const
   readonly backend = gatewayBackend
-  private readonly base: string
-  private readonly mode: 'gateway' | 'rest-v3' | 'rest-v2'
-  private readonly fetchFn: typeof fetch
+  readonly #base: string
+  readonly #mode: 'gateway' | 'rest-v3' | 'rest-v2'
+  readonly #fetchFn: typeof fetch
   /** The REST Proxy modes' code (rest-proxy.ts), imported on first use: gateway-mode bundles leave it out. */
   #rest: RestProxy | null = null
   #restLoading: Promise<RestProxy> | null = null
-  private nextId = 1
-  private readonly controllers = new Set<AbortController>()
-  private closed = false
+  #nextId = 1
+  readonly #controllers = new Set<AbortController>()
+  #closed = false
 
-  constructor(private readonly options: FetchTransportOptions) {
+  readonly #options: FetchTransportOptions
+
+  constructor(options: FetchTransportOptions) {
+    this.#options = options
     if (!options.url || !/^https?:\/\//i.test(options.url))
       throw new IsoKafkaError('INVALID_CONFIG', 'fetchTransport(): url must start with http:// or https://')
-    this.base = options.url.replace(/\/+$/, '')
-    this.mode = options.mode ?? 'gateway'
-    if (!['gateway', 'rest-v3', 'rest-v2'].includes(this.mode))
-      throw new IsoKafkaError('INVALID_CONFIG', `fetchTransport(): unknown mode ${String(this.mode)}`)
+    this.#base = options.url.replace(/\/+$/, '')
+    this.#mode = options.mode ?? 'gateway'
+    if (!['gateway', 'rest-v3', 'rest-v2'].includes(this.#mode))
+      throw new IsoKafkaError('INVALID_CONFIG', `fetchTransport(): unknown mode ${String(this.#mode)}`)
     if (!options.fetch && typeof (globalThis as { fetch?: typeof fetch }).fetch !== 'function') {
       throw new IsoKafkaError('INVALID_CONFIG', 'fetchTransport(): no global fetch here; pass one')
     }
     // the global fetch must be called as a plain function: browsers and workerd throw "Illegal invocation" when it is
     // called as a method of another object
-    this.fetchFn = options.fetch ?? ((input, init) => globalThis.fetch(input, init))
-    if (this.mode !== 'gateway') void this.#loadRest().catch(() => {})
+    this.#fetchFn = options.fetch ?? ((input, init) => globalThis.fetch(input, init))
+    if (this.#mode !== 'gateway') void this.#loadRest().catch(() => {})
   }
 
   #loadRest(): Promise<RestProxy> {
     this.#restLoading ??= import('./rest-proxy.js').then((m) => {
-      this.#rest = m.restProxy(this, this.mode as 'rest-v3' | 'rest-v2', this.options.clusterId)
+      this.#rest = m.restProxy(this, this.#mode as 'rest-v3' | 'rest-v2', this.#options.clusterId)
       return this.#rest
     })
     return this.#restLoading
   }
 
   async close(): Promise<void> {
-    this.closed = true
-    for (const c of this.controllers) c.abort()
-    this.controllers.clear()
+    this.#closed = true
+    for (const c of this.#controllers) c.abort()
+    this.#controllers.clear()
   }
 
   // ---- HTTP plumbing ----
 
   async #headers(contentType?: string): Promise<Record<string, string>> {
-    const h: Record<string, string> = { ...(this.options.headers ?? {}) }
-    const t = this.options.token
+    const h: Record<string, string> = { ...(this.#options.headers ?? {}) }
+    const t = this.#options.token
     if (t !== undefined) h.Authorization = `Bearer ${typeof t === 'function' ? await t() : t}`
     if (contentType) h['Content-Type'] = contentType
     return h
@@ -179,15 +182,15 @@ class FetchTransport implements GatewayTransport {
     signal?: AbortSignal,
     minCap = 0,
   ): Promise<{ status: number; bytes: Uint8Array; headers: Headers }> {
-    if (this.closed) throw new ConnectionError('the fetch transport is closed')
+    if (this.#closed) throw new ConnectionError('the fetch transport is closed')
     const size = body === null ? 0 : typeof body === 'string' ? body.length * 3 : body.length
-    const wanted = this.options.keepalive === true || (this.options.keepalive !== false && pageIsHidden())
+    const wanted = this.#options.keepalive === true || (this.#options.keepalive !== false && pageIsHidden())
     // a keepalive request above the budget would be refused by the browser: send it as a normal request
     const keepalive = wanted && keepaliveInFlight + size <= KEEPALIVE_BUDGET
     const controller = new AbortController()
     const onAbort = () => controller.abort()
     signal?.addEventListener('abort', onAbort, { once: true })
-    this.controllers.add(controller)
+    this.#controllers.add(controller)
     let timedOut = false
     const timer = setTimeout(() => {
       timedOut = true
@@ -195,7 +198,7 @@ class FetchTransport implements GatewayTransport {
     }, timeoutMs)
     if (keepalive) keepaliveInFlight += size
     try {
-      const res = await this.fetchFn(this.base + path, {
+      const res = await this.#fetchFn(this.#base + path, {
         method,
         headers: { ...(await this.#headers(contentType)), Accept: accept },
         body: body === null ? undefined : (body as BodyInit),
@@ -206,7 +209,7 @@ class FetchTransport implements GatewayTransport {
       } as RequestInit)
       return {
         status: res.status,
-        bytes: await readBody(res, Math.max(this.options.maxResponseBytes ?? 4 << 20, minCap)),
+        bytes: await readBody(res, Math.max(this.#options.maxResponseBytes ?? 4 << 20, minCap)),
         headers: res.headers,
       }
     } catch (err) {
@@ -214,14 +217,14 @@ class FetchTransport implements GatewayTransport {
       if (timedOut) throw new RequestTimeoutError(`${method} ${path}: no answer within ${timeoutMs} ms`)
       if (signal?.aborted) throw new RequestTimeoutError(`${method} ${path} was aborted`)
       if (err instanceof IsoKafkaError) throw err
-      throw new ConnectionError(`${method} ${this.base}${path} failed: ${String((err as Error)?.message ?? err)}`, {
+      throw new ConnectionError(`${method} ${this.#base}${path} failed: ${String((err as Error)?.message ?? err)}`, {
         cause: err,
       })
     } finally {
       clearTimeout(timer)
       if (keepalive) keepaliveInFlight -= size
       signal?.removeEventListener('abort', onAbort)
-      this.controllers.delete(controller)
+      this.#controllers.delete(controller)
     }
   }
 
@@ -239,7 +242,7 @@ class FetchTransport implements GatewayTransport {
   // ---- GatewayTransport ----
 
   metadata(topics: string[], signal?: AbortSignal): Promise<GatewayTopicMetadata[]> {
-    if (this.mode === 'gateway') return this.gatewayMetadata(topics, signal)
+    if (this.#mode === 'gateway') return this.#gatewayMetadata(topics, signal)
     return this.#loadRest().then((rest) => Promise.all(topics.map((t) => rest.partitions(t, signal))))
   }
 
@@ -249,7 +252,7 @@ class FetchTransport implements GatewayTransport {
   ): Promise<GatewayPartitionResult[]> {
     // Encode now: the records are views into producer buffers, valid only during this call.
     try {
-      if (this.mode === 'gateway') return this.gatewayProduce(batches, options)
+      if (this.#mode === 'gateway') return this.#gatewayProduce(batches, options)
       const rest = this.#rest
       if (rest) return Promise.all(batches.map((b) => rest.request(b)).map((r) => r(options.timeoutMs)))
       // the REST module is still loading (metadata normally comes first and loads it): the records are views valid
@@ -264,7 +267,7 @@ class FetchTransport implements GatewayTransport {
   // ---- gateway mode ----
 
   /** Request `id` asking for `asked` (batch ids or topics); the answer frame, checked (answerOk), or an error. */
-  private async frameExchange<F extends ServerFrame>(
+  async #frameExchange<F extends ServerFrame>(
     t: 'ack' | 'metadata',
     id: number,
     asked: string[],
@@ -281,7 +284,7 @@ class FetchTransport implements GatewayTransport {
       /* not a frame: a proxy's error page, say */
     }
     if (frame?.t === 'error' && typeof frame.code === 'string')
-      throw errorFromFrame(frame, typeof this.options.token === 'function')
+      throw errorFromFrame(frame, typeof this.#options.token === 'function')
     if (res.status < 200 || res.status >= 300)
       throw this.httpError(res.status, new TextDecoder().decode(res.bytes), `POST ${path}`)
     // a 2xx that is not the answer asked for (a portal's page, a cached or forged answer): unsure if written
@@ -290,9 +293,9 @@ class FetchTransport implements GatewayTransport {
     return frame as F
   }
 
-  private async gatewayMetadata(topics: string[], signal?: AbortSignal): Promise<GatewayTopicMetadata[]> {
-    const id = this.nextId++
-    const frame = await this.frameExchange<MetadataResponseFrame>(
+  async #gatewayMetadata(topics: string[], signal?: AbortSignal): Promise<GatewayTopicMetadata[]> {
+    const id = this.#nextId++
+    const frame = await this.#frameExchange<MetadataResponseFrame>(
       'metadata',
       id,
       topics,
@@ -303,15 +306,15 @@ class FetchTransport implements GatewayTransport {
     return frame.topics
   }
 
-  private gatewayProduce(
+  #gatewayProduce(
     batches: GatewayPartitionBatch[],
     o: { acks: -1 | 0 | 1; timeoutMs: number },
   ): Promise<GatewayPartitionResult[]> {
-    const max = this.options.maxFrameBytes ?? 1 << 20
+    const max = this.#options.maxFrameBytes ?? 1 << 20
     const timeoutMs = Math.max(100, Math.floor(o.timeoutMs * 0.9))
     type Wire = ReturnType<typeof toWireBatch>
     const frame = (group: Wire[]) => {
-      const id = this.nextId++
+      const id = this.#nextId++
       return { id, group, body: encodeFrame({ t: 'produce', id, acks: o.acks, timeoutMs, batches: group }) }
     }
     const frames: Array<ReturnType<typeof frame>> = []
@@ -340,12 +343,12 @@ class FetchTransport implements GatewayTransport {
       encode(group.slice(half), limit)
     }
     // while the page is hiding, small requests so each fits the keepalive budget
-    const keepaliveSized = this.options.keepalive === true || (this.options.keepalive !== false && pageIsHidden())
+    const keepaliveSized = this.#options.keepalive === true || (this.#options.keepalive !== false && pageIsHidden())
     encode(batches.map(toWireBatch), keepaliveSized ? KEEPALIVE_BUDGET : max)
     const send = async ({ id, group, body }: (typeof frames)[0]): Promise<WireResult[]> => {
       try {
         const ids = group.map((b) => b.batchId)
-        return (await this.frameExchange<AckFrame>('ack', id, ids, body, o.timeoutMs)).results
+        return (await this.#frameExchange<AckFrame>('ack', id, ids, body, o.timeoutMs)).results
       } catch (err) {
         const overLimit =
           err instanceof RecordTooLargeError || (err instanceof IsoKafkaError && err.code === 'LIMIT_EXCEEDED')

@@ -145,7 +145,10 @@ class WebSocketTransport implements GatewayTransport {
   /** Set when the gateway refused our token: pending requests failed with it; the next request reconnects. */
   #authError: Error | null = null
 
-  constructor(private readonly options: WebSocketTransportOptions) {
+  readonly #options: WebSocketTransportOptions
+
+  constructor(options: WebSocketTransportOptions) {
+    this.#options = options
     const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
     if (!Ctor)
       throw new IsoKafkaError(
@@ -333,7 +336,7 @@ class WebSocketTransport implements GatewayTransport {
   // ---- connection ----
 
   async #token(): Promise<string> {
-    const t = this.options.token
+    const t = this.#options.token
     return typeof t === 'function' ? t() : t
   }
 
@@ -342,8 +345,8 @@ class WebSocketTransport implements GatewayTransport {
     if (this.#attempts > 0) {
       const delay = backoffMs(
         this.#attempts,
-        this.options.reconnectBackoffMs ?? 100,
-        this.options.reconnectBackoffMaxMs ?? 5000,
+        this.#options.reconnectBackoffMs ?? 100,
+        this.#options.reconnectBackoffMaxMs ?? 5000,
         Math.random,
       )
       this.#reconnectTimer = setTimeout(() => {
@@ -370,11 +373,11 @@ class WebSocketTransport implements GatewayTransport {
 
   #openWith(token: string): void {
     if (this.#closed) return
-    const how = this.options.tokenIn ?? 'hello'
-    let url = this.options.url
+    const how = this.#options.tokenIn ?? 'hello'
+    let url = this.#options.url
     if (how === 'query') url += `${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`
     const protocols = how === 'protocol' ? [SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX + token] : [SUBPROTOCOL]
-    const cap = this.options.maxResponseBytes ?? 4 << 20
+    const cap = this.#options.maxResponseBytes ?? 4 << 20
     const tooLarge = () =>
       this.#socket === ws && this.#violation(undefined, `the gateway sent a message over maxResponseBytes (${cap})`)
     let ws: WebSocketLike
@@ -383,7 +386,7 @@ class WebSocketTransport implements GatewayTransport {
     } catch (err) {
       this.#connectFailed(
         new ConnectionError(
-          `could not open a WebSocket to ${this.options.url}: ${String((err as Error)?.message ?? err)}`,
+          `could not open a WebSocket to ${this.#options.url}: ${String((err as Error)?.message ?? err)}`,
           { cause: err },
         ),
       )
@@ -395,7 +398,7 @@ class WebSocketTransport implements GatewayTransport {
     this.#connectTimer = setTimeout(() => {
       this.#connectTimer = null
       if (this.#socket === ws && this.#state !== 'ready') this.#drop(ws, 4000, 'connect timeout')
-    }, this.options.connectTimeoutMs ?? 10_000)
+    }, this.#options.connectTimeoutMs ?? 10_000)
     ws.onopen = () => {
       if (how === 'hello') ws.send(encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, token }))
     }
@@ -500,7 +503,7 @@ class WebSocketTransport implements GatewayTransport {
 
   /** `p`: the request it answers. */
   #onErrorFrame(f: ErrorFrame, p: Pending | undefined): void {
-    const refreshable = typeof this.options.token === 'function'
+    const refreshable = typeof this.#options.token === 'function'
     if (f.code === 'TOKEN_EXPIRED' && refreshable) {
       // get a fresh token (a new hello on this connection, or a reconnect if the gateway closes it); the refused
       // frame is resent after the next welcome

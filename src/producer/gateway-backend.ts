@@ -60,12 +60,11 @@ export class GatewayBackend extends BatchSender implements ProducerBackend, Send
   /** Set by abortAll(): nothing is retried any more. */
   #aborted = false
 
-  constructor(
-    private readonly transport: GatewayTransport,
-    accumulator: RecordAccumulator,
-    options: ResolvedOptions,
-  ) {
+  readonly #transport: GatewayTransport
+
+  constructor(transport: GatewayTransport, accumulator: RecordAccumulator, options: ResolvedOptions) {
     super(accumulator, options)
+    this.#transport = transport
     this.#instance = instanceId(options.clock.random)
     this.#metadata = new GatewayMetadata(transport, accumulator, options, this.#deadlines)
     this.#lane = options.outbox ? options.outbox.lane(options.outbox, options, () => this.wake()) : null
@@ -111,7 +110,7 @@ export class GatewayBackend extends BatchSender implements ProducerBackend, Send
     this.#metadata.close()
     this.#lane?.close()
     void Promise.resolve()
-      .then(() => this.transport.close())
+      .then(() => this.#transport.close())
       .catch(() => {})
   }
 
@@ -234,7 +233,7 @@ export class GatewayBackend extends BatchSender implements ProducerBackend, Send
       if (settled) return
       let pending: Promise<GatewayPartitionResult[]>
       try {
-        pending = Promise.resolve(this.transport.produce(wire, { acks, timeoutMs: requestTimeoutMs }))
+        pending = Promise.resolve(this.#transport.produce(wire, { acks, timeoutMs: requestTimeoutMs }))
       } catch (err) {
         pending = Promise.reject(err)
       }

@@ -40,19 +40,27 @@ export class GatewayMetadata {
    * fast with it until a refresh succeeds.
    */
   #metadataError: IsoKafkaError | null = null
-  closed = false
+  #closed = false
   onChange: () => void = () => {}
+  readonly #transport: GatewayTransport
+  readonly #accumulator: RecordAccumulator
+  readonly #options: ResolvedOptions
+  /**
+   * The deadline of every request in flight (metadata and produce; shared with the sender). Each also has a timer;
+   * the sender's passes check them again, because a timer set during an earlier Workers request never fires.
+   */
+  readonly #deadlines: Set<Deadline>
 
   constructor(
-    private readonly transport: GatewayTransport,
-    private readonly accumulator: RecordAccumulator,
-    private readonly options: ResolvedOptions,
-    /**
-     * The deadline of every request in flight (metadata and produce; shared with the sender). Each also has a timer;
-     * the sender's passes check them again, because a timer set during an earlier Workers request never fires.
-     */
-    readonly deadlines: Set<Deadline>,
+    transport: GatewayTransport,
+    accumulator: RecordAccumulator,
+    options: ResolvedOptions,
+    deadlines: Set<Deadline>,
   ) {
+    this.#transport = transport
+    this.#accumulator = accumulator
+    this.#options = options
+    this.#deadlines = deadlines
     this.#refreshes = new RefreshSchedule(
       options,
       () => void this.fetchMetadata(),
@@ -86,13 +94,13 @@ export class GatewayMetadata {
   }
 
   close(): void {
-    this.closed = true
+    this.#closed = true
     this.#refreshes.close()
   }
 
   /** Give up on requests past their deadline whose timers did not fire (see `deadlines`). */
   expireOverdue(now: number): void {
-    for (const d of this.deadlines) if (now > d.at) d.expire() // expire() deletes d: safe mid-iteration
+    for (const d of this.#deadlines) if (now > d.at) d.expire() // expire() deletes d: safe mid-iteration
   }
 
   /** Ask for a metadata refresh soon (coalesced; backoff after failures; see RefreshSchedule). */
@@ -111,26 +119,26 @@ export class GatewayMetadata {
   }
 
   #fetch(): Promise<void> {
-    const { clock, requestTimeoutMs } = this.options
+    const { clock, requestTimeoutMs } = this.#options
     const names = new Set(this.#wanted)
-    for (const q of this.accumulator.queues) if (q.batches.length > 0 || q.inFlight > 0) names.add(q.topic)
+    for (const q of this.#accumulator.queues) if (q.batches.length > 0 || q.inFlight > 0) names.add(q.topic)
     const controller = new AbortController()
     let timer: unknown = null
     const deadline = { at: clock.now() + requestTimeoutMs, expire: () => {} }
     const timeout = new Promise<never>((_, reject) => {
       deadline.expire = () => {
-        this.deadlines.delete(deadline)
+        this.#deadlines.delete(deadline)
         controller.abort()
         reject(new RequestTimeoutError(`gateway metadata request got no answer in ${requestTimeoutMs} ms`))
       }
       timer = clock.setTimeout(deadline.expire, requestTimeoutMs)
     })
-    this.deadlines.add(deadline)
-    const request = Promise.resolve().then(() => this.transport.metadata([...names], controller.signal))
+    this.#deadlines.add(deadline)
+    const request = Promise.resolve().then(() => this.#transport.metadata([...names], controller.signal))
     return Promise.race([request, timeout])
       .finally(() => {
         clock.clearTimeout(timer)
-        this.deadlines.delete(deadline)
+        this.#deadlines.delete(deadline)
       })
       .then((res) => {
         this.#apply(res)
@@ -141,7 +149,7 @@ export class GatewayMetadata {
   /** After a fetch: tell the producer, and say whether to ask again. */
   #settled(err: unknown): boolean {
     if (err instanceof IsoKafkaError && !err.retriable) this.#metadataError = err
-    if (!this.closed) this.onChange()
+    if (!this.#closed) this.onChange()
     if (err !== null) return this.#wanted.size > 0
     // topics not usable yet for a reason that may pass (not created yet, no leader): poll them, every retryBackoffMs;
     // a topic refused for good (not authorized, invalid) is not polled
@@ -152,9 +160,9 @@ export class GatewayMetadata {
   }
 
   #apply(res: readonly GatewayTopicMetadata[]): void {
-    const now = this.options.clock.now()
-    if (this.options.hooks.active)
-      this.options.hooks.emit('metadataRefreshed', { topics: res.map((t) => t.topic), brokers: 0 })
+    const now = this.#options.clock.now()
+    if (this.#options.hooks.active)
+      this.#options.hooks.emit('metadataRefreshed', { topics: res.map((t) => t.topic), brokers: 0 })
     for (const t of res) {
       const previous = this.topics.get(t.topic)
       if (t.errorCode !== 0 || !(t.partitions > 0)) {

@@ -23,7 +23,7 @@ const RECORD_OVERHEAD = 25
 
 export class GatewayRecordsBuilder implements BatchBuilder {
   buffer: Uint8Array
-  private pos = HEAD
+  #pos = HEAD
   count = 0
   firstTimestamp = 0
 
@@ -32,20 +32,20 @@ export class GatewayRecordsBuilder implements BatchBuilder {
   }
 
   get sizeInBytes(): number {
-    return this.pos
+    return this.#pos
   }
 
   append(record: RecordInput): void {
     const { timestamp, key, value, headers } = record
     if (this.count === 0) this.firstTimestamp = timestamp
     const need = estimate(key, value, headers)
-    if (this.pos + need > this.buffer.length) {
-      const grown = new Uint8Array(Math.max(this.buffer.length * 2, this.pos + need))
-      grown.set(this.buffer.subarray(0, this.pos))
+    if (this.#pos + need > this.buffer.length) {
+      const grown = new Uint8Array(Math.max(this.buffer.length * 2, this.#pos + need))
+      grown.set(this.buffer.subarray(0, this.#pos))
       this.buffer = grown
     }
     const b = this.buffer
-    let p = this.pos
+    let p = this.#pos
     b[p++] = 0x94
     if (timestamp < 128) b[p++] = timestamp
     else if (timestamp < 4294967296) (b[p] = 0xce), put32(b, p + 1, timestamp), (p += 5)
@@ -64,7 +64,7 @@ export class GatewayRecordsBuilder implements BatchBuilder {
       b.set(h.key, p)
       p = bin(b, p + len, h.value)
     }
-    this.pos = p
+    this.#pos = p
     this.count++
   }
 
@@ -72,7 +72,7 @@ export class GatewayRecordsBuilder implements BatchBuilder {
   seal(): Uint8Array {
     this.buffer[0] = 0xdd
     put32(this.buffer, 1, this.count)
-    return this.buffer.subarray(0, this.pos)
+    return this.buffer.subarray(0, this.#pos)
   }
 }
 

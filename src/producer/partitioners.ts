@@ -24,50 +24,52 @@ export interface Partitioner {
  * (Java also weighs partitions by queue depth — adaptive partitioning; not done here.)
  */
 export class StickyPartitioner {
-  private readonly current = new Map<string, { partition: number; bytes: number }>()
+  readonly #current = new Map<string, { partition: number; bytes: number }>()
   /** The partition each topic last moved away from, avoided on the next pick. */
-  private readonly previous = new Map<string, number>()
+  readonly #previous = new Map<string, number>()
   // the last topic's state, so a run of sends to one topic skips the map lookups (two per record otherwise)
-  private lastTopic: string | null = null
-  private lastState: { partition: number; bytes: number } | undefined = undefined
-  constructor(
-    private readonly batchSize: number,
-    private readonly random: () => number,
-  ) {}
+  #lastTopic: string | null = null
+  #lastState: { partition: number; bytes: number } | undefined = undefined
+  readonly #batchSize: number
+  readonly #random: () => number
+  constructor(batchSize: number, random: () => number) {
+    this.#batchSize = batchSize
+    this.#random = random
+  }
 
-  private stateOf(topic: string): { partition: number; bytes: number } | undefined {
-    if (topic !== this.lastTopic) {
-      this.lastTopic = topic
-      this.lastState = this.current.get(topic)
+  #stateOf(topic: string): { partition: number; bytes: number } | undefined {
+    if (topic !== this.#lastTopic) {
+      this.#lastTopic = topic
+      this.#lastState = this.#current.get(topic)
     }
-    return this.lastState
+    return this.#lastState
   }
 
   partition(topic: string, partitionCount: number, available: readonly number[]): number {
-    const state = this.stateOf(topic)
+    const state = this.#stateOf(topic)
     if (state && state.partition < partitionCount) return state.partition
-    const partition = this.pick(this.previous.get(topic) ?? -1, partitionCount, available)
+    const partition = this.#pick(this.#previous.get(topic) ?? -1, partitionCount, available)
     const fresh = { partition, bytes: 0 }
-    this.current.set(topic, fresh)
-    this.lastState = fresh
+    this.#current.set(topic, fresh)
+    this.#lastState = fresh
     return partition
   }
 
   onAppend(topic: string, partition: number, bytes: number): void {
-    const state = this.stateOf(topic)
+    const state = this.#stateOf(topic)
     if (!state || state.partition !== partition) return
     state.bytes += bytes
-    if (state.bytes >= this.batchSize) {
-      this.current.delete(topic)
-      this.lastState = undefined
-      this.previous.set(topic, partition)
+    if (state.bytes >= this.#batchSize) {
+      this.#current.delete(topic)
+      this.#lastState = undefined
+      this.#previous.set(topic, partition)
     }
   }
 
-  private pick(avoid: number, partitionCount: number, available: readonly number[]): number {
+  #pick(avoid: number, partitionCount: number, available: readonly number[]): number {
     const pool = available.length > 0 ? available : Array.from({ length: partitionCount }, (_, i) => i)
     const choices = pool.length > 1 ? pool.filter((p) => p !== avoid) : pool
-    return choices[Math.floor(this.random() * choices.length)] ?? 0
+    return choices[Math.floor(this.#random() * choices.length)] ?? 0
   }
 }
 
