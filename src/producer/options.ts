@@ -111,107 +111,94 @@ export interface ResolvedOptions {
   hooks: HookSet
 }
 
-function num(name: string, value: number | undefined, fallback: number, min: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || Number.isNaN(value) || value < min) {
-    throw new InvalidArgumentError('INVALID_CONFIG', `${name} must be a number ≥ ${min}, got ${String(value)}`)
-  }
-  return value
-}
+/**
+ * The numeric options, each with Java's default and the least value it takes: read in one loop, so each is named once
+ * (a call per option, its name written three times, cost a browser bundle ~0.1 KiB).
+ */
+const NUMERIC = {
+  maxInFlightRequestsPerConnection: [5, 1],
+  lingerMs: [5, 0],
+  requestTimeoutMs: [30000, 1],
+  deliveryTimeoutMs: [120000, 1],
+  retryBackoffMs: [100, 0],
+  retryBackoffMaxMs: [1000, 0],
+  batchSize: [16384, 0],
+  bufferMemory: [33554432, 1], // 32 MiB
+  maxBlockMs: [60000, 0],
+  maxRequestSize: [1048576, 1],
+  retries: [2147483647, 0],
+  transactionTimeoutMs: [60000, 1],
+  metadataMaxAgeMs: [300000, 0],
+  metadataMaxIdleMs: [300000, 5000],
+  connectTimeoutMs: [10000, 1],
+} as const satisfies { [K in keyof ProducerOptions]?: readonly [fallback: number, min: number] }
+
+type NumericOptions = { -readonly [K in keyof typeof NUMERIC]: number }
+
+const invalid = (message: string) => new InvalidArgumentError('INVALID_CONFIG', message)
 
 export function resolveOptions(o: ProducerOptions<any, any>): ResolvedOptions {
-  if (!o || !o.transport)
-    throw new InvalidArgumentError('INVALID_CONFIG', 'a transport is required (e.g. tcp({ bootstrap }))')
+  if (!o || !o.transport) throw invalid('a transport is required (e.g. tcp({ bootstrap }))')
   const acksIn = o.acks ?? 'all'
   const acks = acksIn === 'all' ? -1 : acksIn
-  if (acks !== -1 && acks !== 0 && acks !== 1)
-    throw new InvalidArgumentError('INVALID_CONFIG', `acks must be 0, 1 or 'all', got ${String(acksIn)}`)
-  const maxInFlight = num('maxInFlightRequestsPerConnection', o.maxInFlightRequestsPerConnection, 5, 1)
+  if (acks !== -1 && acks !== 0 && acks !== 1) throw invalid(`acks must be 0, 1 or 'all', got ${String(acksIn)}`)
+  const n = {} as NumericOptions
+  for (const [name, [fallback, min]] of Object.entries(NUMERIC) as [keyof NumericOptions, readonly number[]][]) {
+    const value = o[name]
+    if (value !== undefined && (typeof value !== 'number' || Number.isNaN(value) || value < min!))
+      throw invalid(`${name} must be a number ≥ ${min}, got ${String(value)}`)
+    n[name] = value ?? fallback!
+  }
+  const maxInFlight = n.maxInFlightRequestsPerConnection
   const explicitIdempotence = o.enableIdempotence
   // As in Java: idempotence is on by default, but only when the rest of the config allows it; asking for it
   // explicitly with an incompatible config is an error.
   const compatible = acks === -1 && maxInFlight <= 5
-  if (explicitIdempotence === true && !compatible) {
-    throw new InvalidArgumentError(
-      'INVALID_CONFIG',
-      "enableIdempotence needs acks 'all' and maxInFlightRequestsPerConnection ≤ 5",
-    )
-  }
+  if (explicitIdempotence === true && !compatible)
+    throw invalid("enableIdempotence needs acks 'all' and maxInFlightRequestsPerConnection ≤ 5")
   const transactionalId = o.transactionalId ?? null
   if (transactionalId !== null) {
     // Java: a transactional id implies idempotence, and refuses a config that rules it out
     if (typeof transactionalId !== 'string' || transactionalId === '')
-      throw new InvalidArgumentError('INVALID_CONFIG', 'transactionalId must be a non-empty string')
+      throw invalid('transactionalId must be a non-empty string')
     if (explicitIdempotence === false)
-      throw new InvalidArgumentError(
-        'INVALID_CONFIG',
-        'transactionalId needs idempotence: enableIdempotence must not be false',
-      )
-    if (!compatible)
-      throw new InvalidArgumentError(
-        'INVALID_CONFIG',
-        "transactionalId needs acks 'all' and maxInFlightRequestsPerConnection ≤ 5",
-      )
-    if (o.transport.kind !== 'socket')
-      throw new InvalidArgumentError('INVALID_CONFIG', 'transactionalId needs a Kafka-protocol (socket) transport')
+      throw invalid('transactionalId needs idempotence: enableIdempotence must not be false')
+    if (!compatible) throw invalid("transactionalId needs acks 'all' and maxInFlightRequestsPerConnection ≤ 5")
+    if (o.transport.kind !== 'socket') throw invalid('transactionalId needs a Kafka-protocol (socket) transport')
   }
   const idempotent = transactionalId !== null || (explicitIdempotence ?? compatible)
-  const lingerMs = num('lingerMs', o.lingerMs, 5, 0)
-  const requestTimeoutMs = num('requestTimeoutMs', o.requestTimeoutMs, 30000, 1)
-  let deliveryTimeoutMs = num('deliveryTimeoutMs', o.deliveryTimeoutMs, 120000, 1)
-  if (o.deliveryTimeoutMs === undefined) deliveryTimeoutMs = Math.max(deliveryTimeoutMs, lingerMs + requestTimeoutMs)
-  else if (deliveryTimeoutMs < lingerMs + requestTimeoutMs) {
-    throw new InvalidArgumentError('INVALID_CONFIG', 'deliveryTimeoutMs must be ≥ lingerMs + requestTimeoutMs')
-  }
-  const retryBackoffMs = num('retryBackoffMs', o.retryBackoffMs, 100, 0)
+  const { lingerMs, requestTimeoutMs } = n
+  if (o.deliveryTimeoutMs === undefined)
+    n.deliveryTimeoutMs = Math.max(n.deliveryTimeoutMs, lingerMs + requestTimeoutMs)
+  else if (n.deliveryTimeoutMs < lingerMs + requestTimeoutMs)
+    throw invalid('deliveryTimeoutMs must be ≥ lingerMs + requestTimeoutMs')
+  n.retryBackoffMaxMs = Math.max(n.retryBackoffMs, n.retryBackoffMaxMs)
   const c = o.compression
   if (
     c !== undefined &&
     !(typeof c === 'string' ? /^(none|gzip|snappy|lz4|zstd)$/.test(c) : typeof c?.compress === 'function')
-  ) {
-    throw new InvalidArgumentError(
-      'INVALID_CONFIG',
-      `compression ${JSON.stringify(c)}: none, gzip, snappy, lz4, zstd or a CompressionCodec`,
-    )
-  }
+  )
+    throw invalid(`compression ${JSON.stringify(c)}: none, gzip, snappy, lz4, zstd or a CompressionCodec`)
   const level = o.compressionLevel
-  if (level !== undefined && (c !== 'zstd' || !Number.isInteger(level) || level < -131072 || level > 22)) {
-    throw new InvalidArgumentError('INVALID_CONFIG', `compressionLevel ${level}: zstd's only, an integer ≤ 22`)
-  }
+  if (level !== undefined && (c !== 'zstd' || !Number.isInteger(level) || level < -131072 || level > 22))
+    throw invalid(`compressionLevel ${level}: zstd's only, an integer ≤ 22`)
   const outbox = o.outbox ?? null
   if (outbox !== null) {
-    if (o.transport.kind !== 'gateway')
-      throw new InvalidArgumentError('INVALID_CONFIG', 'outbox needs a gateway transport (websocket or fetch)')
+    if (o.transport.kind !== 'gateway') throw invalid('outbox needs a gateway transport (websocket or fetch)')
     for (const m of ['open', 'put', 'remove', 'reclaim', 'close', 'lane'] as const) {
       if (typeof outbox[m] !== 'function')
-        throw new InvalidArgumentError(
-          'INVALID_CONFIG',
-          `outbox.${m} is not a function (a custom outbox sets lane: outboxLane from 'isokafka/outbox')`,
-        )
+        throw invalid(`outbox.${m} is not a function (a custom outbox sets lane: outboxLane from 'isokafka/outbox')`)
     }
   }
   const clock = o.clock && o.clock !== systemClock ? boundClock(o.clock) : systemClock
   return {
+    ...n,
     acks,
-    batchSize: num('batchSize', o.batchSize, 16384, 0),
-    lingerMs,
-    bufferMemory: num('bufferMemory', o.bufferMemory, 32 * 1024 * 1024, 1),
-    maxBlockMs: num('maxBlockMs', o.maxBlockMs, 60000, 0),
-    maxRequestSize: num('maxRequestSize', o.maxRequestSize, 1048576, 1),
-    retries: num('retries', o.retries, 2147483647, 0),
-    retryBackoffMs,
-    retryBackoffMaxMs: Math.max(retryBackoffMs, num('retryBackoffMaxMs', o.retryBackoffMaxMs, 1000, 0)),
-    deliveryTimeoutMs,
-    requestTimeoutMs,
     maxInFlight,
     idempotent,
     transactionalId,
-    transactionTimeoutMs: num('transactionTimeoutMs', o.transactionTimeoutMs, 60000, 1),
-    metadataMaxAgeMs: num('metadataMaxAgeMs', o.metadataMaxAgeMs, 300000, 0),
-    metadataMaxIdleMs: num('metadataMaxIdleMs', o.metadataMaxIdleMs, 300000, 5000),
     allowAutoTopicCreation: o.allowAutoTopicCreation ?? true,
     clientId: o.clientId ?? (o.transport.kind === 'socket' ? o.transport.clientId : undefined) ?? 'isokafka',
-    connectTimeoutMs: num('connectTimeoutMs', o.connectTimeoutMs, 10000, 1),
     outbox,
     compression: c,
     compressionLevel: level,
