@@ -2,7 +2,7 @@
 // names, header encoding, and how a send that never reached a batch is refused.
 import { InvalidArgumentError, IsoKafkaError } from '../errors.js'
 import type { EncodedHeader } from '../protocol/record-batch.js'
-import { deliver, type DeliveryCallback, type RecordToAppend } from './producer-batch.js'
+import { deliver, SETTLES_PROMISE, type DeliveryCallback, type RecordToAppend } from './producer-batch.js'
 import type { HeaderValue, RecordHeaders } from './producer.js'
 
 export interface PendingSend extends RecordToAppend {
@@ -36,6 +36,7 @@ export function blankPendingSend(): PendingSend {
     partitionPromise: null,
     callback: ignoreOutcome,
     reject: null,
+    promise: null,
     tag: undefined,
   }
 }
@@ -56,14 +57,19 @@ export function copyPendingSend(e: PendingSend): PendingSend {
     partitionPromise: e.partitionPromise,
     callback: e.callback,
     reject: e.reject,
+    promise: null, // the caller holds it
     tag: e.tag,
   }
 }
 
 /** Fails a send that never reached a batch. Always later than the call, so produce()'s callback never runs inside it. */
 export function refuse(e: PendingSend, err: Error): void {
-  const { callback, reject, tag } = e
-  queueMicrotask(() => (reject !== null ? reject(err) : deliver(callback, err, null, tag)))
+  // a send() refused before it waited: its promise is simply a rejected one
+  if (e.callback === SETTLES_PROMISE) e.promise = Promise.reject(err)
+  else {
+    const { callback, reject, tag } = e
+    queueMicrotask(() => (reject !== null ? reject(err) : deliver(callback, err, null, tag)))
+  }
 }
 
 const utf8 = new TextEncoder()

@@ -3,7 +3,7 @@ import type { ProducerHooks } from '../hooks.js'
 import type { ProducerMetrics } from './metrics.js'
 import { InvalidArgumentError, MaxBlockTimeoutError, ProducerClosedError, TransactionStateError } from '../errors.js'
 import { RecordAccumulator } from './accumulator.js'
-import type { DeliveryCallback, RecordMetadata } from './producer-batch.js'
+import { SETTLES_PROMISE, type DeliveryCallback, type RecordMetadata } from './producer-batch.js'
 import type { PendingSend } from './pending-send.js'
 import { validateTopic } from './pending-send.js'
 import { resolveOptions, type ProducerOptions, type ResolvedOptions } from './options.js'
@@ -104,20 +104,6 @@ export interface TopicDescription {
 }
 
 /**
- * A promise's resolving functions, taken by an executor that is not a closure (the executor runs synchronously inside
- * `new Promise`, so they are read right after): send() then allocates no closure and no context per record.
- */
-const captured = {
-  resolve: null as unknown as (meta: RecordMetadata) => void,
-  reject: null as unknown as (err: Error) => void,
-}
-const noResolver = () => {}
-function captureResolvers(resolve: (meta: RecordMetadata) => void, reject: (err: Error) => void): void {
-  captured.resolve = resolve
-  captured.reject = reject
-}
-
-/**
  * Creates a producer. `send()` serializes, partitions and appends to the record accumulator; a sender ships batches.
  * Sends are applied in call order: one that has to wait (metadata, buffer memory, an async partitioner) holds back
  * the ones after it, as a Java producer's send() blocks its thread.
@@ -165,12 +151,11 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     } catch (err) {
       return Promise.reject(err)
     }
-    // no closure over the resolving functions: the batch calls resolve(meta) or reject(err) (ProducerBatch.#rejects)
-    const promise = new Promise<RecordMetadata>(captureResolvers)
-    e.callback = captured.resolve as unknown as DeliveryCallback
-    e.reject = captured.reject
-    captured.resolve = captured.reject = noResolver // keep nothing of this send alive
+    // no promise of our own per send: the record's batch (or, if it has to wait, its group) makes it (SETTLES_PROMISE)
+    e.callback = SETTLES_PROMISE
     submit(e)
+    const promise = e.promise!
+    e.promise = null
     return promise
   }
 

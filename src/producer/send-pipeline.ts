@@ -13,6 +13,21 @@ import {
   validateTopic,
   type PendingSend,
 } from './pending-send.js'
+import { SETTLES_PROMISE, type DeliveryCallback, type RecordMetadata } from './producer-batch.js'
+
+/**
+ * A promise's resolving functions, taken by an executor that is not a closure (the executor runs synchronously inside
+ * `new Promise`, so they are read right after): a waiting send() then allocates no closure and no context of its own.
+ */
+const captured = {
+  resolve: null as unknown as (meta: RecordMetadata) => void,
+  reject: null as unknown as (err: Error) => void,
+}
+const noResolver = () => {}
+function captureResolvers(resolve: (meta: RecordMetadata) => void, reject: (err: Error) => void): void {
+  captured.resolve = resolve
+  captured.reject = reject
+}
 import type { ResolvedOptions } from './options.js'
 import type { Partitioner } from './partitioners.js'
 import type { ProducerRecord } from './producer.js'
@@ -300,6 +315,7 @@ export function createSendPipeline<K, V>(
     e.partitionPromise = null
     e.callback = ignoreOutcome
     e.reject = null
+    e.promise = null
     e.tag = undefined
     return e
   }
@@ -322,6 +338,14 @@ export function createSendPipeline<K, V>(
       // gives up on a stuck refresh); a sender pass gives up on requests past their deadline.
       backend.topic(blocked.peek()!.topic)
       sender.wake()
+    }
+    // A send() that has to wait gets a promise of its own (its batch is not known yet): the batch calls its resolve,
+    // stored as the callback, or its reject (ProducerBatch.#rejects), so no closure is made for it.
+    if (e.callback === SETTLES_PROMISE) {
+      e.promise = new Promise<RecordMetadata>(captureResolvers)
+      e.callback = captured.resolve as unknown as DeliveryCallback
+      e.reject = captured.reject
+      captured.resolve = captured.reject = noResolver // keep nothing of this send alive
     }
     blocked.push(isScratch ? copyPendingSend(e) : e)
     if (!pumping) void pump() // (an async call makes a promise even when it returns at once: one per waiting send)
