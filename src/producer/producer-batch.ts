@@ -140,7 +140,7 @@ export class ProducerBatch {
     this.builder.append(record)
     const { timestamp, callback, estimate: reserved } = record
     if (record.reject !== null) (this.#rejects ??= [])[n] = record.reject
-    if (record.tag !== undefined) (this.#tags ??= [])[n] = record.tag
+    if (record.tag !== undefined) (this.#tags ??= this.#slots(n, reserved))[n] = record.tag
     if (n === 0) {
       this.#callback = callback
       this.#lastTimestamp = timestamp
@@ -168,10 +168,18 @@ export class ProducerBatch {
     return this.#outcome.then(takeOutcome)
   }
 
-  /** The first record with a callback of its own: one slot per record, sized for the records that may still fit. */
-  #spreadCallback(n: number, callback: DeliveryCallback, reserved: number): DeliveryCallback[] {
+  /**
+   * Per-record slots (callbacks, tags), made when the first record needs one: sized for the records that may still
+   * fit, so a batch of records with tags (sendBatch) fills them without growing the array record by record.
+   */
+  #slots<T>(n: number, reserved: number): T[] {
     const room = Math.ceil((this.builder.buffer.length - this.builder.sizeInBytes) / Math.max(16, reserved))
-    const slots = new Array<DeliveryCallback>(Math.min(n + 1 + room, 1 << 16))
+    return new Array<T>(Math.min(n + 1 + room, 1 << 16))
+  }
+
+  /** The first record with a callback of its own: one slot per record (see #slots). */
+  #spreadCallback(n: number, callback: DeliveryCallback, reserved: number): DeliveryCallback[] {
+    const slots = this.#slots<DeliveryCallback>(n, reserved)
     for (let i = 0; i < n; i++) slots[i] = this.#callback!
     slots[n] = callback
     return slots
