@@ -38,7 +38,7 @@ import {
   MSGPACK_CONTENT_TYPE,
   answerOk,
   decodeServerFrame,
-  encodeFrame,
+  encodeClientFrame,
   errorFromFrame,
   messageTooLarge,
   toWireBatch,
@@ -299,7 +299,7 @@ class FetchTransport implements GatewayTransport {
       'metadata',
       id,
       topics,
-      encodeFrame({ t: 'metadata', id, topics }),
+      encodeClientFrame({ t: 'metadata', id, topics }),
       30_000,
       signal,
     )
@@ -315,7 +315,7 @@ class FetchTransport implements GatewayTransport {
     type Wire = ReturnType<typeof toWireBatch>
     const frame = (group: Wire[]) => {
       const id = this.#nextId++
-      return { id, group, body: encodeFrame({ t: 'produce', id, acks: o.acks, timeoutMs, batches: group }) }
+      return { id, group, body: encodeClientFrame({ t: 'produce', id, acks: o.acks, timeoutMs, batches: group }) }
     }
     const frames: Array<ReturnType<typeof frame>> = []
     // a batch too large for any frame fails alone (MESSAGE_TOO_LARGE); its neighbours go on

@@ -6,7 +6,7 @@
  * Every frame is one MessagePack map with a string `t` (type). Requests carry a numeric `id` echoed by the answer.
  * Encoders here put `t` and `id` first, so a server can answer a frame it refuses to decode (too large) with its id.
  */
-import { decode, encode, MsgpackRaw, type DecodeLimits } from './msgpack.js'
+import { decode, encode, encodeClientValue, MsgpackRaw, type DecodeLimits } from './msgpack.js'
 export { MsgpackError, MsgpackRaw } from './msgpack.js'
 import { AuthenticationError, IsoKafkaError, RecordTooLargeError } from '../../src/errors.js'
 import type {
@@ -154,6 +154,11 @@ export const CLOSE_SHUTDOWN = 1001
  */
 export function encodeFrame(frame: ClientFrame | OutgoingProduceFrame | ServerFrame): Uint8Array {
   return encode(frame)
+}
+
+/** What a transport sends: the same bytes as encodeFrame(), from an encoder of only the types these frames hold. */
+export function encodeClientFrame(frame: HelloFrame | MetadataRequestFrame | OutgoingProduceFrame): Uint8Array {
+  return encodeClientValue(frame)
 }
 
 export interface FrameDecoder {

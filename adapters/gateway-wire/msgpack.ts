@@ -14,6 +14,8 @@
  * - an ArrayBufferView (Uint8Array, ...) → bin of the view's bytes; Array → array
  * - a plain object → map of its own enumerable string keys, in Object.keys order
  * - anything else (bigint, symbol, function, Date, Map, ArrayBuffer, ...) or more than 100 levels of nesting → MsgpackError
+ * encodeClientValue(): the same bytes for the types a client's frames hold (str, numbers, arrays, maps, MsgpackRaw),
+ * without the rest, so the browser transports carry only that (test/unit/msgpack-client-frames.test.ts).
  *
  * decode(): nil → null, maps → plain objects, bins → Uint8Array views into the input (no copy). Refused: truncated
  * input, trailing bytes, ext types, 0xc1, 64-bit integers outside the safe range, invalid UTF-8 in a str, map keys that
@@ -97,76 +99,114 @@ function str(s: string): void {
   pos += len
 }
 
+/** A number: a safe integer in the smallest int format, any other number as float 64. */
+function num(v: number): void {
+  room(9)
+  if (!Number.isSafeInteger(v)) {
+    out[pos++] = 0xcb
+    outView.setFloat64(pos, v)
+    pos += 8
+  } else if (v >= -32 && v < 128)
+    out[pos++] = v & 255 // positive / negative fixint
+  else {
+    // uint 8/16/32/64 (0xcc..0xcf) for positives, int 8/16/32/64 (0xd0..0xd3) for negatives
+    const k =
+      v >= 0
+        ? v < 256
+          ? 0
+          : v < 65536
+            ? 1
+            : v < 4294967296
+              ? 2
+              : 3
+        : v >= -128
+          ? 0
+          : v >= -32768
+            ? 1
+            : v >= -2147483648
+              ? 2
+              : 3
+    out[pos++] = (v >= 0 ? 0xcc : 0xd0) + k
+    be(v, 1 << k)
+  }
+}
+
+function raw(v: MsgpackRaw): void {
+  room(v.bytes.length)
+  out.set(v.bytes, pos)
+  pos += v.bytes.length
+}
+
+/** An array, each item written by `item`. */
+function list(a: readonly unknown[], item: (x: unknown) => void): void {
+  head(a.length, 0x90, 16, 0, 0xdc)
+  for (const x of a) item(x)
+}
+
+/** A map of `o`'s own enumerable string keys whose value is not undefined, each value written by `item`. */
+function map(o: Record<string, unknown>, item: (x: unknown) => void): void {
+  const keys = Object.keys(o)
+  let n = 0
+  for (const k of keys) if (o[k] !== undefined) n++
+  head(n, 0x80, 16, 0, 0xde)
+  for (const k of keys) {
+    const x = o[k]
+    if (x !== undefined) str(k), item(x)
+  }
+}
+
 function value(v: unknown, depth: number): void {
   if (depth > 100) throw new MsgpackError('cannot encode more than 100 levels of nesting (a cycle?)')
-  room(9)
+  room(1)
   if (v === null || v === undefined) out[pos++] = 0xc0
   else if (v === false || v === true) out[pos++] = v ? 0xc3 : 0xc2
-  else if (typeof v === 'number') {
-    if (!Number.isSafeInteger(v)) {
-      out[pos++] = 0xcb
-      outView.setFloat64(pos, v)
-      pos += 8
-    } else if (v >= -32 && v < 128)
-      out[pos++] = v & 255 // positive / negative fixint
-    else {
-      // uint 8/16/32/64 (0xcc..0xcf) for positives, int 8/16/32/64 (0xd0..0xd3) for negatives
-      const k =
-        v >= 0
-          ? v < 256
-            ? 0
-            : v < 65536
-              ? 1
-              : v < 4294967296
-                ? 2
-                : 3
-          : v >= -128
-            ? 0
-            : v >= -32768
-              ? 1
-              : v >= -2147483648
-                ? 2
-                : 3
-      out[pos++] = (v >= 0 ? 0xcc : 0xd0) + k
-      be(v, 1 << k)
-    }
-  } else if (typeof v === 'string') str(v)
-  else if (v instanceof MsgpackRaw) {
-    room(v.bytes.length)
-    out.set(v.bytes, pos)
-    pos += v.bytes.length
-  } else if (ArrayBuffer.isView(v)) {
+  else if (typeof v === 'number') num(v)
+  else if (typeof v === 'string') str(v)
+  else if (v instanceof MsgpackRaw) raw(v)
+  else if (ArrayBuffer.isView(v)) {
     const n = v.byteLength
     head(n, 0, 0, 0xc4, 0xc5)
     room(n)
     out.set(v instanceof Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, n), pos)
     pos += n
-  } else if (Array.isArray(v)) {
-    head(v.length, 0x90, 16, 0, 0xdc)
-    for (const x of v) value(x, depth + 1)
-  } else if (Object.prototype.toString.call(v) === '[object Object]') {
-    const o = v as Record<string, unknown>
-    const keys = Object.keys(o)
-    let n = 0
-    for (const k of keys) if (o[k] !== undefined) n++
-    head(n, 0x80, 16, 0, 0xde)
-    for (const k of keys) {
-      const x = o[k]
-      if (x !== undefined) str(k), value(x, depth + 1)
-    }
-  } else throw new MsgpackError(`cannot encode ${typeof v === 'object' ? Object.prototype.toString.call(v) : typeof v}`)
+  } else if (Array.isArray(v)) list(v, (x) => value(x, depth + 1))
+  else if (Object.prototype.toString.call(v) === '[object Object]')
+    map(v as Record<string, unknown>, (x) => value(x, depth + 1))
+  else throw new MsgpackError(`cannot encode ${typeof v === 'object' ? Object.prototype.toString.call(v) : typeof v}`)
 }
 
-/** One value as MessagePack (a fresh copy). Not reentrant: a getter of `v` must not call encode(). */
-export function encode(v: unknown): Uint8Array {
+/** `write` from the start of the buffer; a fresh copy of what it wrote. */
+function encoded(write: () => void): Uint8Array {
   pos = 0
   try {
-    value(v, 0)
+    write()
     return out.slice(0, pos)
   } finally {
     // keep a buffer for frames of the usual sizes, not the largest ever encoded
     if (out.length > 1 << 22) (out = new Uint8Array(4096)), (outView = new DataView(out.buffer))
   }
+}
+
+/** One value as MessagePack (a fresh copy). Not reentrant: a getter of `v` must not call encode(). */
+export function encode(v: unknown): Uint8Array {
+  return encoded(() => value(v, 0))
+}
+
+/**
+ * A client's frame: encode()'s bytes for a value of only the types a client frame holds (str, numbers, arrays, maps
+ * with string keys, MsgpackRaw; anything else that is an object is written as a map). A transport's bundle then
+ * carries no nil, bool, bin, type or depth checks, which only the server's frames (and its general encode()) need.
+ */
+export function encodeClientValue(v: object): Uint8Array {
+  return encoded(() => clientValue(v))
+}
+
+function clientValue(v: unknown): void {
+  if (typeof v === 'string') str(v)
+  else if (typeof v === 'number') num(v)
+  else if (v instanceof MsgpackRaw) raw(v)
+  else if (Array.isArray(v)) list(v, clientValue)
+  else map(v as Record<string, unknown>, clientValue)
 }
 
 // ---- decoding (not reentrant, and needs not be: it calls nothing that could call back) ----

@@ -41,7 +41,7 @@ import {
   TOKEN_SUBPROTOCOL_PREFIX,
   answerOk,
   decodeServerFrame,
-  encodeFrame,
+  encodeClientFrame,
   errorFromFrame,
   welcomeLimits,
   messageTooLarge,
@@ -170,7 +170,7 @@ class WebSocketTransport implements GatewayTransport {
 
   metadata(topics: string[], signal?: AbortSignal): Promise<GatewayTopicMetadata[]> {
     const id = this.#nextId++
-    const bytes = encodeFrame({ t: 'metadata', id, topics })
+    const bytes = encodeClientFrame({ t: 'metadata', id, topics })
     return this.#request({ id, bytes, asked: topics, batches: 0, records: 0 }, 30_000, signal).then(
       (f) => (f as MetadataResponseFrame).topics,
     )
@@ -214,7 +214,7 @@ class WebSocketTransport implements GatewayTransport {
       }
       const id = this.#nextId++
       // the gateway gets a little less time than we wait, so its REQUEST_TIMED_OUT answer arrives before our timer
-      const bytes = encodeFrame({
+      const bytes = encodeClientFrame({
         t: 'produce',
         id,
         acks: o.acks,
@@ -400,7 +400,7 @@ class WebSocketTransport implements GatewayTransport {
       if (this.#socket === ws && this.#state !== 'ready') this.#drop(ws, 4000, 'connect timeout')
     }, this.#options.connectTimeoutMs ?? 10_000)
     ws.onopen = () => {
-      if (how === 'hello') ws.send(encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, token }))
+      if (how === 'hello') ws.send(encodeClientFrame({ t: 'hello', v: PROTOCOL_VERSION, token }))
     }
     ws.onmessage = ({ data }) => {
       const d = data as (Blob & Uint8Array) | null
@@ -543,7 +543,7 @@ class WebSocketTransport implements GatewayTransport {
     this.#token().then(
       (token) => {
         if (this.#socket === ws && ws.readyState === OPEN)
-          ws.send(encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, token }))
+          ws.send(encodeClientFrame({ t: 'hello', v: PROTOCOL_VERSION, token }))
       },
       () => ws.close(4001, 'no token'),
     )
