@@ -66,6 +66,9 @@ export function createSendPipeline<K, V>(
   // the backend set the batches' wire form; a record's size estimate is that form's (read once, used per record)
   const estimateSize = accumulator.format.estimate
   const blocked = new Fifo<PendingSend>()
+  // the per-record time: the system clock read once per burst of sends (and of waiting sends the pump appends);
+  // a test's clock as it is
+  const recordNow = o.clock === systemClock ? burstClock(Date.now) : o.clock.now
   let nextSeq = 0
   let processedSeq = 0
   let pumping = false
@@ -183,7 +186,7 @@ export function createSendPipeline<K, V>(
     try {
       while (blocked.length > 0) {
         const e = blocked.peek()!
-        e.now = o.clock.now()
+        e.now = recordNow()
         if (tryAppend(e)) {
           blocked.shift()
           processedSeq = e.seq
@@ -254,9 +257,6 @@ export function createSendPipeline<K, V>(
       return true
     })
   }
-
-  // the per-record time: the system clock read once per burst of sends; a test's clock as it is
-  const recordNow = o.clock === systemClock ? burstClock(Date.now) : o.clock.now
 
   const scratch = blankPendingSend()
   let scratchInUse = false
