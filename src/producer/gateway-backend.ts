@@ -14,7 +14,7 @@ import { GatewayMetadata, type Deadline } from './gateway-metadata.js'
 import { gatewayRecordFormat, type GatewayRecordsBuilder } from './gateway-records.js'
 import type { Orphan, OutboxLane } from './outbox-lane.js'
 import type { ResolvedOptions } from './options.js'
-import type { BackendFactory, ProducerBackend, Sender, TopicInfo } from './backend.js'
+import type { BackendFactory, Sender } from './backend.js'
 
 /** The error of a batch (ours: topic and partition as we sent it) the gateway answered with a Kafka error code. */
 function resultError(b: { topic: string; partition: number }, r: GatewayPartitionResult): KafkaProtocolError {
@@ -23,15 +23,12 @@ function resultError(b: { topic: string; partition: number }, r: GatewayPartitio
   })
 }
 
-/** 128 random bits, base64url: names this producer instance in its batch ids. */
-function instanceId(random: () => number): string {
-  const bytes = new Uint8Array(16)
-  const c = (globalThis as { crypto?: { getRandomValues?: (a: Uint8Array) => Uint8Array } }).crypto
-  if (c?.getRandomValues) c.getRandomValues(bytes)
-  else for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(random() * 256)
-  let s = ''
-  for (const b of bytes) s += String.fromCharCode(b)
-  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+/** 128 random bits, base64url (22 characters): names this producer instance in its batch ids. */
+function instanceId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16)) // every runtime of the core has Web Crypto's random values
+  return btoa(String.fromCharCode(...bytes))
+    .slice(0, 22)
+    .replace(/[+/]/g, (c) => (c === '+' ? '-' : '_'))
 }
 
 /**
@@ -46,8 +43,9 @@ function instanceId(random: () => number): string {
  *   partition and about `maxRequestSize` bytes.
  * - Retriable errors retry with exponential backoff until `deliveryTimeoutMs`; others fail the batch's sends.
  */
-export class GatewayBackend extends BatchSender implements ProducerBackend, Sender {
-  readonly #metadata: GatewayMetadata
+export class GatewayBackend extends BatchSender implements Sender {
+  /** Topic metadata: the producer's ProducerBackend (gatewayBackend). */
+  readonly metadata: GatewayMetadata
   readonly #wire = new WeakMap<ProducerBatch, GatewayPartitionBatch>()
   readonly #instance: string
   /** The durable outbox's side (ProducerOptions.outbox), when there is one. */
@@ -65,8 +63,8 @@ export class GatewayBackend extends BatchSender implements ProducerBackend, Send
   constructor(transport: GatewayTransport, accumulator: RecordAccumulator, options: ResolvedOptions) {
     super(accumulator, options)
     this.#transport = transport
-    this.#instance = instanceId(options.clock.random)
-    this.#metadata = new GatewayMetadata(transport, accumulator, options, this.#deadlines)
+    this.#instance = instanceId()
+    this.metadata = new GatewayMetadata(transport, accumulator, options, this.#deadlines, () => this.#close())
     this.#lane = options.outbox ? options.outbox.lane(options.outbox, options, () => this.wake()) : null
   }
 
@@ -78,36 +76,13 @@ export class GatewayBackend extends BatchSender implements ProducerBackend, Send
     return this.#aborted
   }
 
-  // ---- ProducerBackend: metadata (GatewayMetadata) ----
-
-  topic(name: string): TopicInfo | undefined {
-    return this.#metadata.topic(name)
-  }
-
-  topicError(name: string): IsoKafkaError | null {
-    return this.#metadata.topicError(name)
-  }
-
-  lastTopicErrorCode(name: string): number {
-    return this.#metadata.lastTopicErrorCode(name)
-  }
-
-  get onChange(): () => void {
-    return this.#metadata.onChange
-  }
-
-  set onChange(fn: () => void) {
-    this.#metadata.onChange = fn
-  }
-
-  requestRefresh(): void {
-    this.#metadata.requestRefresh()
-  }
-
-  close(): void {
+  /**
+   * The producer's backend is the topic metadata itself (`metadata`, handed to the producer by gatewayBackend); its
+   * close() closes this side too.
+   */
+  #close(): void {
     this.#closed = true
     this.stop()
-    this.#metadata.close()
     this.#lane?.close()
     void Promise.resolve()
       .then(() => this.#transport.close())
@@ -128,14 +103,14 @@ export class GatewayBackend extends BatchSender implements ProducerBackend, Send
     const later = (at: number) => {
       if (at < nextWake) nextWake = at
     }
-    this.#metadata.expireOverdue(now)
+    this.metadata.expireOverdue(now)
     this.expireQueued(now, later)
     if (
       this.accumulator.queues.length > 0 &&
-      now - this.#metadata.lastRefreshAt >= this.options.metadataMaxAgeMs &&
-      this.#metadata.topics.size > 0
+      now - this.metadata.lastRefreshAt >= this.options.metadataMaxAgeMs &&
+      this.metadata.topics.size > 0
     ) {
-      this.requestRefresh()
+      this.metadata.requestRefresh()
     }
     const lane = this.#lane
     if (lane && !lane.ready) return // the outbox is opening: nothing ships before it can be stored
@@ -294,7 +269,7 @@ export class GatewayBackend extends BatchSender implements ProducerBackend, Send
         continue
       }
       const err = resultError(batch, r)
-      if (METADATA_ERRORS.has(r.errorCode)) this.requestRefresh()
+      if (METADATA_ERRORS.has(r.errorCode)) this.metadata.requestRefresh()
       this.retryOrFail(q, batch, err)
     }
     if (acked.length > 0) this.#lane?.forget(acked)
@@ -377,5 +352,5 @@ export const gatewayBackend: BackendFactory = ({ transport, accumulator, options
   if (transport.kind !== 'gateway') throw new TypeError('gatewayBackend needs a gateway transport')
   accumulator.format = gatewayRecordFormat
   const gateway = new GatewayBackend(transport, accumulator, options)
-  return { backend: gateway, sender: gateway }
+  return { backend: gateway.metadata, sender: gateway }
 }

@@ -9,7 +9,7 @@ import {
 import type { GatewayTopicMetadata, GatewayTransport } from '../transport.js'
 import type { RecordAccumulator } from './accumulator.js'
 import type { ResolvedOptions } from './options.js'
-import type { TopicInfo } from './backend.js'
+import type { ProducerBackend, TopicInfo } from './backend.js'
 
 interface TopicState {
   info: TopicInfo | null
@@ -31,7 +31,7 @@ export interface Deadline {
  * backoff after failures. A topic refused for good (not authorized) fails its sends; one not usable yet (not created
  * yet, no leader) is polled.
  */
-export class GatewayMetadata {
+export class GatewayMetadata implements ProducerBackend {
   readonly topics = new Map<string, TopicState>()
   readonly #wanted = new Set<string>()
   readonly #refreshes: RefreshSchedule
@@ -50,13 +50,17 @@ export class GatewayMetadata {
    * the sender's passes check them again, because a timer set during an earlier Workers request never fires.
    */
   readonly #deadlines: Set<Deadline>
+  /** Closes the sender's side (GatewayBackend): the producer closes its backend, which is this. */
+  readonly #onClose: () => void
 
   constructor(
     transport: GatewayTransport,
     accumulator: RecordAccumulator,
     options: ResolvedOptions,
     deadlines: Set<Deadline>,
+    onClose: () => void,
   ) {
+    this.#onClose = onClose
     this.#transport = transport
     this.#accumulator = accumulator
     this.#options = options
@@ -96,6 +100,7 @@ export class GatewayMetadata {
   close(): void {
     this.#closed = true
     this.#refreshes.close()
+    this.#onClose()
   }
 
   /** Give up on requests past their deadline whose timers did not fire (see `deadlines`). */
