@@ -16,6 +16,7 @@
 //   worker     createProducer + workersSocket ('isokafka/workers'), 'cloudflare:sockets' external
 //   node       createProducer + tcp ('isokafka/node'), platform node
 //   core       createProducer alone
+//   gateway    createProducer + gatewayBackend (the gateway sender both browser bundles carry, without a transport)
 // "Largest modules" comes from esbuild's metafile: bytes each input file contributes to the minified output.
 
 import fs from 'node:fs'
@@ -92,6 +93,13 @@ function bundles() {
       what: 'createProducer alone',
       platform: 'neutral',
       source: `export { createProducer } from 'isokafka'\n`,
+    },
+    {
+      // what the two browser bundles share: the part of them that is neither core nor transport
+      name: 'gateway',
+      what: 'createProducer + gatewayBackend',
+      platform: 'browser',
+      source: `export { createProducer, gatewayBackend } from 'isokafka'\n`,
     },
   ]
 }
