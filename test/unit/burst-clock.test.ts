@@ -25,6 +25,27 @@ function setup(burst = 4) {
 }
 
 describe('burstClock', () => {
+  it('by default a run ends at the next microtask: a send per microtask (for await) reads the clock each time', async () => {
+    let t = 5_000
+    let reads = 0
+    const now = burstClock(() => {
+      reads++
+      return t
+    })
+    expect([now(), now(), now()]).toEqual([5_000, 5_000, 5_000])
+    expect(reads).toBe(1)
+    t = 5_007
+    await null // the run ended: the next call reads the clock again
+    expect(now()).toBe(5_007)
+    expect(reads).toBe(2)
+    for (let i = 0; i < 3; i++) {
+      t++
+      await null
+      expect(now()).toBe(t)
+    }
+    expect(reads).toBe(5)
+  })
+
   it('reads the clock once per burst of calls in one run, and schedules one end-of-run', () => {
     const c = setup(4)
     const seen = Array.from({ length: 10 }, () => c.now())
