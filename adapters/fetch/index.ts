@@ -21,6 +21,7 @@ import { gatewayBackend } from '../../src/producer/gateway-backend.js'
 import {
   AuthenticationError,
   ConnectionError,
+  InvalidArgumentError,
   IsoKafkaError,
   MalformedResponseError,
   RecordTooLargeError,
@@ -130,13 +131,13 @@ class FetchTransport implements GatewayTransport {
   constructor(options: FetchTransportOptions) {
     this.#options = options
     if (!options.url || !/^https?:\/\//i.test(options.url))
-      throw new IsoKafkaError('INVALID_CONFIG', 'fetchTransport(): url must start with http:// or https://')
+      throw new InvalidArgumentError('INVALID_CONFIG', 'fetchTransport(): url must start with http:// or https://')
     this.#base = options.url.replace(/\/+$/, '')
     this.#mode = options.mode ?? 'gateway'
     if (!['gateway', 'rest-v3', 'rest-v2'].includes(this.#mode))
-      throw new IsoKafkaError('INVALID_CONFIG', `fetchTransport(): unknown mode ${String(this.#mode)}`)
+      throw new InvalidArgumentError('INVALID_CONFIG', `fetchTransport(): unknown mode ${String(this.#mode)}`)
     if (!options.fetch && typeof (globalThis as { fetch?: typeof fetch }).fetch !== 'function') {
-      throw new IsoKafkaError('INVALID_CONFIG', 'fetchTransport(): no global fetch here; pass one')
+      throw new InvalidArgumentError('INVALID_CONFIG', 'fetchTransport(): no global fetch here; pass one')
     }
     // the global fetch must be called as a plain function: browsers and workerd throw "Illegal invocation" when it is
     // called as a method of another object

@@ -8,7 +8,7 @@
  */
 import { decode, encode, encodeClientValue, MsgpackRaw, type DecodeLimits } from './msgpack.js'
 export { MsgpackError, MsgpackRaw } from './msgpack.js'
-import { AuthenticationError, IsoKafkaError, RecordTooLargeError } from '../../src/errors.js'
+import { AuthenticationError, IsoKafkaError, MalformedResponseError, RecordTooLargeError } from '../../src/errors.js'
 import type {
   GatewayPartitionBatch,
   GatewayPartitionResult,
@@ -182,20 +182,17 @@ export function createFrameDecoder(maxFrameBytes: number): FrameDecoder {
 }
 
 const CLIENT_LIMITS = frameLimits(64 << 20)
-/** Decode a server frame (client side). Throws IsoKafkaError MALFORMED_RESPONSE on garbage. */
+/** Decode a server frame (client side). Throws MalformedResponseError (MALFORMED_RESPONSE, retriable) on garbage. */
 export function decodeServerFrame(bytes: Uint8Array): ServerFrame {
   let v: unknown
   try {
     // the decoder itself checks the frame's shape (depth, lengths against the bytes left) before allocating
     v = decode(bytes, CLIENT_LIMITS)
   } catch (cause) {
-    throw new IsoKafkaError('MALFORMED_RESPONSE', 'the gateway sent a frame that is not MessagePack', {
-      retriable: true,
-      cause,
-    })
+    throw new MalformedResponseError('the gateway sent a frame that is not MessagePack', { cause })
   }
   if (!v || typeof v !== 'object' || typeof (v as { t?: unknown }).t !== 'string') {
-    throw new IsoKafkaError('MALFORMED_RESPONSE', 'the gateway sent a frame without a type', { retriable: true })
+    throw new MalformedResponseError('the gateway sent a frame without a type')
   }
   return v as ServerFrame
 }

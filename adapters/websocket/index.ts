@@ -21,6 +21,7 @@ import { gatewayBackend } from '../../src/producer/gateway-backend.js'
 import {
   AuthenticationError,
   ConnectionError,
+  InvalidArgumentError,
   IsoKafkaError,
   MalformedResponseError,
   RecordTooLargeError,
@@ -156,8 +157,8 @@ class WebSocketTransport implements GatewayTransport {
         'websocket(): no global WebSocket here; pass one (on Node 20, the "ws" package\'s)',
       )
     if (!options.url || !/^wss?:\/\//i.test(options.url))
-      throw new IsoKafkaError('INVALID_CONFIG', 'websocket(): url must start with ws:// or wss://')
-    if (!options.token) throw new IsoKafkaError('INVALID_CONFIG', 'websocket(): a token is required')
+      throw new InvalidArgumentError('INVALID_CONFIG', 'websocket(): url must start with ws:// or wss://')
+    if (!options.token) throw new InvalidArgumentError('INVALID_CONFIG', 'websocket(): a token is required')
     this.#Ctor = Ctor as WebSocketConstructor
     // what a gateway allows by default, until its welcome says otherwise
     this.#limits = this.#defaults = {
