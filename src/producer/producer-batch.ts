@@ -249,7 +249,8 @@ export class ProducerBatch {
    */
   nextOutcome(): RecordMetadata {
     let i = this.#cursor
-    while (this.#callbackAt(i) !== SETTLES_PROMISE) i++
+    const count = this.builder.count
+    while (i < count && this.#callbackAt(i) !== SETTLES_PROMISE) i++ // (bounded: one reaction per such record)
     this.#cursor = i + 1
     const err = this.#error
     let meta: RecordMetadata | null = null
