@@ -1,11 +1,6 @@
 import { batchEvent } from '../hooks.js'
-import {
-  DeliveryTimeoutError,
-  IsoKafkaError,
-  KafkaProtocolError,
-  MalformedResponseError,
-  RequestTimeoutError,
-} from '../errors.js'
+import type { DeliveryTimeoutError } from '../errors.js'
+import { KafkaProtocolError, MalformedResponseError, RequestTimeoutError } from '../errors.js'
 import { BatchSender, METADATA_ERRORS } from './batch-sender.js'
 import type { GatewayPartitionBatch, GatewayPartitionResult, GatewayTransport } from '../transport.js'
 import type { PartitionQueue, RecordAccumulator } from './accumulator.js'
@@ -17,7 +12,7 @@ import type { ResolvedOptions } from './options.js'
 import type { BackendFactory, Sender } from './backend.js'
 
 /** The error of a batch (ours: topic and partition as we sent it) the gateway answered with a Kafka error code. */
-function resultError(b: { topic: string; partition: number }, r: GatewayPartitionResult): KafkaProtocolError {
+export function resultError(b: { topic: string; partition: number }, r: GatewayPartitionResult): KafkaProtocolError {
   return new KafkaProtocolError(r.errorCode, `${b.topic}-${b.partition}${r.message ? `: ${r.message}` : ''}`, {
     name: r.error,
   })
@@ -113,13 +108,21 @@ export class GatewayBackend extends BatchSender implements Sender {
       this.metadata.requestRefresh()
     }
     const lane = this.#lane
-    if (lane && !lane.ready) return // the outbox is opening: nothing ships before it can be stored
-    if (lane && lane.orphans.length > 0 && this.#inFlightRequests < maxInFlight) this.#sendOrphans(lane.due(now, later))
-
     const urgent = this.urgent
+    let toWire: ((b: ProducerBatch) => GatewayPartitionBatch) | null = null
+    if (lane) {
+      if (!lane.ready) return // the outbox is opening: nothing ships before it can be stored
+      lane.sendDue(
+        now,
+        later,
+        () => this.#inFlightRequests < maxInFlight,
+        (orphans) => this.#send([], orphans),
+      )
+      toWire = (b) => this.#toWire(b)
+    }
     const ready: PartitionQueue[] = []
     for (const q of this.accumulator.queues) {
-      if (lane) this.#storeComplete(q, now, urgent, later)
+      if (lane) lane.storeComplete(q.batches, now, urgent, later, this.accumulator, this.#wire, toWire!)
       const head = q.batches[0]
       if (head && q.inFlight === 0 && this.accumulator.sendable(head, now, urgent, later)) ready.push(q)
     }
@@ -131,42 +134,6 @@ export class GatewayBackend extends BatchSender implements Sender {
     }
     this.saturated = i < ready.length
     this.wakeAt(nextWake)
-  }
-
-  /**
-   * With an outbox, every complete batch (full, or its linger over) is stored at once, also those queued behind a
-   * batch in flight: a record is durable within lingerMs of its send(), not only once its batch can ship. A stored
-   * batch is closed (no record may join it after its bytes were put).
-   */
-  #storeComplete(q: PartitionQueue, now: number, urgent: boolean, later: (at: number) => void): void {
-    const lane = this.#lane!
-    for (const b of q.batches) {
-      const wire = this.#wire.get(b)
-      if (wire && lane.isStored(wire.batchId)) continue
-      if (this.accumulator.lingering(b, now, urgent)) {
-        later(b.createdMs + this.options.lingerMs)
-        break // only the last batch of a queue is still open
-      }
-      b.closed = true
-      void lane.store([this.#toWire(b)])
-    }
-  }
-
-  /** Orphans (stored batches no send waits for) in requests of their own, about maxRequestSize each. */
-  #sendOrphans(due: Orphan[]): void {
-    let i = 0
-    while (i < due.length && this.#inFlightRequests < this.options.maxInFlight) {
-      const group: Orphan[] = []
-      let size = 64
-      for (; i < due.length; i++) {
-        const bytes = due[i]!.wire.records.length + due[i]!.wire.topic.length + 32
-        if (group.length > 0 && size + bytes > this.options.maxRequestSize) break
-        due[i]!.inFlight = true
-        group.push(due[i]!)
-        size += bytes
-      }
-      this.#send([], group)
-    }
   }
 
   /** The batch as the transport ships it: records sealed once, the batch id kept on every resend. */
@@ -273,20 +240,7 @@ export class GatewayBackend extends BatchSender implements Sender {
       this.retryOrFail(q, batch, err)
     }
     if (acked.length > 0) this.#lane?.forget(acked)
-    for (const o of orphans) {
-      if (this.#aborted) {
-        o.inFlight = false // a forced close: it stays stored for the next page
-        continue
-      }
-      const r = byId.get(o.wire.batchId)
-      if (r && r.errorCode === 0) this.#lane!.acked(o)
-      else {
-        const err = r
-          ? resultError(o.wire, r)
-          : new MalformedResponseError(`the gateway's answer has no entry for batch ${o.wire.batchId}`)
-        this.#lane!.failed(o, err, err.retriable)
-      }
-    }
+    if (orphans.length > 0) this.#lane!.answered(orphans, byId, this.#aborted)
   }
 
   #onRequestError(batches: ProducerBatch[], orphans: Orphan[], err: unknown): void {
@@ -295,12 +249,7 @@ export class GatewayBackend extends BatchSender implements Sender {
       const q = this.accumulator.returned(batch)
       if (!batch.done) this.retryOrFail(q, batch, error)
     }
-    const retriable = error instanceof IsoKafkaError && error.retriable
-    for (const o of orphans) {
-      if (this.#aborted)
-        o.inFlight = false // a forced close: it stays stored for the next page
-      else this.#lane!.failed(o, error, retriable)
-    }
+    if (orphans.length > 0) this.#lane!.requestFailed(orphans, error, this.#aborted)
   }
 
   /**
@@ -309,18 +258,11 @@ export class GatewayBackend extends BatchSender implements Sender {
    * would), and the error says the records are kept.
    */
   protected override expire(batch: ProducerBatch, err: DeliveryTimeoutError): void {
-    const wire = this.#wire.get(batch)
-    if (this.#lane && wire && this.#lane.isStored(wire.batchId) && !this.#aborted) {
-      this.#lane.keep(wire)
-      batch.fail(
-        new DeliveryTimeoutError(`${err.message}; the outbox keeps them and sends them when the gateway is reachable`, {
-          cause: err.cause,
-        }),
-      )
+    const kept = this.#lane && !this.#aborted ? this.#lane.expired(this.#wire.get(batch), err) : null
+    if (kept) {
+      batch.fail(kept)
       this.accumulator.release(batch)
-      return
-    }
-    this.failBatch(batch, err)
+    } else this.failBatch(batch, err)
   }
 
   /** Failed for good: its sends reject, and an outbox forgets it. */

@@ -1,5 +1,15 @@
 import { backoffMs } from '../clock.js'
-import type { GatewayPartitionBatch, Outbox, OutboxBatch, OutboxLaneFactory } from '../transport.js'
+import { DeliveryTimeoutError, IsoKafkaError, MalformedResponseError } from '../errors.js'
+import type {
+  GatewayPartitionBatch,
+  GatewayPartitionResult,
+  Outbox,
+  OutboxBatch,
+  OutboxLaneFactory,
+} from '../transport.js'
+import type { RecordAccumulator } from './accumulator.js'
+import { resultError } from './gateway-backend.js'
+import type { ProducerBatch } from './producer-batch.js'
 import type { ResolvedOptions } from './options.js'
 
 /** A stored batch no live send waits for: left by an earlier page, or kept past its sends' delivery timeout. */
@@ -60,10 +70,6 @@ export class OutboxLane {
     this.schedule()
   }
 
-  isStored(batchId: string): boolean {
-    return this.stored.has(batchId)
-  }
-
   /**
    * Put the batches not stored yet. Resolves once every put of these batches settled, including puts issued earlier
    * and still under way (put never rejects; a broken store is not fatal), or after PUT_WAIT_MS; null when there is
@@ -113,9 +119,97 @@ export class OutboxLane {
         .catch(() => {})
   }
 
-  /** A live batch whose sends gave up (delivery timeout) stays stored: it goes on as an orphan. */
-  keep(wire: GatewayPartitionBatch): void {
+  /**
+   * Every complete batch of a partition's queue (full, or its linger over) is stored at once, also those queued
+   * behind a batch in flight: a record is durable within lingerMs of its send(), not only once its batch can ship. A
+   * stored batch is closed (no record may join it after its bytes were put). `wires` holds the wire form of the
+   * batches that have one; `toWire` gives a batch its own (and its batch id).
+   */
+  storeComplete(
+    batches: readonly ProducerBatch[],
+    now: number,
+    urgent: boolean,
+    later: (at: number) => void,
+    accumulator: RecordAccumulator,
+    wires: WeakMap<ProducerBatch, GatewayPartitionBatch>,
+    toWire: (b: ProducerBatch) => GatewayPartitionBatch,
+  ): void {
+    for (const b of batches) {
+      const wire = wires.get(b)
+      if (wire && this.stored.has(wire.batchId)) continue
+      if (accumulator.lingering(b, now, urgent)) {
+        later(b.createdMs + this.options.lingerMs)
+        break // only the last batch of a queue is still open
+      }
+      b.closed = true
+      void this.store([toWire(b)])
+    }
+  }
+
+  /**
+   * Orphans that may go now, in requests of their own of about maxRequestSize each, while `room()` says a request may
+   * start (`send` ships one); the earliest retry time of the others goes to `later`.
+   */
+  sendDue(now: number, later: (at: number) => void, room: () => boolean, send: (orphans: Orphan[]) => void): void {
+    if (this.orphans.length === 0 || !room()) return
+    const due = this.due(now, later)
+    let i = 0
+    while (i < due.length && room()) {
+      const group: Orphan[] = []
+      let size = 64
+      for (; i < due.length; i++) {
+        const bytes = due[i]!.wire.records.length + due[i]!.wire.topic.length + 32
+        if (group.length > 0 && size + bytes > this.options.maxRequestSize) break
+        due[i]!.inFlight = true
+        group.push(due[i]!)
+        size += bytes
+      }
+      send(group)
+    }
+  }
+
+  /**
+   * The gateway answered a request that carried orphans: each is acked, retried after a backoff, or failed for good.
+   * After a forced close (`aborted`) they stay stored, for the next page.
+   */
+  answered(orphans: readonly Orphan[], byId: ReadonlyMap<string, GatewayPartitionResult>, aborted: boolean): void {
+    for (const o of orphans) {
+      if (aborted) {
+        o.inFlight = false
+        continue
+      }
+      const r = byId.get(o.wire.batchId)
+      if (r && r.errorCode === 0) this.acked(o)
+      else {
+        const err = r
+          ? resultError(o.wire, r)
+          : new MalformedResponseError(`the gateway's answer has no entry for batch ${o.wire.batchId}`)
+        this.failed(o, err, err.retriable)
+      }
+    }
+  }
+
+  /** A request that carried orphans failed as a whole (no answer, a transport error). */
+  requestFailed(orphans: readonly Orphan[], error: Error, aborted: boolean): void {
+    const retriable = error instanceof IsoKafkaError && error.retriable
+    for (const o of orphans) {
+      if (aborted) o.inFlight = false
+      else this.failed(o, error, retriable)
+    }
+  }
+
+  /**
+   * A batch whose sends ran out of time (delivery timeout): if it was stored, it stays stored and goes on as an
+   * orphan until the gateway acknowledges it. Its sends reject all the same, as Java's would, with the error returned
+   * here, which says the records are kept; null when the batch was never stored.
+   */
+  expired(wire: GatewayPartitionBatch | undefined, err: DeliveryTimeoutError): DeliveryTimeoutError | null {
+    if (!wire || !this.stored.has(wire.batchId)) return null
     this.orphans.push({ wire: { ...wire, records: wire.records.slice() }, attempts: 0, retryAtMs: 0, inFlight: false })
+    return new DeliveryTimeoutError(
+      `${err.message}; the outbox keeps them and sends them when the gateway is reachable`,
+      { cause: err.cause },
+    )
   }
 
   /** Orphans that may go now (not in flight, backoff over); the earliest retry time of the others via `later`. */
