@@ -78,6 +78,7 @@ const connectedRss = rssOf(gw.pid)
 log(`[load] all connected; producing ${RATE} records/s per client for ${SECONDS} s`)
 
 const acked = new Map() // value → { partition, offset }
+const latencies = [] // ms from send() to its ack, per acked record
 let failed = 0
 const errors = {}
 const pending = []
@@ -89,9 +90,13 @@ for (let tick = 0; Date.now() - start < SECONDS * 1000; tick++) {
   for (let c = 0; c < CLIENTS; c++) {
     for (let k = 0; k < due; k++) {
       const value = `c${c}-r${sent++}`
+      const t0 = Date.now()
       pending.push(
         producers[c].send({ topic, key: `client-${c}`, value }).then(
-          (m) => acked.set(value, m),
+          (m) => {
+            acked.set(value, m)
+            latencies.push(Date.now() - t0)
+          },
           (e) => {
             failed++
             errors[e.code ?? 'UNTYPED'] = (errors[e.code ?? 'UNTYPED'] ?? 0) + 1
@@ -142,6 +147,9 @@ let duplicates = 0
 for (const at of seen.values()) if (at.length > 1) duplicates += at.length - 1
 if (startedKafka) await stopKafka({ name: 'gateway-load' })
 
+latencies.sort((a, b) => a - b)
+const pct = (q) =>
+  latencies.length > 0 ? latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] : null
 const result = {
   clients: CLIENTS,
   seconds: Number(seconds.toFixed(1)),
@@ -154,6 +162,8 @@ const result = {
   misplaced,
   duplicates,
   recordsPerSecond: Math.round(acked.size / seconds),
+  // send() to ack, as the clients saw it: the gateway's delay plus lingerMs plus the client process's own
+  ackLatencyMs: { p50: pct(0.5), p99: pct(0.99), max: latencies.at(-1) ?? null },
   gatewayRssMB: {
     idle: +(idleRss / 1e6).toFixed(1),
     connected: +(connectedRss / 1e6).toFixed(1),

@@ -1,7 +1,7 @@
 /// <reference types="node" />
 // 1,000 concurrent WebSocket clients on one gateway process for 10 s (LOAD_SECONDS; 20 or more for the full drill, see
-// docs/testing.md) at 10 records/s each (scripts/gateway-load.mjs): every acknowledged record must be in Kafka where its
-// ack said, none twice, and at least half the offered records acknowledged; the gateway's RSS is reported.
+// docs/testing.md) at 10 records/s each (scripts/gateway-load.mjs): every offered record acknowledged within 5 s (p99)
+// and in Kafka where its ack said, none twice; the gateway's RSS is reported.
 import { describe, expect, inject, it } from 'vitest'
 import { spawn } from 'node:child_process'
 import path from 'node:path'
@@ -44,8 +44,12 @@ describe('gateway under load', () => {
     expect(result, err).not.toBeNull()
     console.log('[gateway load]', JSON.stringify(result))
     expect(result.gatewayMetrics.connectionsTotal).toBeGreaterThanOrEqual(CLIENTS)
-    // half of the offered 10 records/s per client, for as long as it ran
-    expect(result.acked).toBeGreaterThan(CLIENTS * SECONDS * 5)
+    // The clients' schedule (10 records/s each) is kept by one process with all 1,000 producers: on 2 shared cores it
+    // offers 42-55 % of it (its own CPU, not the gateway, sets that), so the drill only asks that it ran loaded (a
+    // fifth of the schedule). The gateway's part: every record offered is acked, and within 5 s (p99) of its send().
+    expect(result.sent).toBeGreaterThan(CLIENTS * SECONDS * 2)
+    expect(result.acked).toBe(result.sent)
+    expect(result.ackLatencyMs.p99, `ack latency ${JSON.stringify(result.ackLatencyMs)}`).toBeLessThan(5000)
     expect(result).toMatchObject({ failed: 0, lost: 0, misplaced: 0, duplicates: 0 })
     expect(result.inKafka).toBe(result.acked)
     expect(code).toBe(0)
