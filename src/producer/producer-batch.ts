@@ -201,7 +201,6 @@ export class ProducerBatch {
     const count = this.builder.count
     if (this.#promised < count) {
       // the records with callbacks (produce(), sendBatch(), sends that waited), called now in record order
-      const { topic, partition } = this
       const timestampRuns = this.#timestampRuns
       let timestamp = logAppendTime >= 0 ? logAppendTime : this.builder.firstTimestamp
       const rejects = this.#rejects
@@ -213,12 +212,7 @@ export class ProducerBatch {
         }
         const callback = this.#callbackAt(i)
         if (callback === SETTLES_PROMISE) continue
-        const meta = {
-          topic,
-          partition,
-          offset: offsets ? (offsets[i] ?? -1) : baseOffset < 0 ? -1 : baseOffset + i,
-          timestamp,
-        }
+        const meta = this.#meta(i, timestamp)
         if (rejects !== null && rejects[i] !== undefined) (callback as unknown as (m: RecordMetadata) => void)(meta)
         else deliver(callback, null, meta, this.#tags?.[i])
       }
@@ -263,18 +257,23 @@ export class ProducerBatch {
           this.#run += 2
         }
       }
-      const offsets = this.#offsets
-      const base = this.#baseOffset
-      meta = {
-        topic: this.topic,
-        partition: this.partition,
-        offset: offsets ? (offsets[i] ?? -1) : base < 0 ? -1 : base + i,
-        timestamp: logAppendTime >= 0 ? logAppendTime : this.#timestamp,
-      }
+      meta = this.#meta(i, logAppendTime >= 0 ? logAppendTime : this.#timestamp)
     }
     if (--this.#promised === 0) this.#forget()
     if (err !== null) throw err
     return meta!
+  }
+
+  /** Record i's metadata once complete() has set the offsets; `timestamp` is its CreateTime or the LogAppendTime. */
+  #meta(i: number, timestamp: number): RecordMetadata {
+    const offsets = this.#offsets
+    const base = this.#baseOffset
+    return {
+      topic: this.topic,
+      partition: this.partition,
+      offset: offsets ? (offsets[i] ?? -1) : base < 0 ? -1 : base + i,
+      timestamp,
+    }
   }
 
   #finish(): void {

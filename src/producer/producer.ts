@@ -151,7 +151,8 @@ export function createProducer<K = Uint8Array | string | null | undefined, V = U
     } catch (err) {
       return Promise.reject(err)
     }
-    // no promise of our own per send: the record's batch (or, if it has to wait, its group) makes it (SETTLES_PROMISE)
+    // no promise made here: the record's batch makes it when the record joins, or submit() when the send has to wait
+    // (SETTLES_PROMISE)
     e.callback = SETTLES_PROMISE
     submit(e)
     const promise = e.promise!

@@ -14,6 +14,10 @@ import {
   type PendingSend,
 } from './pending-send.js'
 import { SETTLES_PROMISE, type DeliveryCallback, type RecordMetadata } from './producer-batch.js'
+import type { ResolvedOptions } from './options.js'
+import type { Partitioner } from './partitioners.js'
+import type { ProducerRecord } from './producer.js'
+import { defaultSerializer, runSerializer, type Serializer } from './serializers.js'
 
 /**
  * A promise's resolving functions, taken by an executor that is not a closure (the executor runs synchronously inside
@@ -28,10 +32,6 @@ function captureResolvers(resolve: (meta: RecordMetadata) => void, reject: (err:
   captured.resolve = resolve
   captured.reject = reject
 }
-import type { ResolvedOptions } from './options.js'
-import type { Partitioner } from './partitioners.js'
-import type { ProducerRecord } from './producer.js'
-import { defaultSerializer, runSerializer, type Serializer } from './serializers.js'
 
 /** The producer's send pipeline, as producer.ts's API uses it. */
 export interface SendPipeline<K, V> {
