@@ -17,6 +17,7 @@
 import { spawn } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import { buildSink } from './lib/tools.mjs'
+import { slidingWindow } from './lib/window.mjs'
 
 const DEFAULT_SHAPES = ['produce', 'window-4k', 'all', 'batch', 'handlers', 'for-await']
 
@@ -146,16 +147,7 @@ async function runChild(c) {
     await done
   } else if (c.shape.startsWith('window-') || c.shape === 'for-await') {
     const window = c.shape === 'for-await' ? 4096 : Number.parseInt(c.shape.slice(7), 10) * 1024
-    let outstanding = 0
-    let resume = null
-    const settle = () => {
-      outstanding--
-      if (resume && outstanding < window * 0.75) {
-        const r = resume
-        resume = null
-        r()
-      }
-    }
+    const w = slidingWindow(window)
     const source =
       c.shape === 'for-await'
         ? (async function* () {
@@ -163,21 +155,21 @@ async function runChild(c) {
           })()
         : null
     const sendOne = (r) => {
-      outstanding++
-      producer.send(r).then(settle, (e) => {
+      w.add()
+      producer.send(r).then(w.settle, (e) => {
         onError(e)
-        settle()
+        w.settle()
       })
     }
     if (source) {
       for await (const r of source) {
         sendOne(r)
-        if (outstanding >= window) await new Promise((r2) => (resume = r2))
+        if (w.full()) await w.room()
       }
     } else {
       for (let i = 0; i < N; i++) {
         sendOne(record())
-        if (outstanding >= window) await new Promise((r) => (resume = r))
+        if (w.full()) await w.room()
       }
     }
     await producer.flush()

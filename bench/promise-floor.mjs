@@ -17,6 +17,7 @@
 import { spawnSync } from 'node:child_process'
 import { PerformanceObserver } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
+import { slidingWindow } from './lib/window.mjs'
 
 const { values: a } = parseArgs({
   options: {
@@ -54,7 +55,7 @@ if (a.child) {
     await new Promise((r) => setTimeout(r, 20))
     for (const s of settle) s()
   } else if (a.child.startsWith('window-')) {
-    await slidingWindow(N, Number.parseInt(a.child.slice(7), 10) * 1024, meta)
+    await promiseWindow(N, Number.parseInt(a.child.slice(7), 10) * 1024, meta)
     promises.fill(null)
   } else throw new Error(`unknown variant ${a.child}`)
   const results = a.child.startsWith('window-') ? promises : await Promise.all(promises)
@@ -86,7 +87,7 @@ if (a.child) {
 }
 
 /** N promises through a window of `window` outstanding; each settled by its own resolve, 100 at a time, a macrotask later. */
-async function slidingWindow(N, window, meta) {
+async function promiseWindow(N, window, meta) {
   let pending = []
   let queued = false
   const ack = () => {
@@ -95,26 +96,17 @@ async function slidingWindow(N, window, meta) {
     pending = []
     for (let i = 0; i < p.length; i++) p[i](meta(i))
   }
-  let outstanding = 0
-  let resume = null
-  const settle = () => {
-    outstanding--
-    if (resume && outstanding < window * 0.75) {
-      const r = resume
-      resume = null
-      r()
-    }
-  }
+  const w = slidingWindow(window)
   for (let i = 0; i < N; i++) {
-    outstanding++
-    new Promise((resolve) => pending.push(resolve)).then(settle)
+    w.add()
+    new Promise((resolve) => pending.push(resolve)).then(w.settle)
     if (!queued && pending.length >= 100) {
       queued = true
       setImmediate(ack)
     }
-    if (outstanding >= window) await new Promise((r) => (resume = r))
+    if (w.full()) await w.room()
   }
-  while (outstanding > 0) {
+  while (w.outstanding > 0) {
     if (!queued) ack()
     await new Promise((r) => setImmediate(r))
   }
