@@ -33,6 +33,7 @@ import type {
   GatewayTopicMetadata,
   GatewayTransport,
 } from '../../src/transport.js'
+// frames.js, not gateway-wire/index.ts: a transport's bundle then has no reason to reach the REST Proxy helpers
 import {
   DEFAULT_MAX_IN_FLIGHT_BATCHES,
   DEFAULT_MAX_RECORDS_PER_FRAME,
@@ -48,7 +49,7 @@ import {
   type MetadataResponseFrame,
   type ServerFrame,
   type WireResult,
-} from '../gateway-wire/index.js'
+} from '../gateway-wire/frames.js'
 import { RETRIABLE_HTTP } from './http-status.js'
 import type { RestProxy } from './rest-proxy.js'
 

@@ -8,14 +8,9 @@
 import { type IsoKafkaError, MalformedResponseError } from '../../src/errors.js'
 import { RETRIABLE_HTTP } from './http-status.js'
 import type { GatewayPartitionBatch, GatewayRecord, GatewayTopicMetadata } from '../../src/transport.js'
-import {
-  decodeWireRecords,
-  fromWireRecord,
-  MAX_PARTITIONS,
-  splitJsonStream,
-  toBase64,
-  type WireResult,
-} from '../gateway-wire/index.js'
+// (from the modules, not gateway-wire/index.ts: the JSON helpers then stay out of the bundles that never load this one)
+import { decodeWireRecords, fromWireRecord, MAX_PARTITIONS, type WireResult } from '../gateway-wire/frames.js'
+import { splitJsonStream, toBase64 } from '../gateway-wire/rest-json.js'
 
 /** What the REST modes use of the transport: its HTTP exchange and its HTTP error classes. */
 export interface RestClient {

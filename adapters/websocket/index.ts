@@ -33,6 +33,7 @@ import type {
   GatewayTopicMetadata,
   GatewayTransport,
 } from '../../src/transport.js'
+// frames.js, not gateway-wire/index.ts: a transport's bundle then has no reason to reach the REST Proxy helpers
 import {
   CLOSE_UNAUTHENTICATED,
   DEFAULT_MAX_IN_FLIGHT_BATCHES,
@@ -54,7 +55,7 @@ import {
   type MetadataResponseFrame,
   type ServerFrame,
   type OutgoingBatch,
-} from '../gateway-wire/index.js'
+} from '../gateway-wire/frames.js'
 
 /** The part of the WHATWG WebSocket API used here (the `ws` package implements it too). */
 export interface WebSocketLike {
@@ -201,7 +202,8 @@ class WebSocketTransport implements GatewayTransport {
   ): Frame[] {
     let records = 0
     for (const b of batches) records += recordCount(b)
-    const maxRecords = this.#limits.maxRecordsPerFrame ?? Infinity
+    // always set here (#limits starts from the defaults; welcomeLimits keeps a default the welcome lacks)
+    const maxRecords = this.#limits.maxRecordsPerFrame!
     const fits = batches.length <= this.#limits.maxInFlightBatches && records <= maxRecords
     if (fits || batches.length === 1) {
       if (records > maxRecords) {
@@ -302,8 +304,7 @@ class WebSocketTransport implements GatewayTransport {
         continue
       }
       if (this.#inFlightBatches > 0 && this.#inFlightBatches + p.batches > this.#limits.maxInFlightBatches) break
-      const overRecords =
-        p.records > (this.#limits.maxRecordsPerFrame ?? Infinity) || p.batches > this.#limits.maxInFlightBatches
+      const overRecords = p.records > this.#limits.maxRecordsPerFrame! || p.batches > this.#limits.maxInFlightBatches
       if (p.bytes.length > this.#limits.maxFrameBytes || overRecords) {
         // encoded before the gateway told its (smaller) limits: several batches are worth a retry, split this time
         const message = `a frame of ${p.bytes.length} bytes, ${p.batches} batches, ${p.records} records is above the gateway's limits`
