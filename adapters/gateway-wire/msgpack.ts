@@ -288,15 +288,9 @@ function item(depth: number): unknown {
     case 0xda:
     case 0xdb:
       return text(uint(1 << (c - 0xd9)))
-    case 0xdc:
-      return container(1, uint(2), depth)
-    case 0xdd:
-      return container(1, uint(4), depth)
-    case 0xde:
-      return container(2, uint(2), depth)
-    case 0xdf:
-      return container(2, uint(4), depth)
   }
+  // array 16/32 (0xdc, 0xdd), map 16/32 (0xde, 0xdf)
+  if (c >= 0xdc) return container(c < 0xde ? 1 : 2, uint(c & 1 ? 4 : 2), depth)
   return fail(c === 0xc1 ? 'byte 0xc1 (never used)' : `ext type 0x${c.toString(16)} (not supported)`)
 }
 
