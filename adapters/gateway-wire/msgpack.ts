@@ -109,23 +109,10 @@ function num(v: number): void {
   } else if (v >= -32 && v < 128)
     out[pos++] = v & 255 // positive / negative fixint
   else {
-    // uint 8/16/32/64 (0xcc..0xcf) for positives, int 8/16/32/64 (0xd0..0xd3) for negatives
-    const k =
-      v >= 0
-        ? v < 256
-          ? 0
-          : v < 65536
-            ? 1
-            : v < 4294967296
-              ? 2
-              : 3
-        : v >= -128
-          ? 0
-          : v >= -32768
-            ? 1
-            : v >= -2147483648
-              ? 2
-              : 3
+    // uint 8/16/32/64 (0xcc..0xcf) for positives, int 8/16/32/64 (0xd0..0xd3) for negatives: the first of 8, 16, 32
+    // bits that holds v (64 when none does)
+    let k = 0
+    while (k < 3 && (v >= 0 ? v >= 2 ** (8 << k) : v < -(2 ** ((8 << k) - 1)))) k++
     out[pos++] = (v >= 0 ? 0xcc : 0xd0) + k
     be(v, 1 << k)
   }
