@@ -38,10 +38,6 @@ export class RefreshSchedule {
     this.#timer = new DueTimer(timing.clock)
   }
 
-  get inProgress(): boolean {
-    return this.#running !== null
-  }
-
   /** Ask for a refresh soon (coalesced; backoff after failures). */
   request(): void {
     this.#wanted = true
