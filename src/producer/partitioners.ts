@@ -84,23 +84,14 @@ export function createPartitioner(
   batchSize: number,
   random: () => number,
 ): Partitioner {
-  const sticky = new StickyPartitioner(batchSize, random)
-  const stickyPick = (record: PartitionerRecord, count: number, available: readonly number[]) =>
-    sticky.partition(record.topic, count, available)
-  const onAppend = (topic: string, partition: number, bytes: number) => sticky.onAppend(topic, partition, bytes)
-
-  if (option === undefined || option === 'default' || option === 'murmur2') {
+  if (option === undefined || option === 'default' || option === 'murmur2' || option === 'sha256') {
+    // a keyed record goes where its key hashes to (Java's murmur2, or SHA-256); one without a key sticks (KIP-794)
+    const byKey = option === 'sha256' ? sha256Partition : murmur2Partition
+    const sticky = new StickyPartitioner(batchSize, random)
     return {
       partition: (record, count, available) =>
-        record.key === null ? stickyPick(record, count, available) : murmur2Partition(record.key, count),
-      onAppend,
-    }
-  }
-  if (option === 'sha256') {
-    return {
-      partition: (record, count, available) =>
-        record.key === null ? stickyPick(record, count, available) : sha256Partition(record.key, count),
-      onAppend,
+        record.key === null ? sticky.partition(record.topic, count, available) : byKey(record.key, count),
+      onAppend: (topic, partition, bytes) => sticky.onAppend(topic, partition, bytes),
     }
   }
   if (option === 'roundRobin') {
