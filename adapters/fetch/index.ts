@@ -104,10 +104,12 @@ export const KEEPALIVE_BUDGET = 64 * 1024
 let pageHiding = false
 let keepaliveInFlight = 0
 
-function pageIsHidden(): boolean {
-  if (pageHiding) return true
-  const doc = (globalThis as { document?: { visibilityState?: string } }).document
-  return doc?.visibilityState === 'hidden'
+/** Whether requests go out with keepalive now: the `keepalive` option, or for 'auto' while the page is hidden. */
+function keepaliveNow(option: FetchTransportOptions['keepalive']): boolean {
+  if (option === true || option === false) return option
+  return (
+    pageHiding || (globalThis as { document?: { visibilityState?: string } }).document?.visibilityState === 'hidden'
+  )
 }
 
 export function fetchTransport(options: FetchTransportOptions): GatewayTransport {
@@ -186,9 +188,8 @@ class FetchTransport implements GatewayTransport {
   ): Promise<{ status: number; bytes: Uint8Array; headers: Headers }> {
     if (this.#closed) throw new ConnectionError('the fetch transport is closed')
     const size = body === null ? 0 : typeof body === 'string' ? body.length * 3 : body.length
-    const wanted = this.#options.keepalive === true || (this.#options.keepalive !== false && pageIsHidden())
     // a keepalive request above the budget would be refused by the browser: send it as a normal request
-    const keepalive = wanted && keepaliveInFlight + size <= KEEPALIVE_BUDGET
+    const keepalive = keepaliveNow(this.#options.keepalive) && keepaliveInFlight + size <= KEEPALIVE_BUDGET
     const controller = new AbortController()
     const onAbort = () => controller.abort()
     signal?.addEventListener('abort', onAbort, { once: true })
@@ -345,8 +346,7 @@ class FetchTransport implements GatewayTransport {
       encode(group.slice(half), limit)
     }
     // while the page is hiding, small requests so each fits the keepalive budget
-    const keepaliveSized = this.#options.keepalive === true || (this.#options.keepalive !== false && pageIsHidden())
-    encode(batches.map(toWireBatch), keepaliveSized ? KEEPALIVE_BUDGET : max)
+    encode(batches.map(toWireBatch), keepaliveNow(this.#options.keepalive) ? KEEPALIVE_BUDGET : max)
     const send = async ({ id, group, body }: (typeof frames)[0]): Promise<WireResult[]> => {
       try {
         const ids = group.map((b) => b.batchId)
