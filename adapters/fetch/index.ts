@@ -30,6 +30,7 @@ import {
 import type {
   GatewayPartitionBatch,
   GatewayPartitionResult,
+  GatewayRecord,
   GatewayTopicMetadata,
   GatewayTransport,
 } from '../../src/transport.js'
@@ -37,11 +38,14 @@ import type {
 import {
   DEFAULT_MAX_IN_FLIGHT_BATCHES,
   DEFAULT_MAX_RECORDS_PER_FRAME,
+  MAX_PARTITIONS,
   MSGPACK_CONTENT_TYPE,
   answerOk,
   decodeServerFrame,
+  decodeWireRecords,
   encodeClientFrame,
   errorFromFrame,
+  fromWireRecord,
   messageTooLarge,
   toWireBatch,
   recordCount,
@@ -50,8 +54,7 @@ import {
   type ServerFrame,
   type WireResult,
 } from '../gateway-wire/frames.js'
-import { RETRIABLE_HTTP } from './http-status.js'
-import type { RestProxy } from './rest-proxy.js'
+import type { RestClient, RestProxy } from './rest-proxy.js'
 
 export type TokenSource = string | (() => string | Promise<string>)
 
@@ -98,6 +101,9 @@ async function readBody(res: Response, cap: number): Promise<Uint8Array> {
   }
 }
 
+/** HTTP statuses after which trying again may help (the gateway's and a REST proxy's answers alike). */
+const RETRIABLE_HTTP: ReadonlySet<number> = new Set([408, 425, 429, 500, 502, 503, 504])
+
 /** The browser allows this many bytes of keepalive request bodies in flight (per page). */
 export const KEEPALIVE_BUDGET = 64 * 1024
 
@@ -116,7 +122,7 @@ export function fetchTransport(options: FetchTransportOptions): GatewayTransport
   return new FetchTransport(options)
 }
 
-class FetchTransport implements GatewayTransport {
+class FetchTransport implements GatewayTransport, RestClient {
   readonly kind = 'gateway' as const
   readonly backend = gatewayBackend
   readonly #base: string
@@ -240,6 +246,19 @@ class FetchTransport implements GatewayTransport {
     return new IsoKafkaError(`HTTP_${status}`, `${what}: HTTP ${status} ${detail}`, {
       retriable: RETRIABLE_HTTP.has(status),
     })
+  }
+
+  // ---- the rest of RestClient: what the REST modes (rest-proxy.ts) take from here rather than import ----
+
+  readonly retriableStatuses = RETRIABLE_HTTP
+  readonly maxPartitions = MAX_PARTITIONS
+
+  malformed(message: string): IsoKafkaError {
+    return new MalformedResponseError(message)
+  }
+
+  records(b: GatewayPartitionBatch): GatewayRecord[] {
+    return decodeWireRecords(b.records).map(fromWireRecord)
   }
 
   // ---- GatewayTransport ----

@@ -5,14 +5,18 @@
 //
 // Answers are untrusted: a 2xx answer that is not JSON of the expected shape (wrong types, too few or too many entries,
 // an offset that is not an integer) is MALFORMED_RESPONSE, retriable, and acknowledges nothing.
-import { type IsoKafkaError, MalformedResponseError } from '../../src/errors.js'
-import { RETRIABLE_HTTP } from './http-status.js'
+import type { IsoKafkaError } from '../../src/errors.js'
 import type { GatewayPartitionBatch, GatewayRecord, GatewayTopicMetadata } from '../../src/transport.js'
-// (from the modules, not gateway-wire/index.ts: the JSON helpers then stay out of the bundles that never load this one)
-import { decodeWireRecords, fromWireRecord, MAX_PARTITIONS, type WireResult } from '../gateway-wire/frames.js'
+import type { WireResult } from '../gateway-wire/frames.js'
+// (rest-json.js itself, not gateway-wire/index.ts: the JSON helpers load with this chunk, and only with it)
 import { splitJsonStream, toBase64 } from '../gateway-wire/rest-json.js'
 
-/** What the REST modes use of the transport: its HTTP exchange and its HTTP error classes. */
+/**
+ * What the REST modes use of the transport: its HTTP exchange, its errors, and the wire helpers it holds. They come
+ * through here, not as imports of the modules that hold them: a module this lazy chunk imported would be one the
+ * transport's bundle shares with it, and a bundler's glue between the two chunks (every shared name exported and
+ * imported) cost the fetch bundle ~0.1 KiB gzipped.
+ */
 export interface RestClient {
   http(
     method: 'GET' | 'POST',
@@ -25,6 +29,14 @@ export interface RestClient {
     minCap?: number,
   ): Promise<{ status: number; bytes: Uint8Array; headers: Headers }>
   httpError(status: number, text: string, what: string): IsoKafkaError
+  /** MALFORMED_RESPONSE (retriable): a 2xx answer that is not the one asked for. */
+  malformed(message: string): IsoKafkaError
+  /** HTTP statuses after which trying again may help. */
+  readonly retriableStatuses: ReadonlySet<number>
+  /** Most partitions a topic may be said to have (gateway-wire's MAX_PARTITIONS). */
+  readonly maxPartitions: number
+  /** A batch's records, decoded. */
+  records(b: GatewayPartitionBatch): GatewayRecord[]
 }
 
 export interface RestProxy {
@@ -62,8 +74,7 @@ export function restProxy(client: RestClient, mode: 'rest-v3' | 'rest-v2', confi
     if (res.status !== 200) throw client.httpError(res.status, text, 'GET /v3/clusters')
     const data = (parse(text) as Doc)?.data
     const id: unknown = Array.isArray(data) ? (data[0] as Doc)?.cluster_id : undefined
-    if (typeof id !== 'string' || !id || id.length > 255)
-      throw new MalformedResponseError('GET /v3/clusters listed no cluster')
+    if (typeof id !== 'string' || !id || id.length > 255) throw client.malformed('GET /v3/clusters listed no cluster')
     clusterId = id
     return id
   }
@@ -82,16 +93,16 @@ export function restProxy(client: RestClient, mode: 'rest-v3' | 'rest-v2', confi
     if (res.status !== 200) throw client.httpError(res.status, text, `GET ${path}`)
     const doc = parse(text) as Doc
     const list = mode === 'rest-v3' ? doc?.data : doc
-    if (!Array.isArray(list) || list.length > MAX_PARTITIONS)
-      throw new MalformedResponseError(`GET ${path} did not list partitions`)
+    if (!Array.isArray(list) || list.length > client.maxPartitions)
+      throw client.malformed(`GET ${path} did not list partitions`)
     return { topic, partitions: list.length, errorCode: list.length > 0 ? 0 : 5 }
   }
 
   function v3Request(b: GatewayPartitionBatch): (timeoutMs: number) => Promise<WireResult> {
-    const records = decodeWireRecords(b.records)
+    const records = client.records(b)
     const lines: string[] = new Array(records.length)
     for (let i = 0; i < records.length; i++) {
-      const r: GatewayRecord = fromWireRecord(records[i]!)
+      const r = records[i]!
       const rec: Record<string, unknown> = { partition_id: b.partition }
       if (r.headers.length > 0)
         rec.headers = r.headers.map(([name, value]) => ({ name, value: value === null ? null : toBase64(value) }))
@@ -118,7 +129,7 @@ export function restProxy(client: RestClient, mode: 'rest-v3' | 'rest-v2', confi
       const text = new TextDecoder().decode(res.bytes)
       const refuse = (why: string) =>
         is2xx(res.status)
-          ? new MalformedResponseError(`POST ${path}: ${why}`)
+          ? client.malformed(`POST ${path}: ${why}`)
           : client.httpError(res.status, text, `POST ${path}`)
       if (res.status === 401) throw client.httpError(401, text, `POST ${path}`)
       let answers: Doc[]
@@ -135,7 +146,7 @@ export function restProxy(client: RestClient, mode: 'rest-v3' | 'rest-v2', confi
           return {
             ...base,
             baseOffset: -1,
-            errorCode: kafkaCodeForHttp(code as number),
+            errorCode: kafkaCodeForHttp(code as number, client.retriableStatuses),
             message: said(answers[0]!.message, `HTTP ${code}`),
           }
         throw refuse(`${answers.length} answers for ${b.count} records`)
@@ -149,7 +160,7 @@ export function restProxy(client: RestClient, mode: 'rest-v3' | 'rest-v2', confi
           return {
             ...base,
             baseOffset: -1,
-            errorCode: kafkaCodeForHttp(code as number),
+            errorCode: kafkaCodeForHttp(code as number, client.retriableStatuses),
             message: said(a!.message, `error ${code}`),
           }
         else throw refuse('an answer of the wrong shape')
@@ -161,7 +172,7 @@ export function restProxy(client: RestClient, mode: 'rest-v3' | 'rest-v2', confi
   function v2Request(b: GatewayPartitionBatch): (timeoutMs: number) => Promise<WireResult> {
     const base = { topic: b.topic, partition: b.partition, batchId: b.batchId, logAppendTime: -1 }
     const minCap = b.count * ANSWER_BYTES_PER_RECORD
-    const records = decodeWireRecords(b.records).map(fromWireRecord)
+    const records = client.records(b)
     if (records.some((r) => r.headers.length > 0)) {
       const result: WireResult = {
         ...base,
@@ -194,18 +205,17 @@ export function restProxy(client: RestClient, mode: 'rest-v3' | 'rest-v2', confi
       const doc = parse(text) as Doc
       const list = doc?.offsets
       if (res.status !== 200 || !Array.isArray(list)) {
-        if (is2xx(res.status)) throw new MalformedResponseError(`POST ${path}: no offsets`)
-        if (res.status === 401 || RETRIABLE_HTTP.has(res.status) || doc === undefined)
+        if (is2xx(res.status)) throw client.malformed(`POST ${path}: no offsets`)
+        if (res.status === 401 || client.retriableStatuses.has(res.status) || doc === undefined)
           throw client.httpError(res.status, text, `POST ${path}`)
         return {
           ...base,
           baseOffset: -1,
-          errorCode: kafkaCodeForHttp(res.status),
+          errorCode: kafkaCodeForHttp(res.status, client.retriableStatuses),
           message: said(doc?.message, `HTTP ${res.status}`),
         }
       }
-      if (list.length !== b.count)
-        throw new MalformedResponseError(`POST ${path}: ${list.length} offsets for ${b.count} records`)
+      if (list.length !== b.count) throw client.malformed(`POST ${path}: ${list.length} offsets for ${b.count} records`)
       const offsets: number[] = []
       for (const o of list as Doc[]) {
         const code = o?.error_code
@@ -214,7 +224,7 @@ export function restProxy(client: RestClient, mode: 'rest-v3' | 'rest-v2', confi
         // v2: 1 = non-retriable Kafka exception, 2 = retriable
         else if (isInt(code))
           return { ...base, baseOffset: -1, errorCode: code === 2 ? 7 : -1, message: said(o!.error, `error ${code}`) }
-        else throw new MalformedResponseError(`POST ${path}: an offset of the wrong shape`)
+        else throw client.malformed(`POST ${path}: an offset of the wrong shape`)
       }
       return withOffsets(base, offsets)
     }
@@ -229,13 +239,16 @@ function withOffsets(base: Omit<WireResult, 'baseOffset' | 'errorCode'>, offsets
   return { ...base, errorCode: 0, baseOffset: offsets[0] ?? -1, ...(contiguous ? {} : { offsets }) }
 }
 
-/** A REST error code (HTTP status or Confluent's 5-digit code) as the nearest Kafka error code. */
-function kafkaCodeForHttp(code: number): number {
+/**
+ * A REST error code (HTTP status or Confluent's 5-digit code) as the nearest Kafka error code; `retriable`: the HTTP
+ * statuses after which trying again may help.
+ */
+function kafkaCodeForHttp(code: number, retriable: ReadonlySet<number>): number {
   const http = code >= 10000 ? Math.floor(code / 100) : code
   if (http === 404) return 3 // UNKNOWN_TOPIC_OR_PARTITION (retriable: it may be being created)
   if (http === 403) return 29 // TOPIC_AUTHORIZATION_FAILED
   if (http === 413) return 10 // MESSAGE_TOO_LARGE
   if (http === 400 || http === 422) return 87 // INVALID_RECORD
-  if (RETRIABLE_HTTP.has(http)) return 7 // REQUEST_TIMED_OUT: retriable
+  if (retriable.has(http)) return 7 // REQUEST_TIMED_OUT: retriable
   return -1
 }
