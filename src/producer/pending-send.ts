@@ -41,14 +41,25 @@ export function blankPendingSend(): PendingSend {
   }
 }
 
-/**
- * A copy of a pending send that has to wait (the scratch object is reused by the next send), in the same shape:
- * assigned onto a blank one (a spread `{ ...e }` would make an object of another hidden class).
- */
+/** A copy of a pending send that has to wait (the scratch object is reused by the next send), in the same shape. */
 export function copyPendingSend(e: PendingSend): PendingSend {
-  const copy = Object.assign(blankPendingSend(), e)
-  copy.promise = null // the caller holds it
-  return copy
+  return {
+    topic: e.topic,
+    partition: e.partition,
+    key: e.key,
+    value: e.value,
+    headers: e.headers,
+    timestamp: e.timestamp,
+    estimate: e.estimate,
+    now: e.now,
+    deadline: e.deadline,
+    seq: e.seq,
+    partitionPromise: e.partitionPromise,
+    callback: e.callback,
+    reject: e.reject,
+    promise: null, // the caller holds it
+    tag: e.tag,
+  }
 }
 
 /** Fails a send that never reached a batch. Always later than the call, so produce()'s callback never runs inside it. */
