@@ -10,6 +10,7 @@
 //
 //   node bench/gateway/run.mjs --bootstrap HOST:PORT [--clients 100,1000] [--seconds 10] [--single-records 200000]
 //        [--rounds 1] [--smoke] [--gateway-flags '--cpu-prof --cpu-prof-dir=/tmp/p'] [--json]
+//        [--single-options '{"batchSize":65536}']   (producer options of the single-client runs' client)
 import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -313,6 +314,7 @@ export async function singleRun({
   gatewayNodeFlags = [],
   gatewayBin,
   partitions = 6,
+  clientOptions,
 }) {
   const topic = `gw-single-${transport}-${Date.now().toString(36)}`
   await makeTopic(topic, partitions)
@@ -333,6 +335,7 @@ export async function singleRun({
       transport,
       gatewayUrl: gw?.url,
       token: gw ? await gw.token(topic) : undefined,
+      producerOptions: clientOptions,
     }
     const cpu0 = gw ? procCpu(gw.child.pid) : 0
     const { code, out, err } = await runNode(path.join(REPO, 'bench/producers/isokafka.mjs'), [JSON.stringify(cfg)])
@@ -373,6 +376,8 @@ async function main() {
       'gateway-node-flags': { type: 'string', default: '' },
       // another build of the gateway (an A/B: e.g. a git worktree of an older commit, built): its bin/isokafka.mjs
       'gateway-bin': { type: 'string' },
+      // producer options of the single-client runs' client (JSON), e.g. '{"batchSize":65536}'
+      'single-options': { type: 'string' },
       'records-per-batch': { type: 'string', default: '100' },
       window: { type: 'string', default: '4' },
       json: { type: 'boolean', default: false },
@@ -394,6 +399,7 @@ async function main() {
         gatewayFlags,
         gatewayNodeFlags,
         gatewayBin: a['gateway-bin'],
+        clientOptions: a['single-options'] ? JSON.parse(a['single-options']) : undefined,
       })
       say(`round ${round} single ${transport}: ${Math.round(r.recordsPerSec)} records/s${r.ok ? '' : ' NOT OK'}`)
       out.single.push({ round, ...r })

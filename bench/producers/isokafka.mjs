@@ -14,6 +14,7 @@
 //            record in the benchmark process: the closure, two clock reads, and GC of closures alive until acked)
 // config.transport: 'tcp' (default: Node TCP straight to Kafka), or 'websocket' / 'fetch' through an isokafka gateway
 // at config.gatewayUrl with config.token (the gateway benchmark's single-client runs: the same loop, the same records)
+// config.producerOptions: more createProducer() options, over the ones above (the gateway bench's --single-options)
 // config.codec / config.payloadFile (the codec scenarios): compression, and values taken from the file (one per line,
 // cycled) instead of a fixed `size`-byte value
 // Modes (config.mode):
@@ -50,6 +51,7 @@ try {
     batchSize: c.batchSize,
     bufferMemory: c.bufferMemory,
     compression: c.codec ?? 'none',
+    ...(c.producerOptions ?? {}),
   })
   // warm up: connection and topic metadata before the clock starts (as ProducerPerformance's first send does)
   await producer.partitionsFor(c.topic)
