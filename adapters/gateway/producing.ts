@@ -81,33 +81,60 @@ export class KafkaSide {
     }
   }
 
-  /** Is the topic's metadata cached and fresh (a lookup would not reach Kafka)? */
-  isCached(topic: string): boolean {
+  /**
+   * What a lookup of the topic would cost now:
+   * - 'cached': nothing (fresh in the cache, or a lookup of it already running, which a caller joins);
+   * - 'stale': nothing for the caller, who is answered from the cache, but the entry (a topic Kafka knows) is older
+   *   than CACHE_OK_MS and wants a refresh() in the background;
+   * - 'miss': a metadata request to Kafka the caller waits for (never looked up, evicted, or an error entry that
+   *   expired).
+   * A known topic is never a miss again: with a thousand connections producing to it, a miss when its entry aged
+   * out made every frame of every connection a charged lookup until Kafka answered, and the lookup buckets refused
+   * them (RATE_LIMITED) although one request served them all.
+   */
+  cacheState(topic: string): 'cached' | 'stale' | 'miss' {
+    if (this.lookups.has(topic)) return 'cached'
     const c = this.cache.get(topic)
-    return c !== undefined && Date.now() - c.at < (c.errorCode === 0 ? CACHE_OK_MS : CACHE_ERROR_MS)
+    if (c === undefined) return 'miss'
+    const age = Date.now() - c.at
+    if (c.errorCode !== 0) return age < CACHE_ERROR_MS ? 'cached' : 'miss'
+    return age < CACHE_OK_MS ? 'cached' : 'stale'
   }
 
-  /** Partition count and leaders of a topic, from the producer's metadata (cached 10 s, errors 1 s). */
+  /**
+   * Partition count and leaders of a topic, from the producer's metadata (cached 10 s, errors 1 s). A known topic
+   * is answered from the cache even when its entry is stale (see refresh()); a lookup of a topic is made once for
+   * all who ask while it runs.
+   */
   lookupTopic(topic: string): Promise<TopicMeta> {
+    const running = this.lookups.get(topic)
     const cached = this.cache.get(topic)
-    if (cached && this.isCached(topic)) return Promise.resolve(cached)
-    let p = this.lookups.get(topic)
-    if (p) return p
-    p = this.producer
+    if (cached !== undefined && (cached.errorCode === 0 || Date.now() - cached.at < CACHE_ERROR_MS))
+      return Promise.resolve(cached)
+    return running ?? this.startLookup(topic)
+  }
+
+  /** A stale entry's refresh in the background (its callers go on with the cached entry meanwhile). */
+  refresh(topic: string): void {
+    if (!this.lookups.has(topic)) void this.startLookup(topic)
+  }
+
+  private startLookup(topic: string): Promise<TopicMeta> {
+    const cached = this.cache.get(topic)
+    const p = this.producer
       .describeTopic(topic, { timeoutMs: LOOKUP_TIMEOUT_MS })
       .then(
-        (d) => ({ errorCode: d.errorCode, partitions: d.partitions, leaders: d.leaders, at: Date.now() }),
-        (err) => {
-          // Kafka unreachable: keep serving what we knew, else a retriable error
+        (d): TopicMeta => ({ errorCode: d.errorCode, partitions: d.partitions, leaders: d.leaders, at: Date.now() }),
+        (err): TopicMeta => {
+          // Kafka unreachable: keep serving what we knew (retried CACHE_ERROR_MS later), else a retriable error
           this.log.warn('topic metadata failed', { topic, ...errorFields(err) })
-          return (
-            cached ?? {
-              errorCode: err instanceof KafkaProtocolError ? err.errorCode : 13,
-              partitions: 0,
-              leaders: [],
-              at: Date.now(),
-            }
-          )
+          if (cached?.errorCode === 0) return { ...cached, at: Date.now() - CACHE_OK_MS + CACHE_ERROR_MS }
+          return {
+            errorCode: err instanceof KafkaProtocolError ? err.errorCode : 13,
+            partitions: 0,
+            leaders: [],
+            at: Date.now(),
+          }
         },
       )
       .then((meta) => {

@@ -110,17 +110,26 @@ export class Requests {
   /**
    * Charges the lookups of topics not in the cache to the session's and the gateway's buckets (WebSocket frames,
    * /v1 and REST requests alike); null when allowed, else ms to wait (Infinity: more than the bucket ever holds).
+   * A known topic whose entry is stale costs the caller nothing: it is answered from the cache, and refreshed in the
+   * background when the gateway's bucket has a token for it (else a later request refreshes it).
    */
   chargeLookups(session: Session, topics: Iterable<string>): number | null {
     let misses = 0
-    for (const t of topics) if (!this.kafka.isCached(t)) misses++
-    if (misses === 0) return null
-    // both buckets must have room before either is charged
-    const own = session.lookups.check(misses)
-    const all = this.globalLookups.check(misses)
-    if (own !== null || all !== null) return Math.max(own ?? 0, all ?? 0)
-    session.lookups.take(misses)
-    this.globalLookups.take(misses)
+    let stale: string[] | null = null
+    for (const t of topics) {
+      const state = this.kafka.cacheState(t)
+      if (state === 'miss') misses++
+      else if (state === 'stale') (stale ??= []).push(t)
+    }
+    if (misses > 0) {
+      // both buckets must have room before either is charged
+      const own = session.lookups.check(misses)
+      const all = this.globalLookups.check(misses)
+      if (own !== null || all !== null) return Math.max(own ?? 0, all ?? 0)
+      session.lookups.take(misses)
+      this.globalLookups.take(misses)
+    }
+    if (stale !== null) for (const t of stale) if (this.globalLookups.take(1) === null) this.kafka.refresh(t)
     return null
   }
 
