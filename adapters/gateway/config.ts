@@ -70,6 +70,11 @@ export interface GatewayServiceConfig {
   port: number
   host: string
   drainTimeoutMs: number
+  /**
+   * The process's V8 heap growth (--heap-growing-percent): applied by the `isokafka gateway` command, not by
+   * createGateway(), which may share its process with an application.
+   */
+  heapGrowthPercent: number
   /** Where each setting came from, by flag name. */
   sources: Record<string, GatewaySettingSource>
   /** The settings not at their default, for a start-up log line: secrets shown as '[redacted]'. */
@@ -447,6 +452,7 @@ export function loadGatewayConfig(input: GatewayConfigInput): GatewayServiceConf
     port: get<number>('port')!,
     host: get<string>('host')!,
     drainTimeoutMs: get<number>('drain-timeout-ms')!,
+    heapGrowthPercent: get<number>('heap-growth-percent')!,
     sources,
     effective,
   }

@@ -306,6 +306,16 @@ export const GATEWAY_SETTINGS: readonly GatewaySetting[] = [
     doc: 'on SIGTERM/SIGINT: the longest wait for acks and the producer flush before closing',
   },
   {
+    flag: 'heap-growth-percent',
+    env: [env('heap-growth-percent')],
+    key: 'heapGrowthPercent',
+    kind: 'int',
+    min: 0,
+    default: 100,
+    metavar: 'N',
+    doc: "the process's V8 old space may grow to (1 + N/100) × what the last full collection kept (V8's --heap-growing-percent, set by `isokafka gateway` at start-up, not by createGateway()); 0 = V8's own choice (up to 4×)",
+  },
+  {
     flag: 'kafka-client-id',
     env: [env('kafka-client-id')],
     key: 'kafka.clientId',

@@ -89,6 +89,7 @@ function readBack(cfg: GatewayServiceConfig, s: GatewaySetting): unknown {
     case 'port':
     case 'host':
     case 'drainTimeoutMs':
+    case 'heapGrowthPercent':
       return cfg[s.key]
     case 'kafka.tls':
       return cfg.options.kafka?.tls === true
@@ -149,6 +150,7 @@ describe('gateway settings table', () => {
       'config',
       'dedup-entries',
       'drain-timeout-ms',
+      'heap-growth-percent',
       'heartbeat-ms',
       'hello-timeout-ms',
       'host',
@@ -235,10 +237,16 @@ describe('loadGatewayConfig', () => {
       allowAutoTopicCreation: false,
       logLevel: 'info',
     })
-    expect({ port: cfg.port, host: cfg.host, drainTimeoutMs: cfg.drainTimeoutMs }).toEqual({
+    expect({
+      port: cfg.port,
+      host: cfg.host,
+      drainTimeoutMs: cfg.drainTimeoutMs,
+      heapGrowthPercent: cfg.heapGrowthPercent,
+    }).toEqual({
       port: 8080,
       host: '0.0.0.0',
       drainTimeoutMs: 10000,
+      heapGrowthPercent: 100,
     })
   })
 
