@@ -43,6 +43,11 @@ const CACHE_OK_MS = 10_000
 const CACHE_ERROR_MS = 1_000
 const CACHE_MAX = 10_000
 
+/** Does a cache entry answer lookups: a topic Kafka knew, at any age (refreshed apart), or an error for CACHE_ERROR_MS. */
+function answers(c: TopicMeta): boolean {
+  return c.errorCode === 0 || Date.now() - c.at < CACHE_ERROR_MS
+}
+
 export class KafkaSide {
   producer: GatewayProducer
   private readonly cache = new Map<string, TopicMeta>()
@@ -95,10 +100,8 @@ export class KafkaSide {
   cacheState(topic: string): 'cached' | 'stale' | 'miss' {
     if (this.lookups.has(topic)) return 'cached'
     const c = this.cache.get(topic)
-    if (c === undefined) return 'miss'
-    const age = Date.now() - c.at
-    if (c.errorCode !== 0) return age < CACHE_ERROR_MS ? 'cached' : 'miss'
-    return age < CACHE_OK_MS ? 'cached' : 'stale'
+    if (c === undefined || !answers(c)) return 'miss'
+    return c.errorCode !== 0 || Date.now() - c.at < CACHE_OK_MS ? 'cached' : 'stale'
   }
 
   /**
@@ -107,11 +110,9 @@ export class KafkaSide {
    * all who ask while it runs.
    */
   lookupTopic(topic: string): Promise<TopicMeta> {
-    const running = this.lookups.get(topic)
     const cached = this.cache.get(topic)
-    if (cached !== undefined && (cached.errorCode === 0 || Date.now() - cached.at < CACHE_ERROR_MS))
-      return Promise.resolve(cached)
-    return running ?? this.startLookup(topic)
+    if (cached !== undefined && answers(cached)) return Promise.resolve(cached)
+    return this.lookups.get(topic) ?? this.startLookup(topic)
   }
 
   /** A stale entry's refresh in the background (its callers go on with the cached entry meanwhile). */

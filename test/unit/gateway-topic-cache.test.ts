@@ -110,6 +110,23 @@ describe('gateway topic cache', () => {
     expect(lookups, 'one refresh for everyone').toBe(2)
   })
 
+  it("bounds background refreshes by the gateway's bucket: a token for 300 known topics, all stale, gets 200", async () => {
+    // hostile: a subject allowed '*' makes many topics known (each charged once), waits, then names them all again
+    const names = Array.from({ length: 300 }, (_, i) => `t${i}`)
+    for (const n of names) cluster.createTopic(n, { partitions: 1 })
+    for (const n of names) await kafka.lookupTopic(n)
+    vi.advanceTimersByTime(11_000)
+    const req = requests(100) // the gateway's bucket: max(200, 2 × 100) = 200
+    const s = session(req, 'flood', ['*'])
+    const before = lookups
+    expect(req.chargeLookups(s, names), 'stale known topics are answered, never refused').toBeNull()
+    expect(s.lookups.check(100), 'and never charged to the session').toBeNull()
+    expect(lookups - before, 'refreshes started').toBe(200)
+    // the other 100 are still answered from the cache meanwhile
+    for (const n of names) expect((await kafka.lookupTopic(n)).errorCode).toBe(0)
+    await settle()
+  })
+
   it('keeps serving a known topic when its refresh fails, and tries again CACHE_ERROR_MS later', async () => {
     const first = await kafka.lookupTopic('orders')
     vi.advanceTimersByTime(11_000)
