@@ -122,6 +122,12 @@ export interface GatewayTransport {
     options: { acks: -1 | 0 | 1; timeoutMs: number },
   ): Promise<GatewayPartitionResult[]>
   close(): Promise<void>
+  /**
+   * The gateway's frame limits as the transport knows them now (docs/gateway-protocol.md §5), when it ships gateway
+   * frames. The gateway backend then lets a partition's open batch grow to a quarter of them while another batch of
+   * the partition is in flight (see RecordAccumulator.growBytes); without them, batches stay at batchSize.
+   */
+  frameLimits?(): { maxFrameBytes: number; maxRecordsPerFrame?: number } | undefined
 }
 
 export type Transport = SocketTransport | GatewayTransport

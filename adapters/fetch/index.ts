@@ -263,6 +263,11 @@ class FetchTransport implements GatewayTransport, RestClient {
 
   // ---- GatewayTransport ----
 
+  /** Gateway mode: the frame limits it splits at (REST modes have no frames). */
+  frameLimits(): { maxFrameBytes: number } | undefined {
+    if (this.#mode === 'gateway') return { maxFrameBytes: this.#options.maxFrameBytes ?? 1 << 20 }
+  }
+
   metadata(topics: string[], signal?: AbortSignal): Promise<GatewayTopicMetadata[]> {
     if (this.#mode === 'gateway') return this.#gatewayMetadata(topics, signal)
     return this.#loadRest().then((rest) => Promise.all(topics.map((t) => rest.partitions(t, signal))))

@@ -170,6 +170,11 @@ class WebSocketTransport implements GatewayTransport {
     }
   }
 
+  /** The limits from the gateway's welcome (the defaults before it). */
+  frameLimits(): GatewayLimits {
+    return this.#limits
+  }
+
   metadata(topics: string[], signal?: AbortSignal): Promise<GatewayTopicMetadata[]> {
     const id = this.#nextId++
     const bytes = encodeClientFrame({ t: 'metadata', id, topics })

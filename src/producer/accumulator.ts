@@ -70,6 +70,16 @@ export class RecordAccumulator {
   format!: RecordFormat
   /** The producer's hooks, handed to every batch it opens. */
   hooks: HookSet | null = null
+  /**
+   * How far a partition's open batch may grow past batchSize while another batch of that partition is in flight or
+   * waiting for the sender, and the most records a batch takes. The gateway backend sets them from its transport's
+   * frameLimits(): it keeps one batch per partition in flight, so what arrives meanwhile leaves as one batch when that
+   * one is answered (Nagle's idea) instead of one batchSize per round trip. Nothing waits longer for it: the open
+   * batch could not leave before the one ahead of it was answered anyway. The Kafka path keeps several batches of a
+   * partition in flight instead (0: batches stay at batchSize).
+   */
+  growBytes = 0
+  maxRecords = Infinity
 
   constructor(
     private readonly batchSize: number,
@@ -107,7 +117,10 @@ export class RecordAccumulator {
     const q = this.queue(topic, partition)
     let batch = q.batches[q.batches.length - 1]
     let created = false
-    if (!batch || batch.closed || (batch.recordCount > 0 && batch.builder.sizeInBytes + estimate > this.batchSize)) {
+    // behind a batch in flight or waiting for the sender, the open batch grows (see growBytes)
+    const behind = q.inFlight > 0 || q.batches.length > 1
+    const limit = behind && this.growBytes > this.batchSize ? this.growBytes : this.batchSize
+    if (!batch || batch.closed || (batch.recordCount > 0 && batch.builder.sizeInBytes + estimate > limit)) {
       if (batch && !batch.closed) this.#closeFull(batch)
       const pooled = estimate + 128 <= this.batchSize ? (this.#pool.pop() ?? this.#carve()) : undefined
       batch = new ProducerBatch(
@@ -123,7 +136,7 @@ export class RecordAccumulator {
     }
     batch.add(record)
     this.usedBytes += estimate
-    const full = batch.builder.sizeInBytes >= this.batchSize
+    const full = batch.builder.sizeInBytes >= limit || batch.recordCount >= this.maxRecords
     if (full) this.#closeFull(batch)
     return (created ? BATCH_CREATED : APPENDED) | (full ? BATCH_FULL : APPENDED)
   }

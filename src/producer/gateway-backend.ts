@@ -33,7 +33,9 @@ function instanceId(): string {
  * - Each batch gets a client batch id (`<instance>-<n>`) the first time it is sent, and keeps it on every resend, so
  *   a gateway that deduplicates per batch id does not write it twice.
  * - One batch per partition is in flight at a time; a failed batch goes back to the head of its partition's queue,
- *   so per-partition order holds across retries.
+ *   so per-partition order holds across retries. Meanwhile the partition's open batch may grow up to a quarter of
+ *   the transport's frameLimits() (RecordAccumulator.growBytes), so a partition sends its backlog in one round trip, not one batchSize
+ *   per round trip. Not with an outbox: it stores batches as they fill, within one linger.
  * - At most `maxInFlightRequestsPerConnection` produce() calls run at once, each carrying at most one batch per
  *   partition and about `maxRequestSize` bytes.
  * - Retriable errors retry with exponential backoff until `deliveryTimeoutMs`; others fail the batch's sends.
@@ -100,6 +102,12 @@ export class GatewayBackend extends BatchSender implements Sender {
     }
     this.metadata.expireOverdue(now)
     this.expireQueued(now, later)
+    const limits = this.#lane ? undefined : this.#transport.frameLimits?.()
+    if (limits) {
+      // a quarter of a frame: a request's batches of several partitions still fit in one frame or a few
+      this.accumulator.growBytes = Math.min(limits.maxFrameBytes >> 2, this.options.maxRequestSize)
+      this.accumulator.maxRecords = (limits.maxRecordsPerFrame ?? 10_000) >> 2
+    }
     if (
       this.accumulator.queues.length > 0 &&
       now - this.metadata.lastRefreshAt >= this.options.metadataMaxAgeMs &&

@@ -283,6 +283,17 @@ function variantEncode(v: unknown, choose: (n: number) => number): number[] {
   ]
 }
 
+/**
+ * Does any string in v start with U+FEFF? @msgpack/msgpack decodes long strings with a default TextDecoder, which
+ * drops a leading byte order mark (found by this property, seed -1591513142); ours keeps every character.
+ */
+function hasLeadingBom(v: unknown): boolean {
+  if (typeof v === 'string') return v.charCodeAt(0) === 0xfeff
+  if (v === null || typeof v !== 'object' || v instanceof Uint8Array) return false
+  if (Array.isArray(v)) return v.some(hasLeadingBom)
+  return Object.entries(v).some(([k, x]) => hasLeadingBom(k) || hasLeadingBom(x))
+}
+
 // ---- properties ----
 
 describe('msgpack codec: round trip and compatibility with @msgpack/msgpack', () => {
@@ -294,7 +305,7 @@ describe('msgpack codec: round trip and compatibility with @msgpack/msgpack', ()
           const ours = encode(v)
           same(ours, refEnc(v))
           same(decode(ours), v)
-          same(refDecode(ours), v)
+          if (!hasLeadingBom(v)) same(refDecode(ours), v)
           same(decode(refEnc(v)), v)
         }),
         runs(7000),
