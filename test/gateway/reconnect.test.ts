@@ -102,7 +102,13 @@ describe('reconnect mid-stream', () => {
     }
     const records = makeRecords(4_000, 22)
     const producer = createProducer({
-      transport: fetchTransport({ url: gw.url, token: await token([topic], { subject: 'lossy' }), fetch: lossy }),
+      // frames of 32 KiB: batches grow to 8 KiB at most, so the 4,000 records take a dozen requests or more
+      transport: fetchTransport({
+        url: gw.url,
+        token: await token([topic], { subject: 'lossy' }),
+        fetch: lossy,
+        maxFrameBytes: 32 * 1024,
+      }),
       batchSize: 4096,
       retryBackoffMs: 10,
     })
