@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { createProducer } from '../../src/index.js'
 import { RecordAccumulator } from '../../src/producer/accumulator.js'
 import type { GatewayPartitionBatch, GatewayPartitionResult } from '../../src/transport.js'
-import { fetchTransport } from '../../adapters/fetch/index.js'
+import { fetchTransport, KEEPALIVE_BUDGET } from '../../adapters/fetch/index.js'
 import { FakeClock, flushMicrotasks } from '../helpers/fake-clock.js'
 import { MemoryOutbox, ScriptedTransport } from '../helpers/scripted-gateway.js'
 
@@ -183,10 +183,21 @@ describe('GatewayBackend: the open batch grows while its partition waits', () =>
     expect(fill(1 << 20)).toEqual([4, 8])
   })
 
-  it('fetchTransport gives frame limits in gateway mode only', () => {
+  it('fetchTransport gives frame limits in gateway mode only, sized for keepalive requests where they may be used', () => {
     const url = 'https://gateway.example'
     expect(fetchTransport({ url, token: 'x' }).frameLimits!()).toEqual({ maxFrameBytes: 1 << 20 })
     expect(fetchTransport({ url, token: 'x', maxFrameBytes: 4096 }).frameLimits!()).toEqual({ maxFrameBytes: 4096 })
     expect(fetchTransport({ url, token: 'x', mode: 'rest-v3', clusterId: 'c' }).frameLimits!()).toBeUndefined()
+    // where keepalive requests may carry batches (a page, or keepalive: true), a grown batch must fit one (64 KiB)
+    const keepaliveSized = { maxFrameBytes: 4 * (KEEPALIVE_BUDGET - 1024) }
+    expect(fetchTransport({ url, token: 'x', keepalive: true }).frameLimits!()).toEqual(keepaliveSized)
+    const g = globalThis as { document?: unknown }
+    g.document = { visibilityState: 'visible' }
+    try {
+      expect(fetchTransport({ url, token: 'x' }).frameLimits!()).toEqual(keepaliveSized)
+      expect(fetchTransport({ url, token: 'x', keepalive: false }).frameLimits!()).toEqual({ maxFrameBytes: 1 << 20 })
+    } finally {
+      delete g.document
+    }
   })
 })
