@@ -34,8 +34,8 @@ function instanceId(): string {
  *   a gateway that deduplicates per batch id does not write it twice.
  * - One batch per partition is in flight at a time; a failed batch goes back to the head of its partition's queue,
  *   so per-partition order holds across retries. Meanwhile the partition's open batch may grow up to a quarter of
- *   the transport's frameLimits() (RecordAccumulator.growBytes), so a partition sends its backlog in one round trip, not one batchSize
- *   per round trip. Not with an outbox: it stores batches as they fill, within one linger.
+ *   the transport's frameLimits() (RecordAccumulator.growBytes), so a partition sends its backlog in one round
+ *   trip, not one batchSize per round trip. Not with an outbox: it stores batches as they fill, within one linger.
  * - At most `maxInFlightRequestsPerConnection` produce() calls run at once, each carrying at most one batch per
  *   partition and about `maxRequestSize` bytes.
  * - Retriable errors retry with exponential backoff until `deliveryTimeoutMs`; others fail the batch's sends.
