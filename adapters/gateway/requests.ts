@@ -412,7 +412,7 @@ export class Requests {
     const sink: RecordSink = (i, timestamp, key, value, headers) => {
       record.key = key ?? undefined
       record.value = value
-      record.headers = headers.length === 0 ? undefined : headers // (none: no empty array made per record)
+      record.headers = headers
       record.timestamp = timestamp
       timestamps[i] = timestamp
       try {

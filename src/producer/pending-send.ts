@@ -102,6 +102,7 @@ export function encodeHeaders(headers: RecordHeaders | undefined): EncodedHeader
   const entries = Array.isArray(headers)
     ? (headers as ReadonlyArray<readonly [string, HeaderValue]>)
     : Object.entries(headers)
+  if (entries.length === 0) return NO_HEADERS // `[]` or `{}` (a gateway's header-less records): no array per record
   const out: EncodedHeader[] = []
   for (const [name, value] of entries) {
     if (typeof name !== 'string') throw new InvalidArgumentError('INVALID_HEADER', 'header names must be strings')
