@@ -126,8 +126,9 @@ export interface GatewayTransport {
    * The gateway's frame limits as the transport knows them now (docs/gateway-protocol.md §5), when it ships gateway
    * frames. The gateway backend then lets a partition's open batch grow to a quarter of them while another batch of
    * the partition is in flight (see RecordAccumulator.growBytes); without them, batches stay at batchSize.
+   * `maxBatchBytes`: a smaller bound of the transport's own on a grown batch (fetch in a page: a keepalive request).
    */
-  frameLimits?(): { maxFrameBytes: number; maxRecordsPerFrame?: number } | undefined
+  frameLimits?(): { maxFrameBytes: number; maxRecordsPerFrame?: number; maxBatchBytes?: number } | undefined
 }
 
 export type Transport = SocketTransport | GatewayTransport

@@ -264,14 +264,15 @@ class FetchTransport implements GatewayTransport, RestClient {
   // ---- GatewayTransport ----
 
   /** Gateway mode: the frame limits it splits at (REST modes have no frames). */
-  frameLimits(): { maxFrameBytes: number } | undefined {
+  frameLimits(): { maxFrameBytes: number; maxBatchBytes?: number } | undefined {
     if (this.#mode !== 'gateway') return
-    const max = this.#options.maxFrameBytes ?? 1 << 20
+    const maxFrameBytes = this.#options.maxFrameBytes ?? 1 << 20
     const k = this.#options.keepalive
-    // where keepalive requests may carry them (a page, or keepalive: true), batches grow to a quarter of this at
-    // most (the gateway backend's rule): ~63 KiB, so one batch and its frame still fit the keepalive budget
-    const keepalive = k === true || (k !== false && 'document' in globalThis)
-    return { maxFrameBytes: keepalive ? Math.min(max, 4 * (KEEPALIVE_BUDGET - 1024)) : max }
+    // where keepalive requests may carry them (a page, or keepalive: true), a grown batch and its frame must still
+    // fit the keepalive budget
+    if (k === true || (k !== false && 'document' in globalThis))
+      return { maxFrameBytes, maxBatchBytes: KEEPALIVE_BUDGET - 1024 }
+    return { maxFrameBytes }
   }
 
   metadata(topics: string[], signal?: AbortSignal): Promise<GatewayTopicMetadata[]> {

@@ -105,7 +105,11 @@ export class GatewayBackend extends BatchSender implements Sender {
     const limits = this.#lane ? undefined : this.#transport.frameLimits?.()
     if (limits) {
       // a quarter of a frame: a request's batches of several partitions still fit in one frame or a few
-      this.accumulator.growBytes = Math.min(limits.maxFrameBytes >> 2, this.options.maxRequestSize)
+      this.accumulator.growBytes = Math.min(
+        limits.maxFrameBytes >> 2,
+        limits.maxBatchBytes ?? Infinity,
+        this.options.maxRequestSize,
+      )
       this.accumulator.maxRecords = (limits.maxRecordsPerFrame ?? 10_000) >> 2
     }
     if (

@@ -12,7 +12,7 @@ import { MemoryOutbox, ScriptedTransport } from '../helpers/scripted-gateway.js'
 
 /** A scripted transport with frame limits, keeping each shipped batch's size in bytes. */
 class LimitedTransport extends ScriptedTransport {
-  limits: { maxFrameBytes: number; maxRecordsPerFrame?: number } = { maxFrameBytes: 1 << 20 }
+  limits: { maxFrameBytes: number; maxRecordsPerFrame?: number; maxBatchBytes?: number } = { maxFrameBytes: 1 << 20 }
   readonly sizes: number[] = []
   frameLimits() {
     return this.limits
@@ -84,7 +84,7 @@ describe('GatewayBackend: the open batch grows while its partition waits', () =>
     await Promise.all(more)
   })
 
-  it('grows to a quarter of the frame limits: records, bytes, and never past maxRequestSize', async () => {
+  it("grows to a quarter of the frame limits: records, bytes, and never past the transport's maxBatchBytes or maxRequestSize", async () => {
     const byRecords = setup({ lingerMs: 0 })
     byRecords.transport.limits = { maxFrameBytes: 1 << 20, maxRecordsPerFrame: 16 } // batches of at most 4 records
     const s1 = byRecords.sendAll(12)
@@ -92,22 +92,25 @@ describe('GatewayBackend: the open batch grows while its partition waits', () =>
     expect(shipped(byRecords.transport)).toEqual([values(2), values(4, 2), values(4, 6), values(2, 10)])
     await Promise.all(s1)
 
-    const byBytes = setup({ lingerMs: 0 })
-    byBytes.transport.limits = { maxFrameBytes: 4 * 200 } // batches of at most 200 bytes
-    const s2 = byBytes.sendAll(40)
-    await byBytes.clock.advance(100)
-    expect(shipped(byBytes.transport).flat()).toEqual(values(40))
-    expect(Math.max(...byBytes.transport.sizes)).toBeLessThanOrEqual(200)
-    expect(Math.max(...byBytes.transport.sizes)).toBeGreaterThan(150)
-    await Promise.all(s2)
-
-    const byRequest = setup({ lingerMs: 0, maxRequestSize: 150 })
-    const s3 = byRequest.sendAll(40)
-    await byRequest.clock.advance(100)
-    expect(shipped(byRequest.transport).flat()).toEqual(values(40))
-    expect(Math.max(...byRequest.transport.sizes)).toBeLessThanOrEqual(150)
-    expect(Math.max(...byRequest.transport.sizes)).toBeGreaterThan(100)
-    await Promise.all(s3)
+    // 40 records through a setup with `limits`: every record shipped in order, and the largest batch in bytes
+    const largest = async (opts: Record<string, unknown>, limits?: LimitedTransport['limits']) => {
+      const { clock, transport, sendAll } = setup({ lingerMs: 0, ...opts })
+      if (limits) transport.limits = limits
+      const sends = sendAll(40)
+      await clock.advance(100)
+      expect(shipped(transport).flat()).toEqual(values(40))
+      await Promise.all(sends)
+      return Math.max(...transport.sizes)
+    }
+    const byBytes = await largest({}, { maxFrameBytes: 4 * 200 }) // batches of at most 200 bytes
+    expect(byBytes).toBeLessThanOrEqual(200)
+    expect(byBytes).toBeGreaterThan(150)
+    const byTransport = await largest({}, { maxFrameBytes: 1 << 20, maxBatchBytes: 150 }) // the transport's own bound
+    expect(byTransport).toBeLessThanOrEqual(150)
+    expect(byTransport).toBeGreaterThan(100)
+    const byRequest = await largest({ maxRequestSize: 150 })
+    expect(byRequest).toBeLessThanOrEqual(150)
+    expect(byRequest).toBeGreaterThan(100)
   })
 
   it('a grown batch that fails is resent whole under its batch id, ahead of what came after it', async () => {
@@ -189,7 +192,7 @@ describe('GatewayBackend: the open batch grows while its partition waits', () =>
     expect(fetchTransport({ url, token: 'x', maxFrameBytes: 4096 }).frameLimits!()).toEqual({ maxFrameBytes: 4096 })
     expect(fetchTransport({ url, token: 'x', mode: 'rest-v3', clusterId: 'c' }).frameLimits!()).toBeUndefined()
     // where keepalive requests may carry batches (a page, or keepalive: true), a grown batch must fit one (64 KiB)
-    const keepaliveSized = { maxFrameBytes: 4 * (KEEPALIVE_BUDGET - 1024) }
+    const keepaliveSized = { maxFrameBytes: 1 << 20, maxBatchBytes: KEEPALIVE_BUDGET - 1024 }
     expect(fetchTransport({ url, token: 'x', keepalive: true }).frameLimits!()).toEqual(keepaliveSized)
     const g = globalThis as { document?: unknown }
     g.document = { visibilityState: 'visible' }
