@@ -17,6 +17,7 @@ import type { RecordMetadata } from '../../src/producer/producer-batch.js'
 import { createProducer, type Producer } from '../../src/producer/producer.js'
 import { kafkaErrorBasics } from '../../src/protocol/error-codes.js'
 import type { SocketTransport } from '../../src/transport.js'
+import { captureInternals, DirectAppender, type ProducerInternals } from './direct-append.js'
 import type { GatewayLog } from './log.js'
 import { errorFields } from './log.js'
 import type { GatewayOptions } from './options.js'
@@ -50,6 +51,8 @@ function answers(c: TopicMeta): boolean {
 
 export class KafkaSide {
   producer: GatewayProducer
+  /** The fast way into `producer` (direct-append.ts), made with it. */
+  direct!: DirectAppender
   private readonly cache = new Map<string, TopicMeta>()
   private readonly lookups = new Map<string, Promise<TopicMeta>>()
   private ready: { at: number; ok: Promise<boolean> } | null = null
@@ -65,22 +68,26 @@ export class KafkaSide {
   }
 
   private newProducer(): GatewayProducer {
-    return createProducer<Uint8Array | null, Uint8Array | null>({
+    let internals: ProducerInternals | null = null
+    const producer = createProducer<Uint8Array | null, Uint8Array | null>({
       lingerMs: 0,
       batchSize: 512 * 1024,
       maxBlockMs: 30_000,
       ...(this.options.producer ?? {}),
-      transport: this.transport,
+      transport: captureInternals(this.transport, (taken) => (internals = taken)),
       acks: 'all',
       enableIdempotence: true,
       allowAutoTopicCreation: this.allowAutoTopicCreation,
     })
+    this.direct = new DirectAppender(internals!)
+    return producer
   }
 
   /** After a send failed: a fatal producer error (fenced, ...) ends that producer; start a new one. */
   checkFatal(err: unknown, producer: GatewayProducer): void {
     if (err instanceof ProducerFatalError && this.producer === producer && !this.closing) {
       this.log.error('the Kafka producer failed; starting a new one', errorFields(err))
+      this.direct.closed = true
       this.producer = this.newProducer()
       void producer.close({ timeoutMs: 0 }).catch(() => {})
     }
@@ -199,6 +206,7 @@ export class KafkaSide {
 
   async close(timeoutMs: number): Promise<void> {
     this.closing = true
+    this.direct.closed = true
     await this.producer.close({ timeoutMs }).catch(() => {})
   }
 }

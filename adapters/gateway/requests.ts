@@ -18,6 +18,7 @@ import {
   type WireResult,
 } from '../gateway-wire/index.js'
 import { BatchLedger, batchDigest, ledgerKey, type LedgerEntry } from './batch-ledger.js'
+import type { PieceCallback } from './direct-append.js'
 import { forEachFastRecord, type FastBatch, type FastProduce, type RecordSink } from './fast-produce.js'
 import { Backpressure, TokenBucket, recordCost } from './limits.js'
 import type { GatewayLog } from './log.js'
@@ -334,9 +335,11 @@ export class Requests {
   }
 
   /**
-   * Produces a client batch (or the part of it not yet acknowledged) and fills its ledger entry. Records go to the
-   * producer with produce() and one small callback each (no promise per record); the entry settles when the last
-   * one is called back.
+   * Produces a client batch (or the part of it not yet acknowledged) and fills its ledger entry. Records go straight
+   * into the producer's accumulator with a callback per piece that shares a Kafka batch (direct-append.ts), or, when
+   * that way is closed (a resend of part of a batch, a frame the fast parser left to the full decoder, sends queued
+   * for memory), to produce() with one small callback each (no promise per record). The entry settles when the last
+   * record is accounted for.
    */
   private runBatch(key: string, entry: LedgerEntry, b: InBatch): void {
     const offsets = entry.offsets
@@ -391,30 +394,44 @@ export class Requests {
       resolve()
     }
     if (todo === 0) return finish()
-    // one callback for the batch, told which record by produce()'s tag (the record's index), and the records'
-    // timestamps in one array: a closure per record (with its context and a boxed timestamp) was ~110 bytes for
-    // every record waiting for Kafka, promoted to the old space and collected there by the hundred thousand
-    const timestamps = new Float64Array(entry.count)
+    // records that went to produce(): one callback for them all, told which record by produce()'s tag (the
+    // record's index), and their timestamps in one array (a closure per record was ~110 bytes for every record
+    // waiting for Kafka, promoted to the old space and collected there by the hundred thousand)
+    const direct = this.kafka.direct
+    let timestamps: Float64Array | null = null
     const settle = (err: unknown, meta: RecordMetadata | null, i: number) => {
+      direct.viaProduce--
       if (err || meta === null) {
         this.metrics.recordsFailed++
         firstError ??= err ?? new Error('no metadata')
       } else {
         offsets[i] = meta.offset
-        if (meta.timestamp !== timestamps[i]) entry.logAppendTime = meta.timestamp
+        if (meta.timestamp !== timestamps![i]) entry.logAppendTime = meta.timestamp
         this.metrics.recordsOut++
       }
       if (--left === 0) finish()
     }
+    const onPiece: PieceCallback = (err, first, count, offset, logAppendTime) => {
+      if (err !== null) {
+        this.metrics.recordsFailed += count
+        firstError ??= err
+      } else {
+        for (let k = 0; k < count; k++) offsets[first + k] = offset + k
+        if (logAppendTime >= 0) entry.logAppendTime = logAppendTime
+        this.metrics.recordsOut += count
+      }
+      if ((left -= count) === 0) finish()
+    }
     const record = this.record
     record.topic = entry.topic
     record.partition = entry.partition
-    const sink: RecordSink = (i, timestamp, key, value, headers) => {
+    const viaProduce: RecordSink = (i, timestamp, key, value, headers) => {
       record.key = key ?? undefined
       record.value = value
       record.headers = headers
       record.timestamp = timestamp
-      timestamps[i] = timestamp
+      ;(timestamps ??= new Float64Array(entry.count))[i] = timestamp
+      direct.viaProduce++
       try {
         producer.produce(record, settle, i)
       } catch (err) {
@@ -426,9 +443,23 @@ export class Requests {
       for (let i = 0; i < entry.count; i++) {
         if (skip !== null && skip(i)) continue
         const r = b.records[i]!
-        sink(i, r[0], r[1], r[2], r[3])
+        viaProduce(i, r[0], r[1], r[2], r[3])
       }
-    } else forEachFastRecord(b, sink, skip)
+    } else if (skip === null && direct.begin(entry.topic, entry.partition, started, onPiece)) {
+      // the usual way: straight into the producer's accumulator, one callback per piece (direct-append.ts); from
+      // the first record that cannot go that way (bufferMemory full), the rest through produce(), in order
+      let rest = false
+      forEachFastRecord(
+        b,
+        (i, timestamp, key, value, headers) => {
+          if (!rest && direct.append(i, timestamp, key, value, headers)) return
+          rest = true
+          viaProduce(i, timestamp, key, value, headers)
+        },
+        null,
+      )
+      direct.end()
+    } else forEachFastRecord(b, viaProduce, skip)
     record.key = undefined
     record.value = null
     record.headers = undefined

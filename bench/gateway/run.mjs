@@ -111,6 +111,17 @@ function runNode(script, argv, { input = false, onLine } = {}) {
   return { child, done }
 }
 
+/** A counter from the gateway's /metrics (Prometheus text), or null when it cannot be read. */
+async function scrapeCounter(url, name) {
+  try {
+    const text = await (await fetch(new URL('/metrics', url))).text()
+    const m = new RegExp(`^${name} (\\d+)`, 'm').exec(text)
+    return m ? Number(m[1]) : null
+  } catch {
+    return null
+  }
+}
+
 function lastJson(s) {
   for (const line of s.trim().split('\n').reverse()) {
     try {
@@ -268,6 +279,7 @@ export async function loadRun({
     const cpu = procCpu(gw.child.pid) - cpu0
     clearInterval(sampler)
     peakRss = Math.max(peakRss, procStatus(gw.child.pid, 'VmHWM'))
+    const gatewayPauses = await scrapeCounter(gw.url, 'isokafka_gateway_pauses_total')
     const results = outs.map((o) => lastJson(o.out))
     if (results.some((r) => !r || !r.acked))
       throw new Error(
@@ -292,6 +304,7 @@ export async function loadRun({
         return a
       }, {}),
       gatewayCpuSeconds: cpu,
+      gatewayPauses,
       gatewayCpuPerMillion: cpu / (acked / 1e6),
       p50FrameAckMs: Math.max(...lat.map((l) => l.p50)),
       p99FrameAckMs: Math.max(...lat.map((l) => l.p99)),
@@ -417,7 +430,7 @@ async function main() {
         window: Number(a.window),
       })
       say(
-        `round ${round} load ${clients}: ${Math.round(r.recordsPerSec)} records/s, ${r.gatewayCpuPerMillion.toFixed(2)} CPU-s/M, p99 ${r.p99FrameAckMs} ms, peak RSS ${r.gatewayRssMB.peak.toFixed(0)} MB, lost ${r.lost} dup ${r.duplicates}${r.ok ? '' : ' NOT OK'} ${JSON.stringify(r.refusals)}`,
+        `round ${round} load ${clients}: ${Math.round(r.recordsPerSec)} records/s, ${r.gatewayCpuPerMillion.toFixed(2)} CPU-s/M, p99 ${r.p99FrameAckMs} ms, pauses ${r.gatewayPauses}, peak RSS ${r.gatewayRssMB.peak.toFixed(0)} MB, lost ${r.lost} dup ${r.duplicates}${r.ok ? '' : ' NOT OK'} ${JSON.stringify(r.refusals)}`,
       )
       out.load.push({ round, ...r })
     }

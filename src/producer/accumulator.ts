@@ -115,12 +115,10 @@ export class RecordAccumulator {
   append(record: RecordToAppend): number {
     const { topic, partition, estimate } = record
     const q = this.queue(topic, partition)
-    let batch = q.batches[q.batches.length - 1]
+    let batch = this.joinable(q, estimate)
     let created = false
-    // behind a batch in flight or waiting for the sender, the open batch grows (see growBytes)
-    const behind = q.inFlight > 0 || q.batches.length > 1
-    const limit = behind && this.growBytes > this.batchSize ? this.growBytes : this.batchSize
-    if (!batch || batch.closed || (batch.recordCount > 0 && batch.builder.sizeInBytes + estimate > limit)) {
+    if (!batch) {
+      batch = q.batches[q.batches.length - 1]
       if (batch && !batch.closed) this.#closeFull(batch)
       const pooled = estimate + 128 <= this.batchSize ? (this.#pool.pop() ?? this.#carve()) : undefined
       batch = new ProducerBatch(
@@ -136,10 +134,22 @@ export class RecordAccumulator {
     }
     batch.add(record)
     this.usedBytes += estimate
-    const full = batch.builder.sizeInBytes >= limit || batch.recordCount >= this.maxRecords
+    const full = batch.builder.sizeInBytes >= this.#limit || batch.recordCount >= this.maxRecords
     if (full) this.#closeFull(batch)
     return (created ? BATCH_CREATED : APPENDED) | (full ? BATCH_FULL : APPENDED)
   }
+
+  /**
+   * The batch of `q` a record of `estimate` bytes joins now (undefined: it opens a new one), and #limit for it: a
+   * batch is full at batchSize, or at growBytes behind a batch in flight or waiting for the sender (see growBytes).
+   */
+  joinable(q: PartitionQueue, estimate: number): ProducerBatch | undefined {
+    const batch = q.batches[q.batches.length - 1]
+    const limit = (this.#limit =
+      (q.inFlight > 0 || q.batches.length > 1) && this.growBytes > this.batchSize ? this.growBytes : this.batchSize)
+    if (batch && !batch.closed && (batch.recordCount < 1 || batch.builder.sizeInBytes + estimate <= limit)) return batch
+  }
+  #limit = 0
 
   #closeFull(batch: ProducerBatch): void {
     batch.closed = true

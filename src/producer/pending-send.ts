@@ -2,7 +2,13 @@
 // names, header encoding, and how a send that never reached a batch is refused.
 import { InvalidArgumentError, IsoKafkaError } from '../errors.js'
 import type { EncodedHeader } from '../protocol/record-batch.js'
-import { deliver, SETTLES_PROMISE, type DeliveryCallback, type RecordToAppend } from './producer-batch.js'
+import {
+  deliver,
+  ignoreOutcome,
+  SETTLES_PROMISE,
+  type DeliveryCallback,
+  type RecordToAppend,
+} from './producer-batch.js'
 import type { HeaderValue, RecordHeaders } from './producer.js'
 
 export interface PendingSend extends RecordToAppend {
@@ -13,7 +19,7 @@ export interface PendingSend extends RecordToAppend {
   callback: DeliveryCallback
 }
 
-export const ignoreOutcome: DeliveryCallback = () => {}
+export { ignoreOutcome }
 
 /**
  * A pending send with every field in place, so all of them share one hidden class. `timestamp` starts out as null

@@ -67,6 +67,12 @@ export function deliver(
  */
 export const SETTLES_PROMISE: DeliveryCallback = () => {}
 
+/**
+ * The callback of a record nobody waits for (produce() without one, the gateway's records after the first of a
+ * run): complete() and fail() pass over it, so such a record costs no metadata object and no call.
+ */
+export const ignoreOutcome: DeliveryCallback = () => {}
+
 /** The reaction of every send() promise of a batch: the batch hands out its records' outcomes in record order. */
 const takeOutcome = (batch: ProducerBatch): RecordMetadata => batch.nextOutcome()
 
@@ -211,7 +217,7 @@ export class ProducerBatch {
           run += 2
         }
         const callback = this.#callbackAt(i)
-        if (callback === SETTLES_PROMISE) continue
+        if (callback === SETTLES_PROMISE || callback === ignoreOutcome) continue
         const meta = this.#meta(i, timestamp)
         if (rejects !== null && rejects[i] !== undefined) (callback as unknown as (m: RecordMetadata) => void)(meta)
         else deliver(callback, null, meta, this.#tags?.[i])
@@ -231,7 +237,8 @@ export class ProducerBatch {
       for (let i = 0; i < count; i++) {
         const callback = this.#callbackAt(i)
         if (rejects !== null && rejects[i] !== undefined) rejects[i]!(err)
-        else if (callback !== SETTLES_PROMISE) deliver(callback, err, null, this.#tags?.[i])
+        else if (callback !== SETTLES_PROMISE && callback !== ignoreOutcome)
+          deliver(callback, err, null, this.#tags?.[i])
       }
     }
     this.#finish()
