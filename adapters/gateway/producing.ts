@@ -72,6 +72,7 @@ export class KafkaSide {
     const producer = createProducer<Uint8Array | null, Uint8Array | null>({
       lingerMs: 0,
       batchSize: 512 * 1024,
+      bufferMemory: Math.max(32 << 20, 4 * (this.options.maxPendingBytes ?? 16 << 20)),
       maxBlockMs: 30_000,
       ...(this.options.producer ?? {}),
       transport: captureInternals(this.transport, (taken) => (internals = taken)),

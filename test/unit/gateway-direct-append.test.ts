@@ -181,6 +181,24 @@ describe('gateway direct append', () => {
     expect(cluster.records('t', 0).length).toBeLessThanOrEqual(2)
   })
 
+  it("sizes its producer's bufferMemory above what the gateway takes in (4 × maxPendingBytes, at least 32 MiB)", async () => {
+    const memory = (maxPendingBytes?: number) => {
+      const side = new KafkaSide(
+        new FakeCluster({ brokers: 1 }).transport(),
+        { bootstrap: 'fake:9092', maxPendingBytes } as unknown as GatewayOptions,
+        false,
+        log,
+      )
+      const bytes = (side.direct as unknown as { p: { accumulator: { bufferMemory: number } } }).p.accumulator
+        .bufferMemory
+      void side.close(0)
+      return bytes
+    }
+    expect(memory()).toBe(64 << 20)
+    expect(memory(1 << 20)).toBe(32 << 20)
+    expect(memory(32 << 20)).toBe(128 << 20)
+  })
+
   it('appends nothing once the producer is closed', async () => {
     const { kafka } = setup()
     await kafka.close(100)
