@@ -68,8 +68,9 @@ export function deliver(
 export const SETTLES_PROMISE: DeliveryCallback = () => {}
 
 /**
- * The callback of a record nobody waits for (produce() without one, the gateway's records after the first of a
- * run): complete() and fail() pass over it, so such a record costs no metadata object and no call.
+ * The callback of a record nobody waits for (produce() without one; the gateway's records after the first of a
+ * piece, adapters/gateway/direct-append.ts): complete() and fail() pass over it, so such a record costs no metadata
+ * object and no call.
  */
 export const ignoreOutcome: DeliveryCallback = () => {}
 
