@@ -30,7 +30,7 @@ import {
   type ProducerBatch,
   type RecordToAppend,
 } from '../../src/producer/producer-batch.js'
-import type { EncodedHeader } from '../../src/protocol/record-batch.js'
+import { BATCH_HEADER_SIZE, type EncodedHeader } from '../../src/protocol/record-batch.js'
 
 /** A header as the gateway's frame parser hands it over: name and value. */
 export type FrameHeader = [string, Uint8Array | null]
@@ -140,7 +140,7 @@ export class DirectAppender {
     const { accumulator, options } = this.p
     const encoded: EncodedHeader[] = encodeHeaders(headers)
     const estimate = accumulator.format.estimate(key, value, encoded)
-    if (estimate + 61 > options.maxRequestSize || !accumulator.hasRoom(estimate)) return false
+    if (estimate + BATCH_HEADER_SIZE > options.maxRequestSize || !accumulator.hasRoom(estimate)) return false
     const r = this.#record
     r.key = key
     r.value = value

@@ -115,6 +115,7 @@ export class RecordAccumulator {
   append(record: RecordToAppend): number {
     const { topic, partition, estimate } = record
     const q = this.queue(topic, partition)
+    const limit = this.#limit(q) // before a new batch joins the queue: it does not count as one waiting ahead
     let batch = this.joinable(q, estimate)
     let created = false
     if (!batch) {
@@ -134,22 +135,22 @@ export class RecordAccumulator {
     }
     batch.add(record)
     this.usedBytes += estimate
-    const full = batch.builder.sizeInBytes >= this.#limit || batch.recordCount >= this.maxRecords
+    const full = batch.builder.sizeInBytes >= limit || batch.recordCount >= this.maxRecords
     if (full) this.#closeFull(batch)
     return (created ? BATCH_CREATED : APPENDED) | (full ? BATCH_FULL : APPENDED)
   }
 
-  /**
-   * The batch of `q` a record of `estimate` bytes joins now (undefined: it opens a new one), and #limit for it: a
-   * batch is full at batchSize, or at growBytes behind a batch in flight or waiting for the sender (see growBytes).
-   */
+  /** The batch of `q` a record of `estimate` bytes joins now; undefined when it opens a new one. */
   joinable(q: PartitionQueue, estimate: number): ProducerBatch | undefined {
     const batch = q.batches[q.batches.length - 1]
-    const limit = (this.#limit =
-      (q.inFlight > 0 || q.batches.length > 1) && this.growBytes > this.batchSize ? this.growBytes : this.batchSize)
-    if (batch && !batch.closed && (batch.recordCount < 1 || batch.builder.sizeInBytes + estimate <= limit)) return batch
+    if (batch && !batch.closed && (batch.recordCount < 1 || batch.builder.sizeInBytes + estimate <= this.#limit(q)))
+      return batch
   }
-  #limit = 0
+
+  /** A batch of `q` is full at batchSize, or at growBytes behind a batch in flight or waiting for the sender. */
+  #limit(q: PartitionQueue): number {
+    return (q.inFlight > 0 || q.batches.length > 1) && this.growBytes > this.batchSize ? this.growBytes : this.batchSize
+  }
 
   #closeFull(batch: ProducerBatch): void {
     batch.closed = true
