@@ -19,8 +19,6 @@ export interface PendingSend extends RecordToAppend {
   callback: DeliveryCallback
 }
 
-export { ignoreOutcome }
-
 /**
  * A pending send with every field in place, so all of them share one hidden class. `timestamp` starts out as null
  * on purpose: a field whose first value is a double is stored unboxed by V8, and then every read of it that goes on

@@ -7,13 +7,12 @@ import {
   blankPendingSend,
   copyPendingSend,
   encodeHeaders,
-  ignoreOutcome,
   partitionerFailed,
   refuse,
   validateTopic,
   type PendingSend,
 } from './pending-send.js'
-import { SETTLES_PROMISE, type DeliveryCallback, type RecordMetadata } from './producer-batch.js'
+import { ignoreOutcome, SETTLES_PROMISE, type DeliveryCallback, type RecordMetadata } from './producer-batch.js'
 import type { ResolvedOptions } from './options.js'
 import type { Partitioner } from './partitioners.js'
 import type { ProducerRecord } from './producer.js'
