@@ -41,6 +41,9 @@ const CLOSE_TRY_AGAIN = 1013
 interface WsConn {
   id: string
   ws: WebSocket
+  /** The connection's socket: corked while answers pile up within one tick (see send()). */
+  socket: Duplex
+  corked: boolean
   address: string
   session: Session | null
   /** The token of the session (kept to re-check namespaces on a new hello). */
@@ -71,6 +74,8 @@ export class WsFront {
   private draining = false
   /** See seal(). */
   private sealed = false
+  /** Connections whose socket send() corked in this tick; uncorked together once the tick's work is done. */
+  private corked: WsConn[] = []
 
   constructor(
     private readonly o: ResolvedGatewayOptions,
@@ -162,7 +167,7 @@ export class WsFront {
           if (this.authenticated >= this.o.maxConnections)
             return no(503, 'too many connections', 'TOO_MANY_CONNECTIONS')
           this.wss.handleUpgrade(req, socket, head, (ws) =>
-            this.onConnection(ws, address, { claims: auth.claims, token: token! }),
+            this.onConnection(ws, socket, address, { claims: auth.claims, token: token! }),
           )
         })
         .catch((err) => {
@@ -177,7 +182,7 @@ export class WsFront {
     try {
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         upgraded = true
-        this.onConnection(ws, address, null)
+        this.onConnection(ws, socket, address, null)
       })
     } finally {
       // ws answers an invalid handshake itself (400) without calling back: the slot is free again
@@ -189,6 +194,7 @@ export class WsFront {
 
   private onConnection(
     ws: WebSocket,
+    socket: Duplex,
     address: string,
     auth: { claims: GatewayTokenClaims; token: string } | null,
   ): void {
@@ -196,6 +202,8 @@ export class WsFront {
     const conn: WsConn = {
       id: randomUUID(),
       ws,
+      socket,
+      corked: false,
       address,
       session: null,
       authenticating: null,
@@ -399,6 +407,13 @@ export class WsFront {
     const bytes = encodeFrame(frame)
     const n = bytes.length
     conn.queued += n
+    if (!conn.corked) {
+      // One Kafka response completes many frames at once, several of them often from one client: their answers go
+      // out in one write (a system call per answer was the gateway's largest single cost at 1,000 clients).
+      conn.corked = true
+      conn.socket.cork()
+      if (this.corked.push(conn) === 1) process.nextTick(this.uncorkAll)
+    }
     ws.send(bytes, () => {
       conn.queued -= n
       if (conn.outputPaused && conn.queued <= this.o.maxBufferedBytes / 2) {
@@ -412,6 +427,15 @@ export class WsFront {
       conn.outputPaused = true
       conn.queuedAtTick = Infinity
       this.applyPause(conn)
+    }
+  }
+
+  private readonly uncorkAll = (): void => {
+    const conns = this.corked
+    this.corked = []
+    for (const c of conns) {
+      c.corked = false
+      c.socket.uncork()
     }
   }
 

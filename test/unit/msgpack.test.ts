@@ -572,6 +572,23 @@ describe('msgpack codec: formats and edge cases', () => {
     expect(view.buffer).toBe(frame.buffer) // no copy
   })
 
+  it('small results share slabs: each keeps its own bytes while later encodes fill and replace the slab', () => {
+    const kept: Array<[Uint8Array, unknown]> = []
+    // ~200 KB of small values: the 64 KiB slab is filled and replaced several times
+    for (let i = 0; i < 3000; i++) {
+      const v = { t: 'ack', id: i, results: [{ batchId: `b-${i}`.repeat(1 + (i % 7)), baseOffset: i * 977 }] }
+      kept.push([encode(v), v])
+    }
+    for (const [bytes, v] of kept) {
+      same(bytes, refEncode(v))
+      expect(decode(bytes)).toEqual(v)
+    }
+    expect(kept[0]![0].buffer).toBe(kept[1]![0].buffer) // one slab
+    expect(kept[0]![0].buffer).not.toBe(kept[2999]![0].buffer) // and a new one after it filled
+    const large = encode({ s: 'x'.repeat(8000) })
+    expect(large.byteLength).toBe(large.buffer.byteLength) // a larger result is a copy of its own
+  })
+
   it('strings: UTF-8 both ways, BOM kept, lone surrogates → U+FFFD, invalid UTF-8 refused', () => {
     roundTrip('\uFEFFx')
     expect(decode(encode('\uFEFF' + 'y'.repeat(300)))).toBe('\uFEFF' + 'y'.repeat(300))
