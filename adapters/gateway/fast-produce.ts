@@ -310,8 +310,15 @@ function scanRecords(count: number): { digest: number; cost: number } {
   let cost = 0
   for (let r = 0; r < count; r++) {
     if (byte() !== 0x94) throw GIVE_UP
-    const ts = number()
-    if (!Number.isSafeInteger(ts) || ts < 0) throw GIVE_UP
+    if (pos + 9 <= end && src[pos] === 0xcf) {
+      // a uint 64 (how clients write a millisecond timestamp): a safe integer when its high word is below 2^21,
+      // checked without making the number (as a call returning a double, it cost a heap number per record)
+      if (view.getUint32(pos + 1) >= 0x200000) throw GIVE_UP
+      pos += 9
+    } else {
+      const ts = number()
+      if (!Number.isSafeInteger(ts) || ts < 0) throw GIVE_UP
+    }
     cost += RECORD_OVERHEAD_BYTES
     for (let kv = 0; kv < 2; kv++) {
       const n = binLength()
@@ -399,9 +406,8 @@ export function forEachFastRecord(b: FastBatch, sink: RecordSink, skip: ((i: num
     const c = s[p++]!
     if (c === 0xc0) return null
     const n = u(1 << (c - 0xc4))
-    const v = new Uint8Array(buffer, base + p, n)
     p += n
-    return v
+    return s.subarray(p - n, p)
   }
   const len = (c: number, fix: number, mask: number, w16: number): number => {
     if ((c & ~mask) === fix) return c & mask

@@ -118,9 +118,15 @@ export class KafkaSide {
    * all who ask while it runs.
    */
   lookupTopic(topic: string): Promise<TopicMeta> {
-    const cached = this.cache.get(topic)
-    if (cached !== undefined && answers(cached)) return Promise.resolve(cached)
+    const cached = this.cachedTopic(topic)
+    if (cached !== undefined) return Promise.resolve(cached)
     return this.lookups.get(topic) ?? this.startLookup(topic)
+  }
+
+  /** What lookupTopic() would answer at once from the cache, without a promise; undefined when it would wait. */
+  cachedTopic(topic: string): TopicMeta | undefined {
+    const cached = this.cache.get(topic)
+    return cached !== undefined && answers(cached) ? cached : undefined
   }
 
   /** A stale entry's refresh in the background (its callers go on with the cached entry meanwhile). */

@@ -199,6 +199,40 @@ describe('gateway direct append', () => {
     expect(memory(32 << 20)).toBe(128 << 20)
   })
 
+  it('answers REQUEST_TIMED_OUT (7) when Kafka is slower than the frame allows; a resend then gets the first offsets', async () => {
+    const { cluster, requests, session, metrics } = setup({ partitions: 1 })
+    cluster.delayNext(0, 1200) // hold the next Produce response 1.2 s
+    const recs = records('slow', 20)
+    const slowFrame = () => {
+      const bytes = encodeFrame({
+        t: 'produce',
+        id: ++frameId,
+        acks: -1,
+        timeoutMs: 200,
+        batches: [{ topic: 't', partition: 0, batchId: 'slow', records: recs }],
+      } as never)
+      const fast = parseProduceFast(bytes, { maxInFlightBatches: 1000, maxRecordsPerFrame: 100_000 })!
+      return { t: 'produce', id: frameId, [FAST_FRAME]: fast } as Record<string, unknown>
+    }
+    const t0 = Date.now()
+    const first = (await requests.produce(session, slowFrame())) as unknown as Ack & {
+      results: Array<{ message?: string }>
+    }
+    expect(Date.now() - t0).toBeLessThan(1000)
+    expect(first.results[0]!.errorCode).toBe(7)
+    expect(first.results[0]!.message).toMatch(/resend the same batch id/)
+    expect(metrics.refusals.KAFKA_7).toBe(1)
+    // the resend waits for the write already under way (not a second write) and answers with its offsets
+    const again = (await requests.produce(session, slowFrame())) as unknown as Ack
+    expect(again.results[0]!.errorCode).toBe(7) // still slower than 200 ms: the same answer, nothing written twice
+    await new Promise((r) => setTimeout(r, 1300))
+    const last = (await requests.produce(session, slowFrame())) as unknown as Ack
+    expect(last.results[0]!.errorCode).toBe(0)
+    expect(last.results[0]!.baseOffset).toBe(0)
+    expect(cluster.records('t', 0).length).toBe(20)
+    expect(metrics.dedupHits).toBe(2)
+  })
+
   it('appends nothing once the producer is closed', async () => {
     const { kafka } = setup()
     await kafka.close(100)

@@ -92,7 +92,7 @@ function randomFrame(rnd: () => number, i: number) {
       { length: 1 + pick(12) },
       () =>
         [
-          [0, 1, 200, 70_000, 1_795_598_911_190, 2 ** 40][pick(6)]!,
+          [0, 1, 200, 70_000, 1_795_598_911_190, 2 ** 40, 2 ** 53 - 1][pick(7)]!,
           field(),
           field(),
           Array.from(
@@ -197,6 +197,22 @@ describe('produce fast path', () => {
       batches: [{ topic: 't', partition: 0, batchId: 'b', records: [[1, null, new Uint8Array(3), []]] }],
     }
     expect(parseProduceFast(encodeFrame(ok as never), limits)).not.toBeNull()
+    // a timestamp as uint 64 at the edge of the safe integers: 2^53 - 1 is read, 2^53 is left to the general path,
+    // which refuses it
+    const withTimestamp = (hi: number, lo: number) => {
+      const bytes = encodeFrame({
+        ...ok,
+        batches: [{ ...ok.batches[0], records: [[2 ** 40, null, null, []]] }],
+      } as never)
+      const at = bytes.indexOf(0xcf) // the only uint 64 in the frame
+      new DataView(bytes.buffer, bytes.byteOffset).setUint32(at + 1, hi)
+      new DataView(bytes.buffer, bytes.byteOffset).setUint32(at + 5, lo)
+      return bytes
+    }
+    const edge = fastView(withTimestamp(0x1fffff, 0xffffffff))
+    expect(edge!.batches[0]!.records[0]![0]).toBe(2 ** 53 - 1)
+    expect(parseProduceFast(withTimestamp(0x200000, 0), limits)).toBeNull()
+    expect(general(withTimestamp(0x200000, 0))).toBeNull()
     const cases: unknown[] = [
       { ...ok, extra: 1 },
       { ...ok, batches: [{ ...ok.batches[0], extra: 1 }] },
