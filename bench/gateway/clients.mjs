@@ -243,5 +243,6 @@ process.stdout.write(
     frameLatencyMs: { p50: +pct(50).toFixed(2), p99: +pct(99).toFixed(2), max: +pct(100).toFixed(2) },
     acked: conns.map((st) => [st.conn, st.acked]),
   }) + '\n',
+  // exit once the line is written: a pipe takes it in pieces, and exiting at once cut a long run's line short
+  () => process.exit(0),
 )
-process.exit(0)
