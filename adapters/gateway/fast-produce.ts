@@ -406,8 +406,9 @@ export function forEachFastRecord(b: FastBatch, sink: RecordSink, skip: ((i: num
     const c = s[p++]!
     if (c === 0xc0) return null
     const n = u(1 << (c - 0xc4))
+    const v = new Uint8Array(buffer, base + p, n)
     p += n
-    return s.subarray(p - n, p)
+    return v
   }
   const len = (c: number, fix: number, mask: number, w16: number): number => {
     if ((c & ~mask) === fix) return c & mask
