@@ -111,22 +111,9 @@ function num(v: number): void {
   else {
     // uint 8/16/32/64 (0xcc..0xcf) for positives, int 8/16/32/64 (0xd0..0xd3) for negatives: the first of 8, 16, 32
     // bits that holds v (64 when none does)
-    const k =
-      v >= 0
-        ? v < 0x100
-          ? 0
-          : v < 0x10000
-            ? 1
-            : v < 0x100000000
-              ? 2
-              : 3
-        : v >= -0x80
-          ? 0
-          : v >= -0x8000
-            ? 1
-            : v >= -0x80000000
-              ? 2
-              : 3
+    // (a negative v fits where 2 × (-v - 1) fits unsigned: int 8 holds -128 and 2 × 127 = 254 < 256)
+    const m = v >= 0 ? v : 2 * (-v - 1)
+    const k = m < 0x100 ? 0 : m < 0x10000 ? 1 : m < 0x100000000 ? 2 : 3
     out[pos++] = (v >= 0 ? 0xcc : 0xd0) + k
     be(v, 1 << k)
   }
@@ -176,38 +163,42 @@ function value(v: unknown, depth: number): void {
   else throw new MsgpackError(`cannot encode ${typeof v === 'object' ? Object.prototype.toString.call(v) : typeof v}`)
 }
 
-/** `write` from the start of the buffer; a fresh copy of what it wrote (in a slab when `pooled` and small). */
-function encoded(write: () => void, pooled = false): Uint8Array {
+/** `write` from the start of the buffer; a fresh copy of what it wrote. */
+function encoded(write: () => void): Uint8Array {
   pos = 0
   try {
     write()
-    return pooled && pos <= SLAB_BYTES / 16 ? fromSlab() : out.slice(0, pos)
+    return out.slice(0, pos)
   } finally {
     // keep a buffer for frames of the usual sizes, not the largest ever encoded
     if (out.length > 1 << 22) (out = new Uint8Array(4096)), (outView = new DataView(out.buffer))
   }
 }
 
-// Small results are copied into a shared slab, as Node pools small Buffers: a fresh ArrayBuffer per answer (slice())
-// cost more than encoding the answer did (~1.4 µs against ~0.5). A result keeps its slab alive while it is held.
-const SLAB_BYTES = 64 * 1024
-let slab = new Uint8Array(0)
+// Small results of encode() (the gateway's answers) are copied into a shared slab, as Node pools small Buffers: a
+// fresh ArrayBuffer per answer (slice()) cost more than encoding the answer did (~1.4 µs against ~0.5). A result keeps
+// its slab alive while it is held. (Client frames keep encoded()'s copy: the browser bundles carry none of this.)
+// (made on first use: a module-level `new Uint8Array()` would stay in every bundle that imports this module)
+let slab: Uint8Array | null = null
 let slabPos = 0
-
-function fromSlab(): Uint8Array {
-  if (slabPos + pos > slab.length) (slab = new Uint8Array(SLAB_BYTES)), (slabPos = 0)
-  const copy = slab.subarray(slabPos, slabPos + pos)
-  copy.set(out.subarray(0, pos))
-  slabPos += (pos + 7) & ~7
-  return copy
-}
 
 /**
  * One value as MessagePack (a fresh copy; a small one shares a slab with others, so its `.buffer` is not its own).
  * Not reentrant: a getter of `v` must not call encode().
  */
 export function encode(v: unknown): Uint8Array {
-  return encoded(() => value(v, 0), true)
+  pos = 0
+  try {
+    value(v, 0)
+    if (pos > 4096) return out.slice(0, pos)
+    if (slab === null || slabPos + pos > slab.length) (slab = new Uint8Array(64 * 1024)), (slabPos = 0)
+    const copy = slab.subarray(slabPos, slabPos + pos)
+    copy.set(out.subarray(0, pos))
+    slabPos += (pos + 7) & ~7
+    return copy
+  } finally {
+    if (out.length > 1 << 22) (out = new Uint8Array(4096)), (outView = new DataView(out.buffer))
+  }
 }
 
 /**
