@@ -408,8 +408,8 @@ export class WsFront {
     const n = bytes.length
     conn.queued += n
     if (!conn.corked) {
-      // One Kafka response completes many frames at once, several of them often from one client: their answers go
-      // out in one write (a system call per answer was the gateway's largest single cost at 1,000 clients).
+      // One Kafka response completes many frames at once: the answers a client gets in one tick go out in one write
+      // instead of a system call each (in the 1,000-client load bench, ~9 % of answers shared a write this way).
       conn.corked = true
       conn.socket.cork()
       if (this.corked.push(conn) === 1) process.nextTick(this.uncorkAll)
