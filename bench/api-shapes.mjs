@@ -16,7 +16,7 @@
 //   for-await    for await over an async generator of records, send() without awaiting, window 4,096
 import { spawn } from 'node:child_process'
 import { parseArgs } from 'node:util'
-import { buildSink } from './lib/tools.mjs'
+import { startSink } from './lib/tools.mjs'
 import { slidingWindow } from './lib/window.mjs'
 
 const DEFAULT_SHAPES = ['produce', 'window-4k', 'all', 'batch', 'handlers', 'for-await']
@@ -61,17 +61,7 @@ export async function runShapes({
   shapes = DEFAULT_SHAPES,
   log = () => {},
 }) {
-  const sinkFile = await buildSink()
-  const sink = spawn(process.execPath, [sinkFile, '--partitions', '6'], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const port = await new Promise((resolve, reject) => {
-    let buf = ''
-    sink.stdout.on('data', (d) => {
-      buf += d
-      const m = /SINK_PORT=(\d+)/.exec(buf)
-      if (m) resolve(Number(m[1]))
-    })
-    sink.on('exit', () => reject(new Error('the sink exited')))
-  })
+  const { child: sink, port } = await startSink(6)
   const results = Object.fromEntries(shapes.map((s) => [s, []]))
   try {
     for (let round = 1; round <= rounds; round++) {

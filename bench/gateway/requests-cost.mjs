@@ -5,13 +5,13 @@
 //
 //   node bench/gateway/requests-cost.mjs [--records-per-frame 100] [--frames 30000] [--window 4000]
 //        [--connections 1000] [--rounds 3] [--against /tmp/old]
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { build } from 'esbuild'
-import { BENCH_CACHE, buildSink } from '../lib/tools.mjs'
+import { BENCH_CACHE, startSink } from '../lib/tools.mjs'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const { values: a } = parseArgs({
@@ -53,17 +53,8 @@ async function bundle(root, name) {
 
 const sides = [{ name: 'this', file: await bundle(path.resolve(a.root), 'this') }]
 if (a.against) sides.push({ name: 'against', file: await bundle(path.resolve(a.against), 'against') })
-const sink = spawn(process.execPath, [await buildSink(), '--partitions', '6'], { stdio: ['ignore', 'pipe', 'inherit'] })
+const { child: sink, port } = await startSink(6)
 try {
-  const port = await new Promise((resolve, reject) => {
-    let buf = ''
-    sink.stdout.on('data', (d) => {
-      buf += d
-      const m = /SINK_PORT=(\d+)/.exec(buf)
-      if (m) resolve(Number(m[1]))
-    })
-    sink.on('exit', () => reject(new Error('the sink exited')))
-  })
   const runs = Object.fromEntries(sides.map((s) => [s.name, []]))
   for (let round = 1; round <= Number(a.rounds); round++) {
     for (const s of round % 2 ? sides : [...sides].reverse()) {

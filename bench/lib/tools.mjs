@@ -2,7 +2,7 @@
 // the franz-go binary (go build into the cache), Node 22 + @platformatic/kafka (npm install --prefix into the cache),
 // python3-confluent-kafka (Debian's package, librdkafka), and the sink bundle (esbuild). Each probe returns
 // { ok, reason?, version?, ... } so a missing tool skips its producer with a reason instead of failing the run.
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -151,6 +151,23 @@ export async function buildSink() {
     logLevel: 'error',
   })
   return outfile
+}
+
+/** The sink (buildSink()) with a topic of `partitions` partitions, in its own process: { child, port }. */
+export async function startSink(partitions = 6) {
+  const child = spawn(process.execPath, [await buildSink(), '--partitions', String(partitions)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const port = await new Promise((resolve, reject) => {
+    let buf = ''
+    child.stdout.on('data', (d) => {
+      buf += d
+      const m = /SINK_PORT=(\d+)/.exec(buf)
+      if (m) resolve(Number(m[1]))
+    })
+    child.on('exit', () => reject(new Error('the sink exited')))
+  })
+  return { child, port }
 }
 
 export function machineInfo() {

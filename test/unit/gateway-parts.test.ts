@@ -25,6 +25,18 @@ const entry = (running: boolean): LedgerEntry => ({
   result: null,
 })
 
+/**
+ * How many times slower `b` runs than `a`: a ratio of two timings taken side by side, not a wall-clock bound (the
+ * machine may be busy with other work). After a warm-up of `a`, interleaved, best of three each, so a burst of load
+ * elsewhere hits both sides alike.
+ */
+function slowdown(a: () => number, b: () => number): number {
+  a()
+  let best = [Infinity, Infinity]
+  for (let round = 0; round < 3; round++) best = [Math.min(best[0]!, a()), Math.min(best[1]!, b())]
+  return best[1]! / best[0]!
+}
+
 describe('batch ledger', () => {
   it('never evicts a running batch, even when it is inserted into a full ledger', () => {
     const ledger = new BatchLedger(2, 100)
@@ -55,7 +67,6 @@ describe('batch ledger', () => {
   })
 
   it('is O(1): inserts into a ledger full of running batches cost what they cost into an empty one', () => {
-    // a ratio of two timings taken side by side, not a wall-clock bound: the machine may be busy with other work;
     // a scan of the running batches per insert would make the full ledger thousands of times slower
     const timeInserts = (running: number) => {
       const ledger = new BatchLedger(1000, 1_000_000)
@@ -70,15 +81,12 @@ describe('batch ledger', () => {
       expect(ledger.size).toBe(running + 1000)
       return ms
     }
-    timeInserts(0) // warm up
-    // interleaved, best of three each, so a burst of load elsewhere hits both sides alike
-    let empty = Infinity
-    let full = Infinity
-    for (let round = 0; round < 3; round++) {
-      empty = Math.min(empty, timeInserts(0))
-      full = Math.min(full, timeInserts(100_000))
-    }
-    expect(full / empty).toBeLessThan(10)
+    expect(
+      slowdown(
+        () => timeInserts(0),
+        () => timeInserts(100_000),
+      ),
+    ).toBeLessThan(10)
   }, 60_000) // CPU-bound: seconds on a busy 2-core machine (5 s timed out there)
 
   it('evicts the least recently used finished batch: a lookup refreshes it, a resend takes it out until it finishes', () => {
@@ -111,7 +119,7 @@ describe('batch ledger', () => {
 
   it('is O(1) once full: finishing batches into a full LRU of 100,000 costs what it costs into one of 1,000', () => {
     // Evicting through the Map's first key walked every slot deleted before it: into a full 100,000-entry LRU each
-    // finished batch cost 30-115 µs against ~2 µs. Side by side, best of three, as the test above.
+    // finished batch cost 30-115 µs against ~2 µs.
     const timeFinishes = (maxDone: number) => {
       const ledger = new BatchLedger(maxDone, 1000)
       let i = 0
@@ -127,14 +135,12 @@ describe('batch ledger', () => {
       expect(ledger.size).toBe(maxDone)
       return ms
     }
-    timeFinishes(1000) // warm up
-    let small = Infinity
-    let large = Infinity
-    for (let round = 0; round < 3; round++) {
-      small = Math.min(small, timeFinishes(1000))
-      large = Math.min(large, timeFinishes(100_000))
-    }
-    expect(large / small).toBeLessThan(6)
+    expect(
+      slowdown(
+        () => timeFinishes(1000),
+        () => timeFinishes(100_000),
+      ),
+    ).toBeLessThan(6)
   }, 60_000)
 
   it('keys are unambiguous: a newline in the subject or the batch id cannot make two batches collide', () => {
