@@ -150,7 +150,7 @@ export class BatchLedger {
     if (this.running.get(key) !== entry) return
     this.running.delete(key)
     if (this.maxDone <= 0) return
-    this.forget(key)
+    // not in `done`: start() took it out, and only finish() of its running entry puts it back
     const node: DoneNode = { key, entry, older: null, newer: null }
     this.done.set(key, node)
     this.append(node)
