@@ -308,7 +308,9 @@ function text(n: number): string {
   const p = take(n)
   let s = ''
   let i = p
-  if (n <= 32) while (i < at && src[i]! < 128) s += String.fromCharCode(src[i++]!) // ASCII: no TextDecoder call
+  // ASCII up to 12 characters: no TextDecoder call. Not longer: past 12 characters each `+=` makes a cons string
+  // (~32 B a character) that a Map keeps as its key (the gateway's batch ledger) and walks on every lookup.
+  if (n <= 12) while (i < at && src[i]! < 128) s += String.fromCharCode(src[i++]!)
   if (i === at) return s
   try {
     return textDecoder.decode(src.subarray(p, at))

@@ -3,6 +3,8 @@
 // parseProduce): for valid frames in every encoding the protocol allows, the same batches, records, digests and
 // costs; for mutated, truncated and hostile frames, either null (the general path decides, with its typed refusal)
 // or exactly what the general path accepts. Never a frame the general path refuses.
+import v8 from 'node:v8'
+import vm from 'node:vm'
 import { describe, expect, it } from 'vitest'
 import { Decoder, encode as msgpackEncode } from '@msgpack/msgpack'
 import { encodeFrame, toWireBatch, type WireBatch, type WireRecord } from '../../adapters/gateway-wire/index.js'
@@ -237,5 +239,37 @@ describe('produce fast path', () => {
     const bytes = encodeFrame(ok as never)
     const dup = Uint8Array.from([0x86, ...bytes.subarray(1, 11), 0xa2, 0x69, 0x64, 0x02, ...bytes.subarray(11)])
     expect(parseProduceFast(dup, limits)).toBeNull()
+  })
+
+  it('reads long batch ids as flat strings: the ledger keeps 100,000 of them (a string built a character at a time was ~32 B a character)', () => {
+    const frame = (batchId: string) =>
+      encodeFrame({
+        t: 'produce',
+        id: 1,
+        acks: -1,
+        timeoutMs: 1000,
+        batches: [{ topic: 't', partition: 0, batchId, records: [[1, null, null, []]] }],
+      } as never)
+    // every length around the switch from one character at a time to one call, and the limit
+    for (const n of [1, 11, 12, 13, 14, 40, 127, 128]) {
+      const id = Array.from({ length: n }, (_, i) => String.fromCharCode(0x21 + ((i * 7) % 94))).join('')
+      expect(parseProduceFast(frame(id), limits)!.batches[0]!.batchId).toBe(id)
+    }
+    expect(parseProduceFast(frame('x'.repeat(129)), limits)).toBeNull()
+    // a non-ASCII byte anywhere in a long id leaves the frame to the general path
+    expect(parseProduceFast(frame(`${'a'.repeat(20)}é${'b'.repeat(5)}`), limits)).toBeNull()
+    expect(parseProduceFast(frame(`${'a'.repeat(30)}é`), limits)).toBeNull()
+    // memory: 20,000 parsed 40-character ids kept (as the ledger keeps them) cost ~60 B each when flat, ~900 as
+    // cons-string chains
+    v8.setFlagsFromString('--expose-gc')
+    const gc = vm.runInNewContext('gc') as () => void
+    const frames = Array.from({ length: 20_000 }, (_, i) => frame(`${String(i).padStart(8, '0')}${'-'.repeat(32)}`))
+    gc()
+    const before = process.memoryUsage().heapUsed
+    const ids = frames.map((f) => parseProduceFast(f, limits)!.batches[0]!.batchId)
+    gc()
+    const perId = (process.memoryUsage().heapUsed - before) / ids.length
+    expect(ids[19_999]).toBe(`00019999${'-'.repeat(32)}`)
+    expect(perId).toBeLessThan(250)
   })
 })
