@@ -122,10 +122,10 @@ describe('gateway end to end (real broker, kcat read-back)', () => {
     expect(String(err?.cause?.message ?? '')).toMatch(/UNKNOWN_TOPIC|does not host/i)
   })
 
-  it('measures records/s for 50k records websocket → gateway → Kafka (acks=all)', async () => {
+  it('measures records/s for 20k records websocket → gateway → Kafka (acks=all)', async () => {
     const topic = uniqueTopic('gw-rate')
     await createTopic(bootstrap, topic, PARTITIONS)
-    const N = 50_000
+    const N = 20_000
     const value = new Uint8Array(100).fill(7)
     const producer = createProducer({
       transport: websocket({ url: gw.wsUrl, token: await token([topic]), WebSocket }),

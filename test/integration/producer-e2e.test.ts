@@ -5,7 +5,7 @@ import { createTopic, readAllWithKcat, uniqueTopic, type KcatRecord } from '../h
 import { xorshift32 as rng } from '../helpers/xorshift.js'
 
 const bootstrap = inject('kafkaBootstrap')
-const N = Number(process.env.E2E_RECORDS ?? 100_000)
+const N = Number(process.env.E2E_RECORDS ?? 40_000)
 const PARTITIONS = 6
 const enc = new TextEncoder()
 
