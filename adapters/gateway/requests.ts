@@ -324,7 +324,9 @@ export class Requests {
           partition: b.partition,
           count: b.count,
           digest,
-          offsets: new Array(b.count),
+          offsets: null,
+          runBase: -1,
+          runCount: 0,
           logAppendTime: -1,
           pending: null,
           result: null,
@@ -376,9 +378,12 @@ export class Requests {
    * record is accounted for.
    */
   private runBatch(key: string, entry: LedgerEntry, b: InBatch): void {
-    const offsets = entry.offsets
-    let todo = 0
-    for (let i = 0; i < entry.count; i++) if (offsets[i] === undefined) todo++
+    let todo = entry.count - entry.runCount
+    if (entry.offsets !== null) {
+      const offsets = entry.offsets
+      todo = 0
+      for (let i = 0; i < entry.count; i++) if (offsets[i] === undefined) todo++
+    }
     // a partial resend holds its share of the batch's cost
     const bytes = todo === entry.count ? b.cost : Math.ceil((b.cost * todo) / entry.count)
     const producer = this.kafka.producer
@@ -409,21 +414,24 @@ export class Requests {
           logAppendTime: -1,
           message: safeMessage(firstError),
         }
+        offsetsOf(entry) // a retry resends only the records not written
         return resolve()
       }
-      const done = offsets as number[]
+      const done = entry.offsets as number[] | null
       let contiguous = true
-      for (let i = 1; i < done.length; i++) if (done[i] !== done[0]! + i) contiguous = false
-      entry.offsets = [] // the result says it all; keep remembered batches small
+      if (done !== null) for (let i = 1; i < done.length; i++) if (done[i] !== done[0]! + i) contiguous = false
+      // the result says it all; keep remembered batches small
+      entry.offsets = null
+      entry.runCount = 0
       this.metrics.batchesAcked++
       entry.result = {
         topic: entry.topic,
         partition: entry.partition,
         batchId: '',
         errorCode: 0,
-        baseOffset: done[0]!,
+        baseOffset: done === null ? entry.runBase : done[0]!,
         logAppendTime: entry.logAppendTime,
-        ...(contiguous ? {} : { offsets: [...done] }),
+        ...(contiguous ? {} : { offsets: [...done!] }),
       }
       resolve()
     }
@@ -439,7 +447,7 @@ export class Requests {
         this.metrics.recordsFailed++
         firstError ??= err ?? new Error('no metadata')
       } else {
-        offsets[i] = meta.offset
+        offsetsOf(entry)[i] = meta.offset
         if (meta.timestamp !== timestamps![i]) entry.logAppendTime = meta.timestamp
         this.metrics.recordsOut++
       }
@@ -449,7 +457,18 @@ export class Requests {
       if (err !== null) {
         this.metrics.recordsFailed += count
         firstError ??= err
+      } else if (
+        entry.offsets === null &&
+        first === entry.runCount &&
+        (first === 0 || offset === entry.runBase + first)
+      ) {
+        // the usual way: this piece continues the records written so far, at the next offsets
+        if (first === 0) entry.runBase = offset
+        entry.runCount += count
+        if (logAppendTime >= 0) entry.logAppendTime = logAppendTime
+        this.metrics.recordsOut += count
       } else {
+        const offsets = offsetsOf(entry)
         for (let k = 0; k < count; k++) offsets[first + k] = offset + k
         if (logAppendTime >= 0) entry.logAppendTime = logAppendTime
         this.metrics.recordsOut += count
@@ -472,7 +491,7 @@ export class Requests {
         settle(err, null, i)
       }
     }
-    const skip = todo === entry.count ? null : (i: number) => offsets[i] !== undefined
+    const skip = todo === entry.count ? null : skipWritten(offsetsOf(entry))
     if (isDecoded(b)) {
       for (let i = 0; i < entry.count; i++) {
         if (skip !== null && skip(i)) continue
@@ -499,6 +518,19 @@ export class Requests {
     record.headers = undefined
   }
 }
+
+/** A ledger entry's offsets array, made from its run of written records if it has none yet. */
+function offsetsOf(entry: LedgerEntry): Array<number | undefined> {
+  let offsets = entry.offsets
+  if (offsets === null) {
+    offsets = entry.offsets = new Array(entry.count)
+    for (let k = 0; k < entry.runCount; k++) offsets[k] = entry.runBase + k
+    entry.runCount = 0
+  }
+  return offsets
+}
+
+const skipWritten = (offsets: Array<number | undefined>) => (i: number) => offsets[i] !== undefined
 
 const NO_BYTES = new Uint8Array(0)
 const NO_RECORDS: WireRecord[] = []

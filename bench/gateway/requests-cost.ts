@@ -4,6 +4,7 @@
 // once). Less noisy than the load clients (no 1,000 sockets, no broker, no second process on the 2 cores), so a
 // change to the gateway's request path can be A/B-tested in a minute. Run through requests-cost.mjs.
 //   argv: sinkPort frames window connections recordsPerFrame   → one JSON line
+//   REQUESTS_COST_PROFILE=FILE.cpuprofile: a CPU profile of the measured part only (not of encoding the load frames)
 import { encodeFrame } from '../../adapters/gateway-wire/index.js'
 import { BatchLedger } from '../../adapters/gateway/batch-ledger.js'
 import { parseProduceFast } from '../../adapters/gateway/fast-produce.js'
@@ -14,6 +15,8 @@ import { DEFAULT_LIMITS, type GatewayOptions } from '../../adapters/gateway/opti
 import { KafkaSide } from '../../adapters/gateway/producing.js'
 import { FAST_FRAME, Requests, type Session } from '../../adapters/gateway/requests.js'
 import { tcp } from '../../adapters/node-tcp/index.js'
+import fs from 'node:fs'
+import { Session as Inspector } from 'node:inspector/promises'
 
 const [port, frames, window, connections, perFrame] = process.argv.slice(2).map(Number) as [
   number,
@@ -66,6 +69,13 @@ const encoded: Array<Uint8Array | null> = Array.from({ length: frames }, (_, i) 
 let next = 0
 let answered = 0
 let outstanding = 0
+const profile = process.env.REQUESTS_COST_PROFILE
+const inspector = profile ? new Inspector() : null
+if (inspector) {
+  inspector.connect()
+  await inspector.post('Profiler.enable')
+  await inspector.post('Profiler.start')
+}
 const cpu0 = process.cpuUsage()
 const t0 = performance.now()
 await new Promise<void>((resolve, reject) => {
@@ -91,6 +101,7 @@ await new Promise<void>((resolve, reject) => {
 })
 const seconds = (performance.now() - t0) / 1000
 const cpu = process.cpuUsage(cpu0)
+if (inspector) fs.writeFileSync(profile!, JSON.stringify((await inspector.post('Profiler.stop')).profile))
 const records = frames * perFrame
 console.log(
   JSON.stringify({

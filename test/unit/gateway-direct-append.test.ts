@@ -115,6 +115,37 @@ describe('gateway direct append', () => {
     expect(metrics.recordsOut).toBe(305)
   })
 
+  it('a batch whose later pieces failed: the resend writes only those records, and the answer lists every offset', async () => {
+    // one request at a time, no retries: the 3rd and 4th Kafka batches of the client batch are refused
+    const { cluster, requests, session } = setup(
+      { partitions: 1 },
+      { batchSize: 1024, retries: 0, maxInFlightRequestsPerConnection: 1, lingerMs: 0 },
+    )
+    const recs = records('r', 120, 30)
+    cluster.failNext(0, 87, { skip: 2, count: Infinity })
+    const first = (await requests.produce(
+      session,
+      frame([{ partition: 0, batchId: 'r', records: recs }]),
+    )) as unknown as Ack
+    expect(first.results[0]!.errorCode).not.toBe(0)
+    const written = cluster.records('t', 0).length
+    expect(written).toBeGreaterThan(0) // the first two pieces
+    expect(written).toBeLessThan(120)
+    cluster.clearFaults()
+    const again = (await requests.produce(
+      session,
+      frame([{ partition: 0, batchId: 'r', records: recs }]),
+    )) as unknown as Ack
+    expect(again.results[0]!.errorCode).toBe(0)
+    const stored = cluster.records('t', 0)
+    // each record once; the answer's offsets are where Kafka holds each record of the batch
+    expect(stored.length).toBe(120)
+    const at = new Map(stored.map((r) => [td.decode(r.value!), r.offset]))
+    expect(at.size).toBe(120)
+    const offsets = again.results[0]!.offsets ?? Array.from({ length: 120 }, (_, i) => again.results[0]!.baseOffset + i)
+    expect(offsets).toEqual(recs.map((r) => at.get(td.decode(r[2]!))))
+  })
+
   it("reports the broker's LogAppendTime of a piece", async () => {
     const { requests, session } = setup({ partitions: 1, timestampType: 'LogAppendTime' })
     const before = Date.now()
