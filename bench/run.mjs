@@ -861,7 +861,14 @@ async function runGateway() {
   const seconds = Number(args['gateway-seconds'] ?? (smoke ? 2 : mode === 'quick' ? 5 : 10))
   const records = Number(args['gateway-records'] ?? (smoke ? 20_000 : Math.max(20_000, Math.round(300_000 * scale))))
   const gwRounds = smoke ? 1 : rounds
-  const out = { clients, seconds, singleRecords: records, single: [], load: [] }
+  const out = {
+    clients,
+    seconds,
+    singleRecords: records,
+    gatewayWarmupRecords: Number(process.env.GATEWAY_WARMUP_RECORDS ?? 100_000),
+    single: [],
+    load: [],
+  }
   for (let round = 1; round <= gwRounds && !aborted; round++) {
     // alternate the order of the single-client transports between rounds
     const transports = round % 2 ? ['tcp', 'websocket', 'fetch'] : ['fetch', 'websocket', 'tcp']

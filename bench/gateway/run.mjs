@@ -328,6 +328,7 @@ export async function singleRun({
   gatewayBin,
   partitions = 6,
   clientOptions,
+  warmupRecords = Number(process.env.GATEWAY_WARMUP_RECORDS ?? 100_000),
 }) {
   const topic = `gw-single-${transport}-${Date.now().toString(36)}`
   await makeTopic(topic, partitions)
@@ -336,6 +337,31 @@ export async function singleRun({
       ? null
       : await startGateway({ bootstrap, flags: gatewayFlags, nodeFlags: gatewayNodeFlags, bin: gatewayBin })
   try {
+    if (gw && warmupRecords > 0) {
+      // A gateway is a long-running service, as the broker is: it is warmed up with unmeasured records first (to a
+      // topic of its own), so the measured run does not pay its start-up (JIT compilation, first metadata, first
+      // connections to Kafka) against a broker that was warmed up before the bench. The client is a fresh process
+      // in every run, for every transport alike.
+      const warm = `${topic}-warmup`
+      await makeTopic(warm, partitions)
+      const w = await runNode(path.join(REPO, 'bench/producers/isokafka.mjs'), [
+        JSON.stringify({
+          bootstrap,
+          topic: warm,
+          records: warmupRecords,
+          size: 100,
+          api: 'produce',
+          callback: 'shared',
+          mode: 'throughput',
+          partitions,
+          transport,
+          gatewayUrl: gw.url,
+          token: await gw.token(warm),
+          producerOptions: clientOptions,
+        }),
+      ]).done
+      if (w.code !== 0) throw new Error(`${transport}: the gateway warm-up failed: ${w.err.trim().split('\n').pop()}`)
+    }
     const cfg = {
       bootstrap,
       topic,

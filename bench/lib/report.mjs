@@ -134,7 +134,13 @@ function summarizeGateway(g) {
       error: all.find((r) => r.error)?.error ?? null,
     }
   })
-  return { seconds: g.seconds, singleRecords: g.singleRecords, single, load }
+  return {
+    seconds: g.seconds,
+    singleRecords: g.singleRecords,
+    gatewayWarmupRecords: g.gatewayWarmupRecords,
+    single,
+    load,
+  }
 }
 
 /** Edge paths: per transport, median records/s over the rounds and its ratio to Node TCP's median. */
@@ -538,7 +544,10 @@ export function renderMarkdown(results, { jsonRel, svgRel, previous }) {
       `settings at their defaults). **One client**: the benchmark's isokafka producer (\`produce()\` + \`ready()\`, one callback) sending ${n0(gw.singleRecords)} records of`,
     )
     L.push(
-      '100 B (no key, 6 partitions, acks=all, linger 5 ms) over Node TCP straight to Kafka, over WebSocket and over fetch through the gateway;',
+      '100 B (no key, 6 partitions, acks=all, linger 5 ms) over Node TCP straight to Kafka, over WebSocket and over fetch through the gateway',
+    )
+    L.push(
+      `(a fresh gateway per run, warmed up first with ${n0(gw.gatewayWarmupRecords ?? 0)} unmeasured records from the same client to a topic of its own, as the broker was);`,
     )
     L.push(
       'kcat counts each topic. **Many clients**: N WebSocket connections in 1–2 client processes (`bench/gateway/clients.mjs`) sending',
