@@ -865,7 +865,7 @@ async function runGateway() {
     clients,
     seconds,
     singleRecords: records,
-    gatewayWarmupRecords: Number(process.env.GATEWAY_WARMUP_RECORDS ?? 100_000),
+    gatewayWarmupRecords: Number(process.env.GATEWAY_WARMUP_RECORDS ?? (smoke ? 5_000 : 100_000)),
     single: [],
     load: [],
   }
@@ -878,7 +878,16 @@ async function runGateway() {
       settleDisk()
       let run
       try {
-        run = { round, ...(await singleRun({ bootstrap: kafka.bootstrap, makeTopic, transport, records })) }
+        run = {
+          round,
+          ...(await singleRun({
+            bootstrap: kafka.bootstrap,
+            makeTopic,
+            transport,
+            records,
+            warmupRecords: out.gatewayWarmupRecords,
+          })),
+        }
       } catch (err) {
         run = { round, transport, ok: false, error: err.message }
       }
