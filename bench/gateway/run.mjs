@@ -337,6 +337,21 @@ export async function singleRun({
       ? null
       : await startGateway({ bootstrap, flags: gatewayFlags, nodeFlags: gatewayNodeFlags, bin: gatewayBin })
   try {
+    // the benchmark's isokafka producer, sending `n` records of 100 B to topic `t`
+    const clientConfig = async (t, n) => ({
+      bootstrap,
+      topic: t,
+      records: n,
+      size: 100,
+      api: 'produce',
+      callback: 'shared',
+      mode: 'throughput',
+      partitions,
+      transport,
+      gatewayUrl: gw?.url,
+      token: gw ? await gw.token(t) : undefined,
+      producerOptions: clientOptions,
+    })
     if (gw && warmupRecords > 0) {
       // A gateway is a long-running service, as the broker is: it is warmed up with unmeasured records first (to a
       // topic of its own), so the measured run does not pay its start-up (JIT compilation, first metadata, first
@@ -345,37 +360,11 @@ export async function singleRun({
       const warm = `${topic}-warmup`
       await makeTopic(warm, partitions)
       const w = await runNode(path.join(REPO, 'bench/producers/isokafka.mjs'), [
-        JSON.stringify({
-          bootstrap,
-          topic: warm,
-          records: warmupRecords,
-          size: 100,
-          api: 'produce',
-          callback: 'shared',
-          mode: 'throughput',
-          partitions,
-          transport,
-          gatewayUrl: gw.url,
-          token: await gw.token(warm),
-          producerOptions: clientOptions,
-        }),
+        JSON.stringify(await clientConfig(warm, warmupRecords)),
       ]).done
       if (w.code !== 0) throw new Error(`${transport}: the gateway warm-up failed: ${w.err.trim().split('\n').pop()}`)
     }
-    const cfg = {
-      bootstrap,
-      topic,
-      records,
-      size: 100,
-      api: 'produce',
-      callback: 'shared',
-      mode: 'throughput',
-      partitions,
-      transport,
-      gatewayUrl: gw?.url,
-      token: gw ? await gw.token(topic) : undefined,
-      producerOptions: clientOptions,
-    }
+    const cfg = await clientConfig(topic, records)
     const cpu0 = gw ? procCpu(gw.child.pid) : 0
     const { code, out, err } = await runNode(path.join(REPO, 'bench/producers/isokafka.mjs'), [JSON.stringify(cfg)])
       .done
