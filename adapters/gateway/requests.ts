@@ -457,19 +457,15 @@ export class Requests {
       if (err !== null) {
         this.metrics.recordsFailed += count
         firstError ??= err
-      } else if (
-        entry.offsets === null &&
-        first === entry.runCount &&
-        (first === 0 || offset === entry.runBase + first)
-      ) {
-        // the usual way: this piece continues the records written so far, at the next offsets
-        if (first === 0) entry.runBase = offset
-        entry.runCount += count
-        if (logAppendTime >= 0) entry.logAppendTime = logAppendTime
-        this.metrics.recordsOut += count
       } else {
-        const offsets = offsetsOf(entry)
-        for (let k = 0; k < count; k++) offsets[first + k] = offset + k
+        if (entry.offsets === null && first === entry.runCount && (first === 0 || offset === entry.runBase + first)) {
+          // the usual way: this piece continues the records written so far, at the next offsets
+          if (first === 0) entry.runBase = offset
+          entry.runCount += count
+        } else {
+          const offsets = offsetsOf(entry)
+          for (let k = 0; k < count; k++) offsets[first + k] = offset + k
+        }
         if (logAppendTime >= 0) entry.logAppendTime = logAppendTime
         this.metrics.recordsOut += count
       }
