@@ -414,7 +414,7 @@ export class Requests {
           logAppendTime: -1,
           message: safeMessage(firstError),
         }
-        offsetsOf(entry) // a retry resends only the records not written
+        // the records written stay as they are (run or array): a retry resends only the others (runBatch)
         return resolve()
       }
       const done = entry.offsets as number[] | null
