@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run build`: tsup, unless dist/ was built from exactly these inputs. A build takes ~40 s on 2 cores, and every
 // test, bench and size script starts with one (.ci/run builds for the size check, then `npm test` builds again), so
-// the inputs' SHA-256 (src/, adapters/, tsup.config.ts, package.json, tsconfig*.json, every file's path and bytes) is
+// the inputs' SHA-256 (src/, adapters/, tsup.config.ts, package.json, package-lock.json (the tsup, esbuild and
+// TypeScript that build), tsconfig*.json; every file's path and bytes) is
 // kept in dist/.inputs-sha256 and a build whose inputs match it is skipped. `--force` always builds.
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -23,7 +24,8 @@ function inputsHash() {
   }
   walk('src')
   walk('adapters')
-  for (const f of fs.readdirSync(ROOT)) if (/^(tsup\.config\.ts|package\.json|tsconfig.*\.json)$/.test(f)) files.push(f)
+  for (const f of fs.readdirSync(ROOT))
+    if (/^(tsup\.config\.ts|package(-lock)?\.json|tsconfig.*\.json)$/.test(f)) files.push(f)
   files.sort()
   const h = createHash('sha256')
   for (const f of files)
